@@ -1,0 +1,81 @@
+"""``create_app(settings)``: the one place where the service is assembled."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from agentkeys import __version__
+from agentkeys.api import health
+from agentkeys.api.deps import AppContext
+from agentkeys.api.errors import install_error_handlers
+from agentkeys.api.middleware import RequestContextMiddleware
+from agentkeys.clock import Clock, SystemClock
+from agentkeys.config import Settings
+from agentkeys.credentials import routes as credential_routes
+from agentkeys.credentials.policy import IssuingPolicy
+from agentkeys.credentials.schemas import RevokeAgentCredentialRequestDto
+from agentkeys.db.engine import create_engine, create_session_factory
+from agentkeys.sandbox.feedback import routes as feedback_routes
+
+DESCRIPTION = """Self-serve, sandbox-only API credentials for AI agents.
+
+An agent asks for a key with `POST /v1/agent-credentials` (no authentication), sends it as the
+`x-ws-api-key` header on sandbox requests, and can revoke it. Every error answers in the
+`ApiErrorEnvelopeDto` envelope and every response carries `X-Request-Id`.
+"""
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, policy: IssuingPolicy | None = None
+) -> FastAPI:
+    engine = create_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="agentkeys",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        separate_input_output_schemas=False,
+    )
+    app.state.context = AppContext(
+        session_factory=create_session_factory(engine),
+        clock=clock or SystemClock(),
+        policy=policy or IssuingPolicy(),
+        server_secret=settings.secret.get_secret_value().encode("utf-8"),
+    )
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(credential_routes.router)
+    app.include_router(feedback_routes.router)
+    app.include_router(health.router)
+    _document_manual_bodies(app)
+    return app
+
+
+def _document_manual_bodies(app: FastAPI) -> None:
+    """Add schemas of bodies parsed after the guards (not FastAPI parameters) to the OpenAPI."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["RevokeAgentCredentialRequestDto"] = (
+                RevokeAgentCredentialRequestDto.model_json_schema(
+                    ref_template="#/components/schemas/{model}"
+                )
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override hook

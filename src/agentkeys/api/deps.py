@@ -1,0 +1,120 @@
+"""Dependencies shared by every route: the unit of work, services, the key guard and scopes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agentkeys.api.errors import field_errors_from
+from agentkeys.clock import Clock
+from agentkeys.credentials.policy import IssuingPolicy
+from agentkeys.credentials.service import AuthenticatedCredential, CredentialService
+from agentkeys.errors import FieldError, ValidationFailed
+
+API_KEY_HEADER = "x-ws-api-key"
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """Everything ``create_app`` builds once and every request shares."""
+
+    session_factory: async_sessionmaker[AsyncSession]
+    clock: Clock
+    policy: IssuingPolicy
+    server_secret: bytes
+
+
+def app_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.context
+    return context
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed when the route succeeds, rolled back otherwise."""
+    async with app_context(request).session_factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+# scope="function": the commit runs before the response is sent, so a failed commit can never
+# be followed by a success answer (or a secret the database does not know).
+SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+
+def credential_service(request: Request, session: SessionDep) -> CredentialService:
+    context = app_context(request)
+    return CredentialService(
+        session, clock=context.clock, policy=context.policy, server_secret=context.server_secret
+    )
+
+
+CredentialServiceDep = Annotated[CredentialService, Depends(credential_service)]
+
+
+def request_id(request: Request) -> str:
+    value: str = request.scope["state"]["request_id"]
+    return value
+
+
+RequestIdDep = Annotated[str, Depends(request_id)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+ClientAddressDep = Annotated[str, Depends(client_address)]
+
+
+def presented_key(request: Request) -> str | None:
+    return request.headers.get(API_KEY_HEADER)
+
+
+PresentedKeyDep = Annotated[str | None, Depends(presented_key)]
+
+
+async def current_credential(
+    service: CredentialServiceDep, key: PresentedKeyDep
+) -> AuthenticatedCredential:
+    return await service.authenticate(key)
+
+
+CurrentCredential = Annotated[AuthenticatedCredential, Depends(current_credential)]
+
+
+def require_scopes(
+    *scopes: str,
+) -> Callable[[AuthenticatedCredential], Coroutine[Any, Any, AuthenticatedCredential]]:
+    """A guard needing every listed scope: ``Annotated[..., Depends(require_scopes("x"))]``."""
+
+    async def guard(credential: CurrentCredential) -> AuthenticatedCredential:
+        credential.require(*scopes)
+        return credential
+
+    guard.__name__ = f"require_{'_'.join(s.replace(':', '_') for s in scopes)}"
+    return guard
+
+
+async def parse_json_body(
+    request: Request, model: type[ModelT], *, optional: bool = False
+) -> ModelT:
+    """Parse a body after the guards have run (for routes whose checks must precede the body)."""
+    raw = await request.body()
+    if not raw.strip():
+        if optional:
+            return model()
+        raise ValidationFailed([FieldError("body", "A JSON object body is required")])
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        raise ValidationFailed(field_errors_from(error.errors())) from None

@@ -1,0 +1,181 @@
+"""The one place where domain errors become HTTP: status codes and the error envelope."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agentkeys.errors import DomainError, ErrorCode, FieldError, ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_CODE: dict[ErrorCode, int] = {
+    ErrorCode.AUTH_MISSING_API_KEY: 401,
+    ErrorCode.AUTH_INVALID_API_KEY: 401,
+    ErrorCode.AUTH_EXPIRED_CREDENTIAL: 401,
+    ErrorCode.AUTH_REVOKED_CREDENTIAL: 401,
+    ErrorCode.AUTH_INSUFFICIENT_SCOPE: 403,
+    ErrorCode.VALIDATION_FAILED: 400,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.PRODUCTION_ACCESS_DENIED: 403,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+
+
+class FieldErrorDto(BaseModel):
+    field: str = Field(description="JSON path of the failing value, e.g. requested_scopes[0].")
+    message: str
+
+
+class ApiErrorEnvelopeDto(BaseModel):
+    """Every error answer has this shape."""
+
+    request_id: str
+    error_code: ErrorCode
+    message: str
+    recovery_action: str | None = None
+    field_errors: list[FieldErrorDto] | None = None
+    retry_after_seconds: int | None = Field(default=None, gt=0)
+
+
+def request_id_of(request: Request) -> str:
+    request_id: str = request.scope["state"]["request_id"]
+    return request_id
+
+
+def error_response(
+    request_id: str,
+    *,
+    status: int,
+    code: ErrorCode,
+    message: str,
+    recovery_action: str | None = None,
+    field_errors: Sequence[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    envelope: dict[str, Any] = {"request_id": request_id, "error_code": code, "message": message}
+    if recovery_action is not None:
+        envelope["recovery_action"] = recovery_action
+    if field_errors is not None:
+        envelope["field_errors"] = [{"field": e.field, "message": e.message} for e in field_errors]
+    return JSONResponse(
+        envelope, status_code=status, headers={"X-Request-Id": request_id, **(headers or {})}
+    )
+
+
+def json_path(location: Sequence[int | str]) -> str:
+    """``("body", "requested_scopes", 0)`` → ``requested_scopes[0]``; the body itself → ``body``."""
+    parts = list(location)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def field_errors_from(errors: Sequence[Any]) -> list[FieldError]:
+    """One entry per failing field, in the order pydantic found them."""
+    by_field: dict[str, FieldError] = {}
+    for error in errors:
+        location = error.get("loc", ())
+        if error.get("type") == "json_invalid":
+            location = ("body",)
+        field = json_path(location)
+        message = (
+            "Malformed JSON" if error.get("type") == "json_invalid" else str(error.get("msg"))
+        )
+        if error.get("type") == "missing" and field == "body":
+            message = "A JSON object body is required"
+        by_field.setdefault(field, FieldError(field, message))
+    return list(by_field.values())
+
+
+def validation_failed(request_id: str, field_errors: list[FieldError]) -> JSONResponse:
+    failed = ValidationFailed(field_errors)
+    return error_response(
+        request_id,
+        status=400,
+        code=failed.code,
+        message=failed.message,
+        recovery_action=failed.recovery_action,
+        field_errors=field_errors,
+    )
+
+
+async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)  # noqa: S101 - registered for DomainError only
+    return error_response(
+        request_id_of(request),
+        status=STATUS_BY_CODE[error.code],
+        code=error.code,
+        message=error.message,
+        recovery_action=error.recovery_action,
+        field_errors=error.field_errors if isinstance(error, ValidationFailed) else None,
+    )
+
+
+async def _request_validation(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it only
+    return validation_failed(request_id_of(request), field_errors_from(error.errors()))
+
+
+async def _http_exception(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for it only
+    request_id = request_id_of(request)
+    if error.status_code == 405:
+        return error_response(
+            request_id,
+            status=405,
+            code=ErrorCode.NOT_FOUND,
+            message=f"Method {request.method} is not allowed on {request.url.path}.",
+            recovery_action="Use one of the methods in the Allow header.",
+            headers=dict(error.headers or {}),
+        )
+    if error.status_code == 404:
+        return error_response(
+            request_id,
+            status=404,
+            code=ErrorCode.NOT_FOUND,
+            message=f"No route {request.method} {request.url.path}.",
+            recovery_action="See /docs for the routes this API offers.",
+        )
+    if error.status_code in {413, 415}:
+        return error_response(
+            request_id, status=error.status_code, code=ErrorCode.VALIDATION_FAILED, message=str(error.detail)
+        )
+    code = ErrorCode.INTERNAL_ERROR if error.status_code >= 500 else ErrorCode.FORBIDDEN
+    return error_response(request_id, status=error.status_code, code=code, message=str(error.detail))
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    # Logged with its traceback server-side; the client sees only the request id to quote.
+    logger.error("unhandled error", exc_info=error, extra={"request_id": request_id_of(request)})
+    return error_response(
+        request_id_of(request),
+        status=500,
+        code=ErrorCode.INTERNAL_ERROR,
+        message="An internal error occurred.",
+        recovery_action="Retry later; quote the request_id if it persists.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(Exception, _unexpected)
+

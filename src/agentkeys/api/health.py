@@ -1,0 +1,49 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from agentkeys.api.deps import app_context
+from agentkeys.api.errors import error_response, request_id_of
+from agentkeys.api.responses import error_responses
+from agentkeys.errors import ErrorCode
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["operations"])
+
+
+class HealthDto(BaseModel):
+    status: str
+
+
+@router.get("/healthz", response_model=HealthDto, summary="Liveness: the process answers")
+async def healthz() -> HealthDto:
+    return HealthDto(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=HealthDto,
+    summary="Readiness: the database answers",
+    responses=error_responses(503),
+)
+async def readyz(request: Request) -> HealthDto | JSONResponse:
+    try:
+        async with app_context(request).session_factory() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:  # any failure means "not ready"; the cause goes to the log
+        logger.warning("readiness check failed", exc_info=True)
+        return error_response(
+            request_id_of(request),
+            status=503,
+            code=ErrorCode.SERVICE_UNAVAILABLE,
+            message="The database is not reachable.",
+            recovery_action="Retry shortly.",
+        )
+    return HealthDto(status="ready")

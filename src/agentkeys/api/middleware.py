@@ -1,0 +1,109 @@
+"""Pure ASGI middleware: a request id for every response, and transport limits on bodies.
+
+Transport checks (body size, content type) run before routing and authentication: an
+oversized or non-JSON body is refused without reading it or touching the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agentkeys.api.errors import error_response
+from agentkeys.errors import ErrorCode
+from agentkeys.ids import new_request_id
+
+access_logger = logging.getLogger("agentkeys.access")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a streamed body passes the limit; FastAPI lets it through."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"The request body exceeds {limit} bytes.")
+
+
+def is_json_content_type(value: str) -> bool:
+    media_type = value.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+
+        async def send_with_request_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "x-request-id" not in headers:
+                    headers.append("X-Request-Id", request_id)
+                # The path only: a query string could carry anything a client put there.
+                access_logger.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    message["status"],
+                    extra={
+                        "request_id": request_id,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+            await send(message)
+
+        refusal = self._transport_refusal(scope)
+        if refusal is not None:
+            status, message = refusal
+            response = error_response(
+                request_id,
+                status=status,
+                code=ErrorCode.VALIDATION_FAILED,
+                message=message,
+                recovery_action="Send a JSON body (Content-Type: application/json) within the limit.",
+            )
+            await response(scope, receive, send_with_request_id)
+            return
+        await self.app(scope, self._limited(receive), send_with_request_id)
+
+    def _transport_refusal(self, scope: Scope) -> tuple[int, str] | None:
+        if scope["method"] not in BODY_METHODS:
+            return None
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            return 413, f"The request body exceeds {self.max_body_bytes} bytes."
+        has_body = (length is not None and length != "0") or "transfer-encoding" in headers
+        content_type = headers.get("content-type")
+        if has_body and content_type is not None and not is_json_content_type(content_type):
+            return 415, f"Content-Type {content_type!r} is not supported; send application/json."
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+        limit = self.max_body_bytes
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return receive_within_limit

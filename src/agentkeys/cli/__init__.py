@@ -1,0 +1,1 @@
+"""The ``agentkeys`` command line."""

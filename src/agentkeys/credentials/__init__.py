@@ -1,0 +1,1 @@
+"""Agent credentials: issue, verify, revoke."""

@@ -1,0 +1,70 @@
+"""Tables of the credential ledger: every decision, and every credential minted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from agentkeys.db.base import Base, UTCDateTime
+
+
+class CredentialRequestRecord(Base):
+    """One issuance decision, whatever its outcome: the audit ledger of who asked for what."""
+
+    __tablename__ = "credential_requests"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(32))
+    client_address: Mapped[str] = mapped_column(String(64))
+    organization_name: Mapped[str] = mapped_column(Text())
+    organization_key: Mapped[str] = mapped_column(Text())
+    user_email_key: Mapped[str | None] = mapped_column(Text())
+    requested_environment: Mapped[str] = mapped_column(String(16))
+    # The validated request as sent (minus nothing: it holds no secret), kept for the audit.
+    request: Mapped[dict[str, Any]] = mapped_column(JSON())
+    # What the decision said beyond its outcome: missing fields, quotas hit, TTL granted.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON())
+
+    credential: Mapped[CredentialRecord | None] = relationship(
+        back_populates="credential_request", lazy="raise"
+    )
+
+    __table_args__ = (
+        Index("ix_credential_requests_client_address_created_at", "client_address", "created_at"),
+        Index(
+            "ix_credential_requests_organization_key_created_at", "organization_key", "created_at"
+        ),
+    )
+
+
+class CredentialRecord(Base):
+    """A minted credential. Only the HMAC digest of its secret is kept."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    credential_request_id: Mapped[str] = mapped_column(
+        ForeignKey("credential_requests.id"), unique=True
+    )
+    organization_key: Mapped[str] = mapped_column(Text())
+    scopes: Mapped[list[str]] = mapped_column(JSON())
+    environment: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    revocation_reason: Mapped[str | None] = mapped_column(Text())
+
+    credential_request: Mapped[CredentialRequestRecord] = relationship(
+        back_populates="credential", lazy="raise"
+    )
+
+    __table_args__ = (
+        Index("ix_credentials_organization_key_created_at", "organization_key", "created_at"),
+    )

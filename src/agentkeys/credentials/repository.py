@@ -1,0 +1,76 @@
+"""All SQL of the credential ledger. Built with the request's session; never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
+from agentkeys.credentials.policy import QuotaUsage
+
+RATE_LIMITED_OUTCOME = "rate_limited"
+
+
+class CredentialRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, record: CredentialRequestRecord | CredentialRecord) -> None:
+        self._session.add(record)
+
+    async def flush(self) -> None:
+        await self._session.flush()
+
+    async def get_by_digest(self, key_digest: str) -> CredentialRecord | None:
+        statement = select(CredentialRecord).where(CredentialRecord.key_digest == key_digest)
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def get(self, credential_id: str) -> CredentialRecord | None:
+        return await self._session.get(CredentialRecord, credential_id)
+
+    async def organization_issued(
+        self, organization_key: str, *, limit: int, window: timedelta, now: datetime
+    ) -> QuotaUsage:
+        """Credentials issued to one organization within the window ending now."""
+        return await self._usage(
+            CredentialRecord.created_at,
+            CredentialRecord.organization_key == organization_key,
+            limit=limit,
+            window=window,
+            now=now,
+        )
+
+    async def address_decisions(
+        self, client_address: str, *, limit: int, window: timedelta, now: datetime
+    ) -> QuotaUsage:
+        """Decisions made for one client address within the window; refusals do not count."""
+        return await self._usage(
+            CredentialRequestRecord.created_at,
+            (CredentialRequestRecord.client_address == client_address)
+            & (CredentialRequestRecord.outcome != RATE_LIMITED_OUTCOME),
+            limit=limit,
+            window=window,
+            now=now,
+        )
+
+    async def _usage(
+        self,
+        timestamp: InstrumentedAttribute[datetime],
+        condition: ColumnElement[bool],
+        *,
+        limit: int,
+        window: timedelta,
+        now: datetime,
+    ) -> QuotaUsage:
+        in_window = condition & (timestamp > now - window)
+        used = (await self._session.execute(select(func.count()).where(in_window))).scalar_one()
+        if used < limit:
+            return QuotaUsage(used=used)
+        # The quota allows one more once the (used - limit + 1) oldest events have left the window.
+        oldest_blocking = await self._session.execute(
+            select(timestamp).where(in_window).order_by(timestamp).offset(used - limit).limit(1)
+        )
+        return QuotaUsage(used=used, frees_at=oldest_blocking.scalar_one() + window)

@@ -1,0 +1,151 @@
+"""Routes of the credential life cycle: request, introspect, revoke. Thin: parse, call, present."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from agentkeys.api.deps import (
+    ClientAddressDep,
+    CredentialServiceDep,
+    CurrentCredential,
+    PresentedKeyDep,
+    RequestIdDep,
+    parse_json_body,
+)
+from agentkeys.api.responses import error_responses
+from agentkeys.clock import format_instant
+from agentkeys.credentials.keys import KEY_PREFIX
+from agentkeys.credentials.models import CredentialRecord
+from agentkeys.credentials.policy import Issue, NeedsMoreInfo, RateLimited
+from agentkeys.credentials.schemas import (
+    AgentCredentialResponseDto,
+    AgentCredentialRevocationResponseDto,
+    AgentCredentialSelfResponseDto,
+    CreateAgentCredentialRequestDto,
+    RevokeAgentCredentialRequestDto,
+)
+from agentkeys.credentials.service import (
+    REVOKED_NEXT_STEPS,
+    IssuanceResult,
+    revocation_path,
+)
+
+router = APIRouter(prefix="/v1/agent-credentials", tags=["agent credentials"])
+
+CredentialIdPath = Annotated[str, Path(alias="credentialId", max_length=128)]
+
+
+def issuance_response(result: IssuanceResult, request_id: str) -> AgentCredentialResponseDto:
+    decision = result.decision
+    response = AgentCredentialResponseDto(
+        outcome=result.outcome,  # type: ignore[arg-type]  # OUTCOMES holds only the four
+        request_id=request_id,
+        credential_request_id=result.credential_request_id,
+        next_steps=decision.next_steps,
+    )
+    if isinstance(decision, Issue) and result.credential_id is not None:
+        response.credential = result.secret
+        response.credential_id = result.credential_id
+        response.key_prefix = KEY_PREFIX
+        response.expires_at = format_instant(decision.expires_at)
+        response.scopes = list(decision.scopes)
+        response.revocation_method = "POST"
+        response.revocation_path = revocation_path(result.credential_id)
+    elif isinstance(decision, RateLimited):
+        response.retry_after_seconds = decision.retry_after_seconds
+    elif isinstance(decision, NeedsMoreInfo):
+        response.missing_fields = list(decision.missing_fields)
+        response.unknown_scopes = list(decision.unknown_scopes)
+        response.allowed_scopes = list(decision.allowed_scopes)
+        response.unclear_fields = list(decision.unclear_fields)
+    return response
+
+
+@router.post(
+    "",
+    summary="Request a sandbox-only agent credential",
+    response_model=AgentCredentialResponseDto,
+    response_model_exclude_none=True,
+    responses=error_responses(400),
+    response_description="Sandbox credential issuance outcome.",
+)
+async def request_agent_credential(
+    body: CreateAgentCredentialRequestDto,
+    service: CredentialServiceDep,
+    request_id: RequestIdDep,
+    address: ClientAddressDep,
+    response: Response,
+) -> AgentCredentialResponseDto:
+    """Ask for a short-lived sandbox key. No authentication: this is how an agent starts.
+
+    Always 200 once the body is valid; `outcome` says whether a key was issued.
+    """
+    result = await service.request_credential(body, client_address=address, request_id=request_id)
+    if isinstance(result.decision, RateLimited):
+        response.headers["Retry-After"] = str(result.decision.retry_after_seconds)
+    return issuance_response(result, request_id)
+
+
+@router.get(
+    "/self",
+    summary="Describe the credential presented in x-ws-api-key",
+    response_model=AgentCredentialSelfResponseDto,
+    responses=error_responses(401),
+)
+async def describe_own_credential(
+    credential: CurrentCredential, request_id: RequestIdDep
+) -> AgentCredentialSelfResponseDto:
+    """Any valid key may ask what it is: its id, scopes and lifetime. Never the secret."""
+    return AgentCredentialSelfResponseDto(
+        credential_id=credential.id,
+        scopes=list(credential.scopes),
+        effective_scopes=sorted(credential.effective_scopes),
+        created_at=format_instant(credential.created_at),
+        expires_at=format_instant(credential.expires_at),
+        revocation_path=revocation_path(credential.id),
+        request_id=request_id,
+    )
+
+
+async def revocation_target(
+    service: CredentialServiceDep, key: PresentedKeyDep, credential_id: CredentialIdPath
+) -> CredentialRecord:
+    return await service.revocation_target(key, credential_id)
+
+
+async def revocation_body(
+    request: Request, _target: Annotated[CredentialRecord, Depends(revocation_target)]
+) -> RevokeAgentCredentialRequestDto:
+    # Depends on the target so the body is read only after authentication and ownership.
+    return await parse_json_body(request, RevokeAgentCredentialRequestDto, optional=True)
+
+
+@router.post(
+    "/{credentialId}/revoke",
+    summary="Revoke a credential",
+    response_model=AgentCredentialRevocationResponseDto,
+    responses=error_responses(400, 401, 404),
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/RevokeAgentCredentialRequestDto"}
+                }
+            },
+        }
+    },
+)
+async def revoke_agent_credential(
+    target: Annotated[CredentialRecord, Depends(revocation_target)],
+    body: Annotated[RevokeAgentCredentialRequestDto, Depends(revocation_body)],
+    service: CredentialServiceDep,
+    request_id: RequestIdDep,
+) -> AgentCredentialRevocationResponseDto:
+    """Revoke your own credential at once. Idempotent: revoking again answers `revoked` again."""
+    revoked = await service.revoke(target, reason=body.reason)
+    return AgentCredentialRevocationResponseDto(
+        credential_id=revoked.id, request_id=request_id, next_steps=REVOKED_NEXT_STEPS
+    )

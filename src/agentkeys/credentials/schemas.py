@@ -1,0 +1,113 @@
+"""Wire shapes of the credential endpoints, named as in WattShift's OpenAPI description."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agentkeys.validation import EmailAddress, HttpUri, NonBlank
+
+DateTimeString = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Scope = Annotated[str, Field(max_length=128)]
+
+
+class CreateAgentCredentialRequestDto(BaseModel):
+    """What an agent says about itself and its assignment when it asks for a sandbox key."""
+
+    # Strict JSON types (no "5" for 5, no 5 for "5"); unknown fields are ignored.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    organization_name: Annotated[str, Field(min_length=1, max_length=255), NonBlank]
+    user_name: Annotated[str, Field(min_length=1, max_length=255), NonBlank]
+    assignment: Annotated[str, Field(min_length=10, max_length=4000), NonBlank]
+    requested_scopes: Annotated[list[Scope], Field(min_length=1, max_length=20)]
+    agent: Annotated[str, Field(max_length=128)] | None = None
+    client: Annotated[str, Field(max_length=128)] | None = None
+    tech_stack: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] | None = (
+        None
+    )
+    use_case: Annotated[str, Field(max_length=128)] | None = None
+    device_segment: Annotated[str, Field(max_length=128)] | None = None
+    project: Annotated[str, Field(max_length=128)] | None = None
+    user_email: EmailAddress | None = None
+    company: Annotated[str, Field(max_length=255)] | None = None
+    requested_environment: Literal["sandbox", "production"] = "sandbox"
+    requested_ttl_seconds: Annotated[int, Field(gt=0)] | None = None
+    docs_context: HttpUri | None = None
+
+    @field_validator("requested_environment", mode="before")
+    @classmethod
+    def _null_means_default(cls, value: object) -> object:
+        return "sandbox" if value is None else value
+
+    def provided_fields(self) -> frozenset[str]:
+        """Names of the fields that carry a value (not absent, null, empty or blank)."""
+        provided = set()
+        for name, value in self:
+            if value is None or value == [] or (isinstance(value, str) and not value.strip()):
+                continue
+            provided.add(name)
+        return frozenset(provided)
+
+
+class AgentCredentialResponseDto(BaseModel):
+    """The decision on a credential request; ``outcome`` says which of the four it was."""
+
+    outcome: Literal["issued", "needs_more_info", "rate_limited", "production_denied"]
+    request_id: str
+    credential_request_id: str
+    environment: Literal["sandbox"] = "sandbox"
+    production_access: Literal[False] = False
+    next_steps: str
+    credential: str | None = Field(
+        default=None, description="The secret key. Shown once, in this response only."
+    )
+    credential_id: str | None = None
+    key_prefix: Literal["wsk_agent"] | None = None
+    expires_at: DateTimeString | None = None
+    scopes: list[str] | None = None
+    revocation_method: Literal["POST"] | None = None
+    revocation_path: str | None = None
+    retry_after_seconds: Annotated[int, Field(gt=0)] | None = None
+    missing_fields: list[str] | None = Field(
+        default=None, description="needs_more_info: fields the policy requires that were absent."
+    )
+    unknown_scopes: list[str] | None = Field(
+        default=None, description="needs_more_info: requested scopes that are not in the catalog."
+    )
+    allowed_scopes: list[str] | None = Field(
+        default=None, description="needs_more_info: every scope name that may be requested."
+    )
+    unclear_fields: list[str] | None = Field(
+        default=None, description="needs_more_info: fields that say too little to judge."
+    )
+
+
+class RevokeAgentCredentialRequestDto(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    reason: Annotated[str, Field(max_length=255)] | None = None
+
+
+class AgentCredentialRevocationResponseDto(BaseModel):
+    outcome: Literal["revoked"] = "revoked"
+    credential_id: str
+    request_id: str
+    production_access: Literal[False] = False
+    next_steps: str
+
+
+class AgentCredentialSelfResponseDto(BaseModel):
+    """What the holder of a valid key may know about it: never the secret."""
+
+    credential_id: str
+    scopes: list[str] = Field(description="Scopes as granted, in request order.")
+    effective_scopes: list[str] = Field(description="What the granted scopes expand to, sorted.")
+    environment: Literal["sandbox"] = "sandbox"
+    production_access: Literal[False] = False
+    created_at: DateTimeString
+    expires_at: DateTimeString
+    revocation_method: Literal["POST"] = "POST"
+    revocation_path: str
+    request_id: str

@@ -1,0 +1,289 @@
+"""Issue, verify and revoke credentials. Services never commit: the unit of work around them does."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agentkeys import ids
+from agentkeys.clock import Clock, to_millisecond
+from agentkeys.credentials import keys
+from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
+from agentkeys.credentials.policy import (
+    CredentialAsk,
+    Decision,
+    Issue,
+    IssuingPolicy,
+    NeedsMoreInfo,
+    ProductionDenied,
+    QuotaKind,
+    QuotaUsage,
+    RateLimited,
+    decide,
+)
+from agentkeys.credentials.repository import CredentialRepository
+from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
+from agentkeys.db.engine import begin_write
+from agentkeys.errors import (
+    ExpiredCredential,
+    InsufficientScope,
+    InvalidApiKey,
+    MissingApiKey,
+    NotFound,
+    RevokedCredential,
+)
+
+logger = logging.getLogger(__name__)
+
+OUTCOMES: dict[type[Any], str] = {
+    Issue: "issued",
+    NeedsMoreInfo: "needs_more_info",
+    RateLimited: "rate_limited",
+    ProductionDenied: "production_denied",
+}
+REVOKED_NEXT_STEPS = (
+    "The credential is revoked and refused from now on. Request a new one if you still need access."
+)
+
+
+def organization_key(name: str) -> str:
+    """Organizations compare case-folded with runs of whitespace collapsed (CONTRACT §1)."""
+    return " ".join(name.split()).casefold()
+
+
+def revocation_path(credential_id: str) -> str:
+    return f"/v1/agent-credentials/{credential_id}/revoke"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuanceResult:
+    credential_request_id: str
+    decision: Decision
+    credential_id: str | None = None
+    secret: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        return OUTCOMES[type(self.decision)]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedCredential:
+    """A credential whose key was just verified: what the sandbox routes may rely on."""
+
+    id: str
+    scopes: tuple[str, ...]
+    effective_scopes: frozenset[str]
+    environment: str
+    created_at: datetime
+    expires_at: datetime
+
+    def require(self, *needed: str) -> None:
+        """Refuse unless every scope in ``needed`` was granted (directly or by a coarse name)."""
+        for scope in needed:
+            if scope not in self.effective_scopes:
+                raise InsufficientScope(
+                    f"This credential lacks the scope '{scope}' needed for this route.",
+                    recovery_action=f"Request a new credential that includes '{scope}'.",
+                )
+
+
+class CredentialService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        clock: Clock,
+        policy: IssuingPolicy,
+        server_secret: bytes,
+    ) -> None:
+        self._session = session
+        self._repository = CredentialRepository(session)
+        self._clock = clock
+        self._policy = policy
+        self._server_secret = server_secret
+
+    async def request_credential(
+        self,
+        request: CreateAgentCredentialRequestDto,
+        *,
+        client_address: str,
+        request_id: str,
+    ) -> IssuanceResult:
+        """Decide one credential request, record the decision, and mint a key if it is issued."""
+        # Writers queue here, so the quota counts below cannot change until we commit.
+        await begin_write(self._session)
+        now = to_millisecond(self._clock.now())
+        org_key = organization_key(request.organization_name)
+        usage = await self._quota_usage(org_key=org_key, client_address=client_address, now=now)
+        ask = CredentialAsk(
+            requested_scopes=tuple(request.requested_scopes),
+            requested_environment=request.requested_environment,
+            requested_ttl_seconds=request.requested_ttl_seconds,
+            assignment=request.assignment,
+            provided_fields=request.provided_fields(),
+        )
+        decision = decide(ask, usage=usage, now=now, policy=self._policy)
+        result = IssuanceResult(credential_request_id=ids.new_credential_request_id(), decision=decision)
+        self._repository.add(
+            CredentialRequestRecord(
+                id=result.credential_request_id,
+                request_id=request_id,
+                created_at=now,
+                outcome=result.outcome,
+                client_address=client_address,
+                organization_name=request.organization_name,
+                organization_key=org_key,
+                user_email_key=request.user_email.casefold() if request.user_email else None,
+                requested_environment=request.requested_environment,
+                request=request.model_dump(mode="json"),
+                details=_decision_details(decision),
+            )
+        )
+        if isinstance(decision, Issue):
+            result = await self._mint(result, decision, org_key=org_key, now=now)
+        # Flush inside the service so a constraint failure surfaces before any secret is returned.
+        await self._repository.flush()
+        logger.info(
+            "credential request decided",
+            extra={
+                "credential_request_id": result.credential_request_id,
+                "outcome": result.outcome,
+                "credential_id": result.credential_id,
+                "request_id": request_id,
+            },
+        )
+        return result
+
+    async def _quota_usage(
+        self, *, org_key: str, client_address: str, now: datetime
+    ) -> dict[QuotaKind, QuotaUsage]:
+        usage: dict[QuotaKind, QuotaUsage] = {}
+        for kind, quota in self._policy.quotas.items():
+            if kind is QuotaKind.ORGANIZATION_ISSUED:
+                usage[kind] = await self._repository.organization_issued(
+                    org_key, limit=quota.limit, window=quota.window, now=now
+                )
+            elif kind is QuotaKind.ADDRESS_DECISIONS:
+                usage[kind] = await self._repository.address_decisions(
+                    client_address, limit=quota.limit, window=quota.window, now=now
+                )
+        return usage
+
+    async def _mint(
+        self, result: IssuanceResult, decision: Issue, *, org_key: str, now: datetime
+    ) -> IssuanceResult:
+        minted = keys.mint(server_secret=self._server_secret)
+        credential_id = ids.new_credential_id()
+        # The request row must exist before the credential that references it.
+        await self._repository.flush()
+        self._repository.add(
+            CredentialRecord(
+                id=credential_id,
+                key_digest=minted.digest,
+                credential_request_id=result.credential_request_id,
+                organization_key=org_key,
+                scopes=list(decision.scopes),
+                environment="sandbox",
+                created_at=now,
+                expires_at=decision.expires_at,
+            )
+        )
+        return IssuanceResult(
+            credential_request_id=result.credential_request_id,
+            decision=decision,
+            credential_id=credential_id,
+            secret=minted.secret,
+        )
+
+    async def authenticate(self, presented: str | None) -> AuthenticatedCredential:
+        """Verify a presented key: format and checksum, then digest look-up, revocation, expiry."""
+        record = await self._find(presented)
+        self._refuse_unusable(record)
+        return self._authenticated(record)
+
+    async def _find(self, presented: str | None) -> CredentialRecord:
+        if not presented:
+            raise MissingApiKey(
+                "Send your credential in the x-ws-api-key header.",
+                recovery_action="Request a credential with POST /v1/agent-credentials.",
+            )
+        invalid = InvalidApiKey(
+            "The x-ws-api-key header does not hold a valid credential.",
+            recovery_action="Check that the whole key was sent, or request a new credential.",
+        )
+        if not keys.is_well_formed(presented):
+            raise invalid
+        record = await self._repository.get_by_digest(
+            keys.digest(presented, server_secret=self._server_secret)
+        )
+        if record is None:
+            raise invalid
+        return record
+
+    def _refuse_unusable(self, record: CredentialRecord) -> None:
+        if record.revoked_at is not None:
+            raise RevokedCredential(
+                "This credential has been revoked.",
+                recovery_action="Request a new credential with POST /v1/agent-credentials.",
+            )
+        if self._clock.now() >= record.expires_at:
+            raise ExpiredCredential(
+                "This credential has expired.",
+                recovery_action="Request a new credential with POST /v1/agent-credentials.",
+            )
+
+    def _authenticated(self, record: CredentialRecord) -> AuthenticatedCredential:
+        return AuthenticatedCredential(
+            id=record.id,
+            scopes=tuple(record.scopes),
+            effective_scopes=self._policy.catalog.expand(record.scopes),
+            environment=record.environment,
+            created_at=record.created_at,
+            expires_at=record.expires_at,
+        )
+
+    async def revocation_target(self, presented: str | None, credential_id: str) -> CredentialRecord:
+        """Authenticate a revocation, then check ownership (CONTRACT §2: 401, then 404).
+
+        A key may always revoke its own credential, even once revoked or expired, so that a
+        retried revocation is answered ``revoked`` again instead of an authentication error.
+        """
+        await begin_write(self._session)
+        record = await self._find(presented)
+        if record.id == credential_id:
+            return record
+        self._refuse_unusable(record)
+        raise NotFound(f"No credential '{credential_id}' belongs to this key.")
+
+    async def revoke(self, record: CredentialRecord, *, reason: str | None) -> CredentialRecord:
+        """Revoke at once; revoking again changes nothing and is not an error."""
+        if record.revoked_at is None:
+            record.revoked_at = to_millisecond(self._clock.now())
+            record.revoked_by = "holder"
+            record.revocation_reason = reason
+            await self._repository.flush()
+            logger.info("credential revoked", extra={"credential_id": record.id})
+        return record
+
+
+def _decision_details(decision: Decision) -> dict[str, Any]:
+    if isinstance(decision, Issue):
+        return {"scopes": list(decision.scopes), "ttl_seconds": decision.ttl_seconds}
+    if isinstance(decision, RateLimited):
+        return {
+            "retry_after_seconds": decision.retry_after_seconds,
+            "exhausted": [str(kind) for kind in decision.exhausted],
+        }
+    if isinstance(decision, NeedsMoreInfo):
+        return {
+            "missing_fields": list(decision.missing_fields),
+            "unknown_scopes": list(decision.unknown_scopes),
+            "unclear_fields": list(decision.unclear_fields),
+        }
+    return {}
+

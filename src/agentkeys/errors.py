@@ -1,0 +1,76 @@
+"""Domain errors: a stable code and a message, no HTTP knowledge (``api/errors.py`` maps them)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    AUTH_MISSING_API_KEY = "AUTH_MISSING_API_KEY"
+    AUTH_INVALID_API_KEY = "AUTH_INVALID_API_KEY"
+    AUTH_EXPIRED_CREDENTIAL = "AUTH_EXPIRED_CREDENTIAL"
+    AUTH_REVOKED_CREDENTIAL = "AUTH_REVOKED_CREDENTIAL"
+    AUTH_INSUFFICIENT_SCOPE = "AUTH_INSUFFICIENT_SCOPE"
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    RATE_LIMITED = "RATE_LIMITED"
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    PRODUCTION_ACCESS_DENIED = "PRODUCTION_ACCESS_DENIED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class DomainError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+
+    def __init__(self, message: str, *, recovery_action: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.recovery_action = recovery_action
+
+
+class MissingApiKey(DomainError):
+    code = ErrorCode.AUTH_MISSING_API_KEY
+
+
+class InvalidApiKey(DomainError):
+    code = ErrorCode.AUTH_INVALID_API_KEY
+
+
+class ExpiredCredential(DomainError):
+    code = ErrorCode.AUTH_EXPIRED_CREDENTIAL
+
+
+class RevokedCredential(DomainError):
+    code = ErrorCode.AUTH_REVOKED_CREDENTIAL
+
+
+class InsufficientScope(DomainError):
+    code = ErrorCode.AUTH_INSUFFICIENT_SCOPE
+
+
+class NotFound(DomainError):
+    code = ErrorCode.NOT_FOUND
+
+
+class FieldError:
+    """One failing field, named by its JSON path (``requested_scopes[0]``)."""
+
+    __slots__ = ("field", "message")
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+
+
+class ValidationFailed(DomainError):
+    code = ErrorCode.VALIDATION_FAILED
+
+    def __init__(self, field_errors: list[FieldError]) -> None:
+        super().__init__(
+            f"The request is invalid: {len(field_errors)} field(s) failed validation.",
+            recovery_action="Fix the fields named in field_errors and retry.",
+        )
+        self.field_errors = field_errors

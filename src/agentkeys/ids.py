@@ -1,0 +1,33 @@
+"""Random, unguessable public identifiers: ``ws_request_…``, ``ws_agent_cred_…`` and the like."""
+
+from __future__ import annotations
+
+import secrets
+
+BASE62_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# 22 base62 characters carry 130 bits: far beyond guessing, short enough to read.
+ID_RANDOM_LENGTH = 22
+
+
+def random_base62(length: int) -> str:
+    return "".join(secrets.choice(BASE62_ALPHABET) for _ in range(length))
+
+
+def new_id(prefix: str) -> str:
+    return prefix + random_base62(ID_RANDOM_LENGTH)
+
+
+def new_request_id() -> str:
+    return new_id("ws_request_")
+
+
+def new_credential_id() -> str:
+    return new_id("ws_agent_cred_")
+
+
+def new_credential_request_id() -> str:
+    return new_id("ws_cred_request_")
+
+
+def new_feedback_id() -> str:
+    return new_id("ws_feedback_")

@@ -1,0 +1,1 @@
+"""Feedback from agents and their humans (scope ``feedback:write``)."""

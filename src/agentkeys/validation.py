@@ -1,0 +1,50 @@
+"""Reusable field types for request bodies: strict JSON types, code-point lengths, no blanks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+MAX_URI_LENGTH = 2048
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank_string", "Must contain something other than whitespace")
+    return value
+
+
+def _email_syntax(value: str) -> str:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise PydanticCustomError(
+            "email_syntax", "Not a valid e-mail address: {reason}", {"reason": str(error)}
+        ) from None
+    return value
+
+
+def _absolute_http_uri(value: str) -> str:
+    parts = urlsplit(value)
+    if (
+        parts.scheme.lower() not in {"http", "https"}
+        or not parts.hostname
+        or any(c.isspace() or ord(c) < 0x20 for c in value)
+    ):
+        raise PydanticCustomError("uri", "Must be an absolute http or https URI")
+    return value
+
+
+NonBlank = AfterValidator(_not_blank)
+EmailAddress = Annotated[
+    str, Field(max_length=320, json_schema_extra={"format": "email"}), AfterValidator(_email_syntax)
+]
+HttpUri = Annotated[
+    str,
+    Field(max_length=MAX_URI_LENGTH, json_schema_extra={"format": "uri"}),
+    AfterValidator(_absolute_http_uri),
+]
