@@ -1,4 +1,4 @@
-"""Settings from the environment (prefix ``AGENTKEYS_``); built once and passed to ``create_app``."""
+"""Settings from the environment (prefix ``AGENTKEYS_``), built once and given to ``create_app``."""
 
 from __future__ import annotations
 

@@ -16,6 +16,8 @@ from agentkeys.errors import DomainError, ErrorCode, FieldError, ValidationFaile
 
 logger = logging.getLogger(__name__)
 
+TRANSPORT_RECOVERY = "Send a JSON body (Content-Type: application/json) within the size limit."
+
 STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.AUTH_MISSING_API_KEY: 401,
     ErrorCode.AUTH_INVALID_API_KEY: 401,
@@ -95,9 +97,7 @@ def field_errors_from(errors: Sequence[Any]) -> list[FieldError]:
         if error.get("type") == "json_invalid":
             location = ("body",)
         field = json_path(location)
-        message = (
-            "Malformed JSON" if error.get("type") == "json_invalid" else str(error.get("msg"))
-        )
+        message = "Malformed JSON" if error.get("type") == "json_invalid" else str(error.get("msg"))
         if error.get("type") == "missing" and field == "body":
             message = "A JSON object body is required"
         by_field.setdefault(field, FieldError(field, message))
@@ -136,7 +136,8 @@ async def _request_validation(request: Request, error: Exception) -> JSONRespons
 async def _http_exception(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for it only
     request_id = request_id_of(request)
-    if error.status_code == 405:
+    status = error.status_code
+    if status == 405:
         return error_response(
             request_id,
             status=405,
@@ -145,7 +146,7 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
             recovery_action="Use one of the methods in the Allow header.",
             headers=dict(error.headers or {}),
         )
-    if error.status_code == 404:
+    if status == 404:
         return error_response(
             request_id,
             status=404,
@@ -153,12 +154,18 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
             message=f"No route {request.method} {request.url.path}.",
             recovery_action="See /docs for the routes this API offers.",
         )
-    if error.status_code in {413, 415}:
+    if status in {413, 415}:
         return error_response(
-            request_id, status=error.status_code, code=ErrorCode.VALIDATION_FAILED, message=str(error.detail)
+            request_id,
+            status=status,
+            code=ErrorCode.VALIDATION_FAILED,
+            message=str(error.detail),
+            recovery_action=TRANSPORT_RECOVERY,
         )
-    code = ErrorCode.INTERNAL_ERROR if error.status_code >= 500 else ErrorCode.FORBIDDEN
-    return error_response(request_id, status=error.status_code, code=code, message=str(error.detail))
+    if status == 400:
+        return validation_failed(request_id, [FieldError("body", str(error.detail))])
+    code = ErrorCode.INTERNAL_ERROR if status >= 500 else ErrorCode.FORBIDDEN
+    return error_response(request_id, status=status, code=code, message=str(error.detail))
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -178,4 +185,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(Exception, _unexpected)
-

@@ -13,7 +13,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentkeys.api.errors import error_response
+from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response
 from agentkeys.errors import ErrorCode
 from agentkeys.ids import new_request_id
 
@@ -74,7 +74,7 @@ class RequestContextMiddleware:
                 status=status,
                 code=ErrorCode.VALIDATION_FAILED,
                 message=message,
-                recovery_action="Send a JSON body (Content-Type: application/json) within the limit.",
+                recovery_action=TRANSPORT_RECOVERY,
             )
             await response(scope, receive, send_with_request_id)
             return

@@ -12,16 +12,19 @@ import hmac
 import re
 import zlib
 from dataclasses import dataclass
+from typing import Final
 
 from agentkeys.ids import BASE62_ALPHABET, random_base62
 
-KEY_PREFIX = "wsk_agent"
+KEY_PREFIX: Final = "wsk_agent"
 _PREFIX_WITH_SEPARATOR = KEY_PREFIX + "_"
 RANDOM_LENGTH = 43  # 62**43 > 2**256
 CHECKSUM_LENGTH = 6  # 62**6 > 2**32
 KEY_LENGTH = len(_PREFIX_WITH_SEPARATOR) + RANDOM_LENGTH + CHECKSUM_LENGTH
 # Published for secret scanners: one regular expression matches every credential.
-KEY_PATTERN = re.compile(rf"{_PREFIX_WITH_SEPARATOR}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}")
+KEY_PATTERN = re.compile(
+    rf"{_PREFIX_WITH_SEPARATOR}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}"
+)
 
 
 @dataclass(frozen=True, slots=True)

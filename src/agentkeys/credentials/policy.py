@@ -180,7 +180,9 @@ def _rate_limited(
 
 
 def _needs_more_info(policy: IssuingPolicy, ask: CredentialAsk) -> NeedsMoreInfo | None:
-    unknown = tuple(s for s in dict.fromkeys(ask.requested_scopes) if not policy.catalog.is_known(s))
+    unknown = tuple(
+        s for s in dict.fromkeys(ask.requested_scopes) if not policy.catalog.is_known(s)
+    )
     missing = tuple(f for f in policy.required_fields if f not in ask.provided_fields)
     words = _distinct_words(ask.assignment, min_letters=policy.min_word_letters)
     unclear = ("assignment",) if words < policy.min_assignment_words else ()

@@ -40,7 +40,7 @@ CredentialIdPath = Annotated[str, Path(alias="credentialId", max_length=128)]
 def issuance_response(result: IssuanceResult, request_id: str) -> AgentCredentialResponseDto:
     decision = result.decision
     response = AgentCredentialResponseDto(
-        outcome=result.outcome,  # type: ignore[arg-type]  # OUTCOMES holds only the four
+        outcome=result.outcome,
         request_id=request_id,
         credential_request_id=result.credential_request_id,
         next_steps=decision.next_steps,

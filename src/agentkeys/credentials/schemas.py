@@ -24,9 +24,9 @@ class CreateAgentCredentialRequestDto(BaseModel):
     requested_scopes: Annotated[list[Scope], Field(min_length=1, max_length=20)]
     agent: Annotated[str, Field(max_length=128)] | None = None
     client: Annotated[str, Field(max_length=128)] | None = None
-    tech_stack: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] | None = (
-        None
-    )
+    tech_stack: (
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] | None
+    ) = None
     use_case: Annotated[str, Field(max_length=128)] | None = None
     device_segment: Annotated[str, Field(max_length=128)] | None = None
     project: Annotated[str, Field(max_length=128)] | None = None

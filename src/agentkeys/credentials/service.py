@@ -1,11 +1,11 @@
-"""Issue, verify and revoke credentials. Services never commit: the unit of work around them does."""
+"""Issue, verify and revoke credentials. Services never commit: the unit of work does."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +39,8 @@ from agentkeys.errors import (
 
 logger = logging.getLogger(__name__)
 
-OUTCOMES: dict[type[Any], str] = {
+Outcome = Literal["issued", "needs_more_info", "rate_limited", "production_denied"]
+OUTCOMES: dict[type[Any], Outcome] = {
     Issue: "issued",
     NeedsMoreInfo: "needs_more_info",
     RateLimited: "rate_limited",
@@ -67,7 +68,7 @@ class IssuanceResult:
     secret: str | None = None
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         return OUTCOMES[type(self.decision)]
 
 
@@ -128,7 +129,9 @@ class CredentialService:
             provided_fields=request.provided_fields(),
         )
         decision = decide(ask, usage=usage, now=now, policy=self._policy)
-        result = IssuanceResult(credential_request_id=ids.new_credential_request_id(), decision=decision)
+        result = IssuanceResult(
+            credential_request_id=ids.new_credential_request_id(), decision=decision
+        )
         self._repository.add(
             CredentialRequestRecord(
                 id=result.credential_request_id,
@@ -247,7 +250,9 @@ class CredentialService:
             expires_at=record.expires_at,
         )
 
-    async def revocation_target(self, presented: str | None, credential_id: str) -> CredentialRecord:
+    async def revocation_target(
+        self, presented: str | None, credential_id: str
+    ) -> CredentialRecord:
         """Authenticate a revocation, then check ownership (CONTRACT §2: 401, then 404).
 
         A key may always revoke its own credential, even once revoked or expired, so that a
@@ -286,4 +291,3 @@ def _decision_details(decision: Decision) -> dict[str, Any]:
             "unclear_fields": list(decision.unclear_fields),
         }
     return {}
-

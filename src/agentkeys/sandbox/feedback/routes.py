@@ -42,7 +42,9 @@ async def send_feedback(
     record = await service.record_feedback(body, credential_id=credential.id, request_id=request_id)
     follow_up = (
         FeedbackFollowUpDto(
-            expected=True, channel="email", message="A person reads every message and replies by e-mail."
+            expected=True,
+            channel="email",
+            message="A person reads every message and replies by e-mail.",
         )
         if record.email
         else FeedbackFollowUpDto(

@@ -8,7 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentkeys.validation import EmailAddress, NonBlank
 
-
 FeedbackTypeName = Literal["bug", "feature_request", "documentation", "question", "praise", "other"]
 
 

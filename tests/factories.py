@@ -1,0 +1,45 @@
+"""Request bodies and helpers shared by the tests (factories, not fixture chains)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+SEED_REQUEST: dict[str, Any] = {
+    "agent": "claude-code",
+    "client": "cli",
+    "organization_name": "Example Energy Co",
+    "user_name": "Avery Developer",
+    "assignment": "Prototype bill impact calculations for a customer dashboard",
+    "tech_stack": ["typescript", "node"],
+    "use_case": "Evaluate WattShift bill impact endpoints in sandbox",
+    "user_email": "developer@example.com",
+    "company": "Example Energy Co",
+    "requested_scopes": ["calculate", "homes"],
+    "requested_environment": "sandbox",
+    "requested_ttl_seconds": 86400,
+}
+
+
+def credential_request(**overrides: Any) -> dict[str, Any]:
+    """The seed's example body with some fields replaced; ``None`` removes a field."""
+    body = {**SEED_REQUEST, **overrides}
+    return {key: value for key, value in body.items() if value is not None}
+
+
+async def request_credential(client: httpx.AsyncClient, **overrides: Any) -> httpx.Response:
+    return await client.post("/v1/agent-credentials", json=credential_request(**overrides))
+
+
+async def issue_credential(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    """Issue a credential and return the response body; fails the test if none was issued."""
+    response = await request_credential(client, **overrides)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["outcome"] == "issued", body
+    return body
+
+
+def key_header(credential: str) -> dict[str, str]:
+    return {"x-ws-api-key": credential}

@@ -1,0 +1,32 @@
+"""The README flow through HTTP on the real SQLite database."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.factories import issue_credential, key_header
+
+
+async def test_issued_key_introspects_is_refused_out_of_scope_and_dies_on_revocation(
+    client: httpx.AsyncClient,
+) -> None:
+    issued = await issue_credential(client)
+    headers = key_header(issued["credential"])
+
+    me = await client.get("/v1/agent-credentials/self", headers=headers)
+    assert me.status_code == 200
+    assert me.json()["credential_id"] == issued["credential_id"]
+
+    feedback = await client.post(
+        "/v1/feedback", headers=headers, json={"name": "A", "message": "m"}
+    )
+    assert feedback.status_code == 403
+    assert feedback.json()["error_code"] == "AUTH_INSUFFICIENT_SCOPE"
+
+    revoked = await client.post(issued["revocation_path"], headers=headers)
+    assert revoked.status_code == 200
+    assert revoked.json()["outcome"] == "revoked"
+
+    refused = await client.get("/v1/agent-credentials/self", headers=headers)
+    assert refused.status_code == 401
+    assert refused.json()["error_code"] == "AUTH_REVOKED_CREDENTIAL"
