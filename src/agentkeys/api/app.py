@@ -58,18 +58,24 @@ def create_app(
     app.include_router(credential_routes.router)
     app.include_router(feedback_routes.router)
     app.include_router(health.router)
-    _document_manual_bodies(app)
+    _describe_openapi(app)
     return app
 
 
-def _document_manual_bodies(app: FastAPI) -> None:
-    """Add schemas of bodies parsed after the guards (not FastAPI parameters) to the OpenAPI."""
+def _describe_openapi(app: FastAPI) -> None:
+    """Make the generated OpenAPI true to the wire: our 400 envelope replaces FastAPI's 422, and
+    bodies parsed after the guards (not FastAPI parameters) get their schemas."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
             components["RevokeAgentCredentialRequestDto"] = (
                 RevokeAgentCredentialRequestDto.model_json_schema(
                     ref_template="#/components/schemas/{model}"

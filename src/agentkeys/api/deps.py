@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,7 +52,7 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 
 
-def credential_service(request: Request, session: SessionDep) -> CredentialService:
+async def credential_service(request: Request, session: SessionDep) -> CredentialService:
     context = app_context(request)
     return CredentialService(
         session, clock=context.clock, policy=context.policy, server_secret=context.server_secret
@@ -61,7 +62,7 @@ def credential_service(request: Request, session: SessionDep) -> CredentialServi
 CredentialServiceDep = Annotated[CredentialService, Depends(credential_service)]
 
 
-def request_id(request: Request) -> str:
+async def request_id(request: Request) -> str:
     value: str = request.scope["state"]["request_id"]
     return value
 
@@ -69,18 +70,21 @@ def request_id(request: Request) -> str:
 RequestIdDep = Annotated[str, Depends(request_id)]
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
 ClientAddressDep = Annotated[str, Depends(client_address)]
 
 
-def presented_key(request: Request) -> str | None:
-    return request.headers.get(API_KEY_HEADER)
-
-
-PresentedKeyDep = Annotated[str | None, Depends(presented_key)]
+# auto_error=False: the service decides between missing and invalid, in the contract's envelope.
+api_key_header = APIKeyHeader(
+    name=API_KEY_HEADER,
+    scheme_name="WattShiftApiKey",
+    description="An agent credential (wsk_agent_…) from POST /v1/agent-credentials.",
+    auto_error=False,
+)
+PresentedKeyDep = Annotated[str | None, Depends(api_key_header)]
 
 
 async def current_credential(

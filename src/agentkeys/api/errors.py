@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentkeys.errors import DomainError, ErrorCode, FieldError, ValidationFailed
@@ -168,6 +169,24 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
     return error_response(request_id, status=status, code=code, message=str(error.detail))
 
 
+async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    # Connection-level failures only (OperationalError, InterfaceError): nothing was decided,
+    # so the client may safely retry. Logged without parameters, which could hold request data.
+    logger.error(
+        "database unavailable: %s",
+        type(error).__name__,
+        extra={"request_id": request_id_of(request)},
+    )
+    return error_response(
+        request_id_of(request),
+        status=503,
+        code=ErrorCode.SERVICE_UNAVAILABLE,
+        message="The service's database is unavailable.",
+        recovery_action="Retry in a few seconds.",
+        headers={"Retry-After": "5"},
+    )
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     # Logged with its traceback server-side; the client sees only the request id to quote.
     logger.error("unhandled error", exc_info=error, extra={"request_id": request_id_of(request)})
@@ -184,4 +203,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -83,6 +83,8 @@ async def request_agent_credential(
     Always 200 once the body is valid; `outcome` says whether a key was issued.
     """
     result = await service.request_credential(body, client_address=address, request_id=request_id)
+    # The answer may hold a secret shown once: no cache anywhere may keep a copy.
+    response.headers["Cache-Control"] = "no-store"
     if isinstance(result.decision, RateLimited):
         response.headers["Retry-After"] = str(result.decision.retry_after_seconds)
     return issuance_response(result, request_id)

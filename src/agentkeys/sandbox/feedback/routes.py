@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
 FeedbackWriter = Annotated[AuthenticatedCredential, Depends(require_scopes("feedback:write"))]
 
 
-def feedback_service(request: Request, session: SessionDep) -> FeedbackService:
+async def feedback_service(request: Request, session: SessionDep) -> FeedbackService:
     return FeedbackService(session, clock=app_context(request).clock)
 
 

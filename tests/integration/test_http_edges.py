@@ -1,0 +1,180 @@
+"""The edges of HTTP: request ids, unknown routes, wrong methods, bodies, probes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import AppFactory, client_for
+from tests.factories import SEED_REQUEST
+
+REQUEST_ID = re.compile(r"ws_request_[0-9A-Za-z]{22}")
+
+
+def assert_envelope(response: httpx.Response, *, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    body: dict[str, object] = response.json()
+    assert body["error_code"] == code
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    assert "Traceback" not in response.text
+    return body
+
+
+class TestRequestId:
+    async def test_every_response_carries_a_fresh_request_id(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        responses = [
+            await client.get("/healthz"),
+            await client.get("/nowhere"),
+            await client.post("/v1/agent-credentials", json=SEED_REQUEST),
+            await client.get("/openapi.json"),
+        ]
+
+        ids = [response.headers["x-request-id"] for response in responses]
+        assert all(REQUEST_ID.fullmatch(request_id) for request_id in ids)
+        assert len(set(ids)) == len(ids)
+
+    async def test_a_client_cannot_choose_its_request_id(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/healthz", headers={"x-request-id": "ws_request_mine"})
+
+        assert response.headers["x-request-id"] != "ws_request_mine"
+
+
+class TestRouting:
+    async def test_unknown_route_is_404_in_the_envelope(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/nothing-here", json={})
+
+        assert_envelope(response, status=404, code="NOT_FOUND")
+
+    async def test_unknown_route_is_404_before_authentication(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/v1/homes/list", headers={"x-ws-api-key": "bogus"})
+
+        assert_envelope(response, status=404, code="NOT_FOUND")
+
+    async def test_wrong_method_is_405_with_allow(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/agent-credentials")
+
+        assert_envelope(response, status=405, code="NOT_FOUND")
+        assert response.headers["allow"] == "POST"
+
+
+class TestBodies:
+    @pytest.mark.parametrize(
+        ("content", "problem"),
+        [
+            (b"{", "Malformed JSON"),
+            (b'{"organization_name": "x",}', "Malformed JSON"),
+            (b"[]", "valid dictionary"),
+            (b'"text"', "valid dictionary"),
+            (b"", "required"),
+        ],
+    )
+    async def test_a_body_that_is_not_an_object_names_the_body(
+        self, client: httpx.AsyncClient, content: bytes, problem: str
+    ) -> None:
+        response = await client.post(
+            "/v1/agent-credentials", content=content, headers={"content-type": "application/json"}
+        )
+
+        body = assert_envelope(response, status=400, code="VALIDATION_FAILED")
+        field_errors = body["field_errors"]
+        assert isinstance(field_errors, list)
+        assert [error["field"] for error in field_errors] == ["body"]
+        assert problem in field_errors[0]["message"]
+
+    @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+    async def test_a_wrong_content_type_is_415(
+        self, client: httpx.AsyncClient, content_type: str
+    ) -> None:
+        response = await client.post(
+            "/v1/agent-credentials", content=b"{}", headers={"content-type": content_type}
+        )
+
+        assert_envelope(response, status=415, code="VALIDATION_FAILED")
+
+    async def test_json_with_a_charset_is_accepted(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/v1/agent-credentials",
+            content=httpx.Request("POST", "/", json=SEED_REQUEST).content,
+            headers={"content-type": "application/json; charset=utf-8"},
+        )
+
+        assert response.json()["outcome"] == "issued"
+
+    async def test_a_declared_oversized_body_is_413_unread(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/v1/agent-credentials",
+            content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+            headers={"content-type": "application/json"},
+        )
+
+        assert_envelope(response, status=413, code="VALIDATION_FAILED")
+
+    async def test_a_streamed_oversized_body_is_413(self, client: httpx.AsyncClient) -> None:
+        async def chunks() -> object:
+            for _ in range(3):
+                yield b" " * (1024 * 1024)
+
+        response = await client.post(
+            "/v1/agent-credentials",
+            content=chunks(),  # type: ignore[arg-type]
+            headers={"content-type": "application/json"},
+        )
+
+        assert_envelope(response, status=413, code="VALIDATION_FAILED")
+
+    async def test_a_body_just_under_the_limit_is_read(self, client: httpx.AsyncClient) -> None:
+        padding = " " * (2 * 1024 * 1024 - 2)
+
+        response = await client.post(
+            "/v1/agent-credentials",
+            content=("{" + padding + "}").encode(),
+            headers={"content-type": "application/json"},
+        )
+
+        body = assert_envelope(response, status=400, code="VALIDATION_FAILED")
+        assert "organization_name" in str(body["field_errors"])
+
+
+class TestProbes:
+    async def test_healthz_answers(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/healthz")
+
+        assert response.json() == {"status": "ok"}
+
+    async def test_readyz_checks_the_database(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/readyz")
+
+        assert response.json() == {"status": "ready"}
+
+    async def test_routes_answer_503_when_the_database_is_unreachable(
+        self, make_app: AppFactory, tmp_path: Path
+    ) -> None:
+        missing = tmp_path / "no-such-dir" / "db.sqlite"
+        app = make_app(database_url=f"sqlite+aiosqlite:///{missing}")
+
+        async with client_for(app) as client:
+            response = await client.post("/v1/agent-credentials", json=SEED_REQUEST)
+
+        body = assert_envelope(response, status=503, code="SERVICE_UNAVAILABLE")
+        assert "retry" in str(body["recovery_action"]).lower()
+
+    async def test_readyz_is_503_when_the_database_is_unreachable(
+        self, make_app: AppFactory, tmp_path: Path
+    ) -> None:
+        missing = tmp_path / "no-such-dir" / "db.sqlite"
+        app = make_app(database_url=f"sqlite+aiosqlite:///{missing}")
+
+        async with client_for(app) as client:
+            response = await client.get("/readyz")
+
+        body = assert_envelope(response, status=503, code="SERVICE_UNAVAILABLE")
+        assert body["recovery_action"]
