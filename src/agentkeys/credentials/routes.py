@@ -34,7 +34,7 @@ from agentkeys.credentials.service import (
 
 router = APIRouter(prefix="/v1/agent-credentials", tags=["agent credentials"])
 
-CredentialIdPath = Annotated[str, Path(alias="credentialId", max_length=128)]
+CredentialIdPath = Annotated[str, Path(alias="credentialId")]
 
 
 def issuance_response(result: IssuanceResult, request_id: str) -> AgentCredentialResponseDto:

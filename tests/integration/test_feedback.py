@@ -1,0 +1,275 @@
+"""``POST /v1/feedback`` through HTTP: scope guard, stored record, field limits (CONTRACT §7)."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import issue_credential, key_header
+
+ROUTE = "/v1/feedback"
+FEEDBACK_TYPES = ["bug", "feature_request", "documentation", "question", "praise", "other"]
+FEEDBACK: dict[str, Any] = {
+    "name": "Avery Developer",
+    "message": "The bill impact examples made the sandbox easy to try.",
+}
+
+
+def text(length: int, unit: str = "a") -> str:
+    return (unit * (length // len(unit) + 1))[:length]
+
+
+def feedback(**values: Any) -> dict[str, Any]:
+    """A valid feedback body with fields set to exactly these values (``None`` sent as null)."""
+    return {**FEEDBACK, **values}
+
+
+async def writer_key(client: httpx.AsyncClient) -> dict[str, Any]:
+    """Issue a credential holding only ``feedback:write``; returns the issuance body."""
+    return await issue_credential(client, requested_scopes=["feedback:write"])
+
+
+async def send_feedback(client: httpx.AsyncClient, body: Any) -> httpx.Response:
+    issued = await writer_key(client)
+    return await client.post(ROUTE, json=body, headers=key_header(issued["credential"]))
+
+
+def stored_feedback(database_path: Path) -> list[sqlite3.Row]:
+    with closing(sqlite3.connect(database_path)) as connection:
+        connection.row_factory = sqlite3.Row
+        return connection.execute("SELECT * FROM feedback").fetchall()
+
+
+def assert_received(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    received: dict[str, Any] = response.json()
+    assert received["feedback_id"].startswith("ws_feedback_")
+    assert received["received"] is True
+    assert isinstance(received["follow_up"], dict)
+    assert "field_errors" not in received
+    return received
+
+
+def assert_refused(response: httpx.Response, *fields: str) -> None:
+    assert response.status_code == 400, response.text
+    envelope = response.json()
+    assert envelope["error_code"] == "VALIDATION_FAILED"
+    assert sorted(error["field"] for error in envelope["field_errors"]) == sorted(fields)
+    assert envelope["request_id"] == response.headers["X-Request-Id"]
+
+
+class TestFeedbackReceived:
+    async def test_feedback_answers_201_with_an_id_and_a_follow_up(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        received = assert_received(await send_feedback(client, feedback()))
+        assert received["follow_up"]["expected"] is False
+        assert isinstance(received["follow_up"]["message"], str)
+
+    async def test_feedback_with_an_email_expects_a_reply_by_email(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await send_feedback(client, feedback(email="developer@example.com"))
+        follow_up = assert_received(response)["follow_up"]
+        assert follow_up["expected"] is True
+        assert follow_up["channel"] == "email"
+
+    async def test_feedback_is_stored_against_the_sending_credential(
+        self, client: httpx.AsyncClient, database_path: Path
+    ) -> None:
+        issued = await writer_key(client)
+        body = feedback(
+            email="developer@example.com",
+            company="Example Energy Co",
+            summary="Docs were clear",
+            feedback_type="praise",
+        )
+        response = await client.post(ROUTE, json=body, headers=key_header(issued["credential"]))
+        received = assert_received(response)
+
+        rows = stored_feedback(database_path)
+        assert len(rows) == 1
+        row = rows[0]
+        assert row["id"] == received["feedback_id"]
+        assert row["credential_id"] == issued["credential_id"]
+        assert row["request_id"] == response.headers["X-Request-Id"]
+        assert row["name"] == body["name"]
+        assert row["message"] == body["message"]
+        assert row["email"] == "developer@example.com"
+        assert row["company"] == "Example Energy Co"
+        assert row["summary"] == "Docs were clear"
+        assert row["feedback_type"] == "praise"
+
+
+class TestFeedbackAuthentication:
+    async def test_request_without_a_key_is_refused_with_401(
+        self, client: httpx.AsyncClient, database_path: Path
+    ) -> None:
+        response = await client.post(ROUTE, json=feedback())
+        assert response.status_code == 401
+        envelope = response.json()
+        assert envelope["error_code"] == "AUTH_MISSING_API_KEY"
+        assert envelope["request_id"] == response.headers["X-Request-Id"]
+        assert stored_feedback(database_path) == []
+
+    async def test_key_without_feedback_write_is_refused_with_403_naming_the_scope(
+        self, client: httpx.AsyncClient, database_path: Path
+    ) -> None:
+        issued = await issue_credential(client, requested_scopes=["calculate", "homes"])
+        response = await client.post(
+            ROUTE, json=feedback(), headers=key_header(issued["credential"])
+        )
+        assert response.status_code == 403
+        envelope = response.json()
+        assert envelope["error_code"] == "AUTH_INSUFFICIENT_SCOPE"
+        assert "feedback:write" in envelope["message"]
+        assert envelope["request_id"] == response.headers["X-Request-Id"]
+        assert stored_feedback(database_path) == []
+
+
+class TestName:
+    @pytest.mark.parametrize("length", [1, 255])
+    async def test_1_and_255_characters_are_accepted(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        assert_received(await send_feedback(client, feedback(name=text(length))))
+
+    @pytest.mark.parametrize("length", [0, 256])
+    async def test_0_and_256_characters_are_refused(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        assert_refused(await send_feedback(client, feedback(name=text(length))), "name")
+
+    async def test_255_emoji_are_accepted_and_256_refused(self, client: httpx.AsyncClient) -> None:
+        assert_received(await send_feedback(client, feedback(name="🙂" * 255)))
+        assert_refused(await send_feedback(client, feedback(name="🙂" * 256)), "name")
+
+    @pytest.mark.parametrize(
+        "body",
+        [{"message": "Hello"}, feedback(name=None), feedback(name="   "), feedback(name=5)],
+        ids=["absent", "null", "whitespace", "number"],
+    )
+    async def test_absent_null_blank_or_non_string_is_refused(
+        self, client: httpx.AsyncClient, body: dict[str, Any]
+    ) -> None:
+        assert_refused(await send_feedback(client, body), "name")
+
+
+class TestMessage:
+    @pytest.mark.parametrize("length", [1, 4000])
+    async def test_1_and_4000_characters_are_accepted(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        assert_received(await send_feedback(client, feedback(message=text(length))))
+
+    @pytest.mark.parametrize("length", [0, 4001])
+    async def test_0_and_4001_characters_are_refused(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        assert_refused(await send_feedback(client, feedback(message=text(length))), "message")
+
+    @pytest.mark.parametrize(
+        "body",
+        [{"name": "Avery"}, feedback(message=None), feedback(message="\n\t "), feedback(message=1)],
+        ids=["absent", "null", "whitespace", "number"],
+    )
+    async def test_absent_null_blank_or_non_string_is_refused(
+        self, client: httpx.AsyncClient, body: dict[str, Any]
+    ) -> None:
+        assert_refused(await send_feedback(client, body), "message")
+
+
+class TestOptionalTextFields:
+    @pytest.mark.parametrize(("field", "length"), [("summary", 500), ("company", 255)])
+    async def test_maximum_length_is_accepted_and_stored(
+        self, client: httpx.AsyncClient, database_path: Path, field: str, length: int
+    ) -> None:
+        assert_received(await send_feedback(client, feedback(**{field: text(length)})))
+        assert [row[field] for row in stored_feedback(database_path)] == [text(length)]
+
+    @pytest.mark.parametrize(("field", "length"), [("summary", 501), ("company", 256)])
+    async def test_one_character_over_the_maximum_is_refused(
+        self, client: httpx.AsyncClient, field: str, length: int
+    ) -> None:
+        assert_refused(await send_feedback(client, feedback(**{field: text(length)})), field)
+
+    @pytest.mark.parametrize("field", ["summary", "company", "email"])
+    async def test_null_means_absent(
+        self, client: httpx.AsyncClient, database_path: Path, field: str
+    ) -> None:
+        assert_received(await send_feedback(client, feedback(**{field: None})))
+        assert [row[field] for row in stored_feedback(database_path)] == [None]
+
+
+class TestEmail:
+    @pytest.mark.parametrize(
+        "email",
+        [
+            "developer@example.com",
+            "first.last+feedback@sub.example.org",
+            "developer@no-such-host-agentkeys-tests-0c9f3e.com",
+        ],
+    )
+    async def test_valid_syntax_is_accepted(self, client: httpx.AsyncClient, email: str) -> None:
+        assert_received(await send_feedback(client, feedback(email=email)))
+
+    @pytest.mark.parametrize(
+        "email",
+        [
+            "plainaddress",
+            "@example.com",
+            "developer@",
+            "developer@@example.com",
+            "developer example@example.com",
+            "developer@example..com",
+            "",
+        ],
+    )
+    async def test_invalid_syntax_is_refused(self, client: httpx.AsyncClient, email: str) -> None:
+        assert_refused(await send_feedback(client, feedback(email=email)), "email")
+
+
+class TestFeedbackType:
+    @pytest.mark.parametrize("feedback_type", FEEDBACK_TYPES)
+    async def test_each_listed_type_is_accepted_and_stored(
+        self, client: httpx.AsyncClient, database_path: Path, feedback_type: str
+    ) -> None:
+        assert_received(await send_feedback(client, feedback(feedback_type=feedback_type)))
+        assert [row["feedback_type"] for row in stored_feedback(database_path)] == [feedback_type]
+
+    @pytest.mark.parametrize(
+        "body", [feedback(), feedback(feedback_type=None)], ids=["absent", "null"]
+    )
+    async def test_absent_or_null_defaults_to_other(
+        self, client: httpx.AsyncClient, database_path: Path, body: dict[str, Any]
+    ) -> None:
+        assert_received(await send_feedback(client, body))
+        assert [row["feedback_type"] for row in stored_feedback(database_path)] == ["other"]
+
+    @pytest.mark.parametrize("feedback_type", ["complaint", "Bug", "BUG", "", "feature request", 1])
+    async def test_an_unknown_type_is_refused(
+        self, client: httpx.AsyncClient, feedback_type: object
+    ) -> None:
+        response = await send_feedback(client, feedback(feedback_type=feedback_type))
+        assert_refused(response, "feedback_type")
+
+
+class TestSeveralFailingFields:
+    async def test_each_failing_field_gets_exactly_one_entry(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = {
+            "name": "",
+            "message": text(4001),
+            "summary": text(501),
+            "company": text(256),
+            "email": "nope",
+            "feedback_type": "complaint",
+        }
+        response = await send_feedback(client, body)
+        assert_refused(response, "name", "message", "summary", "company", "email", "feedback_type")

@@ -1,0 +1,586 @@
+"""Every limit of ``POST /v1/agent-credentials`` at its boundary, through HTTP (CONTRACT §1, §5).
+
+Each limit is proven on both sides: the last accepted value answers 200 with a decision and no
+``field_errors``; the first refused value answers 400 ``VALIDATION_FAILED`` naming the field.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import START
+from tests.factories import credential_request
+
+ROUTE = "/v1/agent-credentials"
+DESCRIPTIVE_TEXT = "Prototype bill impact calculations for a customer dashboard. "
+KNOWN_SCOPES = [
+    "utility:read",
+    "homes:read",
+    "homes:write",
+    "price_signal:read",
+    "bill_impact:read",
+    "battery:estimate",
+    "feedback:write",
+    "homes",
+    "calculate",
+]
+OPTIONAL_TEXT_MAXIMUMS = {
+    "agent": 128,
+    "client": 128,
+    "use_case": 128,
+    "device_segment": 128,
+    "project": 128,
+    "company": 255,
+}
+OPTIONAL_FIELDS = [
+    "agent",
+    "client",
+    "tech_stack",
+    "use_case",
+    "device_segment",
+    "project",
+    "company",
+    "docs_context",
+    "requested_ttl_seconds",
+    "requested_environment",
+]
+
+
+def text(length: int, unit: str = "a") -> str:
+    """``length`` code points made of ``unit`` repeated (and cut to length)."""
+    return (unit * (length // len(unit) + 1))[:length]
+
+
+def uri_of_length(length: int) -> str:
+    prefix = "https://docs.example.com/"
+    return prefix + text(length - len(prefix), "p")
+
+
+def with_values(**values: Any) -> dict[str, Any]:
+    """The seed body with fields set to exactly these values, ``None`` sent as JSON ``null``."""
+    return {**credential_request(), **values}
+
+
+async def post_body(client: httpx.AsyncClient, body: Any) -> httpx.Response:
+    return await client.post(ROUTE, json=body)
+
+
+async def post_raw(client: httpx.AsyncClient, content: bytes) -> httpx.Response:
+    return await client.post(ROUTE, content=content, headers={"Content-Type": "application/json"})
+
+
+def assert_refused(response: httpx.Response, *fields: str) -> None:
+    """400 ``VALIDATION_FAILED`` with exactly one ``field_errors`` entry per named field."""
+    assert response.status_code == 400, response.text
+    envelope = response.json()
+    assert envelope["error_code"] == "VALIDATION_FAILED"
+    assert sorted(error["field"] for error in envelope["field_errors"]) == sorted(fields)
+    assert envelope["request_id"] == response.headers["X-Request-Id"]
+
+
+def assert_decided(response: httpx.Response) -> dict[str, Any]:
+    """200 with a decision: the body passed validation."""
+    assert response.status_code == 200, response.text
+    decision: dict[str, Any] = response.json()
+    assert "field_errors" not in decision
+    assert "error_code" not in decision
+    assert decision["outcome"] in {"issued", "needs_more_info", "rate_limited", "production_denied"}
+    assert decision["request_id"] == response.headers["X-Request-Id"]
+    return decision
+
+
+def assert_issued(response: httpx.Response) -> dict[str, Any]:
+    decision = assert_decided(response)
+    assert decision["outcome"] == "issued", decision
+    return decision
+
+
+class TestOrganizationName:
+    @pytest.mark.parametrize("length", [1, 255])
+    async def test_1_and_255_characters_are_accepted(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        assert_issued(await post_body(client, with_values(organization_name=text(length))))
+
+    @pytest.mark.parametrize("length", [0, 256])
+    async def test_0_and_256_characters_are_refused(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        response = await post_body(client, with_values(organization_name=text(length)))
+        assert_refused(response, "organization_name")
+
+    async def test_absence_is_refused(self, client: httpx.AsyncClient) -> None:
+        response = await post_body(client, credential_request(organization_name=None))
+        assert_refused(response, "organization_name")
+
+
+class TestUserName:
+    @pytest.mark.parametrize("length", [1, 255])
+    async def test_1_and_255_characters_are_accepted(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        assert_issued(await post_body(client, with_values(user_name=text(length))))
+
+    @pytest.mark.parametrize("length", [0, 256])
+    async def test_0_and_256_characters_are_refused(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        assert_refused(await post_body(client, with_values(user_name=text(length))), "user_name")
+
+    async def test_absence_is_refused(self, client: httpx.AsyncClient) -> None:
+        response = await post_body(client, credential_request(user_name=None))
+        assert_refused(response, "user_name")
+
+
+class TestAssignment:
+    async def test_10_characters_are_accepted_and_judged_by_the_policy(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Ten characters cannot hold three distinct words of three letters: the policy, not
+        # validation, asks for more.
+        decision = assert_decided(await post_body(client, with_values(assignment="Build a UI")))
+        assert decision["outcome"] == "needs_more_info"
+        assert decision["unclear_fields"] == ["assignment"]
+        assert decision["missing_fields"] == []
+
+    async def test_4000_characters_are_accepted(self, client: httpx.AsyncClient) -> None:
+        assignment = text(4000, DESCRIPTIVE_TEXT)
+        assert_issued(await post_body(client, with_values(assignment=assignment)))
+
+    @pytest.mark.parametrize("length", [9, 4001])
+    async def test_9_and_4001_characters_are_refused(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        response = await post_body(client, with_values(assignment=text(length, DESCRIPTIVE_TEXT)))
+        assert_refused(response, "assignment")
+
+    async def test_absence_is_refused(self, client: httpx.AsyncClient) -> None:
+        response = await post_body(client, credential_request(assignment=None))
+        assert_refused(response, "assignment")
+
+
+class TestRequestedScopes:
+    async def test_1_element_is_accepted(self, client: httpx.AsyncClient) -> None:
+        issued = assert_issued(await post_body(client, with_values(requested_scopes=["homes"])))
+        assert issued["scopes"] == ["homes"]
+
+    async def test_20_elements_are_accepted(self, client: httpx.AsyncClient) -> None:
+        scopes = [KNOWN_SCOPES[i % len(KNOWN_SCOPES)] for i in range(20)]
+        issued = assert_issued(await post_body(client, with_values(requested_scopes=scopes)))
+        assert issued["scopes"] == KNOWN_SCOPES
+
+    @pytest.mark.parametrize("count", [0, 21])
+    async def test_0_and_21_elements_are_refused(
+        self, client: httpx.AsyncClient, count: int
+    ) -> None:
+        scopes = ["homes"] * count
+        response = await post_body(client, with_values(requested_scopes=scopes))
+        assert_refused(response, "requested_scopes")
+
+    async def test_an_item_of_128_characters_is_accepted(self, client: httpx.AsyncClient) -> None:
+        # Not in the catalog, so the policy names it: proof it passed validation unchanged.
+        scope = text(128, "s")
+        decision = assert_decided(
+            await post_body(client, with_values(requested_scopes=["homes", scope]))
+        )
+        assert decision["outcome"] == "needs_more_info"
+        assert decision["unknown_scopes"] == [scope]
+
+    async def test_an_item_of_129_characters_is_refused_by_its_index(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await post_body(client, with_values(requested_scopes=["homes", text(129)]))
+        assert_refused(response, "requested_scopes[1]")
+
+    async def test_absence_is_refused(self, client: httpx.AsyncClient) -> None:
+        response = await post_body(client, credential_request(requested_scopes=None))
+        assert_refused(response, "requested_scopes")
+
+
+class TestOptionalTextFields:
+    @pytest.mark.parametrize(
+        ("field", "length"),
+        [
+            (field, length)
+            for field, maximum in OPTIONAL_TEXT_MAXIMUMS.items()
+            for length in (0, maximum)
+        ],
+    )
+    async def test_empty_and_maximum_lengths_are_accepted(
+        self, client: httpx.AsyncClient, field: str, length: int
+    ) -> None:
+        assert_issued(await post_body(client, with_values(**{field: text(length)})))
+
+    @pytest.mark.parametrize(
+        ("field", "length"),
+        [(field, maximum + 1) for field, maximum in OPTIONAL_TEXT_MAXIMUMS.items()],
+    )
+    async def test_one_character_over_the_maximum_is_refused(
+        self, client: httpx.AsyncClient, field: str, length: int
+    ) -> None:
+        assert_refused(await post_body(client, with_values(**{field: text(length)})), field)
+
+
+class TestTechStack:
+    @pytest.mark.parametrize("count", [0, 20])
+    async def test_0_and_20_items_are_accepted(self, client: httpx.AsyncClient, count: int) -> None:
+        stack = [f"tool-{i}" for i in range(count)]
+        assert_issued(await post_body(client, with_values(tech_stack=stack)))
+
+    async def test_21_items_are_refused(self, client: httpx.AsyncClient) -> None:
+        stack = [f"tool-{i}" for i in range(21)]
+        assert_refused(await post_body(client, with_values(tech_stack=stack)), "tech_stack")
+
+    async def test_an_item_of_64_characters_is_accepted(self, client: httpx.AsyncClient) -> None:
+        assert_issued(await post_body(client, with_values(tech_stack=["node", text(64)])))
+
+    async def test_an_item_of_65_characters_is_refused_by_its_index(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await post_body(client, with_values(tech_stack=["node", "python", text(65)]))
+        assert_refused(response, "tech_stack[2]")
+
+
+class TestUserEmail:
+    @pytest.mark.parametrize(
+        "email",
+        [
+            "developer@example.com",
+            "first.last+agent@sub.example.org",
+            "DEVELOPER@EXAMPLE.COM",
+            "o'brien_dev-1@example.co.uk",
+            # Syntax only: a domain nobody registered is no reason to refuse (no DNS look-up).
+            "developer@no-such-host-agentkeys-tests-0c9f3e.com",
+        ],
+    )
+    async def test_valid_syntax_is_accepted(self, client: httpx.AsyncClient, email: str) -> None:
+        assert_issued(await post_body(client, with_values(user_email=email)))
+
+    @pytest.mark.parametrize(
+        "email",
+        [
+            "plainaddress",
+            "@example.com",
+            "developer@",
+            "developer@@example.com",
+            "developer example@example.com",
+            "developer@example..com",
+            ".developer@example.com",
+            "developer@-example.com",
+            "developer@example",
+            "",
+        ],
+    )
+    async def test_invalid_syntax_is_refused(self, client: httpx.AsyncClient, email: str) -> None:
+        assert_refused(await post_body(client, with_values(user_email=email)), "user_email")
+
+
+class TestRequestedEnvironment:
+    async def test_sandbox_is_accepted(self, client: httpx.AsyncClient) -> None:
+        issued = assert_issued(
+            await post_body(client, with_values(requested_environment="sandbox"))
+        )
+        assert issued["environment"] == "sandbox"
+
+    async def test_production_is_accepted_and_denied_by_the_policy(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await post_body(client, with_values(requested_environment="production"))
+        decision = assert_decided(response)
+        assert decision["outcome"] == "production_denied"
+        assert decision["production_access"] is False
+
+    async def test_absence_defaults_to_sandbox(self, client: httpx.AsyncClient) -> None:
+        response = await post_body(client, credential_request(requested_environment=None))
+        assert assert_issued(response)["environment"] == "sandbox"
+
+    @pytest.mark.parametrize(
+        "environment", ["staging", "Sandbox", "PRODUCTION", "", " sandbox", "prod"]
+    )
+    async def test_any_other_value_is_refused(
+        self, client: httpx.AsyncClient, environment: str
+    ) -> None:
+        response = await post_body(client, with_values(requested_environment=environment))
+        assert_refused(response, "requested_environment")
+
+
+class TestRequestedTtlSeconds:
+    async def test_1_is_accepted(self, client: httpx.AsyncClient) -> None:
+        issued = assert_issued(await post_body(client, with_values(requested_ttl_seconds=1)))
+        assert issued["expires_at"] == "2026-03-01T12:00:01.000Z"
+
+    @pytest.mark.parametrize("ttl", [0, -1])
+    async def test_0_and_negative_are_refused(self, client: httpx.AsyncClient, ttl: int) -> None:
+        response = await post_body(client, with_values(requested_ttl_seconds=ttl))
+        assert_refused(response, "requested_ttl_seconds")
+
+
+class TestDocsContext:
+    @pytest.mark.parametrize(
+        "uri",
+        [
+            "https://docs.example.com/agent-credentials",
+            "http://example.com",
+            "HTTPS://Docs.Example.com/guide?topic=bill%20impact#scopes",
+            uri_of_length(2048),
+        ],
+        ids=["https", "http", "mixed-case-with-query", "2048-characters"],
+    )
+    async def test_absolute_http_and_https_uris_are_accepted(
+        self, client: httpx.AsyncClient, uri: str
+    ) -> None:
+        assert_issued(await post_body(client, with_values(docs_context=uri)))
+
+    @pytest.mark.parametrize(
+        "uri",
+        [
+            uri_of_length(2049),
+            "/agent-credentials/guide",
+            "docs/guide.html",
+            "//docs.example.com/guide",
+            "ftp://docs.example.com/guide.txt",
+            "javascript:alert(1)",
+            "mailto:developer@example.com",
+            "https://",
+            "https://docs example.com/guide",
+            "",
+        ],
+        ids=[
+            "2049-characters",
+            "relative-path",
+            "relative-reference",
+            "scheme-relative",
+            "ftp",
+            "javascript",
+            "mailto",
+            "no-host",
+            "space-in-host",
+            "empty",
+        ],
+    )
+    async def test_anything_but_an_absolute_http_or_https_uri_is_refused(
+        self, client: httpx.AsyncClient, uri: str
+    ) -> None:
+        assert_refused(await post_body(client, with_values(docs_context=uri)), "docs_context")
+
+
+class TestStrictJsonTypes:
+    @pytest.mark.parametrize(
+        ("values", "field"),
+        [
+            ({"requested_ttl_seconds": "5"}, "requested_ttl_seconds"),
+            ({"requested_ttl_seconds": True}, "requested_ttl_seconds"),
+            ({"requested_ttl_seconds": 86400.0}, "requested_ttl_seconds"),
+            ({"requested_ttl_seconds": 1.5}, "requested_ttl_seconds"),
+            ({"organization_name": 5}, "organization_name"),
+            ({"user_name": 12.5}, "user_name"),
+            ({"agent": 7}, "agent"),
+            ({"company": True}, "company"),
+            ({"user_email": 42}, "user_email"),
+            ({"docs_context": 1}, "docs_context"),
+            ({"requested_environment": 0}, "requested_environment"),
+            ({"requested_scopes": "homes"}, "requested_scopes"),
+            ({"tech_stack": "node"}, "tech_stack"),
+            ({"organization_name": ["Example Energy Co"]}, "organization_name"),
+            ({"requested_scopes": ["homes", 5]}, "requested_scopes[1]"),
+            ({"requested_scopes": ["homes", "calculate", {"name": "x"}]}, "requested_scopes[2]"),
+            ({"tech_stack": ["node", 3]}, "tech_stack[1]"),
+        ],
+        ids=[
+            "string-for-ttl",
+            "boolean-for-ttl",
+            "integral-float-for-ttl",
+            "fractional-float-for-ttl",
+            "integer-for-organization_name",
+            "float-for-user_name",
+            "integer-for-agent",
+            "boolean-for-company",
+            "integer-for-user_email",
+            "integer-for-docs_context",
+            "integer-for-requested_environment",
+            "string-for-requested_scopes",
+            "string-for-tech_stack",
+            "array-for-organization_name",
+            "integer-scope-item",
+            "object-scope-item",
+            "integer-tech_stack-item",
+        ],
+    )
+    async def test_a_value_of_the_wrong_json_type_is_refused(
+        self, client: httpx.AsyncClient, values: dict[str, Any], field: str
+    ) -> None:
+        assert_refused(await post_body(client, with_values(**values)), field)
+
+
+class TestNullValues:
+    @pytest.mark.parametrize("field", OPTIONAL_FIELDS)
+    async def test_null_in_an_optional_field_means_absent(
+        self, client: httpx.AsyncClient, field: str
+    ) -> None:
+        assert_issued(await post_body(client, with_values(**{field: None})))
+
+    async def test_null_ttl_grants_the_default_ttl(self, client: httpx.AsyncClient) -> None:
+        issued = assert_issued(await post_body(client, with_values(requested_ttl_seconds=None)))
+        expected = START + timedelta(seconds=86400)
+        assert issued["expires_at"] == expected.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    async def test_null_user_email_is_answered_as_its_absence(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        null = assert_decided(await post_body(client, with_values(user_email=None)))
+        absent = assert_decided(await post_body(client, credential_request(user_email=None)))
+        assert null["outcome"] == absent["outcome"] == "needs_more_info"
+        assert null["missing_fields"] == absent["missing_fields"] == ["user_email"]
+
+    @pytest.mark.parametrize(
+        "field", ["organization_name", "user_name", "assignment", "requested_scopes"]
+    )
+    async def test_null_in_a_required_field_is_refused(
+        self, client: httpx.AsyncClient, field: str
+    ) -> None:
+        assert_refused(await post_body(client, with_values(**{field: None})), field)
+
+
+class TestWhitespaceOnlyValues:
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("organization_name", " "),
+            ("organization_name", "\t\n"),
+            ("user_name", "   "),
+            ("user_name", "\u00a0\u3000"),
+            ("assignment", " " * 10),
+            ("assignment", "\n" * 40),
+        ],
+    )
+    async def test_a_required_string_of_only_whitespace_is_refused(
+        self, client: httpx.AsyncClient, field: str, value: str
+    ) -> None:
+        assert_refused(await post_body(client, with_values(**{field: value})), field)
+
+
+class TestUnicodeLengths:
+    @pytest.mark.parametrize("unit", ["é", "😀", "日"])
+    async def test_255_non_ascii_code_points_are_accepted_in_organization_name(
+        self, client: httpx.AsyncClient, unit: str
+    ) -> None:
+        assert_issued(await post_body(client, with_values(organization_name=unit * 255)))
+
+    @pytest.mark.parametrize("unit", ["é", "😀", "日"])
+    async def test_256_non_ascii_code_points_are_refused_in_organization_name(
+        self, client: httpx.AsyncClient, unit: str
+    ) -> None:
+        response = await post_body(client, with_values(organization_name=unit * 256))
+        assert_refused(response, "organization_name")
+
+    async def test_combining_marks_count_as_code_points(self, client: httpx.AsyncClient) -> None:
+        # 128 visible letters, 256 code points: "e" followed by a combining acute accent.
+        response = await post_body(client, with_values(user_name="e\u0301" * 128))
+        assert_refused(response, "user_name")
+
+    async def test_255_code_points_with_combining_marks_are_accepted(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        user_name = "e\u0301" * 127 + "e"
+        assert_issued(await post_body(client, with_values(user_name=user_name)))
+
+    async def test_128_emoji_are_accepted_and_129_refused_in_agent(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        assert_issued(await post_body(client, with_values(agent="🤖" * 128)))
+        assert_refused(await post_body(client, with_values(agent="🤖" * 129)), "agent")
+
+    async def test_64_emoji_are_accepted_and_65_refused_in_a_tech_stack_item(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        assert_issued(await post_body(client, with_values(tech_stack=["🐍" * 64])))
+        response = await post_body(client, with_values(tech_stack=["🐍" * 65]))
+        assert_refused(response, "tech_stack[0]")
+
+
+class TestUnknownFields:
+    async def test_unknown_extra_fields_are_ignored(self, client: httpx.AsyncClient) -> None:
+        body = with_values(favourite_colour="blue", nested={"deep": [1, 2]}, requested_ttl=5)
+        issued = assert_issued(await post_body(client, body))
+        assert "favourite_colour" not in issued
+
+
+class TestSeveralFailingFields:
+    async def test_each_failing_field_gets_exactly_one_entry(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = with_values(
+            organization_name="",
+            user_name=text(256),
+            assignment="too short",
+            requested_scopes=[],
+            tech_stack=["node", text(65), 3],
+            user_email="not-an-email",
+            requested_environment="staging",
+            requested_ttl_seconds=0,
+            docs_context="javascript:" + text(2049),
+            agent=text(129),
+        )
+        assert_refused(
+            await post_body(client, body),
+            "organization_name",
+            "user_name",
+            "assignment",
+            "requested_scopes",
+            "tech_stack[1]",
+            "tech_stack[2]",
+            "user_email",
+            "requested_environment",
+            "requested_ttl_seconds",
+            "docs_context",
+            "agent",
+        )
+
+    async def test_every_missing_required_field_is_named(self, client: httpx.AsyncClient) -> None:
+        assert_refused(
+            await post_body(client, {"agent": "claude-code"}),
+            "organization_name",
+            "user_name",
+            "assignment",
+            "requested_scopes",
+        )
+
+
+class TestBodyShape:
+    @pytest.mark.parametrize(
+        "content",
+        [
+            b"[]",
+            b'[{"organization_name": "Example Energy Co"}]',
+            b'"organization_name"',
+            b"42",
+            b"true",
+            b"null",
+            b"",
+            b"   ",
+            b"{",
+            b'{"organization_name": }',
+            b"{'organization_name': 'Example'}",
+        ],
+        ids=[
+            "empty-array",
+            "array-of-object",
+            "string",
+            "number",
+            "boolean",
+            "null",
+            "empty",
+            "whitespace",
+            "truncated",
+            "missing-value",
+            "single-quotes",
+        ],
+    )
+    async def test_a_body_that_is_not_a_json_object_is_refused_as_body(
+        self, client: httpx.AsyncClient, content: bytes
+    ) -> None:
+        assert_refused(await post_raw(client, content), "body")
