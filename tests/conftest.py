@@ -6,16 +6,20 @@ import shutil
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentkeys.api.app import create_app
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.db import migrate
+from agentkeys.db.models import metadata
 
 TEST_SECRET = "test-server-secret-0123456789-abcdefghijklmnop"
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -47,6 +51,42 @@ def settings(database_path: Path) -> Settings:
     return Settings(
         mode=Mode.PRODUCTION, secret=TEST_SECRET, database_url=sqlite_url(database_path)
     )
+
+
+class DatabaseProbe:
+    """Reads the test's database from outside the app, whatever the backend."""
+
+    def __init__(self, url: str, *, sqlite_path: Path | None) -> None:
+        self.url = url
+        self.sqlite_path = sqlite_path
+
+    async def rows(self, sql: str, **params: object) -> list[dict[str, Any]]:
+        """Run one read-only statement (named ``:params``) and return its rows as dicts."""
+        engine = create_async_engine(self.url)
+        try:
+            async with engine.connect() as connection:
+                result = await connection.execute(text(sql), params)
+                return [dict(row._mapping) for row in result]
+        finally:
+            await engine.dispose()
+
+    async def holds(self, needle: str) -> bool:
+        """Whether ``needle`` appears anywhere in the stored data (for SQLite: in the files)."""
+        if self.sqlite_path is not None:
+            stored = b"".join(
+                path.read_bytes()
+                for path in self.sqlite_path.parent.glob(f"{self.sqlite_path.name}*")
+            )
+            return needle.encode() in stored
+        everything = []
+        for table in metadata.sorted_tables:
+            everything.extend(await self.rows(f"SELECT * FROM {table.name}"))  # noqa: S608 - our own table names
+        return needle in repr(everything)
+
+
+@pytest.fixture
+def db(settings: Settings, database_path: Path) -> DatabaseProbe:
+    return DatabaseProbe(settings.database_url, sqlite_path=database_path)
 
 
 @pytest.fixture
