@@ -1,17 +1,27 @@
-"""Fixtures: a migrated SQLite database per test, a frozen clock, and an HTTP client on the app."""
+"""Fixtures: a migrated database per test (SQLite, and PostgreSQL when reachable), a frozen clock,
+and an HTTP client on the app.
+
+Every test that touches the database runs once per backend. PostgreSQL tests use a database of
+their own for the run (created here, dropped at the end) and empty its tables before each test.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
 import shutil
-from collections.abc import AsyncIterator, Callable
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentkeys.api.app import create_app
@@ -25,6 +35,44 @@ TEST_SECRET = "test-server-secret-0123456789-abcdefghijklmnop"
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 AppFactory = Callable[..., FastAPI]
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+POSTGRES_ADMIN_URL = os.environ.get(
+    "AGENTKEYS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def require_reachable(service: str, url: str) -> None:
+    """Skip (or, with AGENTKEYS_REQUIRE_SERVICES=1, fail) when a service does not answer."""
+    parsed = make_url(url)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 0), timeout=2):
+            return
+    except OSError as error:
+        reason = f"{service} at {parsed.host}:{parsed.port} is unreachable: {error}"
+    if os.environ.get("AGENTKEYS_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (AGENTKEYS_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+async def postgres_admin(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def empty_tables(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            names = ", ".join(table.name for table in metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {names} CASCADE"))
+    finally:
+        await engine.dispose()
 
 
 def sqlite_url(path: Path) -> str:
@@ -39,18 +87,48 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of this run's own on the PostgreSQL server, migrated, dropped at the end."""
+    require_reachable("PostgreSQL", POSTGRES_ADMIN_URL)
+    name = f"agentkeys_test_{os.getpid()}_{secrets.token_hex(4)}"
+    asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
+    url = str(make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name))
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
-def database_path(migrated_template: Path, tmp_path: Path) -> Path:
+def database_path(backend: str, migrated_template: Path, tmp_path: Path) -> Path | None:
+    """The SQLite file of this test (``None`` on PostgreSQL)."""
+    if backend != "sqlite":
+        return None
     path = tmp_path / "agentkeys.db"
     shutil.copyfile(migrated_template, path)
     return path
 
 
 @pytest.fixture
-def settings(database_path: Path) -> Settings:
-    return Settings(
-        mode=Mode.PRODUCTION, secret=TEST_SECRET, database_url=sqlite_url(database_path)
-    )
+def database_url(backend: str, database_path: Path | None, request: pytest.FixtureRequest) -> str:
+    if database_path is not None:
+        return sqlite_url(database_path)
+    url: str = request.getfixturevalue("postgres_database")
+    asyncio.run(empty_tables(url))
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(mode=Mode.PRODUCTION, secret=TEST_SECRET, database_url=database_url)
 
 
 class DatabaseProbe:
@@ -85,7 +163,7 @@ class DatabaseProbe:
 
 
 @pytest.fixture
-def db(settings: Settings, database_path: Path) -> DatabaseProbe:
+def db(settings: Settings, database_path: Path | None) -> DatabaseProbe:
     return DatabaseProbe(settings.database_url, sqlite_path=database_path)
 
 

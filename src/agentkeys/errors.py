@@ -25,10 +25,17 @@ class DomainError(Exception):
 
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
-    def __init__(self, message: str, *, recovery_action: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        recovery_action: str | None = None,
+        retry_after_seconds: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.recovery_action = recovery_action
+        self.retry_after_seconds = retry_after_seconds
 
 
 class MissingApiKey(DomainError):
@@ -49,6 +56,10 @@ class RevokedCredential(DomainError):
 
 class InsufficientScope(DomainError):
     code = ErrorCode.AUTH_INSUFFICIENT_SCOPE
+
+
+class RequestRateExceeded(DomainError):
+    code = ErrorCode.RATE_LIMITED
 
 
 class NotFound(DomainError):

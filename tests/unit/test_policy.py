@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from agentkeys.credentials.policy import (
-    DEFAULT_CATALOG,
     CredentialAsk,
     Issue,
-    IssuingPolicy,
     NeedsMoreInfo,
     ProductionDenied,
     QuotaKind,
@@ -19,9 +18,11 @@ from agentkeys.credentials.policy import (
     RateLimited,
     decide,
 )
+from agentkeys.policies.loader import load_policy
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-POLICY = IssuingPolicy()
+POLICY = load_policy()
+DEFAULT_CATALOG = POLICY.catalog
 NO_USAGE: dict[QuotaKind, QuotaUsage] = {}
 
 
@@ -123,7 +124,7 @@ class TestNeedsMoreInfo:
         assert decision.missing_fields == ("user_email",)
 
     def test_a_policy_can_require_other_fields(self) -> None:
-        policy = IssuingPolicy(required_fields=("user_email", "project"))
+        policy = replace(POLICY, required_fields=("user_email", "project"))
 
         decision = decide(ask(), usage=NO_USAGE, now=NOW, policy=policy)
 

@@ -16,9 +16,17 @@ from agentkeys.api.middleware import RequestContextMiddleware
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
 from agentkeys.credentials import routes as credential_routes
+from agentkeys.credentials.cache import VerifiedKeyCache
 from agentkeys.credentials.policy import IssuingPolicy
+from agentkeys.credentials.revocations import (
+    LocalRevocationBus,
+    RedisRevocationBus,
+    RevocationBus,
+)
 from agentkeys.credentials.schemas import RevokeAgentCredentialRequestDto
 from agentkeys.db.engine import create_engine, create_session_factory
+from agentkeys.policies.loader import load_policy
+from agentkeys.ratelimit.limiter import memory_rate_limiter, redis_rate_limiter
 from agentkeys.sandbox.feedback import routes as feedback_routes
 
 DESCRIPTION = """Self-serve, sandbox-only API credentials for AI agents.
@@ -33,10 +41,26 @@ def create_app(
     settings: Settings, *, clock: Clock | None = None, policy: IssuingPolicy | None = None
 ) -> FastAPI:
     engine = create_engine(settings.database_url)
+    issuing_policy = policy or load_policy(settings.policy)
+    rate_limiter = (
+        redis_rate_limiter(settings.redis_url, issuing_policy.request_rate)
+        if settings.redis_url
+        else memory_rate_limiter(issuing_policy.request_rate)
+    )
+
+    key_cache = VerifiedKeyCache(max_age_seconds=settings.key_cache_seconds)
+    revocations: RevocationBus = (
+        RedisRevocationBus(settings.redis_url, key_cache)
+        if settings.redis_url
+        else LocalRevocationBus(key_cache)
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await revocations.start()
         yield
+        await revocations.close()
+        await rate_limiter.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -49,8 +73,12 @@ def create_app(
     app.state.context = AppContext(
         session_factory=create_session_factory(engine),
         clock=clock or SystemClock(),
-        policy=policy or IssuingPolicy(),
+        policy=issuing_policy,
+        rate_limiter=rate_limiter,
+        key_cache=key_cache,
+        revocations=revocations,
         server_secret=settings.secret.get_secret_value().encode("utf-8"),
+        trusted_proxies=settings.trusted_networks(),
     )
     app.state.engine = engine
     install_error_handlers(app)

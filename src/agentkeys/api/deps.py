@@ -12,10 +12,17 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentkeys.api.errors import field_errors_from
+from agentkeys.client_address import Network
+from agentkeys.client_address import client_address as address_of
 from agentkeys.clock import Clock
+from agentkeys.credentials.cache import VerifiedKeyCache
+from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.policy import IssuingPolicy
-from agentkeys.credentials.service import AuthenticatedCredential, CredentialService
-from agentkeys.errors import FieldError, ValidationFailed
+from agentkeys.credentials.revocations import RevocationBus
+from agentkeys.credentials.service import CredentialService
+from agentkeys.db.engine import pop_after_commit
+from agentkeys.errors import FieldError, RequestRateExceeded, ValidationFailed
+from agentkeys.ratelimit.base import RequestRateLimiter
 
 API_KEY_HEADER = "x-ws-api-key"
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -29,6 +36,10 @@ class AppContext:
     clock: Clock
     policy: IssuingPolicy
     server_secret: bytes
+    rate_limiter: RequestRateLimiter
+    key_cache: VerifiedKeyCache
+    revocations: RevocationBus
+    trusted_proxies: tuple[Network, ...] = ()
 
 
 def app_context(request: Request) -> AppContext:
@@ -42,9 +53,12 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
         except BaseException:
+            pop_after_commit(session)
             await session.rollback()
             raise
         await session.commit()
+        for callback in pop_after_commit(session):
+            await callback()
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit can never
@@ -55,7 +69,12 @@ SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 async def credential_service(request: Request, session: SessionDep) -> CredentialService:
     context = app_context(request)
     return CredentialService(
-        session, clock=context.clock, policy=context.policy, server_secret=context.server_secret
+        session,
+        clock=context.clock,
+        policy=context.policy,
+        server_secret=context.server_secret,
+        cache=context.key_cache,
+        revocations=context.revocations,
     )
 
 
@@ -71,7 +90,11 @@ RequestIdDep = Annotated[str, Depends(request_id)]
 
 
 async def client_address(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
+    return address_of(
+        request.client.host if request.client is not None else None,
+        request.headers.get("x-forwarded-for"),
+        trusted=app_context(request).trusted_proxies,
+    )
 
 
 ClientAddressDep = Annotated[str, Depends(client_address)]
@@ -88,9 +111,21 @@ PresentedKeyDep = Annotated[str | None, Depends(api_key_header)]
 
 
 async def current_credential(
-    service: CredentialServiceDep, key: PresentedKeyDep
+    request: Request, service: CredentialServiceDep, key: PresentedKeyDep
 ) -> AuthenticatedCredential:
-    return await service.authenticate(key)
+    """The key guard: a verified credential within its request rate, or a refusal."""
+    credential = await service.authenticate(key)
+    decision = await app_context(request).rate_limiter.hit(credential.id)
+    # The middleware turns this into RateLimit headers on whatever the route answers.
+    request.scope["state"]["rate_decision"] = decision
+    if not decision.allowed:
+        raise RequestRateExceeded(
+            f"This credential may make {decision.limit} requests per "
+            f"{decision.window_seconds} seconds.",
+            recovery_action="Slow down and retry after retry_after_seconds.",
+            retry_after_seconds=decision.reset_seconds,
+        )
+    return credential
 
 
 CurrentCredential = Annotated[AuthenticatedCredential, Depends(current_credential)]

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentkeys.errors import DomainError, ErrorCode, FieldError, ValidationFailed
@@ -64,16 +65,19 @@ def error_response(
     message: str,
     recovery_action: str | None = None,
     field_errors: Sequence[FieldError] | None = None,
+    retry_after_seconds: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     envelope: dict[str, Any] = {"request_id": request_id, "error_code": code, "message": message}
+    all_headers = {"X-Request-Id": request_id, **(headers or {})}
     if recovery_action is not None:
         envelope["recovery_action"] = recovery_action
     if field_errors is not None:
         envelope["field_errors"] = [{"field": e.field, "message": e.message} for e in field_errors]
-    return JSONResponse(
-        envelope, status_code=status, headers={"X-Request-Id": request_id, **(headers or {})}
-    )
+    if retry_after_seconds is not None:
+        envelope["retry_after_seconds"] = retry_after_seconds
+        all_headers["Retry-After"] = str(retry_after_seconds)
+    return JSONResponse(envelope, status_code=status, headers=all_headers)
 
 
 def json_path(location: Sequence[int | str]) -> str:
@@ -126,6 +130,7 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
         message=error.message,
         recovery_action=error.recovery_action,
         field_errors=error.field_errors if isinstance(error, ValidationFailed) else None,
+        retry_after_seconds=error.retry_after_seconds,
     )
 
 
@@ -170,7 +175,7 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    # Connection-level failures only (OperationalError, InterfaceError): nothing was decided,
+    # Connection-level failures only (refused, dropped, pool exhausted): nothing was decided,
     # so the client may safely retry. Logged without parameters, which could hold request data.
     logger.error(
         "database unavailable: %s",
@@ -183,7 +188,7 @@ async def _database_unavailable(request: Request, error: Exception) -> JSONRespo
         code=ErrorCode.SERVICE_UNAVAILABLE,
         message="The service's database is unavailable.",
         recovery_action="Retry in a few seconds.",
-        headers={"Retry-After": "5"},
+        retry_after_seconds=5,
     )
 
 
@@ -203,6 +208,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(InterfaceError, _database_unavailable)
+    # asyncpg raises plain OSError (refused, reset) when it cannot connect at all.
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout, OSError):
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

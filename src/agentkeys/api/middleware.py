@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response
 from agentkeys.errors import ErrorCode
 from agentkeys.ids import new_request_id
+from agentkeys.ratelimit.base import RateDecision
 
 access_logger = logging.getLogger("agentkeys.access")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -26,6 +27,14 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(status_code=413, detail=f"The request body exceeds {limit} bytes.")
+
+
+def add_rate_limit_headers(headers: MutableHeaders, decision: RateDecision) -> None:
+    """IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy and its state."""
+    headers.append(
+        "RateLimit-Policy", f'"credential";q={decision.limit};w={decision.window_seconds}'
+    )
+    headers.append("RateLimit", f'"credential";r={decision.remaining};t={decision.reset_seconds}')
 
 
 def is_json_content_type(value: str) -> bool:
@@ -53,6 +62,9 @@ class RequestContextMiddleware:
                 headers = MutableHeaders(scope=message)
                 if "x-request-id" not in headers:
                     headers.append("X-Request-Id", request_id)
+                decision = scope["state"].get("rate_decision")
+                if decision is not None:
+                    add_rate_limit_headers(headers, decision)
                 # The path only: a query string could carry anything a client put there.
                 access_logger.info(
                     "%s %s %s",

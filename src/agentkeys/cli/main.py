@@ -1,7 +1,8 @@
-"""``agentkeys serve`` and ``agentkeys db upgrade``."""
+"""The ``agentkeys`` command line: serve, db upgrade, policy check."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,13 +10,17 @@ import uvicorn
 from pydantic import ValidationError
 
 from agentkeys.config import Settings
+from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.db import migrate
 from agentkeys.db.engine import is_sqlite
 from agentkeys.logs import configure_logging
+from agentkeys.policies.loader import PolicyError, default_policy_text, describe, load_policy
 
 app = typer.Typer(help="Self-serve sandbox credentials for AI agents.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+policy_app = typer.Typer(help="Issuing policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
 
 
 def load_settings() -> Settings:
@@ -28,6 +33,14 @@ def load_settings() -> Settings:
         raise typer.Exit(code=2) from None
 
 
+def checked_policy(path: Path | None) -> IssuingPolicy:
+    try:
+        return load_policy(path)
+    except PolicyError as error:
+        typer.echo(f"policy error:\n{error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -37,6 +50,8 @@ def serve(
     """Serve the API. On SQLite the database is created or upgraded first."""
     settings = load_settings()
     configure_logging(settings.log_level)
+    # Refuse a bad policy here, with its line numbers, rather than in every worker.
+    checked_policy(settings.policy)
     if is_sqlite(settings.database_url):
         migrate.upgrade(settings.database_url)
     uvicorn.run(
@@ -60,3 +75,18 @@ def db_upgrade(
     settings = load_settings()
     migrate.upgrade(settings.database_url, revision)
     typer.echo(f"database at {revision}")
+
+
+@policy_app.command("check")
+def policy_check(
+    file: Annotated[Path, typer.Argument(help="Policy file (TOML) to check.")],
+) -> None:
+    """Validate a policy file and print what it allows. Exit 2 naming each bad line."""
+    typer.echo(describe(checked_policy(file)))
+    typer.echo(f"{file}: OK")
+
+
+@policy_app.command("show-default")
+def policy_show_default() -> None:
+    """Print the shipped default policy, a starting point for your own."""
+    typer.echo(default_policy_text(), nl=False)

@@ -53,6 +53,7 @@ class CredentialRecord(Base):
         ForeignKey("credential_requests.id"), unique=True
     )
     organization_key: Mapped[str] = mapped_column(Text())
+    user_email_key: Mapped[str | None] = mapped_column(Text())
     scopes: Mapped[list[str]] = mapped_column(JSON())
     environment: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -67,4 +68,5 @@ class CredentialRecord(Base):
 
     __table_args__ = (
         Index("ix_credentials_organization_key_created_at", "organization_key", "created_at"),
+        Index("ix_credentials_user_email_key_created_at", "user_email_key", "created_at"),
     )

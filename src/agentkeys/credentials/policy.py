@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -19,11 +19,23 @@ PRODUCTION = "production"
 
 class QuotaKind(StrEnum):
     ORGANIZATION_ISSUED = "organization_issued"
+    EMAIL_ISSUED = "email_issued"
     ADDRESS_DECISIONS = "address_decisions"
+    ORGANIZATION_ACTIVE = "organization_active"
 
 
 @dataclass(frozen=True, slots=True)
 class Quota:
+    """At most ``limit`` events per sliding ``window``; no window counts what is active now."""
+
+    limit: int
+    window: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRate:
+    """Sandbox requests allowed per credential in each window."""
+
     limit: int
     window: timedelta
 
@@ -56,53 +68,33 @@ class ScopeCatalog:
         return frozenset(expanded)
 
 
-DEFAULT_CATALOG = ScopeCatalog(
-    scopes={
-        "utility:read": "Look up utilities and rate plans for a ZIP code.",
-        "homes:read": "List and read the homes this credential created.",
-        "homes:write": "Create, update and remove homes.",
-        "price_signal:read": "Read 15-minute import and export prices for a home.",
-        "bill_impact:read": "Calculate bills and bill impacts from 15-minute usage.",
-        "battery:estimate": "Estimate annual battery savings for a home.",
-        "feedback:write": "Send feedback to the API team.",
-    },
-    aliases={
-        "homes": ("homes:read", "homes:write"),
-        "calculate": ("bill_impact:read", "battery:estimate"),
-    },
-)
-
-
 @dataclass(frozen=True, slots=True)
 class NextSteps:
-    issued: str = (
-        "Store the credential securely and send it as the x-ws-api-key header on sandbox requests."
-    )
-    clamped: str = "The requested TTL exceeded the maximum of {max_ttl} seconds and was shortened."
-    needs_more_info: str = "Complete or correct the fields named in this response and retry."
-    rate_limited: str = "Too many credential requests. Retry after {retry_after} seconds."
-    production_denied: str = (
-        "Production access is never granted through this API. Ask a human on your team to "
-        "request production access through the WattShift dashboard, where it is reviewed by a "
-        "person. Request a sandbox credential meanwhile."
-    )
+    """Texts of ``next_steps`` per outcome; placeholders are filled by ``decide``."""
+
+    issued: str
+    clamped: str
+    raised: str
+    needs_more_info: str
+    rate_limited: str
+    production_denied: str
 
 
 @dataclass(frozen=True, slots=True)
 class IssuingPolicy:
-    catalog: ScopeCatalog = DEFAULT_CATALOG
-    required_fields: tuple[str, ...] = ("user_email",)
-    min_assignment_words: int = 3
-    min_word_letters: int = 3
-    default_ttl_seconds: int = 86_400
-    max_ttl_seconds: int = 7 * 86_400
-    quotas: Mapping[QuotaKind, Quota] = field(
-        default_factory=lambda: {
-            QuotaKind.ORGANIZATION_ISSUED: Quota(limit=10, window=timedelta(hours=1)),
-            QuotaKind.ADDRESS_DECISIONS: Quota(limit=60, window=timedelta(hours=1)),
-        }
-    )
-    next_steps: NextSteps = NextSteps()
+    """Everything that decides an outcome. Loaded from a policy file (``agentkeys.policies``)."""
+
+    catalog: ScopeCatalog
+    required_fields: tuple[str, ...]
+    min_assignment_words: int
+    min_word_letters: int
+    default_ttl_seconds: int
+    max_ttl_seconds: int
+    min_ttl_seconds: int
+    quotas: Mapping[QuotaKind, Quota]
+    request_rate: RequestRate
+    production_access: str
+    next_steps: NextSteps
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +204,12 @@ def _needs_more_info(policy: IssuingPolicy, ask: CredentialAsk) -> NeedsMoreInfo
 
 def _issue(policy: IssuingPolicy, ask: CredentialAsk, now: datetime) -> Issue:
     requested = ask.requested_ttl_seconds or policy.default_ttl_seconds
-    ttl = min(requested, policy.max_ttl_seconds)
+    ttl = max(min(requested, policy.max_ttl_seconds), policy.min_ttl_seconds)
     next_steps = policy.next_steps.issued
     if ttl < requested:
         next_steps += " " + policy.next_steps.clamped.format(max_ttl=policy.max_ttl_seconds)
+    elif ttl > requested:
+        next_steps += " " + policy.next_steps.raised.format(min_ttl=policy.min_ttl_seconds)
     return Issue(
         scopes=tuple(dict.fromkeys(ask.requested_scopes)),
         ttl_seconds=ttl,
@@ -236,7 +230,11 @@ def decide(
     if limited is not None:
         return limited
     if ask.requested_environment != SANDBOX:
-        return ProductionDenied(next_steps=policy.next_steps.production_denied)
+        return ProductionDenied(
+            next_steps=policy.next_steps.production_denied.format(
+                production_access=policy.production_access
+            )
+        )
     needs = _needs_more_info(policy, ask)
     if needs is not None:
         return needs

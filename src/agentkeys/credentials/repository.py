@@ -43,6 +43,39 @@ class CredentialRepository:
             now=now,
         )
 
+    async def email_issued(
+        self, email_key: str, *, limit: int, window: timedelta, now: datetime
+    ) -> QuotaUsage:
+        """Credentials issued to one e-mail address (case-folded) within the window."""
+        return await self._usage(
+            CredentialRecord.created_at,
+            CredentialRecord.user_email_key == email_key,
+            limit=limit,
+            window=window,
+            now=now,
+        )
+
+    async def organization_active(
+        self, organization_key: str, *, limit: int, now: datetime
+    ) -> QuotaUsage:
+        """Unexpired, unrevoked credentials of one organization; frees as the soonest expire."""
+        active = (
+            (CredentialRecord.organization_key == organization_key)
+            & CredentialRecord.revoked_at.is_(None)
+            & (CredentialRecord.expires_at > now)
+        )
+        used = (await self._session.execute(select(func.count()).where(active))).scalar_one()
+        if used < limit:
+            return QuotaUsage(used=used)
+        expiring = await self._session.execute(
+            select(CredentialRecord.expires_at)
+            .where(active)
+            .order_by(CredentialRecord.expires_at)
+            .offset(used - limit)
+            .limit(1)
+        )
+        return QuotaUsage(used=used, frees_at=expiring.scalar_one())
+
     async def address_decisions(
         self, client_address: str, *, limit: int, window: timedelta, now: datetime
     ) -> QuotaUsage:

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentkeys import ids
 from agentkeys.clock import Clock, to_millisecond
 from agentkeys.credentials import keys
+from agentkeys.credentials.cache import VerifiedKeyCache
+from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.credentials.policy import (
     CredentialAsk,
@@ -26,11 +28,11 @@ from agentkeys.credentials.policy import (
     decide,
 )
 from agentkeys.credentials.repository import CredentialRepository
+from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
-from agentkeys.db.engine import begin_write
+from agentkeys.db.engine import after_commit, begin_write
 from agentkeys.errors import (
     ExpiredCredential,
-    InsufficientScope,
     InvalidApiKey,
     MissingApiKey,
     NotFound,
@@ -72,27 +74,6 @@ class IssuanceResult:
         return OUTCOMES[type(self.decision)]
 
 
-@dataclass(frozen=True, slots=True)
-class AuthenticatedCredential:
-    """A credential whose key was just verified: what the sandbox routes may rely on."""
-
-    id: str
-    scopes: tuple[str, ...]
-    effective_scopes: frozenset[str]
-    environment: str
-    created_at: datetime
-    expires_at: datetime
-
-    def require(self, *needed: str) -> None:
-        """Refuse unless every scope in ``needed`` was granted (directly or by a coarse name)."""
-        for scope in needed:
-            if scope not in self.effective_scopes:
-                raise InsufficientScope(
-                    f"This credential lacks the scope '{scope}' needed for this route.",
-                    recovery_action=f"Request a new credential that includes '{scope}'.",
-                )
-
-
 class CredentialService:
     def __init__(
         self,
@@ -101,12 +82,16 @@ class CredentialService:
         clock: Clock,
         policy: IssuingPolicy,
         server_secret: bytes,
+        cache: VerifiedKeyCache,
+        revocations: RevocationBus,
     ) -> None:
         self._session = session
         self._repository = CredentialRepository(session)
         self._clock = clock
         self._policy = policy
         self._server_secret = server_secret
+        self._cache = cache
+        self._revocations = revocations
 
     async def request_credential(
         self,
@@ -116,11 +101,20 @@ class CredentialService:
         request_id: str,
     ) -> IssuanceResult:
         """Decide one credential request, record the decision, and mint a key if it is issued."""
-        # Writers queue here, so the quota counts below cannot change until we commit.
-        await begin_write(self._session)
-        now = to_millisecond(self._clock.now())
         org_key = organization_key(request.organization_name)
-        usage = await self._quota_usage(org_key=org_key, client_address=client_address, now=now)
+        email_key = request.user_email.casefold() if request.user_email else None
+        # Decisions sharing a quota key queue here, on every replica, so the counts below cannot
+        # change until this decision commits: a quota is never exceeded under concurrency.
+        await begin_write(
+            self._session,
+            f"quota:organization:{org_key}",
+            f"quota:address:{client_address}",
+            *([f"quota:email:{email_key}"] if email_key else []),
+        )
+        now = to_millisecond(self._clock.now())
+        usage = await self._quota_usage(
+            org_key=org_key, email_key=email_key, client_address=client_address, now=now
+        )
         ask = CredentialAsk(
             requested_scopes=tuple(request.requested_scopes),
             requested_environment=request.requested_environment,
@@ -141,14 +135,16 @@ class CredentialService:
                 client_address=client_address,
                 organization_name=request.organization_name,
                 organization_key=org_key,
-                user_email_key=request.user_email.casefold() if request.user_email else None,
+                user_email_key=email_key,
                 requested_environment=request.requested_environment,
                 request=request.model_dump(mode="json"),
                 details=_decision_details(decision),
             )
         )
         if isinstance(decision, Issue):
-            result = await self._mint(result, decision, org_key=org_key, now=now)
+            result = await self._mint(
+                result, decision, org_key=org_key, email_key=email_key, now=now
+            )
         # Flush inside the service so a constraint failure surfaces before any secret is returned.
         await self._repository.flush()
         logger.info(
@@ -163,13 +159,23 @@ class CredentialService:
         return result
 
     async def _quota_usage(
-        self, *, org_key: str, client_address: str, now: datetime
+        self, *, org_key: str, email_key: str | None, client_address: str, now: datetime
     ) -> dict[QuotaKind, QuotaUsage]:
         usage: dict[QuotaKind, QuotaUsage] = {}
         for kind, quota in self._policy.quotas.items():
+            if kind is QuotaKind.ORGANIZATION_ACTIVE:
+                usage[kind] = await self._repository.organization_active(
+                    org_key, limit=quota.limit, now=now
+                )
+                continue
+            assert quota.window is not None  # noqa: S101 - the policy loader guarantees it
             if kind is QuotaKind.ORGANIZATION_ISSUED:
                 usage[kind] = await self._repository.organization_issued(
                     org_key, limit=quota.limit, window=quota.window, now=now
+                )
+            elif kind is QuotaKind.EMAIL_ISSUED and email_key is not None:
+                usage[kind] = await self._repository.email_issued(
+                    email_key, limit=quota.limit, window=quota.window, now=now
                 )
             elif kind is QuotaKind.ADDRESS_DECISIONS:
                 usage[kind] = await self._repository.address_decisions(
@@ -178,7 +184,13 @@ class CredentialService:
         return usage
 
     async def _mint(
-        self, result: IssuanceResult, decision: Issue, *, org_key: str, now: datetime
+        self,
+        result: IssuanceResult,
+        decision: Issue,
+        *,
+        org_key: str,
+        email_key: str | None,
+        now: datetime,
     ) -> IssuanceResult:
         minted = keys.mint(server_secret=self._server_secret)
         credential_id = ids.new_credential_id()
@@ -190,6 +202,7 @@ class CredentialService:
                 key_digest=minted.digest,
                 credential_request_id=result.credential_request_id,
                 organization_key=org_key,
+                user_email_key=email_key,
                 scopes=list(decision.scopes),
                 environment="sandbox",
                 created_at=now,
@@ -204,28 +217,39 @@ class CredentialService:
         )
 
     async def authenticate(self, presented: str | None) -> AuthenticatedCredential:
-        """Verify a presented key: format and checksum, then digest look-up, revocation, expiry."""
-        record = await self._find(presented)
-        self._refuse_unusable(record)
-        return self._authenticated(record)
+        """Verify a presented key: format and checksum, then digest look-up, revocation, expiry.
 
-    async def _find(self, presented: str | None) -> CredentialRecord:
+        The hot path: a recently verified key is answered from the cache without the database;
+        its expiry is still checked here on every request.
+        """
+        key_digest = self._well_formed_digest(presented)
+        cached = self._cache.get(key_digest)
+        if cached is not None:
+            if self._clock.now() >= cached.expires_at:
+                raise _expired()
+            return cached
+        record = await self._repository.get_by_digest(key_digest)
+        if record is None:
+            raise _invalid()
+        self._refuse_unusable(record)
+        credential = self._authenticated(record)
+        self._cache.put(key_digest, credential)
+        return credential
+
+    def _well_formed_digest(self, presented: str | None) -> str:
         if not presented:
             raise MissingApiKey(
                 "Send your credential in the x-ws-api-key header.",
                 recovery_action="Request a credential with POST /v1/agent-credentials.",
             )
-        invalid = InvalidApiKey(
-            "The x-ws-api-key header does not hold a valid credential.",
-            recovery_action="Check that the whole key was sent, or request a new credential.",
-        )
         if not keys.is_well_formed(presented):
-            raise invalid
-        record = await self._repository.get_by_digest(
-            keys.digest(presented, server_secret=self._server_secret)
-        )
+            raise _invalid()
+        return keys.digest(presented, server_secret=self._server_secret)
+
+    async def _find(self, presented: str | None) -> CredentialRecord:
+        record = await self._repository.get_by_digest(self._well_formed_digest(presented))
         if record is None:
-            raise invalid
+            raise _invalid()
         return record
 
     def _refuse_unusable(self, record: CredentialRecord) -> None:
@@ -235,10 +259,7 @@ class CredentialService:
                 recovery_action="Request a new credential with POST /v1/agent-credentials.",
             )
         if self._clock.now() >= record.expires_at:
-            raise ExpiredCredential(
-                "This credential has expired.",
-                recovery_action="Request a new credential with POST /v1/agent-credentials.",
-            )
+            raise _expired()
 
     def _authenticated(self, record: CredentialRecord) -> AuthenticatedCredential:
         return AuthenticatedCredential(
@@ -273,7 +294,25 @@ class CredentialService:
             record.revocation_reason = reason
             await self._repository.flush()
             logger.info("credential revoked", extra={"credential_id": record.id})
+            # Announce only once the revocation is committed: a replica that re-read the row
+            # before the commit would otherwise cache the credential as still valid.
+            credential_id = record.id
+            after_commit(self._session, lambda: self._revocations.publish(credential_id))
         return record
+
+
+def _invalid() -> InvalidApiKey:
+    return InvalidApiKey(
+        "The x-ws-api-key header does not hold a valid credential.",
+        recovery_action="Check that the whole key was sent, or request a new credential.",
+    )
+
+
+def _expired() -> ExpiredCredential:
+    return ExpiredCredential(
+        "This credential has expired.",
+        recovery_action="Request a new credential with POST /v1/agent-credentials.",
+    )
 
 
 def _decision_details(decision: Decision) -> dict[str, Any]:

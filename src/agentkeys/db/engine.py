@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -49,10 +50,31 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def begin_write(session: AsyncSession) -> None:
-    """Start the session's transaction as a writer (SQLite: BEGIN IMMEDIATE; elsewhere a no-op).
+async def begin_write(session: AsyncSession, *lock_names: str) -> None:
+    """Start the session's transaction as a writer that holds the named locks until it ends.
 
-    Call it before the first read of a read-then-write unit of work, so two writers queue on the
-    lock instead of both reading and one failing at its first write.
+    SQLite: ``BEGIN IMMEDIATE``, one writer at a time for the whole database. PostgreSQL: a
+    transaction-scoped advisory lock per name, taken in sorted order so two writers can never
+    wait on each other. Call it before the first read of a read-then-write unit of work (a quota
+    count, then an insert): whoever holds the locks sees every earlier writer's commit.
     """
-    await session.connection(execution_options={"write_lock": True})
+    connection = await session.connection(execution_options={"write_lock": True})
+    if connection.dialect.name == "postgresql":
+        for name in sorted(set(lock_names)):
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
+            )
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+AFTER_COMMIT = "agentkeys.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run ``callback`` once the unit of work around ``session`` commits (never on rollback)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+def pop_after_commit(session: AsyncSession) -> list[AfterCommit]:
+    callbacks: list[AfterCommit] = session.info.pop(AFTER_COMMIT, [])
+    return callbacks

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from agentkeys.api.deps import RequestIdDep, SessionDep, app_context, require_scopes
 from agentkeys.api.responses import error_responses
-from agentkeys.credentials.service import AuthenticatedCredential
+from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.sandbox.feedback.schemas import (
     CreateFeedbackDto,
     FeedbackFollowUpDto,

@@ -1,0 +1,79 @@
+"""An in-process cache of verified credentials, so the hot path rarely touches the database.
+
+Staleness is bounded twice over: each entry lives at most ``max_age_seconds`` (0.5 s by
+default), and a revocation evicts the credential at once here and, through the revocation bus,
+on every other replica. Expiry needs no invalidation: the cached ``expires_at`` is checked on
+every request. Only verified credentials are cached; unknown keys are not, so guessing cannot
+fill the cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from agentkeys.credentials.identity import AuthenticatedCredential
+
+
+class VerifiedKeyCache:
+    def __init__(
+        self,
+        *,
+        max_age_seconds: float,
+        max_entries: int = 100_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_age = max_age_seconds
+        self._max_entries = max_entries
+        self._monotonic = monotonic
+        self._by_digest: dict[str, tuple[float, AuthenticatedCredential]] = {}
+        self._digest_by_id: dict[str, str] = {}
+        self._suspended = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._max_age > 0 and not self._suspended
+
+    def suspend(self) -> None:
+        """Stop caching and forget everything (revocations may be missed meanwhile)."""
+        self._suspended = True
+        self.clear()
+
+    def resume(self) -> None:
+        """Cache again, from empty: whatever was missed while suspended is not in the cache."""
+        self.clear()
+        self._suspended = False
+
+    def get(self, digest: str) -> AuthenticatedCredential | None:
+        if self._suspended:
+            return None
+        entry = self._by_digest.get(digest)
+        if entry is None:
+            return None
+        stored_at, credential = entry
+        if self._monotonic() - stored_at >= self._max_age:
+            self.evict(credential.id)
+            return None
+        return credential
+
+    def put(self, digest: str, credential: AuthenticatedCredential) -> None:
+        if not self.enabled:
+            return
+        if len(self._by_digest) >= self._max_entries:
+            # Oldest first: dicts keep insertion order.
+            oldest = next(iter(self._by_digest))
+            self.evict(self._by_digest[oldest][1].id)
+        self._by_digest[digest] = (self._monotonic(), credential)
+        self._digest_by_id[credential.id] = digest
+
+    def evict(self, credential_id: str) -> None:
+        digest = self._digest_by_id.pop(credential_id, None)
+        if digest is not None:
+            self._by_digest.pop(digest, None)
+
+    def clear(self) -> None:
+        self._by_digest.clear()
+        self._digest_by_id.clear()
+
+    def __len__(self) -> int:
+        return len(self._by_digest)

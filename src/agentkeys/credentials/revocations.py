@@ -1,0 +1,121 @@
+"""Tell every replica about a revocation at once, so its key cache forgets the credential.
+
+``LocalRevocationBus`` serves a single process (the cache's short bound covers several
+processes without Redis). ``RedisRevocationBus`` publishes on a Redis channel that every replica
+subscribes to. If Redis is down, publishing fails open (counted, logged): the cache bound still
+caps how long another replica may accept a revoked key. While its subscription is down a replica
+turns its cache off, and clears it on every (re)subscription, since messages may have been missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from agentkeys.credentials.cache import VerifiedKeyCache
+from agentkeys.metrics import BACKEND_ERRORS
+
+logger = logging.getLogger(__name__)
+CHANNEL = "agentkeys:revocations"
+RECONNECT_SECONDS = 0.5
+REDIS_TIMEOUT_SECONDS = 0.5
+
+
+class RevocationBus(Protocol):
+    async def publish(self, credential_id: str) -> None:
+        """Announce a committed revocation to every replica (this one included)."""
+        ...
+
+    async def start(self) -> None:
+        """Begin listening for revocations announced by other replicas."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class LocalRevocationBus:
+    def __init__(self, cache: VerifiedKeyCache) -> None:
+        self._cache = cache
+
+    async def publish(self, credential_id: str) -> None:
+        self._cache.evict(credential_id)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisRevocationBus:
+    def __init__(self, redis_url: str, cache: VerifiedKeyCache) -> None:
+        self._cache = cache
+        self._redis: Redis = Redis.from_url(
+            redis_url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        self._listener: asyncio.Task[None] | None = None
+        self._on_subscribed: list[Callable[[], None]] = []
+
+    async def publish(self, credential_id: str) -> None:
+        self._cache.evict(credential_id)
+        try:
+            await self._redis.publish(CHANNEL, credential_id)
+        except (RedisError, OSError) as error:
+            BACKEND_ERRORS.labels(backend="redis", operation="revocation_publish").inc()
+            logger.warning(
+                "could not announce a revocation; other replicas forget it within the cache bound",
+                extra={"credential_id": credential_id, "error": type(error).__name__},
+            )
+
+    async def start(self) -> None:
+        subscribed = asyncio.Event()
+        self._on_subscribed.append(subscribed.set)
+        self._listener = asyncio.create_task(self._listen(), name="agentkeys-revocations")
+        # Wait briefly for the first subscription; without it the cache stays off, which is safe.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(subscribed.wait(), timeout=2)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                await self._listen_once()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as error:
+                BACKEND_ERRORS.labels(backend="redis", operation="revocation_listen").inc()
+                logger.warning(
+                    "revocation subscription lost; key cache off until it is back",
+                    extra={"error": type(error).__name__},
+                )
+            self._cache.suspend()
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _listen_once(self) -> None:
+        # A subscription needs no socket timeout: it waits for messages for as long as it lives.
+        async with self._redis.pubsub() as pubsub:
+            await pubsub.subscribe(CHANNEL)
+            self._cache.resume()
+            for callback in self._on_subscribed:
+                callback()
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None and message.get("type") == "message":
+                    data = message["data"]
+                    self._cache.evict(data.decode() if isinstance(data, bytes) else str(data))
+                else:
+                    await pubsub.ping()
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self._redis.aclose()

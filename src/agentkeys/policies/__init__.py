@@ -1,0 +1,1 @@
+"""Issuing policies as files: the shipped default and the loader that checks them."""

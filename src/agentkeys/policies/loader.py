@@ -1,0 +1,289 @@
+"""Load and check an issuing policy file (TOML). All or nothing: a bad file is never half-loaded.
+
+Problems are reported as ``FILE:LINE: field: message`` so an operator can go straight to them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from agentkeys.credentials.policy import (
+    IssuingPolicy,
+    NextSteps,
+    Quota,
+    QuotaKind,
+    RequestRate,
+    ScopeCatalog,
+)
+from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
+
+DEFAULT_POLICY_NAME = "default.toml"
+PLACEHOLDERS = {"max_ttl": 1, "min_ttl": 1, "retry_after": 1, "production_access": "text"}
+# Optional request fields a policy may require; the four required by the API always are.
+REQUIRABLE_FIELDS = frozenset(
+    name
+    for name, field in CreateAgentCredentialRequestDto.model_fields.items()
+    if not field.is_required()
+) - {"requested_environment"}
+
+ScopeName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]+(:[A-Za-z0-9_.\-]+)*$", max_length=128)
+]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RequirementsSection(_Section):
+    fields: list[str] = []
+    assignment_min_words: Annotated[int, Field(ge=0)] = 3
+    assignment_min_word_letters: PositiveInt = 3
+
+
+class TtlSection(_Section):
+    default_seconds: PositiveInt
+    max_seconds: PositiveInt
+    min_seconds: PositiveInt = 1
+
+
+class WindowedQuotaSection(_Section):
+    limit: PositiveInt
+    window_seconds: PositiveInt
+
+
+class ActiveQuotaSection(_Section):
+    limit: PositiveInt
+
+
+class QuotasSection(_Section):
+    organization_issued: WindowedQuotaSection | None = None
+    email_issued: WindowedQuotaSection | None = None
+    address_decisions: WindowedQuotaSection | None = None
+    organization_active: ActiveQuotaSection | None = None
+
+
+class RequestRateSection(_Section):
+    limit: PositiveInt
+    window_seconds: PositiveInt
+
+
+class ProductionSection(_Section):
+    how_to_obtain: Annotated[str, Field(min_length=1)]
+
+
+class NextStepsSection(_Section):
+    issued: Annotated[str, Field(min_length=1)]
+    clamped: Annotated[str, Field(min_length=1)]
+    raised: Annotated[str, Field(min_length=1)]
+    needs_more_info: Annotated[str, Field(min_length=1)]
+    rate_limited: Annotated[str, Field(min_length=1)]
+    production_denied: Annotated[str, Field(min_length=1)]
+
+
+class PolicyDocument(_Section):
+    requirements: RequirementsSection = RequirementsSection()
+    ttl: TtlSection
+    scopes: Annotated[dict[ScopeName, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    aliases: dict[ScopeName, Annotated[list[str], Field(min_length=1)]] = {}
+    quotas: QuotasSection = QuotasSection()
+    request_rate: RequestRateSection
+    production: ProductionSection
+    next_steps: NextStepsSection
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: tuple[str | int, ...]
+    message: str
+
+    @property
+    def field(self) -> str:
+        return ".".join(str(part) for part in self.path) or "policy"
+
+
+class PolicyError(Exception):
+    """A policy file that cannot be used, with every problem found and where it is."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.lines = [f"{source}:{problem}" for problem in problems]
+        super().__init__("\n".join(self.lines))
+
+
+def default_policy_text() -> str:
+    return resources.files("agentkeys.policies").joinpath(DEFAULT_POLICY_NAME).read_text("utf-8")
+
+
+def load_policy(path: Path | None = None) -> IssuingPolicy:
+    """The policy at ``path``, or the shipped default. Raises ``PolicyError`` naming lines."""
+    if path is None:
+        return parse_policy(default_policy_text(), source=f"<default {DEFAULT_POLICY_NAME}>")
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError(str(path), [f"0: cannot read the file: {error}"]) from None
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, *, source: str) -> IssuingPolicy:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"line (\d+)", str(error))
+        raise PolicyError(source, [f"{match.group(1) if match else 0}: {error}"]) from None
+    try:
+        document = PolicyDocument.model_validate(raw)
+    except ValidationError as error:
+        problems = [Problem(tuple(e["loc"]), e["msg"]) for e in error.errors()]
+        raise PolicyError(source, _located(text, problems)) from None
+    problems = _coherence_problems(document)
+    if problems:
+        raise PolicyError(source, _located(text, problems))
+    return _to_policy(document)
+
+
+def _coherence_problems(document: PolicyDocument) -> list[Problem]:
+    problems: list[Problem] = []
+    ttl = document.ttl
+    if not ttl.min_seconds <= ttl.default_seconds <= ttl.max_seconds:
+        problems.append(
+            Problem(("ttl", "default_seconds"), "must lie between min_seconds and max_seconds")
+        )
+    for name, targets in document.aliases.items():
+        if name in document.scopes:
+            problems.append(Problem(("aliases", name), "an alias may not share a scope's name"))
+        for index, target in enumerate(targets):
+            if target not in document.scopes:
+                problems.append(
+                    Problem(("aliases", name, index), f"'{target}' is not a scope of [scopes]")
+                )
+    for index, name in enumerate(document.requirements.fields):
+        if name not in REQUIRABLE_FIELDS:
+            allowed = ", ".join(sorted(REQUIRABLE_FIELDS))
+            problems.append(
+                Problem(("requirements", "fields", index), f"'{name}' is not one of: {allowed}")
+            )
+    for name, template in document.next_steps:
+        try:
+            template.format(**PLACEHOLDERS)
+        except (KeyError, IndexError, ValueError) as error:
+            problems.append(Problem(("next_steps", name), f"bad placeholder: {error}"))
+    return problems
+
+
+def _to_policy(document: PolicyDocument) -> IssuingPolicy:
+    quotas: dict[QuotaKind, Quota] = {}
+    for kind in QuotaKind:
+        section = getattr(document.quotas, kind.value)
+        if isinstance(section, WindowedQuotaSection):
+            quotas[kind] = Quota(section.limit, timedelta(seconds=section.window_seconds))
+        elif isinstance(section, ActiveQuotaSection):
+            quotas[kind] = Quota(section.limit)
+    steps = document.next_steps
+    return IssuingPolicy(
+        catalog=ScopeCatalog(
+            scopes=dict(document.scopes),
+            aliases={name: tuple(targets) for name, targets in document.aliases.items()},
+        ),
+        required_fields=tuple(dict.fromkeys(document.requirements.fields)),
+        min_assignment_words=document.requirements.assignment_min_words,
+        min_word_letters=document.requirements.assignment_min_word_letters,
+        default_ttl_seconds=document.ttl.default_seconds,
+        max_ttl_seconds=document.ttl.max_seconds,
+        min_ttl_seconds=document.ttl.min_seconds,
+        quotas=quotas,
+        request_rate=RequestRate(
+            document.request_rate.limit, timedelta(seconds=document.request_rate.window_seconds)
+        ),
+        production_access=document.production.how_to_obtain,
+        next_steps=NextSteps(
+            issued=steps.issued,
+            clamped=steps.clamped,
+            raised=steps.raised,
+            needs_more_info=steps.needs_more_info,
+            rate_limited=steps.rate_limited,
+            production_denied=steps.production_denied,
+        ),
+    )
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(
+    r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*="""
+)
+_KEY_PART = re.compile(r""""([^"]*)"|'([^']*)'|([A-Za-z0-9_\-]+)""")
+
+
+def _key_parts(dotted: str) -> tuple[str, ...]:
+    return tuple(
+        next(g for g in match.groups() if g is not None) for match in _KEY_PART.finditer(dotted)
+    )
+
+
+def _line_of(text: str, path: tuple[str | int, ...]) -> int:
+    """The line that defines the longest prefix of ``path`` (0 when nothing matches)."""
+    wanted = tuple(str(part) for part in path if not isinstance(part, int))
+    best_line, best_length = 0, 0
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _key_parts(header.group(1))
+            candidate = table
+        else:
+            key = _KEY.match(line)
+            if not key:
+                continue
+            candidate = table + _key_parts(key.group(1))
+        length = len(candidate)
+        if length > best_length and wanted[:length] == candidate:
+            best_line, best_length = number, length
+    return best_line
+
+
+def _located(text: str, problems: list[Problem]) -> list[str]:
+    return [
+        f"{_line_of(text, problem.path)}: {problem.field}: {problem.message}"
+        for problem in problems
+    ]
+
+
+def describe(policy: IssuingPolicy) -> str:
+    """A human summary of what a policy allows, for ``agentkeys policy check``."""
+    lines = ["Scopes:"]
+    lines += [f"  {name:20} {text}" for name, text in policy.catalog.scopes.items()]
+    lines += [
+        f"  {name:20} = {' + '.join(targets)}" for name, targets in policy.catalog.aliases.items()
+    ]
+    lines.append(f"Required fields: {', '.join(policy.required_fields) or '(none)'}")
+    lines.append(
+        f"Assignment: at least {policy.min_assignment_words} distinct words of "
+        f"{policy.min_word_letters}+ letters"
+    )
+    lines.append(
+        f"TTL: default {policy.default_ttl_seconds} s, min {policy.min_ttl_seconds} s, "
+        f"max {policy.max_ttl_seconds} s"
+    )
+    lines.append("Quotas:")
+    for kind, quota in policy.quotas.items():
+        per = f"per {int(quota.window.total_seconds())} s" if quota.window else "active at once"
+        lines.append(f"  {kind.value:20} {quota.limit} {per}")
+    if not policy.quotas:
+        lines.append("  (none)")
+    rate = policy.request_rate
+    lines.append(
+        f"Request rate: {rate.limit} sandbox requests per credential per "
+        f"{int(rate.window.total_seconds())} s"
+    )
+    lines.append("Production: never issued; " + policy.production_access)
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Per-credential request rate limiting on sandbox routes, in-process or shared through Redis."""

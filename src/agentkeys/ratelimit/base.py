@@ -1,0 +1,29 @@
+"""The rate limiter protocol every backend implements, and what one hit answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """The outcome of counting one request against a credential's rate."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+    window_seconds: int
+    # True when the backend could not be asked and the request was let through (fail-open).
+    degraded: bool = False
+
+
+class RequestRateLimiter(Protocol):
+    async def hit(self, key: str) -> RateDecision:
+        """Count one request for ``key`` and say whether it is within the rate."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,105 @@
+"""Request rate limiting with the ``limits`` library: sliding-window counters, in memory or Redis.
+
+Failure policy: **fail open**. A credential reaching this point has already been verified
+against the database, and the sandbox does no harm at a higher rate; refusing every sandbox
+request because Redis is down would turn a rate-limiter outage into an API outage. Every
+failure is counted (``agentkeys_backend_errors_total``) and logged (at most once per
+``LOG_EVERY_SECONDS``), and the response still carries the policy headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+from redis.asyncio import ConnectionPool
+
+from agentkeys.credentials.policy import RequestRate
+from agentkeys.metrics import BACKEND_ERRORS
+from agentkeys.ratelimit.base import RateDecision
+
+logger = logging.getLogger(__name__)
+LOG_EVERY_SECONDS = 10.0
+REDIS_TIMEOUT_SECONDS = 0.5
+
+
+class LimitsRateLimiter:
+    """A ``RequestRateLimiter`` over any storage of the ``limits`` library."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        rate: RequestRate,
+        *,
+        backend: str,
+        pool: ConnectionPool | None = None,
+    ) -> None:
+        self._pool = pool
+        self._strategy = SlidingWindowCounterRateLimiter(storage)
+        self._window_seconds = max(1, int(rate.window.total_seconds()))
+        self._item = RateLimitItemPerSecond(rate.limit, self._window_seconds, namespace="agentkeys")
+        self._backend = backend
+        self._last_logged = -math.inf
+
+    async def hit(self, key: str) -> RateDecision:
+        try:
+            allowed = await self._strategy.hit(self._item, key)
+            stats = await self._strategy.get_window_stats(self._item, key)
+        except (StorageError, ConnectionError, TimeoutError, OSError) as error:
+            return self._fail_open(error)
+        reset = max(1, math.ceil(stats.reset_time - time.time()))
+        return RateDecision(
+            allowed=allowed,
+            limit=self._item.amount,
+            remaining=stats.remaining,
+            reset_seconds=min(reset, self._window_seconds),
+            window_seconds=self._window_seconds,
+        )
+
+    def _fail_open(self, error: Exception) -> RateDecision:
+        BACKEND_ERRORS.labels(backend=self._backend, operation="rate_limit").inc()
+        now = time.monotonic()
+        if now - self._last_logged >= LOG_EVERY_SECONDS:
+            self._last_logged = now
+            logger.warning(
+                "rate limiter backend failed; letting requests through (fail-open)",
+                extra={"backend": self._backend, "error": type(error).__name__},
+            )
+        return RateDecision(
+            allowed=True,
+            limit=self._item.amount,
+            remaining=self._item.amount,
+            reset_seconds=self._window_seconds,
+            window_seconds=self._window_seconds,
+            degraded=True,
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+
+def memory_rate_limiter(rate: RequestRate) -> LimitsRateLimiter:
+    """For one process: counters live in this process only."""
+    return LimitsRateLimiter(MemoryStorage(), rate, backend="memory")
+
+
+def redis_rate_limiter(redis_url: str, rate: RequestRate) -> LimitsRateLimiter:
+    """For many replicas: one counter per credential in Redis, shared by all of them."""
+    pool = ConnectionPool.from_url(
+        redis_url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+    )
+    storage = RedisStorage(
+        "async+" + redis_url,
+        implementation="redispy",
+        wrap_exceptions=True,
+        connection_pool=pool,  # type: ignore[arg-type]  # limits passes it on to redis-py
+    )
+    return LimitsRateLimiter(storage, rate, backend="redis", pool=pool)

@@ -1,0 +1,169 @@
+"""Policy files: the shipped default, and bad files refused whole, naming line and field."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from agentkeys.credentials.policy import QuotaKind
+from agentkeys.policies.loader import PolicyError, default_policy_text, load_policy, parse_policy
+
+
+def edited(old: str, new: str) -> str:
+    text = default_policy_text()
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, source="p.toml")
+    return caught.value.lines
+
+
+class TestDefaultPolicy:
+    def test_default_policy_holds_the_contract_catalog_and_quotas(self) -> None:
+        policy = load_policy()
+
+        assert set(policy.catalog.scopes) == {
+            "utility:read",
+            "homes:read",
+            "homes:write",
+            "price_signal:read",
+            "bill_impact:read",
+            "battery:estimate",
+            "feedback:write",
+        }
+        assert policy.catalog.expand(["homes"]) == {"homes:read", "homes:write"}
+        assert policy.catalog.expand(["calculate"]) == {"bill_impact:read", "battery:estimate"}
+        assert policy.required_fields == ("user_email",)
+        assert policy.default_ttl_seconds == 86_400
+        assert policy.max_ttl_seconds == 7 * 86_400
+        assert policy.quotas[QuotaKind.ORGANIZATION_ISSUED].limit == 10
+        assert policy.quotas[QuotaKind.ORGANIZATION_ISSUED].window == timedelta(hours=1)
+        assert policy.quotas[QuotaKind.ADDRESS_DECISIONS].limit == 60
+        assert policy.quotas[QuotaKind.ORGANIZATION_ACTIVE].window is None
+
+    def test_a_file_is_read_from_disk(self, tmp_path: Path) -> None:
+        path = tmp_path / "policy.toml"
+        path.write_text(
+            edited("limit = 10\nwindow_seconds = 3600", "limit = 3\nwindow_seconds = 60")
+        )
+
+        policy = load_policy(path)
+
+        assert policy.quotas[QuotaKind.ORGANIZATION_ISSUED].limit == 3
+        assert policy.quotas[QuotaKind.ORGANIZATION_ISSUED].window == timedelta(seconds=60)
+
+    def test_a_removed_quota_table_switches_that_quota_off(self) -> None:
+        lines = default_policy_text().splitlines()
+        header = next(i for i, line in enumerate(lines) if "[quotas.organization_active]" in line)
+        assert lines[header + 1] == "limit = 50"
+        text = "\n".join(lines[:header] + lines[header + 2 :])
+
+        policy = parse_policy(text, source="p.toml")
+
+        assert QuotaKind.ORGANIZATION_ACTIVE not in policy.quotas
+
+
+class TestBadPolicies:
+    def test_a_value_of_the_wrong_kind_names_its_line_and_field(self) -> None:
+        text = edited("default_seconds = 86400", 'default_seconds = "a day"')
+
+        (problem,) = problems(text)
+
+        assert problem.startswith(
+            f"p.toml:{line_of(text, 'default_seconds')}: ttl.default_seconds:"
+        )
+
+    def test_an_unknown_key_is_refused(self) -> None:
+        text = edited("[request_rate]\n", "[request_rate]\nburst = 5\n")
+
+        (problem,) = problems(text)
+
+        assert f":{line_of(text, 'burst')}: request_rate.burst:" in problem
+
+    def test_a_quota_must_be_positive(self) -> None:
+        text = edited("limit = 60", "limit = 0")
+
+        (problem,) = problems(text)
+
+        assert f":{line_of(text, 'limit = 0')}: quotas.address_decisions.limit:" in problem
+
+    def test_an_alias_must_expand_to_catalog_scopes(self) -> None:
+        text = edited(
+            'homes = ["homes:read", "homes:write"]', 'homes = ["homes:read", "homes:wrte"]'
+        )
+
+        (problem,) = problems(text)
+
+        assert f":{line_of(text, 'homes:wrte')}: aliases.homes.1: 'homes:wrte'" in problem
+
+    def test_default_ttl_must_lie_within_the_bounds(self) -> None:
+        text = edited("default_seconds = 86400", "default_seconds = 999999999")
+
+        (problem,) = problems(text)
+
+        assert f":{line_of(text, 'default_seconds')}: ttl.default_seconds:" in problem
+
+    def test_only_optional_request_fields_can_be_required(self) -> None:
+        text = edited('fields = ["user_email"]', 'fields = ["user_email", "shoe_size"]')
+
+        (problem,) = problems(text)
+
+        assert "requirements.fields.1: 'shoe_size' is not one of" in problem
+
+    def test_an_unknown_placeholder_in_next_steps_is_refused(self) -> None:
+        text = edited("Retry after {retry_after} seconds.", "Retry after {retry_later} seconds.")
+
+        (problem,) = problems(text)
+
+        assert f":{line_of(text, 'retry_later')}: next_steps.rate_limited:" in problem
+
+    def test_a_syntax_error_names_its_line(self) -> None:
+        text = edited("[ttl]", "[ttl")
+
+        (problem,) = problems(text)
+
+        assert problem.startswith(f"p.toml:{line_of(text, '[ttl')}:")
+
+    def test_an_unreadable_file_is_a_policy_error(self, tmp_path: Path) -> None:
+        with pytest.raises(PolicyError, match="cannot read"):
+            load_policy(tmp_path / "missing.toml")
+
+
+class TestPolicyCheckCommand:
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        executable = Path(sys.executable).with_name("agentkeys")
+        return subprocess.run(
+            [str(executable), "policy", *args], capture_output=True, text=True, check=False
+        )
+
+    def test_a_good_policy_is_described(self, tmp_path: Path) -> None:
+        path = tmp_path / "policy.toml"
+        path.write_text(default_policy_text())
+
+        result = self.run("check", str(path))
+
+        assert result.returncode == 0, result.stderr
+        assert "homes                = homes:read + homes:write" in result.stdout
+        assert "organization_issued  10 per 3600 s" in result.stdout
+        assert result.stdout.rstrip().endswith(f"{path}: OK")
+
+    def test_a_bad_policy_exits_2_naming_the_line(self, tmp_path: Path) -> None:
+        path = tmp_path / "policy.toml"
+        text = edited("max_seconds = 604800", "max_seconds = -5")
+        path.write_text(text)
+
+        result = self.run("check", str(path))
+
+        assert result.returncode == 2
+        assert f"{path}:{line_of(text, 'max_seconds')}: ttl.max_seconds:" in result.stderr
