@@ -43,6 +43,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "AGENTKEYS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 
+REDIS_URL = os.environ.get("AGENTKEYS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
 
 def require_reachable(service: str, url: str) -> None:
     """Skip (or, with AGENTKEYS_REQUIRE_SERVICES=1, fail) when a service does not answer."""
@@ -99,6 +101,13 @@ def postgres_database() -> Iterator[str]:
         yield url
     finally:
         asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The machine's Redis (AGENTKEYS_TEST_REDIS_URL); tests use keys of their own credentials."""
+    require_reachable("Redis", REDIS_URL)
+    return REDIS_URL
 
 
 @pytest.fixture(params=BACKENDS)

@@ -28,8 +28,14 @@ def credential_request(**overrides: Any) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
-async def request_credential(client: httpx.AsyncClient, **overrides: Any) -> httpx.Response:
-    return await client.post("/v1/agent-credentials", json=credential_request(**overrides))
+async def request_credential(
+    client: httpx.AsyncClient, *, headers_for: str | None = None, **overrides: Any
+) -> httpx.Response:
+    """POST the seed's body with overrides; ``headers_for`` sends it as X-Forwarded-For."""
+    headers = {"x-forwarded-for": headers_for} if headers_for else None
+    return await client.post(
+        "/v1/agent-credentials", json=credential_request(**overrides), headers=headers
+    )
 
 
 async def issue_credential(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:

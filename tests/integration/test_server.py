@@ -2,77 +2,24 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
 from tests.factories import SEED_REQUEST
-
-STARTUP_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class RunningServer:
-    base_url: str
-    log_path: Path
-    database_path: Path
-    process: subprocess.Popen[bytes]
+from tests.servers import RunningServer, running_server
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
     """`agentkeys serve` on a fresh SQLite file, which it must create and migrate itself."""
-    port = free_port()
     database_path = tmp_path / "served.db"
-    log_path = tmp_path / "server.log"
-    environment = {
-        **os.environ,
-        "AGENTKEYS_MODE": "production",
-        "AGENTKEYS_SECRET": TEST_SECRET,
-        "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database_path}",
-        "AGENTKEYS_LOG_LEVEL": "DEBUG",
-    }
-    executable = Path(sys.executable).with_name("agentkeys")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(executable), "serve", "--port", str(port)],
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                if httpx.get(f"{base_url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        yield RunningServer(base_url, log_path, database_path, process)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with running_server(
+        database_url=f"sqlite+aiosqlite:///{database_path}", log_path=tmp_path / "server.log"
+    ) as running:
+        yield running
 
 
 class TestServedFlow:
@@ -95,13 +42,10 @@ class TestServedFlow:
             http.get(f"/nowhere?key={secret}", headers=headers)
             http.post("/v1/agent-credentials", json={"organization_name": secret})
 
-        server.process.terminate()
-        server.process.wait(timeout=15)
+        server.stop()
         log = server.log_path.read_text()
         assert "POST /v1/agent-credentials 200" in log
         assert secret not in log
-        stored = b"".join(
-            path.read_bytes() for path in server.database_path.parent.glob("served.db*")
-        )
+        stored = b"".join(path.read_bytes() for path in server.log_path.parent.glob("served.db*"))
         assert len(stored) > 0
         assert secret.encode() not in stored

@@ -1,11 +1,12 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""Liveness and readiness probes, and Prometheus metrics, for operators and orchestrators."""
 
 from __future__ import annotations
 
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -47,3 +48,9 @@ async def readyz(request: Request) -> HealthDto | JSONResponse:
             recovery_action="Retry shortly.",
         )
     return HealthDto(status="ready")
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus metrics of this process."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

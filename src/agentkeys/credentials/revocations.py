@@ -81,7 +81,7 @@ class RedisRevocationBus:
         self._listener = asyncio.create_task(self._listen(), name="agentkeys-revocations")
         # Wait briefly for the first subscription; without it the cache stays off, which is safe.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(subscribed.wait(), timeout=2)
+            await asyncio.wait_for(subscribed.wait(), timeout=1)
 
     async def _listen(self) -> None:
         while True:
@@ -107,11 +107,12 @@ class RedisRevocationBus:
                 callback()
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is not None and message.get("type") == "message":
+                if message is None:
+                    # A quiet second: ping, so a dead connection is noticed within seconds.
+                    await pubsub.ping()
+                elif message.get("type") == "message":
                     data = message["data"]
                     self._cache.evict(data.decode() if isinstance(data, bytes) else str(data))
-                else:
-                    await pubsub.ping()
 
     async def close(self) -> None:
         if self._listener is not None:
