@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
-from pathlib import Path
+import re
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.assertions import (
+    INVALID_EMAILS,
+    VALID_EMAILS,
+    as_instant,
+    assert_envelope,
+    assert_validation_failed,
+    text,
+)
+from tests.conftest import START, DatabaseProbe
 from tests.factories import issue_credential, key_header
 
 ROUTE = "/v1/feedback"
@@ -18,10 +25,6 @@ FEEDBACK: dict[str, Any] = {
     "name": "Avery Developer",
     "message": "The bill impact examples made the sandbox easy to try.",
 }
-
-
-def text(length: int, unit: str = "a") -> str:
-    return (unit * (length // len(unit) + 1))[:length]
 
 
 def feedback(**values: Any) -> dict[str, Any]:
@@ -39,28 +42,18 @@ async def send_feedback(client: httpx.AsyncClient, body: Any) -> httpx.Response:
     return await client.post(ROUTE, json=body, headers=key_header(issued["credential"]))
 
 
-def stored_feedback(database_path: Path) -> list[sqlite3.Row]:
-    with closing(sqlite3.connect(database_path)) as connection:
-        connection.row_factory = sqlite3.Row
-        return connection.execute("SELECT * FROM feedback").fetchall()
+async def stored_feedback(db: DatabaseProbe) -> list[dict[str, Any]]:
+    return await db.rows("SELECT * FROM feedback")
 
 
 def assert_received(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     received: dict[str, Any] = response.json()
-    assert received["feedback_id"].startswith("ws_feedback_")
+    assert re.fullmatch(r"ws_feedback_[0-9A-Za-z]{22}", received["feedback_id"])
     assert received["received"] is True
     assert isinstance(received["follow_up"], dict)
     assert "field_errors" not in received
     return received
-
-
-def assert_refused(response: httpx.Response, *fields: str) -> None:
-    assert response.status_code == 400, response.text
-    envelope = response.json()
-    assert envelope["error_code"] == "VALIDATION_FAILED"
-    assert sorted(error["field"] for error in envelope["field_errors"]) == sorted(fields)
-    assert envelope["request_id"] == response.headers["X-Request-Id"]
 
 
 class TestFeedbackReceived:
@@ -80,7 +73,7 @@ class TestFeedbackReceived:
         assert follow_up["channel"] == "email"
 
     async def test_feedback_is_stored_against_the_sending_credential(
-        self, client: httpx.AsyncClient, database_path: Path
+        self, client: httpx.AsyncClient, db: DatabaseProbe
     ) -> None:
         issued = await writer_key(client)
         body = feedback(
@@ -92,7 +85,7 @@ class TestFeedbackReceived:
         response = await client.post(ROUTE, json=body, headers=key_header(issued["credential"]))
         received = assert_received(response)
 
-        rows = stored_feedback(database_path)
+        rows = await stored_feedback(db)
         assert len(rows) == 1
         row = rows[0]
         assert row["id"] == received["feedback_id"]
@@ -104,32 +97,27 @@ class TestFeedbackReceived:
         assert row["company"] == "Example Energy Co"
         assert row["summary"] == "Docs were clear"
         assert row["feedback_type"] == "praise"
+        assert as_instant(row["created_at"]) == START
 
 
 class TestFeedbackAuthentication:
     async def test_request_without_a_key_is_refused_with_401(
-        self, client: httpx.AsyncClient, database_path: Path
+        self, client: httpx.AsyncClient, db: DatabaseProbe
     ) -> None:
         response = await client.post(ROUTE, json=feedback())
-        assert response.status_code == 401
-        envelope = response.json()
-        assert envelope["error_code"] == "AUTH_MISSING_API_KEY"
-        assert envelope["request_id"] == response.headers["X-Request-Id"]
-        assert stored_feedback(database_path) == []
+        assert_envelope(response, status=401, code="AUTH_MISSING_API_KEY")
+        assert await stored_feedback(db) == []
 
     async def test_key_without_feedback_write_is_refused_with_403_naming_the_scope(
-        self, client: httpx.AsyncClient, database_path: Path
+        self, client: httpx.AsyncClient, db: DatabaseProbe
     ) -> None:
         issued = await issue_credential(client, requested_scopes=["calculate", "homes"])
         response = await client.post(
             ROUTE, json=feedback(), headers=key_header(issued["credential"])
         )
-        assert response.status_code == 403
-        envelope = response.json()
-        assert envelope["error_code"] == "AUTH_INSUFFICIENT_SCOPE"
+        envelope = assert_envelope(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
         assert "feedback:write" in envelope["message"]
-        assert envelope["request_id"] == response.headers["X-Request-Id"]
-        assert stored_feedback(database_path) == []
+        assert await stored_feedback(db) == []
 
 
 class TestName:
@@ -143,11 +131,11 @@ class TestName:
     async def test_0_and_256_characters_are_refused(
         self, client: httpx.AsyncClient, length: int
     ) -> None:
-        assert_refused(await send_feedback(client, feedback(name=text(length))), "name")
+        assert_validation_failed(await send_feedback(client, feedback(name=text(length))), "name")
 
     async def test_255_emoji_are_accepted_and_256_refused(self, client: httpx.AsyncClient) -> None:
         assert_received(await send_feedback(client, feedback(name="🙂" * 255)))
-        assert_refused(await send_feedback(client, feedback(name="🙂" * 256)), "name")
+        assert_validation_failed(await send_feedback(client, feedback(name="🙂" * 256)), "name")
 
     @pytest.mark.parametrize(
         "body",
@@ -157,7 +145,7 @@ class TestName:
     async def test_absent_null_blank_or_non_string_is_refused(
         self, client: httpx.AsyncClient, body: dict[str, Any]
     ) -> None:
-        assert_refused(await send_feedback(client, body), "name")
+        assert_validation_failed(await send_feedback(client, body), "name")
 
 
 class TestMessage:
@@ -171,7 +159,9 @@ class TestMessage:
     async def test_0_and_4001_characters_are_refused(
         self, client: httpx.AsyncClient, length: int
     ) -> None:
-        assert_refused(await send_feedback(client, feedback(message=text(length))), "message")
+        assert_validation_failed(
+            await send_feedback(client, feedback(message=text(length))), "message"
+        )
 
     @pytest.mark.parametrize(
         "body",
@@ -181,82 +171,66 @@ class TestMessage:
     async def test_absent_null_blank_or_non_string_is_refused(
         self, client: httpx.AsyncClient, body: dict[str, Any]
     ) -> None:
-        assert_refused(await send_feedback(client, body), "message")
+        assert_validation_failed(await send_feedback(client, body), "message")
 
 
 class TestOptionalTextFields:
     @pytest.mark.parametrize(("field", "length"), [("summary", 500), ("company", 255)])
     async def test_maximum_length_is_accepted_and_stored(
-        self, client: httpx.AsyncClient, database_path: Path, field: str, length: int
+        self, client: httpx.AsyncClient, db: DatabaseProbe, field: str, length: int
     ) -> None:
         assert_received(await send_feedback(client, feedback(**{field: text(length)})))
-        assert [row[field] for row in stored_feedback(database_path)] == [text(length)]
+        assert [row[field] for row in await stored_feedback(db)] == [text(length)]
 
     @pytest.mark.parametrize(("field", "length"), [("summary", 501), ("company", 256)])
     async def test_one_character_over_the_maximum_is_refused(
         self, client: httpx.AsyncClient, field: str, length: int
     ) -> None:
-        assert_refused(await send_feedback(client, feedback(**{field: text(length)})), field)
+        assert_validation_failed(
+            await send_feedback(client, feedback(**{field: text(length)})), field
+        )
 
     @pytest.mark.parametrize("field", ["summary", "company", "email"])
     async def test_null_means_absent(
-        self, client: httpx.AsyncClient, database_path: Path, field: str
+        self, client: httpx.AsyncClient, db: DatabaseProbe, field: str
     ) -> None:
         assert_received(await send_feedback(client, feedback(**{field: None})))
-        assert [row[field] for row in stored_feedback(database_path)] == [None]
+        assert [row[field] for row in await stored_feedback(db)] == [None]
 
 
 class TestEmail:
-    @pytest.mark.parametrize(
-        "email",
-        [
-            "developer@example.com",
-            "first.last+feedback@sub.example.org",
-            "developer@no-such-host-agentkeys-tests-0c9f3e.com",
-        ],
-    )
+    @pytest.mark.parametrize("email", VALID_EMAILS)
     async def test_valid_syntax_is_accepted(self, client: httpx.AsyncClient, email: str) -> None:
         assert_received(await send_feedback(client, feedback(email=email)))
 
-    @pytest.mark.parametrize(
-        "email",
-        [
-            "plainaddress",
-            "@example.com",
-            "developer@",
-            "developer@@example.com",
-            "developer example@example.com",
-            "developer@example..com",
-            "",
-        ],
-    )
+    @pytest.mark.parametrize("email", INVALID_EMAILS)
     async def test_invalid_syntax_is_refused(self, client: httpx.AsyncClient, email: str) -> None:
-        assert_refused(await send_feedback(client, feedback(email=email)), "email")
+        assert_validation_failed(await send_feedback(client, feedback(email=email)), "email")
 
 
 class TestFeedbackType:
     @pytest.mark.parametrize("feedback_type", FEEDBACK_TYPES)
     async def test_each_listed_type_is_accepted_and_stored(
-        self, client: httpx.AsyncClient, database_path: Path, feedback_type: str
+        self, client: httpx.AsyncClient, db: DatabaseProbe, feedback_type: str
     ) -> None:
         assert_received(await send_feedback(client, feedback(feedback_type=feedback_type)))
-        assert [row["feedback_type"] for row in stored_feedback(database_path)] == [feedback_type]
+        assert [row["feedback_type"] for row in await stored_feedback(db)] == [feedback_type]
 
     @pytest.mark.parametrize(
         "body", [feedback(), feedback(feedback_type=None)], ids=["absent", "null"]
     )
     async def test_absent_or_null_defaults_to_other(
-        self, client: httpx.AsyncClient, database_path: Path, body: dict[str, Any]
+        self, client: httpx.AsyncClient, db: DatabaseProbe, body: dict[str, Any]
     ) -> None:
         assert_received(await send_feedback(client, body))
-        assert [row["feedback_type"] for row in stored_feedback(database_path)] == ["other"]
+        assert [row["feedback_type"] for row in await stored_feedback(db)] == ["other"]
 
     @pytest.mark.parametrize("feedback_type", ["complaint", "Bug", "BUG", "", "feature request", 1])
     async def test_an_unknown_type_is_refused(
         self, client: httpx.AsyncClient, feedback_type: object
     ) -> None:
         response = await send_feedback(client, feedback(feedback_type=feedback_type))
-        assert_refused(response, "feedback_type")
+        assert_validation_failed(response, "feedback_type")
 
 
 class TestSeveralFailingFields:
@@ -272,4 +246,6 @@ class TestSeveralFailingFields:
             "feedback_type": "complaint",
         }
         response = await send_feedback(client, body)
-        assert_refused(response, "name", "message", "summary", "company", "email", "feedback_type")
+        assert_validation_failed(
+            response, "name", "message", "summary", "company", "email", "feedback_type"
+        )

@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import re
-import sqlite3
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from agentkeys.clock import FrozenClock
 from agentkeys.credentials import keys
-from tests.conftest import START, TEST_SECRET, AppFactory, client_for
+from tests.assertions import INSTANT, as_instant, as_json, assert_request_id, parse_instant
+from tests.conftest import START, TEST_SECRET, AppFactory, DatabaseProbe, client_for
 from tests.factories import SEED_REQUEST, issue_credential, request_credential
 
 ALWAYS_PRESENT = {"outcome", "request_id", "credential_request_id", "environment"}
 ALWAYS_PRESENT |= {"production_access", "next_steps"}
-EXPIRES_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
-def parse_instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+async def issue_credentials(client: httpx.AsyncClient, count: int, **overrides: Any) -> None:
+    """Issue ``count`` credentials (the organization's hourly quota is ten), each to a user of its
+    own, so that only the organization's quota counts them all."""
+    for number in range(count):
+        await issue_credential(client, user_email=f"developer{number}@example.com", **overrides)
 
 
-def ledger(database_path: Path) -> list[dict[str, Any]]:
-    with sqlite3.connect(database_path) as connection:
-        connection.row_factory = sqlite3.Row
-        rows = connection.execute("SELECT * FROM credential_requests ORDER BY created_at")
-        return [dict(row) for row in rows]
+async def production_requests(client: httpx.AsyncClient, count: int) -> None:
+    """Make ``count`` decisions that issue nothing: production is always denied."""
+    for _ in range(count):
+        denied = await request_credential(client, requested_environment="production")
+        assert denied.json()["outcome"] == "production_denied"
+
+
+async def ledger(db: DatabaseProbe) -> dict[str, dict[str, Any]]:
+    """The recorded decisions (``credential_requests`` rows) by id."""
+    return {row["id"]: row for row in await db.rows("SELECT * FROM credential_requests")}
 
 
 class TestIssued:
@@ -52,7 +58,7 @@ class TestIssued:
         assert keys.KEY_PATTERN.fullmatch(body["credential"])
         assert re.fullmatch(r"ws_agent_cred_[0-9A-Za-z]{22}", body["credential_id"])
         assert re.fullmatch(r"ws_cred_request_[0-9A-Za-z]{22}", body["credential_request_id"])
-        assert body["request_id"] == response.headers["x-request-id"]
+        assert body["request_id"] == assert_request_id(response)
         assert body["key_prefix"] == "wsk_agent"
         assert body["scopes"] == ["calculate", "homes"]
         assert body["environment"] == "sandbox"
@@ -73,7 +79,7 @@ class TestIssued:
 
         body = await issue_credential(client, requested_ttl_seconds=3600)
 
-        assert EXPIRES_AT.fullmatch(body["expires_at"])
+        assert INSTANT.fullmatch(body["expires_at"])
         assert body["expires_at"] == "2026-03-01T13:00:00.123Z"
 
     async def test_ttl_defaults_to_one_day(self, client: httpx.AsyncClient) -> None:
@@ -107,19 +113,25 @@ class TestIssued:
         assert body["scopes"] == ["homes", "utility:read", "calculate"]
 
     async def test_only_the_digest_is_stored(
-        self, client: httpx.AsyncClient, database_path: Path
+        self, client: httpx.AsyncClient, db: DatabaseProbe
     ) -> None:
         body = await issue_credential(client)
 
-        with sqlite3.connect(database_path) as connection:
-            (stored,) = connection.execute("SELECT key_digest FROM credentials").fetchone()
-        assert stored == keys.digest(body["credential"], server_secret=TEST_SECRET.encode())
-        assert body["credential"].encode() not in database_path.read_bytes()
+        assert await db.rows("SELECT id, key_digest FROM credentials") == [
+            {
+                "id": body["credential_id"],
+                "key_digest": keys.digest(body["credential"], server_secret=TEST_SECRET.encode()),
+            }
+        ]
+        # The probe does see what was stored, so the secret's absence means something.
+        assert await db.holds(body["credential_id"])
+        assert not await db.holds(body["credential"])
+        assert not await db.holds(body["credential"].removeprefix("wsk_agent_"))
 
 
 class TestProductionDenied:
     async def test_production_is_denied_and_nothing_is_minted(
-        self, client: httpx.AsyncClient, database_path: Path
+        self, client: httpx.AsyncClient, db: DatabaseProbe
     ) -> None:
         response = await request_credential(client, requested_environment="production")
 
@@ -130,8 +142,7 @@ class TestProductionDenied:
         assert body["environment"] == "sandbox"
         assert body["production_access"] is False
         assert "human" in body["next_steps"]
-        with sqlite3.connect(database_path) as connection:
-            assert connection.execute("SELECT count(*) FROM credentials").fetchone() == (0,)
+        assert await db.rows("SELECT count(*) AS stored FROM credentials") == [{"stored": 0}]
 
     async def test_production_is_denied_before_the_policy_looks_at_scopes(
         self, client: httpx.AsyncClient
@@ -195,8 +206,7 @@ class TestOrganizationQuota:
     async def test_eleventh_credential_in_an_hour_is_rate_limited(
         self, client: httpx.AsyncClient
     ) -> None:
-        for _ in range(10):
-            await issue_credential(client)
+        await issue_credentials(client, 10)
 
         response = await request_credential(client)
 
@@ -209,18 +219,19 @@ class TestOrganizationQuota:
     async def test_organization_names_compare_case_folded_with_whitespace_collapsed(
         self, client: httpx.AsyncClient
     ) -> None:
-        for _ in range(10):
-            await issue_credential(client, organization_name="Example Energy Co")
+        await issue_credentials(client, 10, organization_name="Example Energy Co")
 
         response = await request_credential(client, organization_name="  example   ENERGY co ")
 
         assert response.json()["outcome"] == "rate_limited"
 
     async def test_other_organizations_are_not_affected(self, client: httpx.AsyncClient) -> None:
-        for _ in range(10):
-            await issue_credential(client)
+        await issue_credentials(client, 10)
+        assert (await request_credential(client)).json()["outcome"] == "rate_limited"
 
-        await issue_credential(client, organization_name="Another Utility")
+        await issue_credential(
+            client, organization_name="Another Utility", user_email="developer@another.example"
+        )
 
     async def test_retry_after_is_truthful(
         self, client: httpx.AsyncClient, clock: FrozenClock
@@ -239,11 +250,11 @@ class TestOrganizationQuota:
 
     async def test_only_issued_credentials_count(self, client: httpx.AsyncClient) -> None:
         for _ in range(5):
-            await request_credential(client, requested_environment="production")
-            await request_credential(client, requested_scopes=["admin"])
+            await production_requests(client, 1)
+            needs = (await request_credential(client, requested_scopes=["admin"])).json()
+            assert needs["outcome"] == "needs_more_info"
 
-        for _ in range(10):
-            await issue_credential(client)
+        await issue_credentials(client, 10)
 
 
 class TestAddressQuota:
@@ -266,8 +277,8 @@ class TestAddressQuota:
     ) -> None:
         app = make_app()
         async with client_for(app, client_address="198.51.100.1") as client:
-            for _ in range(60):
-                await request_credential(client, requested_environment="production")
+            await production_requests(client, 60)
+            assert (await request_credential(client)).json()["outcome"] == "rate_limited"
         async with client_for(app, client_address="198.51.100.2") as client:
             await issue_credential(client)
 
@@ -275,10 +286,9 @@ class TestAddressQuota:
         self, make_app: AppFactory, clock: FrozenClock
     ) -> None:
         async with client_for(make_app(), client_address="198.51.100.1") as client:
-            for _ in range(60):
-                await request_credential(client, requested_environment="production")
+            await production_requests(client, 60)
             for _ in range(20):
-                await request_credential(client)
+                assert (await request_credential(client)).json()["outcome"] == "rate_limited"
             clock.advance(timedelta(hours=1))
 
             await issue_credential(client)
@@ -287,28 +297,29 @@ class TestAddressQuota:
         self, make_app: AppFactory, clock: FrozenClock
     ) -> None:
         async with client_for(make_app(), client_address="198.51.100.1") as client:
-            for _ in range(50):
-                await request_credential(client, requested_environment="production")
+            await production_requests(client, 50)
             clock.advance(timedelta(minutes=10))
-            for _ in range(10):
-                await issue_credential(client)
+            await issue_credentials(client, 10)
 
             limited = (await request_credential(client)).json()
 
+        assert limited["outcome"] == "rate_limited"
         # Address quota frees in 50 minutes, the organization's in 60: the longer wait wins.
         assert limited["retry_after_seconds"] == 3600
 
 
 class TestLedger:
     async def test_every_decision_is_recorded_with_the_request(
-        self, client: httpx.AsyncClient, database_path: Path
+        self, client: httpx.AsyncClient, clock: FrozenClock, db: DatabaseProbe
     ) -> None:
         issued = await issue_credential(client)
+        clock.advance(timedelta(seconds=1))
         denied = (await request_credential(client, requested_environment="production")).json()
         needs = (await request_credential(client, user_email=None)).json()
 
-        rows = {row["id"]: row for row in ledger(database_path)}
+        rows = await ledger(db)
 
+        assert len(rows) == 3
         assert [rows[b["credential_request_id"]]["outcome"] for b in (issued, denied, needs)] == [
             "issued",
             "production_denied",
@@ -317,16 +328,18 @@ class TestLedger:
         issued_row = rows[issued["credential_request_id"]]
         assert issued_row["request_id"] == issued["request_id"]
         assert issued_row["client_address"] == "203.0.113.7"
-        assert '"assignment": "Prototype bill impact calculations' in issued_row["request"]
+        denied_row = rows[denied["credential_request_id"]]
+        assert as_instant(issued_row["created_at"]) == START
+        assert as_instant(denied_row["created_at"]) == START + timedelta(seconds=1)
+        assert as_json(issued_row["request"])["assignment"] == SEED_REQUEST["assignment"]
 
     async def test_rate_limited_decisions_are_recorded_too(
-        self, client: httpx.AsyncClient, database_path: Path
+        self, client: httpx.AsyncClient, db: DatabaseProbe
     ) -> None:
-        for _ in range(10):
-            await issue_credential(client)
+        await issue_credentials(client, 10)
         limited = (await request_credential(client)).json()
 
-        outcomes = {row["id"]: row["outcome"] for row in ledger(database_path)}
+        outcomes = {row_id: row["outcome"] for row_id, row in (await ledger(db)).items()}
 
         assert outcomes[limited["credential_request_id"]] == "rate_limited"
         assert len(outcomes) == 11

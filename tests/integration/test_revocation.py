@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import re
-import sqlite3
-from contextlib import closing
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -14,19 +10,17 @@ import pytest
 
 from agentkeys.clock import FrozenClock
 from agentkeys.ids import random_base62
-from tests.conftest import START
+from tests.assertions import (
+    as_instant,
+    assert_envelope,
+    assert_request_id,
+    field_names,
+    parse_instant,
+)
+from tests.conftest import START, DatabaseProbe
 from tests.factories import issue_credential, key_header
 
 SELF = "/v1/agent-credentials/self"
-REQUEST_ID = re.compile(r"ws_request_[0-9A-Za-z]+")
-ENVELOPE_FIELDS = {
-    "request_id",
-    "error_code",
-    "message",
-    "recovery_action",
-    "field_errors",
-    "retry_after_seconds",
-}
 JSON_CONTENT = {"content-type": "application/json"}
 MALFORMED_JSON = b'{"reason": "oops'
 # Bodies that fail validation, each sent as raw bytes with a JSON content type.
@@ -46,24 +40,11 @@ def unknown_credential_id() -> str:
     return "ws_agent_cred_" + random_base62(22)
 
 
-def parse_instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def stored_credential(database_path: Path, credential_id: str) -> dict[str, Any]:
+async def stored_credential(db: DatabaseProbe, credential_id: str) -> dict[str, Any]:
     """The credential's row as the database holds it, read outside the app."""
-    with closing(sqlite3.connect(database_path)) as connection:
-        connection.row_factory = sqlite3.Row
-        row = connection.execute(
-            "SELECT * FROM credentials WHERE id = ?", (credential_id,)
-        ).fetchone()
-    assert row is not None, credential_id
-    return dict(row)
-
-
-def stored_instant(value: str) -> datetime:
-    # SQLite keeps UTC instants without an offset (see agentkeys.db.base.UTCDateTime).
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    rows = await db.rows("SELECT * FROM credentials WHERE id = :id", id=credential_id)
+    assert len(rows) == 1, credential_id
+    return rows[0]
 
 
 def assert_revoked_answer(response: httpx.Response, credential_id: str) -> None:
@@ -81,24 +62,22 @@ def assert_revoked_answer(response: httpx.Response, credential_id: str) -> None:
     assert body["production_access"] is False
     assert isinstance(body["next_steps"], str)
     assert body["next_steps"]
-    assert REQUEST_ID.fullmatch(body["request_id"])
-    assert response.headers["x-request-id"] == body["request_id"]
+    assert body["request_id"] == assert_request_id(response)
 
 
-def assert_refused(response: httpx.Response, *, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert set(body) <= ENVELOPE_FIELDS, body
-    assert body["error_code"] == code
-    assert body["message"]
-    assert REQUEST_ID.fullmatch(body["request_id"])
-    assert response.headers["x-request-id"] == body["request_id"]
-    assert "Traceback" not in response.text
-    return body
-
-
-def failing_fields(body: dict[str, Any]) -> list[str]:
-    return [error["field"] for error in body["field_errors"]]
+async def revoke_self(
+    client: httpx.AsyncClient,
+    issued: dict[str, Any],
+    *,
+    headers: dict[str, str] | None = None,
+    **sent: Any,
+) -> httpx.Response:
+    """The issued credential revokes itself; ``headers`` go with its key, ``sent`` is the body."""
+    return await client.post(
+        issued["revocation_path"],
+        headers={**(headers or {}), **key_header(issued["credential"])},
+        **sent,
+    )
 
 
 async def still_works(client: httpx.AsyncClient, secret: str) -> bool:
@@ -109,9 +88,7 @@ class TestSelfRevocation:
     async def test_self_revocation_answers_revoked(self, client: httpx.AsyncClient) -> None:
         issued = await issue_credential(client)
 
-        response = await client.post(
-            issued["revocation_path"], headers=key_header(issued["credential"])
-        )
+        response = await revoke_self(client, issued)
 
         assert_revoked_answer(response, issued["credential_id"])
         assert issued["credential"] not in response.text
@@ -130,21 +107,21 @@ class TestSelfRevocation:
         headers = key_header(issued["credential"])
         assert (await client.get(SELF, headers=headers)).status_code == 200
 
-        await client.post(issued["revocation_path"], headers=headers)
+        assert_revoked_answer(await revoke_self(client, issued), issued["credential_id"])
 
         refused = await client.get(SELF, headers=headers)
-        assert_refused(refused, status=401, code="AUTH_REVOKED_CREDENTIAL")
+        assert_envelope(refused, status=401, code="AUTH_REVOKED_CREDENTIAL")
 
     async def test_revocation_time_is_stored(
-        self, client: httpx.AsyncClient, clock: FrozenClock, database_path: Path
+        self, client: httpx.AsyncClient, clock: FrozenClock, db: DatabaseProbe
     ) -> None:
         issued = await issue_credential(client)
         clock.advance(timedelta(minutes=5, microseconds=250_700))
 
-        await client.post(issued["revocation_path"], headers=key_header(issued["credential"]))
+        await revoke_self(client, issued)
 
-        row = stored_credential(database_path, issued["credential_id"])
-        assert stored_instant(row["revoked_at"]) == START + timedelta(minutes=5, milliseconds=250)
+        row = await stored_credential(db, issued["credential_id"])
+        assert as_instant(row["revoked_at"]) == START + timedelta(minutes=5, milliseconds=250)
         assert row["revocation_reason"] is None
 
 
@@ -153,57 +130,51 @@ class TestIdempotence:
         self, client: httpx.AsyncClient
     ) -> None:
         issued = await issue_credential(client)
-        headers = key_header(issued["credential"])
-        first = await client.post(issued["revocation_path"], headers=headers)
+        first = await revoke_self(client, issued)
 
-        second = await client.post(issued["revocation_path"], headers=headers)
+        second = await revoke_self(client, issued)
 
         assert_revoked_answer(first, issued["credential_id"])
         assert_revoked_answer(second, issued["credential_id"])
         assert first.json()["request_id"] != second.json()["request_id"]
 
     async def test_expired_key_can_revoke_itself(
-        self, client: httpx.AsyncClient, clock: FrozenClock, database_path: Path
+        self, client: httpx.AsyncClient, clock: FrozenClock, db: DatabaseProbe
     ) -> None:
         issued = await issue_credential(client, requested_ttl_seconds=60)
         clock.set(parse_instant(issued["expires_at"]) + timedelta(hours=1))
 
-        response = await client.post(
-            issued["revocation_path"], headers=key_header(issued["credential"])
-        )
+        response = await revoke_self(client, issued)
 
         assert_revoked_answer(response, issued["credential_id"])
-        row = stored_credential(database_path, issued["credential_id"])
-        assert stored_instant(row["revoked_at"]) == clock.now()
+        row = await stored_credential(db, issued["credential_id"])
+        assert as_instant(row["revoked_at"]) == clock.now()
 
     async def test_revoking_again_after_expiry_answers_revoked(
         self, client: httpx.AsyncClient, clock: FrozenClock
     ) -> None:
         issued = await issue_credential(client, requested_ttl_seconds=60)
-        headers = key_header(issued["credential"])
-        await client.post(issued["revocation_path"], headers=headers)
+        assert_revoked_answer(await revoke_self(client, issued), issued["credential_id"])
         clock.set(parse_instant(issued["expires_at"]))
 
-        response = await client.post(issued["revocation_path"], headers=headers)
+        response = await revoke_self(client, issued)
 
         assert_revoked_answer(response, issued["credential_id"])
 
     async def test_first_reason_and_time_are_kept_when_revoking_again(
-        self, client: httpx.AsyncClient, clock: FrozenClock, database_path: Path
+        self, client: httpx.AsyncClient, clock: FrozenClock, db: DatabaseProbe
     ) -> None:
         issued = await issue_credential(client)
-        headers = key_header(issued["credential"])
-        await client.post(issued["revocation_path"], headers=headers, json={"reason": "first"})
+        first = await revoke_self(client, issued, json={"reason": "first"})
+        assert_revoked_answer(first, issued["credential_id"])
         clock.advance(timedelta(minutes=10))
 
-        again = await client.post(
-            issued["revocation_path"], headers=headers, json={"reason": "second"}
-        )
+        again = await revoke_self(client, issued, json={"reason": "second"})
 
         assert_revoked_answer(again, issued["credential_id"])
-        row = stored_credential(database_path, issued["credential_id"])
+        row = await stored_credential(db, issued["credential_id"])
         assert row["revocation_reason"] == "first"
-        assert stored_instant(row["revoked_at"]) == START
+        assert as_instant(row["revoked_at"]) == START
 
 
 class TestReason:
@@ -217,19 +188,15 @@ class TestReason:
         ],
     )
     async def test_reason_is_stored(
-        self, client: httpx.AsyncClient, database_path: Path, reason: str
+        self, client: httpx.AsyncClient, db: DatabaseProbe, reason: str
     ) -> None:
         issued = await issue_credential(client)
 
-        response = await client.post(
-            issued["revocation_path"],
-            headers=key_header(issued["credential"]),
-            json={"reason": reason},
-        )
+        response = await revoke_self(client, issued, json={"reason": reason})
 
         assert_revoked_answer(response, issued["credential_id"])
-        row = stored_credential(database_path, issued["credential_id"])
-        assert row["revoked_at"] is not None
+        row = await stored_credential(db, issued["credential_id"])
+        assert as_instant(row["revoked_at"]) == START
         assert row["revocation_reason"] == reason
 
     @pytest.mark.parametrize(
@@ -237,30 +204,24 @@ class TestReason:
         [pytest.param("r" * 256, id="ascii"), pytest.param("é" * 256, id="non-ascii")],
     )
     async def test_reason_of_256_characters_is_refused_and_nothing_is_revoked(
-        self, client: httpx.AsyncClient, database_path: Path, reason: str
+        self, client: httpx.AsyncClient, db: DatabaseProbe, reason: str
     ) -> None:
         issued = await issue_credential(client)
 
-        response = await client.post(
-            issued["revocation_path"],
-            headers=key_header(issued["credential"]),
-            json={"reason": reason},
-        )
+        response = await revoke_self(client, issued, json={"reason": reason})
 
-        body = assert_refused(response, status=400, code="VALIDATION_FAILED")
-        assert failing_fields(body) == ["reason"]
-        assert stored_credential(database_path, issued["credential_id"])["revoked_at"] is None
+        body = assert_envelope(response, status=400, code="VALIDATION_FAILED")
+        assert field_names(body) == ["reason"]
+        assert (await stored_credential(db, issued["credential_id"]))["revoked_at"] is None
         assert await still_works(client, issued["credential"])
 
     async def test_reason_must_be_a_string(self, client: httpx.AsyncClient) -> None:
         issued = await issue_credential(client)
 
-        response = await client.post(
-            issued["revocation_path"], headers=key_header(issued["credential"]), json={"reason": 5}
-        )
+        response = await revoke_self(client, issued, json={"reason": 5})
 
-        body = assert_refused(response, status=400, code="VALIDATION_FAILED")
-        assert failing_fields(body) == ["reason"]
+        body = assert_envelope(response, status=400, code="VALIDATION_FAILED")
+        assert field_names(body) == ["reason"]
 
 
 class TestOptionalBody:
@@ -277,24 +238,22 @@ class TestOptionalBody:
     async def test_revocation_needs_no_reason(
         self,
         client: httpx.AsyncClient,
-        database_path: Path,
+        db: DatabaseProbe,
         request_body: dict[str, Any],
     ) -> None:
         issued = await issue_credential(client)
-        headers = {**request_body.get("headers", {}), **key_header(issued["credential"])}
-        sent = {name: value for name, value in request_body.items() if name != "headers"}
 
-        response = await client.post(issued["revocation_path"], headers=headers, **sent)
+        response = await revoke_self(client, issued, **request_body)
 
         assert_revoked_answer(response, issued["credential_id"])
-        row = stored_credential(database_path, issued["credential_id"])
-        assert row["revoked_at"] is not None
+        row = await stored_credential(db, issued["credential_id"])
+        assert as_instant(row["revoked_at"]) == START
         assert row["revocation_reason"] is None
 
 
 class TestOwnership:
     async def test_another_credentials_id_is_not_found_and_that_credential_still_works(
-        self, client: httpx.AsyncClient, database_path: Path
+        self, client: httpx.AsyncClient, db: DatabaseProbe
     ) -> None:
         mine = await issue_credential(client)
         theirs = await issue_credential(client, organization_name="Other Energy Co")
@@ -303,10 +262,10 @@ class TestOwnership:
             theirs["revocation_path"], headers=key_header(mine["credential"])
         )
 
-        assert_refused(response, status=404, code="NOT_FOUND")
+        assert_envelope(response, status=404, code="NOT_FOUND")
         assert theirs["credential"] not in response.text
         assert mine["credential"] not in response.text
-        assert stored_credential(database_path, theirs["credential_id"])["revoked_at"] is None
+        assert (await stored_credential(db, theirs["credential_id"]))["revoked_at"] is None
         assert await still_works(client, theirs["credential"])
         assert await still_works(client, mine["credential"])
 
@@ -317,7 +276,7 @@ class TestOwnership:
             revocation_path(unknown_credential_id()), headers=key_header(issued["credential"])
         )
 
-        assert_refused(response, status=404, code="NOT_FOUND")
+        assert_envelope(response, status=404, code="NOT_FOUND")
         assert await still_works(client, issued["credential"])
 
     async def test_unknown_and_foreign_ids_are_answered_alike(
@@ -331,8 +290,8 @@ class TestOwnership:
         foreign = await client.post(theirs["revocation_path"], headers=headers)
         unknown = await client.post(revocation_path(unknown_id), headers=headers)
 
-        foreign_body = assert_refused(foreign, status=404, code="NOT_FOUND")
-        unknown_body = assert_refused(unknown, status=404, code="NOT_FOUND")
+        foreign_body = assert_envelope(foreign, status=404, code="NOT_FOUND")
+        unknown_body = assert_envelope(unknown, status=404, code="NOT_FOUND")
         assert foreign_body["message"].replace(theirs["credential_id"], "ID") == (
             unknown_body["message"].replace(unknown_id, "ID")
         )
@@ -345,7 +304,7 @@ class TestOwnership:
             revocation_path("ws_agent_cred_" + "x" * 200), headers=key_header(issued["credential"])
         )
 
-        assert_refused(response, status=404, code="NOT_FOUND")
+        assert_envelope(response, status=404, code="NOT_FOUND")
 
 
 class TestOrderOfChecks:
@@ -359,7 +318,7 @@ class TestOrderOfChecks:
             issued["revocation_path"], content=bad_body, headers=JSON_CONTENT
         )
 
-        assert_refused(response, status=401, code="AUTH_MISSING_API_KEY")
+        assert_envelope(response, status=401, code="AUTH_MISSING_API_KEY")
         assert await still_works(client, issued["credential"])
 
     @pytest.mark.parametrize("bad_body", BAD_BODIES)
@@ -375,7 +334,7 @@ class TestOrderOfChecks:
             headers={**JSON_CONTENT, **key_header(typo)},
         )
 
-        assert_refused(response, status=401, code="AUTH_INVALID_API_KEY")
+        assert_envelope(response, status=401, code="AUTH_INVALID_API_KEY")
 
     async def test_missing_key_is_refused_before_an_overlong_id_is_judged(
         self, client: httpx.AsyncClient
@@ -386,11 +345,11 @@ class TestOrderOfChecks:
             headers=JSON_CONTENT,
         )
 
-        assert_refused(response, status=401, code="AUTH_MISSING_API_KEY")
+        assert_envelope(response, status=401, code="AUTH_MISSING_API_KEY")
 
     @pytest.mark.parametrize("bad_body", BAD_BODIES)
     async def test_foreign_id_is_refused_before_the_body_is_read(
-        self, client: httpx.AsyncClient, database_path: Path, bad_body: bytes
+        self, client: httpx.AsyncClient, db: DatabaseProbe, bad_body: bytes
     ) -> None:
         mine = await issue_credential(client)
         theirs = await issue_credential(client, organization_name="Other Energy Co")
@@ -401,23 +360,19 @@ class TestOrderOfChecks:
             headers={**JSON_CONTENT, **key_header(mine["credential"])},
         )
 
-        assert_refused(response, status=404, code="NOT_FOUND")
-        assert stored_credential(database_path, theirs["credential_id"])["revoked_at"] is None
+        assert_envelope(response, status=404, code="NOT_FOUND")
+        assert (await stored_credential(db, theirs["credential_id"]))["revoked_at"] is None
 
     async def test_malformed_json_on_own_id_is_refused_naming_the_body(
-        self, client: httpx.AsyncClient, database_path: Path
+        self, client: httpx.AsyncClient, db: DatabaseProbe
     ) -> None:
         issued = await issue_credential(client)
 
-        response = await client.post(
-            issued["revocation_path"],
-            content=MALFORMED_JSON,
-            headers={**JSON_CONTENT, **key_header(issued["credential"])},
-        )
+        response = await revoke_self(client, issued, content=MALFORMED_JSON, headers=JSON_CONTENT)
 
-        body = assert_refused(response, status=400, code="VALIDATION_FAILED")
-        assert failing_fields(body) == ["body"]
-        assert stored_credential(database_path, issued["credential_id"])["revoked_at"] is None
+        body = assert_envelope(response, status=400, code="VALIDATION_FAILED")
+        assert field_names(body) == ["body"]
+        assert (await stored_credential(db, issued["credential_id"]))["revoked_at"] is None
         assert await still_works(client, issued["credential"])
 
     async def test_body_that_is_not_an_object_is_refused_naming_the_body(
@@ -425,14 +380,10 @@ class TestOrderOfChecks:
     ) -> None:
         issued = await issue_credential(client)
 
-        response = await client.post(
-            issued["revocation_path"],
-            headers=key_header(issued["credential"]),
-            json=["reason"],
-        )
+        response = await revoke_self(client, issued, json=["reason"])
 
-        body = assert_refused(response, status=400, code="VALIDATION_FAILED")
-        assert failing_fields(body) == ["body"]
+        body = assert_envelope(response, status=400, code="VALIDATION_FAILED")
+        assert field_names(body) == ["body"]
 
     async def test_revoked_key_revoking_another_id_is_refused_as_revoked(
         self, client: httpx.AsyncClient
@@ -444,7 +395,7 @@ class TestOrderOfChecks:
 
         response = await client.post(theirs["revocation_path"], headers=headers)
 
-        assert_refused(response, status=401, code="AUTH_REVOKED_CREDENTIAL")
+        assert_envelope(response, status=401, code="AUTH_REVOKED_CREDENTIAL")
         assert await still_works(client, theirs["credential"])
 
     async def test_expired_key_revoking_another_id_is_refused_as_expired(
@@ -458,22 +409,20 @@ class TestOrderOfChecks:
             theirs["revocation_path"], headers=key_header(mine["credential"])
         )
 
-        assert_refused(response, status=401, code="AUTH_EXPIRED_CREDENTIAL")
+        assert_envelope(response, status=401, code="AUTH_EXPIRED_CREDENTIAL")
         assert await still_works(client, theirs["credential"])
 
     async def test_wrong_content_type_is_refused(
-        self, client: httpx.AsyncClient, database_path: Path
+        self, client: httpx.AsyncClient, db: DatabaseProbe
     ) -> None:
         issued = await issue_credential(client)
 
-        response = await client.post(
-            issued["revocation_path"],
+        response = await revoke_self(
+            client,
+            issued,
             content=b"reason=done",
-            headers={
-                "content-type": "application/x-www-form-urlencoded",
-                **key_header(issued["credential"]),
-            },
+            headers={"content-type": "application/x-www-form-urlencoded"},
         )
 
-        assert_refused(response, status=415, code="VALIDATION_FAILED")
-        assert stored_credential(database_path, issued["credential_id"])["revoked_at"] is None
+        assert_envelope(response, status=415, code="VALIDATION_FAILED")
+        assert (await stored_credential(db, issued["credential_id"]))["revoked_at"] is None

@@ -1,9 +1,10 @@
-"""The README flow through HTTP on the real SQLite database."""
+"""The README flow through HTTP on a real database (each backend the suite runs on)."""
 
 from __future__ import annotations
 
 import httpx
 
+from tests.assertions import assert_envelope
 from tests.factories import issue_credential, key_header
 
 
@@ -20,13 +21,11 @@ async def test_issued_key_introspects_is_refused_out_of_scope_and_dies_on_revoca
     feedback = await client.post(
         "/v1/feedback", headers=headers, json={"name": "A", "message": "m"}
     )
-    assert feedback.status_code == 403
-    assert feedback.json()["error_code"] == "AUTH_INSUFFICIENT_SCOPE"
+    assert_envelope(feedback, status=403, code="AUTH_INSUFFICIENT_SCOPE")
 
     revoked = await client.post(issued["revocation_path"], headers=headers)
     assert revoked.status_code == 200
     assert revoked.json()["outcome"] == "revoked"
 
     refused = await client.get("/v1/agent-credentials/self", headers=headers)
-    assert refused.status_code == 401
-    assert refused.json()["error_code"] == "AUTH_REVOKED_CREDENTIAL"
+    assert_envelope(refused, status=401, code="AUTH_REVOKED_CREDENTIAL")

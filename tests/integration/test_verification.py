@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Literal
 
 import httpx
@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Settings
 from agentkeys.credentials import keys
+from tests.assertions import INSTANT, assert_envelope, assert_request_id, parse_instant
 from tests.conftest import START, AppFactory, client_for
 from tests.factories import issue_credential, key_header
 
@@ -22,18 +23,6 @@ FEEDBACK_BODY = {"name": "Avery Developer", "message": "The sandbox answered as 
 # Enough for both guarded routes: a refusal below is about the key, never about a scope.
 ROUTE_SCOPES = ["calculate", "homes", "feedback:write"]
 OTHER_SERVER_SECRET = "another-server-secret-9876543210-zyxwvutsrqpo"
-
-REQUEST_ID = re.compile(r"ws_request_[0-9A-Za-z]+")
-INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-ENVELOPE_FIELDS = {
-    "request_id",
-    "error_code",
-    "message",
-    "recovery_action",
-    "field_errors",
-    "retry_after_seconds",
-}
-STACK_TRACE_MARKERS = ("Traceback", 'File "', "agentkeys/", ".py", "Exception")
 
 Route = Literal["self", "feedback"]
 ROUTES: tuple[Route, ...] = ("self", "feedback")
@@ -48,35 +37,25 @@ async def call(
     return await client.post(FEEDBACK, headers=headers, json=FEEDBACK_BODY)
 
 
-def parse_instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def assert_request_id(response: httpx.Response) -> str:
-    request_id = response.headers["x-request-id"]
-    assert REQUEST_ID.fullmatch(request_id), request_id
-    return request_id
-
-
 def assert_refused(
     response: httpx.Response, *, status: int, code: str, secret: str | None = None
 ) -> dict[str, Any]:
     """The refusal is an error envelope with its request id; it shows no key and no trace."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert set(body) <= ENVELOPE_FIELDS, body
-    assert body["error_code"] == code
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    assert body["request_id"] == assert_request_id(response)
-    for marker in STACK_TRACE_MARKERS:
-        assert marker not in response.text, marker
+    body = assert_envelope(response, status=status, code=code)
     if secret is not None:
         assert secret not in response.text
         random_part = secret.removeprefix("wsk_agent_")
         if len(random_part) >= keys.RANDOM_LENGTH:
             assert random_part not in response.text
     return body
+
+
+async def describe_self(client: httpx.AsyncClient, issued: dict[str, Any]) -> dict[str, Any]:
+    """``GET /self`` with the issued credential; fails the test unless it answers 200."""
+    response = await client.get(SELF, headers=key_header(issued["credential"]))
+    assert response.status_code == 200, response.text
+    described: dict[str, Any] = response.json()
+    return described
 
 
 def flip_one_character(secret: str, *, position: int = 20) -> str:
@@ -274,43 +253,34 @@ class TestScopes:
         response = await call(client, "feedback", key_header(issued["credential"]))
 
         assert response.status_code == 201, response.text
-        assert re.fullmatch(r"ws_feedback_[0-9A-Za-z]+", response.json()["feedback_id"])
+        assert re.fullmatch(r"ws_feedback_[0-9A-Za-z]{22}", response.json()["feedback_id"])
         assert response.json()["received"] is True
         assert_request_id(response)
 
-    async def test_homes_expands_to_homes_read_and_homes_write(
-        self, client: httpx.AsyncClient
+    @pytest.mark.parametrize(
+        ("scope", "effective_scopes"),
+        [
+            pytest.param("homes", ["homes:read", "homes:write"], id="homes"),
+            pytest.param("calculate", ["battery:estimate", "bill_impact:read"], id="calculate"),
+            pytest.param("feedback:write", ["feedback:write"], id="fine-scope-is-itself"),
+        ],
+    )
+    async def test_a_scope_expands_to_its_fine_scopes(
+        self, client: httpx.AsyncClient, scope: str, effective_scopes: list[str]
     ) -> None:
-        issued = await issue_credential(client, requested_scopes=["homes"])
+        issued = await issue_credential(client, requested_scopes=[scope])
 
-        me = (await client.get(SELF, headers=key_header(issued["credential"]))).json()
+        me = await describe_self(client, issued)
 
-        assert me["scopes"] == ["homes"]
-        assert sorted(me["effective_scopes"]) == ["homes:read", "homes:write"]
-
-    async def test_calculate_expands_to_bill_impact_read_and_battery_estimate(
-        self, client: httpx.AsyncClient
-    ) -> None:
-        issued = await issue_credential(client, requested_scopes=["calculate"])
-
-        me = (await client.get(SELF, headers=key_header(issued["credential"]))).json()
-
-        assert me["scopes"] == ["calculate"]
-        assert sorted(me["effective_scopes"]) == ["battery:estimate", "bill_impact:read"]
-
-    async def test_a_fine_scope_expands_to_itself(self, client: httpx.AsyncClient) -> None:
-        issued = await issue_credential(client, requested_scopes=["feedback:write"])
-
-        me = (await client.get(SELF, headers=key_header(issued["credential"]))).json()
-
-        assert me["effective_scopes"] == ["feedback:write"]
+        assert me["scopes"] == [scope]
+        assert sorted(me["effective_scopes"]) == effective_scopes
 
     async def test_self_needs_no_particular_scope(self, client: httpx.AsyncClient) -> None:
         issued = await issue_credential(client, requested_scopes=["utility:read"])
 
-        response = await client.get(SELF, headers=key_header(issued["credential"]))
+        me = await describe_self(client, issued)
 
-        assert response.status_code == 200, response.text
+        assert me["scopes"] == ["utility:read"]
 
 
 class TestSelf:
@@ -321,10 +291,8 @@ class TestSelf:
             requested_ttl_seconds=7200,
         )
 
-        response = await client.get(SELF, headers=key_header(issued["credential"]))
+        me = await describe_self(client, issued)
 
-        assert response.status_code == 200, response.text
-        me = response.json()
         assert me["credential_id"] == issued["credential_id"]
         assert me["scopes"] == ["homes", "feedback:write", "calculate"]
         assert len(me["effective_scopes"]) == len(set(me["effective_scopes"]))
@@ -345,7 +313,7 @@ class TestSelf:
         clock.set(START + timedelta(microseconds=456_789))
         issued = await issue_credential(client, requested_ttl_seconds=60)
 
-        me = (await client.get(SELF, headers=key_header(issued["credential"]))).json()
+        me = await describe_self(client, issued)
 
         assert INSTANT.fullmatch(me["created_at"])
         assert INSTANT.fullmatch(me["expires_at"])

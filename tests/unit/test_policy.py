@@ -145,6 +145,7 @@ class TestNeedsMoreInfo:
         )
 
         assert isinstance(decision, NeedsMoreInfo)
+        assert decision.unclear_fields == ("assignment",)
 
     def test_three_distinct_words_are_enough(self) -> None:
         decision = decide(
