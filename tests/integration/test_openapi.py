@@ -86,6 +86,11 @@ class TestOpenApi:
             "description": scheme["description"],
         }
 
+    async def test_rate_limited_routes_document_429(self, openapi: dict[str, Any]) -> None:
+        for path in ("/v1/agent-credentials/self", "/v1/feedback"):
+            (operation,) = openapi["paths"][path].values()
+            assert "429" in operation["responses"], path
+
     async def test_revocation_body_schema_is_described(self, openapi: dict[str, Any]) -> None:
         operation = openapi["paths"]["/v1/agent-credentials/{credentialId}/revoke"]["post"]
         reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]

@@ -20,7 +20,7 @@ _DESCRIPTIONS = {
     503: "SERVICE_UNAVAILABLE: a backing service is down; retry.",
 }
 
-COMMON = (405, 413, 415, 500)
+COMMON = (405, 413, 415, 500, 503)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -94,7 +94,7 @@ async def request_agent_credential(
     "/self",
     summary="Describe the credential presented in x-ws-api-key",
     response_model=AgentCredentialSelfResponseDto,
-    responses=error_responses(401),
+    responses=error_responses(401, 429),
 )
 async def describe_own_credential(
     credential: CurrentCredential, request_id: RequestIdDep

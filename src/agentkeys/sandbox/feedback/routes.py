@@ -30,7 +30,7 @@ async def feedback_service(request: Request, session: SessionDep) -> FeedbackSer
     status_code=201,
     summary="Send feedback about the API",
     response_model=FeedbackReceivedDto,
-    responses=error_responses(400, 401, 403),
+    responses=error_responses(400, 401, 403, 429),
 )
 async def send_feedback(
     body: CreateFeedbackDto,
