@@ -6,7 +6,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 MAX_URI_LENGTH = 2048
@@ -48,3 +48,30 @@ HttpUri = Annotated[
     Field(max_length=MAX_URI_LENGTH, json_schema_extra={"format": "uri"}),
     AfterValidator(_absolute_http_uri),
 ]
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+class RequestBody(BaseModel):
+    """Base of every JSON request body: strict JSON types, unknown fields ignored, and no NUL.
+
+    NUL (U+0000) is valid JSON but no text column can store it (PostgreSQL refuses it), so it is
+    refused up front, with the same answer on every backend.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_nul(cls, value: object) -> object:
+        if _holds_nul(value):
+            raise PydanticCustomError(
+                "nul_character", "Must not contain the NUL character (U+0000)"
+            )
+        return value

@@ -198,6 +198,17 @@ class TestOptionalTextFields:
         assert [row[field] for row in await stored_feedback(db)] == [None]
 
 
+class TestNulCharacter:
+    @pytest.mark.parametrize("field", ["name", "message", "company", "summary"])
+    async def test_nul_is_refused_and_nothing_is_stored(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, field: str
+    ) -> None:
+        response = await send_feedback(client, feedback(**{field: "a\u0000b"}))
+
+        assert_validation_failed(response, field)
+        assert await stored_feedback(db) == []
+
+
 class TestEmail:
     @pytest.mark.parametrize("email", VALID_EMAILS)
     async def test_valid_syntax_is_accepted(self, client: httpx.AsyncClient, email: str) -> None:

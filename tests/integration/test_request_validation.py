@@ -481,6 +481,27 @@ class TestUnicodeLengths:
         assert_validation_failed(response, "tech_stack[0]")
 
 
+class TestNulCharacter:
+    """NUL is valid JSON, but no backend can store it as text: refused the same way on every one."""
+
+    @pytest.mark.parametrize(
+        ("values", "field"),
+        [
+            ({"organization_name": "Acme\u0000Co"}, "organization_name"),
+            ({"assignment": "Prototype bill impact \u0000 calculations"}, "assignment"),
+            ({"tech_stack": ["python", "no\u0000de"]}, "tech_stack"),
+            ({"requested_scopes": ["homes\u0000"]}, "requested_scopes"),
+            ({"project": "\u0000"}, "project"),
+        ],
+    )
+    async def test_nul_is_refused(
+        self, client: httpx.AsyncClient, values: dict[str, Any], field: str
+    ) -> None:
+        response = await post_body(client, with_values(**values))
+
+        assert_validation_failed(response, field)
+
+
 class TestUnknownFields:
     async def test_unknown_extra_fields_are_ignored(self, client: httpx.AsyncClient) -> None:
         body = with_values(favourite_colour="blue", nested={"deep": [1, 2]}, requested_ttl=5)

@@ -28,6 +28,7 @@ BAD_BODIES = [
     pytest.param(MALFORMED_JSON, id="malformed-json"),
     pytest.param(b'{"reason": "' + b"x" * 256 + b'"}', id="reason-too-long"),
     pytest.param(b'{"reason": 5}', id="reason-not-a-string"),
+    pytest.param(b'{"reason": "a\\u0000b"}', id="reason-with-nul"),
     pytest.param(b'["reason"]', id="not-an-object"),
 ]
 
@@ -222,6 +223,17 @@ class TestReason:
 
         body = assert_envelope(response, status=400, code="VALIDATION_FAILED")
         assert field_names(body) == ["reason"]
+
+    async def test_reason_with_nul_is_refused_and_nothing_is_revoked(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        issued = await issue_credential(client)
+
+        response = await revoke_self(client, issued, json={"reason": "done\u0000"})
+
+        body = assert_envelope(response, status=400, code="VALIDATION_FAILED")
+        assert field_names(body) == ["reason"]
+        assert (await stored_credential(db, issued["credential_id"]))["revoked_at"] is None
 
 
 class TestOptionalBody:

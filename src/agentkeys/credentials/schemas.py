@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from agentkeys.validation import EmailAddress, HttpUri, NonBlank
+from agentkeys.validation import EmailAddress, HttpUri, NonBlank, RequestBody
 
 DateTimeString = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Scope = Annotated[str, Field(max_length=128)]
 
 
-class CreateAgentCredentialRequestDto(BaseModel):
+class CreateAgentCredentialRequestDto(RequestBody):
     """What an agent says about itself and its assignment when it asks for a sandbox key."""
-
-    # Strict JSON types (no "5" for 5, no 5 for "5"); unknown fields are ignored.
-    model_config = ConfigDict(strict=True, extra="ignore")
 
     organization_name: Annotated[str, Field(min_length=1, max_length=255), NonBlank]
     user_name: Annotated[str, Field(min_length=1, max_length=255), NonBlank]
@@ -84,9 +81,7 @@ class AgentCredentialResponseDto(BaseModel):
     )
 
 
-class RevokeAgentCredentialRequestDto(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
-
+class RevokeAgentCredentialRequestDto(RequestBody):
     reason: Annotated[str, Field(max_length=255)] | None = None
 
 

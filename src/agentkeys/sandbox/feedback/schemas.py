@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from agentkeys.validation import EmailAddress, NonBlank
+from agentkeys.validation import EmailAddress, NonBlank, RequestBody
 
 FeedbackTypeName = Literal["bug", "feature_request", "documentation", "question", "praise", "other"]
 
 
-class CreateFeedbackDto(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore")
-
+class CreateFeedbackDto(RequestBody):
     name: Annotated[str, Field(min_length=1, max_length=255), NonBlank]
     message: Annotated[str, Field(min_length=1, max_length=4000), NonBlank]
     email: EmailAddress | None = None
