@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -141,17 +142,24 @@ class TestBadPolicies:
 
 
 class TestPolicyCheckCommand:
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         executable = Path(sys.executable).with_name("agentkeys")
         return subprocess.run(
-            [str(executable), "policy", *args], capture_output=True, text=True, check=False
+            [str(executable), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **(env or {})},
+            timeout=60,
         )
 
     def test_a_good_policy_is_described(self, tmp_path: Path) -> None:
         path = tmp_path / "policy.toml"
         path.write_text(default_policy_text())
 
-        result = self.run("check", str(path))
+        result = self.run("policy", "check", str(path))
 
         assert result.returncode == 0, result.stderr
         assert "homes                = homes:read + homes:write" in result.stdout
@@ -163,7 +171,27 @@ class TestPolicyCheckCommand:
         text = edited("max_seconds = 604800", "max_seconds = -5")
         path.write_text(text)
 
-        result = self.run("check", str(path))
+        result = self.run("policy", "check", str(path))
 
         assert result.returncode == 2
         assert f"{path}:{line_of(text, 'max_seconds')}: ttl.max_seconds:" in result.stderr
+
+    def test_the_server_refuses_to_start_on_a_bad_policy(self, tmp_path: Path) -> None:
+        path = tmp_path / "policy.toml"
+        text = edited("limit = 600", "limit = 0")
+        path.write_text(text)
+
+        result = self.run(
+            "serve",
+            "--port",
+            "1",
+            env={
+                "AGENTKEYS_MODE": "development",
+                "AGENTKEYS_POLICY": str(path),
+                "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'never.db'}",
+            },
+        )
+
+        assert result.returncode == 2
+        assert f"{path}:{line_of(text, 'limit = 0')}: request_rate.limit:" in result.stderr
+        assert not (tmp_path / "never.db").exists()
