@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 SANDBOX = "sandbox"
-PRODUCTION = "production"
 
 
 class QuotaKind(StrEnum):
