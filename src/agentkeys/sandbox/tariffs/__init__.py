@@ -1,0 +1,1 @@
+"""Tariffs: the rate-plan model, the shipped catalog, and the engine pricing 15-minute energy."""

@@ -1,0 +1,217 @@
+"""Price 15-minute energy under a rate plan: bills for whole days, and price signals for instants.
+
+Pure: no I/O. Usage and export arrive as one list of 96 quarter-hour values per local day. Each
+value is the energy of that wall-clock quarter-hour (00:00, 00:15, … 23:45 local), which is how
+the 96-slot day is defined; the period is looked up by that wall-clock time, so a time-of-use
+window such as 16:00-21:00 is honoured on daylight-saving days too. Price signals start from
+real instants (UTC) and convert each to local time, so a daylight-saving day has 92 or 100 of
+them.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from agentkeys.sandbox.tariffs.model import RatePlan
+
+SLOTS_PER_DAY = 96
+QUARTER_HOUR = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeLine:
+    """One line of a bill: what was charged (or credited), for how much energy, at what rate."""
+
+    kind: str  # "fixed", "energy", "export_credit"
+    description: str
+    season: str | None
+    period: str | None
+    kwh: float
+    rate: float
+    amount: float
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    start: date
+    end: date  # exclusive
+    days: int
+    import_kwh: float
+    export_kwh: float
+    fixed_charges: float
+    energy_charges: float
+    export_credit: float
+    total: float
+    lines: tuple[ChargeLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PricePoint:
+    start: datetime  # UTC
+    import_price: float
+    export_price: float
+    season: str
+    period: str
+
+
+def _cents(amount: float) -> float:
+    return round(amount + 0.0, 2)
+
+
+def days_of(start: date, count: int) -> Iterator[date]:
+    for offset in range(count):
+        yield start + timedelta(days=offset)
+
+
+def export_price(plan: RatePlan, season: str, period: str) -> float:
+    credit = plan.export_credit
+    if credit.type == "none":
+        return 0.0
+    if credit.type == "fixed":
+        assert credit.price_per_kwh is not None  # noqa: S101 - the model guarantees it
+        return credit.price_per_kwh
+    if plan.tiers is not None:
+        # Tiered plans credit exports at the first tier's price (documented simplification).
+        return plan.tiers[season][0].price
+    return plan.import_price(season, period)
+
+
+def compute_bill(
+    plan: RatePlan,
+    *,
+    start: date,
+    usage: Sequence[Sequence[float]],
+    export: Sequence[Sequence[float]] | None = None,
+) -> Bill:
+    """Bill the days ``start`` … ``start + len(usage) - 1`` (each a list of 96 kWh values)."""
+    energy: dict[tuple[str, str], float] = {}
+    credited: dict[tuple[str, str], float] = {}
+    season_days: dict[str, int] = {}
+    fixed = 0.0
+    exports: Sequence[Sequence[float] | None] = export or [None] * len(usage)
+    for day, day_usage, day_export in zip(days_of(start, len(usage)), usage, exports, strict=True):
+        fixed += plan.fixed_monthly_charge / calendar.monthrange(day.year, day.month)[1]
+        season_days[plan.season_of(day.month)] = season_days.get(plan.season_of(day.month), 0) + 1
+        for slot in range(SLOTS_PER_DAY):
+            key = plan.period_at_slot(day, slot)
+            energy[key] = energy.get(key, 0.0) + day_usage[slot]
+            if day_export is not None:
+                credited[key] = credited.get(key, 0.0) + day_export[slot]
+
+    lines: list[ChargeLine] = []
+    if plan.fixed_monthly_charge:
+        lines.append(
+            ChargeLine(
+                "fixed",
+                "Fixed customer charge",
+                None,
+                None,
+                0.0,
+                plan.fixed_monthly_charge,
+                _cents(fixed),
+            )
+        )
+    lines.extend(_energy_lines(plan, energy, season_days))
+    for (season, period), kwh in sorted(credited.items()):
+        rate = export_price(plan, season, period)
+        if kwh and rate:
+            lines.append(
+                ChargeLine(
+                    "export_credit",
+                    f"Export credit, {season} {period}",
+                    season,
+                    period,
+                    kwh,
+                    rate,
+                    -_cents(kwh * rate),
+                )
+            )
+    fixed_total = sum(line.amount for line in lines if line.kind == "fixed")
+    energy_total = sum(line.amount for line in lines if line.kind == "energy")
+    credit_total = sum(line.amount for line in lines if line.kind == "export_credit")
+    return Bill(
+        start=start,
+        end=start + timedelta(days=len(usage)),
+        days=len(usage),
+        import_kwh=sum(energy.values()),
+        export_kwh=sum(credited.values()),
+        fixed_charges=_cents(fixed_total),
+        energy_charges=_cents(energy_total),
+        export_credit=_cents(credit_total),
+        total=_cents(fixed_total + energy_total + credit_total),
+        lines=tuple(lines),
+    )
+
+
+def _energy_lines(
+    plan: RatePlan, energy: dict[tuple[str, str], float], season_days: dict[str, int]
+) -> Iterator[ChargeLine]:
+    if plan.tiers is None:
+        for (season, period), kwh in sorted(energy.items()):
+            rate = plan.import_price(season, period)
+            yield ChargeLine(
+                "energy",
+                f"Energy, {season} {period}",
+                season,
+                period,
+                kwh,
+                rate,
+                _cents(kwh * rate),
+            )
+        return
+    for season, days in sorted(season_days.items()):
+        remaining = sum(kwh for (s, _), kwh in energy.items() if s == season)
+        for number, tier in enumerate(plan.tiers[season], start=1):
+            allowance = None if tier.up_to_kwh_per_day is None else tier.up_to_kwh_per_day * days
+            kwh = remaining if allowance is None else min(remaining, allowance)
+            remaining -= kwh
+            if kwh or number == 1:
+                yield ChargeLine(
+                    "energy",
+                    f"Energy, {season} tier {number}",
+                    season,
+                    f"tier_{number}",
+                    kwh,
+                    tier.price,
+                    _cents(kwh * tier.price),
+                )
+
+
+def import_price(plan: RatePlan, season: str, period: str) -> float:
+    """The marginal import price of a slot; tiered plans use their first tier (documented)."""
+    return plan.tiers[season][0].price if plan.tiers else plan.import_price(season, period)
+
+
+def day_prices(plan: RatePlan, day: date) -> tuple[list[float], list[float]]:
+    """Import and export $/kWh of each of the 96 wall-clock quarter-hours of a local day."""
+    imports, exports = [], []
+    for slot in range(SLOTS_PER_DAY):
+        season, period = plan.period_at_slot(day, slot)
+        imports.append(import_price(plan, season, period))
+        exports.append(export_price(plan, season, period))
+    return imports, exports
+
+
+def price_signal(
+    plan: RatePlan, *, timezone: ZoneInfo, start: datetime, end: datetime
+) -> list[PricePoint]:
+    """Import and export prices of every quarter-hour from ``start`` (inclusive) to ``end``."""
+    points = []
+    instant = start.astimezone(UTC)
+    while instant < end:
+        season, period = plan.period_at(instant.astimezone(timezone).replace(tzinfo=None))
+        points.append(
+            PricePoint(
+                start=instant,
+                import_price=import_price(plan, season, period),
+                export_price=export_price(plan, season, period),
+                season=season,
+                period=period,
+            )
+        )
+        instant += QUARTER_HOUR
+    return points

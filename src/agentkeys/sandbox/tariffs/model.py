@@ -1,0 +1,187 @@
+"""Rate plans and utilities as the catalog describes them, validated when loaded.
+
+A plan maps every local wall-clock quarter-hour to a season (by month) and a period (by time of
+day and day type), and prices energy per (season, period) or, for tiered plans, per tier of the
+energy used so far in the bill. Exports are credited by the plan's export rule.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+RATE_PLAN_ID_PATTERN = r"^[0-9a-f]{24}$"
+ALL_MONTHS = frozenset(range(1, 13))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Source(_Frozen):
+    url: str
+    title: str
+    what: str | None = None
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    value = int(hours) * 60 + int(minutes)
+    if not 0 <= value <= 24 * 60 or int(minutes) >= 60:
+        raise ValueError(f"{text!r} is not a time of day (HH:MM, up to 24:00)")
+    return value
+
+
+class PeriodWindow(_Frozen):
+    """A period in local wall-clock time, [start, end), on some days of some seasons."""
+
+    name: str
+    days: Literal["all", "weekdays", "weekends"]
+    start: str
+    end: str
+    seasons: tuple[str, ...]
+
+    @property
+    def start_minute(self) -> int:
+        return _minutes(self.start)
+
+    @property
+    def end_minute(self) -> int:
+        return _minutes(self.end)
+
+    @model_validator(mode="after")
+    def _window_is_forward(self) -> PeriodWindow:
+        if not self.start_minute < self.end_minute:
+            raise ValueError(f"period {self.name!r} must start before it ends")
+        return self
+
+    def covers(self, *, season: str, weekday: int, minute: int) -> bool:
+        if season not in self.seasons:
+            return False
+        if self.days == "weekdays" and weekday >= 5:
+            return False
+        if self.days == "weekends" and weekday < 5:
+            return False
+        return self.start_minute <= minute < self.end_minute
+
+
+class Tier(_Frozen):
+    up_to_kwh_per_day: float | None = Field(alias="upToKwhPerDay", gt=0)
+    price: float
+
+
+class ExportCredit(_Frozen):
+    type: Literal["retail", "fixed", "none"]
+    price_per_kwh: float | None = Field(default=None, alias="pricePerKwh", ge=0)
+
+    @model_validator(mode="after")
+    def _fixed_has_a_price(self) -> ExportCredit:
+        if (self.type == "fixed") != (self.price_per_kwh is not None):
+            raise ValueError("a fixed export credit needs pricePerKwh, and only it")
+        return self
+
+
+class RatePlan(_Frozen):
+    id: Annotated[str, Field(pattern=RATE_PLAN_ID_PATTERN)]
+    rate_id: str = Field(alias="rateID")
+    name: str = Field(alias="ratePlanName")
+    supported_type: Literal["tou", "tiered", "flat"] = Field(alias="supportedType")
+    description: str
+    effective_date: date = Field(alias="effectiveDate")
+    sources: tuple[Source, ...] = Field(min_length=1)
+    notes: str = ""
+    fixed_monthly_charge: float = Field(alias="fixedMonthlyCharge", ge=0)
+    seasons: dict[str, tuple[int, ...]]
+    periods: tuple[PeriodWindow, ...] = ()
+    default_period: str = Field(alias="defaultPeriod")
+    energy_prices: dict[str, dict[str, float]] = Field(alias="energyPrices")
+    tiers: dict[str, tuple[Tier, ...]] | None = None
+    export_credit: ExportCredit = Field(alias="exportCredit")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> RatePlan:
+        months = [month for season in self.seasons.values() for month in season]
+        if sorted(months) != sorted(ALL_MONTHS):
+            raise ValueError(f"plan {self.id}: every month must belong to exactly one season")
+        names = {window.name for window in self.periods} | {self.default_period}
+        for season in self.seasons:
+            missing = names - set(self.energy_prices.get(season, {}))
+            if missing:
+                raise ValueError(f"plan {self.id}: no {season} price for {sorted(missing)}")
+        if (self.supported_type == "tiered") != (self.tiers is not None):
+            raise ValueError(f"plan {self.id}: tiers belong to tiered plans only")
+        if self.tiers is not None:
+            for season in self.seasons:
+                tiers = self.tiers.get(season)
+                if not tiers or tiers[-1].up_to_kwh_per_day is not None:
+                    raise ValueError(f"plan {self.id}: {season} tiers must end unbounded")
+        return self
+
+    def season_of(self, month: int) -> str:
+        return next(name for name, months in self.seasons.items() if month in months)
+
+    def period_at(self, local: datetime) -> tuple[str, str]:
+        """(season, period) of a local wall-clock instant."""
+        season = self.season_of(local.month)
+        minute = local.hour * 60 + local.minute
+        for window in self.periods:
+            if window.covers(season=season, weekday=local.weekday(), minute=minute):
+                return season, window.name
+        return season, self.default_period
+
+    def period_at_slot(self, day: date, slot: int) -> tuple[str, str]:
+        """(season, period) of quarter-hour ``slot`` (0-95) of a local day, by wall clock."""
+        return self.period_at(datetime.combine(day, time(slot // 4, slot % 4 * 15)))
+
+    def import_price(self, season: str, period: str) -> float:
+        return self.energy_prices[season][period]
+
+
+class Utility(_Frozen):
+    utility_id: str = Field(alias="utilityId")
+    utility_name: str = Field(alias="utilityName")
+    state: str
+    timezone: str
+    zip_prefixes: tuple[str, ...] = Field(alias="zipPrefixes", min_length=1)
+    source: Source
+    rate_plans: tuple[RatePlan, ...] = Field(alias="ratePlans", min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    def serves(self, zipcode: str) -> bool:
+        return any(zipcode.startswith(prefix) for prefix in self.zip_prefixes)
+
+
+class Catalog(_Frozen):
+    catalog_version: str = Field(alias="catalogVersion")
+    utilities: tuple[Utility, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Catalog:
+        plan_ids = [plan.id for utility in self.utilities for plan in utility.rate_plans]
+        if len(plan_ids) != len(set(plan_ids)):
+            raise ValueError("rate plan ids must be unique")
+        return self
+
+    def plan(self, rate_plan_id: str) -> tuple[Utility, RatePlan] | None:
+        for utility in self.utilities:
+            for plan in utility.rate_plans:
+                if plan.id == rate_plan_id:
+                    return utility, plan
+        return None
+
+    def utility(self, utility_id: str) -> Utility | None:
+        return next((u for u in self.utilities if u.utility_id == utility_id), None)
+
+    def utilities_for(self, zipcode: str) -> tuple[Utility, ...]:
+        return tuple(utility for utility in self.utilities if utility.serves(zipcode))
