@@ -12,6 +12,7 @@ from tests.assertions import (
     INVALID_EMAILS,
     VALID_EMAILS,
     as_instant,
+    as_json,
     assert_envelope,
     assert_validation_failed,
     text,
@@ -20,7 +21,22 @@ from tests.conftest import START, DatabaseProbe
 from tests.factories import issue_credential, key_header
 
 ROUTE = "/v1/feedback"
-FEEDBACK_TYPES = ["bug", "feature_request", "documentation", "question", "praise", "other"]
+FEEDBACK_TYPES = [
+    "question",
+    "docs_issue",
+    "source_of_truth_disagreement",
+    "blocked_build",
+    "bug",
+    "feature_request",
+    "integration_request",
+    "suggestion",
+    "other",
+]
+CONTACT = {
+    "email": "developer@example.com",
+    "preferred_contact": "email",
+    "consent_to_contact": True,
+}
 FEEDBACK: dict[str, Any] = {
     "name": "Avery Developer",
     "message": "The bill impact examples made the sandbox easy to try.",
@@ -61,26 +77,63 @@ class TestFeedbackReceived:
         self, client: httpx.AsyncClient
     ) -> None:
         received = assert_received(await send_feedback(client, feedback()))
-        assert received["follow_up"]["expected"] is False
-        assert isinstance(received["follow_up"]["message"], str)
+        assert received["follow_up"] == {"requested": False, "contact_method": None}
 
-    async def test_feedback_with_an_email_expects_a_reply_by_email(
+    async def test_feedback_with_a_consenting_contact_requests_a_reply(
         self, client: httpx.AsyncClient
     ) -> None:
-        response = await send_feedback(client, feedback(email="developer@example.com"))
+        response = await send_feedback(client, feedback(contact=CONTACT))
         follow_up = assert_received(response)["follow_up"]
-        assert follow_up["expected"] is True
-        assert follow_up["channel"] == "email"
+        assert follow_up == {"requested": True, "contact_method": "email"}
+
+    @pytest.mark.parametrize(
+        "contact",
+        [
+            {**CONTACT, "consent_to_contact": False},
+            {"preferred_contact": "email", "consent_to_contact": True},
+        ],
+        ids=["no-consent", "no-email"],
+    )
+    async def test_no_reply_without_consent_or_an_address(
+        self, client: httpx.AsyncClient, contact: dict[str, Any]
+    ) -> None:
+        response = await send_feedback(client, feedback(contact=contact))
+        assert assert_received(response)["follow_up"] == {
+            "requested": False,
+            "contact_method": None,
+        }
+
+    async def test_the_documented_example_body_is_accepted(self, client: httpx.AsyncClient) -> None:
+        body = {
+            "name": "Avery Developer",
+            "company": "Example Energy Co",
+            "feedback_type": "docs_issue",
+            "summary": "Clarify the usage array shape for period bill impact",
+            "message": "The docs could state that each daily usage array needs 96 values.",
+            "page": "/api-reference/endpoint/homes/calculate-period-bill-impact",
+            "endpoint": "/v1/homes/{id}/calculate/impact",
+            "environment": "sandbox",
+            "submitter": {"kind": "agent", "agent": "claude-code", "client": "cli"},
+            "contact": CONTACT,
+            "source_urls": ["https://docs.wattshift.com/docs/get_started"],
+            "sanitized_evidence": {"status": 400, "fields": ["usage[3]"]},
+        }
+
+        received = assert_received(await send_feedback(client, body))
+
+        assert received["follow_up"] == {"requested": True, "contact_method": "email"}
 
     async def test_feedback_is_stored_against_the_sending_credential(
         self, client: httpx.AsyncClient, db: DatabaseProbe
     ) -> None:
         issued = await writer_key(client)
         body = feedback(
-            email="developer@example.com",
+            contact=CONTACT,
             company="Example Energy Co",
             summary="Docs were clear",
-            feedback_type="praise",
+            feedback_type="suggestion",
+            submitter={"kind": "agent", "agent": "claude-code"},
+            sanitized_evidence={"request_id": "ws_request_x"},
         )
         response = await client.post(ROUTE, json=body, headers=key_header(issued["credential"]))
         received = assert_received(response)
@@ -96,7 +149,11 @@ class TestFeedbackReceived:
         assert row["email"] == "developer@example.com"
         assert row["company"] == "Example Energy Co"
         assert row["summary"] == "Docs were clear"
-        assert row["feedback_type"] == "praise"
+        assert row["feedback_type"] == "suggestion"
+        assert row["agent"] == "claude-code"
+        details = as_json(row["details"])
+        assert details["submitter"] == {"kind": "agent", "agent": "claude-code"}
+        assert details["sanitized_evidence"] == {"request_id": "ws_request_x"}
         assert as_instant(row["created_at"]) == START
 
 
@@ -174,6 +231,25 @@ class TestMessage:
         assert_validation_failed(await send_feedback(client, body), "message")
 
 
+class TestContent:
+    @pytest.mark.parametrize("field", ["summary", "question", "actual_behavior"])
+    async def test_another_content_field_may_stand_for_the_message(
+        self, client: httpx.AsyncClient, field: str
+    ) -> None:
+        body = {"name": "Avery", field: "The period route refused 92-slot days."}
+
+        assert_received(await send_feedback(client, body))
+
+    async def test_at_most_ten_source_urls(self, client: httpx.AsyncClient) -> None:
+        urls = [f"https://docs.example.com/{n}" for n in range(11)]
+
+        accepted = await send_feedback(client, feedback(source_urls=urls[:10]))
+        refused = await send_feedback(client, feedback(source_urls=urls))
+
+        assert_received(accepted)
+        assert_validation_failed(refused, "source_urls")
+
+
 class TestOptionalTextFields:
     @pytest.mark.parametrize(("field", "length"), [("summary", 500), ("company", 255)])
     async def test_maximum_length_is_accepted_and_stored(
@@ -190,7 +266,7 @@ class TestOptionalTextFields:
             await send_feedback(client, feedback(**{field: text(length)})), field
         )
 
-    @pytest.mark.parametrize("field", ["summary", "company", "email"])
+    @pytest.mark.parametrize("field", ["summary", "company"])
     async def test_null_means_absent(
         self, client: httpx.AsyncClient, db: DatabaseProbe, field: str
     ) -> None:
@@ -212,11 +288,14 @@ class TestNulCharacter:
 class TestEmail:
     @pytest.mark.parametrize("email", VALID_EMAILS)
     async def test_valid_syntax_is_accepted(self, client: httpx.AsyncClient, email: str) -> None:
-        assert_received(await send_feedback(client, feedback(email=email)))
+        contact = {**CONTACT, "email": email}
+        assert_received(await send_feedback(client, feedback(contact=contact)))
 
     @pytest.mark.parametrize("email", INVALID_EMAILS)
     async def test_invalid_syntax_is_refused(self, client: httpx.AsyncClient, email: str) -> None:
-        assert_validation_failed(await send_feedback(client, feedback(email=email)), "email")
+        contact = {**CONTACT, "email": email}
+        response = await send_feedback(client, feedback(contact=contact))
+        assert_validation_failed(response, "contact.email")
 
 
 class TestFeedbackType:
@@ -236,7 +315,9 @@ class TestFeedbackType:
         assert_received(await send_feedback(client, body))
         assert [row["feedback_type"] for row in await stored_feedback(db)] == ["other"]
 
-    @pytest.mark.parametrize("feedback_type", ["complaint", "Bug", "BUG", "", "feature request", 1])
+    @pytest.mark.parametrize(
+        "feedback_type", ["complaint", "Bug", "BUG", "", "feature request", "praise", 1]
+    )
     async def test_an_unknown_type_is_refused(
         self, client: httpx.AsyncClient, feedback_type: object
     ) -> None:
@@ -253,10 +334,18 @@ class TestSeveralFailingFields:
             "message": text(4001),
             "summary": text(501),
             "company": text(256),
-            "email": "nope",
+            "contact": {"email": "nope"},
             "feedback_type": "complaint",
+            "source_urls": ["ftp://example.com/x"],
         }
         response = await send_feedback(client, body)
         assert_validation_failed(
-            response, "name", "message", "summary", "company", "email", "feedback_type"
+            response,
+            "name",
+            "summary",
+            "company",
+            "contact.email",
+            "feedback_type",
+            "source_urls[0]",
+            "message",
         )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentkeys.db.base import Base, UTCDateTime
@@ -25,3 +26,5 @@ class FeedbackRecord(Base):
     message: Mapped[str] = mapped_column(Text())
     agent: Mapped[str | None] = mapped_column(String(128))
     endpoint: Mapped[str | None] = mapped_column(String(255))
+    # The whole validated body (evidence, URLs, routing tags, submitter, contact) as sent.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON())

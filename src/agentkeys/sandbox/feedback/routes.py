@@ -11,7 +11,6 @@ from agentkeys.api.responses import error_responses
 from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.sandbox.feedback.schemas import (
     CreateFeedbackDto,
-    FeedbackFollowUpDto,
     FeedbackReceivedDto,
 )
 from agentkeys.sandbox.feedback.service import FeedbackService
@@ -40,15 +39,4 @@ async def send_feedback(
 ) -> FeedbackReceivedDto:
     """Tell the API team what worked and what did not. Needs `feedback:write`."""
     record = await service.record_feedback(body, credential_id=credential.id, request_id=request_id)
-    follow_up = (
-        FeedbackFollowUpDto(
-            expected=True,
-            channel="email",
-            message="A person reads every message and replies by e-mail.",
-        )
-        if record.email
-        else FeedbackFollowUpDto(
-            expected=False, message="Thank you. Include an e-mail address if you want a reply."
-        )
-    )
-    return FeedbackReceivedDto(feedback_id=record.id, follow_up=follow_up)
+    return FeedbackReceivedDto.acknowledging(body, feedback_id=record.id)

@@ -1,41 +1,113 @@
-"""Wire shapes of ``POST /v1/feedback`` (WattShift's ``CreateFeedbackDto``)."""
+"""Wire shapes of ``POST /v1/feedback``: WattShift's ``CreateFeedbackDto`` and its answer."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, JsonValue, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-from agentkeys.validation import EmailAddress, NonBlank, RequestBody
+from agentkeys.validation import EmailAddress, HttpUri, NonBlank, RequestBody
 
-FeedbackTypeName = Literal["bug", "feature_request", "documentation", "question", "praise", "other"]
+FeedbackType = Literal[
+    "question",
+    "docs_issue",
+    "source_of_truth_disagreement",
+    "blocked_build",
+    "bug",
+    "feature_request",
+    "integration_request",
+    "suggestion",
+    "other",
+]
+LongText = Annotated[str, Field(max_length=4000)]
+
+
+class FeedbackSubmitterDto(RequestBody):
+    """Who sends the feedback, e.g. an agent: ``{"kind": "agent", "agent": "claude-code"}``."""
+
+    kind: Annotated[str, Field(max_length=64)] | None = None
+    agent: Annotated[str, Field(max_length=128)] | None = None
+    client: Annotated[str, Field(max_length=128)] | None = None
+
+
+class FeedbackContactDto(RequestBody):
+    """How a person may answer, if the sender wants an answer."""
+
+    email: EmailAddress | None = None
+    preferred_contact: Annotated[str, Field(max_length=32)] | None = None
+    consent_to_contact: bool | None = None
 
 
 class CreateFeedbackDto(RequestBody):
+    """Structured feedback or a question about the API.
+
+    ``name`` is required, and so is some content: ``message``, ``summary``, ``question`` or
+    ``actual_behavior`` (an empty feedback is refused naming ``message``).
+    """
+
     name: Annotated[str, Field(min_length=1, max_length=255), NonBlank]
-    message: Annotated[str, Field(min_length=1, max_length=4000), NonBlank]
-    email: EmailAddress | None = None
     company: Annotated[str, Field(max_length=255)] | None = None
+    page: Annotated[str, Field(max_length=2048)] | None = None
+    feedback_type: FeedbackType = "other"
     summary: Annotated[str, Field(max_length=500)] | None = None
-    feedback_type: FeedbackTypeName = "other"
-    agent: Annotated[str, Field(max_length=128)] | None = None
-    endpoint: Annotated[str, Field(max_length=255)] | None = Field(
-        default=None, description="The API route the feedback is about, if any."
-    )
+    question: LongText | None = None
+    expected_behavior: LongText | None = None
+    actual_behavior: LongText | None = None
+    sanitized_evidence: JsonValue = None
+    error: JsonValue = None
+    repro_steps: LongText | None = None
+    suggested_fix: LongText | None = None
+    endpoint: Annotated[str, Field(max_length=255)] | None = None
+    operation_id: Annotated[str, Field(max_length=255)] | None = None
+    environment: Annotated[str, Field(max_length=64)] | None = None
+    request_id: Annotated[str, Field(max_length=128)] | None = None
+    docs_url: HttpUri | None = None
+    source_urls: Annotated[list[HttpUri], Field(max_length=10)] | None = None
+    routing_tags: dict[str, JsonValue] | None = None
+    submitter: FeedbackSubmitterDto | None = None
+    contact: FeedbackContactDto | None = None
+    # Last, and validated even when absent: it checks that the feedback says something at all.
+    message: LongText | None = Field(default=None, validate_default=True)
 
     @field_validator("feedback_type", mode="before")
     @classmethod
     def _null_means_default(cls, value: object) -> object:
         return "other" if value is None else value
 
+    @field_validator("message")
+    @classmethod
+    def _says_something(cls, message: str | None, info: ValidationInfo) -> str | None:
+        others = (info.data.get(name) for name in ("summary", "question", "actual_behavior"))
+        if not any(text and text.strip() for text in (message, *others)):
+            raise PydanticCustomError(
+                "no_content", "Say something: message, summary, question or actual_behavior"
+            )
+        return message
+
+    @property
+    def wants_reply(self) -> bool:
+        contact = self.contact
+        return bool(contact and contact.email and contact.consent_to_contact is not False)
+
 
 class FeedbackFollowUpDto(BaseModel):
-    expected: bool = Field(description="Whether a person will reply (only with an e-mail).")
-    channel: Literal["email"] | None = None
-    message: str
+    requested: bool = Field(description="Whether a person will reply (needs contact.email).")
+    contact_method: str | None = None
 
 
 class FeedbackReceivedDto(BaseModel):
     feedback_id: str
     received: Literal[True] = True
     follow_up: FeedbackFollowUpDto
+
+    @classmethod
+    def acknowledging(cls, feedback: CreateFeedbackDto, *, feedback_id: str) -> FeedbackReceivedDto:
+        contact = feedback.contact if feedback.wants_reply else None
+        return cls(
+            feedback_id=feedback_id,
+            follow_up=FeedbackFollowUpDto(
+                requested=contact is not None,
+                contact_method=(contact.preferred_contact or "email") if contact else None,
+            ),
+        )

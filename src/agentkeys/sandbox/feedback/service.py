@@ -26,12 +26,13 @@ class FeedbackService:
             created_at=to_millisecond(self._clock.now()),
             feedback_type=feedback.feedback_type,
             name=feedback.name,
-            email=feedback.email,
+            email=feedback.contact.email if feedback.contact else None,
             company=feedback.company,
             summary=feedback.summary,
-            message=feedback.message,
-            agent=feedback.agent,
+            message=feedback.message or "",
+            agent=feedback.submitter.agent if feedback.submitter else None,
             endpoint=feedback.endpoint,
+            details=feedback.model_dump(mode="json", exclude_none=True),
         )
         self._session.add(record)
         await self._session.flush()
