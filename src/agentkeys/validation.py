@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 MAX_URI_LENGTH = 2048
@@ -75,3 +76,17 @@ class RequestBody(BaseModel):
                 "nul_character", "Must not contain the NUL character (U+0000)"
             )
         return value
+
+
+class CamelRequestBody(RequestBody):
+    """A request body whose wire names are camelCase (``utilityId``), as most WattShift bodies."""
+
+    model_config = ConfigDict(alias_generator=to_camel)
+
+
+class CamelResponse(BaseModel):
+    """A response built with Python names and written with camelCase wire names."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, serialize_by_alias=True
+    )

@@ -27,7 +27,11 @@ from agentkeys.credentials.schemas import RevokeAgentCredentialRequestDto
 from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.policies.loader import load_policy
 from agentkeys.ratelimit.limiter import memory_rate_limiter, redis_rate_limiter
+from agentkeys.sandbox.bills import routes as bill_routes
 from agentkeys.sandbox.feedback import routes as feedback_routes
+from agentkeys.sandbox.homes import routes as home_routes
+from agentkeys.sandbox.price_signal import routes as price_signal_routes
+from agentkeys.sandbox.utility import routes as utility_routes
 
 DESCRIPTION = """Self-serve, sandbox-only API credentials for AI agents.
 
@@ -85,6 +89,10 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(credential_routes.router)
     app.include_router(feedback_routes.router)
+    app.include_router(utility_routes.router)
+    app.include_router(home_routes.router)
+    app.include_router(bill_routes.router)
+    app.include_router(price_signal_routes.router)
     app.include_router(health.router)
     _describe_openapi(app)
     return app

@@ -94,8 +94,11 @@ def json_path(location: Sequence[int | str]) -> str:
     return path or "body"
 
 
+MAX_FIELD_ERRORS = 100
+
+
 def field_errors_from(errors: Sequence[Any]) -> list[FieldError]:
-    """One entry per failing field, in the order pydantic found them."""
+    """One entry per failing field, in the order pydantic found them (at most 100 listed)."""
     by_field: dict[str, FieldError] = {}
     for error in errors:
         location = error.get("loc", ())
@@ -106,7 +109,14 @@ def field_errors_from(errors: Sequence[Any]) -> list[FieldError]:
         if error.get("type") == "missing" and field == "body":
             message = "A JSON object body is required"
         by_field.setdefault(field, FieldError(field, message))
-    return list(by_field.values())
+    listed = list(by_field.values())
+    if len(listed) > MAX_FIELD_ERRORS:
+        hidden = len(listed) - MAX_FIELD_ERRORS + 1
+        listed = [
+            *listed[: MAX_FIELD_ERRORS - 1],
+            FieldError("body", f"{hidden} more invalid fields"),
+        ]
+    return listed
 
 
 def validation_failed(request_id: str, field_errors: list[FieldError]) -> JSONResponse:

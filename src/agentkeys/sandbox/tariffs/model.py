@@ -106,8 +106,8 @@ class RatePlan(_Frozen):
         months = [month for season in self.seasons.values() for month in season]
         if sorted(months) != sorted(ALL_MONTHS):
             raise ValueError(f"plan {self.id}: every month must belong to exactly one season")
-        names = {window.name for window in self.periods} | {self.default_period}
         for season in self.seasons:
+            names = {w.name for w in self.periods if season in w.seasons} | {self.default_period}
             missing = names - set(self.energy_prices.get(season, {}))
             if missing:
                 raise ValueError(f"plan {self.id}: no {season} price for {sorted(missing)}")
@@ -140,12 +140,20 @@ class RatePlan(_Frozen):
         return self.energy_prices[season][period]
 
 
+class Location(_Frozen):
+    place: str
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    note: str = ""
+
+
 class Utility(_Frozen):
     utility_id: str = Field(alias="utilityId")
     utility_name: str = Field(alias="utilityName")
     state: str
     timezone: str
     zip_prefixes: tuple[str, ...] = Field(alias="zipPrefixes", min_length=1)
+    location: Location
     source: Source
     rate_plans: tuple[RatePlan, ...] = Field(alias="ratePlans", min_length=1)
 

@@ -1,0 +1,77 @@
+"""Bill routes (scope ``bill_impact:read``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from agentkeys.api.deps import require_scopes
+from agentkeys.api.responses import error_responses
+from agentkeys.credentials.identity import AuthenticatedCredential
+from agentkeys.sandbox.bills.schemas import (
+    BillResponseDto,
+    MonthlyBillRequestDto,
+    PeriodBillRequestDto,
+)
+from agentkeys.sandbox.bills.service import BillService
+from agentkeys.sandbox.homes.routes import HomeId, HomeServiceDep
+from agentkeys.sandbox.tariffs.catalog import load_catalog
+
+router = APIRouter(prefix="/v1/homes", tags=["bills"])
+
+BillReader = Annotated[AuthenticatedCredential, Depends(require_scopes("bill_impact:read"))]
+RatePlanId = Annotated[str, Path(alias="ratePlanId", description="A ratePlans[].id.")]
+
+
+async def bill_service(homes: HomeServiceDep) -> BillService:
+    return BillService(homes, catalog=load_catalog())
+
+
+BillServiceDep = Annotated[BillService, Depends(bill_service)]
+
+
+@router.post(
+    "/{id}/bill/monthly",
+    summary="Calculate a home's bill for a calendar month",
+    response_model=BillResponseDto,
+    responses=error_responses(400, 401, 403, 404, 429),
+)
+async def monthly_bill(
+    home_id: HomeId, body: MonthlyBillRequestDto, credential: BillReader, service: BillServiceDep
+) -> BillResponseDto:
+    """One usage array of 96 quarter-hour kWh values per day of `month` (of `year`, default
+    this year), optional `export` of the same shape; the total and a breakdown by charge."""
+    priced = await service.monthly_bill(home_id, body, credential_id=credential.id)
+    return BillResponseDto.of(priced.bill, rate_plan_id=priced.rate_plan_id, debug=bool(body.debug))
+
+
+@router.post(
+    "/{id}/bill/period",
+    summary="Calculate a home's bill for a period",
+    response_model=BillResponseDto,
+    responses=error_responses(400, 401, 403, 404, 429),
+)
+async def period_bill(
+    home_id: HomeId, body: PeriodBillRequestDto, credential: BillReader, service: BillServiceDep
+) -> BillResponseDto:
+    """One usage array per day from `startDate` up to, not including, `endDate`."""
+    priced = await service.period_bill(home_id, body, credential_id=credential.id)
+    return BillResponseDto.of(priced.bill, rate_plan_id=priced.rate_plan_id, debug=bool(body.debug))
+
+
+@router.post(
+    "/bill/period/rateplan/{ratePlanId}",
+    summary="Quote a bill under a rate plan, without a home",
+    response_model=BillResponseDto,
+    responses=error_responses(400, 401, 403, 404, 429),
+)
+async def rate_plan_quote(
+    rate_plan_id: RatePlanId,
+    body: PeriodBillRequestDto,
+    _credential: BillReader,
+    service: BillServiceDep,
+) -> BillResponseDto:
+    """Whole calendar months only: `startDate` and `endDate` are first days of months."""
+    priced = service.quote(rate_plan_id, body)
+    return BillResponseDto.of(priced.bill, rate_plan_id=priced.rate_plan_id, debug=bool(body.debug))

@@ -1,0 +1,155 @@
+"""Wire shapes of the bill routes: monthly, period, and the no-home rate-plan quote.
+
+Usage and export are one array per local day, each exactly 96 quarter-hour kWh values >= 0.
+Every violated rule is named with its day and interval: ``usage[3][17]``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from agentkeys.sandbox.tariffs.engine import SLOTS_PER_DAY, Bill, ChargeLine
+from agentkeys.validation import CamelRequestBody, CamelResponse
+
+MAX_DAYS = 366
+KilowattHours = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# pydantic names each failing value by its day and slot: usage[3][17].
+Day = Annotated[list[KilowattHours], Field(min_length=SLOTS_PER_DAY, max_length=SLOTS_PER_DAY)]
+
+
+IntervalDays = Annotated[list[Day], Field(min_length=1, max_length=MAX_DAYS)]
+
+
+class _UsageBody(CamelRequestBody):
+    usage: IntervalDays = Field(description="One array of 96 quarter-hour kWh imports per day.")
+    export: IntervalDays | None = Field(
+        default=None, description="Optional exports, same shape and number of days as usage."
+    )
+    debug: bool | None = None
+
+    def export_days_match(self) -> None:
+        if self.export is not None and len(self.export) != len(self.usage):
+            raise PydanticCustomError(
+                "export_days",
+                "export has {export} days but usage has {usage}",
+                {"export": len(self.export), "usage": len(self.usage)},
+            )
+
+
+def _this_year() -> int:
+    return datetime.now(UTC).year
+
+
+class MonthlyBillRequestDto(_UsageBody):
+    month: Annotated[int, Field(ge=1, le=12)]
+    year: Annotated[int, Field(ge=2000, le=2100)] = Field(default_factory=_this_year)
+
+    @model_validator(mode="after")
+    def _shapes(self) -> MonthlyBillRequestDto:
+        self.export_days_match()
+        return self
+
+
+def parse_date(value: str) -> date:
+    """``YYYY-MM-DD``, or an ISO 8601 date-time whose date part is taken."""
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    except ValueError:
+        raise PydanticCustomError("date", "Must be a date, YYYY-MM-DD") from None
+
+
+class PeriodBillRequestDto(_UsageBody):
+    start_date: Annotated[str, Field(max_length=40)] = Field(
+        description="First day billed (YYYY-MM-DD or ISO 8601)."
+    )
+    end_date: Annotated[str, Field(max_length=40)] = Field(
+        description="Day after the last day billed (exclusive)."
+    )
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _a_date(cls, value: str) -> str:
+        parse_date(value)
+        return value
+
+    @property
+    def start(self) -> date:
+        return parse_date(self.start_date)
+
+    @property
+    def end(self) -> date:
+        return parse_date(self.end_date)
+
+    @model_validator(mode="after")
+    def _shapes(self) -> PeriodBillRequestDto:
+        self.export_days_match()
+        return self
+
+
+class ChargeLineDto(CamelResponse):
+    kind: str = Field(description="fixed, energy or export_credit")
+    description: str
+    season: str | None
+    period: str | None = Field(description="TOU period, or tier_N for tiered plans.")
+    kwh: float
+    rate: float = Field(description="$ per kWh (energy, credit) or $ per month (fixed).")
+    amount: float = Field(description="$; credits are negative.")
+
+
+class BillBreakdownDto(CamelResponse):
+    fixed_charges: float
+    energy_charges: float
+    export_credit: float = Field(description="$; negative (a credit).")
+    lines: list[ChargeLineDto]
+
+
+class BillResponseDto(CamelResponse):
+    bill_total: float = Field(description="Total in US dollars.")
+    total_bill: float = Field(description="The same total, under the older response name.")
+    start_date: str
+    end_date: str = Field(description="Exclusive.")
+    days: int
+    currency: str = "USD"
+    rate_plan_id: str
+    import_kwh: float
+    export_kwh: float
+    breakdown: BillBreakdownDto
+    debug_info: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, bill: Bill, *, rate_plan_id: str, debug: bool) -> BillResponseDto:
+        return cls(
+            bill_total=bill.total,
+            total_bill=bill.total,
+            start_date=bill.start.isoformat(),
+            end_date=bill.end.isoformat(),
+            days=bill.days,
+            rate_plan_id=rate_plan_id,
+            import_kwh=round(bill.import_kwh, 6),
+            export_kwh=round(bill.export_kwh, 6),
+            breakdown=BillBreakdownDto(
+                fixed_charges=bill.fixed_charges,
+                energy_charges=bill.energy_charges,
+                export_credit=bill.export_credit,
+                lines=[_line(line) for line in bill.lines],
+            ),
+            debug_info={"engine": "agentkeys sandbox tariff engine"} if debug else None,
+        )
+
+
+def _line(line: ChargeLine) -> ChargeLineDto:
+    return ChargeLineDto(
+        kind=line.kind,
+        description=line.description,
+        season=line.season,
+        period=line.period,
+        kwh=round(line.kwh, 6),
+        rate=line.rate,
+        amount=line.amount,
+    )

@@ -1,0 +1,94 @@
+"""Home routes: create, list, get, update, remove. Another credential's home is a 404."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+
+from agentkeys.api.deps import SessionDep, app_context, require_scopes
+from agentkeys.api.responses import error_responses
+from agentkeys.credentials.identity import AuthenticatedCredential
+from agentkeys.sandbox.homes.schemas import ClientHomeDto, CreateClientHomeDto, UpdateClientHomeDto
+from agentkeys.sandbox.homes.service import HomeService
+from agentkeys.sandbox.tariffs.catalog import load_catalog
+
+router = APIRouter(prefix="/v1/homes", tags=["homes"])
+
+HomeReader = Annotated[AuthenticatedCredential, Depends(require_scopes("homes:read"))]
+HomeWriter = Annotated[AuthenticatedCredential, Depends(require_scopes("homes:write"))]
+HomeId = Annotated[str, Path(alias="id", description="A home id, ws_home_…")]
+
+
+async def home_service(request: Request, session: SessionDep) -> HomeService:
+    return HomeService(session, clock=app_context(request).clock, catalog=load_catalog())
+
+
+HomeServiceDep = Annotated[HomeService, Depends(home_service)]
+
+
+@router.post(
+    "/create",
+    status_code=201,
+    summary="Create a home",
+    response_model=ClientHomeDto,
+    responses=error_responses(400, 401, 403, 429),
+)
+async def create_home(
+    body: CreateClientHomeDto, credential: HomeWriter, service: HomeServiceDep
+) -> ClientHomeDto:
+    """A sandbox home owned by this credential. Set `utilityId` and `ratePlanId` (from
+    `/v1/utility/get`) to price its energy; the home's `timezone` is its utility's."""
+    return ClientHomeDto.of(await service.create_home(body, credential_id=credential.id))
+
+
+@router.post(
+    "/list",
+    summary="List this credential's homes",
+    response_model=list[ClientHomeDto],
+    responses=error_responses(401, 403, 429),
+)
+async def list_homes(credential: HomeReader, service: HomeServiceDep) -> list[ClientHomeDto]:
+    """Every home this credential created, oldest first."""
+    return [
+        ClientHomeDto.of(home) for home in await service.list_homes(credential_id=credential.id)
+    ]
+
+
+@router.post(
+    "/{id}/get",
+    summary="Get one home",
+    response_model=ClientHomeDto,
+    responses=error_responses(401, 403, 404, 429),
+)
+async def get_home(
+    home_id: HomeId, credential: HomeReader, service: HomeServiceDep
+) -> ClientHomeDto:
+    """One home of this credential."""
+    return ClientHomeDto.of(await service.get_home(home_id, credential_id=credential.id))
+
+
+@router.post(
+    "/{id}/update",
+    summary="Update a home",
+    response_model=ClientHomeDto,
+    responses=error_responses(400, 401, 403, 404, 429),
+)
+async def update_home(
+    home_id: HomeId, body: UpdateClientHomeDto, credential: HomeWriter, service: HomeServiceDep
+) -> ClientHomeDto:
+    """Change the fields sent; `null` clears an optional field."""
+    return ClientHomeDto.of(await service.update_home(home_id, body, credential_id=credential.id))
+
+
+@router.post(
+    "/{id}/remove",
+    summary="Remove a home",
+    response_model=ClientHomeDto,
+    responses=error_responses(401, 403, 404, 429),
+)
+async def remove_home(
+    home_id: HomeId, credential: HomeWriter, service: HomeServiceDep
+) -> ClientHomeDto:
+    """Delete the home; the answer is the home as it was."""
+    return ClientHomeDto.of(await service.remove_home(home_id, credential_id=credential.id))

@@ -1,0 +1,51 @@
+"""``POST /v1/homes/{id}/price_signal`` (scope ``price_signal:read``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from agentkeys.api.deps import app_context, require_scopes
+from agentkeys.api.responses import error_responses
+from agentkeys.credentials.identity import AuthenticatedCredential
+from agentkeys.sandbox.homes.routes import HomeId, HomeServiceDep
+from agentkeys.sandbox.price_signal.schemas import (
+    GetPriceSignalRequestDto,
+    GetPriceSignalResponseDto,
+)
+from agentkeys.sandbox.price_signal.service import PriceSignalService
+
+router = APIRouter(prefix="/v1/homes", tags=["price signal"])
+
+PriceReader = Annotated[AuthenticatedCredential, Depends(require_scopes("price_signal:read"))]
+
+
+async def price_signal_service(request: Request, homes: HomeServiceDep) -> PriceSignalService:
+    return PriceSignalService(homes, clock=app_context(request).clock)
+
+
+@router.post(
+    "/{id}/price_signal",
+    summary="Get a home's 15-minute price signal",
+    response_model=GetPriceSignalResponseDto,
+    responses=error_responses(400, 401, 403, 404, 429),
+)
+async def get_price_signal(
+    home_id: HomeId,
+    credential: PriceReader,
+    service: Annotated[PriceSignalService, Depends(price_signal_service)],
+    body: Annotated[GetPriceSignalRequestDto | None, Body()] = None,
+) -> GetPriceSignalResponseDto:
+    """Import and export $/kWh per quarter-hour from the home's rate plan, for `startTime` to
+    `endTime` (both or neither; default the next 24 hours, at most 31 days). Daylight-saving
+    days have 92 or 100 quarter-hours."""
+    window = body.window() if body is not None else None
+    signal = await service.price_signal(home_id, window, credential_id=credential.id)
+    return GetPriceSignalResponseDto.of(
+        home_id=home_id,
+        timezone=signal.priced.utility.timezone,
+        start=signal.start,
+        end=signal.end,
+        points=signal.points,
+    )

@@ -1,0 +1,51 @@
+"""Price signals: the home's tariff, quarter-hour by quarter-hour, over a window of real time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from agentkeys.clock import Clock
+from agentkeys.errors import FieldError, ValidationFailed
+from agentkeys.sandbox.homes.service import HomeService, PricedHome
+from agentkeys.sandbox.tariffs.engine import PricePoint, price_signal
+
+DEFAULT_WINDOW = timedelta(hours=24)
+MAX_WINDOW = timedelta(days=31)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSignal:
+    priced: PricedHome
+    start: datetime
+    end: datetime
+    points: list[PricePoint]
+
+
+def _quarter_hour_floor(instant: datetime) -> datetime:
+    return instant.replace(minute=instant.minute - instant.minute % 15, second=0, microsecond=0)
+
+
+class PriceSignalService:
+    def __init__(self, homes: HomeService, *, clock: Clock) -> None:
+        self._homes = homes
+        self._clock = clock
+
+    async def price_signal(
+        self, home_id: str, window: tuple[datetime, datetime] | None, *, credential_id: str
+    ) -> PriceSignal:
+        """Prices from ``window`` (default: the next 24 hours from the current quarter-hour)."""
+        priced = await self._homes.priced_home(home_id, credential_id=credential_id)
+        if window is None:
+            start = _quarter_hour_floor(self._clock.now())
+            end = start + DEFAULT_WINDOW
+        else:
+            start, end = window
+            if end <= start:
+                raise ValidationFailed([FieldError("endTime", "Must be after startTime")])
+            if end - start > MAX_WINDOW:
+                raise ValidationFailed(
+                    [FieldError("endTime", "The window may span 31 days at most")]
+                )
+        points = price_signal(priced.plan, timezone=priced.timezone, start=start, end=end)
+        return PriceSignal(priced=priced, start=start, end=end, points=points)
