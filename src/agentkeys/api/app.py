@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,11 +28,15 @@ from agentkeys.credentials.schemas import RevokeAgentCredentialRequestDto
 from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.policies.loader import load_policy
 from agentkeys.ratelimit.limiter import memory_rate_limiter, redis_rate_limiter
+from agentkeys.sandbox.battery import routes as battery_routes
 from agentkeys.sandbox.bills import routes as bill_routes
 from agentkeys.sandbox.feedback import routes as feedback_routes
 from agentkeys.sandbox.homes import routes as home_routes
 from agentkeys.sandbox.price_signal import routes as price_signal_routes
 from agentkeys.sandbox.utility import routes as utility_routes
+
+# Battery estimates (linear programs) running at once per process; the machine has 2 cores.
+CPU_BOUND_CONCURRENCY = 2
 
 DESCRIPTION = """Self-serve, sandbox-only API credentials for AI agents.
 
@@ -83,6 +88,7 @@ def create_app(
         revocations=revocations,
         server_secret=settings.secret.get_secret_value().encode("utf-8"),
         trusted_proxies=settings.trusted_networks(),
+        cpu_slots=asyncio.Semaphore(CPU_BOUND_CONCURRENCY),
     )
     app.state.engine = engine
     install_error_handlers(app)
@@ -93,6 +99,7 @@ def create_app(
     app.include_router(home_routes.router)
     app.include_router(bill_routes.router)
     app.include_router(price_signal_routes.router)
+    app.include_router(battery_routes.router)
     app.include_router(health.router)
     _describe_openapi(app)
     return app

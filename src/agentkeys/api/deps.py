@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -39,6 +40,7 @@ class AppContext:
     rate_limiter: RequestRateLimiter
     key_cache: VerifiedKeyCache
     revocations: RevocationBus
+    cpu_slots: asyncio.Semaphore
     trusted_proxies: tuple[Network, ...] = ()
 
 

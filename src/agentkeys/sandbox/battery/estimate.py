@@ -1,0 +1,252 @@
+"""Annual battery savings for a home on a rate plan, from a few simulated days of each month.
+
+For every requested month of ``year`` the first ``days`` calendar days (capped at the month's
+length) are simulated as one horizon: the typical load shape, clear-sky solar at the home's
+location, and the plan's quarter-hour prices. The cost without a battery and with the optimal
+dispatch are scaled by days-in-month / days-simulated and summed. Costs are energy charges less
+export credits only: the plan's fixed monthly charge is the same with or without a battery.
+Tiered plans are priced at their first tier (the engine's marginal-price simplification). Money
+is rounded to cents only in the returned figures.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from agentkeys.sandbox.battery.load import DEFAULT_LOAD, LoadAssumptions, quarter_hour_load_kwh
+from agentkeys.sandbox.battery.optimizer import Battery, baseline_cost, optimize_dispatch
+from agentkeys.sandbox.battery.solar import (
+    DEFAULT_SOLAR,
+    SolarAssumptions,
+    as_zone_info,
+    quarter_hour_solar_kwh,
+)
+from agentkeys.sandbox.tariffs.engine import day_prices
+from agentkeys.sandbox.tariffs.model import RatePlan
+
+ALL_MONTHS = tuple(range(1, 13))
+MAX_DAYS_PER_MONTH = 31
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryParameters:
+    """WattShift's ``BatteryAnnualEstimatedSavingsRequestDto``, in SI-ish units and fractions."""
+
+    days: int
+    solar_capacity_kw: float | None
+    max_capacity_kwh: float
+    charging_kw: float
+    discharging_kw: float
+    charging_efficiency: float
+    discharging_efficiency: float
+    current_soc: float
+    min_soc: float
+    max_soc: float
+    months: tuple[int, ...] = ALL_MONTHS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.days <= MAX_DAYS_PER_MONTH:
+            raise ValueError(f"days must be 1-{MAX_DAYS_PER_MONTH}")
+        if self.solar_capacity_kw is not None and self.solar_capacity_kw < 0:
+            raise ValueError("solar_capacity_kw must not be negative")
+        if any(not 1 <= month <= 12 for month in self.months):
+            raise ValueError("months are calendar month numbers 1-12")
+        self.battery()  # validates the battery's own limits
+
+    def battery(self) -> Battery:
+        return Battery(
+            capacity_kwh=self.max_capacity_kwh,
+            charging_kw=self.charging_kw,
+            discharging_kw=self.discharging_kw,
+            charging_efficiency=self.charging_efficiency,
+            discharging_efficiency=self.discharging_efficiency,
+            current_soc=self.current_soc,
+            min_soc=self.min_soc,
+            max_soc=self.max_soc,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateAssumptions:
+    """What the simulated home was: its load, its solar model and size, where and when."""
+
+    location: Location
+    year: int
+    solar_capacity_kw: float | None
+    load: LoadAssumptions = DEFAULT_LOAD
+    solar: SolarAssumptions = DEFAULT_SOLAR
+    cost_basis: str = (
+        "energy charges minus export credits at the plan's quarter-hour prices; fixed monthly "
+        "charges excluded (equal with and without a battery); tiered plans at their first tier"
+    )
+    scaling: str = "each month: simulated days' costs x days in month / days simulated"
+
+
+@dataclass(frozen=True, slots=True)
+class MonthEstimate:
+    """One month's figures, already scaled to the whole month (dollars rounded to cents)."""
+
+    month: int
+    days_in_month: int
+    days_simulated: int
+    load_kwh: float
+    solar_kwh: float
+    baseline_cost: float
+    optimized_cost: float
+    dollars_saved: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryEstimate:
+    """Annual (requested months) costs without and with the battery; money in dollars, to cents."""
+
+    baseline_cost: float
+    optimized_cost: float
+    dollars_saved: float
+    percentage_saved: float  # 0-1 of the baseline; 0 when the baseline is not positive
+    months: tuple[MonthEstimate, ...]
+    assumptions: EstimateAssumptions = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _MonthTotals:
+    month: int
+    days_in_month: int
+    days_simulated: int
+    load_kwh: float
+    solar_kwh: float
+    baseline: float
+    optimized: float
+
+
+def estimate_annual_savings(
+    *,
+    plan: RatePlan,
+    timezone: ZoneInfo | str,
+    latitude: float,
+    longitude: float,
+    year: int,
+    request: BatteryParameters,
+    load: LoadAssumptions = DEFAULT_LOAD,
+    solar: SolarAssumptions = DEFAULT_SOLAR,
+) -> BatteryEstimate:
+    """Baseline and battery-optimised energy cost of ``year`` (or its requested months)."""
+    local_zone = as_zone_info(timezone)
+    battery = request.battery()
+    totals = [
+        _simulate_month(
+            plan=plan,
+            timezone=local_zone,
+            latitude=latitude,
+            longitude=longitude,
+            first_day=date(year, month, 1),
+            request=request,
+            battery=battery,
+            load=load,
+            solar=solar,
+        )
+        for month in sorted(set(request.months))
+    ]
+    baseline = sum(month.baseline for month in totals)
+    optimized = sum(month.optimized for month in totals)
+    assumptions = EstimateAssumptions(
+        location=Location(latitude=latitude, longitude=longitude, timezone=local_zone.key),
+        year=year,
+        solar_capacity_kw=request.solar_capacity_kw,
+        load=load,
+        solar=solar,
+    )
+    return BatteryEstimate(
+        baseline_cost=_cents(baseline),
+        optimized_cost=_cents(optimized),
+        dollars_saved=_cents(_cents(baseline) - _cents(optimized)),
+        percentage_saved=(baseline - optimized) / baseline if baseline > 0 else 0.0,
+        months=tuple(_month_estimate(month) for month in totals),
+        assumptions=assumptions,
+    )
+
+
+def _simulate_month(
+    *,
+    plan: RatePlan,
+    timezone: ZoneInfo,
+    latitude: float,
+    longitude: float,
+    first_day: date,
+    request: BatteryParameters,
+    battery: Battery,
+    load: LoadAssumptions,
+    solar: SolarAssumptions,
+) -> _MonthTotals:
+    days_in_month = calendar.monthrange(first_day.year, first_day.month)[1]
+    simulated = min(request.days, days_in_month)
+    load_kwh: list[float] = []
+    solar_kwh: list[float] = []
+    import_price: list[float] = []
+    export_price: list[float] = []
+    for offset in range(simulated):
+        day = first_day + timedelta(days=offset)
+        load_kwh += quarter_hour_load_kwh(day=day, assumptions=load)
+        solar_kwh += quarter_hour_solar_kwh(
+            capacity_kw=request.solar_capacity_kw or 0.0,
+            latitude=latitude,
+            longitude=longitude,
+            timezone=timezone,
+            day=day,
+            assumptions=solar,
+        )
+        day_import, day_export = day_prices(plan, day)
+        import_price += day_import
+        export_price += day_export
+    baseline = baseline_cost(
+        load_kwh=load_kwh,
+        solar_kwh=solar_kwh,
+        import_price=import_price,
+        export_price=export_price,
+    )
+    dispatch = optimize_dispatch(
+        load_kwh=load_kwh,
+        solar_kwh=solar_kwh,
+        import_price=import_price,
+        export_price=export_price,
+        battery=battery,
+    )
+    # The baseline is a feasible dispatch; solver round-off must not read as negative savings.
+    optimized = min(dispatch.cost, baseline)
+    scale = days_in_month / simulated
+    return _MonthTotals(
+        month=first_day.month,
+        days_in_month=days_in_month,
+        days_simulated=simulated,
+        load_kwh=sum(load_kwh) * scale,
+        solar_kwh=sum(solar_kwh) * scale,
+        baseline=baseline * scale,
+        optimized=optimized * scale,
+    )
+
+
+def _month_estimate(totals: _MonthTotals) -> MonthEstimate:
+    return MonthEstimate(
+        month=totals.month,
+        days_in_month=totals.days_in_month,
+        days_simulated=totals.days_simulated,
+        load_kwh=round(totals.load_kwh, 3),
+        solar_kwh=round(totals.solar_kwh, 3),
+        baseline_cost=_cents(totals.baseline),
+        optimized_cost=_cents(totals.optimized),
+        dollars_saved=_cents(_cents(totals.baseline) - _cents(totals.optimized)),
+    )
+
+
+def _cents(amount: float) -> float:
+    return round(amount, 2) + 0.0  # adding 0.0 turns a negative zero into 0.0

@@ -1,0 +1,116 @@
+"""Wire shapes of ``POST /v1/homes/{id}/battery/estimate_savings``.
+
+The request is WattShift's ``BatteryAnnualEstimatedSavingsRequestDto``. The wholesale-program
+fields (``leap``, ``dispatchHoursPerDay``, ``numBiddingHours``) are accepted only as null: the
+sandbox does not simulate LEAP programs, and says so rather than ignoring them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, JsonValue, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from agentkeys.sandbox.battery.estimate import BatteryEstimate, BatteryParameters
+from agentkeys.validation import CamelRequestBody, CamelResponse
+
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Efficiency = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+Kilowatts = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
+
+
+class BatteryAnnualEstimatedSavingsRequestDto(CamelRequestBody):
+    days: Annotated[int, Field(ge=1, le=31)] = Field(description="Days simulated per month.")
+    solar_capacity: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] | None = Field(
+        default=None, description="Solar array in kW; null for no solar."
+    )
+    max_capacity_kilo_watt_hours: Kilowatts = Field(description="Battery capacity in kWh.")
+    charging_power_kilo_watts: Kilowatts
+    discharging_power_kilo_watts: Kilowatts
+    charging_efficiency: Efficiency
+    discharging_efficiency: Efficiency
+    min_preferred_soc: Fraction = Field(alias="minPreferredSOC")
+    max_preferred_soc: Fraction = Field(alias="maxPreferredSOC")
+    # After the bounds, so its validator can compare with them.
+    current_soc: Fraction = Field(alias="currentSOC")
+    months: Annotated[list[Annotated[int, Field(ge=1, le=12)]], Field(max_length=12)] | None = (
+        Field(default=None, description="Calendar months 1-12; null or absent for all.")
+    )
+    dispatch_hours_per_day: JsonValue = None
+    num_bidding_hours: JsonValue = None
+    leap: Literal["CAISO", "NYISO"] | None = None
+
+    @field_validator("max_preferred_soc")
+    @classmethod
+    def _not_below_minimum(cls, high: float, info: ValidationInfo) -> float:
+        low = info.data.get("min_preferred_soc")
+        if low is not None and high < low:
+            raise PydanticCustomError("soc_order", "Need minPreferredSOC <= maxPreferredSOC")
+        return high
+
+    @field_validator("current_soc")
+    @classmethod
+    def _within_preferred_bounds(cls, current: float, info: ValidationInfo) -> float:
+        low, high = info.data.get("min_preferred_soc"), info.data.get("max_preferred_soc")
+        if low is not None and high is not None and not low <= current <= high:
+            raise PydanticCustomError(
+                "soc_order", "Need minPreferredSOC <= currentSOC <= maxPreferredSOC"
+            )
+        return current
+
+    @field_validator("dispatch_hours_per_day", "num_bidding_hours", "leap")
+    @classmethod
+    def _not_simulated(cls, value: object) -> object:
+        if value is not None:
+            raise PydanticCustomError(
+                "not_simulated", "Wholesale (LEAP) programs are not simulated in the sandbox"
+            )
+        return value
+
+    def parameters(self) -> BatteryParameters:
+        return BatteryParameters(
+            days=self.days,
+            solar_capacity_kw=self.solar_capacity,
+            max_capacity_kwh=self.max_capacity_kilo_watt_hours,
+            charging_kw=self.charging_power_kilo_watts,
+            discharging_kw=self.discharging_power_kilo_watts,
+            charging_efficiency=self.charging_efficiency,
+            discharging_efficiency=self.discharging_efficiency,
+            current_soc=self.current_soc,
+            min_soc=self.min_preferred_soc,
+            max_soc=self.max_preferred_soc,
+            months=tuple(sorted(set(self.months))) if self.months else tuple(range(1, 13)),
+        )
+
+
+class MonthSavingsDto(CamelResponse):
+    month: int
+    days_in_month: int
+    days_simulated: int
+    load_kwh: float
+    solar_kwh: float
+    baseline_cost: float
+    optimized_cost: float
+    dollars_saved: float
+
+
+class BatteryEstimatedSavingsResponseDto(CamelResponse):
+    baseline_cost: float = Field(description="$ over the requested months without a battery.")
+    optimized_cost: float = Field(description="$ with the battery dispatched optimally.")
+    dollars_saved: float
+    percentage_saved: float = Field(description="0-1 of the baseline cost.")
+    months: list[MonthSavingsDto]
+    assumptions: dict[str, Any] = Field(description="The simulated load, solar and location.")
+
+    @classmethod
+    def of(cls, estimate: BatteryEstimate) -> BatteryEstimatedSavingsResponseDto:
+        return cls(
+            baseline_cost=estimate.baseline_cost,
+            optimized_cost=estimate.optimized_cost,
+            dollars_saved=estimate.dollars_saved,
+            percentage_saved=estimate.percentage_saved,
+            months=[MonthSavingsDto.model_validate(asdict(month)) for month in estimate.months],
+            assumptions=asdict(estimate.assumptions),
+        )
