@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 
 BASE62_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -17,8 +18,14 @@ def new_id(prefix: str) -> str:
     return prefix + random_base62(ID_RANDOM_LENGTH)
 
 
+# Request ids are minted on every request: one urandom call and a byte translation instead of
+# 22 CSPRNG draws. Mapping a byte modulo 62 slightly favours 8 characters; 22 of them still
+# carry over 128 bits, plenty for an id that is never a secret.
+_BYTE_TO_BASE62 = bytes(ord(BASE62_ALPHABET[byte % 62]) for byte in range(256))
+
+
 def new_request_id() -> str:
-    return new_id("ws_request_")
+    return "ws_request_" + os.urandom(ID_RANDOM_LENGTH).translate(_BYTE_TO_BASE62).decode()
 
 
 def new_credential_id() -> str:

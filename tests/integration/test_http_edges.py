@@ -68,7 +68,7 @@ class TestRouting:
     async def test_unknown_route_is_404_before_authentication(
         self, client: httpx.AsyncClient
     ) -> None:
-        response = await client.get("/v1/homes/list", headers={"x-ws-api-key": "bogus"})
+        response = await client.post("/v1/no-such-family/list", headers={"x-ws-api-key": "bogus"})
 
         assert_envelope(response, status=404, code="NOT_FOUND")
 

@@ -25,6 +25,7 @@ from agentkeys.credentials.revocations import (
     RevocationBus,
 )
 from agentkeys.credentials.schemas import RevokeAgentCredentialRequestDto
+from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.policies.loader import load_policy
 from agentkeys.ratelimit.limiter import memory_rate_limiter, redis_rate_limiter
@@ -79,14 +80,23 @@ def create_app(
         lifespan=lifespan,
         separate_input_output_schemas=False,
     )
+    session_factory = create_session_factory(engine)
+    server_secret = settings.secret.get_secret_value().encode("utf-8")
+    clock = clock or SystemClock()
     app.state.context = AppContext(
-        session_factory=create_session_factory(engine),
-        clock=clock or SystemClock(),
+        session_factory=session_factory,
+        clock=clock,
         policy=issuing_policy,
         rate_limiter=rate_limiter,
-        key_cache=key_cache,
+        verifier=CredentialVerifier(
+            session_factory=session_factory,
+            clock=clock,
+            catalog=issuing_policy.catalog,
+            server_secret=server_secret,
+            cache=key_cache,
+        ),
         revocations=revocations,
-        server_secret=settings.secret.get_secret_value().encode("utf-8"),
+        server_secret=server_secret,
         trusted_proxies=settings.trusted_networks(),
         cpu_slots=asyncio.Semaphore(CPU_BOUND_CONCURRENCY),
     )

@@ -16,11 +16,11 @@ from agentkeys.api.errors import field_errors_from
 from agentkeys.client_address import Network
 from agentkeys.client_address import client_address as address_of
 from agentkeys.clock import Clock
-from agentkeys.credentials.cache import VerifiedKeyCache
 from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.service import CredentialService
+from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import pop_after_commit
 from agentkeys.errors import FieldError, RequestRateExceeded, ValidationFailed
 from agentkeys.ratelimit.base import RequestRateLimiter
@@ -38,7 +38,7 @@ class AppContext:
     policy: IssuingPolicy
     server_secret: bytes
     rate_limiter: RequestRateLimiter
-    key_cache: VerifiedKeyCache
+    verifier: CredentialVerifier
     revocations: RevocationBus
     cpu_slots: asyncio.Semaphore
     trusted_proxies: tuple[Network, ...] = ()
@@ -75,7 +75,7 @@ async def credential_service(request: Request, session: SessionDep) -> Credentia
         clock=context.clock,
         policy=context.policy,
         server_secret=context.server_secret,
-        cache=context.key_cache,
+        verifier=context.verifier,
         revocations=context.revocations,
     )
 
@@ -112,38 +112,37 @@ api_key_header = APIKeyHeader(
 PresentedKeyDep = Annotated[str | None, Depends(api_key_header)]
 
 
-async def current_credential(
-    request: Request, service: CredentialServiceDep, key: PresentedKeyDep
-) -> AuthenticatedCredential:
-    """The key guard: a verified credential within its request rate, or a refusal."""
-    credential = await service.authenticate(key)
-    decision = await app_context(request).rate_limiter.hit(credential.id)
-    # The middleware turns this into RateLimit headers on whatever the route answers.
-    request.scope["state"]["rate_decision"] = decision
-    if not decision.allowed:
-        raise RequestRateExceeded(
-            f"This credential may make {decision.limit} requests per "
-            f"{decision.window_seconds} seconds.",
-            recovery_action="Slow down and retry after retry_after_seconds.",
-            retry_after_seconds=decision.reset_seconds,
-        )
-    return credential
-
-
-CurrentCredential = Annotated[AuthenticatedCredential, Depends(current_credential)]
-
-
 def require_scopes(
     *scopes: str,
-) -> Callable[[AuthenticatedCredential], Coroutine[Any, Any, AuthenticatedCredential]]:
-    """A guard needing every listed scope: ``Annotated[..., Depends(require_scopes("x"))]``."""
+) -> Callable[[Request, str | None], Coroutine[Any, Any, AuthenticatedCredential]]:
+    """The key guard: a verified credential, within its request rate, holding every listed scope.
 
-    async def guard(credential: CurrentCredential) -> AuthenticatedCredential:
+    One dependency (plus the header it reads) so the hot path costs one resolution: a cached
+    key is answered without a database session. Use as
+    ``Annotated[AuthenticatedCredential, Depends(require_scopes("homes:read"))]``.
+    """
+
+    async def guard(request: Request, key: PresentedKeyDep) -> AuthenticatedCredential:
+        context = app_context(request)
+        credential = await context.verifier.authenticate(key)
+        decision = await context.rate_limiter.hit(credential.id)
+        # The middleware turns this into RateLimit headers on whatever the route answers.
+        request.scope["state"]["rate_decision"] = decision
+        if not decision.allowed:
+            raise RequestRateExceeded(
+                f"This credential may make {decision.limit} requests per "
+                f"{decision.window_seconds} seconds.",
+                recovery_action="Slow down and retry after retry_after_seconds.",
+                retry_after_seconds=decision.reset_seconds,
+            )
         credential.require(*scopes)
         return credential
 
-    guard.__name__ = f"require_{'_'.join(s.replace(':', '_') for s in scopes)}"
+    guard.__name__ = "require_" + ("_".join(s.replace(":", "_") for s in scopes) or "any_scope")
     return guard
+
+
+CurrentCredential = Annotated[AuthenticatedCredential, Depends(require_scopes())]
 
 
 async def parse_json_body(

@@ -12,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentkeys import ids
 from agentkeys.clock import Clock, to_millisecond
 from agentkeys.credentials import keys
-from agentkeys.credentials.cache import VerifiedKeyCache
-from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.credentials.policy import (
     CredentialAsk,
@@ -30,13 +28,10 @@ from agentkeys.credentials.policy import (
 from agentkeys.credentials.repository import CredentialRepository
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
+from agentkeys.credentials.verifier import CredentialVerifier, invalid_key
 from agentkeys.db.engine import after_commit, begin_write
 from agentkeys.errors import (
-    ExpiredCredential,
-    InvalidApiKey,
-    MissingApiKey,
     NotFound,
-    RevokedCredential,
 )
 
 logger = logging.getLogger(__name__)
@@ -82,7 +77,7 @@ class CredentialService:
         clock: Clock,
         policy: IssuingPolicy,
         server_secret: bytes,
-        cache: VerifiedKeyCache,
+        verifier: CredentialVerifier,
         revocations: RevocationBus,
     ) -> None:
         self._session = session
@@ -90,7 +85,7 @@ class CredentialService:
         self._clock = clock
         self._policy = policy
         self._server_secret = server_secret
-        self._cache = cache
+        self._verifier = verifier
         self._revocations = revocations
 
     async def request_credential(
@@ -216,61 +211,6 @@ class CredentialService:
             secret=minted.secret,
         )
 
-    async def authenticate(self, presented: str | None) -> AuthenticatedCredential:
-        """Verify a presented key: format and checksum, then digest look-up, revocation, expiry.
-
-        The hot path: a recently verified key is answered from the cache without the database;
-        its expiry is still checked here on every request.
-        """
-        key_digest = self._well_formed_digest(presented)
-        cached = self._cache.get(key_digest)
-        if cached is not None:
-            if self._clock.now() >= cached.expires_at:
-                raise _expired()
-            return cached
-        record = await self._repository.get_by_digest(key_digest)
-        if record is None:
-            raise _invalid()
-        self._refuse_unusable(record)
-        credential = self._authenticated(record)
-        self._cache.put(key_digest, credential)
-        return credential
-
-    def _well_formed_digest(self, presented: str | None) -> str:
-        if not presented:
-            raise MissingApiKey(
-                "Send your credential in the x-ws-api-key header.",
-                recovery_action="Request a credential with POST /v1/agent-credentials.",
-            )
-        if not keys.is_well_formed(presented):
-            raise _invalid()
-        return keys.digest(presented, server_secret=self._server_secret)
-
-    async def _find(self, presented: str | None) -> CredentialRecord:
-        record = await self._repository.get_by_digest(self._well_formed_digest(presented))
-        if record is None:
-            raise _invalid()
-        return record
-
-    def _refuse_unusable(self, record: CredentialRecord) -> None:
-        if record.revoked_at is not None:
-            raise RevokedCredential(
-                "This credential has been revoked.",
-                recovery_action="Request a new credential with POST /v1/agent-credentials.",
-            )
-        if self._clock.now() >= record.expires_at:
-            raise _expired()
-
-    def _authenticated(self, record: CredentialRecord) -> AuthenticatedCredential:
-        return AuthenticatedCredential(
-            id=record.id,
-            scopes=tuple(record.scopes),
-            effective_scopes=self._policy.catalog.expand(record.scopes),
-            environment=record.environment,
-            created_at=record.created_at,
-            expires_at=record.expires_at,
-        )
-
     async def revocation_target(
         self, presented: str | None, credential_id: str
     ) -> CredentialRecord:
@@ -280,10 +220,12 @@ class CredentialService:
         retried revocation is answered ``revoked`` again instead of an authentication error.
         """
         await begin_write(self._session)
-        record = await self._find(presented)
+        record = await self._repository.get_by_digest(self._verifier.digest_of(presented))
+        if record is None:
+            raise invalid_key()
         if record.id == credential_id:
             return record
-        self._refuse_unusable(record)
+        self._verifier.refuse_unusable(record)
         raise NotFound(f"No credential '{credential_id}' belongs to this key.")
 
     async def revoke(self, record: CredentialRecord, *, reason: str | None) -> CredentialRecord:
@@ -299,20 +241,6 @@ class CredentialService:
             credential_id = record.id
             after_commit(self._session, lambda: self._revocations.publish(credential_id))
         return record
-
-
-def _invalid() -> InvalidApiKey:
-    return InvalidApiKey(
-        "The x-ws-api-key header does not hold a valid credential.",
-        recovery_action="Check that the whole key was sent, or request a new credential.",
-    )
-
-
-def _expired() -> ExpiredCredential:
-    return ExpiredCredential(
-        "This credential has expired.",
-        recovery_action="Request a new credential with POST /v1/agent-credentials.",
-    )
 
 
 def _decision_details(decision: Decision) -> dict[str, Any]:

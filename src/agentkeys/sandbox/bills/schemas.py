@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from agentkeys.sandbox.tariffs.engine import SLOTS_PER_DAY, Bill, ChargeLine
@@ -31,13 +31,19 @@ class _UsageBody(CamelRequestBody):
     )
     debug: bool | None = None
 
-    def export_days_match(self) -> None:
-        if self.export is not None and len(self.export) != len(self.usage):
+    @field_validator("export")
+    @classmethod
+    def _as_many_days_as_usage(
+        cls, export: list[Day] | None, info: ValidationInfo
+    ) -> list[Day] | None:
+        usage = info.data.get("usage")
+        if export is not None and usage is not None and len(export) != len(usage):
             raise PydanticCustomError(
                 "export_days",
                 "export has {export} days but usage has {usage}",
-                {"export": len(self.export), "usage": len(self.usage)},
+                {"export": len(export), "usage": len(usage)},
             )
+        return export
 
 
 def _this_year() -> int:
@@ -47,11 +53,6 @@ def _this_year() -> int:
 class MonthlyBillRequestDto(_UsageBody):
     month: Annotated[int, Field(ge=1, le=12)]
     year: Annotated[int, Field(ge=2000, le=2100)] = Field(default_factory=_this_year)
-
-    @model_validator(mode="after")
-    def _shapes(self) -> MonthlyBillRequestDto:
-        self.export_days_match()
-        return self
 
 
 def parse_date(value: str) -> date:
@@ -85,11 +86,6 @@ class PeriodBillRequestDto(_UsageBody):
     @property
     def end(self) -> date:
         return parse_date(self.end_date)
-
-    @model_validator(mode="after")
-    def _shapes(self) -> PeriodBillRequestDto:
-        self.export_days_match()
-        return self
 
 
 class ChargeLineDto(CamelResponse):

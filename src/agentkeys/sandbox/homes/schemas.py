@@ -27,7 +27,7 @@ class HomeFields(CamelRequestBody):
     user_id: ShortText | None = None
     utility_id: Annotated[str, Field(max_length=64)] | None = None
     deprecated_utility_id: Annotated[str, Field(max_length=64)] | None = Field(
-        default=None, alias="UtilityId", deprecated=True, description="Deprecated: use utilityId."
+        default=None, alias="UtilityId", description="Deprecated: use utilityId."
     )
     rate_plan_id: Annotated[str, Field(max_length=64)] | None = Field(
         default=None, description="A ratePlans[].id from POST /v1/utility/get."

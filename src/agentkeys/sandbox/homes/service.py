@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentkeys.clock import Clock, to_millisecond
+from agentkeys.db.engine import begin_write
 from agentkeys.errors import DomainError, ErrorCode, FieldError, NotFound, ValidationFailed
 from agentkeys.sandbox.homes.models import HomeRecord
 from agentkeys.sandbox.homes.repository import HomeRepository
@@ -57,12 +58,14 @@ def new_home_id() -> str:
 
 class HomeService:
     def __init__(self, session: AsyncSession, *, clock: Clock, catalog: Catalog) -> None:
+        self._session = session
         self._repository = HomeRepository(session)
         self._clock = clock
         self._catalog = catalog
 
     async def create_home(self, request: CreateClientHomeDto, *, credential_id: str) -> HomeRecord:
         """A new home owned by ``credential_id``."""
+        await self._lock_homes_of(credential_id)
         if (
             await self._repository.count_owned(credential_id=credential_id)
             >= MAX_HOMES_PER_CREDENTIAL
@@ -91,6 +94,7 @@ class HomeService:
         self, home_id: str, request: UpdateClientHomeDto, *, credential_id: str
     ) -> HomeRecord:
         """Change the fields sent; the rest stay as they are."""
+        await self._lock_homes_of(credential_id)
         home = await self.get_home(home_id, credential_id=credential_id)
         sent = request.model_fields_set
         if "name" in sent:
@@ -108,9 +112,15 @@ class HomeService:
 
     async def remove_home(self, home_id: str, *, credential_id: str) -> HomeRecord:
         """Delete the home and answer it as it was."""
+        await self._lock_homes_of(credential_id)
         home = await self.get_home(home_id, credential_id=credential_id)
         await self._repository.delete(home)
         return home
+
+    async def _lock_homes_of(self, credential_id: str) -> None:
+        # Read-then-write units of work take the write lock first: the 100-home cap holds under
+        # concurrency, and SQLite writers queue instead of failing on a lock upgrade.
+        await begin_write(self._session, f"homes:{credential_id}")
 
     async def list_homes(self, *, credential_id: str) -> list[HomeRecord]:
         return list(await self._repository.list_owned(credential_id=credential_id))

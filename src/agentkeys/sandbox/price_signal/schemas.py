@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from agentkeys.clock import format_instant
+from agentkeys.errors import FieldError, ValidationFailed
 from agentkeys.sandbox.tariffs.engine import PricePoint
 from agentkeys.validation import CamelRequestBody, CamelResponse
 
@@ -38,15 +39,15 @@ class GetPriceSignalRequestDto(CamelRequestBody):
             parse_instant(value)
         return value
 
-    @model_validator(mode="after")
-    def _both_or_neither(self) -> GetPriceSignalRequestDto:
-        if (self.start_time is None) != (self.end_time is None):
-            raise ValueError("send both startTime and endTime, or neither")
-        return self
-
     def window(self) -> tuple[datetime, datetime] | None:
-        if self.start_time is None or self.end_time is None:
+        """The requested window, or ``None`` for the default; refuses one time without the other."""
+        if self.start_time is None and self.end_time is None:
             return None
+        if self.start_time is None or self.end_time is None:
+            missing = "startTime" if self.start_time is None else "endTime"
+            raise ValidationFailed(
+                [FieldError(missing, "Send both startTime and endTime, or neither")]
+            )
         return parse_instant(self.start_time), parse_instant(self.end_time)
 
 
