@@ -106,6 +106,7 @@ def _blocks(points: list[PricePoint], end: datetime) -> list[PriceBlockDto]:
             and last.import_price == point.import_price
             and last.export_price == point.export_price
             and last.period == point.period
+            and last.season == point.season
         ):
             last.end_time = format_instant(block_end)
             continue

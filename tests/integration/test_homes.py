@@ -1,0 +1,814 @@
+"""Homes through HTTP: create, list, get, update, remove; ownership, cap, scopes (CONTRACT §7)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from agentkeys.clock import FrozenClock
+from tests.assertions import (
+    assert_envelope,
+    assert_validation_failed,
+    parse_instant,
+    text,
+)
+from tests.conftest import START, DatabaseProbe
+from tests.factories import issue_credential, key_header
+
+CREATE = "/v1/homes/create"
+LIST = "/v1/homes/list"
+PGE, SCE, DUKE = "14328", "17609", "5416"
+E_TOU_C, SCE_TOU_D, DUKE_RS = (
+    "8fafe26c6f12cd7da414d3cd",
+    "70615ff74102db7043697d35",
+    "572cc796dcfa91eff80286e8",
+)
+UNKNOWN_PLAN = "0123456789abcdef01234567"
+HOME_ID = re.compile(r"ws_home_[0-9a-f]{32}")
+NO_SUCH_HOME = "ws_home_" + "0" * 32
+# ClientHomeDto as WattShift documents it (the answer may carry more).
+DOCUMENTED_FIELDS = {
+    "id",
+    "createdAt",
+    "updatedAt",
+    "energyMarketBiddingEnabled",
+    "carbonSignalIntensity",
+    "modalHome",
+    "name",
+    "userId",
+    "UtilityId",
+    "ratePlanId",
+    "unstructuredAddress",
+    "timezone",
+    "country",
+    "city",
+    "zipcode",
+    "streetAddress",
+    "meterId",
+    "meterIdSource",
+    "enabled",
+    "channelPartnerId",
+}
+ONE_DAY = [0.5] * 96
+MARCH_2026 = {"month": 3, "year": 2026, "usage": [ONE_DAY] * 31}
+PERIOD = {"startDate": "2026-03-01", "endDate": "2026-03-02", "usage": [ONE_DAY]}
+
+
+def home_route(home_id: str, action: str) -> str:
+    return f"/v1/homes/{home_id}/{action}"
+
+
+async def key_with(
+    client: httpx.AsyncClient, *scopes: str, organization: str = "Example Energy Co"
+) -> dict[str, str]:
+    """A key holding ``scopes``; each organization gets an e-mail of its own (own quotas)."""
+    slug = re.sub(r"[^a-z]+", "-", organization.lower()).strip("-")
+    issued = await issue_credential(
+        client,
+        requested_scopes=list(scopes),
+        organization_name=organization,
+        user_email=f"developer@{slug}.example.com",
+    )
+    return key_header(issued["credential"])
+
+
+async def owner_key(client: httpx.AsyncClient) -> dict[str, str]:
+    return await key_with(client, "homes", "calculate", "price_signal:read")
+
+
+async def create_home(
+    client: httpx.AsyncClient, headers: dict[str, str], **fields: Any
+) -> dict[str, Any]:
+    """Create a home named "My Test Home" (unless ``name`` is given); fails unless 201."""
+    response = await client.post(CREATE, json={"name": "My Test Home", **fields}, headers=headers)
+    assert response.status_code == 201, response.text
+    home: dict[str, Any] = response.json()
+    return home
+
+
+async def get_home(
+    client: httpx.AsyncClient, headers: dict[str, str], home_id: str
+) -> dict[str, Any]:
+    response = await client.post(home_route(home_id, "get"), headers=headers)
+    assert response.status_code == 200, response.text
+    home: dict[str, Any] = response.json()
+    return home
+
+
+async def listed_ids(client: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
+    response = await client.post(LIST, headers=headers)
+    assert response.status_code == 200, response.text
+    return [home["id"] for home in response.json()]
+
+
+async def count_homes(db: DatabaseProbe) -> int:
+    rows = await db.rows("SELECT COUNT(*) AS n FROM homes")
+    return int(rows[0]["n"])
+
+
+class TestCreateHome:
+    async def test_create_answers_201_with_the_client_home_fields(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = {
+            "name": "My Test Home",
+            "userId": "user_123456789",
+            "utilityId": PGE,
+            "ratePlanId": E_TOU_C,
+            "unstructuredAddress": "123 Market St, San Francisco, CA 94107",
+            "country": "US",
+            "city": "San Francisco",
+            "zipcode": "94107",
+            "streetAddress": "123 Market St",
+            "solarSystemSizeKw": 5,
+            "isNonNetMetered": False,
+            "carbonSignalIntensity": "HIGH",
+            "meterId": "meter-1",
+            "meterIdSource": "utility",
+            "channelPartnerId": "partner-1",
+        }
+        response = await client.post(CREATE, json=body, headers=await owner_key(client))
+
+        assert response.status_code == 201, response.text
+        home = response.json()
+        assert set(home) >= DOCUMENTED_FIELDS
+        assert HOME_ID.fullmatch(home["id"]), home["id"]
+        assert home["createdAt"] == home["updatedAt"] == "2026-03-01T12:00:00.000Z"
+        assert parse_instant(home["createdAt"]) == START
+        assert home["UtilityId"] == home["utilityId"] == PGE
+        assert home["ratePlanId"] == E_TOU_C
+        assert home["timezone"] == "America/Los_Angeles"
+        assert home["energyMarketBiddingEnabled"] is False
+        assert home["modalHome"] is False
+        assert home["enabled"] is True
+        for field in (
+            "name",
+            "userId",
+            "unstructuredAddress",
+            "country",
+            "city",
+            "zipcode",
+            "streetAddress",
+            "solarSystemSizeKw",
+            "isNonNetMetered",
+            "carbonSignalIntensity",
+            "meterId",
+            "meterIdSource",
+            "channelPartnerId",
+        ):
+            assert home[field] == body[field], field
+
+    async def test_a_name_alone_makes_a_home_without_utility_plan_or_timezone(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        home = await create_home(client, await owner_key(client))
+
+        assert home["name"] == "My Test Home"
+        assert home["utilityId"] is None
+        assert home["UtilityId"] is None
+        assert home["ratePlanId"] is None
+        assert home["timezone"] is None
+        assert home["carbonSignalIntensity"] == "MEDIUM"
+
+    async def test_each_home_gets_its_own_id_and_is_stored_for_its_credential(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        issued = await issue_credential(client, requested_scopes=["homes"])
+        headers = key_header(issued["credential"])
+
+        first = await create_home(client, headers)
+        second = await create_home(client, headers)
+
+        assert first["id"] != second["id"]
+        rows = await db.rows("SELECT id, credential_id FROM homes ORDER BY id")
+        assert rows == sorted(
+            [
+                {"id": first["id"], "credential_id": issued["credential_id"]},
+                {"id": second["id"], "credential_id": issued["credential_id"]},
+            ],
+            key=lambda row: row["id"],
+        )
+
+    @pytest.mark.parametrize(
+        ("fields", "utility_id", "timezone"),
+        [
+            ({"utilityId": DUKE}, DUKE, "America/New_York"),
+            ({"utilityId": SCE, "ratePlanId": SCE_TOU_D}, SCE, "America/Los_Angeles"),
+            ({"ratePlanId": DUKE_RS}, DUKE, "America/New_York"),
+            ({"ratePlanId": SCE_TOU_D}, SCE, "America/Los_Angeles"),
+            ({"UtilityId": DUKE}, DUKE, "America/New_York"),
+            ({"UtilityId": PGE, "ratePlanId": E_TOU_C}, PGE, "America/Los_Angeles"),
+        ],
+        ids=[
+            "utility-alone",
+            "utility-and-plan",
+            "plan-alone-duke",
+            "plan-alone-sce",
+            "deprecated-UtilityId",
+            "deprecated-UtilityId-and-plan",
+        ],
+    )
+    async def test_the_utility_and_timezone_come_from_the_utility_or_the_plan(
+        self,
+        client: httpx.AsyncClient,
+        fields: dict[str, str],
+        utility_id: str,
+        timezone: str,
+    ) -> None:
+        home = await create_home(client, await owner_key(client), **fields)
+
+        assert home["utilityId"] == home["UtilityId"] == utility_id
+        assert home["timezone"] == timezone
+        assert home["ratePlanId"] == fields.get("ratePlanId")
+
+    async def test_an_unknown_utility_is_refused_naming_utility_id(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        response = await client.post(
+            CREATE, json={"name": "Home", "utilityId": "99999"}, headers=await owner_key(client)
+        )
+        assert_validation_failed(response, "utilityId")
+        assert await count_homes(db) == 0
+
+    @pytest.mark.parametrize("plan_id", [UNKNOWN_PLAN, "not-a-plan"])
+    async def test_an_unknown_rate_plan_is_refused_naming_rate_plan_id(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, plan_id: str
+    ) -> None:
+        response = await client.post(
+            CREATE,
+            json={"name": "Home", "utilityId": PGE, "ratePlanId": plan_id},
+            headers=await owner_key(client),
+        )
+        assert_validation_failed(response, "ratePlanId")
+        assert await count_homes(db) == 0
+
+    @pytest.mark.parametrize(
+        ("utility_field", "utility_id", "plan_id"),
+        [("utilityId", PGE, SCE_TOU_D), ("utilityId", SCE, E_TOU_C), ("UtilityId", DUKE, E_TOU_C)],
+    )
+    async def test_a_plan_of_another_utility_is_refused_naming_rate_plan_id(
+        self,
+        client: httpx.AsyncClient,
+        db: DatabaseProbe,
+        utility_field: str,
+        utility_id: str,
+        plan_id: str,
+    ) -> None:
+        body = {"name": "Home", utility_field: utility_id, "ratePlanId": plan_id}
+        response = await client.post(CREATE, json=body, headers=await owner_key(client))
+        envelope = assert_validation_failed(response, "ratePlanId")
+        assert utility_id in envelope["field_errors"][0]["message"]
+        assert await count_homes(db) == 0
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("carbonSignalIntensity", "EXTREME"),
+            ("zipcode", "ABCDE"),
+            ("solarSystemSizeKw", -1),
+            ("isNonNetMetered", "no"),
+            ("city", text(256)),
+        ],
+    )
+    async def test_an_invalid_optional_field_is_refused_by_name(
+        self, client: httpx.AsyncClient, field: str, value: object
+    ) -> None:
+        response = await client.post(
+            CREATE, json={"name": "Home", field: value}, headers=await owner_key(client)
+        )
+        assert_validation_failed(response, field)
+
+
+class TestHomeName:
+    @pytest.mark.parametrize("length", [1, 255])
+    async def test_1_and_255_characters_are_accepted_on_create(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        home = await create_home(client, await owner_key(client), name=text(length))
+        assert home["name"] == text(length)
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"name": ""},
+            {"name": text(256)},
+            {"name": "   "},
+            {"name": None},
+            {"name": 5},
+            {"city": "San Francisco"},
+        ],
+        ids=["empty", "256", "whitespace", "null", "number", "absent"],
+    )
+    async def test_a_missing_or_out_of_range_name_is_refused_on_create(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, body: dict[str, Any]
+    ) -> None:
+        response = await client.post(CREATE, json=body, headers=await owner_key(client))
+        assert_validation_failed(response, "name")
+        assert await count_homes(db) == 0
+
+    @pytest.mark.parametrize("length", [1, 255])
+    async def test_1_and_255_characters_are_accepted_on_update(
+        self, client: httpx.AsyncClient, length: int
+    ) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers)
+
+        response = await client.post(
+            home_route(home["id"], "update"), json={"name": text(length)}, headers=headers
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["name"] == text(length)
+
+    @pytest.mark.parametrize(
+        "name",
+        ["", text(256), "   ", None, 5],
+        ids=["empty", "256", "whitespace", "null", "number"],
+    )
+    async def test_an_out_of_range_or_cleared_name_is_refused_on_update(
+        self, client: httpx.AsyncClient, clock: FrozenClock, name: object
+    ) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers)
+        clock.advance(timedelta(minutes=1))
+
+        response = await client.post(
+            home_route(home["id"], "update"), json={"name": name}, headers=headers
+        )
+
+        assert_validation_failed(response, "name")
+        assert await get_home(client, headers, home["id"]) == home
+
+
+class TestListHomes:
+    async def test_a_new_credential_has_no_homes(self, client: httpx.AsyncClient) -> None:
+        assert await listed_ids(client, await owner_key(client)) == []
+
+    async def test_list_holds_only_this_credentials_homes_oldest_first(
+        self, client: httpx.AsyncClient, clock: FrozenClock
+    ) -> None:
+        mine = await owner_key(client)
+        theirs = await key_with(client, "homes", organization="Other Energy Co")
+        created = []
+        for name in ("first", "second", "third"):
+            created.append(await create_home(client, mine, name=name))
+            await create_home(client, theirs, name=f"their {name}")
+            clock.advance(timedelta(seconds=1))
+
+        response = await client.post(LIST, headers=mine)
+
+        assert response.status_code == 200, response.text
+        assert response.json() == created
+        assert [home["name"] for home in response.json()] == ["first", "second", "third"]
+
+    async def test_list_order_is_by_creation_not_by_last_update(
+        self, client: httpx.AsyncClient, clock: FrozenClock
+    ) -> None:
+        headers = await owner_key(client)
+        older = await create_home(client, headers, name="older")
+        clock.advance(timedelta(minutes=1))
+        newer = await create_home(client, headers, name="newer")
+        clock.advance(timedelta(minutes=1))
+        updated = await client.post(
+            home_route(older["id"], "update"), json={"city": "Oakland"}, headers=headers
+        )
+        assert updated.status_code == 200, updated.text
+
+        assert await listed_ids(client, headers) == [older["id"], newer["id"]]
+
+
+class TestGetHome:
+    async def test_get_answers_the_home_as_created(self, client: httpx.AsyncClient) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers, ratePlanId=E_TOU_C, city="San Francisco")
+
+        assert await get_home(client, headers, home["id"]) == home
+
+    @pytest.mark.parametrize("home_id", [NO_SUCH_HOME, "anything", "ws_home_"])
+    async def test_an_unknown_home_is_404(self, client: httpx.AsyncClient, home_id: str) -> None:
+        response = await client.post(home_route(home_id, "get"), headers=await owner_key(client))
+        assert_envelope(response, status=404, code="NOT_FOUND")
+
+
+class TestUpdateHome:
+    async def test_only_the_fields_sent_change_and_updated_at_moves_with_the_clock(
+        self, client: httpx.AsyncClient, clock: FrozenClock
+    ) -> None:
+        headers = await owner_key(client)
+        home = await create_home(
+            client, headers, ratePlanId=E_TOU_C, city="San Francisco", zipcode="94107"
+        )
+        clock.advance(timedelta(minutes=5, milliseconds=250))
+
+        response = await client.post(
+            home_route(home["id"], "update"),
+            json={"streetAddress": "1 Market St", "carbonSignalIntensity": "LOW"},
+            headers=headers,
+        )
+
+        assert response.status_code == 200, response.text
+        updated = response.json()
+        assert updated == {
+            **home,
+            "streetAddress": "1 Market St",
+            "carbonSignalIntensity": "LOW",
+            "updatedAt": "2026-03-01T12:05:00.250Z",
+        }
+        assert updated["createdAt"] == home["createdAt"]
+        assert await get_home(client, headers, home["id"]) == updated
+
+    async def test_null_clears_an_optional_field(self, client: httpx.AsyncClient) -> None:
+        headers = await owner_key(client)
+        home = await create_home(
+            client, headers, city="San Francisco", zipcode="94107", solarSystemSizeKw=5.5
+        )
+
+        response = await client.post(
+            home_route(home["id"], "update"),
+            json={"city": None, "solarSystemSizeKw": None},
+            headers=headers,
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json() == {**home, "city": None, "solarSystemSizeKw": None}
+        assert (await get_home(client, headers, home["id"]))["zipcode"] == "94107"
+
+    async def test_an_empty_update_changes_nothing_but_updated_at(
+        self, client: httpx.AsyncClient, clock: FrozenClock
+    ) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers, ratePlanId=E_TOU_C)
+        clock.advance(timedelta(hours=1))
+
+        response = await client.post(home_route(home["id"], "update"), json={}, headers=headers)
+
+        assert response.status_code == 200, response.text
+        assert response.json() == {**home, "updatedAt": "2026-03-01T13:00:00.000Z"}
+
+    async def test_flags_change_when_sent(self, client: httpx.AsyncClient) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers)
+
+        response = await client.post(
+            home_route(home["id"], "update"),
+            json={"enabled": False, "isNonNetMetered": True},
+            headers=headers,
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["enabled"] is False
+        assert response.json()["isNonNetMetered"] is True
+
+    async def test_a_home_can_move_to_another_utility_and_plan(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers, ratePlanId=E_TOU_C)
+
+        response = await client.post(
+            home_route(home["id"], "update"),
+            json={"utilityId": DUKE, "ratePlanId": DUKE_RS},
+            headers=headers,
+        )
+
+        assert response.status_code == 200, response.text
+        moved = response.json()
+        assert (moved["utilityId"], moved["UtilityId"]) == (DUKE, DUKE)
+        assert moved["ratePlanId"] == DUKE_RS
+        assert moved["timezone"] == "America/New_York"
+
+    async def test_null_rate_plan_id_clears_the_plan_and_keeps_the_utility(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers, ratePlanId=E_TOU_C)
+
+        response = await client.post(
+            home_route(home["id"], "update"), json={"ratePlanId": None}, headers=headers
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["ratePlanId"] is None
+        assert response.json()["utilityId"] == PGE
+        assert response.json()["timezone"] == "America/Los_Angeles"
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"ratePlanId": UNKNOWN_PLAN}, "ratePlanId"),
+            ({"utilityId": "99999"}, "utilityId"),
+            ({"utilityId": SCE, "ratePlanId": E_TOU_C}, "ratePlanId"),
+            ({"zipcode": "941O7"}, "zipcode"),
+        ],
+        ids=["unknown-plan", "unknown-utility", "plan-of-another-utility", "bad-zipcode"],
+    )
+    async def test_a_refused_update_changes_nothing(
+        self, client: httpx.AsyncClient, clock: FrozenClock, body: dict[str, Any], field: str
+    ) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers, ratePlanId=E_TOU_C, city="San Francisco")
+        clock.advance(timedelta(minutes=1))
+
+        response = await client.post(home_route(home["id"], "update"), json=body, headers=headers)
+
+        assert_validation_failed(response, field)
+        assert await get_home(client, headers, home["id"]) == home
+
+    async def test_simultaneous_updates_of_different_homes_all_succeed(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = await owner_key(client)
+        homes = [await create_home(client, headers, name=f"home {n}") for n in range(6)]
+
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    home_route(home["id"], "update"), json={"city": "Oakland"}, headers=headers
+                )
+                for home in homes
+            )
+        )
+
+        assert [response.status_code for response in responses] == [200] * 6, [
+            response.text for response in responses if response.status_code != 200
+        ]
+        for home in homes:
+            assert (await get_home(client, headers, home["id"]))["city"] == "Oakland"
+
+    async def test_updating_an_unknown_home_is_404(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            home_route(NO_SUCH_HOME, "update"),
+            json={"name": "Renamed"},
+            headers=await owner_key(client),
+        )
+        assert_envelope(response, status=404, code="NOT_FOUND")
+
+
+class TestRemoveHome:
+    async def test_remove_answers_the_removed_home_and_then_it_is_gone(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        headers = await owner_key(client)
+        kept = await create_home(client, headers, name="kept")
+        home = await create_home(client, headers, name="removed", ratePlanId=E_TOU_C)
+
+        removed = await client.post(home_route(home["id"], "remove"), headers=headers)
+
+        assert removed.status_code == 200, removed.text
+        assert removed.json() == home
+        for action in ("get", "remove"):
+            again = await client.post(home_route(home["id"], action), headers=headers)
+            assert_envelope(again, status=404, code="NOT_FOUND")
+        update = await client.post(
+            home_route(home["id"], "update"), json={"name": "back"}, headers=headers
+        )
+        assert_envelope(update, status=404, code="NOT_FOUND")
+        assert await listed_ids(client, headers) == [kept["id"]]
+        assert await db.rows("SELECT id FROM homes") == [{"id": kept["id"]}]
+
+    async def test_removing_an_unknown_home_is_404(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            home_route(NO_SUCH_HOME, "remove"), headers=await owner_key(client)
+        )
+        assert_envelope(response, status=404, code="NOT_FOUND")
+
+
+class TestHomeOwnership:
+    @pytest.mark.parametrize(
+        ("action", "body"),
+        [
+            ("get", None),
+            ("update", {"name": "Taken over", "city": "Elsewhere"}),
+            ("remove", None),
+            ("bill/monthly", MARCH_2026),
+            ("bill/period", PERIOD),
+            ("price_signal", None),
+        ],
+    )
+    async def test_another_credentials_home_is_404_and_stays_unchanged(
+        self,
+        client: httpx.AsyncClient,
+        db: DatabaseProbe,
+        action: str,
+        body: dict[str, Any] | None,
+    ) -> None:
+        mine = await owner_key(client)
+        theirs = await key_with(
+            client, "homes", "calculate", "price_signal:read", organization="Other Energy Co"
+        )
+        home = await create_home(client, mine, ratePlanId=E_TOU_C, city="San Francisco")
+
+        refused = await client.post(home_route(home["id"], action), json=body, headers=theirs)
+        unknown = await client.post(home_route(NO_SUCH_HOME, action), json=body, headers=theirs)
+
+        assert_envelope(refused, status=404, code="NOT_FOUND")
+        assert_envelope(unknown, status=404, code="NOT_FOUND")
+        assert await get_home(client, mine, home["id"]) == home
+        assert await count_homes(db) == 1
+
+    async def test_another_credential_never_lists_the_home(self, client: httpx.AsyncClient) -> None:
+        mine = await owner_key(client)
+        theirs = await key_with(client, "homes", organization="Other Energy Co")
+        home = await create_home(client, mine)
+
+        assert await listed_ids(client, theirs) == []
+        assert await listed_ids(client, mine) == [home["id"]]
+
+    async def test_a_second_key_of_the_same_organization_does_not_own_the_home(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        first = await owner_key(client)
+        second = await owner_key(client)
+        home = await create_home(client, first)
+
+        response = await client.post(home_route(home["id"], "get"), headers=second)
+
+        assert_envelope(response, status=404, code="NOT_FOUND")
+        assert await listed_ids(client, second) == []
+
+
+class TestHomeWithoutRatePlan:
+    @pytest.mark.parametrize(
+        ("action", "body"),
+        [("bill/monthly", MARCH_2026), ("bill/period", PERIOD), ("price_signal", None)],
+    )
+    @pytest.mark.parametrize("fields", [{}, {"utilityId": PGE}], ids=["no-utility", "utility-only"])
+    async def test_pricing_a_home_without_a_rate_plan_names_rate_plan_id(
+        self,
+        client: httpx.AsyncClient,
+        action: str,
+        body: dict[str, Any] | None,
+        fields: dict[str, str],
+    ) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers, **fields)
+
+        response = await client.post(home_route(home["id"], action), json=body, headers=headers)
+
+        assert_validation_failed(response, "ratePlanId")
+
+    async def test_a_cleared_rate_plan_makes_the_home_unpriceable(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers, ratePlanId=E_TOU_C)
+        priced = await client.post(home_route(home["id"], "price_signal"), headers=headers)
+        assert priced.status_code == 200, priced.text
+
+        cleared = await client.post(
+            home_route(home["id"], "update"), json={"ratePlanId": None}, headers=headers
+        )
+        assert cleared.status_code == 200, cleared.text
+        response = await client.post(home_route(home["id"], "price_signal"), headers=headers)
+
+        assert_validation_failed(response, "ratePlanId")
+
+
+class TestHomeLimit:
+    async def test_the_101st_home_is_refused_until_one_is_removed(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        headers = await owner_key(client)
+        homes = [await create_home(client, headers, name=f"home {n}") for n in range(100)]
+
+        refused = await client.post(CREATE, json={"name": "one too many"}, headers=headers)
+
+        envelope = assert_envelope(refused, status=403, code="FORBIDDEN")
+        assert "100" in envelope["message"]
+        assert await count_homes(db) == 100
+        assert len(await listed_ids(client, headers)) == 100
+        removed = await client.post(home_route(homes[0]["id"], "remove"), headers=headers)
+        assert removed.status_code == 200, removed.text
+        await create_home(client, headers, name="in its place")
+        assert await count_homes(db) == 100
+
+    async def test_the_limit_is_per_credential(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        full = await owner_key(client)
+        for n in range(100):
+            await create_home(client, full, name=f"home {n}")
+        other = await key_with(client, "homes", organization="Other Energy Co")
+
+        await create_home(client, other, name="still allowed")
+
+        assert await count_homes(db) == 101
+
+    async def test_simultaneous_creates_all_succeed(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        headers = await owner_key(client)
+
+        responses = await asyncio.gather(
+            *(client.post(CREATE, json={"name": f"home {n}"}, headers=headers) for n in range(8))
+        )
+
+        assert [response.status_code for response in responses] == [201] * 8, [
+            response.text for response in responses if response.status_code != 201
+        ]
+        assert await count_homes(db) == 8
+
+    async def test_simultaneous_creates_at_the_limit_never_pass_it(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        headers = await owner_key(client)
+        for n in range(98):
+            await create_home(client, headers, name=f"home {n}")
+
+        responses = await asyncio.gather(
+            *(client.post(CREATE, json={"name": f"late {n}"}, headers=headers) for n in range(8))
+        )
+
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses == [201] * 2 + [403] * 6, [response.text for response in responses]
+        assert await count_homes(db) == 100
+
+
+class TestHomesAuthentication:
+    @pytest.mark.parametrize(
+        ("route", "body"),
+        [
+            (CREATE, {"name": "Home"}),
+            (LIST, None),
+            (home_route(NO_SUCH_HOME, "get"), None),
+            (home_route(NO_SUCH_HOME, "update"), {"name": "Home"}),
+            (home_route(NO_SUCH_HOME, "remove"), None),
+        ],
+        ids=["create", "list", "get", "update", "remove"],
+    )
+    async def test_request_without_a_key_is_refused_with_401(
+        self, client: httpx.AsyncClient, route: str, body: dict[str, Any] | None
+    ) -> None:
+        assert_envelope(
+            await client.post(route, json=body), status=401, code="AUTH_MISSING_API_KEY"
+        )
+
+    async def test_homes_read_can_list_and_get_but_not_write(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        writer = await owner_key(client)
+        home = await create_home(client, writer)
+        reader = await key_with(client, "homes:read", organization="Reader Co")
+
+        assert await listed_ids(client, reader) == []
+        unknown = await client.post(home_route(NO_SUCH_HOME, "get"), headers=reader)
+        assert_envelope(unknown, status=404, code="NOT_FOUND")
+        for route, body in (
+            (CREATE, {"name": "Home"}),
+            (home_route(home["id"], "update"), {"name": "Renamed"}),
+            (home_route(home["id"], "remove"), None),
+        ):
+            response = await client.post(route, json=body, headers=reader)
+            envelope = assert_envelope(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
+            assert "homes:write" in envelope["message"]
+        assert await get_home(client, writer, home["id"]) == home
+        assert await count_homes(db) == 1
+
+    async def test_homes_write_can_write_but_not_list_or_get(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        writer = await key_with(client, "homes:write")
+        home = await create_home(client, writer)
+
+        for route in (LIST, home_route(home["id"], "get")):
+            response = await client.post(route, headers=writer)
+            envelope = assert_envelope(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
+            assert "homes:read" in envelope["message"]
+        updated = await client.post(
+            home_route(home["id"], "update"), json={"name": "Renamed"}, headers=writer
+        )
+        assert updated.status_code == 200, updated.text
+        removed = await client.post(home_route(home["id"], "remove"), headers=writer)
+        assert removed.status_code == 200, removed.text
+
+    @pytest.mark.parametrize(
+        ("route", "body", "scope"),
+        [
+            (CREATE, {"name": "Home"}, "homes:write"),
+            (LIST, None, "homes:read"),
+            (home_route(NO_SUCH_HOME, "get"), None, "homes:read"),
+            (home_route(NO_SUCH_HOME, "update"), {"name": "Home"}, "homes:write"),
+            (home_route(NO_SUCH_HOME, "remove"), None, "homes:write"),
+        ],
+        ids=["create", "list", "get", "update", "remove"],
+    )
+    async def test_key_without_homes_scopes_is_refused_with_403_naming_the_scope(
+        self,
+        client: httpx.AsyncClient,
+        db: DatabaseProbe,
+        route: str,
+        body: dict[str, Any] | None,
+        scope: str,
+    ) -> None:
+        headers = await key_with(client, "utility:read", "calculate", "price_signal:read")
+
+        response = await client.post(route, json=body, headers=headers)
+
+        envelope = assert_envelope(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
+        assert scope in envelope["message"]
+        assert await count_homes(db) == 0

@@ -1,0 +1,498 @@
+"""``POST /v1/homes/{id}/price_signal`` through HTTP: windows, daylight saving, plan prices, scopes.
+
+The frozen clock reads 2026-03-01T12:00Z (04:00 PST in Los Angeles). Los Angeles is UTC-8 in
+winter and UTC-7 from 2026-03-08 02:00 local to 2026-11-01 02:00 local.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from agentkeys.clock import FrozenClock
+from tests.assertions import assert_envelope, assert_validation_failed, parse_instant
+from tests.factories import issue_credential, key_header
+
+E_TOU_C = "8fafe26c6f12cd7da414d3cd"
+E_1 = "f32aedcaba2a8d4211e3f7d8"
+SCE_TOU_D = "70615ff74102db7043697d35"
+DUKE_RS = "572cc796dcfa91eff80286e8"
+NO_SUCH_HOME = "ws_home_" + "0" * 32
+QUARTER_HOUR = timedelta(minutes=15)
+WINTER_PEAK, WINTER_OFF_PEAK = 0.39757, 0.36757
+SUMMER_PEAK, SUMMER_OFF_PEAK = 0.5224, 0.3994
+
+
+def route(home_id: str) -> str:
+    return f"/v1/homes/{home_id}/price_signal"
+
+
+async def key_with(
+    client: httpx.AsyncClient, *scopes: str, organization: str = "Example Energy Co"
+) -> dict[str, str]:
+    email = f"developer@{organization.lower().replace(' ', '-')}.example.com"
+    issued = await issue_credential(
+        client, requested_scopes=list(scopes), organization_name=organization, user_email=email
+    )
+    return key_header(issued["credential"])
+
+
+async def priced_home(
+    client: httpx.AsyncClient, rate_plan_id: str = E_TOU_C
+) -> tuple[str, dict[str, str]]:
+    """A key with homes and price_signal:read, and its home on the plan: (home id, headers)."""
+    headers = await key_with(client, "homes", "price_signal:read")
+    response = await client.post(
+        "/v1/homes/create", json={"name": "Home", "ratePlanId": rate_plan_id}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    home_id: str = response.json()["id"]
+    return home_id, headers
+
+
+def window(start: str, end: str) -> dict[str, str]:
+    return {"startTime": start, "endTime": end}
+
+
+def signal_of(response: httpx.Response) -> dict[str, Any]:
+    """The answer, checked to be coherent: one value per quarter-hour in each array, and blocks
+    that tile the window exactly and agree with the arrays slot by slot."""
+    assert response.status_code == 200, response.text
+    signal: dict[str, Any] = response.json()
+    start, end = parse_instant(signal["startTime"]), parse_instant(signal["endTime"])
+    slots = len(signal["prices"])
+    assert slots == (end - start) // QUARTER_HOUR
+    assert len(signal["import"]) == len(signal["export"]) == slots
+    assert signal["prices"] == signal["import"]
+
+    blocks = signal["data"]
+    assert blocks, signal
+    assert blocks[0]["startTime"] == signal["startTime"]
+    assert blocks[-1]["endTime"] == signal["endTime"]
+    expanded_import: list[float] = []
+    expanded_export: list[float] = []
+    for block, following in zip(blocks, [*blocks[1:], None], strict=True):
+        block_start, block_end = parse_instant(block["startTime"]), parse_instant(block["endTime"])
+        assert block_start < block_end, block
+        if following is not None:
+            assert following["startTime"] == block["endTime"], (block, following)
+        assert block["price"] == block["import"]
+        assert block["confidence"] == 1.0
+        count = (block_end - block_start) // QUARTER_HOUR
+        expanded_import.extend([block["import"]] * count)
+        expanded_export.extend([block["export"]] * count)
+    assert expanded_import == signal["import"]
+    assert expanded_export == signal["export"]
+    return signal
+
+
+def block_spans(signal: dict[str, Any]) -> list[tuple[str, str, str, float]]:
+    """(start, end, period, import price) of each block."""
+    return [
+        (block["startTime"], block["endTime"], block["period"], block["import"])
+        for block in signal["data"]
+    ]
+
+
+class TestDefaultWindow:
+    @pytest.mark.parametrize(
+        "send",
+        [
+            {},
+            {"json": {}},
+            {"content": b"null", "headers": {"content-type": "application/json"}},
+            {"json": {"startTime": None, "endTime": None}},
+        ],
+        ids=["no-body", "empty-object", "null", "both-null"],
+    )
+    async def test_no_window_means_the_next_24_hours_from_the_current_quarter_hour(
+        self, client: httpx.AsyncClient, send: dict[str, Any]
+    ) -> None:
+        home_id, headers = await priced_home(client)
+        arguments = dict(send)
+        extra_headers = arguments.pop("headers", {})
+
+        response = await client.post(
+            route(home_id), headers={**headers, **extra_headers}, **arguments
+        )
+
+        signal = signal_of(response)
+        assert signal["homeId"] == home_id
+        assert signal["timezone"] == "America/Los_Angeles"
+        assert signal["startTime"] == "2026-03-01T12:00:00.000Z"
+        assert signal["endTime"] == "2026-03-02T12:00:00.000Z"
+        assert len(signal["prices"]) == 96
+
+    async def test_the_window_starts_at_the_quarter_hour_the_clock_is_in(
+        self, client: httpx.AsyncClient, clock: FrozenClock
+    ) -> None:
+        home_id, headers = await priced_home(client)
+        clock.advance(timedelta(minutes=29, seconds=59, milliseconds=999))
+
+        signal = signal_of(await client.post(route(home_id), headers=headers))
+
+        assert signal["startTime"] == "2026-03-01T12:15:00.000Z"
+        assert signal["endTime"] == "2026-03-02T12:15:00.000Z"
+        assert len(signal["prices"]) == 96
+
+    async def test_winter_e_tou_c_peak_is_priced_from_16_00_to_21_00_local(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 12:00Z = 04:00 PST. Peak 16:00-21:00 PST = 00:00Z-05:00Z on 2026-03-02:
+        # slots 0-47 off-peak, 48-67 peak, 68-95 off-peak. Retail export = import.
+        home_id, headers = await priced_home(client)
+
+        signal = signal_of(await client.post(route(home_id), headers=headers))
+
+        expected = [WINTER_OFF_PEAK] * 48 + [WINTER_PEAK] * 20 + [WINTER_OFF_PEAK] * 28
+        assert signal["prices"] == expected
+        assert signal["export"] == expected
+        assert block_spans(signal) == [
+            ("2026-03-01T12:00:00.000Z", "2026-03-02T00:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
+            ("2026-03-02T00:00:00.000Z", "2026-03-02T05:00:00.000Z", "peak", WINTER_PEAK),
+            ("2026-03-02T05:00:00.000Z", "2026-03-02T12:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
+        ]
+        assert {block["season"] for block in signal["data"]} == {"winter"}
+
+
+class TestExplicitWindow:
+    async def test_a_summer_local_day_has_its_peak_from_23_00_utc(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 2026-07-01 local (PDT, UTC-7): 07:00Z to 07:00Z; 16:00 PDT = 23:00Z.
+        home_id, headers = await priced_home(client)
+
+        response = await client.post(
+            route(home_id),
+            json=window("2026-07-01T07:00:00Z", "2026-07-02T07:00:00Z"),
+            headers=headers,
+        )
+
+        signal = signal_of(response)
+        assert (
+            signal["prices"] == [SUMMER_OFF_PEAK] * 64 + [SUMMER_PEAK] * 20 + [SUMMER_OFF_PEAK] * 12
+        )
+        assert [block["season"] for block in signal["data"]] == ["summer"] * 3
+
+    @pytest.mark.parametrize(
+        ("start", "end"),
+        [
+            ("2026-07-01T00:00:00-07:00", "2026-07-02T00:00:00-07:00"),
+            ("2026-07-01T07:00:00.000Z", "2026-07-02T07:00:00.000Z"),
+            ("2026-07-01T07:00:00", "2026-07-02T07:00:00"),
+            ("2026-07-01T07:00:00+00:00", "2026-07-02T09:00:00+02:00"),
+        ],
+        ids=["local-offset", "millis", "no-offset-is-utc", "mixed-offsets"],
+    )
+    async def test_instants_are_read_with_their_offset(
+        self, client: httpx.AsyncClient, start: str, end: str
+    ) -> None:
+        home_id, headers = await priced_home(client)
+
+        signal = signal_of(
+            await client.post(route(home_id), json=window(start, end), headers=headers)
+        )
+
+        assert signal["startTime"] == "2026-07-01T07:00:00.000Z"
+        assert signal["endTime"] == "2026-07-02T07:00:00.000Z"
+        assert len(signal["prices"]) == 96
+
+    async def test_a_short_window_has_one_value_per_quarter_hour(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 15:00-17:00 PST on 2026-03-02: 4 off-peak then 4 peak quarter-hours.
+        home_id, headers = await priced_home(client)
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-03-02T23:00:00Z", "2026-03-03T01:00:00Z"),
+                headers=headers,
+            )
+        )
+
+        assert signal["prices"] == [WINTER_OFF_PEAK] * 4 + [WINTER_PEAK] * 4
+
+    @pytest.mark.parametrize(
+        ("body", "missing"),
+        [
+            ({"startTime": "2026-03-02T00:00:00Z"}, "endTime"),
+            ({"endTime": "2026-03-02T00:00:00Z"}, "startTime"),
+            ({"startTime": "2026-03-02T00:00:00Z", "endTime": None}, "endTime"),
+        ],
+        ids=["start-only", "end-only", "end-null"],
+    )
+    async def test_only_one_of_the_two_times_is_refused_naming_the_missing_one(
+        self, client: httpx.AsyncClient, body: dict[str, Any], missing: str
+    ) -> None:
+        home_id, headers = await priced_home(client)
+
+        response = await client.post(route(home_id), json=body, headers=headers)
+
+        assert_validation_failed(response, missing)
+
+    @pytest.mark.parametrize(
+        "end", ["2026-03-02T00:00:00Z", "2026-03-01T23:45:00Z", "2026-03-01T16:00:00-08:00"]
+    )
+    async def test_an_end_not_after_the_start_is_refused_naming_end_time(
+        self, client: httpx.AsyncClient, end: str
+    ) -> None:
+        home_id, headers = await priced_home(client)
+
+        response = await client.post(
+            route(home_id), json=window("2026-03-02T00:00:00Z", end), headers=headers
+        )
+
+        assert_validation_failed(response, "endTime")
+
+    async def test_a_window_of_31_days_is_accepted_and_longer_is_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 2026-03-01 to 2026-04-01 is 31 days of real time (the DST change only moves labels).
+        home_id, headers = await priced_home(client)
+
+        longest = await client.post(
+            route(home_id),
+            json=window("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"),
+            headers=headers,
+        )
+        too_long = await client.post(
+            route(home_id),
+            json=window("2026-03-01T00:00:00Z", "2026-04-01T00:15:00Z"),
+            headers=headers,
+        )
+
+        assert len(signal_of(longest)["prices"]) == 31 * 96
+        assert_validation_failed(too_long, "endTime")
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            (window("yesterday", "2026-03-02T00:00:00Z"), "startTime"),
+            (window("2026-03-01T00:00:00Z", "2026-02-30T00:00:00Z"), "endTime"),
+            ({"startTime": 1772323200, "endTime": "2026-03-02T00:00:00Z"}, "startTime"),
+        ],
+        ids=["words", "no-such-day", "number"],
+    )
+    async def test_a_time_that_is_not_iso_8601_is_refused_by_name(
+        self, client: httpx.AsyncClient, body: dict[str, Any], field: str
+    ) -> None:
+        home_id, headers = await priced_home(client)
+
+        response = await client.post(route(home_id), json=body, headers=headers)
+
+        assert_validation_failed(response, field)
+
+    async def test_a_body_that_is_not_an_object_is_refused(self, client: httpx.AsyncClient) -> None:
+        home_id, headers = await priced_home(client)
+
+        response = await client.post(route(home_id), json=["2026-03-01"], headers=headers)
+
+        assert_validation_failed(response, "body")
+
+
+class TestDaylightSavingWindows:
+    async def test_the_spring_forward_day_has_92_quarter_hours_and_peak_from_23_00_utc(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 2026-03-08 local: 00:00 PST (08:00Z) to 00:00 PDT on the 9th (07:00Z): 23 hours.
+        # 16:00 PDT = 23:00Z; 21:00 PDT = 04:00Z.
+        home_id, headers = await priced_home(client)
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-03-08T00:00:00-08:00", "2026-03-09T00:00:00-07:00"),
+                headers=headers,
+            )
+        )
+
+        assert len(signal["prices"]) == 92
+        assert block_spans(signal) == [
+            ("2026-03-08T08:00:00.000Z", "2026-03-08T23:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
+            ("2026-03-08T23:00:00.000Z", "2026-03-09T04:00:00.000Z", "peak", WINTER_PEAK),
+            ("2026-03-09T04:00:00.000Z", "2026-03-09T07:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
+        ]
+
+    async def test_the_day_before_spring_forward_has_its_peak_from_00_00_utc(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        home_id, headers = await priced_home(client)
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-03-07T00:00:00-08:00", "2026-03-08T00:00:00-08:00"),
+                headers=headers,
+            )
+        )
+
+        assert len(signal["prices"]) == 96
+        assert block_spans(signal)[1] == (
+            "2026-03-08T00:00:00.000Z",
+            "2026-03-08T05:00:00.000Z",
+            "peak",
+            WINTER_PEAK,
+        )
+
+    async def test_the_fall_back_day_has_100_quarter_hours_and_peak_from_00_00_utc(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 2026-11-01 local: 00:00 PDT (07:00Z) to 00:00 PST on the 2nd (08:00Z): 25 hours.
+        # 16:00 PST = 00:00Z on the 2nd.
+        home_id, headers = await priced_home(client)
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-11-01T00:00:00-07:00", "2026-11-02T00:00:00-08:00"),
+                headers=headers,
+            )
+        )
+
+        assert len(signal["prices"]) == 100
+        assert block_spans(signal) == [
+            ("2026-11-01T07:00:00.000Z", "2026-11-02T00:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
+            ("2026-11-02T00:00:00.000Z", "2026-11-02T05:00:00.000Z", "peak", WINTER_PEAK),
+            ("2026-11-02T05:00:00.000Z", "2026-11-02T08:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
+        ]
+
+    async def test_sce_super_off_peak_follows_local_time_on_the_spring_forward_day(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # SCE winter: super off-peak 08:00-16:00, mid-peak 16:00-21:00 local, every day.
+        # On 2026-03-08 (PDT after 02:00): 08:00 PDT = 15:00Z, 16:00 PDT = 23:00Z.
+        home_id, headers = await priced_home(client, SCE_TOU_D)
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-03-08T00:00:00-08:00", "2026-03-09T00:00:00-07:00"),
+                headers=headers,
+            )
+        )
+
+        assert len(signal["prices"]) == 92
+        assert [(start, end, period) for start, end, period, _ in block_spans(signal)] == [
+            ("2026-03-08T08:00:00.000Z", "2026-03-08T15:00:00.000Z", "off_peak"),
+            ("2026-03-08T15:00:00.000Z", "2026-03-08T23:00:00.000Z", "super_off_peak"),
+            ("2026-03-08T23:00:00.000Z", "2026-03-09T04:00:00.000Z", "mid_peak"),
+            ("2026-03-09T04:00:00.000Z", "2026-03-09T07:00:00.000Z", "off_peak"),
+        ]
+        assert [block["import"] for block in signal["data"]] == [
+            0.37515,
+            0.33605,
+            0.51112,
+            0.37515,
+        ]
+
+
+class TestPlanPrices:
+    async def test_sce_summer_weekday_is_on_peak_and_weekend_mid_peak(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Friday 2026-07-03 and Saturday 2026-07-04, local days (PDT): slot 64 of each day is
+        # 16:00 local.
+        home_id, headers = await priced_home(client, SCE_TOU_D)
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-07-03T00:00:00-07:00", "2026-07-05T00:00:00-07:00"),
+                headers=headers,
+            )
+        )
+
+        prices = signal["prices"]
+        assert len(prices) == 192
+        assert prices[63] == 0.34666
+        assert prices[64:84] == [0.58477] * 20
+        assert prices[84] == 0.34666
+        assert prices[96 + 64 : 96 + 84] == [0.46482] * 20
+        assert [block["period"] for block in signal["data"]] == [
+            "off_peak",
+            "on_peak",
+            "off_peak",
+            "mid_peak",
+            "off_peak",
+        ]
+
+    async def test_a_flat_plan_is_one_block_at_one_price(self, client: httpx.AsyncClient) -> None:
+        home_id, headers = await priced_home(client, DUKE_RS)
+
+        signal = signal_of(await client.post(route(home_id), headers=headers))
+
+        assert signal["timezone"] == "America/New_York"
+        assert signal["prices"] == [0.122604] * 96
+        assert signal["export"] == [0.122604] * 96
+        assert block_spans(signal) == [
+            ("2026-03-01T12:00:00.000Z", "2026-03-02T12:00:00.000Z", "all_day", 0.122604)
+        ]
+
+    async def test_a_tiered_plan_signals_its_first_tier_price(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        home_id, headers = await priced_home(client, E_1)
+
+        signal = signal_of(await client.post(route(home_id), headers=headers))
+
+        assert signal["prices"] == [0.32561] * 96
+        assert signal["export"] == [0.32561] * 96
+
+    async def test_the_signal_follows_the_homes_current_plan(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        home_id, headers = await priced_home(client)
+        moved = await client.post(
+            f"/v1/homes/{home_id}/update",
+            json={"utilityId": "5416", "ratePlanId": DUKE_RS},
+            headers=headers,
+        )
+        assert moved.status_code == 200, moved.text
+
+        signal = signal_of(await client.post(route(home_id), headers=headers))
+
+        assert signal["prices"] == [0.122604] * 96
+
+
+class TestPriceSignalAuthentication:
+    async def test_request_without_a_key_is_refused_with_401(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        home_id, _ = await priced_home(client)
+
+        response = await client.post(route(home_id))
+
+        assert_envelope(response, status=401, code="AUTH_MISSING_API_KEY")
+
+    async def test_key_without_price_signal_read_is_refused_with_403_naming_the_scope(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = await key_with(client, "homes", "calculate", "utility:read")
+        created = await client.post(
+            "/v1/homes/create", json={"name": "Home", "ratePlanId": E_TOU_C}, headers=headers
+        )
+        assert created.status_code == 201, created.text
+
+        response = await client.post(route(created.json()["id"]), headers=headers)
+
+        envelope = assert_envelope(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
+        assert "price_signal:read" in envelope["message"]
+
+    async def test_another_credentials_home_is_404(self, client: httpx.AsyncClient) -> None:
+        home_id, _ = await priced_home(client)
+        theirs = await key_with(client, "homes", "price_signal:read", organization="Other Co")
+
+        for body in (None, window("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z")):
+            response = await client.post(route(home_id), json=body, headers=theirs)
+            assert_envelope(response, status=404, code="NOT_FOUND")
+
+    async def test_an_unknown_home_is_404(self, client: httpx.AsyncClient) -> None:
+        headers = await key_with(client, "price_signal:read")
+
+        response = await client.post(route(NO_SUCH_HOME), headers=headers)
+
+        assert_envelope(response, status=404, code="NOT_FOUND")
