@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class KeysApiConfig(AppConfig):
+    name = "keys_api"
