@@ -9,7 +9,7 @@ PORT ?= 8080
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install serve test check lint format typecheck clean
+.PHONY: help install serve test check lint format typecheck bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ typecheck: install ## mypy --strict
 	$(BIN)/mypy
 
 check: lint typecheck test ## Everything CI cares about: lint, types, tests
+
+bench: install ## Load the server with wrk (installed if missing) and write BENCHMARKS.md (~15 min)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

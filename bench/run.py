@@ -1,0 +1,384 @@
+"""`make bench`: load the server from a separate process with wrk and write BENCHMARKS.md.
+
+Every figure is the median of several runs and is reported as a ratio to a baseline measured in
+the same run: the floor (an unauthenticated trivial route of the same server). See
+BENCHMARKS.md for what is measured and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+WORK = BENCH / ".work"
+PEER = BENCH / "peer"
+VENV_BIN = Path(sys.executable).parent
+SECRET = "bench-server-secret-" + "x" * 40
+RESULTS_START = "<!-- results:start -->"
+RESULTS_END = "<!-- results:end -->"
+VERIFIED_PATH = "/v1/agent-credentials/self"
+UTILITY_PATH = "/v1/utility/get"
+UTILITY_BODY = '{"zipcode":"94107","detailLevel":"minimal"}'
+ALL_SCOPES = ["utility:read", "homes", "calculate", "price_signal:read", "feedback:write"]
+
+
+@dataclass
+class Sample:
+    requests_per_second: float
+    p99_ms: float
+    non_2xx: int
+
+
+@dataclass
+class Series:
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def rps(self) -> float:
+        return statistics.median(sample.requests_per_second for sample in self.samples)
+
+    @property
+    def p99(self) -> float:
+        return statistics.median(sample.p99_ms for sample in self.samples)
+
+    @property
+    def errors(self) -> int:
+        return sum(sample.non_2xx for sample in self.samples)
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    log("installing wrk (Debian package)")
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def run_wrk(wrk: str, url: str, *, duration: int, connections: int, env: dict[str, str],
+            script: Path | None = None) -> Sample:
+    command = [wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    if script is not None:
+        command[1:1] = ["-s", str(script)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True,
+                            env={**os.environ, **env}).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p99_match = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
+    value, unit = float(p99_match.group(1)), p99_match.group(2)  # type: ignore[union-attr]
+    p99 = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Sample(rps, p99, int(non_2xx.group(1)) if non_2xx else 0)
+
+
+# --- seeding -----------------------------------------------------------------------------------
+
+def bench_policy() -> Path:
+    """The default policy with quotas and the request rate out of the way of the load."""
+    text = subprocess.run([str(VENV_BIN / "agentkeys"), "policy", "show-default"],
+                          capture_output=True, text=True, check=True).stdout
+    text = re.sub(r"(?m)^limit = \d+$", "limit = 1000000000", text)
+    path = WORK / "policy.toml"
+    path.write_text(text)
+    return path
+
+
+def seed_sqlite(path: Path, count: int) -> str:
+    """A migrated SQLite file holding ``count`` credentials; returns one usable key."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from agentkeys.credentials import keys
+    from agentkeys.db import migrate
+
+    if path.exists():
+        for stale in path.parent.glob(path.name + "*"):
+            stale.unlink()
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    server_secret = SECRET.encode()
+    minted = keys.mint(server_secret=server_secret)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    created = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    expires = (now + timedelta(days=7)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    scopes = json.dumps(ALL_SCOPES)
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=OFF")
+    batch = 20_000
+    for start in range(0, count, batch):
+        requests, credentials = [], []
+        for index in range(start, min(count, start + batch)):
+            digest = minted.digest if index == 0 else secrets.token_hex(32)
+            request_id = f"ws_cred_request_seed{index:012d}"
+            org = f"seed org {index % 5000}"
+            requests.append((request_id, f"ws_request_seed{index:012d}", created, "issued",
+                             "198.51.100.1", org, org, None, "sandbox", "{}", "{}"))
+            credentials.append((f"ws_agent_cred_seed{index:012d}", digest, request_id, org, None,
+                                scopes, "sandbox", created, expires))
+        connection.executemany(
+            "INSERT INTO credential_requests (id, request_id, created_at, outcome, client_address,"
+            " organization_name, organization_key, user_email_key, requested_environment,"
+            " request, details) VALUES (?,?,?,?,?,?,?,?,?,?,?)", requests)
+        connection.executemany(
+            "INSERT INTO credentials (id, key_digest, credential_request_id, organization_key,"
+            " user_email_key, scopes, environment, created_at, expires_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?)", credentials)
+        connection.commit()
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    return minted.secret
+
+
+# --- servers -----------------------------------------------------------------------------------
+
+@contextmanager
+def agentkeys_server(database: Path, workers: int, policy: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "AGENTKEYS_MODE": "production", "AGENTKEYS_SECRET": SECRET,
+           "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+           "AGENTKEYS_POLICY": str(policy), "AGENTKEYS_LOG_LEVEL": "WARNING"}
+    log_file = (WORK / f"agentkeys-{workers}.log").open("wb")
+    process = subprocess.Popen(
+        [str(VENV_BIN / "agentkeys"), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/healthz", process)
+        yield base
+    finally:
+        stop(process)
+        log_file.close()
+
+
+@contextmanager
+def peer_server(database: Path, workers: int) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "WORKERS": str(workers), "PORT": str(port),
+           "PEER_DATABASE": str(database)}
+    log_file = (WORK / f"peer-{workers}.log").open("wb")
+    process = subprocess.Popen(["bash", str(PEER / "run.sh")], env=env, stdout=log_file,
+                               stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/healthz", process, seconds=300)
+        yield base
+    finally:
+        stop(process)
+        log_file.close()
+
+
+def seed_peer(database: Path, count: int, key_file: Path) -> None:
+    python = PEER / ".venv" / "bin" / "python"
+    if not python.exists():
+        subprocess.run(["bash", "-c", f"python3 -m venv {PEER / '.venv'} && "
+                        f"{PEER / '.venv/bin/pip'} install -q -r {PEER / 'requirements.txt'}"],
+                       check=True)
+    subprocess.run([str(python), str(PEER / "manage.py"), "seed_keys", "--count", str(count),
+                    "--out", str(key_file), "--reset"], check=True,
+                   env={**os.environ, "PEER_DATABASE": str(database)},
+                   stdout=subprocess.DEVNULL)
+
+
+# --- the measurements --------------------------------------------------------------------------
+
+@dataclass
+class Config:
+    runs: int
+    duration: int
+    connections: int
+
+
+def measure(wrk: str, config: Config, targets: dict[str, tuple[str, Path | None, dict[str, str]]]
+            ) -> dict[str, Series]:
+    """Interleave the targets run by run, so drift affects all of them alike."""
+    results = {name: Series() for name in targets}
+    for run in range(config.runs):
+        for name, (url, script, env) in targets.items():
+            sample = run_wrk(wrk, url, duration=config.duration,
+                             connections=config.connections, env=env, script=script)
+            results[name].samples.append(sample)
+            log(f"  run {run + 1} {name}: {sample.requests_per_second:,.0f} req/s, "
+                f"p99 {sample.p99_ms:.1f} ms, non-2xx {sample.non_2xx}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--large", type=int, default=1_000_000, help="credentials in the big db")
+    parser.add_argument("--skip-peer", action="store_true")
+    args = parser.parse_args()
+    config = Config(args.runs, args.duration, args.connections)
+    WORK.mkdir(parents=True, exist_ok=True)
+    wrk = ensure_wrk()
+    policy = bench_policy()
+    key_file = WORK / "key"
+    small_db, large_db = WORK / "small.db", WORK / "large.db"
+    log("seeding 1,000 credentials")
+    key_file.write_text(seed_sqlite(small_db, 1_000) + "\n")
+    log(f"seeding {args.large:,} credentials")
+    started = time.monotonic()
+    large_key_file = WORK / "key-large"
+    large_key_file.write_text(seed_sqlite(large_db, args.large) + "\n")
+    seed_seconds = time.monotonic() - started
+
+    key_env = {"BENCH_KEY_FILE": str(key_file)}
+    utility_env = {**key_env, "BENCH_METHOD": "POST", "BENCH_BODY": UTILITY_BODY}
+    ours: dict[int, dict[str, Series]] = {}
+    for workers in (1, 2):
+        log(f"agentkeys, {workers} worker(s), 1,000 credentials")
+        with agentkeys_server(small_db, workers, policy) as base:
+            ours[workers] = measure(wrk, config, {
+                "floor": (base + "/healthz", None, {}),
+                "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua", key_env),
+                "utility": (base + UTILITY_PATH, BENCH / "lua/key.lua", utility_env),
+                "issuance": (base + "/v1/agent-credentials", BENCH / "lua/issue.lua", {}),
+            })
+        log(f"agentkeys, {workers} worker(s), {args.large:,} credentials")
+        with agentkeys_server(large_db, workers, policy) as base:
+            large = measure(wrk, config, {
+                "floor": (base + "/healthz", None, {}),
+                "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua",
+                             {"BENCH_KEY_FILE": str(large_key_file)}),
+            })
+            ours[workers]["floor_large"] = large["floor"]
+            ours[workers]["verified_large"] = large["verified"]
+
+    peer: dict[int, dict[str, Series]] = {}
+    if not args.skip_peer:
+        peer_db, peer_key = WORK / "peer.db", WORK / "peer.key"
+        log("seeding the peer with 1,000 keys")
+        seed_peer(peer_db, 1_000, peer_key)
+        for workers in (1, 2):
+            log(f"peer (DRF + djangorestframework-api-key), {workers} gunicorn worker(s)")
+            with peer_server(peer_db, workers) as base:
+                peer[workers] = measure(wrk, config, {
+                    "floor": (base + "/healthz", None, {}),
+                    "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua",
+                                 {"BENCH_KEY_FILE": str(peer_key)}),
+                })
+    write_report(config, ours, peer, large=args.large, seed_seconds=seed_seconds)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){memory}, {platform.platform()}, Python {platform.python_version()}"
+
+
+def write_report(config: Config, ours: dict[int, dict[str, Series]],
+                 peer: dict[int, dict[str, Series]], *, large: int, seed_seconds: float) -> None:
+    lines = [
+        RESULTS_START,
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
+        f"wrk -t2 -c{config.connections} --latency, {config.duration} s per run, median of "
+        f"{config.runs} runs, wrk on the same machine; SQLite; uvicorn workers.",
+        "",
+        "| server | workers | scenario | req/s | p99 ms | ratio | non-2xx |",
+        "|---|---|---|---:|---:|---|---:|",
+    ]
+    for workers, series in ours.items():
+        floor = series["floor"].rps
+        rows = [
+            ("floor: GET /healthz", series["floor"], "1.00 (baseline)"),
+            ("verified: GET /v1/agent-credentials/self (key, rate limit)", series["verified"],
+             f"{series['verified'].rps / floor:.2f} of floor"),
+            ("verified sandbox: POST /v1/utility/get (key, scope, rate limit)",
+             series["utility"], f"{series['utility'].rps / floor:.2f} of floor"),
+            ("issuance: POST /v1/agent-credentials", series["issuance"],
+             f"{series['issuance'].rps / floor:.2f} of floor"),
+            (f"floor, {large:,} credentials stored", series["floor_large"], "1.00 (baseline)"),
+            (f"verified, {large:,} credentials stored", series["verified_large"],
+             f"{series['verified_large'].rps / series['floor_large'].rps:.2f} of floor; "
+             f"{series['verified_large'].rps / series['verified'].rps:.2f} of 1k"),
+        ]
+        for name, data, ratio in rows:
+            lines.append(f"| agentkeys | {workers} | {name} | {data.rps:,.0f} | {data.p99:.1f} | "
+                         f"{ratio} | {data.errors} |")
+    for workers, series in peer.items():
+        floor = series["floor"].rps
+        verified = series["verified"].rps
+        ratio = ours[workers]["verified"].rps / verified
+        lines.append(f"| DRF peer | {workers} | floor: GET /healthz | {floor:,.0f} | "
+                     f"{series['floor'].p99:.1f} | 1.00 (baseline) | {series['floor'].errors} |")
+        lines.append(f"| DRF peer | {workers} | verified: GET /v1/agent-credentials/self | "
+                     f"{verified:,.0f} | {series['verified'].p99:.1f} | {verified / floor:.2f} of "
+                     f"floor; agentkeys is {ratio:.1f}x | {series['verified'].errors} |")
+    lines += ["", f"Seeding {large:,} credentials directly took {seed_seconds:.0f} s.", RESULTS_END]
+    report = ROOT / "BENCHMARKS.md"
+    text = report.read_text() if report.exists() else f"# Benchmarks\n\n{RESULTS_START}\n{RESULTS_END}\n"
+    before, _, rest = text.partition(RESULTS_START)
+    _, _, after = rest.partition(RESULTS_END)
+    report.write_text(before + "\n".join(lines) + after)
+    log(f"wrote {report}")
+
+
+if __name__ == "__main__":
+    main()
