@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agentkeys.sandbox.utility import routes as utility_routes
 from tests.assertions import assert_envelope, assert_request_id, field_names
 from tests.conftest import AppFactory, client_for
-from tests.factories import SEED_REQUEST
+from tests.factories import SEED_REQUEST, issue_credential, key_header
 
 
 @asynccontextmanager
@@ -191,3 +193,37 @@ class TestProbes:
 
         body = assert_envelope(response, status=503, code="SERVICE_UNAVAILABLE")
         assert body["recovery_action"]
+
+
+class TestUnexpectedErrors:
+    async def test_a_bug_answers_500_in_the_envelope_and_is_logged_with_its_request_id(
+        self,
+        client: httpx.AsyncClient,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+
+        def broken(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("a bug, with a detail the client must not see")
+
+        monkeypatch.setattr(utility_routes, "find_utilities", broken)
+        issued = await issue_credential(client, requested_scopes=["utility:read"])
+
+        with caplog.at_level(logging.INFO, logger="agentkeys"):
+            response = await client.post(
+                "/v1/utility/get",
+                json={"zipcode": "94107"},
+                headers=key_header(issued["credential"]),
+            )
+
+        body = assert_envelope(response, status=500, code="INTERNAL_ERROR")
+        assert "detail the client must not see" not in response.text
+        request_id = str(body["request_id"])
+        assert any(
+            record.levelno == logging.ERROR and getattr(record, "request_id", None) == request_id
+            for record in caplog.records
+        )
+        assert any(
+            record.name == "agentkeys.access" and "500" in record.getMessage()
+            for record in caplog.records
+        )

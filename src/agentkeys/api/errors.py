@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -184,9 +184,35 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
     return error_response(request_id, status=status, code=code, message=str(error.detail))
 
 
+# PostgreSQL error classes meaning "the server is not there right now": 08 connection exception,
+# 57 operator intervention (shutting down, starting up, terminated by the administrator).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57")
+# asyncpg's own words when a connection died under an operation (no SQLSTATE of its own).
+_UNAVAILABLE_MESSAGES = ("connection was closed", "cannot switch to state", "connection is closed")
+
+
+def is_database_unavailable(error: DBAPIError) -> bool:
+    """Whether a database error is the database being away (retryable), not a bad statement."""
+    if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
+        return True
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
+        return True
+    text = str(original).lower()
+    return any(marker in text for marker in _UNAVAILABLE_MESSAGES)
+
+
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DBAPIError)  # noqa: S101 - registered for DBAPIError only
+    if is_database_unavailable(error):
+        return await _database_unavailable(request, error)
+    return await _unexpected(request, error)
+
+
 async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    # Connection-level failures only (refused, dropped, pool exhausted): nothing was decided,
-    # so the client may safely retry. Logged without parameters, which could hold request data.
+    # Connection-level failures only (refused, dropped, shutting down, pool exhausted): nothing
+    # was decided, so the client may safely retry. Logged without the statement's parameters.
     logger.error(
         "database unavailable: %s",
         type(error).__name__,
@@ -218,7 +244,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(DBAPIError, _database_error)
     # asyncpg raises plain OSError (refused, reset) when it cannot connect at all.
-    for unavailable in (OperationalError, InterfaceError, PoolTimeout, OSError):
+    for unavailable in (PoolTimeout, OSError):
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -19,6 +19,7 @@ from agentkeys.ids import new_request_id
 from agentkeys.ratelimit.base import RateDecision
 
 access_logger = logging.getLogger("agentkeys.access")
+logger = logging.getLogger(__name__)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -56,9 +57,12 @@ class RequestContextMiddleware:
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
+        response_started = False
 
         async def send_with_request_id(message: Message) -> None:
+            nonlocal response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 headers = MutableHeaders(scope=message)
                 if "x-request-id" not in headers:
                     headers.append("X-Request-Id", request_id)
@@ -90,7 +94,22 @@ class RequestContextMiddleware:
             )
             await response(scope, receive, send_with_request_id)
             return
-        await self.app(scope, self._limited(receive), send_with_request_id)
+        try:
+            await self.app(scope, self._limited(receive), send_with_request_id)
+        except Exception:
+            if response_started:
+                raise
+            # Answered here, inside the request's context: the envelope carries the request id,
+            # the access log has the line, and the connection stays usable for the client.
+            logger.exception("unhandled error", extra={"request_id": request_id})
+            response = error_response(
+                request_id,
+                status=500,
+                code=ErrorCode.INTERNAL_ERROR,
+                message="An internal error occurred.",
+                recovery_action="Retry later; quote the request_id if it persists.",
+            )
+            await response(scope, receive, send_with_request_id)
 
     def _transport_refusal(self, scope: Scope) -> tuple[int, str] | None:
         if scope["method"] not in BODY_METHODS:
