@@ -171,3 +171,17 @@ class TestDigest:
         assert minted.secret not in minted.digest
         assert random_part_of(minted.secret) not in minted.digest
         assert SERVER_SECRET.decode() not in minted.digest
+
+
+class TestRedact:
+    def test_whole_truncated_and_embedded_keys_are_hidden(self) -> None:
+        secret = keys.mint(server_secret=b"s" * 32).secret
+
+        text = keys.redact(f"GET /v1/x/{secret}/y and {secret[:20]}; end")
+
+        assert secret[10:] not in text
+        assert secret[10:20] not in text
+        assert text == "GET /v1/x/wsk_agent_[redacted]/y and wsk_agent_[redacted]; end"
+
+    def test_text_without_keys_is_unchanged(self) -> None:
+        assert keys.redact("/v1/homes/ws_home_abc/get") == "/v1/homes/ws_home_abc/get"

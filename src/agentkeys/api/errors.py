@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agentkeys.credentials.keys import redact
 from agentkeys.errors import DomainError, ErrorCode, FieldError, ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,12 @@ def error_response(
     retry_after_seconds: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    envelope: dict[str, Any] = {"request_id": request_id, "error_code": code, "message": message}
+    # Messages may quote a path or an id the client sent: a key sent there is never echoed.
+    envelope: dict[str, Any] = {
+        "request_id": request_id,
+        "error_code": code,
+        "message": redact(message),
+    }
     all_headers = {"X-Request-Id": request_id, **(headers or {})}
     if recovery_action is not None:
         envelope["recovery_action"] = recovery_action

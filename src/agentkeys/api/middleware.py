@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response
+from agentkeys.credentials.keys import redact
 from agentkeys.errors import ErrorCode
 from agentkeys.ids import new_request_id
 from agentkeys.ratelimit.base import RateDecision
@@ -69,11 +70,12 @@ class RequestContextMiddleware:
                 decision = scope["state"].get("rate_decision")
                 if decision is not None:
                     add_rate_limit_headers(headers, decision)
-                # The path only: a query string could carry anything a client put there.
+                # The path only (a query string could carry anything), and never a key, even one
+                # a client put in the path.
                 access_logger.info(
                     "%s %s %s",
                     scope["method"],
-                    scope["path"],
+                    redact(scope["path"]),
                     message["status"],
                     extra={
                         "request_id": request_id,

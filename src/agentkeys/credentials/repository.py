@@ -24,8 +24,13 @@ class CredentialRepository:
     async def flush(self) -> None:
         await self._session.flush()
 
-    async def get_by_digest(self, key_digest: str) -> CredentialRecord | None:
+    async def get_by_digest(
+        self, key_digest: str, *, for_update: bool = False
+    ) -> CredentialRecord | None:
+        """The credential with this digest; ``for_update`` locks its row until the commit."""
         statement = select(CredentialRecord).where(CredentialRecord.key_digest == key_digest)
+        if for_update:
+            statement = statement.with_for_update()
         return (await self._session.execute(statement)).scalar_one_or_none()
 
     async def get(self, credential_id: str) -> CredentialRecord | None:

@@ -220,7 +220,11 @@ class CredentialService:
         retried revocation is answered ``revoked`` again instead of an authentication error.
         """
         await begin_write(self._session)
-        record = await self._repository.get_by_digest(self._verifier.digest_of(presented))
+        # Locked until commit (PostgreSQL; SQLite's writer lock already serializes): of many
+        # simultaneous revocations only the first writes, and its time and reason are kept.
+        record = await self._repository.get_by_digest(
+            self._verifier.digest_of(presented), for_update=True
+        )
         if record is None:
             raise invalid_key()
         if record.id == credential_id:

@@ -1,0 +1,224 @@
+"""A server killed with SIGKILL in the middle of an issuance load loses nothing it answered.
+
+Real ``agentkeys serve`` processes on a SQLite file and on PostgreSQL. Eight client streams ask
+for credentials (distinct organizations) while the server is killed; a new server is started on
+the same database. Every credential a client received in a complete 200 ``issued`` answer must
+verify on the new server, and the database must hold no half-written issuance. On SQLite the
+new server must start cleanly on the crashed file (its write-ahead log recovered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from agentkeys.db import migrate
+from tests.conftest import DatabaseProbe, empty_tables
+from tests.factories import credential_request, key_header
+from tests.reliability.test_races import assert_answers_match_ledger, assert_ledger_consistent
+from tests.servers import RunningServer, running_server
+
+STREAMS = 8
+# The load is killed once this many credentials were received, or after KILL_AFTER_SECONDS.
+KILL_AFTER_ISSUED = 60
+KILL_AFTER_SECONDS = 1.5
+# Hard bounds on the load, whatever happens.
+LOAD_SECONDS = 3.0
+REQUESTS_PER_STREAM = 400
+CRASHES = 2
+SELF = "/v1/agent-credentials/self"
+EXECUTABLE = Path(sys.executable).with_name("agentkeys")
+
+
+@dataclass(frozen=True)
+class CrashDatabase:
+    url: str
+    sqlite_path: Path | None
+
+    def probe(self) -> DatabaseProbe:
+        return DatabaseProbe(self.url, sqlite_path=self.sqlite_path)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def crash_database(request: pytest.FixtureRequest, tmp_path: Path) -> CrashDatabase:
+    if request.param == "sqlite":
+        path = tmp_path / "crash.db"
+        return CrashDatabase(f"sqlite+aiosqlite:///{path}", path)
+    url: str = request.getfixturevalue("postgres_database")
+    # `agentkeys serve` migrates SQLite only; PostgreSQL is migrated once per release.
+    migrate.upgrade(url)
+    asyncio.run(empty_tables(url))
+    return CrashDatabase(url, None)
+
+
+@pytest.fixture(scope="module")
+def relaxed_policy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped policy with every quota and the request rate raised out of the way."""
+    shipped = subprocess.run(
+        [str(EXECUTABLE), "policy", "show-default"], capture_output=True, text=True, check=True
+    ).stdout
+    relaxed, replaced = re.subn(r"(?m)^limit = \d+$", "limit = 1000000", shipped)
+    assert replaced == 5, shipped  # four quotas and the request rate
+    path = tmp_path_factory.mktemp("policy") / "relaxed.toml"
+    path.write_text(relaxed)
+    subprocess.run([str(EXECUTABLE), "policy", "check", str(path)], check=True, capture_output=True)
+    return path
+
+
+@dataclass
+class Load:
+    """What the client streams saw: complete ``issued`` answers, and anything unexpected."""
+
+    issued: list[dict[str, Any]] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    attempts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def stream(self, base_url: str, number: int, round_: int, stop: threading.Event) -> None:
+        deadline = time.monotonic() + LOAD_SECONDS
+        with httpx.Client(base_url=base_url, timeout=10) as client:
+            for n in range(REQUESTS_PER_STREAM):
+                if stop.is_set() or time.monotonic() > deadline:
+                    return
+                body = credential_request(
+                    organization_name=f"Crash Org {round_}-{number}-{n}",
+                    user_email=f"crash{round_}.{number}.{n}@example.com",
+                )
+                try:
+                    response = client.post("/v1/agent-credentials", json=body)
+                    answer = response.json()
+                except (httpx.TransportError, ValueError):
+                    return  # the server died under this request: no complete answer
+                with self.lock:
+                    self.attempts += 1
+                    if response.status_code == 200 and answer.get("outcome") == "issued":
+                        self.issued.append(answer)
+                    else:
+                        self.unexpected.append(f"{response.status_code} {response.text}")
+
+
+def kill_hard(server: RunningServer) -> None:
+    """SIGKILL the server and any process it started (none with one worker), at once."""
+    pid = server.process.pid
+    children = [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and parent_of(entry) == pid
+    ]
+    for child in children:
+        os.kill(child, signal.SIGKILL)
+    server.process.kill()
+    server.process.wait(timeout=10)
+    assert server.process.returncode == -signal.SIGKILL
+
+
+def parent_of(proc_entry: Path) -> int | None:
+    try:
+        stat = (proc_entry / "stat").read_text()
+    except OSError:
+        return None
+    # Fields after the parenthesised command name: state, ppid, ...
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def crash_under_load(server: RunningServer, load: Load, round_: int) -> None:
+    stop = threading.Event()
+    streams = [
+        threading.Thread(target=load.stream, args=(server.base_url, n, round_, stop), daemon=True)
+        for n in range(STREAMS)
+    ]
+    for stream in streams:
+        stream.start()
+    started = time.monotonic()
+    while len(load.issued) < KILL_AFTER_ISSUED * (round_ + 1):
+        assert all(stream.is_alive() for stream in streams) or load.unexpected, "load ended early"
+        if time.monotonic() - started > KILL_AFTER_SECONDS:
+            break
+        time.sleep(0.01)
+    in_flight = sum(1 for stream in streams if stream.is_alive())
+    kill_hard(server)
+    stop.set()
+    for stream in streams:
+        stream.join(timeout=15)
+        assert not stream.is_alive()
+    assert in_flight > 0, "the server was not killed in the middle of the load"
+
+
+def server_log_problems(log_path: Path) -> list[str]:
+    return [
+        line
+        for line in log_path.read_text(errors="replace").splitlines()
+        if " ERROR " in line or " CRITICAL " in line or "Traceback" in line
+    ]
+
+
+class TestKilledUnderIssuanceLoad:
+    def test_every_credential_answered_survives_and_nothing_is_half_written(
+        self, crash_database: CrashDatabase, relaxed_policy_file: Path, tmp_path: Path
+    ) -> None:
+        environment = {"AGENTKEYS_POLICY": str(relaxed_policy_file)}
+        load = Load()
+        for round_ in range(CRASHES):
+            with running_server(
+                database_url=crash_database.url,
+                log_path=tmp_path / f"before-crash-{round_}.log",
+                extra_env=environment,
+            ) as server:
+                crash_under_load(server, load, round_)
+            if crash_database.sqlite_path is not None:
+                wal = crash_database.sqlite_path.with_name("crash.db-wal")
+                # Killed with transactions in the log: the next server has to recover it.
+                assert wal.exists(), "no write-ahead log left by the crash"
+                assert wal.stat().st_size > 0
+
+        assert load.issued, "no credential was issued before the crash"
+        assert not load.unexpected, load.unexpected[:5]
+        with running_server(
+            database_url=crash_database.url,
+            log_path=tmp_path / "after-crash.log",
+            extra_env=environment,
+        ) as restarted:
+            with httpx.Client(base_url=restarted.base_url, timeout=10) as client:
+                verified = {
+                    answer["credential_id"]: client.get(
+                        SELF, headers=key_header(answer["credential"])
+                    )
+                    for answer in load.issued
+                }
+                fresh = client.post("/v1/agent-credentials", json=credential_request())
+            log_problems = server_log_problems(restarted.log_path)
+
+        lost = {
+            credential_id: response.text
+            for credential_id, response in verified.items()
+            if response.status_code != 200 or response.json()["credential_id"] != credential_id
+        }
+        assert not lost, f"{len(lost)} of {len(verified)} answered credentials lost: {lost}"
+        assert fresh.status_code == 200
+        assert fresh.json()["outcome"] == "issued"
+        assert not log_problems, log_problems
+        probe = crash_database.probe()
+        asyncio.run(assert_ledger_consistent(probe))
+        asyncio.run(assert_answers_match_ledger(probe, load.issued))
+        if crash_database.sqlite_path is not None:
+            with sqlite3.connect(crash_database.sqlite_path) as connection:
+                checked = connection.execute("PRAGMA integrity_check").fetchall()
+            assert checked == [("ok",)], checked
