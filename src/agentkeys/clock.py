@@ -42,5 +42,5 @@ def to_millisecond(instant: datetime) -> datetime:
 
 def format_instant(instant: datetime) -> str:
     """ISO 8601 UTC with milliseconds and ``Z``: ``2025-01-03T12:00:00.000Z``."""
-    utc = instant.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    text = instant.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.removesuffix("+00:00") + "Z"

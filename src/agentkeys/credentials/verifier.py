@@ -7,6 +7,8 @@ cache opens no database session at all.
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentkeys.clock import Clock
@@ -43,6 +45,11 @@ class CredentialVerifier:
         self._catalog = catalog
         self._server_secret = server_secret
         self._cache = cache
+        self._inflight: dict[str, asyncio.Future[AuthenticatedCredential]] = {}
+
+    @property
+    def cache(self) -> VerifiedKeyCache:
+        return self._cache
 
     async def authenticate(self, presented: str | None) -> AuthenticatedCredential:
         """The credential of a usable key, or the refusal the contract names (CONTRACT §3)."""
@@ -52,6 +59,16 @@ class CredentialVerifier:
             if self._clock.now() >= cached.expires_at:
                 raise expired()
             return cached
+        # Single flight: when a busy key's cache entry lapses, the requests arriving together
+        # share one database look-up instead of each queueing its own.
+        lookup = self._inflight.get(key_digest)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._load(key_digest))
+            self._inflight[key_digest] = lookup
+            lookup.add_done_callback(lambda _: self._inflight.pop(key_digest, None))
+        return await asyncio.shield(lookup)
+
+    async def _load(self, key_digest: str) -> AuthenticatedCredential:
         async with self._session_factory() as session:
             record = await CredentialRepository(session).get_by_digest(key_digest)
         if record is None:
