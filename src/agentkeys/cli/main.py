@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from pydantic import ValidationError
+from uvicorn.supervisors import Multiprocess
 
 from agentkeys.config import Settings
 from agentkeys.credentials.policy import IssuingPolicy
@@ -54,17 +56,33 @@ def serve(
     checked_policy(settings.policy)
     if is_sqlite(settings.database_url):
         migrate.upgrade(settings.database_url)
-    uvicorn.run(
+    config = uvicorn.Config(
         "agentkeys.api.asgi:app",
         host=host,
         port=port,
         workers=workers,
-        factory=False,
         access_log=False,
         log_config=None,
         proxy_headers=False,
         server_header=False,
     )
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
+
+
+def tcp_listener(sock: socket.socket) -> socket.socket:
+    """The same bound socket, labelled IPPROTO_TCP so asyncio sets TCP_NODELAY on connections.
+
+    uvicorn's ``bind_socket`` leaves ``proto`` at 0 (uvicorn issue #3149): every worker's
+    keep-alive answers then wait on Nagle and the client's delayed ACK, about 40 ms each.
+    """
+    if sock.family not in {socket.AF_INET, socket.AF_INET6}:
+        return sock
+    listener = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    listener.set_inheritable(True)
+    return listener
 
 
 @db_app.command("upgrade")
