@@ -83,6 +83,8 @@ class TestValidation:
             ({"days": 0}, "days"),
             ({"days": 32}, "days"),
             ({"chargingEfficiency": 0}, "chargingEfficiency"),
+            ({"dischargingEfficiency": 0.009}, "dischargingEfficiency"),
+            ({"dischargingEfficiency": 5e-324}, "dischargingEfficiency"),
             ({"dischargingEfficiency": 1.01}, "dischargingEfficiency"),
             ({"currentSOC": 0.95}, "currentSOC"),
             ({"minPreferredSOC": 0.95}, "maxPreferredSOC"),

@@ -797,3 +797,24 @@ class TestBillAuthentication:
         ):
             response = await client.post(route, json=body, headers=headers)
             assert_envelope(response, status=404, code="NOT_FOUND")
+
+
+class TestValueBounds:
+    """Values stay within 1 GWh per quarter-hour, so every total stays a finite number."""
+
+    async def test_the_largest_value_is_billed_and_one_more_is_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        home, headers = await billed_home(client)
+        largest = [[1_000_000.0] * 96, *days_of(29)]
+        too_large = [[0.0] * 95 + [1_000_000.5], *days_of(29)]
+
+        billed = await client.post(
+            monthly(home), headers=headers, json=month_body(2026, 4, usage=largest)
+        )
+        refused = await client.post(
+            monthly(home), headers=headers, json=month_body(2026, 4, usage=too_large)
+        )
+
+        assert bill_of(billed)["billTotal"] > 0
+        assert_validation_failed(refused, "usage[0][95]")

@@ -496,3 +496,35 @@ class TestPriceSignalAuthentication:
         response = await client.post(route(NO_SUCH_HOME), headers=headers)
 
         assert_envelope(response, status=404, code="NOT_FOUND")
+
+
+class TestWindowBounds:
+    @pytest.mark.parametrize(
+        ("start", "end", "fields"),
+        [
+            ("0001-01-01T00:00:00Z", "0001-01-02T00:00:00Z", ("startTime", "endTime")),
+            ("1999-12-31T23:45:00Z", "2000-01-01T00:15:00Z", ("startTime",)),
+            ("2100-12-31T23:00:00Z", "2101-01-01T00:00:00Z", ("endTime",)),
+        ],
+    )
+    async def test_windows_outside_2000_to_2100_are_refused(
+        self, client: httpx.AsyncClient, start: str, end: str, fields: tuple[str, ...]
+    ) -> None:
+        home, headers = await priced_home(client)
+
+        response = await client.post(route(home), headers=headers, json=window(start, end))
+
+        assert_validation_failed(response, *fields)
+
+    async def test_the_first_quarter_hour_of_2000_is_priced(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        home, headers = await priced_home(client)
+
+        response = await client.post(
+            route(home),
+            headers=headers,
+            json=window("2000-01-01T00:00:00Z", "2000-01-01T00:15:00Z"),
+        )
+
+        assert len(signal_of(response)["prices"]) == 1

@@ -17,7 +17,10 @@ from agentkeys.sandbox.battery.estimate import BatteryEstimate, BatteryParameter
 from agentkeys.validation import CamelRequestBody, CamelResponse
 
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Efficiency = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+# At 1 % or less a battery returns nothing worth simulating, and smaller values overflow the
+# linear program's coefficients (1/efficiency).
+MIN_EFFICIENCY = 0.01
+Efficiency = Annotated[float, Field(ge=MIN_EFFICIENCY, le=1, allow_inf_nan=False)]
 Kilowatts = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
 
 

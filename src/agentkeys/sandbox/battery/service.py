@@ -6,12 +6,13 @@ import asyncio
 import functools
 
 from agentkeys.clock import Clock
-from agentkeys.errors import DomainError, ErrorCode
+from agentkeys.errors import DomainError, ErrorCode, FieldError, ValidationFailed
 from agentkeys.sandbox.battery.estimate import (
     BatteryEstimate,
     BatteryParameters,
     estimate_annual_savings,
 )
+from agentkeys.sandbox.battery.optimizer import DispatchError
 from agentkeys.sandbox.homes.service import HomeService
 
 # A full year of 31-day months takes about a second of CPU; wait this long for a free slot.
@@ -55,5 +56,9 @@ class BatteryService:
         try:
             # CPU-bound (a linear program per month): never on the event loop.
             return await asyncio.to_thread(work)
+        except DispatchError as error:
+            raise ValidationFailed(
+                [FieldError("body", f"These battery parameters cannot be simulated: {error}")]
+            ) from None
         finally:
             self._slots.release()

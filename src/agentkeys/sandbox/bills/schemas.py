@@ -16,7 +16,9 @@ from agentkeys.sandbox.tariffs.engine import SLOTS_PER_DAY, Bill, ChargeLine
 from agentkeys.validation import CamelRequestBody, CamelResponse
 
 MAX_DAYS = 366
-KilowattHours = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# 1 GWh in a quarter-hour is far beyond any meter; the bound keeps every total finite.
+MAX_SLOT_KWH = 1_000_000.0
+KilowattHours = Annotated[float, Field(ge=0, le=MAX_SLOT_KWH, allow_inf_nan=False)]
 # pydantic names each failing value by its day and slot: usage[3][17].
 Day = Annotated[list[KilowattHours], Field(min_length=SLOTS_PER_DAY, max_length=SLOTS_PER_DAY)]
 

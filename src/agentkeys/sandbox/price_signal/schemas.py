@@ -17,13 +17,22 @@ from agentkeys.validation import CamelRequestBody, CamelResponse
 TARIFF_CONFIDENCE = 1.0
 
 
+# Tariffs are priced for years 2000-2100 (as bills are); the bound also keeps every conversion
+# to a home's local time inside the calendar.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2101, 1, 1, tzinfo=UTC)
+
+
 def parse_instant(value: str) -> datetime:
-    """ISO 8601; a time without an offset is taken as UTC."""
+    """ISO 8601 within 2000-2100; a time without an offset is taken as UTC."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise PydanticCustomError("datetime", "Must be an ISO 8601 date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    instant = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if not EARLIEST <= instant < LATEST:
+        raise PydanticCustomError("datetime_range", "Must lie in the years 2000 to 2100")
+    return instant
 
 
 class GetPriceSignalRequestDto(CamelRequestBody):

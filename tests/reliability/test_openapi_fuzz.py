@@ -1,0 +1,364 @@
+"""Property-based fuzzing of every operation documented at /openapi.json (schemathesis).
+
+Every documented operation is called with generated requests, valid and invalid: schemathesis'
+coverage phase (boundary values, missing and wrong fields, wrong methods and content types) and
+its fuzzing phase. Each answer must be no 5xx and carry a documented status, a documented
+content type and a body matching the documented schema of that status.
+
+So that requests get past the guards into the business logic, the fuzzer holds real things: an
+``x-ws-api-key`` of a credential granted every scope, a home on a real rate plan, the catalog's
+rate plan ids, and a second credential to revoke (so revoking never locks the others out). Each
+real value is one choice among generated ones. The bodies whose constraints the schema cannot
+express (dates, days of usage matching the period) also get well-shaped candidates.
+
+The app runs in process under schemathesis' ASGI client, once with a policy without quotas (so
+issuance is judged on content, not answered ``rate_limited``) and once with the shipped policy.
+"""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any, cast
+
+import hypothesis.strategies as st
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import TestPhase
+from schemathesis.python import asgi
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from agentkeys.api.app import create_app
+from agentkeys.config import Mode, Settings
+from agentkeys.credentials.policy import IssuingPolicy, Quota, RequestRate
+from agentkeys.policies.loader import load_policy
+from tests.conftest import TEST_SECRET, AppFactory
+from tests.factories import credential_request, key_header
+
+ALL_SCOPES = [
+    "utility:read",
+    "homes:read",
+    "homes:write",
+    "price_signal:read",
+    "bill_impact:read",
+    "battery:estimate",
+    "feedback:write",
+]
+# Every rate plan of the shipped catalog (sandbox/utility/catalog.json).
+RATE_PLANS = [
+    "8fafe26c6f12cd7da414d3cd",  # PG&E E-TOU-C
+    "f32aedcaba2a8d4211e3f7d8",  # PG&E E-1
+    "70615ff74102db7043697d35",  # SCE TOU-D-4-9PM
+    "572cc796dcfa91eff80286e8",  # Duke Energy Carolinas RS
+]
+HOME = {"name": "Fuzzed home", "zipcode": "94107", "ratePlanId": RATE_PLANS[0]}
+REVOKE = "/v1/agent-credentials/{credentialId}/revoke"
+REMOVE_HOME = "/v1/homes/{id}/remove"
+MONTHLY_BILL = "/v1/homes/{id}/bill/monthly"
+PERIOD_BILL = "/v1/homes/{id}/bill/period"
+QUOTE = "/v1/homes/bill/period/rateplan/{ratePlanId}"
+PRICE_SIGNAL = "/v1/homes/{id}/price_signal"
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+UNLIMITED = 10**6
+# Fuzzing-phase examples per operation (the coverage phase adds its own deterministic cases).
+MAX_EXAMPLES = 30
+
+# Placeholders for real things, set at generation and resolved just before the call: the schema
+# is built once per module (coverage cases at collection), the app and its records once per test.
+# Path parameters are URL-encoded when generated, so the placeholders need no encoding.
+HOLDER_KEY = "placeholder-key-granting-every-scope"
+REVOCABLE_KEY = "placeholder-key-of-the-credential-to-revoke"
+HOLDER_ID = "placeholder-id-of-the-credential-granting-every-scope"
+REVOCABLE_ID = "placeholder-id-of-the-credential-to-revoke"
+HOME_ID = "placeholder-home-on-a-real-rate-plan"
+FRESH_HOME_ID = "placeholder-home-created-for-this-request"
+
+
+def relaxed_policy() -> IssuingPolicy:
+    """The shipped policy without its quotas and request rate."""
+    policy = load_policy()
+    return dataclasses.replace(
+        policy,
+        quotas={kind: Quota(UNLIMITED, quota.window) for kind, quota in policy.quotas.items()},
+        request_rate=RequestRate(UNLIMITED, timedelta(minutes=1)),
+    )
+
+
+def real_path_parameters(path: str) -> list[dict[str, str]]:
+    """Path parameters naming things that exist, for the operation at ``path``."""
+    if path == REVOKE:
+        return [{"credentialId": REVOCABLE_ID}, {"credentialId": HOLDER_ID}]
+    if path == REMOVE_HOME:
+        # Removing the shared home would leave the operations fuzzed after this one only 404s.
+        return [{"id": FRESH_HOME_ID}]
+    if "{id}" in path:
+        return [{"id": HOME_ID}]
+    if "{ratePlanId}" in path:
+        return [{"ratePlanId": plan} for plan in RATE_PLANS]
+    return []
+
+
+# Well-shaped bodies: what the schema cannot say (a date string, as many days of usage as the
+# period has) drawn right, every number still drawn from the whole documented range.
+KILOWATT_HOURS = st.floats(min_value=0, allow_nan=False, allow_infinity=False)
+
+
+def days_of(count: int) -> st.SearchStrategy[list[list[float]]]:
+    """``count`` days of 96 quarter-hour values: one drawn day repeated (3,000 draws are slow)."""
+    return st.lists(KILOWATT_HOURS, min_size=96, max_size=96).map(lambda day: [day] * count)
+
+
+@st.composite
+def usage_bodies(draw: st.DrawFn, count: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"usage": draw(days_of(count))}
+    if draw(st.booleans()):
+        body["export"] = draw(days_of(count))
+    if draw(st.booleans()):
+        body["debug"] = draw(st.booleans())
+    return body
+
+
+@st.composite
+def monthly_bills(draw: st.DrawFn) -> dict[str, Any]:
+    year, month = draw(st.integers(2000, 2100)), draw(st.integers(1, 12))
+    days = calendar.monthrange(year, month)[1]
+    return {"month": month, "year": year, **draw(usage_bodies(days))}
+
+
+# The calendar's own edges are drawn on purpose, besides anything in between.
+LAST_DAY = date.max - timedelta(days=62)
+FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
+LAST_INSTANT = datetime.max.replace(tzinfo=UTC) - timedelta(days=40)
+
+
+def _date_text(draw: st.DrawFn, day: date) -> str:
+    return draw(st.sampled_from([day.isoformat(), f"{day.isoformat()}T00:00:00Z"]))
+
+
+@st.composite
+def period_bills(draw: st.DrawFn, *, whole_months: bool) -> dict[str, Any]:
+    if whole_months:
+        start = date(draw(st.integers(1, 9998)), draw(st.integers(1, 12)), 1)
+        months = start.month - 1 + draw(st.integers(1, 12))
+        end = date(start.year + months // 12, months % 12 + 1, 1)
+    else:
+        start = draw(st.sampled_from([date.min, LAST_DAY]) | st.dates(max_value=LAST_DAY))
+        end = start + timedelta(days=draw(st.integers(1, 62)))
+    return {
+        "startDate": _date_text(draw, start),
+        "endDate": _date_text(draw, end),
+        **draw(usage_bodies((end - start).days)),
+    }
+
+
+OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))])
+
+
+@st.composite
+def price_windows(draw: st.DrawFn) -> dict[str, str]:
+    start = draw(
+        st.sampled_from([FIRST_INSTANT, LAST_INSTANT])
+        | st.datetimes(
+            # Hypothesis takes naive bounds and puts the drawn time zone on the value itself.
+            min_value=FIRST_INSTANT.replace(tzinfo=None),
+            max_value=LAST_INSTANT.replace(tzinfo=None),
+            timezones=OFFSETS,
+        )
+    )
+    end = start + draw(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=32)))
+    return {"startTime": start.isoformat(), "endTime": end.isoformat()}
+
+
+SHAPED_BODIES: dict[str, st.SearchStrategy[Any]] = {
+    MONTHLY_BILL: monthly_bills(),
+    PERIOD_BILL: period_bills(whole_months=False),
+    QUOTE: period_bills(whole_months=True) | period_bills(whole_months=False),
+    PRICE_SIGNAL: price_windows(),
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    """What /openapi.json serves (describing the API touches no database)."""
+    settings = Settings(
+        mode=Mode.PRODUCTION,
+        secret=TEST_SECRET,
+        database_url="sqlite+aiosqlite://",
+        redis_url=None,
+        policy=None,
+    )
+    document: dict[str, Any] = json.loads(json.dumps(create_app(settings).openapi()))
+    return document
+
+
+DOCUMENT = openapi_document()
+# A fixed seed: every run sends the same requests (with the same failures, if any).
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=schemathesis.Config(seed=20260301))
+
+
+@schema.auth(refresh_interval=None)  # no caching: the key depends on the operation
+class PlaceholderKey:
+    """A real key, wherever generation did not set out to send a missing or malformed one."""
+
+    def get(self, case: schemathesis.Case[Any], ctx: schemathesis.AuthContext) -> str:
+        return REVOCABLE_KEY if case.operation.path == REVOKE else HOLDER_KEY
+
+    def set(self, case: schemathesis.Case[Any], data: str, ctx: schemathesis.AuthContext) -> None:
+        case.headers["x-ws-api-key"] = data
+
+
+@schema.hook("before_generate_path_parameters")
+def real_or_generated_path(
+    context: schemathesis.HookContext, strategy: st.SearchStrategy[dict[str, Any]]
+) -> st.SearchStrategy[dict[str, Any]]:
+    assert context.operation is not None
+    real = real_path_parameters(context.operation.path)
+    return st.sampled_from(real) | strategy if real else strategy
+
+
+@schema.hook("before_generate_body")
+def shaped_or_generated_body(
+    context: schemathesis.HookContext, strategy: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
+    assert context.operation is not None
+    shaped = SHAPED_BODIES.get(context.operation.path)
+    return shaped | strategy if shaped is not None else strategy
+
+
+@schema.hook("map_case")
+def real_path_in_coverage(
+    context: schemathesis.HookContext, case: schemathesis.Case[Any]
+) -> schemathesis.Case[Any]:
+    """Coverage cases get the first real path parameters, unless breaking the path is what the
+    case is about: otherwise their boundary-value bodies would only ever meet a 404."""
+    meta = case.meta
+    real = real_path_parameters(case.operation.path)
+    if (
+        real
+        and meta is not None
+        and meta.phase.name is TestPhase.COVERAGE
+        and not meta.is_negative_at(ParameterLocation.PATH)
+    ):
+        case.path_parameters = dict(real[0])
+    return case
+
+
+@dataclass(frozen=True)
+class FuzzTarget:
+    """The app under fuzzing and the real things the placeholders stand for."""
+
+    app: FastAPI
+    key: str
+    credential_id: str
+    revocable_key: str
+    revocable_id: str
+    home_id: str
+
+    def resolve(self, case: schemathesis.Case[Any]) -> schemathesis.Case[Any]:
+        """A copy of the case with the real things in place of their placeholders (the case
+        itself may be an explicit example, shared by the tests of every backend and policy)."""
+        real = {
+            HOLDER_KEY: self.key,
+            REVOCABLE_KEY: self.revocable_key,
+            HOLDER_ID: self.credential_id,
+            REVOCABLE_ID: self.revocable_id,
+            HOME_ID: self.home_id,
+        }
+        resolved = case.derive(keep_auth=True)
+        key = resolved.headers.get("x-ws-api-key")
+        if key in real:
+            resolved.headers["x-ws-api-key"] = real[key]
+        for name, value in resolved.path_parameters.items():
+            if value == FRESH_HOME_ID:
+                resolved.path_parameters[name] = self.new_home()
+            elif value in real:
+                resolved.path_parameters[name] = real[value]
+        return resolved
+
+    def new_home(self) -> str:
+        with asgi_client(self.app) as http:
+            return create_home(http, self.key)
+
+
+def asgi_client(app: FastAPI) -> asgi.ASGIClient:
+    """Schemathesis' own ASGI client on the app (the one the fuzzed requests go through)."""
+    # Its annotation asks for dict-typed ASGI callables; FastAPI's take any MutableMapping.
+    return asgi.get_client(cast(asgi.ASGIApp, app))
+
+
+def issue_all_scopes(http: asgi.ASGIClient, *, user_email: str) -> dict[str, Any]:
+    response = http.post(
+        "/v1/agent-credentials",
+        json=credential_request(requested_scopes=ALL_SCOPES, user_email=user_email),
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["outcome"] == "issued", body
+    assert set(body["scopes"]) == set(ALL_SCOPES), body
+    return body
+
+
+def create_home(http: asgi.ASGIClient, key: str) -> str:
+    response = http.post("/v1/homes/create", json=HOME, headers=key_header(key))
+    assert response.status_code == 201, response.text
+    home_id: str = response.json()["id"]
+    return home_id
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(relaxed_policy, id="relaxed-policy"),
+        pytest.param(load_policy, id="default-policy"),
+    ]
+)
+def fuzz_target(make_app: AppFactory, request: pytest.FixtureRequest) -> Iterator[FuzzTarget]:
+    build_policy: Callable[[], IssuingPolicy] = request.param
+    app = make_app(policy=build_policy())
+    # All requests go through schemathesis' ASGI client: it runs the app and its lifespan on one
+    # event loop thread for the whole test, and the database connections must stay on it.
+    with asgi_client(app) as http:
+        assert http.get("/openapi.json").json() == DOCUMENT, "fuzzing another API than served"
+        holder = issue_all_scopes(http, user_email="fuzz@example.com")
+        revocable = issue_all_scopes(http, user_email="fuzz-revoke@example.com")
+        home_id = create_home(http, holder["credential"])
+    yield FuzzTarget(
+        app=app,
+        key=holder["credential"],
+        credential_id=holder["credential_id"],
+        revocable_key=revocable["credential"],
+        revocable_id=revocable["credential_id"],
+        home_id=home_id,
+    )
+    # End the app's lifespan (engine, revocation bus) while its database still exists.
+    asgi.shutdown_lifespans()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,  # and no example database: a run never depends on an earlier one
+    # The app, its database and its credentials are the state under test: one per test item,
+    # shared by its examples on purpose.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+def test_every_documented_operation_answers_as_documented(
+    case: schemathesis.Case[Any], fuzz_target: FuzzTarget
+) -> None:
+    fuzz_target.resolve(case).call_and_validate(app=fuzz_target.app, checks=CHECKS)
