@@ -186,11 +186,12 @@ def seed_sqlite(path: Path, count: int) -> str:
 
 @contextmanager
 def agentkeys_server(database: Path, workers: int, policy: Path) -> Iterator[str]:
+    """``agentkeys serve`` as in production (uvicorn, uvloop, httptools), logging warnings."""
     port = free_port()
     env = {**os.environ, "AGENTKEYS_MODE": "production", "AGENTKEYS_SECRET": SECRET,
            "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
            "AGENTKEYS_POLICY": str(policy), "AGENTKEYS_LOG_LEVEL": "WARNING"}
-    log_file = (WORK / f"agentkeys-{workers}.log").open("wb")
+    log_file = (WORK / f"agentkeys-{database.stem}-{workers}.log").open("wb")
     process = subprocess.Popen(
         [str(VENV_BIN / "agentkeys"), "serve", "--port", str(port), "--workers", str(workers)],
         env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
@@ -245,6 +246,8 @@ def measure(wrk: str, config: Config, targets: dict[str, tuple[str, Path | None,
             ) -> dict[str, Series]:
     """Interleave the targets run by run, so drift affects all of them alike."""
     results = {name: Series() for name in targets}
+    for url, script, env in targets.values():  # warm up: imports, caches, pools
+        run_wrk(wrk, url, duration=2, connections=config.connections, env=env, script=script)
     for run in range(config.runs):
         for name, (url, script, env) in targets.items():
             sample = run_wrk(wrk, url, duration=config.duration,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,12 +31,11 @@ class BodyTooLarge(HTTPException):
         super().__init__(status_code=413, detail=f"The request body exceeds {limit} bytes.")
 
 
-def add_rate_limit_headers(headers: MutableHeaders, decision: RateDecision) -> None:
+def rate_limit_headers(decision: RateDecision) -> list[tuple[bytes, bytes]]:
     """IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy and its state."""
-    headers.append(
-        "RateLimit-Policy", f'"credential";q={decision.limit};w={decision.window_seconds}'
-    )
-    headers.append("RateLimit", f'"credential";r={decision.remaining};t={decision.reset_seconds}')
+    policy = f'"credential";q={decision.limit};w={decision.window_seconds}'
+    state = f'"credential";r={decision.remaining};t={decision.reset_seconds}'
+    return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
 
 
 def is_json_content_type(value: str) -> bool:
@@ -64,12 +63,13 @@ class RequestContextMiddleware:
             nonlocal response_started
             if message["type"] == "http.response.start":
                 response_started = True
-                headers = MutableHeaders(scope=message)
-                if "x-request-id" not in headers:
-                    headers.append("X-Request-Id", request_id)
+                # Raw header tuples (lower-case names), cheaper than a MutableHeaders view.
+                headers: list[tuple[bytes, bytes]] = message.setdefault("headers", [])
+                if not any(name == b"x-request-id" for name, _ in headers):
+                    headers.append((b"x-request-id", request_id.encode()))
                 decision = scope["state"].get("rate_decision")
                 if decision is not None:
-                    add_rate_limit_headers(headers, decision)
+                    headers.extend(rate_limit_headers(decision))
                 # The path only (a query string could carry anything), and never a key, even one
                 # a client put in the path.
                 access_logger.info(

@@ -96,19 +96,19 @@ async def request_agent_credential(
     response_model=AgentCredentialSelfResponseDto,
     responses=error_responses(401, 429),
 )
-async def describe_own_credential(
-    credential: CurrentCredential, request_id: RequestIdDep
-) -> AgentCredentialSelfResponseDto:
+async def describe_own_credential(credential: CurrentCredential, request: Request) -> Response:
     """Any valid key may ask what it is: its id, scopes and lifetime. Never the secret."""
-    return AgentCredentialSelfResponseDto(
+    answer = AgentCredentialSelfResponseDto(
         credential_id=credential.id,
         scopes=list(credential.scopes),
         effective_scopes=sorted(credential.effective_scopes),
         created_at=format_instant(credential.created_at),
         expires_at=format_instant(credential.expires_at),
         revocation_path=revocation_path(credential.id),
-        request_id=request_id,
+        request_id=request.scope["state"]["request_id"],
     )
+    # A hot route: serialized once by pydantic-core rather than validated again by FastAPI.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 async def revocation_target(
