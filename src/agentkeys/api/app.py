@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from agentkeys import __version__
 from agentkeys.api import health
-from agentkeys.api.deps import AppContext
+from agentkeys.api.deps import API_KEY_HEADER, AppContext
 from agentkeys.api.errors import install_error_handlers
 from agentkeys.api.middleware import RequestContextMiddleware
 from agentkeys.clock import Clock, SystemClock
@@ -36,6 +36,7 @@ from agentkeys.sandbox.homes import routes as home_routes
 from agentkeys.sandbox.price_signal import routes as price_signal_routes
 from agentkeys.sandbox.utility import routes as utility_routes
 
+API_KEY_SCHEME = "WattShiftApiKey"
 # Battery estimates (linear programs) running at once per process; the machine has 2 cores.
 CPU_BOUND_CONCURRENCY = 2
 
@@ -125,7 +126,19 @@ def _describe_openapi(app: FastAPI) -> None:
             schema = generate()
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
-                    operation.get("responses", {}).pop("422", None)
+                    responses = operation.get("responses", {})
+                    responses.pop("422", None)
+                    # Every route that can refuse a key (documents 401) needs one.
+                    if "401" in responses:
+                        operation["security"] = [{API_KEY_SCHEME: []}]
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})[
+                API_KEY_SCHEME
+            ] = {
+                "type": "apiKey",
+                "in": "header",
+                "name": API_KEY_HEADER,
+                "description": "An agent credential (wsk_agent_…) from POST /v1/agent-credentials.",
+            }
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.pop("HTTPValidationError", None)
             components.pop("ValidationError", None)
