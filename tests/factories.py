@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -49,3 +50,18 @@ async def issue_credential(client: httpx.AsyncClient, **overrides: Any) -> dict[
 
 def key_header(credential: str) -> dict[str, str]:
     return {"x-ws-api-key": credential}
+
+
+async def key_with(
+    client: httpx.AsyncClient, *scopes: str, organization: str = "Example Energy Co"
+) -> dict[str, str]:
+    """Headers with a key holding ``scopes``; each organization gets an e-mail of its own, so
+    tests that need several keys stay inside the per-organization and per-e-mail quotas."""
+    slug = re.sub(r"[^a-z]+", "-", organization.lower()).strip("-")
+    issued = await issue_credential(
+        client,
+        requested_scopes=list(scopes),
+        organization_name=organization,
+        user_email=f"developer@{slug}.example.com",
+    )
+    return key_header(issued["credential"])

@@ -15,7 +15,7 @@ from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import compute_bill
 from agentkeys.sandbox.tariffs.model import RatePlan
 from tests.assertions import assert_envelope, assert_validation_failed
-from tests.factories import issue_credential, key_header
+from tests.factories import key_with
 
 E_TOU_C = "8fafe26c6f12cd7da414d3cd"
 E_1 = "f32aedcaba2a8d4211e3f7d8"
@@ -61,16 +61,6 @@ def month_body(year: int, month: int, **changes: Any) -> dict[str, Any]:
 
 def period_body(start: str, end: str, days: int, **changes: Any) -> dict[str, Any]:
     return {"startDate": start, "endDate": end, "usage": days_of(days), **changes}
-
-
-async def key_with(
-    client: httpx.AsyncClient, *scopes: str, organization: str = "Example Energy Co"
-) -> dict[str, str]:
-    email = f"developer@{organization.lower().replace(' ', '-')}.example.com"
-    issued = await issue_credential(
-        client, requested_scopes=list(scopes), organization_name=organization, user_email=email
-    )
-    return key_header(issued["credential"])
 
 
 async def billing_key(client: httpx.AsyncClient) -> dict[str, str]:

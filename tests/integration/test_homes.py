@@ -18,7 +18,7 @@ from tests.assertions import (
     text,
 )
 from tests.conftest import START, DatabaseProbe
-from tests.factories import issue_credential, key_header
+from tests.factories import issue_credential, key_header, key_with
 
 CREATE = "/v1/homes/create"
 LIST = "/v1/homes/list"
@@ -61,20 +61,6 @@ PERIOD = {"startDate": "2026-03-01", "endDate": "2026-03-02", "usage": [ONE_DAY]
 
 def home_route(home_id: str, action: str) -> str:
     return f"/v1/homes/{home_id}/{action}"
-
-
-async def key_with(
-    client: httpx.AsyncClient, *scopes: str, organization: str = "Example Energy Co"
-) -> dict[str, str]:
-    """A key holding ``scopes``; each organization gets an e-mail of its own (own quotas)."""
-    slug = re.sub(r"[^a-z]+", "-", organization.lower()).strip("-")
-    issued = await issue_credential(
-        client,
-        requested_scopes=list(scopes),
-        organization_name=organization,
-        user_email=f"developer@{slug}.example.com",
-    )
-    return key_header(issued["credential"])
 
 
 async def owner_key(client: httpx.AsyncClient) -> dict[str, str]:

@@ -14,7 +14,7 @@ import pytest
 
 from agentkeys.clock import FrozenClock
 from tests.assertions import assert_envelope, assert_validation_failed, parse_instant
-from tests.factories import issue_credential, key_header
+from tests.factories import key_with
 
 E_TOU_C = "8fafe26c6f12cd7da414d3cd"
 E_1 = "f32aedcaba2a8d4211e3f7d8"
@@ -28,16 +28,6 @@ SUMMER_PEAK, SUMMER_OFF_PEAK = 0.5224, 0.3994
 
 def route(home_id: str) -> str:
     return f"/v1/homes/{home_id}/price_signal"
-
-
-async def key_with(
-    client: httpx.AsyncClient, *scopes: str, organization: str = "Example Energy Co"
-) -> dict[str, str]:
-    email = f"developer@{organization.lower().replace(' ', '-')}.example.com"
-    issued = await issue_credential(
-        client, requested_scopes=list(scopes), organization_name=organization, user_email=email
-    )
-    return key_header(issued["credential"])
 
 
 async def priced_home(
