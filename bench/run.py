@@ -111,13 +111,21 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def run_wrk(wrk: str, url: str, *, duration: int, connections: int, env: dict[str, str],
-            script: Path | None = None) -> Sample:
+def run_wrk(
+    wrk: str,
+    url: str,
+    *,
+    duration: int,
+    connections: int,
+    env: dict[str, str],
+    script: Path | None = None,
+) -> Sample:
     command = [wrk, "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url]
     if script is not None:
         command[1:1] = ["-s", str(script)]
-    output = subprocess.run(command, capture_output=True, text=True, check=True,
-                            env={**os.environ, **env}).stdout
+    output = subprocess.run(
+        command, capture_output=True, text=True, check=True, env={**os.environ, **env}
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p99_match = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
     value, unit = float(p99_match.group(1)), p99_match.group(2)  # type: ignore[union-attr]
@@ -128,10 +136,15 @@ def run_wrk(wrk: str, url: str, *, duration: int, connections: int, env: dict[st
 
 # --- seeding -----------------------------------------------------------------------------------
 
+
 def bench_policy() -> Path:
     """The default policy with quotas and the request rate out of the way of the load."""
-    text = subprocess.run([str(VENV_BIN / "agentkeys"), "policy", "show-default"],
-                          capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        [str(VENV_BIN / "agentkeys"), "policy", "show-default"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     text = re.sub(r"(?m)^limit = \d+$", "limit = 1000000000", text)
     path = WORK / "policy.toml"
     path.write_text(text)
@@ -164,18 +177,46 @@ def seed_sqlite(path: Path, count: int) -> str:
             digest = minted.digest if index == 0 else secrets.token_hex(32)
             request_id = f"ws_cred_request_seed{index:012d}"
             org = f"seed org {index % 5000}"
-            requests.append((request_id, f"ws_request_seed{index:012d}", created, "issued",
-                             "198.51.100.1", org, org, None, "sandbox", "{}", "{}"))
-            credentials.append((f"ws_agent_cred_seed{index:012d}", digest, request_id, org, None,
-                                scopes, "sandbox", created, expires))
+            requests.append(
+                (
+                    request_id,
+                    f"ws_request_seed{index:012d}",
+                    created,
+                    "issued",
+                    "198.51.100.1",
+                    org,
+                    org,
+                    None,
+                    "sandbox",
+                    "{}",
+                    "{}",
+                )
+            )
+            credentials.append(
+                (
+                    f"ws_agent_cred_seed{index:012d}",
+                    digest,
+                    request_id,
+                    org,
+                    None,
+                    scopes,
+                    "sandbox",
+                    created,
+                    expires,
+                )
+            )
         connection.executemany(
             "INSERT INTO credential_requests (id, request_id, created_at, outcome, client_address,"
             " organization_name, organization_key, user_email_key, requested_environment,"
-            " request, details) VALUES (?,?,?,?,?,?,?,?,?,?,?)", requests)
+            " request, details) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            requests,
+        )
         connection.executemany(
             "INSERT INTO credentials (id, key_digest, credential_request_id, organization_key,"
             " user_email_key, scopes, environment, created_at, expires_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?)", credentials)
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            credentials,
+        )
         connection.commit()
     connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     connection.close()
@@ -184,17 +225,27 @@ def seed_sqlite(path: Path, count: int) -> str:
 
 # --- servers -----------------------------------------------------------------------------------
 
+
 @contextmanager
 def agentkeys_server(database: Path, workers: int, policy: Path) -> Iterator[str]:
     """``agentkeys serve`` as in production (uvicorn, uvloop, httptools), logging warnings."""
     port = free_port()
-    env = {**os.environ, "AGENTKEYS_MODE": "production", "AGENTKEYS_SECRET": SECRET,
-           "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-           "AGENTKEYS_POLICY": str(policy), "AGENTKEYS_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "AGENTKEYS_MODE": "production",
+        "AGENTKEYS_SECRET": SECRET,
+        "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "AGENTKEYS_POLICY": str(policy),
+        "AGENTKEYS_LOG_LEVEL": "WARNING",
+    }
     log_file = (WORK / f"agentkeys-{database.stem}-{workers}.log").open("wb")
     process = subprocess.Popen(
         [str(VENV_BIN / "agentkeys"), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base + "/healthz", process)
@@ -207,11 +258,16 @@ def agentkeys_server(database: Path, workers: int, policy: Path) -> Iterator[str
 @contextmanager
 def peer_server(database: Path, workers: int) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "WORKERS": str(workers), "PORT": str(port),
-           "PEER_DATABASE": str(database)}
+    env = {**os.environ, "WORKERS": str(workers), "PORT": str(port), "PEER_DATABASE": str(database)}
     log_file = (WORK / f"peer-{workers}.log").open("wb")
-    process = subprocess.Popen(["bash", str(PEER / "run.sh")], env=env, stdout=log_file,
-                               stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    process = subprocess.Popen(
+        ["bash", str(PEER / "run.sh")],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=ROOT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base + "/healthz", process, seconds=300)
@@ -224,16 +280,34 @@ def peer_server(database: Path, workers: int) -> Iterator[str]:
 def seed_peer(database: Path, count: int, key_file: Path) -> None:
     python = PEER / ".venv" / "bin" / "python"
     if not python.exists():
-        subprocess.run(["bash", "-c", f"python3 -m venv {PEER / '.venv'} && "
-                        f"{PEER / '.venv/bin/pip'} install -q -r {PEER / 'requirements.txt'}"],
-                       check=True)
-    subprocess.run([str(python), str(PEER / "manage.py"), "seed_keys", "--count", str(count),
-                    "--out", str(key_file), "--reset"], check=True,
-                   env={**os.environ, "PEER_DATABASE": str(database)},
-                   stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                "bash",
+                "-c",
+                f"python3 -m venv {PEER / '.venv'} && "
+                f"{PEER / '.venv/bin/pip'} install -q -r {PEER / 'requirements.txt'}",
+            ],
+            check=True,
+        )
+    subprocess.run(
+        [
+            str(python),
+            str(PEER / "manage.py"),
+            "seed_keys",
+            "--count",
+            str(count),
+            "--out",
+            str(key_file),
+            "--reset",
+        ],
+        check=True,
+        env={**os.environ, "PEER_DATABASE": str(database)},
+        stdout=subprocess.DEVNULL,
+    )
 
 
 # --- the measurements --------------------------------------------------------------------------
+
 
 @dataclass
 class Config:
@@ -242,19 +316,28 @@ class Config:
     connections: int
 
 
-def measure(wrk: str, config: Config, targets: dict[str, tuple[str, Path | None, dict[str, str]]]
-            ) -> dict[str, Series]:
+def measure(
+    wrk: str, config: Config, targets: dict[str, tuple[str, Path | None, dict[str, str]]]
+) -> dict[str, Series]:
     """Interleave the targets run by run, so drift affects all of them alike."""
     results = {name: Series() for name in targets}
     for url, script, env in targets.values():  # warm up: imports, caches, pools
         run_wrk(wrk, url, duration=2, connections=config.connections, env=env, script=script)
     for run in range(config.runs):
         for name, (url, script, env) in targets.items():
-            sample = run_wrk(wrk, url, duration=config.duration,
-                             connections=config.connections, env=env, script=script)
+            sample = run_wrk(
+                wrk,
+                url,
+                duration=config.duration,
+                connections=config.connections,
+                env=env,
+                script=script,
+            )
             results[name].samples.append(sample)
-            log(f"  run {run + 1} {name}: {sample.requests_per_second:,.0f} req/s, "
-                f"p99 {sample.p99_ms:.1f} ms, non-2xx {sample.non_2xx}")
+            log(
+                f"  run {run + 1} {name}: {sample.requests_per_second:,.0f} req/s, "
+                f"p99 {sample.p99_ms:.1f} ms, non-2xx {sample.non_2xx}"
+            )
     return results
 
 
@@ -286,19 +369,30 @@ def main() -> None:
     for workers in (1, 2):
         log(f"agentkeys, {workers} worker(s), 1,000 credentials")
         with agentkeys_server(small_db, workers, policy) as base:
-            ours[workers] = measure(wrk, config, {
-                "floor": (base + "/healthz", None, {}),
-                "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua", key_env),
-                "utility": (base + UTILITY_PATH, BENCH / "lua/key.lua", utility_env),
-                "issuance": (base + "/v1/agent-credentials", BENCH / "lua/issue.lua", {}),
-            })
+            ours[workers] = measure(
+                wrk,
+                config,
+                {
+                    "floor": (base + "/healthz", None, {}),
+                    "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua", key_env),
+                    "utility": (base + UTILITY_PATH, BENCH / "lua/key.lua", utility_env),
+                    "issuance": (base + "/v1/agent-credentials", BENCH / "lua/issue.lua", {}),
+                },
+            )
         log(f"agentkeys, {workers} worker(s), {args.large:,} credentials")
         with agentkeys_server(large_db, workers, policy) as base:
-            large = measure(wrk, config, {
-                "floor": (base + "/healthz", None, {}),
-                "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua",
-                             {"BENCH_KEY_FILE": str(large_key_file)}),
-            })
+            large = measure(
+                wrk,
+                config,
+                {
+                    "floor": (base + "/healthz", None, {}),
+                    "verified": (
+                        base + VERIFIED_PATH,
+                        BENCH / "lua/key.lua",
+                        {"BENCH_KEY_FILE": str(large_key_file)},
+                    ),
+                },
+            )
             ours[workers]["floor_large"] = large["floor"]
             ours[workers]["verified_large"] = large["verified"]
 
@@ -310,11 +404,18 @@ def main() -> None:
         for workers in (1, 2):
             log(f"peer (DRF + djangorestframework-api-key), {workers} gunicorn worker(s)")
             with peer_server(peer_db, workers) as base:
-                peer[workers] = measure(wrk, config, {
-                    "floor": (base + "/healthz", None, {}),
-                    "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua",
-                                 {"BENCH_KEY_FILE": str(peer_key)}),
-                })
+                peer[workers] = measure(
+                    wrk,
+                    config,
+                    {
+                        "floor": (base + "/healthz", None, {}),
+                        "verified": (
+                            base + VERIFIED_PATH,
+                            BENCH / "lua/key.lua",
+                            {"BENCH_KEY_FILE": str(peer_key)},
+                        ),
+                    },
+                )
     write_report(config, ours, peer, large=args.large, seed_seconds=seed_seconds)
 
 
@@ -336,8 +437,14 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}){memory}, {platform.platform()}, Python {platform.python_version()}"
 
 
-def write_report(config: Config, ours: dict[int, dict[str, Series]],
-                 peer: dict[int, dict[str, Series]], *, large: int, seed_seconds: float) -> None:
+def write_report(
+    config: Config,
+    ours: dict[int, dict[str, Series]],
+    peer: dict[int, dict[str, Series]],
+    *,
+    large: int,
+    seed_seconds: float,
+) -> None:
     lines = [
         RESULTS_START,
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
@@ -351,32 +458,54 @@ def write_report(config: Config, ours: dict[int, dict[str, Series]],
         floor = series["floor"].rps
         rows = [
             ("floor: GET /healthz", series["floor"], "1.00 (baseline)"),
-            ("verified: GET /v1/agent-credentials/self (key, rate limit)", series["verified"],
-             f"{series['verified'].rps / floor:.2f} of floor"),
-            ("verified sandbox: POST /v1/utility/get (key, scope, rate limit)",
-             series["utility"], f"{series['utility'].rps / floor:.2f} of floor"),
-            ("issuance: POST /v1/agent-credentials", series["issuance"],
-             f"{series['issuance'].rps / floor:.2f} of floor"),
+            (
+                "verified: GET /v1/agent-credentials/self (key, rate limit)",
+                series["verified"],
+                f"{series['verified'].rps / floor:.2f} of floor",
+            ),
+            (
+                "verified sandbox: POST /v1/utility/get (key, scope, rate limit)",
+                series["utility"],
+                f"{series['utility'].rps / floor:.2f} of floor",
+            ),
+            (
+                "issuance: POST /v1/agent-credentials",
+                series["issuance"],
+                f"{series['issuance'].rps / floor:.2f} of floor",
+            ),
             (f"floor, {large:,} credentials stored", series["floor_large"], "1.00 (baseline)"),
-            (f"verified, {large:,} credentials stored", series["verified_large"],
-             f"{series['verified_large'].rps / series['floor_large'].rps:.2f} of floor; "
-             f"{series['verified_large'].rps / series['verified'].rps:.2f} of 1k"),
+            (
+                f"verified, {large:,} credentials stored",
+                series["verified_large"],
+                f"{series['verified_large'].rps / series['floor_large'].rps:.2f} of floor; "
+                f"{series['verified_large'].rps / series['verified'].rps:.2f} of 1k",
+            ),
         ]
         for name, data, ratio in rows:
-            lines.append(f"| agentkeys | {workers} | {name} | {data.rps:,.0f} | {data.p99:.1f} | "
-                         f"{ratio} | {data.errors} |")
+            lines.append(
+                f"| agentkeys | {workers} | {name} | {data.rps:,.0f} | {data.p99:.1f} | "
+                f"{ratio} | {data.errors} |"
+            )
     for workers, series in peer.items():
         floor = series["floor"].rps
         verified = series["verified"].rps
         ratio = ours[workers]["verified"].rps / verified
-        lines.append(f"| DRF peer | {workers} | floor: GET /healthz | {floor:,.0f} | "
-                     f"{series['floor'].p99:.1f} | 1.00 (baseline) | {series['floor'].errors} |")
-        lines.append(f"| DRF peer | {workers} | verified: GET /v1/agent-credentials/self | "
-                     f"{verified:,.0f} | {series['verified'].p99:.1f} | {verified / floor:.2f} of "
-                     f"floor; agentkeys is {ratio:.1f}x | {series['verified'].errors} |")
+        lines.append(
+            f"| DRF peer | {workers} | floor: GET /healthz | {floor:,.0f} | "
+            f"{series['floor'].p99:.1f} | 1.00 (baseline) | {series['floor'].errors} |"
+        )
+        lines.append(
+            f"| DRF peer | {workers} | verified: GET /v1/agent-credentials/self | "
+            f"{verified:,.0f} | {series['verified'].p99:.1f} | {verified / floor:.2f} of "
+            f"floor; agentkeys is {ratio:.1f}x | {series['verified'].errors} |"
+        )
     lines += ["", f"Seeding {large:,} credentials directly took {seed_seconds:.0f} s.", RESULTS_END]
     report = ROOT / "BENCHMARKS.md"
-    text = report.read_text() if report.exists() else f"# Benchmarks\n\n{RESULTS_START}\n{RESULTS_END}\n"
+    text = (
+        report.read_text()
+        if report.exists()
+        else f"# Benchmarks\n\n{RESULTS_START}\n{RESULTS_END}\n"
+    )
     before, _, rest = text.partition(RESULTS_START)
     _, _, after = rest.partition(RESULTS_END)
     report.write_text(before + "\n".join(lines) + after)
