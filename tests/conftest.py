@@ -13,6 +13,7 @@ import secrets
 import shutil
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,28 @@ def database_url(backend: str, database_path: Path | None, request: pytest.Fixtu
     url: str = request.getfixturevalue("postgres_database")
     asyncio.run(empty_tables(url))
     return url
+
+
+@dataclass(frozen=True)
+class ServedDatabase:
+    """A database for real server processes: a SQLite file the server will create itself, or
+    the run's PostgreSQL database, migrated (``serve`` migrates SQLite only) and empty."""
+
+    url: str
+    sqlite_path: Path | None
+
+    def probe(self) -> DatabaseProbe:
+        return DatabaseProbe(self.url, sqlite_path=self.sqlite_path)
+
+
+@pytest.fixture
+def served_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> ServedDatabase:
+    if backend == "sqlite":
+        path = tmp_path / "served.db"
+        return ServedDatabase(sqlite_url(path), path)
+    url: str = request.getfixturevalue("postgres_database")
+    asyncio.run(empty_tables(url))
+    return ServedDatabase(url, None)
 
 
 @pytest.fixture

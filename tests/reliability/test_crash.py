@@ -25,8 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agentkeys.db import migrate
-from tests.conftest import DatabaseProbe, empty_tables
+from tests.conftest import ServedDatabase
 from tests.factories import credential_request, key_header
 from tests.reliability.test_races import assert_answers_match_ledger, assert_ledger_consistent
 from tests.servers import RunningServer, running_server
@@ -41,32 +40,6 @@ REQUESTS_PER_STREAM = 400
 CRASHES = 2
 SELF = "/v1/agent-credentials/self"
 EXECUTABLE = Path(sys.executable).with_name("agentkeys")
-
-
-@dataclass(frozen=True)
-class CrashDatabase:
-    url: str
-    sqlite_path: Path | None
-
-    def probe(self) -> DatabaseProbe:
-        return DatabaseProbe(self.url, sqlite_path=self.sqlite_path)
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-    ]
-)
-def crash_database(request: pytest.FixtureRequest, tmp_path: Path) -> CrashDatabase:
-    if request.param == "sqlite":
-        path = tmp_path / "crash.db"
-        return CrashDatabase(f"sqlite+aiosqlite:///{path}", path)
-    url: str = request.getfixturevalue("postgres_database")
-    # `agentkeys serve` migrates SQLite only; PostgreSQL is migrated once per release.
-    migrate.upgrade(url)
-    asyncio.run(empty_tables(url))
-    return CrashDatabase(url, None)
 
 
 @pytest.fixture(scope="module")
@@ -172,19 +145,21 @@ def server_log_problems(log_path: Path) -> list[str]:
 
 class TestKilledUnderIssuanceLoad:
     def test_every_credential_answered_survives_and_nothing_is_half_written(
-        self, crash_database: CrashDatabase, relaxed_policy_file: Path, tmp_path: Path
+        self, served_database: ServedDatabase, relaxed_policy_file: Path, tmp_path: Path
     ) -> None:
         environment = {"AGENTKEYS_POLICY": str(relaxed_policy_file)}
         load = Load()
         for round_ in range(CRASHES):
             with running_server(
-                database_url=crash_database.url,
+                database_url=served_database.url,
                 log_path=tmp_path / f"before-crash-{round_}.log",
                 extra_env=environment,
             ) as server:
                 crash_under_load(server, load, round_)
-            if crash_database.sqlite_path is not None:
-                wal = crash_database.sqlite_path.with_name("crash.db-wal")
+            if served_database.sqlite_path is not None:
+                wal = served_database.sqlite_path.with_name(
+                    served_database.sqlite_path.name + "-wal"
+                )
                 # Killed with transactions in the log: the next server has to recover it.
                 assert wal.exists(), "no write-ahead log left by the crash"
                 assert wal.stat().st_size > 0
@@ -192,7 +167,7 @@ class TestKilledUnderIssuanceLoad:
         assert load.issued, "no credential was issued before the crash"
         assert not load.unexpected, load.unexpected[:5]
         with running_server(
-            database_url=crash_database.url,
+            database_url=served_database.url,
             log_path=tmp_path / "after-crash.log",
             extra_env=environment,
         ) as restarted:
@@ -215,10 +190,10 @@ class TestKilledUnderIssuanceLoad:
         assert fresh.status_code == 200
         assert fresh.json()["outcome"] == "issued"
         assert not log_problems, log_problems
-        probe = crash_database.probe()
+        probe = served_database.probe()
         asyncio.run(assert_ledger_consistent(probe))
         asyncio.run(assert_answers_match_ledger(probe, load.issued))
-        if crash_database.sqlite_path is not None:
-            with sqlite3.connect(crash_database.sqlite_path) as connection:
+        if served_database.sqlite_path is not None:
+            with sqlite3.connect(served_database.sqlite_path) as connection:
                 checked = connection.execute("PRAGMA integrity_check").fetchall()
             assert checked == [("ok",)], checked

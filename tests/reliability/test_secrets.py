@@ -13,18 +13,15 @@ import asyncio
 import shutil
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import make_url
 
 from agentkeys.credentials import keys
-from agentkeys.db import migrate
 from agentkeys.db.models import metadata
-from tests.conftest import TEST_SECRET, DatabaseProbe, empty_tables
+from tests.conftest import TEST_SECRET, ServedDatabase
 from tests.factories import credential_request, key_header
 from tests.servers import running_server
 
@@ -35,23 +32,18 @@ E_TOU_C = "8fafe26c6f12cd7da414d3cd"
 FULL_SCOPES = ["utility:read", "homes", "calculate", "price_signal:read"]
 
 
-@dataclass(frozen=True)
-class SecretsDatabase:
-    url: str
-    sqlite_path: Path | None
-
-    def dump(self) -> bytes:
-        """Everything stored: the SQLite files' bytes, or PostgreSQL's rows and its pg_dump."""
-        if self.sqlite_path is not None:
-            files = sorted(self.sqlite_path.parent.glob(f"{self.sqlite_path.name}*"))
-            assert files, "no database file"
-            return b"".join(path.read_bytes() for path in files)
-        probe = DatabaseProbe(self.url, sqlite_path=None)
-        rows: list[Any] = []
-        for table in metadata.sorted_tables:
-            rows.extend(asyncio.run(probe.rows(f"SELECT * FROM {table.name}")))  # noqa: S608
-        assert rows, "nothing stored"
-        return repr(rows).encode() + pg_dump(self.url)
+def stored_bytes(database: ServedDatabase) -> bytes:
+    """Everything stored: the SQLite files' bytes, or PostgreSQL's rows and its pg_dump."""
+    if database.sqlite_path is not None:
+        files = sorted(database.sqlite_path.parent.glob(f"{database.sqlite_path.name}*"))
+        assert files, "no database file"
+        return b"".join(path.read_bytes() for path in files)
+    probe = database.probe()
+    rows: list[Any] = []
+    for table in metadata.sorted_tables:
+        rows.extend(asyncio.run(probe.rows(f"SELECT * FROM {table.name}")))  # noqa: S608
+    assert rows, "nothing stored"
+    return repr(rows).encode() + pg_dump(database.url)
 
 
 def pg_dump(url: str) -> bytes:
@@ -75,22 +67,6 @@ def pg_dump(url: str) -> bytes:
         capture_output=True,
         check=True,
     ).stdout
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-    ]
-)
-def secrets_database(request: pytest.FixtureRequest, tmp_path: Path) -> SecretsDatabase:
-    if request.param == "sqlite":
-        path = tmp_path / "secrets.db"
-        return SecretsDatabase(f"sqlite+aiosqlite:///{path}", path)
-    url: str = request.getfixturevalue("postgres_database")
-    migrate.upgrade(url)
-    asyncio.run(empty_tables(url))
-    return SecretsDatabase(url, None)
 
 
 def random_part(secret: str) -> str:
@@ -273,16 +249,16 @@ def realistic_run(client: httpx.Client) -> list[str]:
 
 class TestNoSecretIsWrittenDown:
     def test_database_and_logs_hold_no_issued_secret_after_a_realistic_run(
-        self, secrets_database: SecretsDatabase, tmp_path: Path
+        self, served_database: ServedDatabase, tmp_path: Path
     ) -> None:
         log_path = tmp_path / "server.log"
         with (
-            running_server(database_url=secrets_database.url, log_path=log_path) as server,
+            running_server(database_url=served_database.url, log_path=log_path) as server,
             httpx.Client(base_url=server.base_url, timeout=30) as client,
         ):
             secrets = realistic_run(client)
-            while_running = secrets_database.dump()
-        after_shutdown = secrets_database.dump()
+            while_running = stored_bytes(served_database)
+        after_shutdown = stored_bytes(served_database)
         log = log_path.read_bytes()
 
         assert len(set(secrets)) == 6
