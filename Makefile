@@ -41,7 +41,7 @@ typecheck: install ## mypy --strict
 
 check: lint typecheck test ## Everything CI cares about: lint, types, tests
 
-bench: install ## Load the server with wrk (installed if missing) and write BENCHMARKS.md (~15 min)
+bench: install ## Load the server with wrk (installed if missing) and write BENCHMARKS.md (~10 min)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv and caches
