@@ -618,6 +618,38 @@ class TestHomeOwnership:
         assert await listed_ids(client, second) == []
 
 
+class TestMalformedHomeIds:
+    """Path ids that cannot be home ids are a plain 404 on every backend, never a 500."""
+
+    @pytest.mark.parametrize(
+        "home_id",
+        ["ws_home_a%00b", "ws_home_" + "0" * 31 + "%00", "x" * 5000, "ws_home_ABCDEF"],
+        ids=["nul", "nul-at-the-end", "long", "upper-case"],
+    )
+    @pytest.mark.parametrize(
+        ("action", "body"),
+        [
+            ("get", None),
+            ("update", {"name": "renamed"}),
+            ("remove", None),
+            ("bill/monthly", {"month": 2, "year": 2026, "usage": [[0.0] * 96] * 28}),
+            ("price_signal", None),
+        ],
+    )
+    async def test_a_malformed_id_is_not_found(
+        self,
+        client: httpx.AsyncClient,
+        home_id: str,
+        action: str,
+        body: dict[str, Any] | None,
+    ) -> None:
+        headers = await owner_key(client)
+
+        response = await client.post(home_route(home_id, action), json=body, headers=headers)
+
+        assert_envelope(response, status=404, code="NOT_FOUND")
+
+
 class TestHomeWithoutRatePlan:
     @pytest.mark.parametrize(
         ("action", "body"),

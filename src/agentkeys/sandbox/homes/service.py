@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -50,6 +51,9 @@ class PricedHome:
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.utility.timezone)
+
+
+HOME_ID = re.compile(r"ws_home_[0-9a-f]{32}")
 
 
 def new_home_id() -> str:
@@ -127,7 +131,13 @@ class HomeService:
 
     async def get_home(self, home_id: str, *, credential_id: str) -> HomeRecord:
         """The home, if this credential owns it; otherwise 404, whether or not it exists."""
-        home = await self._repository.get_owned(home_id, credential_id=credential_id)
+        # An id of another shape cannot exist: answered without a query, so no path text (a NUL,
+        # megabytes) ever reaches the database.
+        home = (
+            await self._repository.get_owned(home_id, credential_id=credential_id)
+            if HOME_ID.fullmatch(home_id)
+            else None
+        )
         if home is None:
             raise NotFound(
                 f"No home '{home_id}' belongs to this credential.",

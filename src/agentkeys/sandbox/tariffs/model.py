@@ -167,7 +167,10 @@ class Utility(_Frozen):
         return value
 
     def serves(self, zipcode: str) -> bool:
-        return any(zipcode.startswith(prefix) for prefix in self.zip_prefixes)
+        """Whether a 5-digit ZIP code (or a whole 3-digit prefix area) is in the territory."""
+        if len(zipcode) == 3:
+            return any(prefix.startswith(zipcode) for prefix in self.zip_prefixes)
+        return any(zipcode.zfill(5).startswith(prefix) for prefix in self.zip_prefixes)
 
 
 class Catalog(_Frozen):
@@ -192,4 +195,5 @@ class Catalog(_Frozen):
         return next((u for u in self.utilities if u.utility_id == utility_id), None)
 
     def utilities_for(self, zipcode: str) -> tuple[Utility, ...]:
+        """Utilities serving a ZIP code (5 digits without suffix, or a 3-digit prefix)."""
         return tuple(utility for utility in self.utilities if utility.serves(zipcode))

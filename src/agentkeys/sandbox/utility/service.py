@@ -35,21 +35,16 @@ def find_utilities(
         refused.append(FieldError("zipcode", "Provide zipcode or utilityId"))
     if refused:
         raise ValidationFailed(refused)
-    utilities = list(catalog.utilities)
-    if request.zipcode is not None:
-        utilities = [u for u in utilities if _serves(u, zip5(request.zipcode))]
+    utilities = list(
+        catalog.utilities
+        if request.zipcode is None
+        else catalog.utilities_for(zip5(request.zipcode))
+    )
     if request.utility_id is not None:
         utilities = [u for u in utilities if u.utility_id == request.utility_id]
     first = (request.page_number - 1) * request.page_size
     page = utilities[first : first + request.page_size]
     return [(utility, _eligible_plans(utility, request)) for utility in page]
-
-
-def _serves(utility: Utility, zipcode: str) -> bool:
-    # A 3-digit "ZIP" names a whole prefix area.
-    if len(zipcode) == 3:
-        return any(prefix.startswith(zipcode) for prefix in utility.zip_prefixes)
-    return utility.serves(zipcode.zfill(5))
 
 
 def _eligible_plans(utility: Utility, request: UtilityRequestDTO) -> list[RatePlan]:
