@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agentkeys.api.errors import field_errors_from
+from agentkeys.api.errors import field_errors_from, request_id_of
 from agentkeys.client_address import Network
 from agentkeys.client_address import client_address as address_of
 from agentkeys.clock import Clock
@@ -83,8 +83,7 @@ CredentialServiceDep = Annotated[CredentialService, Depends(credential_service)]
 
 
 async def request_id(request: Request) -> str:
-    value: str = request.scope["state"]["request_id"]
-    return value
+    return request_id_of(request)
 
 
 RequestIdDep = Annotated[str, Depends(request_id)]

@@ -14,6 +14,7 @@ from agentkeys.api.deps import (
     RequestIdDep,
     parse_json_body,
 )
+from agentkeys.api.errors import request_id_of
 from agentkeys.api.responses import error_responses
 from agentkeys.clock import format_instant
 from agentkeys.credentials.keys import KEY_PREFIX
@@ -105,7 +106,7 @@ async def describe_own_credential(credential: CurrentCredential, request: Reques
         created_at=format_instant(credential.created_at),
         expires_at=format_instant(credential.expires_at),
         revocation_path=revocation_path(credential.id),
-        request_id=request.scope["state"]["request_id"],
+        request_id=request_id_of(request),
     )
     # A hot route: serialized once by pydantic-core rather than validated again by FastAPI.
     return Response(answer.model_dump_json(), media_type="application/json")
