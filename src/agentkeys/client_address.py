@@ -2,13 +2,19 @@
 
 X-Forwarded-For is believed only when the peer itself is a configured trusted proxy, and then
 read from the right: each proxy appends the address it saw, so the first untrusted address from
-the right is the client. Anything a client wrote further left is ignored.
+the right is the client. Anything a client wrote further left is ignored. A header sent as
+several lines is one list (RFC 9110 §5.3): the lines are joined in order before reading, so a
+proxy that appends its own line cannot be outflanked by a line the client sent first.
+
+The client's *network* (``network_of``) is the unit every per-address quota and rate counts:
+one client commonly holds a whole IPv6 /64, so counting exact IPv6 addresses would give it
+2^64 quotas.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 Network = IPv4Network | IPv6Network
 
@@ -31,13 +37,15 @@ def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
 
 
 def client_address(
-    peer: str | None, forwarded_for: str | None, *, trusted: Sequence[Network]
+    peer: str | None, forwarded_for: str | Sequence[str] | None, *, trusted: Sequence[Network]
 ) -> str:
+    """The client's address; ``forwarded_for`` is every X-Forwarded-For line, in order."""
     if peer is None:
         return "unknown"
-    if not trusted or forwarded_for is None or not _is_trusted(peer, trusted):
+    lines = [forwarded_for] if isinstance(forwarded_for, str) else list(forwarded_for or ())
+    if not trusted or not lines or not _is_trusted(peer, trusted):
         return peer
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    hops = [hop.strip() for hop in ",".join(lines).split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _is_trusted(hop, trusted):
             try:
@@ -47,3 +55,19 @@ def client_address(
                 # last address we know to be true.
                 return peer
     return hops[0] if hops else peer
+
+
+def network_of(address: str, *, ipv4_prefix: int = 32, ipv6_prefix: int = 64) -> str:
+    """The client network an address belongs to, as CIDR (``2001:db8::/64``).
+
+    An IPv4-mapped IPv6 address counts as its IPv4 address. Anything that is not an IP address
+    (``unknown``, a test client's name) is its own network.
+    """
+    try:
+        parsed: IPv4Address | IPv6Address = ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    prefix = ipv4_prefix if isinstance(parsed, IPv4Address) else ipv6_prefix
+    return str(ip_network(f"{parsed}/{prefix}", strict=False))

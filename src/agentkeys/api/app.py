@@ -28,7 +28,7 @@ from agentkeys.credentials.schemas import RevokeAgentCredentialRequestDto
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.policies.loader import load_policy
-from agentkeys.ratelimit.limiter import memory_rate_limiter, redis_rate_limiter
+from agentkeys.ratelimit.limiter import memory_backend, redis_backend
 from agentkeys.sandbox.battery import routes as battery_routes
 from agentkeys.sandbox.bills import routes as bill_routes
 from agentkeys.sandbox.feedback import routes as feedback_routes
@@ -53,11 +53,8 @@ def create_app(
 ) -> FastAPI:
     engine = create_engine(settings.database_url)
     issuing_policy = policy or load_policy(settings.policy)
-    rate_limiter = (
-        redis_rate_limiter(settings.redis_url, issuing_policy.request_rate)
-        if settings.redis_url
-        else memory_rate_limiter(issuing_policy.request_rate)
-    )
+    limiter_backend = redis_backend(settings.redis_url) if settings.redis_url else memory_backend()
+    costs = issuing_policy.request_costs
 
     key_cache = VerifiedKeyCache(max_age_seconds=settings.key_cache_seconds)
     revocations: RevocationBus = (
@@ -71,7 +68,7 @@ def create_app(
         await revocations.start()
         yield
         await revocations.close()
-        await rate_limiter.close()
+        await limiter_backend.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -88,7 +85,17 @@ def create_app(
         session_factory=session_factory,
         clock=clock,
         policy=issuing_policy,
-        rate_limiter=rate_limiter,
+        rate_limiter=limiter_backend.limiter(issuing_policy.request_rate, namespace="credential"),
+        network_rate_limiter=(
+            limiter_backend.limiter(costs.per_network, namespace="network")
+            if costs.per_network
+            else None
+        ),
+        revocation_rate_limiter=(
+            limiter_backend.limiter(costs.revocations_per_network, namespace="revocation")
+            if costs.revocations_per_network
+            else None
+        ),
         verifier=CredentialVerifier(
             session_factory=session_factory,
             clock=clock,

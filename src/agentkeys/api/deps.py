@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentkeys.api.errors import field_errors_from, request_id_of
-from agentkeys.client_address import Network
+from agentkeys.client_address import Network, network_of
 from agentkeys.client_address import client_address as address_of
 from agentkeys.clock import Clock
 from agentkeys.credentials.identity import AuthenticatedCredential
@@ -41,6 +41,9 @@ class AppContext:
     revocations: RevocationBus
     cpu_slots: asyncio.Semaphore
     trusted_proxies: tuple[Network, ...] = ()
+    # Aggregate rates per client network (None: the policy sets none).
+    network_rate_limiter: RequestRateLimiter | None = None
+    revocation_rate_limiter: RequestRateLimiter | None = None
 
 
 def app_context(request: Request) -> AppContext:
@@ -89,15 +92,57 @@ async def request_id(request: Request) -> str:
 RequestIdDep = Annotated[str, Depends(request_id)]
 
 
-async def client_address(request: Request) -> str:
+def address_of_request(request: Request) -> str:
     return address_of(
         request.client.host if request.client is not None else None,
-        request.headers.get("x-forwarded-for"),
+        # Every line of the header, in order: a client's own line must not hide the proxy's.
+        request.headers.getlist("x-forwarded-for"),
         trusted=app_context(request).trusted_proxies,
     )
 
 
+def network_of_request(request: Request) -> str:
+    """The client network (CIDR), the unit of every per-address quota and rate."""
+    prefixes = app_context(request).policy.networks
+    return network_of(
+        address_of_request(request), ipv4_prefix=prefixes.ipv4, ipv6_prefix=prefixes.ipv6
+    )
+
+
+async def client_address(request: Request) -> str:
+    return address_of_request(request)
+
+
 ClientAddressDep = Annotated[str, Depends(client_address)]
+
+
+async def client_network(request: Request) -> str:
+    return network_of_request(request)
+
+
+ClientNetworkDep = Annotated[str, Depends(client_network)]
+
+
+async def limit_revocations(request: Request) -> None:
+    """Revocations per client network, counted before anything else of the request is read.
+
+    A revocation takes the database's write lock; this bounds how often one network can ask.
+    """
+    limiter = app_context(request).revocation_rate_limiter
+    if limiter is None:
+        return
+    network = network_of_request(request)
+    decision = await limiter.hit(network)
+    if not decision.allowed:
+        raise RequestRateExceeded(
+            f"This client network ({network}) may revoke {decision.limit} times per "
+            f"{decision.window_seconds} seconds.",
+            recovery_action="Slow down and retry after retry_after_seconds.",
+            retry_after_seconds=decision.reset_seconds,
+        )
+
+
+RevocationRate = Annotated[None, Depends(limit_revocations)]
 
 
 async def presented_key(request: Request) -> str | None:
@@ -123,7 +168,9 @@ def require_scopes(
         # Read here rather than through a sub-dependency: one resolution less on every request.
         # The OpenAPI security scheme is declared in api.app for every route documenting 401.
         credential = await context.verifier.authenticate(request.headers.get(API_KEY_HEADER))
-        decision = await context.rate_limiter.hit(credential.id)
+        # An expensive route (the battery's linear program) counts as several requests.
+        cost = context.policy.request_costs.cost_of(scopes)
+        decision = await context.rate_limiter.hit(credential.id, cost=cost)
         # The middleware turns this into RateLimit headers on whatever the route answers.
         request.scope["state"]["rate_decision"] = decision
         if not decision.allowed:
@@ -133,6 +180,17 @@ def require_scopes(
                 recovery_action="Slow down and retry after retry_after_seconds.",
                 retry_after_seconds=decision.reset_seconds,
             )
+        if context.network_rate_limiter is not None:
+            # Many keys must not multiply the rate: one aggregate per client network.
+            network = network_of_request(request)
+            shared = await context.network_rate_limiter.hit(network, cost=cost)
+            if not shared.allowed:
+                raise RequestRateExceeded(
+                    f"This client network ({network}) may make {shared.limit} requests per "
+                    f"{shared.window_seconds} seconds over all its keys.",
+                    recovery_action="Slow down and retry after retry_after_seconds.",
+                    retry_after_seconds=shared.reset_seconds,
+                )
         credential.require(*scopes)
         return credential
 

@@ -21,11 +21,14 @@ class CredentialRequestRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     outcome: Mapped[str] = mapped_column(String(32))
     client_address: Mapped[str] = mapped_column(String(64))
+    # The client's network (CIDR): the unit of every per-address quota.
+    client_network: Mapped[str] = mapped_column(String(64))
     organization_name: Mapped[str] = mapped_column(Text())
     organization_key: Mapped[str] = mapped_column(Text())
     user_email_key: Mapped[str | None] = mapped_column(Text())
     requested_environment: Mapped[str] = mapped_column(String(16))
-    # The validated request as sent (minus nothing: it holds no secret), kept for the audit.
+    # The validated request as sent (it holds no secret), kept for the audit; for a rate_limited
+    # decision only its identity fields, truncated, and a digest of the whole (see the service).
     request: Mapped[dict[str, Any]] = mapped_column(JSON())
     # What the decision said beyond its outcome: missing fields, quotas hit, TTL granted.
     details: Mapped[dict[str, Any]] = mapped_column(JSON())
@@ -35,7 +38,7 @@ class CredentialRequestRecord(Base):
     )
 
     __table_args__ = (
-        Index("ix_credential_requests_client_address_created_at", "client_address", "created_at"),
+        Index("ix_credential_requests_client_network_created_at", "client_network", "created_at"),
         Index(
             "ix_credential_requests_organization_key_created_at", "organization_key", "created_at"
         ),
@@ -54,6 +57,8 @@ class CredentialRecord(Base):
     )
     organization_key: Mapped[str] = mapped_column(Text())
     user_email_key: Mapped[str | None] = mapped_column(Text())
+    # The network of the client that asked: organization and e-mail quotas count per network.
+    client_network: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[list[str]] = mapped_column(JSON())
     environment: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -69,4 +74,16 @@ class CredentialRecord(Base):
     __table_args__ = (
         Index("ix_credentials_organization_key_created_at", "organization_key", "created_at"),
         Index("ix_credentials_user_email_key_created_at", "user_email_key", "created_at"),
+        Index(
+            "ix_credentials_organization_key_client_network_created_at",
+            "organization_key",
+            "client_network",
+            "created_at",
+        ),
+        Index(
+            "ix_credentials_user_email_key_client_network_created_at",
+            "user_email_key",
+            "client_network",
+            "created_at",
+        ),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -25,10 +25,20 @@ class QuotaKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Quota:
-    """At most ``limit`` events per sliding ``window``; no window counts what is active now."""
+    """At most ``limit`` events per sliding ``window``; no window counts what is active now.
+
+    Organization and e-mail quotas are counted per client network, so that nobody elsewhere can
+    spend them; the same figure over every network only raises an alarm at ``alarm_at``
+    (``limit`` when unset), it never refuses.
+    """
 
     limit: int
     window: timedelta | None = None
+    alarm_at: int | None = None
+
+    @property
+    def alarm_threshold(self) -> int:
+        return self.alarm_at if self.alarm_at is not None else self.limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +47,38 @@ class RequestRate:
 
     limit: int
     window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPrefixes:
+    """How many leading bits of a client address make its network, the unit of every
+    per-address quota and rate: a client commonly holds a whole IPv6 /64."""
+
+    ipv4: int = 32
+    ipv6: int = 64
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCosts:
+    """Aggregate request rates beyond the per-credential one, and what a request costs."""
+
+    # Sandbox requests per client network, over all its keys (None: no such rate).
+    per_network: RequestRate | None = None
+    # A route needing one of these scopes counts this many requests (the highest applies).
+    scope_costs: Mapping[str, int] = field(default_factory=dict)
+    # Revocations per client network (None: no such rate).
+    revocations_per_network: RequestRate | None = None
+
+    def cost_of(self, scopes: Iterable[str]) -> int:
+        return max((self.scope_costs.get(scope, 1) for scope in scopes), default=1)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedLedger:
+    """At most ``limit`` ``rate_limited`` decisions stored per client network per ``window``."""
+
+    limit: int = 100
+    window: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +136,9 @@ class IssuingPolicy:
     request_rate: RequestRate
     production_access: str
     next_steps: NextSteps
+    networks: NetworkPrefixes = NetworkPrefixes()
+    request_costs: RequestCosts = RequestCosts()
+    refused_ledger: RefusedLedger = RefusedLedger()
 
 
 @dataclass(frozen=True, slots=True)

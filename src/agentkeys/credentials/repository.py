@@ -37,35 +37,47 @@ class CredentialRepository:
         return await self._session.get(CredentialRecord, credential_id)
 
     async def organization_issued(
-        self, organization_key: str, *, limit: int, window: timedelta, now: datetime
+        self,
+        organization_key: str,
+        *,
+        network: str | None,
+        limit: int,
+        window: timedelta,
+        now: datetime,
     ) -> QuotaUsage:
-        """Credentials issued to one organization within the window ending now."""
+        """Credentials issued to one organization (from one network, unless None) in the window."""
         return await self._usage(
             CredentialRecord.created_at,
-            CredentialRecord.organization_key == organization_key,
+            _from(CredentialRecord.organization_key == organization_key, network),
             limit=limit,
             window=window,
             now=now,
         )
 
     async def email_issued(
-        self, email_key: str, *, limit: int, window: timedelta, now: datetime
+        self,
+        email_key: str,
+        *,
+        network: str | None,
+        limit: int,
+        window: timedelta,
+        now: datetime,
     ) -> QuotaUsage:
-        """Credentials issued to one e-mail address (case-folded) within the window."""
+        """Credentials issued to one e-mail key (from one network, unless None) in the window."""
         return await self._usage(
             CredentialRecord.created_at,
-            CredentialRecord.user_email_key == email_key,
+            _from(CredentialRecord.user_email_key == email_key, network),
             limit=limit,
             window=window,
             now=now,
         )
 
     async def organization_active(
-        self, organization_key: str, *, limit: int, now: datetime
+        self, organization_key: str, *, network: str | None, limit: int, now: datetime
     ) -> QuotaUsage:
         """Unexpired, unrevoked credentials of one organization; frees as the soonest expire."""
         active = (
-            (CredentialRecord.organization_key == organization_key)
+            _from(CredentialRecord.organization_key == organization_key, network)
             & CredentialRecord.revoked_at.is_(None)
             & (CredentialRecord.expires_at > now)
         )
@@ -82,17 +94,27 @@ class CredentialRepository:
         return QuotaUsage(used=used, frees_at=expiring.scalar_one())
 
     async def address_decisions(
-        self, client_address: str, *, limit: int, window: timedelta, now: datetime
+        self, network: str, *, limit: int, window: timedelta, now: datetime
     ) -> QuotaUsage:
-        """Decisions made for one client address within the window; refusals do not count."""
+        """Decisions made for one client network within the window; refusals do not count."""
         return await self._usage(
             CredentialRequestRecord.created_at,
-            (CredentialRequestRecord.client_address == client_address)
+            (CredentialRequestRecord.client_network == network)
             & (CredentialRequestRecord.outcome != RATE_LIMITED_OUTCOME),
             limit=limit,
             window=window,
             now=now,
         )
+
+    async def refusals_stored(self, network: str, *, window: timedelta, now: datetime) -> int:
+        """``rate_limited`` rows stored for one client network within the window."""
+        statement = select(func.count()).where(
+            (CredentialRequestRecord.client_network == network)
+            & (CredentialRequestRecord.outcome == RATE_LIMITED_OUTCOME)
+            & (CredentialRequestRecord.created_at > now - window)
+        )
+        count: int = (await self._session.execute(statement)).scalar_one()
+        return count
 
     async def _usage(
         self,
@@ -112,3 +134,10 @@ class CredentialRepository:
             select(timestamp).where(in_window).order_by(timestamp).offset(used - limit).limit(1)
         )
         return QuotaUsage(used=used, frees_at=oldest_blocking.scalar_one() + window)
+
+
+def _from(condition: ColumnElement[bool], network: str | None) -> ColumnElement[bool]:
+    """``condition``, narrowed to credentials asked for from ``network`` unless it is None."""
+    if network is None:
+        return condition
+    return condition & (CredentialRecord.client_network == network)

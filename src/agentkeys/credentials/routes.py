@@ -8,10 +8,12 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from agentkeys.api.deps import (
     ClientAddressDep,
+    ClientNetworkDep,
     CredentialServiceDep,
     CurrentCredential,
     PresentedKeyDep,
     RequestIdDep,
+    RevocationRate,
     parse_json_body,
 )
 from agentkeys.api.errors import request_id_of
@@ -73,17 +75,21 @@ def issuance_response(result: IssuanceResult, request_id: str) -> AgentCredentia
     response_description="Sandbox credential issuance outcome.",
 )
 async def request_agent_credential(
+    *,
     body: CreateAgentCredentialRequestDto,
     service: CredentialServiceDep,
     request_id: RequestIdDep,
     address: ClientAddressDep,
+    network: ClientNetworkDep,
     response: Response,
 ) -> AgentCredentialResponseDto:
     """Ask for a short-lived sandbox key. No authentication: this is how an agent starts.
 
     Always 200 once the body is valid; `outcome` says whether a key was issued.
     """
-    result = await service.request_credential(body, client_address=address, request_id=request_id)
+    result = await service.request_credential(
+        body, client_address=address, client_network=network, request_id=request_id
+    )
     # The answer may hold a secret shown once: no cache anywhere may keep a copy.
     response.headers["Cache-Control"] = "no-store"
     if isinstance(result.decision, RateLimited):
@@ -129,7 +135,7 @@ async def revocation_body(
     "/{credentialId}/revoke",
     summary="Revoke a credential",
     response_model=AgentCredentialRevocationResponseDto,
-    responses=error_responses(400, 401, 404),
+    responses=error_responses(400, 401, 404, 429),
     openapi_extra={
         "requestBody": {
             "required": False,
@@ -142,6 +148,8 @@ async def revocation_body(
     },
 )
 async def revoke_agent_credential(
+    # First, so a network over its revocation rate is refused before any lock is taken.
+    _rate: RevocationRate,
     target: Annotated[CredentialRecord, Depends(revocation_target)],
     body: Annotated[RevokeAgentCredentialRequestDto, Depends(revocation_body)],
     service: CredentialServiceDep,

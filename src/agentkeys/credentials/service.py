@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from agentkeys.credentials.policy import (
     RateLimited,
     decide,
 )
+from agentkeys.credentials.quota_keys import email_key, organization_key
 from agentkeys.credentials.repository import CredentialRepository
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
@@ -33,6 +35,7 @@ from agentkeys.db.engine import after_commit, begin_write
 from agentkeys.errors import (
     NotFound,
 )
+from agentkeys.metrics import QUOTA_ALARMS, UNRECORDED_DECISIONS
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +51,49 @@ REVOKED_NEXT_STEPS = (
 )
 
 
-def organization_key(name: str) -> str:
-    """Organizations compare case-folded with runs of whitespace collapsed (CONTRACT §1)."""
-    return " ".join(name.split()).casefold()
+# What a rate_limited ledger row keeps of the request: identity fields cut to this length.
+STORED_TEXT_LIMIT = 128
+
+
+@dataclass(frozen=True, slots=True)
+class _QuotaKeys:
+    organization: str
+    email: str | None
+    network: str
+
+    def lock_names(self) -> list[str]:
+        names = [
+            f"quota:organization:{self.organization}|{self.network}",
+            f"quota:address:{self.network}",
+        ]
+        if self.email is not None:
+            names.append(f"quota:email:{self.email}|{self.network}")
+        return names
+
+
+def _truncated(text: str | None) -> str | None:
+    if text is None or len(text) <= STORED_TEXT_LIMIT:
+        return text
+    return text[: STORED_TEXT_LIMIT - 1] + "…"
+
+
+def compact_request(request: CreateAgentCredentialRequestDto) -> dict[str, Any]:
+    """A refused request as the ledger keeps it: who asked (truncated) and a digest of the rest.
+
+    A refusal is answered without looking at the body beyond its identity, so keeping the whole
+    body (up to the body limit, per refused request) would let an already refused client fill
+    the disk.
+    """
+    whole = request.model_dump_json().encode("utf-8")
+    return {
+        "organization_name": _truncated(request.organization_name),
+        "user_email": _truncated(request.user_email),
+        "user_name": _truncated(request.user_name),
+        "agent": _truncated(request.agent),
+        "requested_environment": request.requested_environment,
+        "sha256": hashlib.sha256(whole).hexdigest(),
+        "bytes": len(whole),
+    }
 
 
 def revocation_path(credential_id: str) -> str:
@@ -94,22 +137,25 @@ class CredentialService:
         *,
         client_address: str,
         request_id: str,
+        client_network: str | None = None,
     ) -> IssuanceResult:
-        """Decide one credential request, record the decision, and mint a key if it is issued."""
-        org_key = organization_key(request.organization_name)
-        email_key = request.user_email.casefold() if request.user_email else None
+        """Decide one credential request, record the decision, and mint a key if it is issued.
+
+        Organization and e-mail quotas count per ``client_network`` (the address itself when
+        not given), so requests from elsewhere can never spend them; the same figures over
+        every network only raise alarms.
+        """
+        network = client_network or client_address
+        keys_ = _QuotaKeys(
+            organization=organization_key(request.organization_name),
+            email=email_key(request.user_email) if request.user_email else None,
+            network=network,
+        )
         # Decisions sharing a quota key queue here, on every replica, so the counts below cannot
         # change until this decision commits: a quota is never exceeded under concurrency.
-        await begin_write(
-            self._session,
-            f"quota:organization:{org_key}",
-            f"quota:address:{client_address}",
-            *([f"quota:email:{email_key}"] if email_key else []),
-        )
+        await begin_write(self._session, *keys_.lock_names())
         now = to_millisecond(self._clock.now())
-        usage = await self._quota_usage(
-            org_key=org_key, email_key=email_key, client_address=client_address, now=now
-        )
+        usage = await self._quota_usage(keys_, now=now)
         ask = CredentialAsk(
             requested_scopes=tuple(request.requested_scopes),
             requested_environment=request.requested_environment,
@@ -121,25 +167,37 @@ class CredentialService:
         result = IssuanceResult(
             credential_request_id=ids.new_credential_request_id(), decision=decision
         )
-        self._repository.add(
-            CredentialRequestRecord(
-                id=result.credential_request_id,
-                request_id=request_id,
-                created_at=now,
-                outcome=result.outcome,
-                client_address=client_address,
-                organization_name=request.organization_name,
-                organization_key=org_key,
-                user_email_key=email_key,
-                requested_environment=request.requested_environment,
-                request=request.model_dump(mode="json"),
-                details=_decision_details(decision),
+        details = _decision_details(decision)
+        recorded = True
+        if isinstance(decision, RateLimited):
+            recorded = await self._may_store_refusal(network, now=now)
+            stored_request = compact_request(request)
+        else:
+            alarms = await self._alarms(keys_, now=now)
+            if alarms:
+                details["alarms"] = alarms
+            stored_request = request.model_dump(mode="json")
+        if recorded:
+            self._repository.add(
+                CredentialRequestRecord(
+                    id=result.credential_request_id,
+                    request_id=request_id,
+                    created_at=now,
+                    outcome=result.outcome,
+                    client_address=client_address,
+                    client_network=network,
+                    organization_name=request.organization_name,
+                    organization_key=keys_.organization,
+                    user_email_key=keys_.email,
+                    requested_environment=request.requested_environment,
+                    request=stored_request,
+                    details=details,
+                )
             )
-        )
+        else:
+            UNRECORDED_DECISIONS.labels(outcome=result.outcome).inc()
         if isinstance(decision, Issue):
-            result = await self._mint(
-                result, decision, org_key=org_key, email_key=email_key, now=now
-            )
+            result = await self._mint(result, decision, keys_=keys_, now=now)
         # Flush inside the service so a constraint failure surfaces before any secret is returned.
         await self._repository.flush()
         logger.info(
@@ -149,42 +207,90 @@ class CredentialService:
                 "outcome": result.outcome,
                 "credential_id": result.credential_id,
                 "request_id": request_id,
+                "recorded": recorded,
             },
         )
         return result
 
     async def _quota_usage(
-        self, *, org_key: str, email_key: str | None, client_address: str, now: datetime
+        self, keys_: _QuotaKeys, *, now: datetime
     ) -> dict[QuotaKind, QuotaUsage]:
         usage: dict[QuotaKind, QuotaUsage] = {}
+        network = keys_.network
         for kind, quota in self._policy.quotas.items():
             if kind is QuotaKind.ORGANIZATION_ACTIVE:
                 usage[kind] = await self._repository.organization_active(
-                    org_key, limit=quota.limit, now=now
+                    keys_.organization, network=network, limit=quota.limit, now=now
                 )
                 continue
             assert quota.window is not None  # noqa: S101 - the policy loader guarantees it
             if kind is QuotaKind.ORGANIZATION_ISSUED:
                 usage[kind] = await self._repository.organization_issued(
-                    org_key, limit=quota.limit, window=quota.window, now=now
+                    keys_.organization,
+                    network=network,
+                    limit=quota.limit,
+                    window=quota.window,
+                    now=now,
                 )
-            elif kind is QuotaKind.EMAIL_ISSUED and email_key is not None:
+            elif kind is QuotaKind.EMAIL_ISSUED and keys_.email is not None:
                 usage[kind] = await self._repository.email_issued(
-                    email_key, limit=quota.limit, window=quota.window, now=now
+                    keys_.email, network=network, limit=quota.limit, window=quota.window, now=now
                 )
             elif kind is QuotaKind.ADDRESS_DECISIONS:
                 usage[kind] = await self._repository.address_decisions(
-                    client_address, limit=quota.limit, window=quota.window, now=now
+                    network, limit=quota.limit, window=quota.window, now=now
                 )
         return usage
+
+    async def _alarms(self, keys_: _QuotaKeys, *, now: datetime) -> list[str]:
+        """Organization and e-mail quotas whose figure over every network reached its alarm.
+
+        An alarm never refuses (a stranger elsewhere could otherwise lock the name out); it is
+        counted in ``agentkeys_quota_alarms_total`` and noted in the ledger row's details.
+        """
+        raised: list[str] = []
+        for kind, quota in self._policy.quotas.items():
+            threshold = quota.alarm_threshold
+            if kind is QuotaKind.ORGANIZATION_ACTIVE:
+                figure = await self._repository.organization_active(
+                    keys_.organization, network=None, limit=threshold, now=now
+                )
+            elif kind is QuotaKind.ORGANIZATION_ISSUED and quota.window is not None:
+                figure = await self._repository.organization_issued(
+                    keys_.organization, network=None, limit=threshold, window=quota.window, now=now
+                )
+            elif (
+                kind is QuotaKind.EMAIL_ISSUED
+                and keys_.email is not None
+                and quota.window is not None
+            ):
+                figure = await self._repository.email_issued(
+                    keys_.email, network=None, limit=threshold, window=quota.window, now=now
+                )
+            else:
+                continue
+            if figure.used >= threshold:
+                QUOTA_ALARMS.labels(quota=kind.value).inc()
+                raised.append(kind.value)
+        if raised:
+            logger.warning(
+                "quota alarm over every client network",
+                extra={"alarms": ",".join(raised), "organization_key": keys_.organization},
+            )
+        return raised
+
+    async def _may_store_refusal(self, network: str, *, now: datetime) -> bool:
+        """Whether this network's budget of stored ``rate_limited`` rows has room for one more."""
+        budget = self._policy.refused_ledger
+        stored = await self._repository.refusals_stored(network, window=budget.window, now=now)
+        return stored < budget.limit
 
     async def _mint(
         self,
         result: IssuanceResult,
         decision: Issue,
         *,
-        org_key: str,
-        email_key: str | None,
+        keys_: _QuotaKeys,
         now: datetime,
     ) -> IssuanceResult:
         minted = keys.mint(server_secret=self._server_secret)
@@ -196,8 +302,9 @@ class CredentialService:
                 id=credential_id,
                 key_digest=minted.digest,
                 credential_request_id=result.credential_request_id,
-                organization_key=org_key,
-                user_email_key=email_key,
+                organization_key=keys_.organization,
+                user_email_key=keys_.email,
+                client_network=keys_.network,
                 scopes=list(decision.scopes),
                 environment="sandbox",
                 created_at=now,

@@ -17,9 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from agentkeys.credentials.policy import (
     IssuingPolicy,
+    NetworkPrefixes,
     NextSteps,
     Quota,
     QuotaKind,
+    RefusedLedger,
+    RequestCosts,
     RequestRate,
     ScopeCatalog,
 )
@@ -59,10 +62,13 @@ class TtlSection(_Section):
 class WindowedQuotaSection(_Section):
     limit: PositiveInt
     window_seconds: PositiveInt
+    # Organization and e-mail quotas: the figure over every network that raises an alarm.
+    alarm_at: PositiveInt | None = None
 
 
 class ActiveQuotaSection(_Section):
     limit: PositiveInt
+    alarm_at: PositiveInt | None = None
 
 
 class QuotasSection(_Section):
@@ -75,6 +81,23 @@ class QuotasSection(_Section):
 class RequestRateSection(_Section):
     limit: PositiveInt
     window_seconds: PositiveInt
+    per_network_limit: PositiveInt | None = None
+    scope_costs: dict[ScopeName, PositiveInt] = {}
+
+
+class RevocationRateSection(_Section):
+    limit: PositiveInt
+    window_seconds: PositiveInt
+
+
+class ClientNetworkSection(_Section):
+    ipv4_prefix: Annotated[int, Field(ge=1, le=32)] = 32
+    ipv6_prefix: Annotated[int, Field(ge=1, le=128)] = 64
+
+
+class LedgerSection(_Section):
+    rate_limited_rows_per_network: PositiveInt = 100
+    rate_limited_window_seconds: PositiveInt = 3600
 
 
 class ProductionSection(_Section):
@@ -97,6 +120,9 @@ class PolicyDocument(_Section):
     aliases: dict[ScopeName, Annotated[list[str], Field(min_length=1)]] = {}
     quotas: QuotasSection = QuotasSection()
     request_rate: RequestRateSection
+    revocation_rate: RevocationRateSection | None = None
+    client_network: ClientNetworkSection = ClientNetworkSection()
+    ledger: LedgerSection = LedgerSection()
     production: ProductionSection
     next_steps: NextStepsSection
 
@@ -167,6 +193,21 @@ def _coherence_problems(document: PolicyDocument) -> list[Problem]:
                 problems.append(
                     Problem(("aliases", name, index), f"'{target}' is not a scope of [scopes]")
                 )
+    for name in document.request_rate.scope_costs:
+        if name not in document.scopes:
+            problems.append(
+                Problem(
+                    ("request_rate", "scope_costs", name), f"'{name}' is not a scope of [scopes]"
+                )
+            )
+    address = document.quotas.address_decisions
+    if address is not None and address.alarm_at is not None:
+        problems.append(
+            Problem(
+                ("quotas", "address_decisions", "alarm_at"),
+                "only organization and e-mail quotas have an alarm over every network",
+            )
+        )
     for index, name in enumerate(document.requirements.fields):
         if name not in REQUIRABLE_FIELDS:
             allowed = ", ".join(sorted(REQUIRABLE_FIELDS))
@@ -186,10 +227,15 @@ def _to_policy(document: PolicyDocument) -> IssuingPolicy:
     for kind in QuotaKind:
         section = getattr(document.quotas, kind.value)
         if isinstance(section, WindowedQuotaSection):
-            quotas[kind] = Quota(section.limit, timedelta(seconds=section.window_seconds))
+            quotas[kind] = Quota(
+                section.limit, timedelta(seconds=section.window_seconds), section.alarm_at
+            )
         elif isinstance(section, ActiveQuotaSection):
-            quotas[kind] = Quota(section.limit)
+            quotas[kind] = Quota(section.limit, alarm_at=section.alarm_at)
     steps = document.next_steps
+    rate = document.request_rate
+    window = timedelta(seconds=rate.window_seconds)
+    revocations = document.revocation_rate
     return IssuingPolicy(
         catalog=ScopeCatalog(
             scopes=dict(document.scopes),
@@ -202,8 +248,24 @@ def _to_policy(document: PolicyDocument) -> IssuingPolicy:
         max_ttl_seconds=document.ttl.max_seconds,
         min_ttl_seconds=document.ttl.min_seconds,
         quotas=quotas,
-        request_rate=RequestRate(
-            document.request_rate.limit, timedelta(seconds=document.request_rate.window_seconds)
+        request_rate=RequestRate(rate.limit, window),
+        request_costs=RequestCosts(
+            per_network=(
+                RequestRate(rate.per_network_limit, window) if rate.per_network_limit else None
+            ),
+            scope_costs=dict(rate.scope_costs),
+            revocations_per_network=(
+                RequestRate(revocations.limit, timedelta(seconds=revocations.window_seconds))
+                if revocations
+                else None
+            ),
+        ),
+        networks=NetworkPrefixes(
+            ipv4=document.client_network.ipv4_prefix, ipv6=document.client_network.ipv6_prefix
+        ),
+        refused_ledger=RefusedLedger(
+            limit=document.ledger.rate_limited_rows_per_network,
+            window=timedelta(seconds=document.ledger.rate_limited_window_seconds),
         ),
         production_access=document.production.how_to_obtain,
         next_steps=NextSteps(
@@ -277,13 +339,38 @@ def describe(policy: IssuingPolicy) -> str:
     lines.append("Quotas:")
     for kind, quota in policy.quotas.items():
         per = f"per {int(quota.window.total_seconds())} s" if quota.window else "active at once"
-        lines.append(f"  {kind.value:20} {quota.limit} {per}")
+        alarm = (
+            ""
+            if kind is QuotaKind.ADDRESS_DECISIONS
+            else f" per client network; alarm at {quota.alarm_threshold} over all networks"
+        )
+        lines.append(f"  {kind.value:20} {quota.limit} {per}{alarm}")
     if not policy.quotas:
         lines.append("  (none)")
     rate = policy.request_rate
     lines.append(
         f"Request rate: {rate.limit} sandbox requests per credential per "
         f"{int(rate.window.total_seconds())} s"
+    )
+    costs = policy.request_costs
+    if costs.per_network:
+        lines.append(
+            f"  and {costs.per_network.limit} per client network over all its keys per "
+            f"{int(costs.per_network.window.total_seconds())} s"
+        )
+    for scope, cost in costs.scope_costs.items():
+        lines.append(f"  a request needing {scope} counts {cost}")
+    if costs.revocations_per_network:
+        lines.append(
+            f"Revocations: {costs.revocations_per_network.limit} per client network per "
+            f"{int(costs.revocations_per_network.window.total_seconds())} s"
+        )
+    networks = policy.networks
+    lines.append(f"Client network: IPv4 /{networks.ipv4}, IPv6 /{networks.ipv6}")
+    ledger = policy.refused_ledger
+    lines.append(
+        f"Ledger: at most {ledger.limit} rate_limited rows per client network per "
+        f"{int(ledger.window.total_seconds())} s"
     )
     lines.append("Production: never issued; " + policy.production_access)
     return "\n".join(lines)

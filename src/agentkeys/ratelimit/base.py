@@ -20,8 +20,8 @@ class RateDecision:
 
 
 class RequestRateLimiter(Protocol):
-    async def hit(self, key: str) -> RateDecision:
-        """Count one request for ``key`` and say whether it is within the rate."""
+    async def hit(self, key: str, *, cost: int = 1) -> RateDecision:
+        """Count ``cost`` requests for ``key`` and say whether they are within the rate."""
         ...
 
     async def close(self) -> None:

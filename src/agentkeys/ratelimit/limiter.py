@@ -38,17 +38,21 @@ class LimitsRateLimiter:
         *,
         backend: str,
         pool: ConnectionPool | None = None,
+        namespace: str = "agentkeys",
+        operation: str = "rate_limit",
     ) -> None:
         self._pool = pool
         self._strategy = SlidingWindowCounterRateLimiter(storage)
         self._window_seconds = max(1, int(rate.window.total_seconds()))
-        self._item = RateLimitItemPerSecond(rate.limit, self._window_seconds, namespace="agentkeys")
+        # One namespace per rate, so rates sharing a storage never share a counter.
+        self._item = RateLimitItemPerSecond(rate.limit, self._window_seconds, namespace=namespace)
         self._backend = backend
+        self._operation = operation
         self._last_logged = -math.inf
 
-    async def hit(self, key: str) -> RateDecision:
+    async def hit(self, key: str, *, cost: int = 1) -> RateDecision:
         try:
-            allowed = await self._strategy.hit(self._item, key)
+            allowed = await self._strategy.hit(self._item, key, cost=cost)
             stats = await self._strategy.get_window_stats(self._item, key)
         except (StorageError, ConnectionError, TimeoutError, OSError) as error:
             return self._fail_open(error)
@@ -62,13 +66,17 @@ class LimitsRateLimiter:
         )
 
     def _fail_open(self, error: Exception) -> RateDecision:
-        BACKEND_ERRORS.labels(backend=self._backend, operation="rate_limit").inc()
+        BACKEND_ERRORS.labels(backend=self._backend, operation=self._operation).inc()
         now = time.monotonic()
         if now - self._last_logged >= LOG_EVERY_SECONDS:
             self._last_logged = now
             logger.warning(
                 "rate limiter backend failed; letting requests through (fail-open)",
-                extra={"backend": self._backend, "error": type(error).__name__},
+                extra={
+                    "backend": self._backend,
+                    "operation": self._operation,
+                    "error": type(error).__name__,
+                },
             )
         return RateDecision(
             allowed=True,
@@ -84,13 +92,37 @@ class LimitsRateLimiter:
             await self._pool.aclose()
 
 
-def memory_rate_limiter(rate: RequestRate) -> LimitsRateLimiter:
+class LimiterBackend:
+    """One storage (memory, or a Redis pool) shared by every rate the service keeps."""
+
+    def __init__(self, storage: Storage, *, name: str, pool: ConnectionPool | None = None) -> None:
+        self._storage = storage
+        self.name = name
+        self._pool = pool
+
+    def limiter(self, rate: RequestRate, *, namespace: str) -> LimitsRateLimiter:
+        """A rate of its own: counters (and failure counts) apart from every other rate's."""
+        operation = "rate_limit" if namespace == "credential" else f"{namespace}_rate_limit"
+        return LimitsRateLimiter(
+            self._storage,
+            rate,
+            backend=self.name,
+            namespace=f"agentkeys:{namespace}",
+            operation=operation,
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+
+def memory_backend() -> LimiterBackend:
     """For one process: counters live in this process only."""
-    return LimitsRateLimiter(MemoryStorage(), rate, backend="memory")
+    return LimiterBackend(MemoryStorage(), name="memory")
 
 
-def redis_rate_limiter(redis_url: str, rate: RequestRate) -> LimitsRateLimiter:
-    """For many replicas: one counter per credential in Redis, shared by all of them."""
+def redis_backend(redis_url: str) -> LimiterBackend:
+    """For many replicas: counters in Redis, shared by all of them."""
     pool = ConnectionPool.from_url(
         redis_url,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
@@ -102,4 +134,9 @@ def redis_rate_limiter(redis_url: str, rate: RequestRate) -> LimitsRateLimiter:
         wrap_exceptions=True,
         connection_pool=pool,  # type: ignore[arg-type]  # limits passes it on to redis-py
     )
-    return LimitsRateLimiter(storage, rate, backend="redis", pool=pool)
+    return LimiterBackend(storage, name="redis", pool=pool)
+
+
+def memory_rate_limiter(rate: RequestRate) -> LimitsRateLimiter:
+    """A single rate in this process's memory."""
+    return memory_backend().limiter(rate, namespace="credential")
