@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -120,3 +122,100 @@ class TestRedisRate:
         assert statuses == [200, 200, 200]
         assert backend_errors("rate_limit") - before == 3
         assert "fail-open" in caplog.text
+
+
+def costs(**changes: Any) -> IssuingPolicy:
+    policy = load_policy()
+    return replace(policy, request_costs=replace(policy.request_costs, **changes))
+
+
+class TestAggregateRates:
+    """Rates per client network over all its keys, and the price of expensive routes."""
+
+    @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+    def limiter_url(self, request: pytest.FixtureRequest) -> str | None:
+        return None if request.param == "memory" else request.getfixturevalue("redis_url")
+
+    async def test_many_keys_do_not_multiply_a_networks_rate(
+        self, make_app: AppFactory, limiter_url: str | None
+    ) -> None:
+        # A network of its own per run: Redis counters outlive the test.
+        network = f"2001:db8:{uuid.uuid4().int % 65536:x}::"
+        policy = costs(per_network=RequestRate(3, timedelta(seconds=60)))
+        app = make_app(policy=policy, redis_url=limiter_url)
+        async with client_for(app, client_address=network + "1") as client:
+            first = key_header((await issue_credential(client))["credential"])
+            second = key_header((await issue_credential(client))["credential"])
+            allowed = [
+                await client.get(SELF, headers=first),
+                await client.get(SELF, headers=second),
+                await client.get(SELF, headers=first),
+            ]
+            refused = await client.get(SELF, headers=second)
+        async with client_for(app, client_address=network + "ffff:1") as same_64:
+            also_refused = await same_64.get(SELF, headers=first)
+        async with client_for(app, client_address="2001:db8:ffff:1::1") as elsewhere:
+            other = await elsewhere.get(SELF, headers=second)
+
+        assert [response.status_code for response in allowed] == [200, 200, 200]
+        assert refused.status_code == 429
+        body = refused.json()
+        assert body["error_code"] == "RATE_LIMITED"
+        assert "client network" in body["message"]
+        assert refused.headers["retry-after"] == str(body["retry_after_seconds"])
+        assert also_refused.status_code == 429
+        assert other.status_code == 200
+
+    async def test_an_expensive_scope_costs_several_requests(
+        self, make_app: AppFactory, limiter_url: str | None
+    ) -> None:
+        policy = replace(
+            costs(scope_costs={"homes:read": 5}),
+            request_rate=RequestRate(12, timedelta(seconds=60)),
+        )
+        async with client_for(make_app(policy=policy, redis_url=limiter_url)) as client:
+            headers = key_header((await issue_credential(client))["credential"])
+            listed = await client.post("/v1/homes/list", headers=headers)
+            described = await client.get(SELF, headers=headers)
+            listed_again = await client.post("/v1/homes/list", headers=headers)
+            refused = await client.post("/v1/homes/list", headers=headers)
+
+        assert remaining(listed) == 7
+        assert remaining(described) == 6
+        assert remaining(listed_again) == 1
+        assert refused.status_code == 429
+
+    async def test_the_default_policy_prices_the_battery_estimate(self) -> None:
+        policy = load_policy()
+
+        assert policy.request_costs.cost_of(["battery:estimate"]) > 1
+        assert policy.request_costs.cost_of(["homes:read"]) == 1
+        assert policy.request_costs.per_network is not None
+        assert policy.request_costs.per_network.limit > policy.request_rate.limit
+
+
+class TestRevocationRate:
+    async def test_revocations_are_limited_per_network_before_any_lock(
+        self, make_app: AppFactory
+    ) -> None:
+        policy = costs(revocations_per_network=RequestRate(2, timedelta(seconds=60)))
+        app = make_app(policy=policy)
+        async with client_for(app) as client:
+            keys = [await issue_credential(client) for _ in range(3)]
+            answers = [
+                await client.post(k["revocation_path"], headers=key_header(k["credential"]))
+                for k in keys
+            ]
+            # Refused before authentication: the lock a revocation takes is never reached.
+            unauthenticated = await client.post(keys[2]["revocation_path"])
+        async with client_for(app, client_address="198.51.100.5") as elsewhere:
+            other = await elsewhere.post(
+                keys[2]["revocation_path"], headers=key_header(keys[2]["credential"])
+            )
+
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        refused = answers[2].json()
+        assert refused["error_code"] == "RATE_LIMITED"
+        assert answers[2].headers["retry-after"] == str(refused["retry_after_seconds"])
+        assert unauthenticated.status_code == 429
+        assert other.status_code == 200

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
-from agentkeys.client_address import client_address, parse_networks
+from agentkeys.client_address import client_address, network_of, parse_networks
 
 PROXIES = parse_networks("10.0.0.0/8, 127.0.0.1")
 
@@ -34,6 +37,61 @@ class TestClientAddress:
         proxies = parse_networks("::1")
 
         assert client_address("::1", "2001:DB8::0001", trusted=proxies) == "2001:db8::1"
+
+    @pytest.mark.parametrize(
+        ("lines", "client"),
+        [
+            # The client's own line first, the proxy's appended line last: the proxy's wins.
+            (["1.2.3.4", "198.51.100.9"], "198.51.100.9"),
+            (["1.2.3.4, 5.6.7.8", "198.51.100.9, 10.0.0.7"], "198.51.100.9"),
+            (["198.51.100.9", "10.0.0.7", ""], "198.51.100.9"),
+            ([], "10.1.2.3"),
+        ],
+    )
+    def test_every_header_line_is_read_in_order(self, lines: list[str], client: str) -> None:
+        assert client_address("10.1.2.3", lines, trusted=PROXIES) == client
+
+
+class TestNetworkOf:
+    @pytest.mark.parametrize(
+        ("address", "network"),
+        [
+            ("198.51.100.7", "198.51.100.7/32"),
+            ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+            ("2001:DB8:1:2::FFFF", "2001:db8:1:2::/64"),
+            ("::ffff:198.51.100.7", "198.51.100.7/32"),
+            ("unknown", "unknown"),
+        ],
+    )
+    def test_default_prefixes(self, address: str, network: str) -> None:
+        assert network_of(address) == network
+
+    def test_prefix_lengths_are_parameters(self) -> None:
+        assert network_of("198.51.100.7", ipv4_prefix=24) == "198.51.100.0/24"
+        assert network_of("2001:db8::1", ipv6_prefix=48) == "2001:db8::/48"
+        assert network_of("2001:db8::1", ipv6_prefix=128) == "2001:db8::1/128"
+
+
+# Request headers that may be read with ``.get`` (first line only): each is either refused when
+# repeated by its reader or by the HTTP parser. Any other header must be read with getlist.
+SINGLE_LINE_HEADERS = {'"content-length"', '"content-type"', "API_KEY_HEADER"}
+
+
+def test_no_multi_line_header_is_read_by_its_first_line_only() -> None:
+    source = Path(__file__).parents[2] / "src" / "agentkeys"
+    first_line_reads = set()
+    for path in source.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "get"
+                and "headers" in ast.unparse(node.func.value)
+                and node.args
+            ):
+                first_line_reads.add(ast.unparse(node.args[0]).replace("'", '"'))
+
+    assert first_line_reads <= SINGLE_LINE_HEADERS, first_line_reads - SINGLE_LINE_HEADERS
 
 
 class TestParseNetworks:

@@ -75,6 +75,76 @@ class TestDefaultPolicy:
         assert QuotaKind.ORGANIZATION_ACTIVE not in policy.quotas
 
 
+class TestNetworkAndRateSettings:
+    def test_the_default_counts_ipv6_by_64_and_ipv4_by_address(self) -> None:
+        policy = load_policy()
+
+        assert (policy.networks.ipv4, policy.networks.ipv6) == (32, 64)
+        assert policy.request_costs.revocations_per_network is not None
+        assert policy.refused_ledger.limit == 100
+
+    def test_every_setting_is_read_from_the_file(self) -> None:
+        text = edited("ipv6_prefix = 64", "ipv6_prefix = 56")
+        text = text.replace("ipv4_prefix = 32", "ipv4_prefix = 24")
+        text = text.replace("per_network_limit = 1200", "per_network_limit = 99")
+        text = text.replace('"battery:estimate" = 10', '"battery:estimate" = 7')
+        text = text.replace(
+            "rate_limited_rows_per_network = 100", "rate_limited_rows_per_network = 5"
+        )
+        text = text.replace(
+            "[quotas.organization_active]", "[quotas.organization_active]\nalarm_at = 80"
+        )
+
+        policy = parse_policy(text, source="p.toml")
+
+        assert (policy.networks.ipv4, policy.networks.ipv6) == (24, 56)
+        assert policy.request_costs.per_network is not None
+        assert policy.request_costs.per_network.limit == 99
+        assert policy.request_costs.cost_of(["battery:estimate", "homes:read"]) == 7
+        assert policy.refused_ledger.limit == 5
+        assert policy.quotas[QuotaKind.ORGANIZATION_ACTIVE].alarm_threshold == 80
+        assert policy.quotas[QuotaKind.ORGANIZATION_ISSUED].alarm_threshold == 10
+
+    def test_absent_aggregate_rates_are_off(self) -> None:
+        text = edited("per_network_limit = 1200\n", "")
+        start = text.index("[revocation_rate]")
+        text = text[:start] + text[text.index("[ledger]") :]
+
+        policy = parse_policy(text, source="p.toml")
+
+        assert policy.request_costs.per_network is None
+        assert policy.request_costs.revocations_per_network is None
+
+    @pytest.mark.parametrize(
+        ("old", "new", "field"),
+        [
+            ("ipv6_prefix = 64", "ipv6_prefix = 129", "client_network.ipv6_prefix"),
+            ("ipv4_prefix = 32", "ipv4_prefix = 0", "client_network.ipv4_prefix"),
+            ("per_network_limit = 1200", "per_network_limit = 0", "request_rate.per_network_limit"),
+            ('"battery:estimate" = 10', '"battery:estimate" = -1', "request_rate.scope_costs"),
+            ('"battery:estimate" = 10', '"battery:estmate" = 10', "request_rate.scope_costs"),
+            (
+                "[revocation_rate]\nlimit = 30",
+                "[revocation_rate]\nlimit = 30\nburst = 1",
+                "revocation_rate.burst",
+            ),
+            (
+                "[quotas.address_decisions]     # decisions per client network; rate_limited "
+                "answers do not count\nlimit = 60",
+                "[quotas.address_decisions]\nlimit = 60\nalarm_at = 100",
+                "quotas.address_decisions.alarm_at",
+            ),
+        ],
+    )
+    def test_a_bad_setting_names_its_line_and_field(self, old: str, new: str, field: str) -> None:
+        text = edited(old, new)
+        changed = new.splitlines()[-1]
+
+        (problem,) = problems(text)
+
+        assert problem.startswith(f"p.toml:{line_of(text, changed)}: {field}"), problem
+
+
 class TestBadPolicies:
     def test_a_value_of_the_wrong_kind_names_its_line_and_field(self) -> None:
         text = edited("default_seconds = 86400", 'default_seconds = "a day"')
