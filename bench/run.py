@@ -145,7 +145,7 @@ def bench_policy() -> Path:
         text=True,
         check=True,
     ).stdout
-    text = re.sub(r"(?m)^limit = \d+$", "limit = 1000000000", text)
+    text = re.sub(r"(?m)^(limit|per_network_limit) = \d+$", r"\1 = 1000000000", text)
     path = WORK / "policy.toml"
     path.write_text(text)
     return path

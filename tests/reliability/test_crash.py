@@ -48,8 +48,9 @@ def relaxed_policy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shipped = subprocess.run(
         [str(EXECUTABLE), "policy", "show-default"], capture_output=True, text=True, check=True
     ).stdout
-    relaxed, replaced = re.subn(r"(?m)^limit = \d+$", "limit = 1000000", shipped)
-    assert replaced == 5, shipped  # four quotas and the request rate
+    relaxed, replaced = re.subn(r"(?m)^(limit|per_network_limit) = \d+$", r"\1 = 1000000", shipped)
+    # Four quotas, the request rate per credential and per network, the revocation rate.
+    assert replaced == 7, shipped
     path = tmp_path_factory.mktemp("policy") / "relaxed.toml"
     path.write_text(relaxed)
     subprocess.run([str(EXECUTABLE), "policy", "check", str(path)], check=True, capture_output=True)

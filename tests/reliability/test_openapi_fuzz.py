@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
 
 from agentkeys.api.app import create_app
 from agentkeys.config import Mode, Settings
-from agentkeys.credentials.policy import IssuingPolicy, Quota, RequestRate
+from agentkeys.credentials.policy import IssuingPolicy, Quota, RequestCosts, RequestRate
 from agentkeys.policies.loader import load_policy
 from tests.conftest import TEST_SECRET, AppFactory
 from tests.factories import credential_request, key_header
@@ -98,6 +98,7 @@ def relaxed_policy() -> IssuingPolicy:
         policy,
         quotas={kind: Quota(UNLIMITED, quota.window) for kind, quota in policy.quotas.items()},
         request_rate=RequestRate(UNLIMITED, timedelta(minutes=1)),
+        request_costs=RequestCosts(),
     )
 
 

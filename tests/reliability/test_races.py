@@ -19,7 +19,13 @@ import httpx
 import pytest
 
 from agentkeys.clock import FrozenClock
-from agentkeys.credentials.policy import IssuingPolicy, Quota, QuotaKind, RequestRate
+from agentkeys.credentials.policy import (
+    IssuingPolicy,
+    Quota,
+    QuotaKind,
+    RequestCosts,
+    RequestRate,
+)
 from agentkeys.policies.loader import load_policy
 from tests.assertions import as_instant
 from tests.conftest import AppFactory, DatabaseProbe, client_for
@@ -38,12 +44,13 @@ RELAXED_QUOTAS: dict[QuotaKind, Quota] = {
 
 
 def relaxed_policy(**edges: Quota) -> IssuingPolicy:
-    """The default policy with every quota and the request rate out of the way, but ``edges``."""
+    """The default policy with every quota and rate out of the way, but ``edges``."""
     quotas = {**RELAXED_QUOTAS, **{QuotaKind(kind): quota for kind, quota in edges.items()}}
     return replace(
         load_policy(),
         quotas=quotas,
         request_rate=RequestRate(100_000, timedelta(minutes=1)),
+        request_costs=RequestCosts(),
     )
 
 
