@@ -111,6 +111,29 @@ class TestConcurrency:
         assert outcomes.count("issued") == 10
         assert outcomes.count("rate_limited") == 40
 
+    async def test_each_network_gets_exactly_its_quota_when_all_ask_at_once(
+        self, make_app: AppFactory
+    ) -> None:
+        # Quotas count per organization and client network: each network's count is exact even
+        # while the other network's decisions for the same organization run alongside.
+        app = make_app(policy=with_quotas(organization_issued=Quota(10, timedelta(hours=1))))
+        async with (
+            client_for(app, client_address="198.51.100.1") as one,
+            client_for(app, client_address="2001:db8:5::1") as two,
+        ):
+            responses = await asyncio.gather(
+                *(
+                    request_credential(client, user_email=f"dev{n}@example.com")
+                    for n in range(25)
+                    for client in (one, two)
+                )
+            )
+
+        outcomes = [response.json()["outcome"] for response in responses]
+        assert outcomes[0::2].count("issued") == 10
+        assert outcomes[1::2].count("issued") == 10
+        assert outcomes.count("rate_limited") == 30
+
     async def test_simultaneous_requests_at_the_edge_of_the_active_cap(
         self, make_app: AppFactory, clock: FrozenClock
     ) -> None:

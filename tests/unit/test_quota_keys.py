@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -171,3 +172,14 @@ def test_dots_count_where_the_provider_does_not_ignore_them() -> None:
 )
 def test_internationalized_domains_have_one_form(variant: str) -> None:
     assert email_key(variant) == email_key("user@bücher.example")
+
+
+def test_the_rule_is_a_pure_module() -> None:
+    probe = (
+        "import sys, agentkeys.credentials.quota_keys; "
+        "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'starlette') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
