@@ -233,7 +233,12 @@ class TestPolicyCheckCommand:
 
         assert result.returncode == 0, result.stderr
         assert "homes                = homes:read + homes:write" in result.stdout
-        assert "organization_issued  10 per 3600 s" in result.stdout
+        assert "organization_issued  10 per 3600 s per client network; alarm at 10" in result.stdout
+        assert "address_decisions    60 per 3600 s per client network" in result.stdout
+        assert "1200 per client network over all its keys" in result.stdout
+        assert "a request needing battery:estimate counts 10" in result.stdout
+        assert "Revocations: 30 per client network per 60 s" in result.stdout
+        assert "Client network: IPv4 /32, IPv6 /64" in result.stdout
         assert result.stdout.rstrip().endswith(f"{path}: OK")
 
     def test_a_bad_policy_exits_2_naming_the_line(self, tmp_path: Path) -> None:

@@ -340,7 +340,7 @@ def describe(policy: IssuingPolicy) -> str:
     for kind, quota in policy.quotas.items():
         per = f"per {int(quota.window.total_seconds())} s" if quota.window else "active at once"
         alarm = (
-            ""
+            " per client network"
             if kind is QuotaKind.ADDRESS_DECISIONS
             else f" per client network; alarm at {quota.alarm_threshold} over all networks"
         )
