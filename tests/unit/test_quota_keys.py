@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 from hypothesis import given
@@ -17,6 +18,18 @@ IGNORABLES = [
     if not 0xD800 <= code <= 0xDFFF and IGNORABLE.fullmatch(chr(code))
 ]
 FULLWIDTH_OFFSET = 0xFEE0
+# Every compatibility form of an ASCII letter or digit (full-width, mathematical, circled,
+# letterlike symbols...), from Unicode's own decomposition data.
+COMPATIBLE: dict[str, list[str]] = {}
+for _code in range(0x80, sys.maxunicode + 1):
+    _form = unicodedata.normalize("NFKC", chr(_code))
+    if len(_form) == 1 and _form.isascii() and _form.isalnum():
+        COMPATIBLE.setdefault(_form, []).append(chr(_code))
+COMBINING_MARKS = [
+    chr(code)
+    for code in range(sys.maxunicode + 1)
+    if unicodedata.category(chr(code)) in {"Mn", "Me"}
+]
 
 
 def test_the_unicode_data_is_the_librarys_not_a_short_list() -> None:
@@ -58,14 +71,34 @@ ASCII_NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV
 def case_and_width_variant(draw: st.DrawFn, text: str) -> str:
     variant = []
     for character in text:
-        form = draw(st.sampled_from(["same", "swap", "fullwidth"]))
+        form = draw(st.sampled_from(["same", "swap", "fullwidth", "compatible"]))
         if form == "swap":
             variant.append(character.swapcase())
         elif form == "fullwidth" and character != " ":
             variant.append(chr(ord(character) + FULLWIDTH_OFFSET))
+        elif form == "compatible" and character in COMPATIBLE:
+            variant.append(draw(st.sampled_from(COMPATIBLE[character])))
         else:
             variant.append(character)
     return "".join(variant)
+
+
+def test_compatibility_forms_come_from_unicode_data() -> None:
+    assert "\u211a" in COMPATIBLE["Q"]  # double-struck Q
+    assert "\U0001d400" in COMPATIBLE["A"]  # mathematical bold A
+    assert len(COMPATIBLE["a"]) > 15
+
+
+@given(st.data(), st.text(max_size=30))
+def test_inserted_combining_marks_never_make_a_new_organization(
+    data: st.DataObject, name: str
+) -> None:
+    characters = list(name)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        position = data.draw(st.integers(min_value=0, max_value=len(characters)))
+        characters.insert(position, data.draw(st.sampled_from(COMBINING_MARKS)))
+
+    assert organization_key("".join(characters)) == organization_key(name)
 
 
 @given(st.data(), ASCII_NAMES.filter(str.strip))

@@ -12,8 +12,9 @@ Organization key, step by step (the Unicode data comes from the ``regex`` module
    space and joiner, soft hyphen, bidi controls, BOM...), before and after each normalisation;
 2. NFKC and case-fold (full-width, mathematical and other compatibility forms, long s, sharp s),
    repeated until stable;
-3. decompose (NFKD), drop combining marks (``Mn``, ``Me``), recompose (NFKC): an accented
-   ``e`` is ``e``, and ``GMAIL`` with a dotted capital I is ``gmail``;
+3. decompose (NFKD), drop combining marks (``Mn``, ``Me``), recompose (NFKC), before and
+   after case-folding (folding turns some marks into letters): an accented ``e`` is ``e``,
+   and ``GMAIL`` with a dotted capital I is ``gmail``;
 4. map each non-ASCII character that is confusable with exactly one ASCII letter or digit to
    it (Cyrillic a, e, o, Greek omicron...): the skeleton a reader sees;
 5. collapse every run of whitespace and punctuation to one space and trim the ends, so
@@ -68,14 +69,20 @@ def _drop_ignorable(text: str) -> str:
     return str(IGNORABLE.sub("", text))
 
 
+def _drop_marks(text: str) -> str:
+    """Decompose (NFKD) and drop combining marks; callers recompose."""
+    return str(_MARKS.sub("", unicodedata.normalize("NFKD", text)))
+
+
 def _fold(text: str) -> str:
     """Steps 1-4: ignorables gone, NFKC + case-fold to a fixed point, marks gone, skeleton."""
     previous = None
     while text != previous:
         previous = text
-        text = _drop_ignorable(text)
+        # Marks go before case-folding too: folding turns some marks into letters (U+0345).
+        text = _drop_marks(_drop_ignorable(text))
         text = _drop_ignorable(unicodedata.normalize("NFKC", text).casefold())
-        text = str(_MARKS.sub("", unicodedata.normalize("NFKD", text)))
+        text = _drop_marks(text)
         text = unicodedata.normalize("NFKC", text).translate(_skeleton_table())
     return text
 
