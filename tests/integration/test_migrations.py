@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentkeys.db import migrate
 from agentkeys.db.models import metadata
-from tests.conftest import sqlite_url
+from tests.conftest import POSTGRES_ADMIN_URL, postgres_admin, require_reachable, sqlite_url
 
 
 def tables(path: Path) -> set[str]:
@@ -43,3 +50,63 @@ class TestMigrations:
         assert tables(path) == {"alembic_version"}
         migrate.upgrade(sqlite_url(path))
         assert {"credentials", "credential_requests", "feedback"} <= tables(path)
+
+    @pytest.mark.parametrize("backend_name", ["sqlite", "postgresql"])
+    def test_rows_from_before_networks_take_their_address_as_network(
+        self, tmp_path: Path, backend_name: str
+    ) -> None:
+        with fresh_database(backend_name, tmp_path) as url:
+            migrate.upgrade(url, "0004")
+            asyncio.run(run(url, *OLD_ROWS))
+
+            migrate.upgrade(url)
+            networks = asyncio.run(
+                run(
+                    url,
+                    "SELECT client_network FROM credential_requests",
+                    "SELECT client_network FROM credentials",
+                )
+            )
+            # And back, and up again, with the rows in place.
+            command.downgrade(migrate.alembic_config(url), "0004")
+            migrate.upgrade(url)
+
+        assert networks == [[("2001:db8::7",)], [("2001:db8::7",)]]
+
+
+OLD_ROWS = (
+    "INSERT INTO credential_requests (id, request_id, created_at, outcome, client_address, "
+    "organization_name, organization_key, requested_environment, request, details) VALUES "
+    "('r1', 'q1', '2026-11-30 10:00:00+00', 'issued', '2001:db8::7', 'Org', 'org', 'sandbox', "
+    "'{}', '{}')",
+    "INSERT INTO credentials (id, key_digest, credential_request_id, organization_key, scopes, "
+    "environment, created_at, expires_at) VALUES ('c1', 'd1', 'r1', 'org', '[]', 'sandbox', "
+    "'2026-11-30 10:00:00+00', '2026-12-01 10:00:00+00')",
+)
+
+
+async def run(url: str, *statements: str) -> list[list[tuple[object, ...]]]:
+    engine = create_async_engine(url)
+    results = []
+    try:
+        async with engine.begin() as connection:
+            for statement in statements:
+                result = await connection.execute(text(statement))
+                results.append([tuple(row) for row in result] if result.returns_rows else [])
+    finally:
+        await engine.dispose()
+    return results
+
+
+@contextmanager
+def fresh_database(backend_name: str, tmp_path: Path) -> Iterator[str]:
+    if backend_name == "sqlite":
+        yield sqlite_url(tmp_path / "old.db")
+        return
+    require_reachable("PostgreSQL", POSTGRES_ADMIN_URL)
+    name = f"agentkeys_migration_{secrets.token_hex(4)}"
+    asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield str(make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+asyncpg", database=name))
+    finally:
+        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
