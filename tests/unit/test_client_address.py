@@ -72,8 +72,11 @@ class TestNetworkOf:
         assert network_of("2001:db8::1", ipv6_prefix=128) == "2001:db8::1/128"
 
 
-# Request headers that may be read with ``.get`` (first line only): each is either refused when
-# repeated by its reader or by the HTTP parser. Any other header must be read with getlist.
+# Request headers that may be read with ``.get`` (first line only), and why that is safe:
+# Content-Length: the HTTP server refuses conflicting copies; Content-Type: the first line alone
+# decides, and a second line cannot widen what is accepted; x-ws-api-key: a repeated key header
+# is refused by the key's reader (issue 8, done with the verifier). Any other header a client can
+# send as several lines must be read whole, with getlist.
 SINGLE_LINE_HEADERS = {'"content-length"', '"content-type"', "API_KEY_HEADER"}
 
 
