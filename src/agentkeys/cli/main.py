@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 from uvicorn.supervisors import Multiprocess
 
+from agentkeys.api.protocol import BoundedHttpToolsProtocol, ServerConfig
 from agentkeys.config import Settings
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.db import migrate
@@ -30,9 +31,15 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         for problem in error.errors():
-            field = ".".join(str(part) for part in problem["loc"]) or "settings"
-            typer.echo(f"configuration error: {field}: {problem['msg']}", err=True)
+            typer.echo(f"configuration error: {setting_problem(problem)}", err=True)
         raise typer.Exit(code=2) from None
+
+
+def setting_problem(problem: Any) -> str:
+    """``AGENTKEYS_LOG_LEVEL: unknown log level 'LOUD'; …`` from one pydantic error."""
+    field = "_".join(str(part) for part in problem["loc"]).upper()
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    return f"AGENTKEYS_{field}: {message}" if field else message
 
 
 def checked_policy(path: Path | None) -> IssuingPolicy:
@@ -49,15 +56,22 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes (uvicorn).")] = 1,
 ) -> None:
-    """Serve the API. On SQLite the database is created or upgraded first."""
+    """Serve the API. On SQLite the database is created or upgraded first; on PostgreSQL the
+    schema must already be at this version's revision (`agentkeys db upgrade`)."""
     settings = load_settings()
     configure_logging(settings.log_level)
-    # Refuse a bad policy here, with its line numbers, rather than in every worker.
+    # Everything that can be wrong is refused here, in one line, before a worker starts: the
+    # policy (with its line numbers), the port, the database and its schema.
     checked_policy(settings.policy)
-    if is_sqlite(settings.database_url):
-        migrate.upgrade(settings.database_url)
-    config = uvicorn.Config(
+    listener = bound_listener(host, port)
+    try:
+        ready_database(settings.database_url)
+    except typer.Exit:
+        listener.close()
+        raise
+    config = ServerConfig(
         "agentkeys.api.asgi:app",
+        header_timeout_seconds=settings.header_timeout_seconds,
         host=host,
         port=port,
         workers=workers,
@@ -65,24 +79,58 @@ def serve(
         log_config=None,
         proxy_headers=False,
         server_header=False,
+        http=BoundedHttpToolsProtocol,
+        timeout_keep_alive=settings.keepalive_timeout_seconds,
     )
     if workers == 1:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[listener])
         return
-    Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
+    Multiprocess(config, sockets=[listener]).run()
 
 
-def tcp_listener(sock: socket.socket) -> socket.socket:
-    """The same bound socket, labelled IPPROTO_TCP so asyncio sets TCP_NODELAY on connections.
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=code)
 
-    uvicorn's ``bind_socket`` leaves ``proto`` at 0 (uvicorn issue #3149): every worker's
-    keep-alive answers then wait on Nagle and the client's delayed ACK, about 40 ms each.
+
+def bound_listener(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now so a port in use is reported before anything starts.
+
+    Created with ``IPPROTO_TCP``: uvicorn's own ``bind_socket`` leaves ``proto`` at 0 (uvicorn
+    issue #3149), and asyncio then never sets TCP_NODELAY on connections, so every keep-alive
+    answer waited on Nagle and the client's delayed ACK, about 40 ms each.
     """
-    if sock.family not in {socket.AF_INET, socket.AF_INET6}:
-        return sock
-    listener = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        reason = error.strerror or str(error)
+        fail(f"cannot listen on {host}:{port}: {reason}")
     listener.set_inheritable(True)
     return listener
+
+
+def ready_database(database_url: str) -> None:
+    """SQLite: create or upgrade the schema. PostgreSQL: refuse unless it is at head."""
+    if is_sqlite(database_url):
+        upgraded(database_url, "head")
+    try:
+        state = migrate.check_schema(database_url)
+    except migrate.DatabaseUnusable as error:
+        fail(str(error))
+    problem = state.problem()
+    if problem is not None:
+        fail(problem)
+
+
+def upgraded(database_url: str, revision: str) -> None:
+    try:
+        migrate.upgrade(database_url, revision)
+    except Exception as error:  # one line naming the database and the fix, never a traceback
+        fail(migrate.describe_failure(database_url, error))
 
 
 @db_app.command("upgrade")
@@ -91,7 +139,7 @@ def db_upgrade(
 ) -> None:
     """Create the schema, or bring it up to date."""
     settings = load_settings()
-    migrate.upgrade(settings.database_url, revision)
+    upgraded(settings.database_url, revision)
     typer.echo(f"database at {revision}")
 
 
