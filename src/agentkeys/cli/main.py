@@ -128,6 +128,10 @@ def ready_database(database_url: str) -> None:
 
 def upgraded(database_url: str, revision: str) -> None:
     try:
+        migrate.ensure_sqlite_opens(database_url)
+    except migrate.DatabaseUnusable as error:
+        fail(str(error))
+    try:
         migrate.upgrade(database_url, revision)
     except Exception as error:  # one line naming the database and the fix, never a traceback
         fail(migrate.describe_failure(database_url, error))

@@ -4,7 +4,9 @@ database's schema stands, and say in one line why a database cannot be used."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +99,7 @@ def check_schema(database_url: str) -> SchemaState:
         finally:
             await engine.dispose()
 
+    ensure_sqlite_opens(database_url)
     try:
         return asyncio.run(read())
     except Exception as error:
@@ -105,6 +108,20 @@ def check_schema(database_url: str) -> SchemaState:
 
 class DatabaseUnusable(Exception):
     """The database cannot be used; the message is one line naming it and the fix."""
+
+
+def ensure_sqlite_opens(database_url: str) -> None:
+    """Open a SQLite file with the standard library first (creating it if missing): a file that
+    cannot be opened or is not a database is reported in one line. (Through aiosqlite, a failed
+    open leaves a worker thread that reports on an event loop already closed.)"""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(url.database)) as connection:
+            connection.execute("PRAGMA schema_version")
+    except sqlite3.Error as error:
+        raise DatabaseUnusable(describe_failure(database_url, error)) from error
 
 
 # PostgreSQL SQLSTATEs worth their own sentence when connecting.
