@@ -111,8 +111,9 @@ class Settings(BaseSettings):
         description="Server secret keying the HMAC-SHA256 digest of every credential.",
     )
     database_url: str = Field(
-        default="sqlite+aiosqlite:///agentkeys.db",
-        description="SQLAlchemy async URL of the database.",
+        default="sqlite:///agentkeys.db",
+        description="`sqlite:///FILE` or `postgresql://user@host:5432/db`; the async driver "
+        "(aiosqlite, asyncpg) is added, other drivers are refused.",
     )
     policy: Path | None = Field(
         default=None,
