@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -225,3 +225,13 @@ class Settings(BaseSettings):
                 "print(secrets.token_urlsafe(32))'"
             )
         return value
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """One line per refused setting: ``AGENTKEYS_LOG_LEVEL: unknown log level 'LOUD'; …``."""
+    lines = []
+    for problem in error.errors():
+        field = "_".join(str(part) for part in problem["loc"]).upper()
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        lines.append(f"AGENTKEYS_{field}: {message}" if field else message)
+    return lines

@@ -115,6 +115,22 @@ class TestBadSettings:
         assert "hunter2hunter2" not in result.stderr + result.stdout
 
 
+def test_the_asgi_entry_point_reports_bad_settings_in_one_line(tmp_path: Path) -> None:
+    """Served by uvicorn directly, without `agentkeys serve`."""
+    environment = {**os.environ, "AGENTKEYS_MODE": "development", "AGENTKEYS_LOG_LEVEL": "LOUD"}
+    result = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "agentkeys.api.asgi:app", "--port", str(free_port())],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert_refused(result, code=1, said="configuration error: AGENTKEYS_LOG_LEVEL: unknown")
+
+
 class TestPlainUrls:
     def test_a_plain_sqlite_url_is_served_with_the_async_driver(self, tmp_path: Path) -> None:
         url = f"sqlite:///{tmp_path / 'plain.db'}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from uvicorn.supervisors import Multiprocess
 
 from agentkeys.api.protocol import BoundedHttpToolsProtocol, ServerConfig
-from agentkeys.config import Settings
+from agentkeys.config import Settings, settings_problems
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.db import migrate
 from agentkeys.db.engine import is_sqlite
@@ -30,16 +30,9 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        for problem in error.errors():
-            typer.echo(f"configuration error: {setting_problem(problem)}", err=True)
+        for problem in settings_problems(error):
+            typer.echo(f"configuration error: {problem}", err=True)
         raise typer.Exit(code=2) from None
-
-
-def setting_problem(problem: Any) -> str:
-    """``AGENTKEYS_LOG_LEVEL: unknown log level 'LOUD'; …`` from one pydantic error."""
-    field = "_".join(str(part) for part in problem["loc"]).upper()
-    message = str(problem["msg"]).removeprefix("Value error, ")
-    return f"AGENTKEYS_{field}: {message}" if field else message
 
 
 def checked_policy(path: Path | None) -> IssuingPolicy:
