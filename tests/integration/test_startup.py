@@ -230,6 +230,25 @@ class TestUnusableSqlite:
         assert "not a database" in line
 
 
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--port", "99999"], "--port 99999 is not a TCP port"),
+        (["--port", "-1"], "--port -1 is not a TCP port"),
+        (["--workers", "0"], "--workers 0: at least 1"),
+    ],
+)
+def test_bad_serve_options_are_one_line(options: list[str], said: str, tmp_path: Path) -> None:
+    assert_refused(run(["serve", *options], tmp_path), code=CONFIGURATION_ERROR, said=said)
+
+
+@pytest.mark.parametrize("host", ["nosuchhost.invalid", "192.0.2.1"])
+def test_an_address_that_cannot_be_listened_on_is_one_line(host: str, tmp_path: Path) -> None:
+    result = run(["serve", "--host", host, "--port", str(free_port())], tmp_path)
+
+    assert_refused(result, code=ENVIRONMENT_ERROR, said=f"cannot listen on {host}:")
+
+
 class TestPortInUse:
     def test_serve_reports_the_port_before_starting(self, tmp_path: Path) -> None:
         with socket.socket() as taken:

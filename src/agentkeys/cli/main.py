@@ -19,6 +19,7 @@ from agentkeys.db.engine import is_sqlite
 from agentkeys.logs import configure_logging
 from agentkeys.policies.loader import PolicyError, default_policy_text, describe, load_policy
 
+MAX_PORT = 65535
 app = typer.Typer(help="Self-serve sandbox credentials for AI agents.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -51,6 +52,10 @@ def serve(
 ) -> None:
     """Serve the API. On SQLite the database is created or upgraded first; on PostgreSQL the
     schema must already be at this version's revision (`agentkeys db upgrade`)."""
+    if not 0 <= port <= MAX_PORT:
+        fail(f"--port {port} is not a TCP port (0-{MAX_PORT})", code=2)
+    if workers < 1:
+        fail(f"--workers {workers}: at least 1 worker is needed", code=2)
     settings = load_settings()
     configure_logging(settings.log_level)
     # Everything that can be wrong is refused here, in one line, before a worker starts: the
