@@ -2,17 +2,91 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
+import math
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from agentkeys.client_address import Network, parse_networks
 
 # Only ever accepted in development mode; a production server refuses to start with it.
 DEVELOPMENT_SECRET = "agentkeys-development-secret-not-for-production"  # noqa: S105
 MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 128
+# A secret this similar to the built-in one (difflib's ratio) is an edit of it, not a secret.
+MAX_SIMILARITY_TO_BUILT_IN = 0.75
+
+# The async driver we use for each backend; `sqlite://` and `postgresql://` get it added.
+ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+BACKEND_ALIASES = {"postgres": "postgresql", "sqlite": "sqlite", "postgresql": "postgresql"}
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+EXAMPLE_DATABASE_URLS = "sqlite:///agentkeys.db or postgresql://user@host:5432/agentkeys"
+
+
+def secret_bits(secret: str) -> float:
+    """A simple strength estimate: the length times the Shannon entropy of the secret's own
+    character frequencies. 32 underscores score 0; `secrets.token_urlsafe(32)` about 200."""
+    counts = Counter(secret)
+    total = len(secret)
+    return -sum(count * math.log2(count / total) for count in counts.values())
+
+
+def derived_from_built_in(secret: str) -> bool:
+    """Whether a secret contains the built-in one, or is a near copy of it (a few edits)."""
+    folded = secret.casefold()
+    if DEVELOPMENT_SECRET in folded:
+        return True
+    return difflib.SequenceMatcher(None, folded, DEVELOPMENT_SECRET).ratio() >= (
+        MAX_SIMILARITY_TO_BUILT_IN
+    )
+
+
+def async_database_url(value: str) -> str:
+    """The URL with the async driver we use; a clear ValueError for anything else.
+
+    Raised messages never quote the URL itself (it may hold a password).
+    """
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise ValueError(f"not a database URL; expected e.g. {EXAMPLE_DATABASE_URLS}") from None
+    backend_name, _, driver = url.drivername.partition("+")
+    backend = BACKEND_ALIASES.get(backend_name)
+    if backend is None:
+        raise ValueError(
+            f"unsupported database {backend_name!r}; use SQLite or PostgreSQL "
+            f"(e.g. {EXAMPLE_DATABASE_URLS})"
+        )
+    wanted = ASYNC_DRIVERS[backend]
+    if driver not in {"", wanted}:
+        raise ValueError(
+            f"driver {driver!r} is not supported for {backend}; "
+            f"use {backend}:// or {backend}+{wanted}:// (the async driver {wanted})"
+        )
+    url = url.set(drivername=f"{backend}+{wanted}")
+    if backend == "sqlite":
+        _check_sqlite_directory(url)
+    return url.render_as_string(hide_password=False)
+
+
+def _check_sqlite_directory(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    directory = Path(database).expanduser().absolute().parent
+    if not directory.is_dir():
+        raise ValueError(
+            f"the directory of the SQLite file does not exist: {directory} "
+            "(create it, or point the URL at an existing directory)"
+        )
 
 
 class Mode(StrEnum):
@@ -23,7 +97,10 @@ class Mode(StrEnum):
 class Settings(BaseSettings):
     """Every knob of the service. Secrets are ``SecretStr`` so they never print."""
 
-    model_config = SettingsConfigDict(env_prefix="AGENTKEYS_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused secret or URL (with its password) never enters an error.
+    model_config = SettingsConfigDict(
+        env_prefix="AGENTKEYS_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     mode: Mode = Field(
         default=Mode.PRODUCTION,
@@ -34,8 +111,9 @@ class Settings(BaseSettings):
         description="Server secret keying the HMAC-SHA256 digest of every credential.",
     )
     database_url: str = Field(
-        default="sqlite+aiosqlite:///agentkeys.db",
-        description="SQLAlchemy async URL of the database.",
+        default="sqlite:///agentkeys.db",
+        description="`sqlite:///FILE` or `postgresql://user@host:5432/db`; the async driver "
+        "(aiosqlite, asyncpg) is added, other drivers are refused.",
     )
     policy: Path | None = Field(
         default=None,
@@ -61,7 +139,54 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=2 * 1024 * 1024, gt=0, description="Largest accepted request body."
     )
+    header_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=300,
+        description="Time a client has to send a request's head (request line and headers) "
+        "from the connection's opening or its first byte; then 408 and the connection closes.",
+    )
+    body_timeout_seconds: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description="Time a client has to send a request's whole body, from the end of its "
+        "head; then 408 and the connection closes.",
+    )
+    keepalive_timeout_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description="An idle keep-alive connection is closed after this many seconds.",
+    )
     log_level: str = Field(default="INFO", description="Level of the `agentkeys` loggers.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_database_url(cls, value: str) -> str:
+        return async_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            scheme = urlsplit(value).scheme
+        except ValueError:
+            scheme = ""
+        if scheme not in REDIS_SCHEMES:
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        names = [name for name in logging.getLevelNamesMapping() if name != "NOTSET"]
+        if level not in names:
+            raise ValueError(f"unknown log level {value!r}; use one of {', '.join(names)}")
+        return level
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -72,16 +197,41 @@ class Settings(BaseSettings):
     def trusted_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
 
-    @model_validator(mode="after")
-    def _refuse_default_secret_outside_development(self) -> Settings:
-        secret = self.secret.get_secret_value()
-        if self.mode is Mode.DEVELOPMENT:
-            return self
+    @field_validator("secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        """Development mode may use the built-in secret; any secret of one's own, in any mode,
+        has at least 32 characters; in production it must be neither the built-in secret nor
+        derived from it, and score at least 128 bits (`secret_bits`)."""
+        secret = value.get_secret_value()
+        development = info.data.get("mode") is Mode.DEVELOPMENT
         if secret == DEVELOPMENT_SECRET:
+            if development:
+                return value
             raise ValueError(
-                "AGENTKEYS_SECRET must be set to a secret of your own outside development mode "
-                "(or set AGENTKEYS_MODE=development for a local trial)"
+                "set a secret of your own outside development mode (or set "
+                "AGENTKEYS_MODE=development for a local trial)"
             )
         if len(secret) < MIN_SECRET_LENGTH:
-            raise ValueError(f"AGENTKEYS_SECRET must be at least {MIN_SECRET_LENGTH} characters")
-        return self
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters")
+        if development:
+            return value
+        if derived_from_built_in(secret):
+            raise ValueError("must not be derived from the built-in development secret")
+        if secret_bits(secret) < MIN_SECRET_BITS:
+            raise ValueError(
+                f"is too predictable (under {MIN_SECRET_BITS} bits by length x character "
+                "entropy); generate one, e.g. python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """One line per refused setting: ``AGENTKEYS_LOG_LEVEL: unknown log level 'LOUD'; …``."""
+    lines = []
+    for problem in error.errors():
+        field = "_".join(str(part) for part in problem["loc"]).upper()
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        lines.append(f"AGENTKEYS_{field}: {message}" if field else message)
+    return lines

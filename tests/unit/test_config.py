@@ -1,11 +1,25 @@
-"""Settings refuse a default or weak secret outside development mode."""
+"""Settings: every bad value is refused with a message naming it, and secrets must be real."""
 
 from __future__ import annotations
+
+import secrets
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from agentkeys.config import DEVELOPMENT_SECRET, Mode, Settings
+from agentkeys.config import DEVELOPMENT_SECRET, Mode, Settings, secret_bits
+from tests.conftest import TEST_SECRET
+
+STRONG = "q2eNxfNNChgVDf1AdBUlIyEmrcfqBVVSWLF0Qga_iqo"
+
+
+def refusal(**values: object) -> str:
+    """The message of the ValidationError that ``Settings(**values)`` raises."""
+    values.setdefault("secret", STRONG)
+    with pytest.raises(ValidationError) as raised:
+        Settings(**values)  # type: ignore[arg-type]
+    return str(raised.value)
 
 
 class TestSecret:
@@ -13,26 +27,153 @@ class TestSecret:
         monkeypatch.delenv("AGENTKEYS_SECRET", raising=False)
         monkeypatch.delenv("AGENTKEYS_MODE", raising=False)
 
-        with pytest.raises(ValidationError, match="AGENTKEYS_SECRET"):
+        with pytest.raises(ValidationError, match="secret of your own"):
             Settings()
 
-    def test_short_secret_is_refused_in_production(self) -> None:
-        with pytest.raises(ValidationError, match="at least 32"):
-            Settings(mode=Mode.PRODUCTION, secret="too-short")
+    @pytest.mark.parametrize("mode", list(Mode))
+    @pytest.mark.parametrize("secret", ["too-short", "x" * 31, secrets.token_urlsafe(16)])
+    def test_short_secret_is_refused_in_every_mode(self, mode: Mode, secret: str) -> None:
+        assert "at least 32 characters" in refusal(mode=mode, secret=secret)
 
     def test_default_secret_is_allowed_in_development(self) -> None:
         settings = Settings(mode=Mode.DEVELOPMENT)
 
         assert settings.secret.get_secret_value() == DEVELOPMENT_SECRET
 
+    @pytest.mark.parametrize(
+        "secret",
+        [
+            DEVELOPMENT_SECRET + ".",
+            "." + DEVELOPMENT_SECRET,
+            DEVELOPMENT_SECRET.upper(),
+            f"prefix-{DEVELOPMENT_SECRET}-{secrets.token_hex(8)}",
+            DEVELOPMENT_SECRET.replace("-", "_"),
+            DEVELOPMENT_SECRET.replace("production", "prod"),
+            DEVELOPMENT_SECRET[:-4] + "2026",
+        ],
+    )
+    def test_secrets_derived_from_the_built_in_one_are_refused_in_production(
+        self, secret: str
+    ) -> None:
+        assert "derived from the built-in" in refusal(mode=Mode.PRODUCTION, secret=secret)
+
+    @pytest.mark.parametrize(
+        "secret",
+        [
+            "_" * 32,
+            "a" * 200,
+            "ab" * 32,
+            "abcd" * 8,
+            "password" * 4,
+        ],
+    )
+    def test_low_entropy_secrets_are_refused_in_production(self, secret: str) -> None:
+        message = refusal(mode=Mode.PRODUCTION, secret=secret)
+
+        assert "too predictable" in message
+        assert secret not in message
+
+    @pytest.mark.parametrize(
+        "secret", [TEST_SECRET, STRONG, secrets.token_urlsafe(32), secrets.token_hex(32)]
+    )
+    def test_strong_secrets_are_accepted(self, secret: str) -> None:
+        assert Settings(mode=Mode.PRODUCTION, secret=secret).secret.get_secret_value() == secret
+
+    def test_the_estimate(self) -> None:
+        assert secret_bits("_" * 32) == 0
+        assert secret_bits("ab" * 16) == 32
+        assert secret_bits("abcdefgh" * 4) == 96
+        # 64 distinct characters once each: log2(64) = 6 bits a character.
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        assert secret_bits(alphabet) == 384
+
     def test_secret_is_read_from_the_environment_and_never_printed(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        secret = "s" * 40
-        monkeypatch.setenv("AGENTKEYS_SECRET", secret)
+        monkeypatch.setenv("AGENTKEYS_SECRET", STRONG)
 
         settings = Settings()
 
-        assert settings.secret.get_secret_value() == secret
-        assert secret not in repr(settings)
-        assert secret not in str(settings.model_dump())
+        assert settings.secret.get_secret_value() == STRONG
+        assert STRONG not in repr(settings)
+        assert STRONG not in str(settings.model_dump())
+
+
+class TestDatabaseUrl:
+    @pytest.mark.parametrize(
+        ("given", "used"),
+        [
+            ("sqlite:///agentkeys.db", "sqlite+aiosqlite:///agentkeys.db"),
+            ("sqlite+aiosqlite:///agentkeys.db", "sqlite+aiosqlite:///agentkeys.db"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+            ("postgresql://u:pw@db:5432/keys", "postgresql+asyncpg://u:pw@db:5432/keys"),
+            ("postgres://u@db/keys", "postgresql+asyncpg://u@db/keys"),
+            ("postgresql+asyncpg://u@db/keys", "postgresql+asyncpg://u@db/keys"),
+        ],
+    )
+    def test_plain_urls_get_the_async_driver(
+        self, given: str, used: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+
+        assert Settings(secret=STRONG, database_url=given).database_url == used
+
+    @pytest.mark.parametrize(
+        ("url", "said"),
+        [
+            (
+                "postgresql+psycopg2://u:hunter2hunter2@db/keys",
+                "driver 'psycopg2' is not supported",
+            ),
+            ("postgresql+psycopg://u:hunter2hunter2@db/keys", "driver 'psycopg' is not supported"),
+            ("sqlite+pysqlite:///x.db", "driver 'pysqlite' is not supported"),
+            ("mysql://u:hunter2hunter2@db/keys", "unsupported database 'mysql'"),
+            ("::hunter2hunter2", "not a database URL"),
+            ("", "not a database URL"),
+            ("agentkeys.db", "not a database URL"),
+        ],
+    )
+    def test_other_urls_are_refused_without_quoting_a_password(self, url: str, said: str) -> None:
+        message = refusal(database_url=url)
+
+        assert said in message
+        assert "hunter2hunter2" not in message
+
+    def test_sqlite_file_in_a_missing_directory_is_refused_naming_it(self, tmp_path: Path) -> None:
+        missing = tmp_path / "no" / "such" / "dir"
+
+        message = refusal(database_url=f"sqlite:///{missing}/agentkeys.db")
+
+        assert f"does not exist: {missing}" in message
+
+
+class TestOtherSettings:
+    @pytest.mark.parametrize("level", ["LOUD", "", "verbose", "10"])
+    def test_unknown_log_levels_are_refused(self, level: str) -> None:
+        assert "unknown log level" in refusal(log_level=level)
+
+    def test_log_levels_are_case_insensitive(self) -> None:
+        assert Settings(secret=STRONG, log_level="debug").log_level == "DEBUG"
+
+    @pytest.mark.parametrize("url", ["http://cache:6379", "localhost:6379", "cache"])
+    def test_redis_urls_need_a_redis_scheme(self, url: str) -> None:
+        assert "redis://" in refusal(redis_url=url)
+
+    @pytest.mark.parametrize(
+        "field",
+        [
+            "header_timeout_seconds",
+            "body_timeout_seconds",
+            "keepalive_timeout_seconds",
+            "max_body_bytes",
+        ],
+    )
+    def test_timeouts_and_limits_must_be_positive(self, field: str) -> None:
+        assert field in refusal(**{field: 0})
+
+    def test_timeouts_have_sane_defaults(self) -> None:
+        settings = Settings(secret=STRONG)
+
+        assert settings.header_timeout_seconds == 10
+        assert settings.body_timeout_seconds == 30
+        assert settings.keepalive_timeout_seconds == 5

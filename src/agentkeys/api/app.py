@@ -13,7 +13,7 @@ from agentkeys import __version__
 from agentkeys.api import health
 from agentkeys.api.deps import API_KEY_HEADER, AppContext
 from agentkeys.api.errors import install_error_handlers
-from agentkeys.api.middleware import RequestContextMiddleware
+from agentkeys.api.middleware import BodyTimedOut, RequestContextMiddleware, body_timed_out
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
 from agentkeys.credentials import routes as credential_routes
@@ -110,7 +110,12 @@ def create_app(
     )
     app.state.engine = engine
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_exception_handler(BodyTimedOut, body_timed_out)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_seconds=settings.body_timeout_seconds,
+    )
     app.include_router(credential_routes.router)
     app.include_router(feedback_routes.router)
     app.include_router(utility_routes.router)

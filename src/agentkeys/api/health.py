@@ -8,15 +8,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from agentkeys.api.deps import app_context
 from agentkeys.api.errors import error_response, request_id_of
 from agentkeys.api.responses import error_responses
+from agentkeys.db import migrate
 from agentkeys.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
+NOT_READY_RETRY_SECONDS = 5
 
 
 class HealthDto(BaseModel):
@@ -31,23 +32,37 @@ async def healthz() -> HealthDto:
 @router.get(
     "/readyz",
     response_model=HealthDto,
-    summary="Readiness: the database answers",
+    summary="Readiness: the database answers and its schema is at the current revision",
     responses=error_responses(503),
 )
 async def readyz(request: Request) -> HealthDto | JSONResponse:
     try:
         async with app_context(request).session_factory() as session:
-            await session.execute(text("SELECT 1"))
+            connection = await session.connection()
+            state = await migrate.schema_state(connection)
     except Exception:  # any failure means "not ready"; the cause goes to the log
         logger.warning("readiness check failed", exc_info=True)
-        return error_response(
-            request_id_of(request),
-            status=503,
-            code=ErrorCode.SERVICE_UNAVAILABLE,
-            message="The database is not reachable.",
-            recovery_action="Retry shortly.",
+        return not_ready(request, "The database is not reachable.", "Retry shortly.")
+    problem = state.problem()
+    if problem is not None:
+        logger.warning("not ready: %s", problem)
+        return not_ready(
+            request,
+            "The database schema is not at this version's revision.",
+            f"An operator must act: {problem}.",
         )
     return HealthDto(status="ready")
+
+
+def not_ready(request: Request, message: str, recovery_action: str) -> JSONResponse:
+    return error_response(
+        request_id_of(request),
+        status=503,
+        code=ErrorCode.SERVICE_UNAVAILABLE,
+        message=message,
+        recovery_action=recovery_action,
+        retry_after_seconds=NOT_READY_RETRY_SECONDS,
+    )
 
 
 @router.get("/metrics", include_in_schema=False)

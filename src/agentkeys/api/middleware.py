@@ -1,19 +1,24 @@
 """Pure ASGI middleware: a request id for every response, and transport limits on bodies.
 
 Transport checks (body size, content type) run before routing and authentication: an
-oversized or non-JSON body is refused without reading it or touching the database.
+oversized or non-JSON body is refused without reading it or touching the database. A body
+that does not arrive in whole within ``body_timeout_seconds`` of the request's head is
+refused with 408 and the connection closed (the head's own deadline is ``api/protocol.py``'s).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response
+from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response, request_id_of
 from agentkeys.credentials.keys import redact
 from agentkeys.errors import ErrorCode
 from agentkeys.ids import new_request_id
@@ -31,6 +36,29 @@ class BodyTooLarge(HTTPException):
         super().__init__(status_code=413, detail=f"The request body exceeds {limit} bytes.")
 
 
+class BodyTimedOut(HTTPException):
+    """Raised from ``receive`` when the body is not in by its deadline; FastAPI lets it through
+    (any other exception while reading a body becomes its 400), and ``body_timed_out`` answers."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            status_code=408, detail=f"The request body was not received within {seconds:g} s."
+        )
+
+
+async def body_timed_out(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, BodyTimedOut)  # noqa: S101 - registered for it only
+    # Connection: close makes uvicorn drop the connection, and with it the rest of the body.
+    return error_response(
+        request_id_of(request),
+        status=408,
+        code=ErrorCode.VALIDATION_FAILED,
+        message=str(error.detail),
+        recovery_action="Send the whole body at once, promptly.",
+        headers={"Connection": "close"},
+    )
+
+
 def rate_limit_headers(decision: RateDecision) -> list[tuple[bytes, bytes]]:
     """IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy and its state."""
     policy = f'"credential";q={decision.limit};w={decision.window_seconds}'
@@ -46,9 +74,10 @@ def is_json_content_type(value: str) -> bool:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout_seconds: float) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_seconds = body_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -129,14 +158,25 @@ class RequestContextMiddleware:
     def _limited(self, receive: Receive) -> Receive:
         received = 0
         limit = self.max_body_bytes
+        timeout = self.body_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + timeout
+        body_complete = False
 
-        async def receive_within_limit() -> Message:
-            nonlocal received
-            message = await receive()
+        async def receive_within_limits() -> Message:
+            nonlocal received, body_complete
+            if body_complete:  # later calls wait for a disconnect: no deadline on those
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimedOut(timeout) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_complete = True
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise BodyTooLarge(limit)
             return message
 
-        return receive_within_limit
+        return receive_within_limits

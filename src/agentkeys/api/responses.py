@@ -13,6 +13,7 @@ _DESCRIPTIONS = {
     403: "AUTH_INSUFFICIENT_SCOPE: the credential lacks the scope this route needs.",
     404: "NOT_FOUND: no such route, or no such resource owned by this credential.",
     405: "The method is not allowed on this path; see the Allow header.",
+    408: "VALIDATION_FAILED: the request was not received in time; the connection is closed.",
     413: "VALIDATION_FAILED: the body is larger than the server accepts.",
     415: "VALIDATION_FAILED: the body is not application/json.",
     429: "RATE_LIMITED: too many requests; retry after retry_after_seconds.",
@@ -20,7 +21,7 @@ _DESCRIPTIONS = {
     503: "SERVICE_UNAVAILABLE: a backing service is down; retry.",
 }
 
-COMMON = (405, 413, 415, 500, 503)
+COMMON = (405, 408, 413, 415, 500, 503)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

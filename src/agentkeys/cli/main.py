@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 from uvicorn.supervisors import Multiprocess
 
-from agentkeys.config import Settings
+from agentkeys.api.protocol import BoundedHttpToolsProtocol, ServerConfig
+from agentkeys.config import Settings, settings_problems
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.db import migrate
 from agentkeys.db.engine import is_sqlite
 from agentkeys.logs import configure_logging
 from agentkeys.policies.loader import PolicyError, default_policy_text, describe, load_policy
 
+MAX_PORT = 65535
 app = typer.Typer(help="Self-serve sandbox credentials for AI agents.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -29,9 +31,8 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        for problem in error.errors():
-            field = ".".join(str(part) for part in problem["loc"]) or "settings"
-            typer.echo(f"configuration error: {field}: {problem['msg']}", err=True)
+        for problem in settings_problems(error):
+            typer.echo(f"configuration error: {problem}", err=True)
         raise typer.Exit(code=2) from None
 
 
@@ -49,15 +50,26 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes (uvicorn).")] = 1,
 ) -> None:
-    """Serve the API. On SQLite the database is created or upgraded first."""
+    """Serve the API. On SQLite the database is created or upgraded first; on PostgreSQL the
+    schema must already be at this version's revision (`agentkeys db upgrade`)."""
+    if not 0 <= port <= MAX_PORT:
+        fail(f"--port {port} is not a TCP port (0-{MAX_PORT})", code=2)
+    if workers < 1:
+        fail(f"--workers {workers}: at least 1 worker is needed", code=2)
     settings = load_settings()
     configure_logging(settings.log_level)
-    # Refuse a bad policy here, with its line numbers, rather than in every worker.
+    # Everything that can be wrong is refused here, in one line, before a worker starts: the
+    # policy (with its line numbers), the port, the database and its schema.
     checked_policy(settings.policy)
-    if is_sqlite(settings.database_url):
-        migrate.upgrade(settings.database_url)
-    config = uvicorn.Config(
+    listener = bound_listener(host, port)
+    try:
+        ready_database(settings.database_url)
+    except typer.Exit:
+        listener.close()
+        raise
+    config = ServerConfig(
         "agentkeys.api.asgi:app",
+        header_timeout_seconds=settings.header_timeout_seconds,
         host=host,
         port=port,
         workers=workers,
@@ -65,24 +77,62 @@ def serve(
         log_config=None,
         proxy_headers=False,
         server_header=False,
+        http=BoundedHttpToolsProtocol,
+        timeout_keep_alive=settings.keepalive_timeout_seconds,
     )
     if workers == 1:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[listener])
         return
-    Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
+    Multiprocess(config, sockets=[listener]).run()
 
 
-def tcp_listener(sock: socket.socket) -> socket.socket:
-    """The same bound socket, labelled IPPROTO_TCP so asyncio sets TCP_NODELAY on connections.
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=code)
 
-    uvicorn's ``bind_socket`` leaves ``proto`` at 0 (uvicorn issue #3149): every worker's
-    keep-alive answers then wait on Nagle and the client's delayed ACK, about 40 ms each.
+
+def bound_listener(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now so a port in use is reported before anything starts.
+
+    Created with ``IPPROTO_TCP``: uvicorn's own ``bind_socket`` leaves ``proto`` at 0 (uvicorn
+    issue #3149), and asyncio then never sets TCP_NODELAY on connections, so every keep-alive
+    answer waited on Nagle and the client's delayed ACK, about 40 ms each.
     """
-    if sock.family not in {socket.AF_INET, socket.AF_INET6}:
-        return sock
-    listener = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        reason = error.strerror or str(error)
+        fail(f"cannot listen on {host}:{port}: {reason}")
     listener.set_inheritable(True)
     return listener
+
+
+def ready_database(database_url: str) -> None:
+    """SQLite: create or upgrade the schema. PostgreSQL: refuse unless it is at head."""
+    if is_sqlite(database_url):
+        upgraded(database_url, "head")
+    try:
+        state = migrate.check_schema(database_url)
+    except migrate.DatabaseUnusable as error:
+        fail(str(error))
+    problem = state.problem()
+    if problem is not None:
+        fail(problem)
+
+
+def upgraded(database_url: str, revision: str) -> None:
+    try:
+        migrate.ensure_sqlite_opens(database_url)
+    except migrate.DatabaseUnusable as error:
+        fail(str(error))
+    try:
+        migrate.upgrade(database_url, revision)
+    except Exception as error:  # one line naming the database and the fix, never a traceback
+        fail(migrate.describe_failure(database_url, error))
 
 
 @db_app.command("upgrade")
@@ -91,7 +141,7 @@ def db_upgrade(
 ) -> None:
     """Create the schema, or bring it up to date."""
     settings = load_settings()
-    migrate.upgrade(settings.database_url, revision)
+    upgraded(settings.database_url, revision)
     typer.echo(f"database at {revision}")
 
 

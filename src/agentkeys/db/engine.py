@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -38,8 +39,16 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns as UTF-8 text: an emoji takes its 4 bytes, not a 12-byte escape pair.
+
+    Non-finite numbers are refused (``ValueError``): JSON has none, and PostgreSQL rejects them.
+    """
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite(url))
+    engine = create_async_engine(url, pool_pre_ping=not is_sqlite(url), json_serializer=json_dumps)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
