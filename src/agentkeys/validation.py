@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
@@ -15,7 +15,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    JsonValue,
     ValidationError,
     field_validator,
 )
@@ -195,7 +194,10 @@ def refuse_unstorable(value: object) -> object:
 
 def _bounded_free_form(value: object) -> object:
     refuse_unstorable(value)
-    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    except (TypeError, ValueError):  # only reachable from Python callers, never from a body
+        raise PydanticCustomError("json_type", "Must be JSON") from None
     if size > MAX_FREE_FORM_BYTES:
         raise PydanticCustomError(
             "json_size",
@@ -209,11 +211,11 @@ _FREE_FORM_DOC = (
     f"Any JSON, at most {MAX_FREE_FORM_BYTES} bytes serialized and {MAX_FREE_FORM_DEPTH} levels "
     "deep; numbers finite."
 )
-FreeFormJson = Annotated[
-    JsonValue, AfterValidator(_bounded_free_form), Field(description=_FREE_FORM_DOC)
-]
+# Typed ``Any``, not pydantic's ``JsonValue``: a body parsed from JSON holds only JSON types,
+# and JsonValue's own checks would name a NaN ``solarInfo.panels.list[1].dict.kw.float``.
+FreeFormJson = Annotated[Any, AfterValidator(_bounded_free_form), Field(description=_FREE_FORM_DOC)]
 FreeFormObject = Annotated[
-    dict[str, JsonValue], AfterValidator(_bounded_free_form), Field(description=_FREE_FORM_DOC)
+    dict[str, Any], AfterValidator(_bounded_free_form), Field(description=_FREE_FORM_DOC)
 ]
 
 
