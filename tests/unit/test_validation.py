@@ -127,7 +127,7 @@ def request_bodies() -> list[type[RequestBody]]:
 def metadata_of(field: FieldInfo) -> list[Any]:
     """Every constraint and validator on the field, including those inside ``X | None``."""
     found = list(field.metadata)
-    pending = [field.annotation]
+    pending: list[Any] = [field.annotation]
     while pending:
         annotation = pending.pop()
         if typing.get_origin(annotation) is typing.Annotated:
