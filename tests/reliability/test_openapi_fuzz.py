@@ -45,6 +45,7 @@ from agentkeys.api.app import create_app
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials.policy import IssuingPolicy, Quota, RequestRate
 from agentkeys.policies.loader import load_policy
+from agentkeys.validation import EARLIEST_DAY, EARLIEST_INSTANT, LIMIT_DAY, LIMIT_INSTANT
 from tests.conftest import TEST_SECRET, AppFactory, client_for
 from tests.factories import credential_request, issue_credential, key_header
 
@@ -143,10 +144,14 @@ def monthly_bills(draw: st.DrawFn) -> dict[str, Any]:
     return {"month": month, "year": year, **draw(usage_bodies(days))}
 
 
-# The calendar's own edges are drawn on purpose, besides anything in between.
+# The calendar's own edges and those of the sandbox's years (2000-2100) are drawn on purpose,
+# besides anything in between, mostly near the years the sandbox prices.
 LAST_DAY = date.max - timedelta(days=62)
 FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
 LAST_INSTANT = datetime.max.replace(tzinfo=UTC) - timedelta(days=40)
+PRICED_DAYS = st.dates(min_value=date(1999, 11, 1), max_value=date(2101, 2, 1))
+DAY_EDGES = [date.min, LAST_DAY, EARLIEST_DAY, LIMIT_DAY - timedelta(days=1), LIMIT_DAY]
+INSTANT_EDGES = [FIRST_INSTANT, LAST_INSTANT, EARLIEST_INSTANT, LIMIT_INSTANT - timedelta(hours=1)]
 
 
 def _date_text(draw: st.DrawFn, day: date) -> str:
@@ -156,11 +161,12 @@ def _date_text(draw: st.DrawFn, day: date) -> str:
 @st.composite
 def period_bills(draw: st.DrawFn, *, whole_months: bool) -> dict[str, Any]:
     if whole_months:
-        start = date(draw(st.integers(1, 9998)), draw(st.integers(1, 12)), 1)
+        year = draw(st.integers(1999, 2101) | st.integers(1, 9998))
+        start = date(year, draw(st.integers(1, 12)), 1)
         months = start.month - 1 + draw(st.integers(1, 12))
         end = date(start.year + months // 12, months % 12 + 1, 1)
     else:
-        start = draw(st.sampled_from([date.min, LAST_DAY]) | st.dates(max_value=LAST_DAY))
+        start = draw(st.sampled_from(DAY_EDGES) | PRICED_DAYS | st.dates(max_value=LAST_DAY))
         end = start + timedelta(days=draw(st.integers(1, 62)))
     return {
         "startDate": _date_text(draw, start),
@@ -175,7 +181,13 @@ OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelt
 @st.composite
 def price_windows(draw: st.DrawFn) -> dict[str, str]:
     start = draw(
-        st.sampled_from([FIRST_INSTANT, LAST_INSTANT])
+        st.sampled_from(INSTANT_EDGES)
+        | st.datetimes(
+            # Naive bounds, as below.
+            min_value=EARLIEST_INSTANT.replace(tzinfo=None) - timedelta(days=2),
+            max_value=LIMIT_INSTANT.replace(tzinfo=None) + timedelta(days=2),
+            timezones=OFFSETS,
+        )
         | st.datetimes(
             # Hypothesis takes naive bounds and puts the drawn time zone on the value itself.
             min_value=FIRST_INSTANT.replace(tzinfo=None),
