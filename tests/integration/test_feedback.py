@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import timedelta
@@ -481,3 +482,17 @@ class TestFeedbackBudget:
         assert refused.headers["Retry-After"] == "1"
         clock.advance(timedelta(milliseconds=1))
         assert_received(await client.post(ROUTE, json=feedback(), headers=headers))
+
+    async def test_the_budget_holds_under_simultaneous_requests(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        headers = key_header((await writer_key(client))["credential"])
+        for _ in range(FEEDBACK_BUDGET - 3):
+            assert_received(await client.post(ROUTE, json=feedback(), headers=headers))
+
+        answers = await asyncio.gather(
+            *(client.post(ROUTE, json=feedback(), headers=headers) for _ in range(12))
+        )
+
+        assert sorted(answer.status_code for answer in answers) == [201] * 3 + [429] * 9
+        assert len(await stored_feedback(db)) == FEEDBACK_BUDGET
