@@ -1051,3 +1051,31 @@ class TestSolarInfo:
             CREATE, json={"name": "H", "solarInfo": larger}, headers=headers
         )
         assert_validation_failed(response, "solarInfo")
+
+
+class TestHomeSize:
+    async def test_a_home_with_every_field_at_its_cap_stays_small(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        document = (await client.get("/openapi.json")).json()
+        fields = document["components"]["schemas"]["CreateClientHomeDto"]["properties"]
+        body: dict[str, Any] = {"zipcode": "94107", "ratePlanId": E_TOU_C}
+        for name, schema in fields.items():
+            options = schema.get("anyOf", [schema])
+            text_schema = next((o for o in options if o.get("type") == "string"), None)
+            if name in body or text_schema is None or {"pattern", "enum"} & text_schema.keys():
+                continue
+            if name in {"utilityId", "UtilityId"}:
+                continue
+            body[name] = "€" * text_schema["maxLength"]  # 3 bytes of UTF-8 each
+        body["solarInfo"] = {"n": "€" * ((MAX_FREE_FORM_BYTES - 8) // 3)}
+        headers = await owner_key(client)
+
+        created = await client.post(CREATE, json=body, headers=headers)
+
+        assert created.status_code == 201, created.text
+        assert len(body) >= 12
+        # 100 such homes, a full page of /v1/homes/list, stay under 3 MB.
+        assert len(created.content) <= 30_000
+        listed = await client.post(LIST, headers=headers)
+        assert len(listed.content) == len(created.content) + 2
