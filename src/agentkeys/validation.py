@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -144,12 +145,15 @@ def _unstorable(text: str) -> str | None:
     (U+D800-U+DFFF: decoded JSON holds surrogates only unpaired) cannot be encoded as UTF-8 at
     all, so neither a database nor a JSON answer could carry it.
     """
-    if "\x00" in text:
+    found = _UNSTORABLE_CHARACTER.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
         return "Must not contain the NUL character (U+0000)"
-    for char in text:
-        if "\ud800" <= char <= "\udfff":
-            return f"Must not contain a lone surrogate (U+{ord(char):04X})"
-    return None
+    return f"Must not contain a lone surrogate (U+{ord(found.group()):04X})"
+
+
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 def _problems(value: object, path: JsonPath, depth: int) -> list[InitErrorDetails]:
