@@ -1,14 +1,26 @@
-"""Reusable field types for request bodies: strict JSON types, code-point lengths, no blanks."""
+"""Reusable field types for request bodies: strict JSON types, code-point lengths, no blanks,
+only storable text and finite numbers, bounded free-form JSON."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import math
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 MAX_URI_LENGTH = 2048
 
@@ -51,31 +63,182 @@ HttpUri = Annotated[
 ]
 
 
-def _holds_nul(value: object) -> bool:
+# One rule for every date and instant a request carries: the years 2000-2100, which every tariff
+# is priced for and every conversion to a home's local time stays inside. The first day and
+# instant after 2100 are allowed too, as the exclusive end of a period or window.
+EARLIEST_DAY = date(2000, 1, 1)
+LIMIT_DAY = date(2101, 1, 1)
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+LIMIT_INSTANT = datetime(2101, 1, 1, tzinfo=UTC)
+_RANGE_MESSAGE = "Must lie in the years 2000 to 2100"
+
+
+def parse_day(value: str) -> date:
+    """``YYYY-MM-DD``, or an ISO 8601 date-time whose date part is taken; 2000-2100."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+        else:
+            day = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    except ValueError:
+        raise PydanticCustomError("date", "Must be a date, YYYY-MM-DD") from None
+    if not EARLIEST_DAY <= day <= LIMIT_DAY:
+        raise PydanticCustomError("date_range", _RANGE_MESSAGE)
+    return day
+
+
+def parse_instant(value: str) -> datetime:
+    """ISO 8601 within 2000-2100; a time without an offset is taken as UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise PydanticCustomError("datetime", "Must be an ISO 8601 date-time") from None
+    instant = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if not EARLIEST_INSTANT <= instant <= LIMIT_INSTANT:
+        raise PydanticCustomError("datetime_range", _RANGE_MESSAGE)
+    return instant
+
+
+def _day_text(value: str) -> str:
+    parse_day(value)
+    return value
+
+
+def _instant_text(value: str) -> str:
+    parse_instant(value)
+    return value
+
+
+DayText = Annotated[
+    str,
+    Field(max_length=40, description="YYYY-MM-DD (or ISO 8601), in the years 2000-2100."),
+    AfterValidator(_day_text),
+]
+InstantText = Annotated[
+    str,
+    Field(max_length=64, description="ISO 8601, years 2000-2100 (UTC if no offset)."),
+    AfterValidator(_instant_text),
+]
+Year = Annotated[int, Field(ge=EARLIEST_DAY.year, le=LIMIT_DAY.year - 1)]
+UnixSeconds = Annotated[
+    int,
+    Field(
+        ge=int(EARLIEST_INSTANT.timestamp()),
+        le=int(LIMIT_INSTANT.timestamp()),
+        description="Seconds since 1970-01-01T00:00:00 UTC, in the years 2000-2100.",
+    ),
+]
+
+
+# Free-form JSON (fields typed as any JSON value) is kept as sent, so it is bounded: a real
+# client's evidence, tags or solar description fits in a few KB and a handful of levels.
+MAX_FREE_FORM_BYTES = 8 * 1024
+MAX_FREE_FORM_DEPTH = 10
+
+JsonPath = tuple[int | str, ...]
+
+
+def _unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored or answered as UTF-8 text, or ``None`` if it can.
+
+    NUL (U+0000) is valid JSON but no PostgreSQL text column stores it. A lone surrogate
+    (U+D800-U+DFFF: decoded JSON holds surrogates only unpaired) cannot be encoded as UTF-8 at
+    all, so neither a database nor a JSON answer could carry it.
+    """
+    found = _UNSTORABLE_CHARACTER.search(text)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "Must not contain the NUL character (U+0000)"
+    return f"Must not contain a lone surrogate (U+{ord(found.group()):04X})"
+
+
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
+
+def _problems(value: object, path: JsonPath, depth: int) -> list[InitErrorDetails]:
+    """Every unstorable string, key or non-finite number in ``value``, with its path."""
     if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
+        reason = _unstorable(value)
+        return [] if reason is None else [_problem("unstorable_text", reason, path)]
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return []
+        return [_problem("finite_number", "Must be a finite number (no NaN or Infinity)", path)]
+    if isinstance(value, (list, tuple, dict)) and depth > MAX_FREE_FORM_DEPTH:
+        return [_problem("json_depth", f"Nests deeper than {MAX_FREE_FORM_DEPTH} levels", path)]
+    found: list[InitErrorDetails] = []
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found += _problems(item, (*path, index), depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reason = _unstorable(key) if isinstance(key, str) else None
+            if reason is not None:
+                # The key itself is not named: it cannot be written into the answer.
+                found.append(
+                    _problem("unstorable_text", f"A key: {reason[0].lower()}{reason[1:]}", path)
+                )
+                continue
+            found += _problems(item, (*path, key), depth + 1)
+    return found
+
+
+def _problem(kind: str, message: str, path: JsonPath) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=path, input=None)
+
+
+def refuse_unstorable(value: object) -> object:
+    """Raise a validation error naming the inner path of every value no backend can store."""
+    found = _problems(value, (), 1)
+    if found:
+        raise ValidationError.from_exception_data("unstorable", found)
+    return value
+
+
+def _bounded_free_form(value: object) -> object:
+    refuse_unstorable(value)
+    try:
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    except (TypeError, ValueError):  # only reachable from Python callers, never from a body
+        raise PydanticCustomError("json_type", "Must be JSON") from None
+    if size > MAX_FREE_FORM_BYTES:
+        raise PydanticCustomError(
+            "json_size",
+            "At most {limit} bytes of JSON (this is {size})",
+            {"limit": MAX_FREE_FORM_BYTES, "size": size},
+        )
+    return value
+
+
+_FREE_FORM_DOC = (
+    f"Any JSON, at most {MAX_FREE_FORM_BYTES} bytes serialized and {MAX_FREE_FORM_DEPTH} levels "
+    "deep; numbers finite."
+)
+# Typed ``Any``, not pydantic's ``JsonValue``: a body parsed from JSON holds only JSON types,
+# and JsonValue's own checks would name a NaN ``solarInfo.panels.list[1].dict.kw.float``.
+FreeFormJson = Annotated[Any, AfterValidator(_bounded_free_form), Field(description=_FREE_FORM_DOC)]
+FreeFormObject = Annotated[
+    dict[str, Any], AfterValidator(_bounded_free_form), Field(description=_FREE_FORM_DOC)
+]
 
 
 class RequestBody(BaseModel):
-    """Base of every JSON request body: strict JSON types, unknown fields ignored, and no NUL.
+    """Base of every JSON request body: strict JSON types, unknown fields ignored, and only
+    storable values.
 
-    NUL (U+0000) is valid JSON but no text column can store it (PostgreSQL refuses it), so it is
-    refused up front, with the same answer on every backend.
+    One rule for every string (nested ones and object keys included) and every number, with the
+    same answer on every backend: no NUL, no lone surrogate (see ``_unstorable``), no NaN or
+    infinity (JSON parsers read ``NaN``, ``Infinity`` and ``1e999``; no JSON answer or
+    PostgreSQL ``json`` column can hold them). Each refusal names the value's JSON path.
     """
 
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
 
     @field_validator("*", mode="after")
     @classmethod
-    def _refuse_nul(cls, value: object) -> object:
-        if _holds_nul(value):
-            raise PydanticCustomError(
-                "nul_character", "Must not contain the NUL character (U+0000)"
-            )
-        return value
+    def _refuse_unstorable(cls, value: object) -> object:
+        return refuse_unstorable(value)
 
 
 class CamelRequestBody(RequestBody):

@@ -75,6 +75,25 @@ class TestEstimate:
 
         assert [month["month"] for month in response.json()["months"]] == [1, 7]
 
+    @pytest.mark.parametrize(
+        "powers",
+        [
+            {"chargingPowerKiloWatts": 1.2e-7, "dischargingPowerKiloWatts": 1.2e-7},
+            {"chargingPowerKiloWatts": 5, "dischargingPowerKiloWatts": 1.2e-7},
+            {"maxCapacityKiloWattHours": 1e-9},
+        ],
+    )
+    async def test_tiny_powers_and_capacities_are_simulated_and_save_nothing(
+        self, client: httpx.AsyncClient, powers: dict[str, float]
+    ) -> None:
+        headers, home = await home_with_plan(client)
+        body = {**DOCUMENTED_BODY, "solarCapacity": None, "months": [1, 7], **powers}
+
+        response = await client.post(route(home), headers=headers, json=body)
+
+        assert response.status_code == 200, response.text
+        assert response.json()["dollarsSaved"] == 0.0
+
 
 class TestValidation:
     @pytest.mark.parametrize(

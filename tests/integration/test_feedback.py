@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from agentkeys.clock import FrozenClock
+from agentkeys.sandbox.feedback.service import FEEDBACK_BUDGET
+from agentkeys.validation import MAX_FREE_FORM_BYTES, MAX_FREE_FORM_DEPTH
 from tests.assertions import (
     INVALID_EMAILS,
     VALID_EMAILS,
@@ -349,3 +355,144 @@ class TestSeveralFailingFields:
             "source_urls[0]",
             "message",
         )
+
+
+def raw_json(body: dict[str, Any], *, token: str) -> bytes:
+    """``body`` as JSON text with the string ``"<token>"`` written as the bare token ``token``."""
+    return json.dumps(body).replace(f'"{NUMBER}"', token).encode()
+
+
+NUMBER = "placeholder-for-a-bare-number-token"
+NON_FINITE_TOKENS = ["NaN", "Infinity", "-Infinity", "1e999"]
+# Every free-form field of a feedback, and a value putting the hostile one deep inside it.
+FREE_FORM_FIELDS = {
+    "sanitized_evidence": (
+        {"fields": ["usage", {"kw": NUMBER}]},
+        "sanitized_evidence.fields[1].kw",
+    ),
+    "error": ([{"status": NUMBER}], "error[0].status"),
+    "routing_tags": ({"team": {"weight": NUMBER}}, "routing_tags.team.weight"),
+}
+
+
+class TestUnstorableValues:
+    """Values valid in JSON but storable by no backend: refused alike on SQLite and PostgreSQL,
+    naming the inner path, and nothing is stored."""
+
+    @pytest.mark.parametrize("token", NON_FINITE_TOKENS)
+    @pytest.mark.parametrize("field", sorted(FREE_FORM_FIELDS))
+    async def test_non_finite_numbers_inside_free_form_fields_are_refused_by_path(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, field: str, token: str
+    ) -> None:
+        issued = await writer_key(client)
+        value, path = FREE_FORM_FIELDS[field]
+        response = await client.post(
+            ROUTE,
+            content=raw_json(feedback(**{field: value}), token=token),
+            headers={**key_header(issued["credential"]), "Content-Type": "application/json"},
+        )
+
+        assert_validation_failed(response, path)
+        assert await stored_feedback(db) == []
+
+    @pytest.mark.parametrize("token", NON_FINITE_TOKENS)
+    async def test_a_free_form_field_that_is_itself_non_finite_is_refused(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, token: str
+    ) -> None:
+        issued = await writer_key(client)
+        response = await client.post(
+            ROUTE,
+            content=raw_json(feedback(sanitized_evidence=NUMBER), token=token),
+            headers={**key_header(issued["credential"]), "Content-Type": "application/json"},
+        )
+
+        assert_validation_failed(response, "sanitized_evidence")
+        assert await stored_feedback(db) == []
+
+    @pytest.mark.parametrize(
+        ("values", "field"),
+        [
+            ({"message": "a\ud800"}, "message"),
+            ({"submitter": {"agent": "\udfff"}}, "submitter.agent"),
+            ({"sanitized_evidence": {"note": ["ok", "a\ud83d"]}}, "sanitized_evidence.note[1]"),
+            ({"routing_tags": {"bad\ud800key": 1}}, "routing_tags"),
+            ({"error": {"nul": "a\u0000b"}}, "error.nul"),
+        ],
+    )
+    async def test_lone_surrogates_and_nul_anywhere_are_refused_by_path(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, values: dict[str, Any], field: str
+    ) -> None:
+        issued = await writer_key(client)
+        response = await client.post(
+            ROUTE,
+            content=json.dumps(feedback(**values)).encode(),  # surrogates escaped, as \\ud800
+            headers={**key_header(issued["credential"]), "Content-Type": "application/json"},
+        )
+
+        assert_validation_failed(response, field)
+        assert await stored_feedback(db) == []
+
+    @pytest.mark.parametrize("field", sorted(FREE_FORM_FIELDS))
+    async def test_free_form_fields_take_8_kib_of_json_and_no_more(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, field: str
+    ) -> None:
+        # {"n":"…"} serializes to 8 bytes plus the text; "é" is 2 bytes of UTF-8.
+        largest = {"n": "é" * ((MAX_FREE_FORM_BYTES - 8) // 2)}
+        assert_received(await send_feedback(client, feedback(**{field: largest})))
+        larger = {"n": largest["n"] + "a"}
+        assert_validation_failed(await send_feedback(client, feedback(**{field: larger})), field)
+        stored = [as_json(row["details"])[field] for row in await stored_feedback(db)]
+        assert stored == [largest]
+
+    async def test_free_form_fields_nest_at_most_10_levels(self, client: httpx.AsyncClient) -> None:
+        def nested(levels: int) -> Any:
+            value: Any = 1
+            for _ in range(levels):
+                value = [value]
+            return value
+
+        assert_received(await send_feedback(client, feedback(error=nested(MAX_FREE_FORM_DEPTH))))
+        response = await send_feedback(client, feedback(error=nested(MAX_FREE_FORM_DEPTH + 1)))
+        assert_validation_failed(response, "error" + "[0]" * MAX_FREE_FORM_DEPTH)
+
+
+class TestFeedbackBudget:
+    async def test_a_credential_stores_100_feedbacks_a_day_then_429_with_retry_after(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, clock: FrozenClock
+    ) -> None:
+        week = 7 * 24 * 3600
+        issued = await issue_credential(
+            client, requested_scopes=["feedback:write"], requested_ttl_seconds=week
+        )
+        headers = key_header(issued["credential"])
+        for _ in range(FEEDBACK_BUDGET):
+            assert_received(await client.post(ROUTE, json=feedback(), headers=headers))
+
+        refused = await client.post(ROUTE, json=feedback(), headers=headers)
+
+        envelope = assert_envelope(refused, status=429, code="RATE_LIMITED")
+        assert refused.headers["Retry-After"] == str(24 * 3600)
+        assert "100 feedbacks" in envelope["message"]
+        assert len(await stored_feedback(db)) == FEEDBACK_BUDGET
+        other = key_header((await writer_key(client))["credential"])
+        assert_received(await client.post(ROUTE, json=feedback(), headers=other))
+        clock.advance(timedelta(hours=24) - timedelta(milliseconds=1))
+        refused = await client.post(ROUTE, json=feedback(), headers=headers)
+        assert_envelope(refused, status=429, code="RATE_LIMITED")
+        assert refused.headers["Retry-After"] == "1"
+        clock.advance(timedelta(milliseconds=1))
+        assert_received(await client.post(ROUTE, json=feedback(), headers=headers))
+
+    async def test_the_budget_holds_under_simultaneous_requests(
+        self, client: httpx.AsyncClient, db: DatabaseProbe
+    ) -> None:
+        headers = key_header((await writer_key(client))["credential"])
+        for _ in range(FEEDBACK_BUDGET - 3):
+            assert_received(await client.post(ROUTE, json=feedback(), headers=headers))
+
+        answers = await asyncio.gather(
+            *(client.post(ROUTE, json=feedback(), headers=headers) for _ in range(12))
+        )
+
+        assert sorted(answer.status_code for answer in answers) == [201] * 3 + [429] * 9
+        assert len(await stored_feedback(db)) == FEEDBACK_BUDGET

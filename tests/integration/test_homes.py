@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from agentkeys.clock import FrozenClock
+from agentkeys.validation import MAX_FREE_FORM_BYTES
 from tests.assertions import (
     assert_envelope,
     assert_validation_failed,
@@ -830,3 +832,250 @@ class TestHomesAuthentication:
         envelope = assert_envelope(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
         assert scope in envelope["message"]
         assert await count_homes(db) == 0
+
+
+# A ZIP code in each catalog utility's territory (Charlotte for Duke), and every plan's utility.
+ZIP_OF = {PGE: "94107", SCE: "92301", DUKE: "28202"}
+PLANS = {E_TOU_C: PGE, "f32aedcaba2a8d4211e3f7d8": PGE, SCE_TOU_D: SCE, DUKE_RS: DUKE}
+
+
+class TestHomeTerritory:
+    """A home's utility must serve its ZIP code, on create and on every update that moves it."""
+
+    @pytest.mark.parametrize("plan_id", sorted(PLANS))
+    @pytest.mark.parametrize("zip_utility", sorted(ZIP_OF))
+    async def test_a_plan_is_accepted_exactly_where_its_utility_serves_the_zip(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, plan_id: str, zip_utility: str
+    ) -> None:
+        zipcode = ZIP_OF[zip_utility]
+        body = {"name": "Home", "zipcode": zipcode, "ratePlanId": plan_id}
+
+        response = await client.post(CREATE, json=body, headers=await owner_key(client))
+
+        if PLANS[plan_id] == zip_utility:
+            assert response.status_code == 201, response.text
+            assert response.json()["utilityId"] == zip_utility
+            return
+        envelope = assert_validation_failed(response, "zipcode")
+        message = envelope["field_errors"][0]["message"]
+        assert zipcode in message
+        assert f"'{PLANS[plan_id]}'" in message  # the plan's utility
+        serving = [plan for plan, utility in PLANS.items() if utility == zip_utility]
+        assert all(plan in message for plan in serving)  # the plans that do serve it
+        assert await count_homes(db) == 0
+
+    async def test_a_charlotte_zip_with_a_pge_plan_names_duke_energy(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = {"name": "Home", "zipcode": "28202", "ratePlanId": E_TOU_C}
+
+        response = await client.post(CREATE, json=body, headers=await owner_key(client))
+
+        message = assert_validation_failed(response, "zipcode")["field_errors"][0]["message"]
+        assert "Pacific Gas and Electric" in message
+        assert f"{DUKE} (Duke Energy Carolinas, LLC): {DUKE_RS}" in message
+
+    async def test_a_zip_no_utility_serves_is_refused_with_a_plan(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = {"name": "Home", "zipcode": "10001", "utilityId": PGE}
+
+        response = await client.post(CREATE, json=body, headers=await owner_key(client))
+
+        message = assert_validation_failed(response, "zipcode")["field_errors"][0]["message"]
+        assert "no sandbox utility serves it" in message
+
+    async def test_a_zip_without_utility_or_plan_is_accepted(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        home = await create_home(client, await owner_key(client), zipcode="10001")
+        assert (home["zipcode"], home["utilityId"]) == ("10001", None)
+
+    @pytest.mark.parametrize(
+        ("home", "change", "field"),
+        [
+            ({"zipcode": "94107", "ratePlanId": E_TOU_C}, {"zipcode": "28202"}, "zipcode"),
+            ({"zipcode": "94107", "utilityId": PGE}, {"zipcode": "92301"}, "zipcode"),
+            ({"zipcode": "28202"}, {"ratePlanId": E_TOU_C}, "ratePlanId"),
+            ({"zipcode": "28202"}, {"utilityId": PGE}, "utilityId"),
+            ({"zipcode": "28202"}, {"UtilityId": SCE}, "UtilityId"),
+        ],
+    )
+    async def test_an_update_is_checked_against_the_kept_fields(
+        self,
+        client: httpx.AsyncClient,
+        home: dict[str, str],
+        change: dict[str, str],
+        field: str,
+    ) -> None:
+        headers = await owner_key(client)
+        created = await create_home(client, headers, **home)
+
+        response = await client.post(
+            home_route(created["id"], "update"), json=change, headers=headers
+        )
+
+        assert_validation_failed(response, field)
+        assert await get_home(client, headers, created["id"]) == created
+
+    async def test_moving_zip_and_plan_together_is_accepted(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = await owner_key(client)
+        home = await create_home(client, headers, zipcode="94107", ratePlanId=E_TOU_C)
+
+        response = await client.post(
+            home_route(home["id"], "update"),
+            json={"zipcode": "28202", "utilityId": DUKE, "ratePlanId": DUKE_RS},
+            headers=headers,
+        )
+
+        assert response.status_code == 200, response.text
+        assert (response.json()["utilityId"], response.json()["timezone"]) == (
+            DUKE,
+            "America/New_York",
+        )
+
+
+class TestListPaging:
+    async def test_without_paging_every_home_is_listed_and_pages_split_them_in_order(
+        self, client: httpx.AsyncClient, clock: FrozenClock
+    ) -> None:
+        headers = await owner_key(client)
+        created = []
+        for number in range(5):
+            created.append((await create_home(client, headers, name=f"home {number}"))["id"])
+            clock.advance(timedelta(seconds=1))
+
+        async def page(body: object) -> list[str]:
+            response = await client.post(LIST, json=body, headers=headers)
+            assert response.status_code == 200, response.text
+            return [home["id"] for home in response.json()]
+
+        assert await listed_ids(client, headers) == created
+        assert await page({}) == created
+        assert await page(None) == created
+        pages = [await page({"pageSize": 2, "pageNumber": n}) for n in (1, 2, 3, 4)]
+        assert pages == [created[0:2], created[2:4], created[4:5], []]
+        assert await page({"pageSize": 3}) == created[:3]
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"pageSize": 0}, "pageSize"),
+            ({"pageSize": 101}, "pageSize"),
+            ({"pageNumber": 0}, "pageNumber"),
+            ({"pageNumber": 10_001}, "pageNumber"),
+            ({"pageSize": "2"}, "pageSize"),
+        ],
+    )
+    async def test_paging_out_of_range_is_refused_by_name(
+        self, client: httpx.AsyncClient, body: dict[str, object], field: str
+    ) -> None:
+        response = await client.post(LIST, json=body, headers=await owner_key(client))
+        assert_validation_failed(response, field)
+
+
+NON_FINITE_TOKENS = ["NaN", "Infinity", "-Infinity", "1e999"]
+
+
+async def post_raw(
+    client: httpx.AsyncClient, route: str, text_body: str, headers: dict[str, str]
+) -> httpx.Response:
+    return await client.post(
+        route, content=text_body.encode(), headers={**headers, "Content-Type": "application/json"}
+    )
+
+
+class TestSolarInfo:
+    """``solarInfo`` is any JSON object a client sends, within bounds every backend can store."""
+
+    @pytest.mark.parametrize("token", NON_FINITE_TOKENS)
+    async def test_non_finite_numbers_are_refused_by_path_on_create_and_update(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, token: str
+    ) -> None:
+        headers = await owner_key(client)
+        solar = '{"panels": [{"kw": 1}, {"kw": 2.5}, {"kw": ' + token + "}]}"
+        created = await post_raw(
+            client, CREATE, '{"name": "H", "solarInfo": ' + solar + "}", headers
+        )
+        assert_validation_failed(created, "solarInfo.panels[2].kw")
+        assert await count_homes(db) == 0
+        home = await create_home(client, headers)
+        updated = await post_raw(
+            client,
+            home_route(home["id"], "update"),
+            '{"solarInfo": ' + solar + "}",
+            headers,
+        )
+        assert_validation_failed(updated, "solarInfo.panels[2].kw")
+        assert await get_home(client, headers, home["id"]) == home
+
+    @pytest.mark.parametrize("token", NON_FINITE_TOKENS)
+    async def test_non_finite_typed_numbers_are_refused_by_name(
+        self, client: httpx.AsyncClient, token: str
+    ) -> None:
+        body = '{"name": "H", "solarSystemSizeKw": ' + token + "}"
+        response = await post_raw(client, CREATE, body, await owner_key(client))
+        assert_validation_failed(response, "solarSystemSizeKw")
+
+    @pytest.mark.parametrize(
+        ("solar", "field"),
+        [
+            ('{"note": "a\\ud800"}', "solarInfo.note"),
+            ('{"arrays": [{"label": "\\udc00"}]}', "solarInfo.arrays[0].label"),
+            ('{"bad\\ud800key": 1}', "solarInfo"),
+            ('{"nul": "a\\u0000"}', "solarInfo.nul"),
+        ],
+    )
+    async def test_unstorable_text_is_refused_by_path(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, solar: str, field: str
+    ) -> None:
+        body = '{"name": "H", "solarInfo": ' + solar + "}"
+        response = await post_raw(client, CREATE, body, await owner_key(client))
+        assert_validation_failed(response, field)
+        assert await count_homes(db) == 0
+
+    async def test_8_kib_of_json_are_stored_and_one_byte_more_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = await owner_key(client)
+        largest = {"n": "€" * ((MAX_FREE_FORM_BYTES - 8) // 3)}  # € is 3 bytes of UTF-8
+        assert len(json.dumps(largest, ensure_ascii=False, separators=(",", ":")).encode()) == (
+            MAX_FREE_FORM_BYTES
+        )
+        home = await create_home(client, headers, solarInfo=largest)
+        assert (await get_home(client, headers, home["id"]))["solarInfo"] == largest
+        larger = {"n": largest["n"] + "c"}
+        response = await client.post(
+            CREATE, json={"name": "H", "solarInfo": larger}, headers=headers
+        )
+        assert_validation_failed(response, "solarInfo")
+
+
+class TestHomeSize:
+    async def test_a_home_with_every_field_at_its_cap_stays_small(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        document = (await client.get("/openapi.json")).json()
+        fields = document["components"]["schemas"]["CreateClientHomeDto"]["properties"]
+        body: dict[str, Any] = {"zipcode": "94107", "ratePlanId": E_TOU_C}
+        for name, schema in fields.items():
+            options = schema.get("anyOf", [schema])
+            text_schema = next((o for o in options if o.get("type") == "string"), None)
+            if name in body or text_schema is None or {"pattern", "enum"} & text_schema.keys():
+                continue
+            if name in {"utilityId", "UtilityId"}:
+                continue
+            body[name] = "€" * text_schema["maxLength"]  # 3 bytes of UTF-8 each
+        body["solarInfo"] = {"n": "€" * ((MAX_FREE_FORM_BYTES - 8) // 3)}
+        headers = await owner_key(client)
+
+        created = await client.post(CREATE, json=body, headers=headers)
+
+        assert created.status_code == 201, created.text
+        assert len(body) >= 12
+        # 100 such homes, a full page of /v1/homes/list, stay under 3 MB.
+        assert len(created.content) <= 30_000
+        listed = await client.post(LIST, headers=headers)
+        assert len(listed.content) == len(created.content) + 2

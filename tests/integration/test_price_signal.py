@@ -494,7 +494,8 @@ class TestWindowBounds:
         [
             ("0001-01-01T00:00:00Z", "0001-01-02T00:00:00Z", ("startTime", "endTime")),
             ("1999-12-31T23:45:00Z", "2000-01-01T00:15:00Z", ("startTime",)),
-            ("2100-12-31T23:00:00Z", "2101-01-01T00:00:00Z", ("endTime",)),
+            ("2100-12-31T23:00:00Z", "2101-01-01T00:15:00Z", ("endTime",)),
+            ("2101-01-01T00:00:01Z", "2101-01-01T00:15:00Z", ("startTime", "endTime")),
         ],
     )
     async def test_windows_outside_2000_to_2100_are_refused(
@@ -505,6 +506,20 @@ class TestWindowBounds:
         response = await client.post(route(home), headers=headers, json=window(start, end))
 
         assert_validation_failed(response, *fields)
+
+    async def test_a_window_may_end_at_the_first_instant_after_2100(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        home, headers = await priced_home(client)
+
+        response = await client.post(
+            route(home),
+            headers=headers,
+            json=window("2100-12-31T23:00:00Z", "2101-01-01T00:00:00Z"),
+        )
+
+        assert response.status_code == 200, response.text
+        assert len(response.json()["prices"]) == 4
 
     async def test_the_first_quarter_hour_of_2000_is_priced(
         self, client: httpx.AsyncClient

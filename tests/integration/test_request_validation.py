@@ -489,8 +489,8 @@ class TestNulCharacter:
         [
             ({"organization_name": "Acme\u0000Co"}, "organization_name"),
             ({"assignment": "Prototype bill impact \u0000 calculations"}, "assignment"),
-            ({"tech_stack": ["python", "no\u0000de"]}, "tech_stack"),
-            ({"requested_scopes": ["homes\u0000"]}, "requested_scopes"),
+            ({"tech_stack": ["python", "no\u0000de"]}, "tech_stack[1]"),
+            ({"requested_scopes": ["homes\u0000"]}, "requested_scopes[0]"),
             ({"project": "\u0000"}, "project"),
         ],
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -44,8 +45,9 @@ from agentkeys.api.app import create_app
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials.policy import IssuingPolicy, Quota, RequestCosts, RequestRate
 from agentkeys.policies.loader import load_policy
-from tests.conftest import TEST_SECRET, AppFactory
-from tests.factories import credential_request, key_header
+from agentkeys.validation import EARLIEST_DAY, EARLIEST_INSTANT, LIMIT_DAY, LIMIT_INSTANT
+from tests.conftest import TEST_SECRET, AppFactory, client_for
+from tests.factories import credential_request, issue_credential, key_header
 
 ALL_SCOPES = [
     "utility:read",
@@ -143,10 +145,14 @@ def monthly_bills(draw: st.DrawFn) -> dict[str, Any]:
     return {"month": month, "year": year, **draw(usage_bodies(days))}
 
 
-# The calendar's own edges are drawn on purpose, besides anything in between.
+# The calendar's own edges and those of the sandbox's years (2000-2100) are drawn on purpose,
+# besides anything in between, mostly near the years the sandbox prices.
 LAST_DAY = date.max - timedelta(days=62)
 FIRST_INSTANT = datetime.min.replace(tzinfo=UTC)
 LAST_INSTANT = datetime.max.replace(tzinfo=UTC) - timedelta(days=40)
+PRICED_DAYS = st.dates(min_value=date(1999, 11, 1), max_value=date(2101, 2, 1))
+DAY_EDGES = [date.min, LAST_DAY, EARLIEST_DAY, LIMIT_DAY - timedelta(days=1), LIMIT_DAY]
+INSTANT_EDGES = [FIRST_INSTANT, LAST_INSTANT, EARLIEST_INSTANT, LIMIT_INSTANT - timedelta(hours=1)]
 
 
 def _date_text(draw: st.DrawFn, day: date) -> str:
@@ -156,11 +162,12 @@ def _date_text(draw: st.DrawFn, day: date) -> str:
 @st.composite
 def period_bills(draw: st.DrawFn, *, whole_months: bool) -> dict[str, Any]:
     if whole_months:
-        start = date(draw(st.integers(1, 9998)), draw(st.integers(1, 12)), 1)
+        year = draw(st.integers(1999, 2101) | st.integers(1, 9998))
+        start = date(year, draw(st.integers(1, 12)), 1)
         months = start.month - 1 + draw(st.integers(1, 12))
         end = date(start.year + months // 12, months % 12 + 1, 1)
     else:
-        start = draw(st.sampled_from([date.min, LAST_DAY]) | st.dates(max_value=LAST_DAY))
+        start = draw(st.sampled_from(DAY_EDGES) | PRICED_DAYS | st.dates(max_value=LAST_DAY))
         end = start + timedelta(days=draw(st.integers(1, 62)))
     return {
         "startDate": _date_text(draw, start),
@@ -175,7 +182,13 @@ OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelt
 @st.composite
 def price_windows(draw: st.DrawFn) -> dict[str, str]:
     start = draw(
-        st.sampled_from([FIRST_INSTANT, LAST_INSTANT])
+        st.sampled_from(INSTANT_EDGES)
+        | st.datetimes(
+            # Naive bounds, as below.
+            min_value=EARLIEST_INSTANT.replace(tzinfo=None) - timedelta(days=2),
+            max_value=LIMIT_INSTANT.replace(tzinfo=None) + timedelta(days=2),
+            timezones=OFFSETS,
+        )
         | st.datetimes(
             # Hypothesis takes naive bounds and puts the drawn time zone on the value itself.
             min_value=FIRST_INSTANT.replace(tzinfo=None),
@@ -363,3 +376,263 @@ def test_every_documented_operation_answers_as_documented(
     case: schemathesis.Case[Any], fuzz_target: FuzzTarget
 ) -> None:
     fuzz_target.resolve(case).call_and_validate(app=fuzz_target.app, checks=CHECKS)
+
+
+# Hostile values, one per field. Schemathesis draws bodies from the schema, whose strings and
+# numbers never hold a lone surrogate, NaN or a default-ignorable character. So every string,
+# number and free-form field of every documented request body is also walked here: a valid body
+# is built per operation and one field at a time is replaced by each hostile value. Values no
+# backend can store must be refused with 400 naming the field's JSON path; values that are
+# merely odd must be answered with a documented status. Never a 5xx.
+NON_FINITE_1E999 = "placeholder-for-the-number-1e999"
+NON_FINITE = [math.nan, math.inf, -math.inf, NON_FINITE_1E999]
+IGNORABLES = "x\u200by\u00adz\u202ew\ufeffv"  # zero-width space, soft hyphen, RLO, BOM
+LONGEST_CAP = 4000  # the longest free text a body takes (feedback's long fields)
+MONTH_OF_USAGE = [[0.5] * 96] * 28  # February 2026
+VALID_BODIES: dict[str, dict[str, Any]] = {
+    "/v1/agent-credentials": credential_request(),
+    REVOKE: {"reason": "rotating keys"},
+    "/v1/feedback": {"name": "Ada", "message": "It works"},
+    "/v1/utility/get": {"zipcode": "94107"},
+    "/v1/homes/create": dict(HOME),
+    "/v1/homes/list": {"pageSize": 10},
+    "/v1/homes/{id}/update": {"name": "Renamed"},
+    MONTHLY_BILL: {"month": 2, "year": 2026, "usage": MONTH_OF_USAGE},
+    PERIOD_BILL: {"startDate": "2026-02-01", "endDate": "2026-03-01", "usage": MONTH_OF_USAGE},
+    QUOTE: {"startDate": "2026-02-01", "endDate": "2026-03-01", "usage": MONTH_OF_USAGE},
+    PRICE_SIGNAL: {"startTime": "2026-02-01T00:00:00Z", "endTime": "2026-02-01T01:00:00Z"},
+    "/v1/homes/{id}/battery/estimate_savings": {
+        "days": 1,
+        "months": [1],
+        "maxCapacityKiloWattHours": 13.5,
+        "chargingPowerKiloWatts": 5,
+        "dischargingPowerKiloWatts": 5,
+        "chargingEfficiency": 0.95,
+        "dischargingEfficiency": 0.95,
+        "minPreferredSOC": 0.1,
+        "maxPreferredSOC": 0.9,
+        "currentSOC": 0.5,
+    },
+}
+Path = tuple[int | str, ...]
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A value in a request body: its JSON path, its kind and its schema."""
+
+    path: Path
+    kind: str  # string, number, free (any JSON) or object (a free-form JSON object)
+    schema: dict[str, Any]
+
+
+def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = {**DOCUMENT["components"]["schemas"][name], "x-name": name}
+    return schema
+
+
+def leaves(schema: dict[str, Any], path: Path = ()) -> Iterator[Leaf]:
+    """Every string, number and free-form value the schema describes (array items at [0])."""
+    schema = resolve(schema)
+    if schema.get("x-name") == "JsonValue" or not ({"type", "anyOf", "enum"} & schema.keys()):
+        yield Leaf(path, "free", schema)
+        return
+    for alternative in schema.get("anyOf", []):
+        yield from leaves(alternative, path)
+    kind = schema.get("type")
+    if kind == "object" and "properties" in schema:
+        for name, member in schema["properties"].items():
+            yield from leaves(member, (*path, name))
+    elif kind == "object":
+        yield Leaf(path, "object", schema)
+    elif kind == "array":
+        yield from leaves(schema["items"], (*path, 0))
+    elif kind == "string":
+        yield Leaf(path, "string", schema)
+    elif kind in {"number", "integer"}:
+        yield Leaf(path, "number", schema)
+
+
+def request_schema(path: str) -> dict[str, Any]:
+    content = DOCUMENT["paths"][path]["post"]["requestBody"]["content"]
+    schema: dict[str, Any] = content["application/json"]["schema"]
+    return schema
+
+
+def operations_with_bodies() -> list[str]:
+    return [
+        path for path, item in DOCUMENT["paths"].items() if "requestBody" in item.get("post", {})
+    ]
+
+
+def field_path(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def with_value(body: dict[str, Any], path: Path, value: Any) -> dict[str, Any]:
+    """A deep copy of ``body`` with ``value`` at ``path`` (array items are always the first),
+    creating what is missing on the way."""
+    copy: dict[str, Any] = json.loads(json.dumps(body))
+    node: Any = copy
+    for position, part in enumerate(path):
+        last = position == len(path) - 1
+        empty: Any = None if last else ([] if isinstance(path[position + 1], int) else {})
+        if isinstance(node, list):
+            if last:
+                node[:1] = [value]
+            elif not node:
+                node.append(empty)
+            node = node[0] if node else None
+        elif last:
+            node[part] = value
+        else:
+            if not isinstance(node.get(part), (dict, list)):
+                node[part] = empty
+            node = node[part]
+    return copy
+
+
+def deeply_nested(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = {"d": value}
+    return value
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """A value for a leaf, and where the refusal must point (``None``: refusal not required)."""
+
+    value: Any
+    refused_at: Path | None
+
+
+def hostile_values(leaf: Leaf) -> Iterator[Hostile]:
+    at = leaf.path
+    for number in NON_FINITE:
+        yield Hostile(number, at)
+    if leaf.kind == "string":
+        yield Hostile("a\ud800b", at)
+        yield Hostile("a\udfffb", at)
+        yield Hostile("a\x00b", at)
+        yield Hostile(IGNORABLES, None)
+        yield Hostile("a" * (leaf.schema.get("maxLength", LONGEST_CAP) + 1), at)
+    if leaf.kind in {"free", "object"}:
+        inner: list[tuple[Any, Path | None]] = [
+            ({"panels": [{"kw": 1.0}, {"kw": number}]}, (*at, "panels", 1, "kw"))
+            for number in NON_FINITE
+        ]
+        inner += [
+            ({"note": "a\ud800"}, (*at, "note")),
+            ({"list": ["ok", "a\x00"]}, (*at, "list", 1)),
+            ({"bad\udc00key": 1}, at),
+            ({"tag": IGNORABLES, IGNORABLES: 1}, None),
+            ({"blob": "a" * 9000}, at),
+            (deeply_nested(20), at),
+        ]
+        for value, refused_at in inner:
+            yield Hostile(value, refused_at)
+    if leaf.kind == "free":
+        yield Hostile("a\ud800", at)
+        yield Hostile([1, math.nan], (*at, 1))
+
+
+def encoded(body: dict[str, Any]) -> bytes:
+    """JSON text with NaN and Infinity as bare tokens, 1e999 as written, surrogates escaped."""
+    text = json.dumps(body, allow_nan=True)
+    return text.replace(f'"{NON_FINITE_1E999}"', "1e999").encode()
+
+
+def documented_statuses(path: str) -> set[int]:
+    return {int(status) for status in DOCUMENT["paths"][path]["post"]["responses"]}
+
+
+def refusal_names(answer: dict[str, Any], path: Path, *, operation: str) -> bool:
+    """Whether a field_errors entry names ``path`` or a value inside it."""
+    wanted = field_path(path) or "body"
+    entries = answer.get("field_errors") or []
+    if operation == REVOKE and entries == [{"field": "body", "message": "Malformed JSON"}]:
+        # Revoke parses its body after the guards with pydantic's own JSON parser, which takes
+        # a lone surrogate for malformed JSON: refused as a whole, before any field is read.
+        return True
+    fields = [entry["field"] for entry in entries]
+    return any(f == wanted or f.startswith((f"{wanted}.", f"{wanted}[")) for f in fields)
+
+
+class TestRequestSchemas:
+    def test_every_operation_with_a_body_has_a_valid_body_to_vary(self) -> None:
+        assert set(operations_with_bodies()) == set(VALID_BODIES)
+
+    @pytest.mark.parametrize("path", operations_with_bodies())
+    def test_every_string_is_capped(self, path: str) -> None:
+        strings = [leaf for leaf in leaves(request_schema(path)) if leaf.kind == "string"]
+        for leaf in strings:
+            cap = leaf.schema.get("maxLength")
+            assert cap is not None or "enum" in leaf.schema, field_path(leaf.path)
+            assert cap is None or cap <= LONGEST_CAP, field_path(leaf.path)
+
+    def test_the_walker_finds_nested_strings_numbers_and_free_form_fields(self) -> None:
+        found = {
+            (field_path(leaf.path), leaf.kind)
+            for path in operations_with_bodies()
+            for leaf in leaves(request_schema(path))
+        }
+        assert {
+            ("solarInfo", "object"),
+            ("sanitized_evidence", "free"),
+            ("routing_tags", "object"),
+            ("submitter.agent", "string"),
+            ("source_urls[0]", "string"),
+            ("usage[0][0]", "number"),
+            ("solarSystemSizeKw", "number"),
+            ("startDate", "string"),
+        } <= found
+
+
+@pytest.mark.parametrize("operation", sorted(VALID_BODIES))
+async def test_hostile_values_in_every_field_are_refused_or_answered_as_documented(
+    operation: str, make_app: AppFactory
+) -> None:
+    async with client_for(make_app(policy=relaxed_policy())) as http:
+        holder = await issue_credential(
+            http, requested_scopes=ALL_SCOPES, user_email="hostile@example.com"
+        )
+        revocable = await issue_credential(
+            http, requested_scopes=ALL_SCOPES, user_email="hostile-revoke@example.com"
+        )
+        created = await http.post(
+            "/v1/homes/create", json=HOME, headers=key_header(holder["credential"])
+        )
+        assert created.status_code == 201, created.text
+        revoking = operation == REVOKE
+        key = revocable["credential"] if revoking else holder["credential"]
+        url = (
+            operation.replace("{credentialId}", revocable["credential_id"])
+            .replace("{id}", created.json()["id"])
+            .replace("{ratePlanId}", RATE_PLANS[0])
+        )
+        headers = {**key_header(key), "Content-Type": "application/json"}
+        valid = VALID_BODIES[operation]
+        answer = await http.post(url, content=encoded(valid), headers=headers)
+        assert answer.status_code in {200, 201}, answer.text
+        allowed = documented_statuses(operation)
+        tried = 0
+        for leaf in leaves(request_schema(operation)):
+            for hostile in hostile_values(leaf):
+                body = with_value(valid, leaf.path, hostile.value)
+                response = await http.post(url, content=encoded(body), headers=headers)
+                tried += 1
+                where = f"{operation} {field_path(leaf.path)} = {hostile.value!r:.60}"
+                assert response.status_code < 500, f"{where}: {response.text}"
+                assert response.status_code in allowed, f"{where}: {response.text}"
+                if hostile.refused_at is not None:
+                    assert response.status_code == 400, f"{where}: {response.text}"
+                    assert refusal_names(
+                        response.json(), hostile.refused_at, operation=operation
+                    ), f"{where}: {response.text}"
+        assert tried > 0

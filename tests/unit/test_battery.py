@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agentkeys.sandbox.battery import optimizer
@@ -283,6 +283,59 @@ def batteries(draw: st.DrawFn) -> Battery:
 class TestOptimizer:
     @settings(deadline=None, max_examples=150)
     @given(case=dispatch_cases(), unit=batteries())
+    # A discharging power whose slot energy (3e-8 kWh) is below the solver's tolerance, with no
+    # charging: HiGHS called this LP infeasible before such powers were modelled as zero.
+    @example(
+        case=(
+            [
+                2.4824682799641415,
+                0.5709532284600499,
+                1.5600246335028523,
+                1.7167123563929898,
+                3.981015055926118,
+                1.2921041663274795,
+            ],
+            [0.0, 4.827817589254999, 0.0, 1.1268700665930105, 0.0, 2.228342581711919],
+            [0.8924, 0.3614, 0.8463, 0.7386, 0.3656, 0.8583],
+            [
+                0.5787271275117764,
+                0.14271614076278946,
+                0.4873384383075324,
+                0.23727215478230954,
+                0.23067453808080443,
+                0.05045526524003147,
+            ],
+        ),
+        unit=Battery(
+            capacity_kwh=17.510684884703185,
+            charging_kw=0.0,
+            discharging_kw=1.2e-07,
+            charging_efficiency=0.655181813676567,
+            discharging_efficiency=0.9696442160676413,
+            current_soc=0.7438421186671211,
+            min_soc=0.29860594962301334,
+            max_soc=0.9679033101508892,
+        ),
+    )
+    # A usable capacity (1.3e-7 kWh) below the solver's tolerance, with real powers.
+    @example(
+        case=(
+            [1.26, 0.32, 4.82, 4.04],
+            [2.75, 4.26, 0.05, 0.86],
+            [0.04, 0.68, 0.93, 0.03],
+            [0.0] * 4,
+        ),
+        unit=Battery(
+            capacity_kwh=3.4806079461628135e-07,
+            charging_kw=3.930762269830935e-06,
+            discharging_kw=5.079778170467527,
+            charging_efficiency=0.5953023078054509,
+            discharging_efficiency=0.8561283239332698,
+            current_soc=0.38154454680016003,
+            min_soc=0.13588187349009617,
+            max_soc=0.5182391688649143,
+        ),
+    )
     def test_never_costs_more_than_no_battery_and_respects_every_bound(
         self, case: tuple[list[float], list[float], list[float], list[float]], unit: Battery
     ) -> None:

@@ -24,6 +24,7 @@ from agentkeys.sandbox.battery.solar import (
     as_zone_info,
     quarter_hour_solar_kwh,
 )
+from agentkeys.sandbox.money import cents
 from agentkeys.sandbox.tariffs.engine import day_prices
 from agentkeys.sandbox.tariffs.model import RatePlan
 
@@ -167,9 +168,9 @@ def estimate_annual_savings(
         solar=solar,
     )
     return BatteryEstimate(
-        baseline_cost=_cents(baseline),
-        optimized_cost=_cents(optimized),
-        dollars_saved=_cents(_cents(baseline) - _cents(optimized)),
+        baseline_cost=cents(baseline),
+        optimized_cost=cents(optimized),
+        dollars_saved=cents(cents(baseline) - cents(optimized)),
         percentage_saved=(baseline - optimized) / baseline if baseline > 0 else 0.0,
         months=tuple(_month_estimate(month) for month in totals),
         assumptions=assumptions,
@@ -242,11 +243,7 @@ def _month_estimate(totals: _MonthTotals) -> MonthEstimate:
         days_simulated=totals.days_simulated,
         load_kwh=round(totals.load_kwh, 3),
         solar_kwh=round(totals.solar_kwh, 3),
-        baseline_cost=_cents(totals.baseline),
-        optimized_cost=_cents(totals.optimized),
-        dollars_saved=_cents(_cents(totals.baseline) - _cents(totals.optimized)),
+        baseline_cost=cents(totals.baseline),
+        optimized_cost=cents(totals.optimized),
+        dollars_saved=cents(cents(totals.baseline) - cents(totals.optimized)),
     )
-
-
-def _cents(amount: float) -> float:
-    return round(amount, 2) + 0.0  # adding 0.0 turns a negative zero into 0.0

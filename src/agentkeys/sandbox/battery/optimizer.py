@@ -9,6 +9,11 @@ export e (kWh), and the state of charge s_t at the end of the slot. Subject to
 minimise Σ import_price·g - export_price·e. Doing nothing is always feasible, so the optimum
 never costs more than ``baseline_cost``.
 
+Energy below ``ENERGY_RESOLUTION_KWH`` (1 Wh/1000) is modelled as none: a per-slot power limit
+or a usable capacity that small moves nothing. Such bounds sit under HiGHS' feasibility
+tolerance (1e-7), where it called the do-nothing schedule infeasible (``charging_kw=0``,
+``discharging_kw=1.2e-7``); a milliwatt-hour changes no bill by a cent.
+
 The caps on g and e are the most a slot can import or export without doing both at once. While
 a slot's export price is at most its import price (every catalog plan: retail or no credit) an
 optimum never does both, so the caps change nothing; they only keep the program bounded. If a
@@ -28,7 +33,8 @@ from scipy.optimize import linprog
 from scipy.sparse import coo_array, csr_array
 
 SLOT_HOURS = 0.25
-VARIABLES_PER_SLOT = 5  # charge, discharge, import, export, state of charge
+VARIABLES_PER_SLOT = 5
+ENERGY_RESOLUTION_KWH = 1e-6  # charge, discharge, import, export, state of charge
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -198,8 +204,10 @@ def _bounds(
     slots = load.size
     lower = np.zeros((VARIABLES_PER_SLOT, slots))
     upper = np.empty((VARIABLES_PER_SLOT, slots))
-    upper[0] = battery.charging_kw * slot_hours
-    upper[1] = battery.discharging_kw * slot_hours
+    # A battery that can hold or move less than the resolution in a slot moves nothing.
+    movable = _resolved(battery.max_kwh - battery.min_kwh) > 0
+    upper[0] = _resolved(battery.charging_kw * slot_hours) if movable else 0.0
+    upper[1] = _resolved(battery.discharging_kw * slot_hours) if movable else 0.0
     # The most a slot can import or export without importing and exporting at once.
     upper[2] = np.maximum(load - solar, 0.0) + upper[0]
     upper[3] = np.maximum(solar - load, 0.0) + upper[1]
@@ -208,3 +216,8 @@ def _bounds(
     # No free energy: end the horizon with at least what it started with.
     lower[4, -1] = battery.initial_kwh
     return np.column_stack([lower.ravel(), upper.ravel()])
+
+
+def _resolved(energy_kwh: float) -> float:
+    """An energy bound as the solver can honour it: below ``ENERGY_RESOLUTION_KWH``, zero."""
+    return energy_kwh if energy_kwh >= ENERGY_RESOLUTION_KWH else 0.0

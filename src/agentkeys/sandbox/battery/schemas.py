@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, JsonValue, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from agentkeys.sandbox.battery.estimate import BatteryEstimate, BatteryParameters
-from agentkeys.validation import CamelRequestBody, CamelResponse
+from agentkeys.validation import CamelRequestBody, CamelResponse, FreeFormJson
 
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 # At 1 % or less a battery returns nothing worth simulating, and smaller values overflow the
@@ -41,8 +41,8 @@ class BatteryAnnualEstimatedSavingsRequestDto(CamelRequestBody):
     months: Annotated[list[Annotated[int, Field(ge=1, le=12)]], Field(max_length=12)] | None = (
         Field(default=None, description="Calendar months 1-12; null or absent for all.")
     )
-    dispatch_hours_per_day: JsonValue = None
-    num_bidding_hours: JsonValue = None
+    dispatch_hours_per_day: FreeFormJson = None
+    num_bidding_hours: FreeFormJson = None
     leap: Literal["CAISO", "NYISO"] | None = None
 
     @field_validator("max_preferred_soc")

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from agentkeys.sandbox.tariffs.engine import SLOTS_PER_DAY, Bill, ChargeLine
-from agentkeys.validation import CamelRequestBody, CamelResponse
+from agentkeys.validation import CamelRequestBody, CamelResponse, DayText, Year, parse_day
 
 MAX_DAYS = 366
 # 1 GWh in a quarter-hour is far beyond any meter; the bound keeps every total finite.
@@ -54,40 +54,20 @@ def _this_year() -> int:
 
 class MonthlyBillRequestDto(_UsageBody):
     month: Annotated[int, Field(ge=1, le=12)]
-    year: Annotated[int, Field(ge=2000, le=2100)] = Field(default_factory=_this_year)
-
-
-def parse_date(value: str) -> date:
-    """``YYYY-MM-DD``, or an ISO 8601 date-time whose date part is taken."""
-    try:
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-    except ValueError:
-        raise PydanticCustomError("date", "Must be a date, YYYY-MM-DD") from None
+    year: Year = Field(default_factory=_this_year)
 
 
 class PeriodBillRequestDto(_UsageBody):
-    start_date: Annotated[str, Field(max_length=40)] = Field(
-        description="First day billed (YYYY-MM-DD or ISO 8601)."
-    )
-    end_date: Annotated[str, Field(max_length=40)] = Field(
-        description="Day after the last day billed (exclusive)."
-    )
-
-    @field_validator("start_date", "end_date")
-    @classmethod
-    def _a_date(cls, value: str) -> str:
-        parse_date(value)
-        return value
+    start_date: DayText = Field(description="First day billed (YYYY-MM-DD or ISO 8601).")
+    end_date: DayText = Field(description="Day after the last day billed (exclusive).")
 
     @property
     def start(self) -> date:
-        return parse_date(self.start_date)
+        return parse_day(self.start_date)
 
     @property
     def end(self) -> date:
-        return parse_date(self.end_date)
+        return parse_day(self.end_date)
 
 
 class ChargeLineDto(CamelResponse):

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, JsonValue, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from agentkeys.validation import EmailAddress, HttpUri, NonBlank, RequestBody
+from agentkeys.validation import (
+    EmailAddress,
+    FreeFormJson,
+    FreeFormObject,
+    HttpUri,
+    NonBlank,
+    RequestBody,
+)
 
 FeedbackType = Literal[
     "question",
@@ -54,8 +61,8 @@ class CreateFeedbackDto(RequestBody):
     question: LongText | None = None
     expected_behavior: LongText | None = None
     actual_behavior: LongText | None = None
-    sanitized_evidence: JsonValue = None
-    error: JsonValue = None
+    sanitized_evidence: FreeFormJson = None
+    error: FreeFormJson = None
     repro_steps: LongText | None = None
     suggested_fix: LongText | None = None
     endpoint: Annotated[str, Field(max_length=255)] | None = None
@@ -64,7 +71,7 @@ class CreateFeedbackDto(RequestBody):
     request_id: Annotated[str, Field(max_length=128)] | None = None
     docs_url: HttpUri | None = None
     source_urls: Annotated[list[HttpUri], Field(max_length=10)] | None = None
-    routing_tags: dict[str, JsonValue] | None = None
+    routing_tags: FreeFormObject | None = None
     submitter: FeedbackSubmitterDto | None = None
     contact: FeedbackContactDto | None = None
     # Last, and validated even when absent: it checks that the feedback says something at all.

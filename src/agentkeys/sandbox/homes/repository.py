@@ -26,11 +26,15 @@ class HomeRepository:
         )
         return (await self._session.execute(statement)).scalar_one_or_none()
 
-    async def list_owned(self, *, credential_id: str) -> Sequence[HomeRecord]:
+    async def list_owned(
+        self, *, credential_id: str, offset: int, limit: int
+    ) -> Sequence[HomeRecord]:
         statement = (
             select(HomeRecord)
             .where(HomeRecord.credential_id == credential_id)
             .order_by(HomeRecord.created_at, HomeRecord.id)
+            .offset(offset)
+            .limit(limit)
         )
         return (await self._session.execute(statement)).scalars().all()
 

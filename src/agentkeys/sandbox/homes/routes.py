@@ -9,7 +9,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from agentkeys.api.deps import SessionDep, app_context, require_scopes
 from agentkeys.api.responses import error_responses
 from agentkeys.credentials.identity import AuthenticatedCredential
-from agentkeys.sandbox.homes.schemas import ClientHomeDto, CreateClientHomeDto, UpdateClientHomeDto
+from agentkeys.sandbox.homes.schemas import (
+    ClientHomeDto,
+    CreateClientHomeDto,
+    ListHomesRequestDto,
+    UpdateClientHomeDto,
+)
 from agentkeys.sandbox.homes.service import HomeService
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 
@@ -46,13 +51,17 @@ async def create_home(
     "/list",
     summary="List this credential's homes",
     response_model=list[ClientHomeDto],
-    responses=error_responses(401, 403, 429),
+    responses=error_responses(400, 401, 403, 429),
 )
-async def list_homes(credential: HomeReader, service: HomeServiceDep) -> list[ClientHomeDto]:
-    """Every home this credential created, oldest first."""
-    return [
-        ClientHomeDto.of(home) for home in await service.list_homes(credential_id=credential.id)
-    ]
+async def list_homes(
+    credential: HomeReader, service: HomeServiceDep, body: ListHomesRequestDto | None = None
+) -> list[ClientHomeDto]:
+    """The homes this credential created, oldest first. No body: all of them (at most 100).
+    Optional paging: `{"pageSize": 20, "pageNumber": 2}`; a page shorter than `pageSize` is the
+    last."""
+    page = body or ListHomesRequestDto()
+    homes = await service.list_homes(page, credential_id=credential.id)
+    return [ClientHomeDto.of(home) for home in homes]
 
 
 @router.post(

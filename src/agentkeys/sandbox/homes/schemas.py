@@ -13,12 +13,15 @@ from pydantic import Field, JsonValue
 from agentkeys.clock import format_instant
 from agentkeys.sandbox.homes.models import HomeRecord
 from agentkeys.sandbox.utility.schemas import ZipCode
-from agentkeys.validation import CamelRequestBody, CamelResponse, NonBlank
+from agentkeys.validation import CamelRequestBody, CamelResponse, FreeFormObject, NonBlank
 
 HomeName = Annotated[str, Field(min_length=1, max_length=255), NonBlank]
 ShortText = Annotated[str, Field(max_length=255)]
 CarbonSignalIntensity = Literal["LOW", "MEDIUM", "HIGH"]
 MAX_SOLAR_KW = 10_000.0
+MAX_HOMES_PER_CREDENTIAL = 100
+# Beyond any page that can hold a home; keeps the SQL offset a small number.
+MAX_PAGE_NUMBER = 10_000
 
 
 class HomeFields(CamelRequestBody):
@@ -38,7 +41,7 @@ class HomeFields(CamelRequestBody):
     city: ShortText | None = None
     zipcode: ZipCode | None = None
     street_address: ShortText | None = None
-    solar_info: dict[str, JsonValue] | None = None
+    solar_info: FreeFormObject | None = None
     solar_system_size_kw: Annotated[float, Field(ge=0, le=MAX_SOLAR_KW)] | None = None
     is_non_net_metered: bool | None = None
     carbon_signal_intensity: CarbonSignalIntensity | None = None
@@ -59,6 +62,17 @@ class UpdateClientHomeDto(HomeFields):
     """A partial update: only the fields sent change; ``null`` clears a field that may be empty."""
 
     name: HomeName | None = None
+
+
+class ListHomesRequestDto(CamelRequestBody):
+    """Optional paging of ``/v1/homes/list`` (WattShift documents no body): oldest home first.
+
+    Without a body the first page is every home a credential can own, as the docs show it; a
+    page shorter than ``pageSize`` is the last one.
+    """
+
+    page_size: Annotated[int, Field(ge=1, le=MAX_HOMES_PER_CREDENTIAL)] = MAX_HOMES_PER_CREDENTIAL
+    page_number: Annotated[int, Field(ge=1, le=MAX_PAGE_NUMBER)] = 1
 
 
 class ClientHomeDto(CamelResponse):

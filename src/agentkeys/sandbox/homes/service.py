@@ -14,10 +14,16 @@ from agentkeys.db.engine import begin_write
 from agentkeys.errors import DomainError, ErrorCode, FieldError, NotFound, ValidationFailed
 from agentkeys.sandbox.homes.models import HomeRecord
 from agentkeys.sandbox.homes.repository import HomeRepository
-from agentkeys.sandbox.homes.schemas import CreateClientHomeDto, HomeFields, UpdateClientHomeDto
+from agentkeys.sandbox.homes.schemas import (
+    MAX_HOMES_PER_CREDENTIAL,
+    CreateClientHomeDto,
+    HomeFields,
+    ListHomesRequestDto,
+    UpdateClientHomeDto,
+)
 from agentkeys.sandbox.tariffs.model import Catalog, RatePlan, Utility
+from agentkeys.sandbox.utility.service import zip5
 
-MAX_HOMES_PER_CREDENTIAL = 100
 # Request fields stored as they are (wire name → column); utility and rate plan are resolved.
 _PLAIN_FIELDS = (
     "user_id",
@@ -34,6 +40,10 @@ _PLAIN_FIELDS = (
     "meter_id_source",
     "channel_partner_id",
 )
+
+
+# Fields that place a home: a change to any of them re-checks that its utility serves its ZIP.
+_LOCATING_FIELDS = {"zipcode", "utility_id", "deprecated_utility_id", "rate_plan_id"}
 
 
 class HomeLimitReached(DomainError):
@@ -126,8 +136,16 @@ class HomeService:
         # concurrency, and SQLite writers queue instead of failing on a lock upgrade.
         await begin_write(self._session, f"homes:{credential_id}")
 
-    async def list_homes(self, *, credential_id: str) -> list[HomeRecord]:
-        return list(await self._repository.list_owned(credential_id=credential_id))
+    async def list_homes(
+        self, page: ListHomesRequestDto, *, credential_id: str
+    ) -> list[HomeRecord]:
+        """One page of the credential's homes, oldest first."""
+        homes = await self._repository.list_owned(
+            credential_id=credential_id,
+            offset=(page.page_number - 1) * page.page_size,
+            limit=page.page_size,
+        )
+        return list(homes)
 
     async def get_home(self, home_id: str, *, credential_id: str) -> HomeRecord:
         """The home, if this credential owns it; otherwise 404, whether or not it exists."""
@@ -176,6 +194,48 @@ class HomeService:
             home.utility_id, home.rate_plan_id, home.timezone = self._resolve(
                 utility_id, rate_plan_id
             )
+        if fields & _LOCATING_FIELDS:
+            self._check_territory(home, fields=fields)
+
+    def _check_territory(self, home: HomeRecord, *, fields: set[str]) -> None:
+        """Refuse a home whose utility does not serve its ZIP code (kept values count too)."""
+        if home.zipcode is None or home.utility_id is None:
+            return
+        utility = self._catalog.utility(home.utility_id)
+        zipcode = zip5(home.zipcode)
+        if utility is None or utility.serves(zipcode):
+            return
+        serving = self._catalog.utilities_for(zipcode)
+        offer = (
+            "rate plans serving it: "
+            + "; ".join(
+                f"{other.utility_id} ({other.utility_name}): "
+                + ", ".join(plan.id for plan in other.rate_plans)
+                for other in serving
+            )
+            if serving
+            else "no sandbox utility serves it"
+        )
+        named = next(
+            wire
+            for name, wire in (
+                ("zipcode", "zipcode"),
+                ("rate_plan_id", "ratePlanId"),
+                ("utility_id", "utilityId"),
+                ("deprecated_utility_id", "UtilityId"),
+            )
+            if name in fields
+        )
+        plan = f" of rate plan '{home.rate_plan_id}'" if home.rate_plan_id else ""
+        raise ValidationFailed(
+            [
+                FieldError(
+                    named,
+                    f"ZIP code {home.zipcode} is not served by utility '{utility.utility_id}' "
+                    f"({utility.utility_name}){plan}; {offer}",
+                )
+            ]
+        )
 
     def _resolve(
         self, utility_id: str | None, rate_plan_id: str | None

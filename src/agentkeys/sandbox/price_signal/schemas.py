@@ -2,51 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
 
-from pydantic import Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
 from agentkeys.clock import format_instant
 from agentkeys.errors import FieldError, ValidationFailed
 from agentkeys.sandbox.tariffs.engine import PricePoint
-from agentkeys.validation import CamelRequestBody, CamelResponse
+from agentkeys.validation import CamelRequestBody, CamelResponse, InstantText, parse_instant
 
 # The confidence of a price read from the tariff itself: certain.
 TARIFF_CONFIDENCE = 1.0
 
 
-# Tariffs are priced for years 2000-2100 (as bills are); the bound also keeps every conversion
-# to a home's local time inside the calendar.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2101, 1, 1, tzinfo=UTC)
-
-
-def parse_instant(value: str) -> datetime:
-    """ISO 8601 within 2000-2100; a time without an offset is taken as UTC."""
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise PydanticCustomError("datetime", "Must be an ISO 8601 date-time") from None
-    instant = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    if not EARLIEST <= instant < LATEST:
-        raise PydanticCustomError("datetime_range", "Must lie in the years 2000 to 2100")
-    return instant
-
-
 class GetPriceSignalRequestDto(CamelRequestBody):
     """Both ``startTime`` and ``endTime``, or neither (then: the next 24 hours)."""
 
-    start_time: Annotated[str, Field(max_length=64)] | None = None
-    end_time: Annotated[str, Field(max_length=64)] | None = None
-
-    @field_validator("start_time", "end_time")
-    @classmethod
-    def _an_instant(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_instant(value)
-        return value
+    start_time: InstantText | None = None
+    end_time: InstantText | None = None
 
     def window(self) -> tuple[datetime, datetime] | None:
         """The requested window, or ``None`` for the default; refuses one time without the other."""

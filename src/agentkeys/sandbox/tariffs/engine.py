@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from agentkeys.sandbox.money import cents
 from agentkeys.sandbox.tariffs.model import RatePlan
 
 SLOTS_PER_DAY = 96
@@ -56,10 +57,6 @@ class PricePoint:
     export_price: float
     season: str
     period: str
-
-
-def _cents(amount: float) -> float:
-    return round(amount + 0.0, 2)
 
 
 def days_of(start: date, count: int) -> Iterator[date]:
@@ -112,7 +109,7 @@ def compute_bill(
                 None,
                 0.0,
                 plan.fixed_monthly_charge,
-                _cents(fixed),
+                cents(fixed),
             )
         )
     lines.extend(_energy_lines(plan, energy, season_days))
@@ -127,7 +124,7 @@ def compute_bill(
                     period,
                     kwh,
                     rate,
-                    -_cents(kwh * rate),
+                    cents(-kwh * rate),
                 )
             )
     fixed_total = sum(line.amount for line in lines if line.kind == "fixed")
@@ -139,10 +136,10 @@ def compute_bill(
         days=len(usage),
         import_kwh=sum(energy.values()),
         export_kwh=sum(credited.values()),
-        fixed_charges=_cents(fixed_total),
-        energy_charges=_cents(energy_total),
-        export_credit=_cents(credit_total),
-        total=_cents(fixed_total + energy_total + credit_total),
+        fixed_charges=cents(fixed_total),
+        energy_charges=cents(energy_total),
+        export_credit=cents(credit_total),
+        total=cents(fixed_total + energy_total + credit_total),
         lines=tuple(lines),
     )
 
@@ -160,7 +157,7 @@ def _energy_lines(
                 period,
                 kwh,
                 rate,
-                _cents(kwh * rate),
+                cents(kwh * rate),
             )
         return
     for season, days in sorted(season_days.items()):
@@ -177,7 +174,7 @@ def _energy_lines(
                     f"tier_{number}",
                     kwh,
                     tier.price,
-                    _cents(kwh * tier.price),
+                    cents(kwh * tier.price),
                 )
 
 

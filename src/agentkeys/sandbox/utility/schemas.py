@@ -8,14 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from agentkeys.sandbox.tariffs.model import RatePlan, Utility
-from agentkeys.validation import CamelRequestBody, CamelResponse
+from agentkeys.validation import CamelRequestBody, CamelResponse, UnixSeconds
 
 # WattShift's published ZIP pattern: 1-5 digits (leading zeros allowed) or a 3-digit prefix,
 # optionally followed by a ZIP+4 suffix.
 ZIP_PATTERN = r"^(?:0{0,4}[0-9]{1,5}|[0-9]{3})(?:[-\s][0-9]{4})?$"
 ZipCode = Annotated[str, Field(pattern=ZIP_PATTERN, max_length=10)]
 MAX_PAGE_SIZE = 100
-LAST_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 class UtilityRequestDTO(CamelRequestBody):
@@ -26,13 +25,11 @@ class UtilityRequestDTO(CamelRequestBody):
     detail_level: Literal["full", "minimal"] = "full"
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 20
     page_number: Annotated[int, Field(ge=1)] = 1
-    effective_on_date: Annotated[int, Field(ge=0, le=LAST_TIMESTAMP)] | None = Field(
-        default=None, description="Seconds since 1970-01-01T00:00:00 UTC."
-    )
+    effective_on_date: UnixSeconds | None = None
     is_solar_prioritized_order: bool | None = None
-    lat: str | None = None
-    long: str | None = None
-    radius: float | str | None = None
+    lat: Annotated[str, Field(max_length=64)] | None = None
+    long: Annotated[str, Field(max_length=64)] | None = None
+    radius: float | Annotated[str, Field(max_length=64)] | None = None
 
 
 class RatePlanSummaryDto(CamelResponse):
