@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentkeys.credentials.keys import redact
-from agentkeys.errors import DomainError, ErrorCode, FieldError, ValidationFailed, echo
+from agentkeys.errors import (
+    MAX_ECHO_CHARACTERS,
+    DomainError,
+    ErrorCode,
+    FieldError,
+    ValidationFailed,
+    echo,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +108,14 @@ def error_response(
     return JSONResponse(envelope, status_code=status, headers=all_headers)
 
 
+# A run without a space longer than any word of ours is a value a client sent (an id, a path, a
+# field name), wherever and however a message quotes it.
+_LONG_WORD = re.compile(rf"\S{{{MAX_ECHO_CHARACTERS + 1},}}")
+
+
 def _bounded(text: str, limit: int) -> str:
-    return echo(redact(text), limit)
+    words_cut = _LONG_WORD.sub(lambda match: echo(match[0]), redact(text))
+    return echo(words_cut, limit)
 
 
 def json_path(location: Sequence[int | str]) -> str:
