@@ -67,7 +67,12 @@ class EstimatorQueue:
         self._running = 0
 
     @property
+    def running(self) -> int:
+        return self._running
+
+    @property
     def waiting(self) -> int:
+        """Admitted estimates not running yet (reading their home or waiting for a slot)."""
         return len(self._credentials) - self._running
 
     @asynccontextmanager
