@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from agentkeys.sandbox.battery import service as battery_service
+from agentkeys.sandbox.battery.estimate import estimate_annual_savings
 from agentkeys.sandbox.battery.service import MAX_WAITING, EstimatorQueue
 from tests.assertions import assert_envelope
 from tests.conftest import AppFactory, client_for
@@ -32,11 +33,10 @@ PROMPT_SECONDS = 2.0
 @pytest.fixture
 def solver_gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     go = threading.Event()
-    solve = battery_service.estimate_annual_savings
 
     def held(*args: Any, **kwargs: Any) -> Any:
         go.wait(timeout=60)
-        return solve(*args, **kwargs)
+        return estimate_annual_savings(*args, **kwargs)
 
     monkeypatch.setattr(battery_service, "estimate_annual_savings", held)
     yield go
