@@ -9,7 +9,9 @@ from __future__ import annotations
 import io
 import logging
 import re
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,8 +21,9 @@ from fastapi import FastAPI
 from agentkeys.logs import KeyValueFormatter
 from agentkeys.sandbox.utility import routes as utility_routes
 from tests.assertions import assert_envelope
-from tests.conftest import AppFactory, client_for
+from tests.conftest import AppFactory, ServedDatabase, client_for
 from tests.factories import issue_credential, key_header
+from tests.servers import running_server
 
 LONG = "ab" * 2_500  # 5,000 characters, and recognisable in any 60 of them
 ECHO_RUN = LONG[:60]
@@ -342,3 +345,38 @@ class TestMethods:
         schema = make_app().openapi()
 
         assert "METHOD_NOT_ALLOWED" in schema["components"]["schemas"]["ErrorCode"]["enum"]
+
+
+class TestServerLog:
+    def test_a_real_server_writes_one_escaped_line_per_event(
+        self, served_database: ServedDatabase, tmp_path: Path
+    ) -> None:
+        with running_server(
+            database_url=served_database.url, log_path=tmp_path / "server.log"
+        ) as server:
+            host, port = server.base_url.removeprefix("http://").split(":")
+            for target in [
+                "/nothing%0A1999-12-31%2019:18:00,000%20INFO%20agentkeys.credentials.service"
+                "%20credential%20request%20decided%20outcome=issued",
+                "/v1/homes/%00/get",
+                "/nothing%0D%0A1999-12-31%20x%E2%80%A8y%ED%A0%80z",
+                "/nothing%20outcome=issued%22%20credential_id=ws_cred_forged",
+            ]:
+                with socket.create_connection((host, int(port)), timeout=5) as connection:
+                    connection.sendall(
+                        f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                    )
+                    while connection.recv(65536):
+                        pass
+            server.stop()
+        written = server.log_path.read_bytes()
+
+        assert b"\x00" not in written
+        access = [
+            line
+            for line in written.decode("utf-8", errors="strict").split("\n")
+            if " agentkeys.access " in line and "/readyz" not in line
+        ]
+        assert len(access) == 4, written.decode()
+        assert_no_forged_line("\n".join(access) + "\n", events=4)
+        assert not any(line.startswith("1999-12-31") for line in written.decode().split("\n"))
