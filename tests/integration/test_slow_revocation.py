@@ -15,9 +15,13 @@ from pathlib import Path
 
 import httpx
 
+from agentkeys.api.app import create_app
+from agentkeys.config import Mode, Settings
+from agentkeys.credentials.routes import revocation_request_body
 from tests.conftest import ServedDatabase
 from tests.factories import credential_request, key_header
 from tests.servers import RunningServer, running_server
+from tests.unit.test_api_wiring import api_routes
 
 # More than the PostgreSQL pool's 5 + 10 connections, and than SQLite's one writer.
 SLOW_CLIENTS = 20
@@ -96,3 +100,32 @@ class TestSlowRevocationBodies:
             assert revoked.json()["outcome"] == "revoked"
             assert elapsed < PROMPT_SECONDS, f"the owner's revocation took {elapsed:.1f} s"
             assert still_open.status_code == 200
+
+
+class TestBodiesBeforeLocks:
+    def test_every_route_with_a_body_reads_it_before_any_dependency(self) -> None:
+        """FastAPI reads a declared body before it runs a route's dependencies; the one route
+        that parses its body after the guards (revoke) reads it raw first, so no route can hold
+        a session, transaction or lock while its body arrives."""
+        app = create_app(Settings(mode=Mode.DEVELOPMENT, database_url="sqlite+aiosqlite://"))
+        documented = {
+            (method.upper(), path)
+            for path, operations in app.openapi()["paths"].items()
+            for method, operation in operations.items()
+            if "requestBody" in operation
+        }
+        routes = {
+            (m, route.path): route for route in api_routes(app.routes) for m in route.methods or ()
+        }
+        assert len(documented) >= 8
+        for key in documented:
+            route = routes[key]
+            if route.body_field is not None:
+                continue
+            # FastAPI solves sub-dependencies before their dependant, in order: the first call
+            # it makes is the leftmost leaf, which must be the raw body read.
+            first = route.dependant
+            while first.dependencies:
+                first = first.dependencies[0]
+            assert first.call is revocation_request_body, key
+            assert key == ("POST", "/v1/agent-credentials/{credentialId}/revoke")
