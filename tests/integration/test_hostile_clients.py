@@ -368,8 +368,16 @@ class TestServerLog:
                     )
                     while connection.recv(65536):
                         pass
+            head = httpx.head(f"{server.base_url}/readyz")
+            get = httpx.get(f"{server.base_url}/readyz")
             server.stop()
         written = server.log_path.read_bytes()
+
+        # HEAD through uvicorn: GET's status and length, no body, no server error.
+        assert head.status_code == get.status_code == 200
+        assert head.content == b""
+        assert head.headers["content-length"] == str(len(get.content))
+        assert b" ERROR " not in written
 
         assert b"\x00" not in written
         access = [
