@@ -14,10 +14,28 @@ class ErrorCode(StrEnum):
     VALIDATION_FAILED = "VALIDATION_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
     NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     FORBIDDEN = "FORBIDDEN"
     PRODUCTION_ACCESS_DENIED = "PRODUCTION_ACCESS_DENIED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+# The most of one client-sent value (an id, a path, a method) quoted back in a message.
+MAX_ECHO_CHARACTERS = 80
+
+
+def echo(value: str, limit: int = MAX_ECHO_CHARACTERS) -> str:
+    """``value`` as a message may quote it: at most ``limit`` characters, the cut one said.
+
+    Keeps the start and the end (where ids and paths differ) and names how much was left out, so
+    a 5,000-character id is answered in a line, not repeated whole.
+    """
+    if len(value) <= limit:
+        return value
+    omitted = f"…[{len(value) - limit} characters omitted]…"
+    head = (limit + 1) // 2
+    return value[:head] + omitted + value[len(value) - (limit - head) :]
 
 
 class DomainError(Exception):

@@ -77,7 +77,7 @@ class TestRouting:
     async def test_wrong_method_is_405_with_allow(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/agent-credentials")
 
-        assert_envelope(response, status=405, code="NOT_FOUND")
+        assert_envelope(response, status=405, code="METHOD_NOT_ALLOWED")
         assert response.headers["allow"] == "POST"
 
 

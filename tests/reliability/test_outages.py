@@ -345,8 +345,11 @@ def test_postgres_restart_during_an_issuance_burst_never_answers_500_or_loses_a_
 
 
 def server_exceptions(log_path: Path) -> dict[str, int]:
-    """The final exception lines of the tracebacks in a server log, counted."""
-    found = re.findall(r"^(sqlalchemy\.exc\.\w+: .*?)$", log_path.read_text(), flags=re.M)
+    """The final exception lines of the tracebacks in a server log (escaped onto their event's
+    line: ``traceback="…\\n…"``), counted."""
+    found = re.findall(
+        r"\\n(sqlalchemy\.exc\.\w+: .*?)(?=\\n|\"|$)", log_path.read_text(), flags=re.M
+    )
     return dict(Counter(found))
 
 

@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentkeys import __version__
 from agentkeys.api import health
 from agentkeys.api.deps import API_KEY_HEADER, AppContext
-from agentkeys.api.errors import install_error_handlers
+from agentkeys.api.errors import HEAD_AS_GET, install_error_handlers
 from agentkeys.api.middleware import BodyTimedOut, RequestContextMiddleware, body_timed_out
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
@@ -111,6 +112,8 @@ def create_app(
     app.state.engine = engine
     install_error_handlers(app)
     app.add_exception_handler(BodyTimedOut, body_timed_out)
+    # Inside the request context: the access log names HEAD, the routes see GET.
+    app.add_middleware(HeadAsGet)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -126,6 +129,31 @@ def create_app(
     app.include_router(health.router)
     _describe_openapi(app)
     return app
+
+
+class HeadAsGet:
+    """HEAD wherever GET is allowed (RFC 9110 §9.3.2): routed as GET, answered without the body.
+
+    Done here rather than by declaring HEAD on every route, which would double every GET
+    operation in the OpenAPI description. HEAD where only other methods exist is still 405.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                # Content-Length stays that of the GET answer, as HEAD requires.
+                message = {**message, "body": b""}
+            await send(message)
+
+        # A copy: the server's own scope still says HEAD, so it sends no body either.
+        await self.app({**scope, "method": "GET", HEAD_AS_GET: True}, receive, send_headers_only)
 
 
 def _describe_openapi(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.service import CredentialService
-from agentkeys.credentials.verifier import CredentialVerifier
+from agentkeys.credentials.verifier import CredentialVerifier, repeated_key_header
 from agentkeys.db.engine import pop_after_commit
 from agentkeys.errors import FieldError, RequestRateExceeded, ValidationFailed
 from agentkeys.ratelimit.base import RequestRateLimiter
@@ -145,9 +145,19 @@ async def limit_revocations(request: Request) -> None:
 RevocationRate = Annotated[None, Depends(limit_revocations)]
 
 
+def presented_key_of(request: Request) -> str | None:
+    """The raw ``x-ws-api-key`` header; the verifier decides between missing and invalid.
+
+    Sent more than once, it is refused here: which copy would count is for no one to guess.
+    """
+    values = request.headers.getlist(API_KEY_HEADER)
+    if len(values) > 1:
+        raise repeated_key_header(len(values))
+    return values[0] if values else None
+
+
 async def presented_key(request: Request) -> str | None:
-    """The raw ``x-ws-api-key`` header; the verifier decides between missing and invalid."""
-    return request.headers.get(API_KEY_HEADER)
+    return presented_key_of(request)
 
 
 PresentedKeyDep = Annotated[str | None, Depends(presented_key)]
@@ -167,7 +177,7 @@ def require_scopes(
         context = app_context(request)
         # Read here rather than through a sub-dependency: one resolution less on every request.
         # The OpenAPI security scheme is declared in api.app for every route documenting 401.
-        credential = await context.verifier.authenticate(request.headers.get(API_KEY_HEADER))
+        credential = await context.verifier.authenticate(presented_key_of(request))
         # An expensive route (the battery's linear program) counts as several requests.
         cost = context.policy.request_costs.cost_of(scopes)
         decision = await context.rate_limiter.hit(credential.id, cost=cost)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentkeys.credentials.keys import redact
-from agentkeys.errors import DomainError, ErrorCode, FieldError, ValidationFailed
+from agentkeys.errors import (
+    MAX_ECHO_CHARACTERS,
+    DomainError,
+    ErrorCode,
+    FieldError,
+    ValidationFailed,
+    echo,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +38,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_FAILED: 400,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.PRODUCTION_ACCESS_DENIED: 403,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
@@ -53,6 +62,12 @@ class ApiErrorEnvelopeDto(BaseModel):
     retry_after_seconds: int | None = Field(default=None, gt=0)
 
 
+# Backstops for whatever a message quotes, wherever it was written: no answer repeats a client's
+# input at length. Single values are cut shorter where they are quoted (``errors.echo``).
+MAX_MESSAGE_CHARACTERS = 1_000
+MAX_FIELD_PATH_CHARACTERS = 200
+
+
 def request_id_of(request: Request) -> str:
     request_id: str = request.scope["state"]["request_id"]
     return request_id
@@ -69,21 +84,38 @@ def error_response(
     retry_after_seconds: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    # Messages may quote a path or an id the client sent: a key sent there is never echoed.
+    # Messages may quote a path, an id or a field name the client sent: a key sent there is
+    # never echoed, and nothing is echoed at length (redacted first, so no cut can reveal a key).
     envelope: dict[str, Any] = {
         "request_id": request_id,
         "error_code": code,
-        "message": redact(message),
+        "message": _bounded(message, MAX_MESSAGE_CHARACTERS),
     }
     all_headers = {"X-Request-Id": request_id, **(headers or {})}
     if recovery_action is not None:
-        envelope["recovery_action"] = recovery_action
+        envelope["recovery_action"] = _bounded(recovery_action, MAX_MESSAGE_CHARACTERS)
     if field_errors is not None:
-        envelope["field_errors"] = [{"field": e.field, "message": e.message} for e in field_errors]
+        envelope["field_errors"] = [
+            {
+                "field": _bounded(e.field, MAX_FIELD_PATH_CHARACTERS),
+                "message": _bounded(e.message, MAX_MESSAGE_CHARACTERS),
+            }
+            for e in field_errors
+        ]
     if retry_after_seconds is not None:
         envelope["retry_after_seconds"] = retry_after_seconds
         all_headers["Retry-After"] = str(retry_after_seconds)
     return JSONResponse(envelope, status_code=status, headers=all_headers)
+
+
+# A run without a space longer than any word of ours is a value a client sent (an id, a path, a
+# field name), wherever and however a message quotes it.
+_LONG_WORD = re.compile(rf"\S{{{MAX_ECHO_CHARACTERS + 1},}}")
+
+
+def _bounded(text: str, limit: int) -> str:
+    words_cut = _LONG_WORD.sub(lambda match: echo(match[0]), redact(text))
+    return echo(words_cut, limit)
 
 
 def json_path(location: Sequence[int | str]) -> str:
@@ -159,21 +191,23 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for it only
     request_id = request_id_of(request)
     status = error.status_code
+    method = echo(requested_method(request))
+    path = echo(request.url.path)
     if status == 405:
         return error_response(
             request_id,
             status=405,
-            code=ErrorCode.NOT_FOUND,
-            message=f"Method {request.method} is not allowed on {request.url.path}.",
+            code=ErrorCode.METHOD_NOT_ALLOWED,
+            message=f"Method {method} is not allowed on {path}.",
             recovery_action="Use one of the methods in the Allow header.",
-            headers=dict(error.headers or {}),
+            headers=_with_head(dict(error.headers or {})),
         )
     if status == 404:
         return error_response(
             request_id,
             status=404,
             code=ErrorCode.NOT_FOUND,
-            message=f"No route {request.method} {request.url.path}.",
+            message=f"No route {method} {path}.",
             recovery_action="See /docs for the routes this API offers.",
         )
     if status in {413, 415}:
@@ -188,6 +222,24 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
         return validation_failed(request_id, [FieldError("body", str(error.detail))])
     code = ErrorCode.INTERNAL_ERROR if status >= 500 else ErrorCode.FORBIDDEN
     return error_response(request_id, status=status, code=code, message=str(error.detail))
+
+
+HEAD_AS_GET = "agentkeys.head_as_get"
+
+
+def requested_method(request: Request) -> str:
+    """The method the client sent (HEAD is routed as GET: see ``api.app.HeadAsGet``)."""
+    return "HEAD" if request.scope.get(HEAD_AS_GET) else request.method
+
+
+def _with_head(headers: dict[str, str]) -> dict[str, str]:
+    # Wherever GET is allowed, HEAD is too (answered by the GET route, without the body).
+    for name, value in headers.items():
+        if name.lower() == "allow":
+            methods = [method.strip() for method in value.split(",")]
+            if "GET" in methods and "HEAD" not in methods:
+                headers[name] = ", ".join([*methods, "HEAD"])
+    return headers
 
 
 # PostgreSQL error classes meaning "the server is not there right now": 08 connection exception,

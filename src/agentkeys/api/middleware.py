@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response, request_id_of
 from agentkeys.credentials.keys import redact
-from agentkeys.errors import ErrorCode
+from agentkeys.errors import ErrorCode, echo
 from agentkeys.ids import new_request_id
 from agentkeys.ratelimit.base import RateDecision
 
@@ -152,7 +152,8 @@ class RequestContextMiddleware:
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers
         content_type = headers.get("content-type")
         if has_body and content_type is not None and not is_json_content_type(content_type):
-            return 415, f"Content-Type {content_type!r} is not supported; send application/json."
+            shown = echo(content_type)
+            return 415, f"Content-Type {shown!r} is not supported; send application/json."
         return None
 
     def _limited(self, receive: Receive) -> Receive:

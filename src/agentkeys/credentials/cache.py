@@ -5,6 +5,12 @@ default), and a revocation evicts the credential at once here and, through the r
 on every other replica. Expiry needs no invalidation: the cached ``expires_at`` is checked on
 every request. Only verified credentials are cached; unknown keys are not, so guessing cannot
 fill the cache.
+
+A look-up that read the database before a revocation committed may finish after the eviction:
+``generation`` counts evictions, the verifier reads it before its look-up and passes it to
+``put``, and ``put`` stores nothing if any eviction happened in between. So an eviction is never
+undone by a stale read, whichever credential it was for (revocations are rare: a look-up that
+loses its ``put`` to one just reads again next time).
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ class VerifiedKeyCache:
         self._by_digest: dict[str, tuple[float, AuthenticatedCredential]] = {}
         self._digest_by_id: dict[str, str] = {}
         self._suspended = False
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        """How many evictions (revocations, clears) so far: read before a look-up, for ``put``."""
+        return self._generation
 
     @property
     def enabled(self) -> bool:
@@ -52,26 +64,35 @@ class VerifiedKeyCache:
             return None
         stored_at, credential = entry
         if self._monotonic() - stored_at >= self._max_age:
-            self.evict(credential.id)
+            self._forget(credential.id)
             return None
         return credential
 
-    def put(self, digest: str, credential: AuthenticatedCredential) -> None:
-        if not self.enabled:
+    def put(self, digest: str, credential: AuthenticatedCredential, *, generation: int) -> None:
+        """Store a credential read while the cache was at ``generation``, unless anything was
+        evicted since (that read may predate a revocation's commit)."""
+        if not self.enabled or generation != self._generation:
             return
         if len(self._by_digest) >= self._max_entries:
             # Oldest first: dicts keep insertion order.
             oldest = next(iter(self._by_digest))
-            self.evict(self._by_digest[oldest][1].id)
+            self._forget(self._by_digest[oldest][1].id)
         self._by_digest[digest] = (self._monotonic(), credential)
         self._digest_by_id[credential.id] = digest
 
     def evict(self, credential_id: str) -> None:
+        """Forget a revoked credential, and refuse every ``put`` of a look-up begun before."""
+        self._generation += 1
+        self._forget(credential_id)
+
+    def _forget(self, credential_id: str) -> None:
+        # Ageing out and making room: nothing changed in the database, no generation passes.
         digest = self._digest_by_id.pop(credential_id, None)
         if digest is not None:
             self._by_digest.pop(digest, None)
 
     def clear(self) -> None:
+        self._generation += 1
         self._by_digest.clear()
         self._digest_by_id.clear()
 

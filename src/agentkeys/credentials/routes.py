@@ -20,7 +20,6 @@ from agentkeys.api.errors import request_id_of
 from agentkeys.api.responses import error_responses
 from agentkeys.clock import format_instant
 from agentkeys.credentials.keys import KEY_PREFIX
-from agentkeys.credentials.models import CredentialRecord
 from agentkeys.credentials.policy import Issue, NeedsMoreInfo, RateLimited
 from agentkeys.credentials.schemas import (
     AgentCredentialResponseDto,
@@ -32,6 +31,7 @@ from agentkeys.credentials.schemas import (
 from agentkeys.credentials.service import (
     REVOKED_NEXT_STEPS,
     IssuanceResult,
+    RevocationTarget,
     revocation_path,
 )
 
@@ -118,16 +118,30 @@ async def describe_own_credential(credential: CurrentCredential, request: Reques
     return Response(answer.model_dump_json(), media_type="application/json")
 
 
+async def revocation_request_body(request: Request) -> bytes:
+    # Read first, before any database work: a client sending its body slowly holds no session,
+    # transaction or lock meanwhile. It is checked only after authentication and ownership.
+    return await request.body()
+
+
+RevocationBodyBytes = Annotated[bytes, Depends(revocation_request_body)]
+
+
 async def revocation_target(
-    service: CredentialServiceDep, key: PresentedKeyDep, credential_id: CredentialIdPath
-) -> CredentialRecord:
+    _body: RevocationBodyBytes,
+    service: CredentialServiceDep,
+    key: PresentedKeyDep,
+    credential_id: CredentialIdPath,
+) -> RevocationTarget:
     return await service.revocation_target(key, credential_id)
 
 
 async def revocation_body(
-    request: Request, _target: Annotated[CredentialRecord, Depends(revocation_target)]
+    request: Request,
+    _body: RevocationBodyBytes,
+    _target: Annotated[RevocationTarget, Depends(revocation_target)],
 ) -> RevokeAgentCredentialRequestDto:
-    # Depends on the target so the body is read only after authentication and ownership.
+    # Depends on the target so the body is checked only after authentication and ownership.
     return await parse_json_body(request, RevokeAgentCredentialRequestDto, optional=True)
 
 
@@ -150,7 +164,7 @@ async def revocation_body(
 async def revoke_agent_credential(
     # First, so a network over its revocation rate is refused before any lock is taken.
     _rate: RevocationRate,
-    target: Annotated[CredentialRecord, Depends(revocation_target)],
+    target: Annotated[RevocationTarget, Depends(revocation_target)],
     body: Annotated[RevokeAgentCredentialRequestDto, Depends(revocation_body)],
     service: CredentialServiceDep,
     request_id: RequestIdDep,

@@ -32,9 +32,7 @@ from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
 from agentkeys.credentials.verifier import CredentialVerifier, invalid_key
 from agentkeys.db.engine import after_commit, begin_write
-from agentkeys.errors import (
-    NotFound,
-)
+from agentkeys.errors import NotFound, echo
 from agentkeys.metrics import QUOTA_ALARMS, UNRECORDED_DECISIONS
 
 logger = logging.getLogger(__name__)
@@ -320,27 +318,31 @@ class CredentialService:
 
     async def revocation_target(
         self, presented: str | None, credential_id: str
-    ) -> CredentialRecord:
+    ) -> RevocationTarget:
         """Authenticate a revocation, then check ownership (CONTRACT §2: 401, then 404).
 
+        Without a lock or a transaction of the request's own: a client that then sends its body
+        slowly holds nothing. ``revoke`` takes the lock once the body has been read and checked.
         A key may always revoke its own credential, even once revoked or expired, so that a
         retried revocation is answered ``revoked`` again instead of an authentication error.
         """
-        await begin_write(self._session)
-        # Locked until commit (PostgreSQL; SQLite's writer lock already serializes): of many
-        # simultaneous revocations only the first writes, and its time and reason are kept.
-        record = await self._repository.get_by_digest(
-            self._verifier.digest_of(presented), for_update=True
-        )
+        key_digest = self._verifier.digest_of(presented)
+        record = await self._verifier.find(key_digest)
         if record is None:
             raise invalid_key()
         if record.id == credential_id:
-            return record
+            return RevocationTarget(credential_id=record.id, key_digest=key_digest)
         self._verifier.refuse_unusable(record)
-        raise NotFound(f"No credential '{credential_id}' belongs to this key.")
+        raise NotFound(f"No credential '{echo(credential_id)}' belongs to this key.")
 
-    async def revoke(self, record: CredentialRecord, *, reason: str | None) -> CredentialRecord:
+    async def revoke(self, target: RevocationTarget, *, reason: str | None) -> CredentialRecord:
         """Revoke at once; revoking again changes nothing and is not an error."""
+        await begin_write(self._session)
+        # Locked until commit (PostgreSQL; SQLite's writer lock already serializes): of many
+        # simultaneous revocations only the first writes, and its time and reason are kept.
+        record = await self._repository.get_by_digest(target.key_digest, for_update=True)
+        if record is None or record.id != target.credential_id:  # credentials are never deleted
+            raise invalid_key()
         if record.revoked_at is None:
             record.revoked_at = to_millisecond(self._clock.now())
             record.revoked_by = "holder"
@@ -352,6 +354,14 @@ class CredentialService:
             credential_id = record.id
             after_commit(self._session, lambda: self._revocations.publish(credential_id))
         return record
+
+
+@dataclass(frozen=True, slots=True)
+class RevocationTarget:
+    """A credential the presented key may revoke (its own), checked without a lock."""
+
+    credential_id: str
+    key_digest: str
 
 
 def _decision_details(decision: Decision) -> dict[str, Any]:

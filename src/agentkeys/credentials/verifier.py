@@ -30,6 +30,29 @@ def invalid_key() -> InvalidApiKey:
     )
 
 
+def repeated_key_header(count: int) -> InvalidApiKey:
+    return InvalidApiKey(
+        f"The x-ws-api-key header was sent {count} times; it must be sent exactly once.",
+        recovery_action="Send one x-ws-api-key header holding one credential.",
+    )
+
+
+def _malformed_key(presented: str) -> InvalidApiKey:
+    """Why a key cannot be one, where the reason is visible without a look-up."""
+    if presented != presented.strip():
+        return InvalidApiKey(
+            "The x-ws-api-key header's value has leading or trailing whitespace.",
+            recovery_action="Send the key exactly as issued, without surrounding whitespace.",
+        )
+    if "," in presented:
+        # What a proxy makes of a header sent twice: the copies joined by commas.
+        return InvalidApiKey(
+            "The x-ws-api-key header holds more than one value.",
+            recovery_action="Send one x-ws-api-key header holding one credential.",
+        )
+    return invalid_key()
+
+
 class CredentialVerifier:
     def __init__(
         self,
@@ -45,7 +68,8 @@ class CredentialVerifier:
         self._catalog = catalog
         self._server_secret = server_secret
         self._cache = cache
-        self._inflight: dict[str, asyncio.Future[AuthenticatedCredential]] = {}
+        # Per digest: the running look-up and the cache generation it began in.
+        self._inflight: dict[str, tuple[int, asyncio.Future[AuthenticatedCredential]]] = {}
 
     @property
     def cache(self) -> VerifiedKeyCache:
@@ -60,17 +84,35 @@ class CredentialVerifier:
                 raise expired()
             return cached
         # Single flight: when a busy key's cache entry lapses, the requests arriving together
-        # share one database look-up instead of each queueing its own.
-        lookup = self._inflight.get(key_digest)
-        if lookup is None:
-            lookup = asyncio.ensure_future(self._load(key_digest))
-            self._inflight[key_digest] = lookup
-            lookup.add_done_callback(lambda _: self._inflight.pop(key_digest, None))
+        # share one database look-up instead of each queueing its own. Only a look-up begun
+        # since the last eviction is joined: an older one may have read the row before a
+        # revocation committed, and a request arriving after the revocation must not share it.
+        generation = self._cache.generation
+        inflight = self._inflight.get(key_digest)
+        if inflight is not None and inflight[0] == generation:
+            lookup = inflight[1]
+        else:
+            lookup = asyncio.ensure_future(self._load(key_digest, generation=generation))
+            self._inflight[key_digest] = (generation, lookup)
+            lookup.add_done_callback(lambda done: self._forget_lookup(key_digest, done))
         return await asyncio.shield(lookup)
 
-    async def _load(self, key_digest: str) -> AuthenticatedCredential:
+    def _forget_lookup(
+        self, key_digest: str, lookup: asyncio.Future[AuthenticatedCredential]
+    ) -> None:
+        # Only this look-up: a newer one for the same key may have replaced it meanwhile.
+        inflight = self._inflight.get(key_digest)
+        if inflight is not None and inflight[1] is lookup:
+            del self._inflight[key_digest]
+
+    async def find(self, key_digest: str) -> CredentialRecord | None:
+        """The stored credential with this digest, read in a short session of its own (no lock,
+        no cache): for checks that must see the database, such as revocation's."""
         async with self._session_factory() as session:
-            record = await CredentialRepository(session).get_by_digest(key_digest)
+            return await CredentialRepository(session).get_by_digest(key_digest)
+
+    async def _load(self, key_digest: str, *, generation: int) -> AuthenticatedCredential:
+        record = await self.find(key_digest)
         if record is None:
             raise invalid_key()
         self.refuse_unusable(record)
@@ -82,7 +124,7 @@ class CredentialVerifier:
             created_at=record.created_at,
             expires_at=record.expires_at,
         )
-        self._cache.put(key_digest, credential)
+        self._cache.put(key_digest, credential, generation=generation)
         return credential
 
     def digest_of(self, presented: str | None) -> str:
@@ -92,7 +134,7 @@ class CredentialVerifier:
                 "Send your credential in the x-ws-api-key header.", recovery_action=NEW_CREDENTIAL
             )
         if not keys.is_well_formed(presented):
-            raise invalid_key()
+            raise _malformed_key(presented)
         return keys.digest(presented, server_secret=self._server_secret)
 
     def refuse_unusable(self, record: CredentialRecord) -> None:

@@ -1,12 +1,28 @@
-"""Battery savings for a home: simulate its year under its rate plan, off the event loop."""
+"""Battery savings for a home: simulate its year under its rate plan, off the event loop.
+
+An estimate is about a second of CPU, so it must not hold what other requests need while it waits
+or runs: its database session is given back once the home is read, before any waiting. Admission
+is decided at once, without waiting: one estimate at a time per credential (429), and at most
+``MAX_WAITING`` estimates queued behind the running ones per process (503); both say when to
+retry. Only then does an estimate wait (at most ``WAIT_FOR_SLOT_SECONDS``) for one of the CPU
+slots.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from agentkeys.clock import Clock
-from agentkeys.errors import DomainError, ErrorCode, FieldError, ValidationFailed
+from agentkeys.errors import (
+    DomainError,
+    ErrorCode,
+    FieldError,
+    RequestRateExceeded,
+    ValidationFailed,
+)
 from agentkeys.sandbox.battery.estimate import (
     BatteryEstimate,
     BatteryParameters,
@@ -17,48 +33,123 @@ from agentkeys.sandbox.homes.service import HomeService
 
 # A full year of 31-day months takes about a second of CPU; wait this long for a free slot.
 WAIT_FOR_SLOT_SECONDS = 10.0
+# Estimates admitted but not yet running, per process: beyond this, refuse instead of queueing.
+MAX_WAITING = 8
+RETRY_AFTER_SECONDS = 5
 
 
 class EstimatorBusy(DomainError):
     code = ErrorCode.SERVICE_UNAVAILABLE
 
 
+def busy() -> EstimatorBusy:
+    return EstimatorBusy(
+        "The savings estimator is busy.",
+        recovery_action="Retry in a few seconds.",
+        retry_after_seconds=RETRY_AFTER_SECONDS,
+    )
+
+
+class EstimatorQueue:
+    """Who may run an estimate now: one per credential, a bounded queue, the CPU slots."""
+
+    def __init__(
+        self,
+        slots: asyncio.Semaphore,
+        *,
+        max_waiting: int = MAX_WAITING,
+        wait_seconds: float = WAIT_FOR_SLOT_SECONDS,
+    ) -> None:
+        self._slots = slots
+        self._max_waiting = max_waiting
+        self._wait_seconds = wait_seconds
+        self._credentials: set[str] = set()
+        self._running = 0
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        """Admitted estimates not running yet (reading their home or waiting for a slot)."""
+        return len(self._credentials) - self._running
+
+    @asynccontextmanager
+    async def admitted(self, credential_id: str) -> AsyncIterator[None]:
+        """Admit an estimate at once or refuse it (429 for the credential, 503 when full)."""
+        if credential_id in self._credentials:
+            raise RequestRateExceeded(
+                "This credential already has a savings estimate in progress.",
+                recovery_action="Wait for it to finish: one estimate at a time per credential.",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+            )
+        if self.waiting >= self._max_waiting:
+            raise busy()
+        self._credentials.add(credential_id)
+        try:
+            yield
+        finally:
+            self._credentials.discard(credential_id)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the CPU slots, waited for at most ``wait_seconds`` (then 503)."""
+        try:
+            async with asyncio.timeout(self._wait_seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise busy() from None
+        self._running += 1
+        try:
+            yield
+        finally:
+            self._running -= 1
+            self._slots.release()
+
+
 class BatteryService:
-    def __init__(self, homes: HomeService, *, clock: Clock, slots: asyncio.Semaphore) -> None:
+    def __init__(
+        self,
+        homes: HomeService,
+        *,
+        clock: Clock,
+        queue: EstimatorQueue,
+        release_session: Callable[[], Awaitable[None]],
+    ) -> None:
         self._homes = homes
         self._clock = clock
-        self._slots = slots
+        self._queue = queue
+        self._release_session = release_session
 
     async def estimate_savings(
         self, home_id: str, parameters: BatteryParameters, *, credential_id: str
     ) -> BatteryEstimate:
         """Baseline and optimised cost of this year's requested months for the home's plan."""
-        priced = await self._homes.priced_home(home_id, credential_id=credential_id)
-        location = priced.utility.location
-        work = functools.partial(
-            estimate_annual_savings,
-            plan=priced.plan,
-            timezone=priced.utility.timezone,
-            latitude=location.latitude,
-            longitude=location.longitude,
-            year=self._clock.now().year,
-            request=parameters,
-        )
-        try:
-            async with asyncio.timeout(WAIT_FOR_SLOT_SECONDS):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise EstimatorBusy(
-                "The savings estimator is busy.",
-                recovery_action="Retry in a few seconds.",
-                retry_after_seconds=5,
-            ) from None
-        try:
-            # CPU-bound (a linear program per month): never on the event loop.
-            return await asyncio.to_thread(work)
-        except DispatchError as error:
-            raise ValidationFailed(
-                [FieldError("body", f"These battery parameters cannot be simulated: {error}")]
-            ) from None
-        finally:
-            self._slots.release()
+        async with self._queue.admitted(credential_id):
+            priced = await self._homes.priced_home(home_id, credential_id=credential_id)
+            # Nothing more to read or write: the connection goes back to the pool now, not
+            # after the queue and the solver.
+            await self._release_session()
+            location = priced.utility.location
+            work = functools.partial(
+                estimate_annual_savings,
+                plan=priced.plan,
+                timezone=priced.utility.timezone,
+                latitude=location.latitude,
+                longitude=location.longitude,
+                year=self._clock.now().year,
+                request=parameters,
+            )
+            async with self._queue.slot():
+                try:
+                    # CPU-bound (a linear program per month): never on the event loop.
+                    return await asyncio.to_thread(work)
+                except DispatchError as error:
+                    raise ValidationFailed(
+                        [
+                            FieldError(
+                                "body", f"These battery parameters cannot be simulated: {error}"
+                            )
+                        ]
+                    ) from None
