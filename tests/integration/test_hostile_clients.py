@@ -279,7 +279,8 @@ class TestEchoes:
         async with client_for(app) as client:
             key = await all_scopes_key(client, app)
             for method, path, operation in operations(app):
-                if "requestBody" not in operation or "{" in path:
+                # Routes whose body may be empty (every field optional) ignore unknown fields.
+                if not operation.get("requestBody", {}).get("required") or "{" in path:
                     continue
                 for body in ({LONG: 1}, {"name": LONG, "zipcode": LONG, "organization_name": 1}):
                     response = await client.request(

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+from fastapi.dependencies.models import Dependant
 
 from agentkeys.api.app import create_app
+from agentkeys.api.deps import unit_of_work
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials.routes import revocation_request_body
 from tests.conftest import ServedDatabase
@@ -122,10 +125,18 @@ class TestBodiesBeforeLocks:
             route = routes[key]
             if route.body_field is not None:
                 continue
-            # FastAPI solves sub-dependencies before their dependant, in order: the first call
-            # it makes is the leftmost leaf, which must be the raw body read.
-            first = route.dependant
-            while first.dependencies:
-                first = first.dependencies[0]
-            assert first.call is revocation_request_body, key
+            # FastAPI solves sub-dependencies before their dependant, depth first and in order:
+            # the raw body read must come before the first call that opens a session.
+            calls = solving_order(route.dependant)
+            assert revocation_request_body in calls, key
+            assert calls.index(revocation_request_body) < calls.index(unit_of_work), key
             assert key == ("POST", "/v1/agent-credentials/{credentialId}/revoke")
+
+
+def solving_order(dependant: Dependant) -> list[Callable[..., Any] | None]:
+    """The calls FastAPI makes for a dependant's dependencies, in the order it makes them."""
+    order: list[Callable[..., Any] | None] = []
+    for dependency in dependant.dependencies:
+        order.extend(solving_order(dependency))
+        order.append(dependency.call)
+    return order

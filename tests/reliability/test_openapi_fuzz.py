@@ -556,10 +556,6 @@ def refusal_names(answer: dict[str, Any], path: Path, *, operation: str) -> bool
     """Whether a field_errors entry names ``path`` or a value inside it."""
     wanted = field_path(path) or "body"
     entries = answer.get("field_errors") or []
-    if operation == REVOKE and entries == [{"field": "body", "message": "Malformed JSON"}]:
-        # Revoke parses its body after the guards with pydantic's own JSON parser, which takes
-        # a lone surrogate for malformed JSON: refused as a whole, before any field is read.
-        return True
     fields = [entry["field"] for entry in entries]
     return any(f == wanted or f.startswith((f"{wanted}.", f"{wanted}[")) for f in fields)
 

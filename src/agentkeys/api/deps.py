@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -221,6 +222,13 @@ async def parse_json_body(
             return model()
         raise ValidationFailed([FieldError("body", "A JSON object body is required")])
     try:
-        return model.model_validate_json(raw)
+        # Parsed as FastAPI parses declared bodies (the standard library's decoder), so every
+        # route answers the same input alike: a lone surrogate or a NaN is refused by the
+        # storable-value rule naming its field, not as malformed JSON.
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ValidationFailed([FieldError("body", "Malformed JSON")]) from None
+    try:
+        return model.model_validate(document)
     except ValidationError as error:
         raise ValidationFailed(field_errors_from(error.errors())) from None
