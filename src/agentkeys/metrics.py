@@ -19,7 +19,7 @@ QUOTA_ALARMS = Counter(
 
 UNRECORDED_DECISIONS = Counter(
     "agentkeys_unrecorded_decisions_total",
-    "Decisions not written to the ledger because the client network's storage budget for "
-    "them was spent.",
+    "Decisions not written to the ledger: the client network's storage budget for them was "
+    "spent, or it asked faster than its credential-request rate.",
     ["outcome"],
 )

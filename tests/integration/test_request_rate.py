@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
+import time
 import uuid
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,9 +17,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from agentkeys.credentials.policy import IssuingPolicy, RequestRate
+from agentkeys.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from agentkeys.policies.loader import load_policy
-from tests.conftest import AppFactory, client_for
-from tests.factories import issue_credential, key_header
+from tests.conftest import AppFactory, DatabaseProbe, client_for
+from tests.factories import issue_credential, key_header, request_credential
 
 SELF = "/v1/agent-credentials/self"
 POLICY_HEADER = re.compile(r'"credential";q=(\d+);w=(\d+)')
@@ -154,7 +158,9 @@ class TestAggregateRates:
             refused = await client.get(SELF, headers=second)
         async with client_for(app, client_address=network + "ffff:1") as same_64:
             also_refused = await same_64.get(SELF, headers=first)
-        async with client_for(app, client_address="2001:db8:ffff:1::1") as elsewhere:
+        # Another network, fresh per run too (Redis keeps counts between runs).
+        elsewhere_address = f"2001:db8:{uuid.uuid4().int % 65536:x}:1::1"
+        async with client_for(app, client_address=elsewhere_address) as elsewhere:
             other = await elsewhere.get(SELF, headers=second)
 
         assert [response.status_code for response in allowed] == [200, 200, 200]
@@ -219,3 +225,54 @@ class TestRevocationRate:
         assert answers[2].headers["retry-after"] == str(refused["retry_after_seconds"])
         assert unauthenticated.status_code == 429
         assert other.status_code == 200
+
+
+class TestIssuanceRate:
+    """Credential requests per client network, refused before any transaction or lock."""
+
+    async def test_a_network_over_its_rate_is_answered_rate_limited_without_a_ledger_row(
+        self, make_app: AppFactory, db: DatabaseProbe
+    ) -> None:
+        policy = costs(issuance_per_network=RequestRate(2, timedelta(seconds=60)))
+        app = make_app(policy=policy)
+        async with client_for(app) as client:
+            answers = [
+                await request_credential(client, organization_name=f"Org {n}") for n in range(3)
+            ]
+        async with client_for(app, client_address="198.51.100.5") as elsewhere:
+            other = await request_credential(elsewhere, organization_name="Org 9")
+
+        assert [a.json()["outcome"] for a in answers] == ["issued", "issued", "rate_limited"]
+        refused = answers[2]
+        assert refused.status_code == 200
+        assert 1 <= refused.json()["retry_after_seconds"] <= 60
+        assert refused.headers["retry-after"] == str(refused.json()["retry_after_seconds"])
+        assert other.json()["outcome"] == "issued"
+        rows = await db.rows("SELECT id FROM credential_requests")
+        assert refused.json()["credential_request_id"] not in {row["id"] for row in rows}
+        assert len(rows) == 3
+
+    async def test_a_refusal_takes_no_lock(
+        self, make_app: AppFactory, database_path: Path | None
+    ) -> None:
+        """While another writer holds SQLite's write lock, a refused network is answered at once
+        (a decision would wait for the lock and answer 503 after the busy timeout)."""
+        if database_path is None:
+            pytest.skip("the whole-database write lock is SQLite's")
+        app = make_app(policy=costs(issuance_per_network=RequestRate(1, timedelta(seconds=60))))
+        async with client_for(app) as client:
+            first = await request_credential(client)
+            holder = sqlite3.connect(database_path, isolation_level=None)
+            try:
+                holder.execute("BEGIN IMMEDIATE")
+                started = time.monotonic()
+                refused = await request_credential(client)
+                elapsed = time.monotonic() - started
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+
+        assert first.json()["outcome"] == "issued"
+        assert refused.status_code == 200
+        assert refused.json()["outcome"] == "rate_limited"
+        assert elapsed < SQLITE_BUSY_TIMEOUT_MS / 1000

@@ -50,7 +50,7 @@ def relaxed_policy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ).stdout
     relaxed, replaced = re.subn(r"(?m)^(limit|per_network_limit) = \d+$", r"\1 = 1000000", shipped)
     # Four quotas, the request rate per credential and per network, the revocation rate.
-    assert replaced == 7, shipped
+    assert replaced == 8, shipped
     path = tmp_path_factory.mktemp("policy") / "relaxed.toml"
     path.write_text(relaxed)
     subprocess.run([str(EXECUTABLE), "policy", "check", str(path)], check=True, capture_output=True)

@@ -88,6 +88,7 @@ class TestNetworkAndRateSettings:
         text = text.replace("ipv4_prefix = 32", "ipv4_prefix = 24")
         text = text.replace("per_network_limit = 1200", "per_network_limit = 99")
         text = text.replace('"battery:estimate" = 10', '"battery:estimate" = 7')
+        text = text.replace("[issuance_rate]\nlimit = 120", "[issuance_rate]\nlimit = 7")
         text = text.replace(
             "rate_limited_rows_per_network = 100", "rate_limited_rows_per_network = 5"
         )
@@ -102,6 +103,8 @@ class TestNetworkAndRateSettings:
         assert policy.request_costs.per_network.limit == 99
         assert policy.request_costs.cost_of(["battery:estimate", "homes:read"]) == 7
         assert policy.refused_ledger.limit == 5
+        assert policy.request_costs.issuance_per_network is not None
+        assert policy.request_costs.issuance_per_network.limit == 7
         assert policy.quotas[QuotaKind.ORGANIZATION_ACTIVE].alarm_threshold == 80
         assert policy.quotas[QuotaKind.ORGANIZATION_ISSUED].alarm_threshold == 10
 
@@ -114,6 +117,7 @@ class TestNetworkAndRateSettings:
 
         assert policy.request_costs.per_network is None
         assert policy.request_costs.revocations_per_network is None
+        assert policy.request_costs.issuance_per_network is None
 
     @pytest.mark.parametrize(
         ("old", "new", "field"),
@@ -123,6 +127,11 @@ class TestNetworkAndRateSettings:
             ("per_network_limit = 1200", "per_network_limit = 0", "request_rate.per_network_limit"),
             ('"battery:estimate" = 10', '"battery:estimate" = -1', "request_rate.scope_costs"),
             ('"battery:estimate" = 10', '"battery:estmate" = 10', "request_rate.scope_costs"),
+            (
+                "[issuance_rate]\nlimit = 120\nwindow_seconds = 60",
+                "[issuance_rate]\nlimit = 120\nwindow_seconds = 0",
+                "issuance_rate.window_seconds",
+            ),
             (
                 "[revocation_rate]\nlimit = 30",
                 "[revocation_rate]\nlimit = 30\nburst = 1",

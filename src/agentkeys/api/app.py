@@ -92,6 +92,11 @@ def create_app(
             if costs.per_network
             else None
         ),
+        issuance_rate_limiter=(
+            limiter_backend.limiter(costs.issuance_per_network, namespace="issuance")
+            if costs.issuance_per_network
+            else None
+        ),
         revocation_rate_limiter=(
             limiter_backend.limiter(costs.revocations_per_network, namespace="revocation")
             if costs.revocations_per_network

@@ -45,6 +45,7 @@ class AppContext:
     # Aggregate rates per client network (None: the policy sets none).
     network_rate_limiter: RequestRateLimiter | None = None
     revocation_rate_limiter: RequestRateLimiter | None = None
+    issuance_rate_limiter: RequestRateLimiter | None = None
 
 
 def app_context(request: Request) -> AppContext:
@@ -80,6 +81,7 @@ async def credential_service(request: Request, session: SessionDep) -> Credentia
         server_secret=context.server_secret,
         verifier=context.verifier,
         revocations=context.revocations,
+        issuance_rate=context.issuance_rate_limiter,
     )
 
 

@@ -68,6 +68,8 @@ class RequestCosts:
     scope_costs: Mapping[str, int] = field(default_factory=dict)
     # Revocations per client network (None: no such rate).
     revocations_per_network: RequestRate | None = None
+    # Credential requests per client network, counted before any database work (None: none).
+    issuance_per_network: RequestRate | None = None
 
     def cost_of(self, scopes: Iterable[str]) -> int:
         return max((self.scope_costs.get(scope, 1) for scope in scopes), default=1)

@@ -34,6 +34,7 @@ from agentkeys.credentials.verifier import CredentialVerifier, invalid_key
 from agentkeys.db.engine import after_commit, begin_write
 from agentkeys.errors import NotFound, echo
 from agentkeys.metrics import QUOTA_ALARMS, UNRECORDED_DECISIONS
+from agentkeys.ratelimit.base import RequestRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class CredentialService:
         server_secret: bytes,
         verifier: CredentialVerifier,
         revocations: RevocationBus,
+        issuance_rate: RequestRateLimiter | None = None,
     ) -> None:
         self._session = session
         self._repository = CredentialRepository(session)
@@ -128,6 +130,7 @@ class CredentialService:
         self._server_secret = server_secret
         self._verifier = verifier
         self._revocations = revocations
+        self._issuance_rate = issuance_rate
 
     async def request_credential(
         self,
@@ -144,6 +147,9 @@ class CredentialService:
         every network only raise alarms.
         """
         network = client_network or client_address
+        refused = await self._over_issuance_rate(network, request_id=request_id)
+        if refused is not None:
+            return refused
         keys_ = _QuotaKeys(
             organization=organization_key(request.organization_name),
             email=email_key(request.user_email) if request.user_email else None,
@@ -206,6 +212,38 @@ class CredentialService:
                 "credential_id": result.credential_id,
                 "request_id": request_id,
                 "recorded": recorded,
+            },
+        )
+        return result
+
+    async def _over_issuance_rate(self, network: str, *, request_id: str) -> IssuanceResult | None:
+        """Refuse a network over its request rate before any transaction or lock is taken.
+
+        Such a refusal is not written to the ledger: a client already refused must not be able
+        to keep the database's write lock busy or fill the disk by asking faster.
+        """
+        if self._issuance_rate is None:
+            return None
+        admitted = await self._issuance_rate.hit(network)
+        if admitted.allowed:
+            return None
+        wait = admitted.reset_seconds
+        result = IssuanceResult(
+            credential_request_id=ids.new_credential_request_id(),
+            decision=RateLimited(
+                retry_after_seconds=wait,
+                exhausted=(),
+                next_steps=self._policy.next_steps.rate_limited.format(retry_after=wait),
+            ),
+        )
+        UNRECORDED_DECISIONS.labels(outcome=result.outcome).inc()
+        logger.info(
+            "credential request over the network's request rate",
+            extra={
+                "credential_request_id": result.credential_request_id,
+                "outcome": result.outcome,
+                "request_id": request_id,
+                "recorded": False,
             },
         )
         return result

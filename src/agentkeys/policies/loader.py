@@ -90,6 +90,11 @@ class RevocationRateSection(_Section):
     window_seconds: PositiveInt
 
 
+class IssuanceRateSection(_Section):
+    limit: PositiveInt
+    window_seconds: PositiveInt
+
+
 class ClientNetworkSection(_Section):
     ipv4_prefix: Annotated[int, Field(ge=1, le=32)] = 32
     ipv6_prefix: Annotated[int, Field(ge=1, le=128)] = 64
@@ -121,6 +126,7 @@ class PolicyDocument(_Section):
     quotas: QuotasSection = QuotasSection()
     request_rate: RequestRateSection
     revocation_rate: RevocationRateSection | None = None
+    issuance_rate: IssuanceRateSection | None = None
     client_network: ClientNetworkSection = ClientNetworkSection()
     ledger: LedgerSection = LedgerSection()
     production: ProductionSection
@@ -236,6 +242,7 @@ def _to_policy(document: PolicyDocument) -> IssuingPolicy:
     rate = document.request_rate
     window = timedelta(seconds=rate.window_seconds)
     revocations = document.revocation_rate
+    issuances = document.issuance_rate
     return IssuingPolicy(
         catalog=ScopeCatalog(
             scopes=dict(document.scopes),
@@ -257,6 +264,11 @@ def _to_policy(document: PolicyDocument) -> IssuingPolicy:
             revocations_per_network=(
                 RequestRate(revocations.limit, timedelta(seconds=revocations.window_seconds))
                 if revocations
+                else None
+            ),
+            issuance_per_network=(
+                RequestRate(issuances.limit, timedelta(seconds=issuances.window_seconds))
+                if issuances
                 else None
             ),
         ),
@@ -364,6 +376,11 @@ def describe(policy: IssuingPolicy) -> str:
         lines.append(
             f"Revocations: {costs.revocations_per_network.limit} per client network per "
             f"{int(costs.revocations_per_network.window.total_seconds())} s"
+        )
+    if costs.issuance_per_network:
+        lines.append(
+            f"Credential requests: {costs.issuance_per_network.limit} per client network per "
+            f"{int(costs.issuance_per_network.window.total_seconds())} s, before any database work"
         )
     networks = policy.networks
     lines.append(f"Client network: IPv4 /{networks.ipv4}, IPv6 /{networks.ipv6}")
