@@ -36,9 +36,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentkeys.credentials import keys
+from agentkeys.credentials.policy_file import default_policy_text, load_policy
 from agentkeys.credentials.revocations import CHANNEL
 from agentkeys.db import migrate
-from agentkeys.policies.loader import default_policy_text, load_policy
 from tests.conftest import TEST_SECRET
 from tests.factories import credential_request, key_header
 from tests.private_services import PrivatePostgres, PrivateRedis, private_postgres, private_redis
