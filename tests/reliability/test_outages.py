@@ -61,9 +61,12 @@ RATE_STATE = re.compile(r'"credential";r=(\d+);t=(\d+)')
 
 
 def write_policy(path: Path, *, request_rate: int = 600) -> Path:
-    """The shipped policy without its issuance quotas (these tests issue many credentials from
-    one address) and with ``request_rate`` sandbox requests per credential per minute."""
-    policy = re.sub(r"^\[quotas\.[a-z_]+\][^\[]*", "", default_policy_text(), flags=re.M)
+    """The shipped policy without its issuance quotas and issuance rate (these tests issue many
+    credentials from one address) and with ``request_rate`` sandbox requests per credential per
+    minute."""
+    policy = re.sub(
+        r"^\[(quotas\.[a-z_]+|issuance_rate)\][^\[]*", "", default_policy_text(), flags=re.M
+    )
     policy, replaced = re.subn(
         r"^(\[request_rate\]\s*\nlimit = )\d+", rf"\g<1>{request_rate}", policy, flags=re.M
     )
@@ -71,6 +74,7 @@ def write_policy(path: Path, *, request_rate: int = 600) -> Path:
     path.write_text(policy, encoding="utf-8")
     loaded = load_policy(path)  # refuses a broken file here rather than at server start
     assert not loaded.quotas
+    assert loaded.request_costs.issuance_per_network is None
     assert loaded.request_rate.limit == request_rate
     return path
 
