@@ -20,6 +20,7 @@ from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
 from agentkeys.credentials import routes as credential_routes
 from agentkeys.credentials.cache import VerifiedKeyCache
+from agentkeys.credentials.deps import CredentialWiring
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.policy_file import PolicyError, load_policy, route_scope_problems
 from agentkeys.credentials.revocations import (
@@ -114,6 +115,21 @@ def create_app(
             if costs.per_network
             else None
         ),
+        verifier=CredentialVerifier(
+            session_factory=session_factory,
+            clock=clock,
+            catalog=issuing_policy.catalog,
+            server_secret=server_secret,
+            cache=key_cache,
+        ),
+        catalog=catalog or load_catalog(),
+        server_secret=server_secret,
+        trusted_proxies=settings.trusted_networks(),
+        cpu_slots=asyncio.Semaphore(CPU_BOUND_CONCURRENCY),
+    )
+    # The credential feature's own state: only its routes use it.
+    app.state.credentials = CredentialWiring(
+        revocations=revocations,
         issuance_rate_limiter=(
             limiter_backend.limiter(costs.issuance_per_network, namespace="issuance")
             if costs.issuance_per_network
@@ -124,18 +140,6 @@ def create_app(
             if costs.revocations_per_network
             else None
         ),
-        verifier=CredentialVerifier(
-            session_factory=session_factory,
-            clock=clock,
-            catalog=issuing_policy.catalog,
-            server_secret=server_secret,
-            cache=key_cache,
-        ),
-        revocations=revocations,
-        catalog=catalog or load_catalog(),
-        server_secret=server_secret,
-        trusted_proxies=settings.trusted_networks(),
-        cpu_slots=asyncio.Semaphore(CPU_BOUND_CONCURRENCY),
     )
     app.state.engine = engine
     install_error_handlers(app)

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from agentkeys.client_address import Network
 from agentkeys.clock import Clock
 from agentkeys.credentials.policy import IssuingPolicy
-from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.ratelimit.base import RequestRateLimiter
 from agentkeys.sandbox.tariffs.model import Catalog
@@ -20,22 +19,21 @@ from agentkeys.sandbox.tariffs.model import Catalog
 
 @dataclass(frozen=True, slots=True)
 class AppContext:
-    """Everything ``create_app`` builds once and every request shares."""
+    """Everything ``create_app`` builds once and every feature shares. A feature's own state
+    lives with the feature (``credentials.deps.CredentialWiring`` on ``app.state``)."""
 
     session_factory: async_sessionmaker[AsyncSession]
     clock: Clock
     policy: IssuingPolicy
     server_secret: bytes
+    # The key guard's (``api.deps.require_scopes``), which every feature's routes use.
     rate_limiter: RequestRateLimiter
     verifier: CredentialVerifier
-    revocations: RevocationBus
     cpu_slots: asyncio.Semaphore
     catalog: Catalog
     trusted_proxies: tuple[Network, ...] = ()
-    # Aggregate rates per client network (None: the policy sets none).
+    # Sandbox requests per client network over all its keys (None: the policy sets none).
     network_rate_limiter: RequestRateLimiter | None = None
-    revocation_rate_limiter: RequestRateLimiter | None = None
-    issuance_rate_limiter: RequestRateLimiter | None = None
 
 
 def app_context(request: Request) -> AppContext:
