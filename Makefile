@@ -9,7 +9,7 @@ PORT ?= 8080
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install serve test check lint format typecheck bench clean
+.PHONY: help install serve test check lint format typecheck imports bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ format: install ## Apply ruff's formatting and safe fixes
 typecheck: install ## mypy --strict
 	$(BIN)/mypy
 
-check: lint typecheck test ## Everything CI cares about: lint, types, tests
+imports: install ## import-linter: the layer contracts of pyproject.toml (ARCHITECTURE.md, "Layers")
+	$(BIN)/lint-imports
+
+check: lint typecheck imports test ## Everything CI cares about: lint, types, import contracts, tests
 
 bench: install ## Load the server with wrk (installed if missing) and write BENCHMARKS.md (~10 min)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

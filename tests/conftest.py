@@ -30,7 +30,7 @@ from agentkeys.clock import FrozenClock
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.db import migrate
-from agentkeys.db.models import metadata
+from agentkeys.tables import metadata
 
 TEST_SECRET = "test-server-secret-0123456789-abcdefghijklmnop"
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

@@ -245,11 +245,3 @@ class CamelRequestBody(RequestBody):
     """A request body whose wire names are camelCase (``utilityId``), as most WattShift bodies."""
 
     model_config = ConfigDict(alias_generator=to_camel)
-
-
-class CamelResponse(BaseModel):
-    """A response built with Python names and written with camelCase wire names."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, serialize_by_alias=True
-    )

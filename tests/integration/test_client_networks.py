@@ -23,7 +23,7 @@ from agentkeys.credentials.policy import (
     QuotaKind,
     RefusedLedger,
 )
-from agentkeys.policies.loader import load_policy
+from agentkeys.credentials.policy_file import load_policy
 from tests.conftest import AppFactory, DatabaseProbe, client_for
 from tests.factories import issue_credential, request_credential
 

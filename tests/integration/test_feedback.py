@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from agentkeys.clock import FrozenClock
+from agentkeys.credentials.scopes import Scope
 from agentkeys.sandbox.feedback.service import FEEDBACK_BUDGET
 from agentkeys.validation import MAX_FREE_FORM_BYTES, MAX_FREE_FORM_DEPTH
 from tests.assertions import (
@@ -56,7 +57,7 @@ def feedback(**values: Any) -> dict[str, Any]:
 
 async def writer_key(client: httpx.AsyncClient) -> dict[str, Any]:
     """Issue a credential holding only ``feedback:write``; returns the issuance body."""
-    return await issue_credential(client, requested_scopes=["feedback:write"])
+    return await issue_credential(client, requested_scopes=[Scope.FEEDBACK_WRITE])
 
 
 async def send_feedback(client: httpx.AsyncClient, body: Any) -> httpx.Response:
@@ -179,7 +180,7 @@ class TestFeedbackAuthentication:
             ROUTE, json=feedback(), headers=key_header(issued["credential"])
         )
         envelope = assert_envelope(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
-        assert "feedback:write" in envelope["message"]
+        assert Scope.FEEDBACK_WRITE in envelope["message"]
         assert await stored_feedback(db) == []
 
 
@@ -462,7 +463,7 @@ class TestFeedbackBudget:
     ) -> None:
         week = 7 * 24 * 3600
         issued = await issue_credential(
-            client, requested_scopes=["feedback:write"], requested_ttl_seconds=week
+            client, requested_scopes=[Scope.FEEDBACK_WRITE], requested_ttl_seconds=week
         )
         headers = key_header(issued["credential"])
         for _ in range(FEEDBACK_BUDGET):

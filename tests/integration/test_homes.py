@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from agentkeys.clock import FrozenClock
+from agentkeys.credentials.scopes import Scope
 from agentkeys.validation import MAX_FREE_FORM_BYTES
 from tests.assertions import (
     assert_envelope,
@@ -66,7 +67,7 @@ def home_route(home_id: str, action: str) -> str:
 
 
 async def owner_key(client: httpx.AsyncClient) -> dict[str, str]:
-    return await key_with(client, "homes", "calculate", "price_signal:read")
+    return await key_with(client, "homes", "calculate", Scope.PRICE_SIGNAL_READ)
 
 
 async def create_home(
@@ -587,7 +588,7 @@ class TestHomeOwnership:
     ) -> None:
         mine = await owner_key(client)
         theirs = await key_with(
-            client, "homes", "calculate", "price_signal:read", organization="Other Energy Co"
+            client, "homes", "calculate", Scope.PRICE_SIGNAL_READ, organization="Other Energy Co"
         )
         home = await create_home(client, mine, ratePlanId=E_TOU_C, city="San Francisco")
 
@@ -773,7 +774,7 @@ class TestHomesAuthentication:
     ) -> None:
         writer = await owner_key(client)
         home = await create_home(client, writer)
-        reader = await key_with(client, "homes:read", organization="Reader Co")
+        reader = await key_with(client, Scope.HOMES_READ, organization="Reader Co")
 
         assert await listed_ids(client, reader) == []
         unknown = await client.post(home_route(NO_SUCH_HOME, "get"), headers=reader)
@@ -785,20 +786,20 @@ class TestHomesAuthentication:
         ):
             response = await client.post(route, json=body, headers=reader)
             envelope = assert_envelope(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
-            assert "homes:write" in envelope["message"]
+            assert Scope.HOMES_WRITE in envelope["message"]
         assert await get_home(client, writer, home["id"]) == home
         assert await count_homes(db) == 1
 
     async def test_homes_write_can_write_but_not_list_or_get(
         self, client: httpx.AsyncClient
     ) -> None:
-        writer = await key_with(client, "homes:write")
+        writer = await key_with(client, Scope.HOMES_WRITE)
         home = await create_home(client, writer)
 
         for route in (LIST, home_route(home["id"], "get")):
             response = await client.post(route, headers=writer)
             envelope = assert_envelope(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
-            assert "homes:read" in envelope["message"]
+            assert Scope.HOMES_READ in envelope["message"]
         updated = await client.post(
             home_route(home["id"], "update"), json={"name": "Renamed"}, headers=writer
         )
@@ -809,11 +810,11 @@ class TestHomesAuthentication:
     @pytest.mark.parametrize(
         ("route", "body", "scope"),
         [
-            (CREATE, {"name": "Home"}, "homes:write"),
-            (LIST, None, "homes:read"),
-            (home_route(NO_SUCH_HOME, "get"), None, "homes:read"),
-            (home_route(NO_SUCH_HOME, "update"), {"name": "Home"}, "homes:write"),
-            (home_route(NO_SUCH_HOME, "remove"), None, "homes:write"),
+            (CREATE, {"name": "Home"}, Scope.HOMES_WRITE),
+            (LIST, None, Scope.HOMES_READ),
+            (home_route(NO_SUCH_HOME, "get"), None, Scope.HOMES_READ),
+            (home_route(NO_SUCH_HOME, "update"), {"name": "Home"}, Scope.HOMES_WRITE),
+            (home_route(NO_SUCH_HOME, "remove"), None, Scope.HOMES_WRITE),
         ],
         ids=["create", "list", "get", "update", "remove"],
     )
@@ -825,7 +826,7 @@ class TestHomesAuthentication:
         body: dict[str, Any] | None,
         scope: str,
     ) -> None:
-        headers = await key_with(client, "utility:read", "calculate", "price_signal:read")
+        headers = await key_with(client, Scope.UTILITY_READ, "calculate", Scope.PRICE_SIGNAL_READ)
 
         response = await client.post(route, json=body, headers=headers)
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentkeys.db import migrate
-from agentkeys.db.models import metadata
+from agentkeys.tables import metadata
 from tests.conftest import POSTGRES_ADMIN_URL, postgres_admin, require_reachable, sqlite_url
 
 

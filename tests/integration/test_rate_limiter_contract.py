@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from agentkeys.credentials.policy import RequestRate
+from agentkeys.ratelimit.base import RequestRate
 from agentkeys.ratelimit.limiter import LimiterBackend, memory_backend, redis_backend
 
 TEN_PER_MINUTE = RequestRate(10, timedelta(seconds=60))

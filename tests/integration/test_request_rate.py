@@ -16,9 +16,10 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from agentkeys.credentials.policy import IssuingPolicy, RequestRate
+from agentkeys.credentials.policy import IssuingPolicy
+from agentkeys.credentials.policy_file import load_policy
 from agentkeys.db.engine import SQLITE_BUSY_TIMEOUT_MS
-from agentkeys.policies.loader import load_policy
+from agentkeys.ratelimit.base import RequestRate
 from tests.conftest import AppFactory, DatabaseProbe, client_for
 from tests.factories import issue_credential, key_header, request_credential
 

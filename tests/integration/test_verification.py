@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Settings
 from agentkeys.credentials import keys
+from agentkeys.credentials.scopes import Scope
 from tests.assertions import INSTANT, assert_envelope, assert_request_id, parse_instant
 from tests.conftest import START, AppFactory, client_for
 from tests.factories import issue_credential, key_header
@@ -21,7 +22,7 @@ SELF = "/v1/agent-credentials/self"
 FEEDBACK = "/v1/feedback"
 FEEDBACK_BODY = {"name": "Avery Developer", "message": "The sandbox answered as documented."}
 # Enough for both guarded routes: a refusal below is about the key, never about a scope.
-ROUTE_SCOPES = ["calculate", "homes", "feedback:write"]
+ROUTE_SCOPES = ["calculate", "homes", Scope.FEEDBACK_WRITE]
 OTHER_SERVER_SECRET = "another-server-secret-9876543210-zyxwvutsrqpo"
 
 Route = Literal["self", "feedback"]
@@ -243,12 +244,12 @@ class TestScopes:
         body = assert_refused(
             response, status=403, code="AUTH_INSUFFICIENT_SCOPE", secret=issued["credential"]
         )
-        assert "feedback:write" in body["message"]
+        assert Scope.FEEDBACK_WRITE in body["message"]
 
     async def test_feedback_write_passes_the_feedback_guard(
         self, client: httpx.AsyncClient
     ) -> None:
-        issued = await issue_credential(client, requested_scopes=["feedback:write"])
+        issued = await issue_credential(client, requested_scopes=[Scope.FEEDBACK_WRITE])
 
         response = await call(client, "feedback", key_header(issued["credential"]))
 
@@ -260,9 +261,11 @@ class TestScopes:
     @pytest.mark.parametrize(
         ("scope", "effective_scopes"),
         [
-            pytest.param("homes", ["homes:read", "homes:write"], id="homes"),
-            pytest.param("calculate", ["battery:estimate", "bill_impact:read"], id="calculate"),
-            pytest.param("feedback:write", ["feedback:write"], id="fine-scope-is-itself"),
+            pytest.param("homes", [Scope.HOMES_READ, Scope.HOMES_WRITE], id="homes"),
+            pytest.param(
+                "calculate", [Scope.BATTERY_ESTIMATE, Scope.BILL_IMPACT_READ], id="calculate"
+            ),
+            pytest.param(Scope.FEEDBACK_WRITE, [Scope.FEEDBACK_WRITE], id="fine-scope-is-itself"),
         ],
     )
     async def test_a_scope_expands_to_its_fine_scopes(
@@ -276,32 +279,32 @@ class TestScopes:
         assert sorted(me["effective_scopes"]) == effective_scopes
 
     async def test_self_needs_no_particular_scope(self, client: httpx.AsyncClient) -> None:
-        issued = await issue_credential(client, requested_scopes=["utility:read"])
+        issued = await issue_credential(client, requested_scopes=[Scope.UTILITY_READ])
 
         me = await describe_self(client, issued)
 
-        assert me["scopes"] == ["utility:read"]
+        assert me["scopes"] == [Scope.UTILITY_READ]
 
 
 class TestSelf:
     async def test_self_describes_the_presented_credential(self, client: httpx.AsyncClient) -> None:
         issued = await issue_credential(
             client,
-            requested_scopes=["homes", "feedback:write", "calculate", "homes"],
+            requested_scopes=["homes", Scope.FEEDBACK_WRITE, "calculate", "homes"],
             requested_ttl_seconds=7200,
         )
 
         me = await describe_self(client, issued)
 
         assert me["credential_id"] == issued["credential_id"]
-        assert me["scopes"] == ["homes", "feedback:write", "calculate"]
+        assert me["scopes"] == ["homes", Scope.FEEDBACK_WRITE, "calculate"]
         assert len(me["effective_scopes"]) == len(set(me["effective_scopes"]))
         assert set(me["effective_scopes"]) == {
-            "homes:read",
-            "homes:write",
-            "feedback:write",
-            "bill_impact:read",
-            "battery:estimate",
+            Scope.HOMES_READ,
+            Scope.HOMES_WRITE,
+            Scope.FEEDBACK_WRITE,
+            Scope.BILL_IMPACT_READ,
+            Scope.BATTERY_ESTIMATE,
         }
         assert me["environment"] == "sandbox"
         assert me["created_at"] == "2026-03-01T12:00:00.000Z"

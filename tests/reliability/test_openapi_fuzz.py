@@ -43,8 +43,9 @@ from schemathesis.specs.openapi.checks import (
 
 from agentkeys.api.app import create_app
 from agentkeys.config import Mode, Settings
-from agentkeys.credentials.policy import IssuingPolicy, Quota, RequestCosts, RequestRate
-from agentkeys.policies.loader import load_policy
+from agentkeys.credentials.policy import IssuingPolicy, Quota, RequestCosts
+from agentkeys.credentials.policy_file import load_policy
+from agentkeys.ratelimit.base import RequestRate
 from agentkeys.validation import EARLIEST_DAY, EARLIEST_INSTANT, LIMIT_DAY, LIMIT_INSTANT
 from tests.conftest import TEST_SECRET, AppFactory, client_for
 from tests.factories import credential_request, issue_credential, key_header
@@ -58,7 +59,7 @@ ALL_SCOPES = [
     "battery:estimate",
     "feedback:write",
 ]
-# Every rate plan of the shipped catalog (sandbox/utility/catalog.json).
+# Every rate plan of the shipped catalog (sandbox/tariffs/catalog.json).
 RATE_PLANS = [
     "8fafe26c6f12cd7da414d3cd",  # PG&E E-TOU-C
     "f32aedcaba2a8d4211e3f7d8",  # PG&E E-1

@@ -36,9 +36,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentkeys.credentials import keys
+from agentkeys.credentials.policy_file import default_policy_text, load_policy
 from agentkeys.credentials.revocations import CHANNEL
 from agentkeys.db import migrate
-from agentkeys.policies.loader import default_policy_text, load_policy
 from tests.conftest import TEST_SECRET
 from tests.factories import credential_request, key_header
 from tests.private_services import PrivatePostgres, PrivateRedis, private_postgres, private_redis
@@ -61,9 +61,9 @@ RATE_STATE = re.compile(r'"credential";r=(\d+);t=(\d+)')
 
 
 def write_policy(path: Path, *, request_rate: int = 600) -> Path:
-    """The shipped policy without its issuance quotas and credential-request rate (these tests
-    issue many credentials from one address), with ``request_rate`` sandbox requests per
-    credential per minute."""
+    """The shipped policy without its issuance quotas and issuance rate (these tests issue many
+    credentials from one address) and with ``request_rate`` sandbox requests per credential per
+    minute."""
     policy = re.sub(
         r"^\[(quotas\.[a-z_]+|issuance_rate)\][^\[]*", "", default_policy_text(), flags=re.M
     )
@@ -74,8 +74,8 @@ def write_policy(path: Path, *, request_rate: int = 600) -> Path:
     path.write_text(policy, encoding="utf-8")
     loaded = load_policy(path)  # refuses a broken file here rather than at server start
     assert not loaded.quotas
-    assert loaded.request_rate.limit == request_rate
     assert loaded.request_costs.issuance_per_network is None
+    assert loaded.request_rate.limit == request_rate
     return path
 
 

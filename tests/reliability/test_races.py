@@ -24,9 +24,9 @@ from agentkeys.credentials.policy import (
     Quota,
     QuotaKind,
     RequestCosts,
-    RequestRate,
 )
-from agentkeys.policies.loader import load_policy
+from agentkeys.credentials.policy_file import load_policy
+from agentkeys.ratelimit.base import RequestRate
 from tests.assertions import as_instant
 from tests.conftest import AppFactory, DatabaseProbe, client_for
 from tests.factories import issue_credential, key_header, request_credential

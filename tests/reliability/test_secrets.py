@@ -20,7 +20,7 @@ import httpx
 from sqlalchemy import make_url
 
 from agentkeys.credentials import keys
-from agentkeys.db.models import metadata
+from agentkeys.tables import metadata
 from tests.conftest import TEST_SECRET, ServedDatabase
 from tests.factories import credential_request, key_header
 from tests.servers import running_server

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
-from agentkeys.api.errors import is_database_unavailable
+from agentkeys.db.outages import is_database_unavailable
 
 
 class DriverError(Exception):

@@ -18,7 +18,7 @@ from agentkeys.credentials.policy import (
     RateLimited,
     decide,
 )
-from agentkeys.policies.loader import load_policy
+from agentkeys.credentials.policy_file import load_policy
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 POLICY = load_policy()

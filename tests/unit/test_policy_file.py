@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from agentkeys.credentials.policy import QuotaKind
-from agentkeys.policies.loader import PolicyError, default_policy_text, load_policy, parse_policy
+from agentkeys.credentials.policy_file import (
+    PolicyError,
+    default_policy_text,
+    load_policy,
+    parse_policy,
+)
 
 
 def edited(old: str, new: str) -> str:

@@ -5,39 +5,41 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentkeys import __version__
 from agentkeys.api import health
-from agentkeys.api.deps import API_KEY_HEADER, AppContext
+from agentkeys.api.context import AppContext
+from agentkeys.api.deps import required_scopes
 from agentkeys.api.errors import HEAD_AS_GET, install_error_handlers
 from agentkeys.api.middleware import BodyTimedOut, RequestContextMiddleware, body_timed_out
+from agentkeys.api.openapi import describe_openapi
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
 from agentkeys.credentials import routes as credential_routes
 from agentkeys.credentials.cache import VerifiedKeyCache
+from agentkeys.credentials.deps import CredentialWiring
 from agentkeys.credentials.policy import IssuingPolicy
+from agentkeys.credentials.policy_file import PolicyError, load_policy, route_scope_problems
 from agentkeys.credentials.revocations import (
     LocalRevocationBus,
     RedisRevocationBus,
     RevocationBus,
 )
-from agentkeys.credentials.schemas import RevokeAgentCredentialRequestDto
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import create_engine, create_session_factory
-from agentkeys.policies.loader import load_policy
 from agentkeys.ratelimit.limiter import memory_backend, redis_backend
 from agentkeys.sandbox.battery import routes as battery_routes
 from agentkeys.sandbox.bills import routes as bill_routes
 from agentkeys.sandbox.feedback import routes as feedback_routes
 from agentkeys.sandbox.homes import routes as home_routes
 from agentkeys.sandbox.price_signal import routes as price_signal_routes
+from agentkeys.sandbox.tariffs.catalog import load_catalog
+from agentkeys.sandbox.tariffs.model import Catalog
 from agentkeys.sandbox.utility import routes as utility_routes
 
-API_KEY_SCHEME = "WattShiftApiKey"
 # Battery estimates (linear programs) running at once per process; the machine has 2 cores.
 CPU_BOUND_CONCURRENCY = 2
 
@@ -49,11 +51,32 @@ An agent asks for a key with `POST /v1/agent-credentials` (no authentication), s
 """
 
 
+ROUTERS = (
+    credential_routes.router,
+    feedback_routes.router,
+    utility_routes.router,
+    home_routes.router,
+    bill_routes.router,
+    price_signal_routes.router,
+    battery_routes.router,
+    health.router,
+)
+
+
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, policy: IssuingPolicy | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    policy: IssuingPolicy | None = None,
+    catalog: Catalog | None = None,
 ) -> FastAPI:
-    engine = create_engine(settings.database_url)
     issuing_policy = policy or load_policy(settings.policy)
+    # A policy must grant exactly the scopes the routes require (a file is checked line by line
+    # when loaded; one built in code is checked here against the routes themselves).
+    problems = route_scope_problems(issuing_policy.catalog.scopes, required_scopes(ROUTERS))
+    if problems:
+        raise PolicyError("<policy>", [f"0: scopes: {problem}" for problem in problems])
+    engine = create_engine(settings.database_url)
     limiter_backend = redis_backend(settings.redis_url) if settings.redis_url else memory_backend()
     costs = issuing_policy.request_costs
 
@@ -92,6 +115,21 @@ def create_app(
             if costs.per_network
             else None
         ),
+        verifier=CredentialVerifier(
+            session_factory=session_factory,
+            clock=clock,
+            catalog=issuing_policy.catalog,
+            server_secret=server_secret,
+            cache=key_cache,
+        ),
+        catalog=catalog or load_catalog(),
+        server_secret=server_secret,
+        trusted_proxies=settings.trusted_networks(),
+        cpu_slots=asyncio.Semaphore(CPU_BOUND_CONCURRENCY),
+    )
+    # The credential feature's own state: only its routes use it.
+    app.state.credentials = CredentialWiring(
+        revocations=revocations,
         issuance_rate_limiter=(
             limiter_backend.limiter(costs.issuance_per_network, namespace="issuance")
             if costs.issuance_per_network
@@ -102,17 +140,6 @@ def create_app(
             if costs.revocations_per_network
             else None
         ),
-        verifier=CredentialVerifier(
-            session_factory=session_factory,
-            clock=clock,
-            catalog=issuing_policy.catalog,
-            server_secret=server_secret,
-            cache=key_cache,
-        ),
-        revocations=revocations,
-        server_secret=server_secret,
-        trusted_proxies=settings.trusted_networks(),
-        cpu_slots=asyncio.Semaphore(CPU_BOUND_CONCURRENCY),
     )
     app.state.engine = engine
     install_error_handlers(app)
@@ -124,15 +151,9 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         body_timeout_seconds=settings.body_timeout_seconds,
     )
-    app.include_router(credential_routes.router)
-    app.include_router(feedback_routes.router)
-    app.include_router(utility_routes.router)
-    app.include_router(home_routes.router)
-    app.include_router(bill_routes.router)
-    app.include_router(price_signal_routes.router)
-    app.include_router(battery_routes.router)
-    app.include_router(health.router)
-    _describe_openapi(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    describe_openapi(app, credential_routes.OPENAPI_SCHEMAS)
     return app
 
 
@@ -159,40 +180,3 @@ class HeadAsGet:
 
         # A copy: the server's own scope still says HEAD, so it sends no body either.
         await self.app({**scope, "method": "GET", HEAD_AS_GET: True}, receive, send_headers_only)
-
-
-def _describe_openapi(app: FastAPI) -> None:
-    """Make the generated OpenAPI true to the wire: our 400 envelope replaces FastAPI's 422, and
-    bodies parsed after the guards (not FastAPI parameters) get their schemas."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
-                    responses = operation.get("responses", {})
-                    responses.pop("422", None)
-                    # Every route that can refuse a key (documents 401) needs one.
-                    if "401" in responses:
-                        operation["security"] = [{API_KEY_SCHEME: []}]
-            schema.setdefault("components", {}).setdefault("securitySchemes", {})[
-                API_KEY_SCHEME
-            ] = {
-                "type": "apiKey",
-                "in": "header",
-                "name": API_KEY_HEADER,
-                "description": "An agent credential (wsk_agent_…) from POST /v1/agent-credentials.",
-            }
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.pop("HTTPValidationError", None)
-            components.pop("ValidationError", None)
-            components["RevokeAgentCredentialRequestDto"] = (
-                RevokeAgentCredentialRequestDto.model_json_schema(
-                    ref_template="#/components/schemas/{model}"
-                )
-            )
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override hook

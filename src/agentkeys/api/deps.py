@@ -1,56 +1,30 @@
-"""Dependencies shared by every route: the unit of work, services, the key guard and scopes."""
+"""Dependencies every feature shares: the unit of work, the request id, the client address and
+network, the key guard with its scopes, and bodies parsed after the guards."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentkeys.api.errors import field_errors_from, request_id_of
-from agentkeys.client_address import Network, network_of
+from agentkeys.api.context import app_context, request_id_of
+from agentkeys.api.errors import field_errors_from
 from agentkeys.client_address import client_address as address_of
-from agentkeys.clock import Clock
+from agentkeys.client_address import network_of
 from agentkeys.credentials.identity import AuthenticatedCredential
-from agentkeys.credentials.policy import IssuingPolicy
-from agentkeys.credentials.revocations import RevocationBus
-from agentkeys.credentials.service import CredentialService
-from agentkeys.credentials.verifier import CredentialVerifier, repeated_key_header
+from agentkeys.credentials.scopes import Scope
+from agentkeys.credentials.verifier import repeated_key_header
 from agentkeys.db.engine import pop_after_commit
 from agentkeys.errors import FieldError, RequestRateExceeded, ValidationFailed
-from agentkeys.ratelimit.base import RequestRateLimiter
 
 API_KEY_HEADER = "x-ws-api-key"
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-@dataclass(frozen=True, slots=True)
-class AppContext:
-    """Everything ``create_app`` builds once and every request shares."""
-
-    session_factory: async_sessionmaker[AsyncSession]
-    clock: Clock
-    policy: IssuingPolicy
-    server_secret: bytes
-    rate_limiter: RequestRateLimiter
-    verifier: CredentialVerifier
-    revocations: RevocationBus
-    cpu_slots: asyncio.Semaphore
-    trusted_proxies: tuple[Network, ...] = ()
-    # Aggregate rates per client network (None: the policy sets none).
-    network_rate_limiter: RequestRateLimiter | None = None
-    revocation_rate_limiter: RequestRateLimiter | None = None
-    issuance_rate_limiter: RequestRateLimiter | None = None
-
-
-def app_context(request: Request) -> AppContext:
-    context: AppContext = request.app.state.context
-    return context
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
@@ -70,22 +44,6 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit runs before the response is sent, so a failed commit can never
 # be followed by a success answer (or a secret the database does not know).
 SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
-
-
-async def credential_service(request: Request, session: SessionDep) -> CredentialService:
-    context = app_context(request)
-    return CredentialService(
-        session,
-        clock=context.clock,
-        policy=context.policy,
-        server_secret=context.server_secret,
-        verifier=context.verifier,
-        revocations=context.revocations,
-        issuance_rate=context.issuance_rate_limiter,
-    )
-
-
-CredentialServiceDep = Annotated[CredentialService, Depends(credential_service)]
 
 
 async def request_id(request: Request) -> str:
@@ -126,28 +84,6 @@ async def client_network(request: Request) -> str:
 ClientNetworkDep = Annotated[str, Depends(client_network)]
 
 
-async def limit_revocations(request: Request) -> None:
-    """Revocations per client network, counted before anything else of the request is read.
-
-    A revocation takes the database's write lock; this bounds how often one network can ask.
-    """
-    limiter = app_context(request).revocation_rate_limiter
-    if limiter is None:
-        return
-    network = network_of_request(request)
-    decision = await limiter.hit(network)
-    if not decision.allowed:
-        raise RequestRateExceeded(
-            f"This client network ({network}) may revoke {decision.limit} times per "
-            f"{decision.window_seconds} seconds.",
-            recovery_action="Slow down and retry after retry_after_seconds.",
-            retry_after_seconds=decision.reset_seconds,
-        )
-
-
-RevocationRate = Annotated[None, Depends(limit_revocations)]
-
-
 def presented_key_of(request: Request) -> str | None:
     """The raw ``x-ws-api-key`` header; the verifier decides between missing and invalid.
 
@@ -159,21 +95,17 @@ def presented_key_of(request: Request) -> str | None:
     return values[0] if values else None
 
 
-async def presented_key(request: Request) -> str | None:
-    return presented_key_of(request)
+Guard = Callable[[Request], Coroutine[Any, Any, AuthenticatedCredential]]
+# The scopes each guard requires, so the application can list what its routes need.
+GUARD_SCOPES: dict[Guard, tuple[Scope, ...]] = {}
 
 
-PresentedKeyDep = Annotated[str | None, Depends(presented_key)]
-
-
-def require_scopes(
-    *scopes: str,
-) -> Callable[[Request], Coroutine[Any, Any, AuthenticatedCredential]]:
+def require_scopes(*scopes: Scope) -> Guard:
     """The key guard: a verified credential, within its request rate, holding every listed scope.
 
     One dependency (plus the header it reads) so the hot path costs one resolution: a cached
     key is answered without a database session. Use as
-    ``Annotated[AuthenticatedCredential, Depends(require_scopes("homes:read"))]``.
+    ``Annotated[AuthenticatedCredential, Depends(require_scopes(Scope.HOMES_READ))]``.
     """
 
     async def guard(request: Request) -> AuthenticatedCredential:
@@ -208,7 +140,25 @@ def require_scopes(
         return credential
 
     guard.__name__ = "require_" + ("_".join(s.replace(":", "_") for s in scopes) or "any_scope")
+    GUARD_SCOPES[guard] = scopes
     return guard
+
+
+def required_scopes(routers: Iterable[APIRouter]) -> dict[Scope, list[str]]:
+    """Every scope some route's guard requires, with the routes (``METHOD /path``) needing it."""
+    found: dict[Scope, list[str]] = {}
+
+    def walk(dependant: Dependant, route: str) -> None:
+        for scope in GUARD_SCOPES.get(dependant.call, ()):  # type: ignore[arg-type]
+            found.setdefault(scope, []).append(route)
+        for sub in dependant.dependencies:
+            walk(sub, route)
+
+    for route in (route for router in routers for route in router.routes):
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods or ()):
+                walk(route.dependant, f"{method} {route.path}")
+    return found
 
 
 CurrentCredential = Annotated[AuthenticatedCredential, Depends(require_scopes())]

@@ -11,11 +11,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agentkeys.api.context import request_id_of
 from agentkeys.credentials.keys import redact
+from agentkeys.db.outages import is_database_unavailable
 from agentkeys.errors import (
     MAX_ECHO_CHARACTERS,
     DomainError,
@@ -66,11 +68,6 @@ class ApiErrorEnvelopeDto(BaseModel):
 # input at length. Single values are cut shorter where they are quoted (``errors.echo``).
 MAX_MESSAGE_CHARACTERS = 1_000
 MAX_FIELD_PATH_CHARACTERS = 200
-
-
-def request_id_of(request: Request) -> str:
-    request_id: str = request.scope["state"]["request_id"]
-    return request_id
 
 
 def error_response(
@@ -240,35 +237,6 @@ def _with_head(headers: dict[str, str]) -> dict[str, str]:
             if "GET" in methods and "HEAD" not in methods:
                 headers[name] = ", ".join([*methods, "HEAD"])
     return headers
-
-
-# PostgreSQL error classes meaning "the server is not there right now": 08 connection exception,
-# 57 operator intervention (shutting down, starting up, terminated by the administrator),
-# 28 invalid authorization (the server refuses our role), 3D invalid catalog name (the database
-# does not exist).
-_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "28", "3D")
-# A schema that is missing or behind the migrations (never migrated, or `db upgrade` not run
-# after an upgrade of the code): 42P01 undefined_table, 42703 undefined_column. Nothing was
-# decided; it is answered 503 until an operator migrates, and /readyz says so. (SQLite's
-# "no such table" / "no such column" are OperationalError, covered above.)
-_UNAVAILABLE_SQLSTATES = ("42P01", "42703")
-# asyncpg's own words when a connection died under an operation (no SQLSTATE of its own).
-_UNAVAILABLE_MESSAGES = ("connection was closed", "cannot switch to state", "connection is closed")
-
-
-def is_database_unavailable(error: DBAPIError) -> bool:
-    """Whether a database error is the database being away or not migrated (retryable once an
-    operator acts), not a bad statement."""
-    if isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated:
-        return True
-    original = error.orig
-    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-    if isinstance(sqlstate, str) and (
-        sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in _UNAVAILABLE_SQLSTATES
-    ):
-        return True
-    text = str(original).lower()
-    return any(marker in text for marker in _UNAVAILABLE_MESSAGES)
 
 
 async def _database_error(request: Request, error: Exception) -> JSONResponse:

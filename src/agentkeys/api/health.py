@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from agentkeys.api.deps import app_context
-from agentkeys.api.errors import error_response, request_id_of
-from agentkeys.api.responses import error_responses
+from agentkeys.api.context import app_context, request_id_of
+from agentkeys.api.errors import error_response
+from agentkeys.api.openapi import error_responses
 from agentkeys.db import migrate
 from agentkeys.errors import ErrorCode
 

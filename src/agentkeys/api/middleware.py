@@ -18,7 +18,8 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response, request_id_of
+from agentkeys.api.context import request_id_of
+from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response
 from agentkeys.credentials.keys import redact
 from agentkeys.errors import ErrorCode, echo
 from agentkeys.ids import new_request_id

@@ -14,10 +14,15 @@ from uvicorn.supervisors import Multiprocess
 from agentkeys.api.protocol import BoundedHttpToolsProtocol, ServerConfig
 from agentkeys.config import Settings, settings_problems
 from agentkeys.credentials.policy import IssuingPolicy
+from agentkeys.credentials.policy_file import (
+    PolicyError,
+    default_policy_text,
+    describe,
+    load_policy,
+)
 from agentkeys.db import migrate
 from agentkeys.db.engine import is_sqlite
 from agentkeys.logs import configure_logging
-from agentkeys.policies.loader import PolicyError, default_policy_text, describe, load_policy
 
 MAX_PORT = 65535
 app = typer.Typer(help="Self-serve sandbox credentials for AI agents.", no_args_is_help=True)

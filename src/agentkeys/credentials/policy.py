@@ -12,8 +12,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import ClassVar
+
+from agentkeys.ratelimit.base import RequestRate
 
 SANDBOX = "sandbox"
+
+
+class Outcome(StrEnum):
+    """What a credential request was answered; each decision type carries its own."""
+
+    ISSUED = "issued"
+    NEEDS_MORE_INFO = "needs_more_info"
+    RATE_LIMITED = "rate_limited"
+    PRODUCTION_DENIED = "production_denied"
 
 
 class QuotaKind(StrEnum):
@@ -39,14 +51,6 @@ class Quota:
     @property
     def alarm_threshold(self) -> int:
         return self.alarm_at if self.alarm_at is not None else self.limit
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRate:
-    """Sandbox requests allowed per credential in each window."""
-
-    limit: int
-    window: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +129,7 @@ class NextSteps:
 
 @dataclass(frozen=True, slots=True)
 class IssuingPolicy:
-    """Everything that decides an outcome. Loaded from a policy file (``agentkeys.policies``)."""
+    """Everything that decides an outcome, as loaded from a file by ``policy_file``."""
 
     catalog: ScopeCatalog
     required_fields: tuple[str, ...]
@@ -156,6 +160,8 @@ class CredentialAsk:
 
 @dataclass(frozen=True, slots=True)
 class RateLimited:
+    outcome: ClassVar[Outcome] = Outcome.RATE_LIMITED
+
     retry_after_seconds: int
     exhausted: tuple[QuotaKind, ...]
     next_steps: str
@@ -163,11 +169,15 @@ class RateLimited:
 
 @dataclass(frozen=True, slots=True)
 class ProductionDenied:
+    outcome: ClassVar[Outcome] = Outcome.PRODUCTION_DENIED
+
     next_steps: str
 
 
 @dataclass(frozen=True, slots=True)
 class NeedsMoreInfo:
+    outcome: ClassVar[Outcome] = Outcome.NEEDS_MORE_INFO
+
     next_steps: str
     missing_fields: tuple[str, ...] = ()
     unknown_scopes: tuple[str, ...] = ()
@@ -177,6 +187,8 @@ class NeedsMoreInfo:
 
 @dataclass(frozen=True, slots=True)
 class Issue:
+    outcome: ClassVar[Outcome] = Outcome.ISSUED
+
     scopes: tuple[str, ...]
     ttl_seconds: int
     expires_at: datetime

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
-from agentkeys.credentials.policy import QuotaUsage
+from agentkeys.credentials.policy import Outcome, QuotaUsage
 
-RATE_LIMITED_OUTCOME = "rate_limited"
+RATE_LIMITED_OUTCOME = Outcome.RATE_LIMITED
 
 
 class CredentialRepository:

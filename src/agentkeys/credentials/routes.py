@@ -6,64 +6,38 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
+from agentkeys.api.context import request_id_of
 from agentkeys.api.deps import (
     ClientAddressDep,
     ClientNetworkDep,
-    CredentialServiceDep,
     CurrentCredential,
-    PresentedKeyDep,
     RequestIdDep,
-    RevocationRate,
     parse_json_body,
 )
-from agentkeys.api.errors import request_id_of
-from agentkeys.api.responses import error_responses
+from agentkeys.api.openapi import error_responses
 from agentkeys.clock import format_instant
-from agentkeys.credentials.keys import KEY_PREFIX
-from agentkeys.credentials.policy import Issue, NeedsMoreInfo, RateLimited
+from agentkeys.credentials.deps import CredentialServiceDep, PresentedKeyDep, RevocationRate
+from agentkeys.credentials.policy import RateLimited
 from agentkeys.credentials.schemas import (
     AgentCredentialResponseDto,
     AgentCredentialRevocationResponseDto,
     AgentCredentialSelfResponseDto,
     CreateAgentCredentialRequestDto,
     RevokeAgentCredentialRequestDto,
-)
-from agentkeys.credentials.service import (
-    REVOKED_NEXT_STEPS,
-    IssuanceResult,
-    RevocationTarget,
     revocation_path,
 )
+from agentkeys.credentials.service import REVOKED_NEXT_STEPS, RevocationTarget
 
 router = APIRouter(prefix="/v1/agent-credentials", tags=["agent credentials"])
 
 CredentialIdPath = Annotated[str, Path(alias="credentialId")]
-
-
-def issuance_response(result: IssuanceResult, request_id: str) -> AgentCredentialResponseDto:
-    decision = result.decision
-    response = AgentCredentialResponseDto(
-        outcome=result.outcome,
-        request_id=request_id,
-        credential_request_id=result.credential_request_id,
-        next_steps=decision.next_steps,
+# Revoke parses its body after the guards, so FastAPI does not see it: its schema is declared
+# here and added to the description's components by ``api.openapi``.
+OPENAPI_SCHEMAS = {
+    "RevokeAgentCredentialRequestDto": RevokeAgentCredentialRequestDto.model_json_schema(
+        ref_template="#/components/schemas/{model}"
     )
-    if isinstance(decision, Issue) and result.credential_id is not None:
-        response.credential = result.secret
-        response.credential_id = result.credential_id
-        response.key_prefix = KEY_PREFIX
-        response.expires_at = format_instant(decision.expires_at)
-        response.scopes = list(decision.scopes)
-        response.revocation_method = "POST"
-        response.revocation_path = revocation_path(result.credential_id)
-    elif isinstance(decision, RateLimited):
-        response.retry_after_seconds = decision.retry_after_seconds
-    elif isinstance(decision, NeedsMoreInfo):
-        response.missing_fields = list(decision.missing_fields)
-        response.unknown_scopes = list(decision.unknown_scopes)
-        response.allowed_scopes = list(decision.allowed_scopes)
-        response.unclear_fields = list(decision.unclear_fields)
-    return response
+}
 
 
 @router.post(
@@ -94,7 +68,13 @@ async def request_agent_credential(
     response.headers["Cache-Control"] = "no-store"
     if isinstance(result.decision, RateLimited):
         response.headers["Retry-After"] = str(result.decision.retry_after_seconds)
-    return issuance_response(result, request_id)
+    return AgentCredentialResponseDto.of(
+        result.decision,
+        request_id=request_id,
+        credential_request_id=result.credential_request_id,
+        credential_id=result.credential_id,
+        secret=result.secret,
+    )
 
 
 @router.get(

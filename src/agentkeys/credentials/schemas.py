@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, field_validator
 
+from agentkeys.clock import format_instant
+from agentkeys.credentials.keys import KEY_PREFIX
+from agentkeys.credentials.policy import (
+    Decision,
+    Issue,
+    NeedsMoreInfo,
+    Outcome,
+    ProductionDenied,
+    RateLimited,
+)
 from agentkeys.validation import EmailAddress, HttpUri, NonBlank, RequestBody
 
 DateTimeString = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
-Scope = Annotated[str, Field(max_length=128)]
+# A requested scope is any short text: one outside the catalog is answered needs_more_info.
+RequestedScope = Annotated[str, Field(max_length=128)]
+# One of ``Outcome``, documented as the inline enum it always was (a component of its own
+# would change the published description).
+OutcomeField = Annotated[
+    str,
+    AfterValidator(Outcome),
+    WithJsonSchema({"enum": [o.value for o in Outcome], "title": "Outcome", "type": "string"}),
+]
+
+
+def revocation_path(credential_id: str) -> str:
+    return f"/v1/agent-credentials/{credential_id}/revoke"
 
 
 class CreateAgentCredentialRequestDto(RequestBody):
@@ -18,7 +40,7 @@ class CreateAgentCredentialRequestDto(RequestBody):
     organization_name: Annotated[str, Field(min_length=1, max_length=255), NonBlank]
     user_name: Annotated[str, Field(min_length=1, max_length=255), NonBlank]
     assignment: Annotated[str, Field(min_length=10, max_length=4000), NonBlank]
-    requested_scopes: Annotated[list[Scope], Field(min_length=1, max_length=20)]
+    requested_scopes: Annotated[list[RequestedScope], Field(min_length=1, max_length=20)]
     agent: Annotated[str, Field(max_length=128)] | None = None
     client: Annotated[str, Field(max_length=128)] | None = None
     tech_stack: (
@@ -51,7 +73,7 @@ class CreateAgentCredentialRequestDto(RequestBody):
 class AgentCredentialResponseDto(BaseModel):
     """The decision on a credential request; ``outcome`` says which of the four it was."""
 
-    outcome: Literal["issued", "needs_more_info", "rate_limited", "production_denied"]
+    outcome: OutcomeField
     request_id: str
     credential_request_id: str
     environment: Literal["sandbox"] = "sandbox"
@@ -79,6 +101,53 @@ class AgentCredentialResponseDto(BaseModel):
     unclear_fields: list[str] | None = Field(
         default=None, description="needs_more_info: fields that say too little to judge."
     )
+
+    @classmethod
+    def of(
+        cls,
+        decision: Decision,
+        *,
+        request_id: str,
+        credential_request_id: str,
+        credential_id: str | None = None,
+        secret: str | None = None,
+    ) -> Self:
+        """The one answer to a decision: its outcome's fields and no other (an issued key's
+        id and secret only with an ``Issue``)."""
+        common = cls(
+            outcome=decision.outcome,
+            request_id=request_id,
+            credential_request_id=credential_request_id,
+            next_steps=decision.next_steps,
+        )
+        match decision:
+            case Issue() if credential_id is not None and secret is not None:
+                return common.model_copy(
+                    update={
+                        "credential": secret,
+                        "credential_id": credential_id,
+                        "key_prefix": KEY_PREFIX,
+                        "expires_at": format_instant(decision.expires_at),
+                        "scopes": list(decision.scopes),
+                        "revocation_method": "POST",
+                        "revocation_path": revocation_path(credential_id),
+                    }
+                )
+            case RateLimited():
+                return common.model_copy(
+                    update={"retry_after_seconds": decision.retry_after_seconds}
+                )
+            case NeedsMoreInfo():
+                return common.model_copy(
+                    update={
+                        "missing_fields": list(decision.missing_fields),
+                        "unknown_scopes": list(decision.unknown_scopes),
+                        "allowed_scopes": list(decision.allowed_scopes),
+                        "unclear_fields": list(decision.unclear_fields),
+                    }
+                )
+            case Issue() | ProductionDenied():
+                return common
 
 
 class RevokeAgentCredentialRequestDto(RequestBody):

@@ -6,7 +6,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from agentkeys.credentials.policy import (
     Issue,
     IssuingPolicy,
     NeedsMoreInfo,
-    ProductionDenied,
+    Outcome,
     QuotaKind,
     QuotaUsage,
     RateLimited,
@@ -38,13 +38,6 @@ from agentkeys.ratelimit.base import RequestRateLimiter
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["issued", "needs_more_info", "rate_limited", "production_denied"]
-OUTCOMES: dict[type[Any], Outcome] = {
-    Issue: "issued",
-    NeedsMoreInfo: "needs_more_info",
-    RateLimited: "rate_limited",
-    ProductionDenied: "production_denied",
-}
 REVOKED_NEXT_STEPS = (
     "The credential is revoked and refused from now on. Request a new one if you still need access."
 )
@@ -95,10 +88,6 @@ def compact_request(request: CreateAgentCredentialRequestDto) -> dict[str, Any]:
     }
 
 
-def revocation_path(credential_id: str) -> str:
-    return f"/v1/agent-credentials/{credential_id}/revoke"
-
-
 @dataclass(frozen=True, slots=True)
 class IssuanceResult:
     credential_request_id: str
@@ -108,7 +97,7 @@ class IssuanceResult:
 
     @property
     def outcome(self) -> Outcome:
-        return OUTCOMES[type(self.decision)]
+        return self.decision.outcome
 
 
 class CredentialService:

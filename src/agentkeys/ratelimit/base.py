@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRate:
+    """At most ``limit`` requests per sliding ``window`` (a credential's, a network's...)."""
+
+    limit: int
+    window: timedelta
 
 
 @dataclass(frozen=True, slots=True)

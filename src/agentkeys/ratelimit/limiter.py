@@ -19,9 +19,8 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import ConnectionPool
 
-from agentkeys.credentials.policy import RequestRate
 from agentkeys.metrics import BACKEND_ERRORS
-from agentkeys.ratelimit.base import RateDecision
+from agentkeys.ratelimit.base import RateDecision, RequestRate
 
 logger = logging.getLogger(__name__)
 LOG_EVERY_SECONDS = 10.0

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from agentkeys.db.engine import create_engine, is_sqlite
-from agentkeys.db.models import metadata
+from agentkeys.tables import metadata
 
 config = context.config
 

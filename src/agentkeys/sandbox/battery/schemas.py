@@ -14,7 +14,8 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from agentkeys.sandbox.battery.estimate import BatteryEstimate, BatteryParameters
-from agentkeys.validation import CamelRequestBody, CamelResponse, FreeFormJson
+from agentkeys.sandbox.wire import CamelResponse
+from agentkeys.validation import CamelRequestBody, FreeFormJson
 
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 # At 1 % or less a battery returns nothing worth simulating, and smaller values overflow the

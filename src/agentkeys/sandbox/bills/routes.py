@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends, Path
-
-from agentkeys.api.deps import require_scopes
-from agentkeys.api.responses import error_responses
-from agentkeys.credentials.identity import AuthenticatedCredential
+from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox.bills.deps import BillReader, BillServiceDep, RatePlanId
 from agentkeys.sandbox.bills.schemas import (
     BillResponseDto,
     MonthlyBillRequestDto,
     PeriodBillRequestDto,
 )
-from agentkeys.sandbox.bills.service import BillService
-from agentkeys.sandbox.homes.routes import HomeId, HomeServiceDep
-from agentkeys.sandbox.tariffs.catalog import load_catalog
+from agentkeys.sandbox.homes.deps import HomeId
 
 router = APIRouter(prefix="/v1/homes", tags=["bills"])
-
-BillReader = Annotated[AuthenticatedCredential, Depends(require_scopes("bill_impact:read"))]
-RatePlanId = Annotated[str, Path(alias="ratePlanId", description="A ratePlans[].id.")]
-
-
-async def bill_service(homes: HomeServiceDep) -> BillService:
-    return BillService(homes, catalog=load_catalog())
-
-
-BillServiceDep = Annotated[BillService, Depends(bill_service)]
 
 
 @router.post(

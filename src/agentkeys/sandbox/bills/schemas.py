@@ -13,7 +13,8 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from agentkeys.sandbox.tariffs.engine import SLOTS_PER_DAY, Bill, ChargeLine
-from agentkeys.validation import CamelRequestBody, CamelResponse, DayText, Year, parse_day
+from agentkeys.sandbox.wire import CamelResponse
+from agentkeys.validation import CamelRequestBody, DayText, Year, parse_day
 
 MAX_DAYS = 366
 # 1 GWh in a quarter-hour is far beyond any meter; the bound keeps every total finite.

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends, Request
-
-from agentkeys.api.deps import RequestIdDep, SessionDep, app_context, require_scopes
-from agentkeys.api.responses import error_responses
-from agentkeys.credentials.identity import AuthenticatedCredential
+from agentkeys.api.deps import RequestIdDep
+from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox.feedback.deps import FeedbackServiceDep, FeedbackWriter
 from agentkeys.sandbox.feedback.schemas import (
     CreateFeedbackDto,
     FeedbackReceivedDto,
 )
-from agentkeys.sandbox.feedback.service import FeedbackService
 
 router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
-
-FeedbackWriter = Annotated[AuthenticatedCredential, Depends(require_scopes("feedback:write"))]
-
-
-async def feedback_service(request: Request, session: SessionDep) -> FeedbackService:
-    return FeedbackService(session, clock=app_context(request).clock)
 
 
 @router.post(
@@ -34,7 +25,7 @@ async def feedback_service(request: Request, session: SessionDep) -> FeedbackSer
 async def send_feedback(
     body: CreateFeedbackDto,
     credential: FeedbackWriter,
-    service: Annotated[FeedbackService, Depends(feedback_service)],
+    service: FeedbackServiceDep,
     request_id: RequestIdDep,
 ) -> FeedbackReceivedDto:
     """Tell the API team what worked and what did not. Needs `feedback:write`."""

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends, Path, Request
-
-from agentkeys.api.deps import SessionDep, app_context, require_scopes
-from agentkeys.api.responses import error_responses
-from agentkeys.credentials.identity import AuthenticatedCredential
+from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox.homes.deps import HomeId, HomeReader, HomeServiceDep, HomeWriter
 from agentkeys.sandbox.homes.schemas import (
     ClientHomeDto,
     CreateClientHomeDto,
     ListHomesRequestDto,
     UpdateClientHomeDto,
 )
-from agentkeys.sandbox.homes.service import HomeService
-from agentkeys.sandbox.tariffs.catalog import load_catalog
 
 router = APIRouter(prefix="/v1/homes", tags=["homes"])
-
-HomeReader = Annotated[AuthenticatedCredential, Depends(require_scopes("homes:read"))]
-HomeWriter = Annotated[AuthenticatedCredential, Depends(require_scopes("homes:write"))]
-HomeId = Annotated[str, Path(alias="id", description="A home id, ws_home_…")]
-
-
-async def home_service(request: Request, session: SessionDep) -> HomeService:
-    return HomeService(session, clock=app_context(request).clock, catalog=load_catalog())
-
-
-HomeServiceDep = Annotated[HomeService, Depends(home_service)]
 
 
 @router.post(

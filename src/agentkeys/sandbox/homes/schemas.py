@@ -13,7 +13,8 @@ from pydantic import Field, JsonValue
 from agentkeys.clock import format_instant
 from agentkeys.sandbox.homes.models import HomeRecord
 from agentkeys.sandbox.utility.schemas import ZipCode
-from agentkeys.validation import CamelRequestBody, CamelResponse, FreeFormObject, NonBlank
+from agentkeys.sandbox.wire import CamelResponse
+from agentkeys.validation import CamelRequestBody, FreeFormObject, NonBlank
 
 HomeName = Annotated[str, Field(min_length=1, max_length=255), NonBlank]
 ShortText = Annotated[str, Field(max_length=255)]

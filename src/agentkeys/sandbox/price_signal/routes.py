@@ -4,25 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body
 
-from agentkeys.api.deps import app_context, require_scopes
-from agentkeys.api.responses import error_responses
-from agentkeys.credentials.identity import AuthenticatedCredential
-from agentkeys.sandbox.homes.routes import HomeId, HomeServiceDep
+from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox.homes.deps import HomeId
+from agentkeys.sandbox.price_signal.deps import PriceReader, PriceSignalServiceDep
 from agentkeys.sandbox.price_signal.schemas import (
     GetPriceSignalRequestDto,
     GetPriceSignalResponseDto,
 )
-from agentkeys.sandbox.price_signal.service import PriceSignalService
 
 router = APIRouter(prefix="/v1/homes", tags=["price signal"])
-
-PriceReader = Annotated[AuthenticatedCredential, Depends(require_scopes("price_signal:read"))]
-
-
-async def price_signal_service(request: Request, homes: HomeServiceDep) -> PriceSignalService:
-    return PriceSignalService(homes, clock=app_context(request).clock)
 
 
 @router.post(
@@ -34,7 +26,7 @@ async def price_signal_service(request: Request, homes: HomeServiceDep) -> Price
 async def get_price_signal(
     home_id: HomeId,
     credential: PriceReader,
-    service: Annotated[PriceSignalService, Depends(price_signal_service)],
+    service: PriceSignalServiceDep,
     body: Annotated[GetPriceSignalRequestDto | None, Body()] = None,
 ) -> GetPriceSignalResponseDto:
     """Import and export $/kWh per quarter-hour from the home's rate plan, for `startTime` to

@@ -9,7 +9,8 @@ from pydantic import Field
 from agentkeys.clock import format_instant
 from agentkeys.errors import FieldError, ValidationFailed
 from agentkeys.sandbox.tariffs.engine import PricePoint
-from agentkeys.validation import CamelRequestBody, CamelResponse, InstantText, parse_instant
+from agentkeys.sandbox.wire import CamelResponse
+from agentkeys.validation import CamelRequestBody, InstantText, parse_instant
 
 # The confidence of a price read from the tariff itself: certain.
 TARIFF_CONFIDENCE = 1.0

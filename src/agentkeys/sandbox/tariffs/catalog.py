@@ -10,6 +10,6 @@ from agentkeys.sandbox.tariffs.model import Catalog
 
 @cache
 def load_catalog() -> Catalog:
-    """Read and validate ``sandbox/utility/catalog.json`` once per process."""
-    text = resources.files("agentkeys.sandbox.utility").joinpath("catalog.json").read_text("utf-8")
+    """Read and validate ``sandbox/tariffs/catalog.json`` once per process."""
+    text = resources.files("agentkeys.sandbox.tariffs").joinpath("catalog.json").read_text("utf-8")
     return Catalog.model_validate_json(text)

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import TypeAdapter
 
-from agentkeys.api.deps import require_scopes
-from agentkeys.api.responses import error_responses
-from agentkeys.credentials.identity import AuthenticatedCredential
-from agentkeys.sandbox.tariffs.catalog import load_catalog
+from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox.utility.deps import CatalogDep, UtilityReader
 from agentkeys.sandbox.utility.schemas import UtilityDto, UtilityRequestDTO
 from agentkeys.sandbox.utility.service import find_utilities
 
 router = APIRouter(prefix="/v1/utility", tags=["utility"])
 
 UTILITY_LIST = TypeAdapter(list[UtilityDto])
-UtilityReader = Annotated[AuthenticatedCredential, Depends(require_scopes("utility:read"))]
 
 
 @router.post(
@@ -26,14 +21,16 @@ UtilityReader = Annotated[AuthenticatedCredential, Depends(require_scopes("utili
     response_model=list[UtilityDto],
     responses=error_responses(400, 401, 403, 429),
 )
-async def get_utilities(body: UtilityRequestDTO, _credential: UtilityReader) -> Response:
+async def get_utilities(
+    body: UtilityRequestDTO, _credential: UtilityReader, catalog: CatalogDep
+) -> Response:
     """Utilities serving a ZIP code (or one utility by id), with their rate plans.
 
     Send a plan's `id` as `ratePlanId` when creating or updating a home. `detailLevel: full`
     (the default) adds the whole tariff; `minimal` only what is needed to choose. Paged by
     `pageSize` (1-100, default 20) and `pageNumber` (from 1).
     """
-    matches = find_utilities(load_catalog(), body)
+    matches = find_utilities(catalog, body)
     full = body.detail_level == "full"
     answer = [UtilityDto.of(utility, plans, full=full) for utility, plans in matches]
     # A hot read route: serialized once by pydantic-core rather than validated again by FastAPI.

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from agentkeys.sandbox.tariffs.model import RatePlan, Utility
-from agentkeys.validation import CamelRequestBody, CamelResponse, UnixSeconds
+from agentkeys.sandbox.wire import CamelResponse
+from agentkeys.validation import CamelRequestBody, UnixSeconds
 
 # WattShift's published ZIP pattern: 1-5 digits (leading zeros allowed) or a 3-digit prefix,
 # optionally followed by a ZIP+4 suffix.

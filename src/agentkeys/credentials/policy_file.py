@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
@@ -23,12 +24,14 @@ from agentkeys.credentials.policy import (
     QuotaKind,
     RefusedLedger,
     RequestCosts,
-    RequestRate,
     ScopeCatalog,
 )
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
+from agentkeys.credentials.scopes import Scope
+from agentkeys.ratelimit.base import RequestRate
 
-DEFAULT_POLICY_NAME = "default.toml"
+SCOPE_NAMES = frozenset(scope.value for scope in Scope)
+DEFAULT_POLICY_NAME = "default_policy.toml"
 PLACEHOLDERS = {"max_ttl": 1, "min_ttl": 1, "retry_after": 1, "production_access": "text"}
 # Optional request fields a policy may require; the four required by the API always are.
 REQUIRABLE_FIELDS = frozenset(
@@ -153,7 +156,7 @@ class PolicyError(Exception):
 
 
 def default_policy_text() -> str:
-    return resources.files("agentkeys.policies").joinpath(DEFAULT_POLICY_NAME).read_text("utf-8")
+    return resources.files("agentkeys.credentials").joinpath(DEFAULT_POLICY_NAME).read_text("utf-8")
 
 
 def load_policy(path: Path | None = None) -> IssuingPolicy:
@@ -184,8 +187,39 @@ def parse_policy(text: str, *, source: str) -> IssuingPolicy:
     return _to_policy(document)
 
 
+def route_scope_problems(
+    granted: Iterable[str], required: Mapping[Scope, Sequence[str]]
+) -> list[str]:
+    """Why a catalog granting ``granted`` does not fit routes requiring ``required`` (scope →
+    the routes needing it): a scope no policy grants makes its routes unreachable for good, and
+    a scope no route requires is a typo or a promise nothing keeps."""
+    names = set(granted)
+    problems = [
+        f"the catalog lacks '{scope}', which {', '.join(routes)} requires"
+        for scope, routes in sorted(required.items())
+        if scope not in names
+    ]
+    problems += [f"no route requires '{name}'" for name in sorted(names - set(required))]
+    return problems
+
+
+def _scope_problems(document: PolicyDocument) -> list[Problem]:
+    """The catalog against ``Scope``, the closed set of scopes the routes require."""
+    problems = [
+        Problem(("scopes",), f"the catalog lacks '{scope}', which a route requires")
+        for scope in Scope
+        if scope not in document.scopes
+    ]
+    problems += [
+        Problem(("scopes", name), f"no route requires '{name}'")
+        for name in document.scopes
+        if name not in SCOPE_NAMES
+    ]
+    return problems
+
+
 def _coherence_problems(document: PolicyDocument) -> list[Problem]:
-    problems: list[Problem] = []
+    problems: list[Problem] = _scope_problems(document)
     ttl = document.ttl
     if not ttl.min_seconds <= ttl.default_seconds <= ttl.max_seconds:
         problems.append(

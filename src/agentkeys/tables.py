@@ -1,4 +1,7 @@
-"""Every table of the service, imported in one place so the metadata is complete."""
+"""Every table of the service, imported in one place so the metadata is complete.
+
+The composition layer, like ``api.app``: Alembic's environment and the tests read the metadata
+here; no feature imports it."""
 
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.db.base import Base

@@ -1,0 +1,46 @@
+"""What every request shares: the application's context (built once by ``create_app``) and the
+request's id (given by the request middleware)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+
+from agentkeys.client_address import Network
+from agentkeys.clock import Clock
+from agentkeys.credentials.policy import IssuingPolicy
+from agentkeys.credentials.verifier import CredentialVerifier
+from agentkeys.ratelimit.base import RequestRateLimiter
+from agentkeys.sandbox.tariffs.model import Catalog
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """Everything ``create_app`` builds once and every feature shares. A feature's own state
+    lives with the feature (``credentials.deps.CredentialWiring`` on ``app.state``)."""
+
+    session_factory: async_sessionmaker[AsyncSession]
+    clock: Clock
+    policy: IssuingPolicy
+    server_secret: bytes
+    # The key guard's (``api.deps.require_scopes``), which every feature's routes use.
+    rate_limiter: RequestRateLimiter
+    verifier: CredentialVerifier
+    cpu_slots: asyncio.Semaphore
+    catalog: Catalog
+    trusted_proxies: tuple[Network, ...] = ()
+    # Sandbox requests per client network over all its keys (None: the policy sets none).
+    network_rate_limiter: RequestRateLimiter | None = None
+
+
+def app_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.context
+    return context
+
+
+def request_id_of(request: Request) -> str:
+    request_id: str = request.scope["state"]["request_id"]
+    return request_id

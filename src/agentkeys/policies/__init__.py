@@ -1,1 +1,0 @@
-"""Issuing policies as files: the shipped default and the loader that checks them."""

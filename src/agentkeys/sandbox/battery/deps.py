@@ -1,0 +1,44 @@
+"""The battery feature's wiring: its service, the app's one estimator queue, its scope guard."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from agentkeys.api.context import app_context
+from agentkeys.api.deps import SessionDep, require_scopes
+from agentkeys.credentials.identity import AuthenticatedCredential
+from agentkeys.credentials.scopes import Scope
+from agentkeys.sandbox.battery.service import BatteryService, EstimatorQueue
+from agentkeys.sandbox.homes.deps import HomeServiceDep
+
+BatteryEstimator = Annotated[
+    AuthenticatedCredential, Depends(require_scopes(Scope.BATTERY_ESTIMATE))
+]
+
+
+def estimator_queue(request: Request) -> EstimatorQueue:
+    """The app's one queue, around its CPU slots (made on first use; no await in between)."""
+    state = request.app.state
+    queue: EstimatorQueue | None = getattr(state, "battery_queue", None)
+    if queue is None:
+        queue = EstimatorQueue(app_context(request).cpu_slots)
+        state.battery_queue = queue
+    return queue
+
+
+async def battery_service(
+    request: Request, homes: HomeServiceDep, session: SessionDep
+) -> BatteryService:
+    return BatteryService(
+        homes,
+        clock=app_context(request).clock,
+        queue=estimator_queue(request),
+        # Read-only: closing ends the read transaction and returns the pooled connection; the
+        # unit of work's commit afterwards has nothing to do.
+        release_session=session.close,
+    )
+
+
+BatteryServiceDep = Annotated[BatteryService, Depends(battery_service)]
