@@ -12,7 +12,8 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from agentkeys.sandbox.tariffs.engine import SLOTS_PER_DAY, Bill, ChargeLine
+from agentkeys.sandbox.tariffs.engine import Bill, ChargeKind, ChargeLine
+from agentkeys.sandbox.tariffs.model import SLOTS_PER_DAY
 from agentkeys.validation import CamelRequestBody, CamelResponse, DayText, Year, parse_day
 
 MAX_DAYS = 366
@@ -71,7 +72,7 @@ class PeriodBillRequestDto(_UsageBody):
 
 
 class ChargeLineDto(CamelResponse):
-    kind: str = Field(description="fixed, energy or export_credit")
+    kind: ChargeKind = Field(description="fixed, energy or export_credit")
     description: str
     season: str | None
     period: str | None = Field(description="TOU period, or tier_N for tiered plans.")
