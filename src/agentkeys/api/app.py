@@ -38,8 +38,6 @@ from agentkeys.sandbox.price_signal import routes as price_signal_routes
 from agentkeys.sandbox.utility import routes as utility_routes
 
 API_KEY_SCHEME = "WattShiftApiKey"
-# Battery estimates (linear programs) running at once per process; the machine has 2 cores.
-CPU_BOUND_CONCURRENCY = 2
 
 DESCRIPTION = """Self-serve, sandbox-only API credentials for AI agents.
 
@@ -112,7 +110,7 @@ def create_app(
         revocations=revocations,
         server_secret=server_secret,
         trusted_proxies=settings.trusted_networks(),
-        cpu_slots=asyncio.Semaphore(CPU_BOUND_CONCURRENCY),
+        cpu_slots=asyncio.Semaphore(settings.cpu_bound_concurrency),
     )
     app.state.engine = engine
     install_error_handlers(app)
