@@ -45,8 +45,6 @@ class DispatchError(RuntimeError):
 
     def __init__(self, *, status: int, message: str) -> None:
         super().__init__(f"battery dispatch failed (HiGHS status {status}): {message}")
-        self.status = status
-        self.solver_message = message
 
 
 @dataclass(frozen=True, slots=True)
