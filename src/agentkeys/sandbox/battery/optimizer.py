@@ -45,6 +45,7 @@ class DispatchError(RuntimeError):
 
     def __init__(self, *, status: int, message: str) -> None:
         super().__init__(f"battery dispatch failed (HiGHS status {status}): {message}")
+        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
