@@ -29,9 +29,8 @@ from agentkeys.sandbox.battery.solar import (
 )
 from agentkeys.sandbox.money import cents
 from agentkeys.sandbox.tariffs.engine import day_prices
-from agentkeys.sandbox.tariffs.model import RatePlan
+from agentkeys.sandbox.tariffs.model import ALL_MONTHS, RatePlan
 
-ALL_MONTHS = tuple(range(1, 13))
 MAX_DAYS_PER_MONTH = 31
 MAX_KILOWATTS = 1000
 # At 1 % or less a battery returns nothing worth simulating, and smaller values overflow the
@@ -101,7 +100,9 @@ class BatteryParameters(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class Location:
+class SimulatedLocation:
+    """Where the simulated home is (the utility's representative location) and its zone."""
+
     latitude: float
     longitude: float
     timezone: str
@@ -111,7 +112,7 @@ class Location:
 class EstimateAssumptions:
     """What the simulated home was: its load, its solar model and size, where and when."""
 
-    location: Location
+    location: SimulatedLocation
     year: int
     solar_capacity_kw: float | None
     load: LoadAssumptions = DEFAULT_LOAD
@@ -191,7 +192,7 @@ def estimate_annual_savings(
     baseline = sum(month.baseline for month in totals)
     optimized = sum(month.optimized for month in totals)
     assumptions = EstimateAssumptions(
-        location=Location(latitude=latitude, longitude=longitude, timezone=local_zone.key),
+        location=SimulatedLocation(latitude=latitude, longitude=longitude, timezone=local_zone.key),
         year=year,
         solar_capacity_kw=request.solar_capacity_kw,
         load=load,

@@ -14,7 +14,6 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from agentkeys.sandbox.battery.estimate import (
-    ALL_MONTHS,
     BatteryEstimate,
     BatteryParameters,
     Efficiency,
@@ -26,6 +25,7 @@ from agentkeys.sandbox.battery.estimate import (
     soc_bounds_ordered,
     soc_within_bounds,
 )
+from agentkeys.sandbox.tariffs.model import ALL_MONTHS
 from agentkeys.validation import CamelRequestBody, CamelResponse, FreeFormJson
 
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 RATE_PLAN_ID_PATTERN = r"^[0-9a-f]{24}$"
-ALL_MONTHS = frozenset(range(1, 13))
+ALL_MONTHS = tuple(range(1, 13))
 
 SLOT_MINUTES = 15
 SLOTS_PER_HOUR = 60 // SLOT_MINUTES
@@ -126,7 +126,7 @@ class RatePlan(_Frozen):
     @model_validator(mode="after")
     def _coherent(self) -> RatePlan:
         months = [month for season in self.seasons.values() for month in season]
-        if sorted(months) != sorted(ALL_MONTHS):
+        if sorted(months) != list(ALL_MONTHS):
             raise ValueError(f"plan {self.id}: every month must belong to exactly one season")
         for season in self.seasons:
             names = {w.name for w in self.periods if season in w.seasons} | {self.default_period}
@@ -142,7 +142,7 @@ class RatePlan(_Frozen):
                     raise ValueError(f"plan {self.id}: {season} tiers must end unbounded")
         self._days = {
             (month, weekend): self._day_table(month, weekday=5 if weekend else 0)
-            for month in sorted(ALL_MONTHS)
+            for month in ALL_MONTHS
             for weekend in (False, True)
         }
         return self
