@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+import os
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
@@ -47,6 +48,22 @@ def derived_from_built_in(secret: str) -> bool:
     return difflib.SequenceMatcher(None, folded, DEVELOPMENT_SECRET).ratio() >= (
         MAX_SIMILARITY_TO_BUILT_IN
     )
+
+
+MAX_CPU_WORKERS = 256
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: ``os.process_cpu_count()`` (Python 3.13+), else the size of
+    its affinity mask (Linux), else every CPU of the machine; at least 1."""
+    process_cpu_count = getattr(os, "process_cpu_count", None)
+    if process_cpu_count is not None:
+        count: int | None = process_cpu_count()
+    elif hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    else:
+        count = os.cpu_count()
+    return max(1, min(count or 1, MAX_CPU_WORKERS))
 
 
 def async_database_url(value: str) -> str:
@@ -160,6 +177,18 @@ class Settings(BaseSettings):
         description="An idle keep-alive connection is closed after this many seconds.",
     )
     log_level: str = Field(default="INFO", description="Level of the `agentkeys` loggers.")
+    cpu_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_CPU_WORKERS,
+        description="CPU-bound jobs (battery estimates) run at once per process; unset: the "
+        "CPUs this process may use.",
+    )
+
+    @property
+    def cpu_bound_concurrency(self) -> int:
+        """``cpu_workers`` if set, else the CPUs this process may use."""
+        return self.cpu_workers if self.cpu_workers is not None else usable_cpus()
 
     @field_validator("database_url")
     @classmethod

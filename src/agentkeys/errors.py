@@ -16,6 +16,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     FORBIDDEN = "FORBIDDEN"
+    # Raised by nothing (a production ask is answered as the outcome `production_denied`), but
+    # CONTRACT §5 lists it among the codes, so it stays in the documented list.
     PRODUCTION_ACCESS_DENIED = "PRODUCTION_ACCESS_DENIED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"

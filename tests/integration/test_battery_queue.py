@@ -26,7 +26,7 @@ from tests.integration.test_battery_api import DOCUMENTED_BODY
 
 TOU_PLAN = "70615ff74102db7043697d35"  # SCE TOU-D-4-9PM
 SMALL_ESTIMATE: dict[str, Any] = {**DOCUMENTED_BODY, "months": [1]}
-RUNNING = 2  # the app's CPU slots (api.app.CPU_BOUND_CONCURRENCY)
+RUNNING = 2  # the app's CPU slots (AGENTKEYS_CPU_WORKERS), set so on any machine
 PROMPT_SECONDS = 2.0
 
 
@@ -76,7 +76,7 @@ class TestEstimatorQueue:
     async def test_a_full_queue_holds_no_connection_and_refuses_at_once(
         self, make_app: AppFactory, solver_gate: threading.Event
     ) -> None:
-        app = make_app()
+        app = make_app(cpu_workers=RUNNING)
         async with client_for(app) as client:
             estimators = [await estimator(client, n) for n in range(RUNNING + MAX_WAITING + 1)]
             *admitted, (late_headers, late_home) = estimators
@@ -117,7 +117,7 @@ class TestEstimatorQueue:
     async def test_one_estimate_at_a_time_per_credential(
         self, make_app: AppFactory, solver_gate: threading.Event
     ) -> None:
-        app = make_app()
+        app = make_app(cpu_workers=RUNNING)
         async with client_for(app) as client:
             headers, home = await estimator(client, 0)
             other_headers, other_home = await estimator(client, 1)
@@ -143,7 +143,7 @@ class TestEstimatorQueue:
         self, make_app: AppFactory, solver_gate: threading.Event
     ) -> None:
         solver_gate.set()
-        app = make_app()
+        app = make_app(cpu_workers=RUNNING)
         async with client_for(app) as client:
             headers, _ = await estimator(client, 0)
             missing = await estimate(client, headers, "ws_home_unknown")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import json
 import random
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentkeys.sandbox.bills import service as bill_service
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import compute_bill
 from agentkeys.sandbox.tariffs.model import RatePlan
@@ -720,6 +722,41 @@ class TestUsageShape:
         assert_validation_failed(
             await client.post(period(home_id), json=body, headers=headers), "usage"
         )
+
+
+def on_an_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class TestOffTheEventLoop:
+    async def test_every_bill_route_computes_its_bill_in_a_worker_thread(
+        self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        on_loop: list[bool] = []
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            on_loop.append(on_an_event_loop())
+            return compute_bill(*args, **kwargs)
+
+        monkeypatch.setattr(bill_service, "compute_bill", recording)
+        headers = await billing_key(client)
+        home = await home_on(client, headers, E_TOU_C)
+        answers = [
+            await client.post(monthly(home), json=month_body(2026, 2), headers=headers),
+            await client.post(
+                period(home), json=period_body("2026-02-01", "2026-02-03", 2), headers=headers
+            ),
+            await client.post(
+                quote(E_TOU_C), json=period_body("2026-02-01", "2026-03-01", 28), headers=headers
+            ),
+        ]
+
+        assert [answer.status_code for answer in answers] == [200, 200, 200]
+        assert on_loop == [False, False, False]
 
 
 class TestBillAuthentication:

@@ -6,6 +6,7 @@ winter and UTC-7 from 2026-03-08 02:00 local to 2026-11-01 02:00 local.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,8 @@ import httpx
 import pytest
 
 from agentkeys.clock import FrozenClock
+from agentkeys.sandbox.price_signal import service as price_signal_service
+from agentkeys.sandbox.tariffs.engine import price_signal as engine_price_signal
 from tests.assertions import assert_envelope, assert_validation_failed, parse_instant
 from tests.factories import key_with
 
@@ -282,6 +285,28 @@ class TestExplicitWindow:
         response = await client.post(route(home_id), json=["2026-03-01"], headers=headers)
 
         assert_validation_failed(response, "body")
+
+
+class TestOffTheEventLoop:
+    async def test_the_signal_is_computed_in_a_worker_thread(
+        self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        on_loop: list[bool] = []
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            try:
+                asyncio.get_running_loop()
+                on_loop.append(True)
+            except RuntimeError:
+                on_loop.append(False)
+            return engine_price_signal(*args, **kwargs)
+
+        monkeypatch.setattr(price_signal_service, "price_signal", recording)
+        home_id, headers = await priced_home(client)
+        response = await client.post(route(home_id), headers=headers)
+
+        assert response.status_code == 200, response.text
+        assert on_loop == [False]
 
 
 class TestDaylightSavingWindows:

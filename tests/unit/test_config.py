@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from agentkeys.config import DEVELOPMENT_SECRET, Mode, Settings, secret_bits
+from agentkeys.api.app import create_app
+from agentkeys.config import DEVELOPMENT_SECRET, Mode, Settings, secret_bits, usable_cpus
 from tests.conftest import TEST_SECRET
 
 STRONG = "q2eNxfNNChgVDf1AdBUlIyEmrcfqBVVSWLF0Qga_iqo"
@@ -177,3 +180,63 @@ class TestOtherSettings:
         assert settings.header_timeout_seconds == 10
         assert settings.body_timeout_seconds == 30
         assert settings.keepalive_timeout_seconds == 5
+
+
+class TestCpuWorkers:
+    """CPU-bound slots per process: the CPUs the process may use, or AGENTKEYS_CPU_WORKERS."""
+
+    def test_unset_means_the_cpus_this_process_may_use(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("AGENTKEYS_CPU_WORKERS", raising=False)
+        monkeypatch.delattr(os, "process_cpu_count", raising=False)
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 2, 5}, raising=False)
+        monkeypatch.setattr(os, "cpu_count", lambda: 64)
+
+        assert usable_cpus() == 3
+        assert Settings(secret=STRONG).cpu_bound_concurrency == 3
+
+    def test_process_cpu_count_is_preferred_where_python_has_it(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(os, "process_cpu_count", lambda: 5, raising=False)
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+
+        assert usable_cpus() == 5
+
+    def test_without_affinity_every_cpu_counts_and_never_fewer_than_one(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delattr(os, "process_cpu_count", raising=False)
+        monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+        monkeypatch.setattr(os, "cpu_count", lambda: 6)
+        assert usable_cpus() == 6
+        monkeypatch.setattr(os, "cpu_count", lambda: None)
+        assert usable_cpus() == 1
+
+    def test_the_setting_overrides_and_is_read_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("AGENTKEYS_CPU_WORKERS", "7")
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+
+        assert Settings(secret=STRONG).cpu_bound_concurrency == 7
+
+    @pytest.mark.parametrize("value", [0, -1, 257, "many", 1.5])
+    def test_a_bad_count_is_refused_naming_the_setting(self, value: object) -> None:
+        assert "cpu_workers" in refusal(cpu_workers=value)
+
+    def test_the_app_runs_that_many_cpu_bound_jobs_at_once(self, tmp_path: Path) -> None:
+        settings = Settings(
+            secret=STRONG, database_url=f"sqlite:///{tmp_path / 'x.db'}", cpu_workers=3
+        )
+        slots: asyncio.Semaphore = create_app(settings).state.context.cpu_slots
+
+        async def free_slots() -> int:
+            taken = 0
+            while not slots.locked():
+                await slots.acquire()
+                taken += 1
+            return taken
+
+        assert asyncio.run(free_slots()) == 3

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import (
-    SLOTS_PER_DAY,
     Bill,
     ChargeLine,
     PricePoint,
@@ -25,7 +24,7 @@ from agentkeys.sandbox.tariffs.engine import (
     day_prices,
     price_signal,
 )
-from agentkeys.sandbox.tariffs.model import RatePlan
+from agentkeys.sandbox.tariffs.model import SLOTS_PER_DAY, PeriodWindow, RatePlan
 
 E_TOU_C = "8fafe26c6f12cd7da414d3cd"
 E_1 = "f32aedcaba2a8d4211e3f7d8"
@@ -52,7 +51,9 @@ def day_with(slots: dict[int, float], *, elsewhere: float = 0.0) -> list[float]:
 
 def amounts(bill: Bill) -> dict[tuple[str, str | None, str | None], float]:
     """Each line's amount keyed by (kind, season, period); no two lines share a key."""
-    keyed = {(line.kind, line.season, line.period): line.amount for line in bill.lines}
+    keyed: dict[tuple[str, str | None, str | None], float] = {
+        (line.kind, line.season, line.period): line.amount for line in bill.lines
+    }
     assert len(keyed) == len(bill.lines), bill.lines
     return keyed
 
@@ -543,3 +544,105 @@ class TestBillTotals:
         assert bill.import_kwh == pytest.approx(sum(map(sum, usage)))
         assert bill.export_kwh == pytest.approx(sum(map(sum, export)))
         assert bill.export_credit < 0
+
+
+def all_catalog_plans() -> list[RatePlan]:
+    return [plan for utility in load_catalog().utilities for plan in utility.rate_plans]
+
+
+def reference_period(plan: RatePlan, local: datetime) -> tuple[str, str]:
+    """The (season, period) of a wall-clock instant read straight from the plan's "HH:MM"
+    windows, as the catalog writes them: what the precomputed day tables must agree with."""
+    season = next(name for name, months in plan.seasons.items() if local.month in months)
+    minute = local.hour * 60 + local.minute
+    for window in plan.periods:
+        start_h, start_m = window.start.split(":")
+        end_h, end_m = window.end.split(":")
+        if (
+            season in window.seasons
+            and not (window.days == "weekdays" and local.weekday() >= 5)
+            and not (window.days == "weekends" and local.weekday() < 5)
+            and int(start_h) * 60 + int(start_m) <= minute < int(end_h) * 60 + int(end_m)
+        ):
+            return season, window.name
+    return season, plan.default_period
+
+
+def reference_energy(
+    plan: RatePlan, start: date, days: list[list[float]]
+) -> dict[tuple[str, str], float]:
+    """kWh per (season, period), added slot by slot in order as a reader would."""
+    energy: dict[tuple[str, str], float] = {}
+    for offset, day_values in enumerate(days):
+        midnight = datetime.combine(start + timedelta(days=offset), datetime.min.time())
+        for slot, kwh in enumerate(day_values):
+            key = reference_period(plan, midnight + timedelta(minutes=15 * slot))
+            energy[key] = energy.get(key, 0.0) + kwh
+    return energy
+
+
+class TestSlotTables:
+    """Each plan's 24 day tables are built once when the catalog loads; they must price every
+    slot (and every minute: price signals may start off the quarter-hour) as the windows say."""
+
+    @pytest.mark.parametrize("plan", all_catalog_plans(), ids=lambda plan: plan.id)
+    def test_every_minute_of_every_kind_of_day_has_the_windows_period(self, plan: RatePlan) -> None:
+        # 2026-01-05 is a Monday: seven consecutive days cover every weekday of each month.
+        for month in range(1, 13):
+            first = date(2026, month, 5)
+            for offset in range(7):
+                midnight = datetime.combine(first + timedelta(days=offset), datetime.min.time())
+                for minute in range(24 * 60):
+                    local = midnight + timedelta(minutes=minute)
+                    assert plan.period_at(local) == reference_period(plan, local), local
+
+    @pytest.mark.parametrize("plan", all_catalog_plans(), ids=lambda plan: plan.id)
+    def test_day_prices_are_each_slots_prices(self, plan: RatePlan) -> None:
+        day = date(2026, 7, 14)
+        imports, exports = day_prices(plan, day)
+        midnight = datetime.combine(day, datetime.min.time())
+        for slot in range(SLOTS_PER_DAY):
+            season, period = reference_period(plan, midnight + timedelta(minutes=15 * slot))
+            assert imports[slot] == plan.marginal_import_price(season, period)
+            assert exports[slot] == plan.export_price(season, period)
+
+    @pytest.mark.parametrize("plan", all_catalog_plans(), ids=lambda plan: plan.id)
+    def test_bills_add_the_same_kwh_as_slot_by_slot_to_the_last_bit(self, plan: RatePlan) -> None:
+        draw = random.Random(plan.id)
+        start = date(2026, 2, 20)  # 70 days: winter into summer, weekdays and weekends
+        usage = [[draw.uniform(0, 2) for _ in range(SLOTS_PER_DAY)] for _ in range(70)]
+        export = [[draw.uniform(0, 1) for _ in range(SLOTS_PER_DAY)] for _ in range(70)]
+        bill = compute_bill(plan, start=start, usage=usage, export=export)
+
+        energy = reference_energy(plan, start, usage)
+        credited = reference_energy(plan, start, export)
+        assert bill.import_kwh == sum(energy.values())
+        assert bill.export_kwh == sum(credited.values())
+        if plan.tiers is None:
+            lines = {(ln.season, ln.period): ln.kwh for ln in bill.lines if ln.kind == "energy"}
+            assert lines == energy
+        credits = {
+            (ln.season, ln.period): ln.kwh for ln in bill.lines if ln.kind == "export_credit"
+        }
+        assert credits == {key: kwh for key, kwh in credited.items() if plan.export_price(*key)}
+
+    def test_pricing_never_reads_the_windows_again(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        plan = catalog_plan(SCE_TOU_D)
+
+        def unread(_window: PeriodWindow) -> int:
+            raise AssertionError("a window's HH:MM was parsed while pricing")
+
+        monkeypatch.setattr(PeriodWindow, "start_minute", property(unread))
+        monkeypatch.setattr(PeriodWindow, "end_minute", property(unread))
+        compute_bill(plan, start=date(2026, 1, 1), usage=constant_days(31, 0.5))
+        day_prices(plan, date(2026, 7, 1))
+        begin = datetime(2026, 3, 1, tzinfo=UTC)
+        price_signal(plan, timezone=LOS_ANGELES, start=begin, end=begin + timedelta(days=2))
+
+    @pytest.mark.parametrize("boundary", ["16:05", "16:59", "00:10"])
+    def test_a_window_off_the_quarter_hour_is_refused(self, boundary: str) -> None:
+        window = {"name": "peak", "days": "all", "seasons": ["all_year"]}
+        with pytest.raises(ValidationError, match="quarter-hour"):
+            plan_in_catalog_shape(periods=[{**window, "start": boundary, "end": "21:00"}])
+        with pytest.raises(ValidationError, match="quarter-hour"):
+            plan_in_catalog_shape(periods=[{**window, "start": "08:00", "end": boundary}])

@@ -40,9 +40,6 @@ from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.model import Catalog
 from agentkeys.sandbox.utility import routes as utility_routes
 
-# Battery estimates (linear programs) running at once per process; the machine has 2 cores.
-CPU_BOUND_CONCURRENCY = 2
-
 DESCRIPTION = """Self-serve, sandbox-only API credentials for AI agents.
 
 An agent asks for a key with `POST /v1/agent-credentials` (no authentication), sends it as the
@@ -125,7 +122,7 @@ def create_app(
         catalog=catalog or load_catalog(),
         server_secret=server_secret,
         trusted_proxies=settings.trusted_networks(),
-        cpu_slots=asyncio.Semaphore(CPU_BOUND_CONCURRENCY),
+        cpu_slots=asyncio.Semaphore(settings.cpu_bound_concurrency),
     )
     # The credential feature's own state: only its routes use it.
     app.state.credentials = CredentialWiring(

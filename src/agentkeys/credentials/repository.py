@@ -33,9 +33,6 @@ class CredentialRepository:
             statement = statement.with_for_update()
         return (await self._session.execute(statement)).scalar_one_or_none()
 
-    async def get(self, credential_id: str) -> CredentialRecord | None:
-        return await self._session.get(CredentialRecord, credential_id)
-
     async def organization_issued(
         self,
         organization_key: str,

@@ -14,7 +14,10 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentkeys.sandbox.battery.load import DEFAULT_LOAD, LoadAssumptions, quarter_hour_load_kwh
 from agentkeys.sandbox.battery.optimizer import Battery, baseline_cost, optimize_dispatch
@@ -26,36 +29,62 @@ from agentkeys.sandbox.battery.solar import (
 )
 from agentkeys.sandbox.money import cents
 from agentkeys.sandbox.tariffs.engine import day_prices
-from agentkeys.sandbox.tariffs.model import RatePlan
+from agentkeys.sandbox.tariffs.model import ALL_MONTHS, RatePlan
 
-ALL_MONTHS = tuple(range(1, 13))
 MAX_DAYS_PER_MONTH = 31
+MAX_KILOWATTS = 1000
+# At 1 % or less a battery returns nothing worth simulating, and smaller values overflow the
+# linear program's coefficients (1/efficiency).
+MIN_EFFICIENCY = 0.01
+
+# The ranges an estimate accepts, written once: ``BatteryParameters`` checks them and the
+# request DTO declares its wire fields with the same types (so the OpenAPI description shows
+# them). Only ``Kilowatts`` is the wire's own: a request describes a battery, so its capacity
+# and power are > 0; an estimate of no battery at all (0) is still a valid computation.
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Efficiency = Annotated[float, Field(ge=MIN_EFFICIENCY, le=1, allow_inf_nan=False)]
+BatteryKilowatts = Annotated[float, Field(ge=0, le=MAX_KILOWATTS, allow_inf_nan=False)]
+Kilowatts = Annotated[float, Field(gt=0, le=MAX_KILOWATTS, allow_inf_nan=False)]
+SolarKilowatts = Annotated[float, Field(ge=0, le=MAX_KILOWATTS, allow_inf_nan=False)]
+SimulatedDays = Annotated[int, Field(ge=1, le=MAX_DAYS_PER_MONTH)]
+MonthNumber = Annotated[int, Field(ge=1, le=12)]
 
 
-@dataclass(frozen=True, slots=True)
-class BatteryParameters:
-    """WattShift's ``BatteryAnnualEstimatedSavingsRequestDto``, in SI-ish units and fractions."""
+# The one rule between the three states of charge: min ≤ current ≤ max.
+def soc_bounds_ordered(low: float, high: float) -> bool:
+    return low <= high
 
-    days: int
-    solar_capacity_kw: float | None
-    max_capacity_kwh: float
-    charging_kw: float
-    discharging_kw: float
-    charging_efficiency: float
-    discharging_efficiency: float
-    current_soc: float
-    min_soc: float
-    max_soc: float
-    months: tuple[int, ...] = ALL_MONTHS
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.days <= MAX_DAYS_PER_MONTH:
-            raise ValueError(f"days must be 1-{MAX_DAYS_PER_MONTH}")
-        if self.solar_capacity_kw is not None and self.solar_capacity_kw < 0:
-            raise ValueError("solar_capacity_kw must not be negative")
-        if any(not 1 <= month <= 12 for month in self.months):
-            raise ValueError("months are calendar month numbers 1-12")
-        self.battery()  # validates the battery's own limits
+def soc_within_bounds(low: float, high: float, current: float) -> bool:
+    return low <= current <= high
+
+
+class BatteryParameters(BaseModel):
+    """What a savings estimate simulates (WattShift's ``BatteryAnnualEstimatedSavingsRequestDto``
+    in SI-ish units and fractions), with every range the sandbox accepts. The request DTO maps
+    its wire names onto these fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    days: SimulatedDays
+    solar_capacity_kw: SolarKilowatts | None
+    max_capacity_kwh: BatteryKilowatts
+    charging_kw: BatteryKilowatts
+    discharging_kw: BatteryKilowatts
+    charging_efficiency: Efficiency
+    discharging_efficiency: Efficiency
+    current_soc: Fraction
+    min_soc: Fraction
+    max_soc: Fraction
+    months: tuple[MonthNumber, ...] = ALL_MONTHS
+
+    @model_validator(mode="after")
+    def _soc_order(self) -> BatteryParameters:
+        if not soc_bounds_ordered(self.min_soc, self.max_soc):
+            raise ValueError("min_soc must not exceed max_soc")
+        if not soc_within_bounds(self.min_soc, self.max_soc, self.current_soc):
+            raise ValueError("current_soc must lie between min_soc and max_soc")
+        return self
 
     def battery(self) -> Battery:
         return Battery(
@@ -71,7 +100,9 @@ class BatteryParameters:
 
 
 @dataclass(frozen=True, slots=True)
-class Location:
+class SimulatedLocation:
+    """Where the simulated home is (the utility's representative location) and its zone."""
+
     latitude: float
     longitude: float
     timezone: str
@@ -81,7 +112,7 @@ class Location:
 class EstimateAssumptions:
     """What the simulated home was: its load, its solar model and size, where and when."""
 
-    location: Location
+    location: SimulatedLocation
     year: int
     solar_capacity_kw: float | None
     load: LoadAssumptions = DEFAULT_LOAD
@@ -161,7 +192,7 @@ def estimate_annual_savings(
     baseline = sum(month.baseline for month in totals)
     optimized = sum(month.optimized for month in totals)
     assumptions = EstimateAssumptions(
-        location=Location(latitude=latitude, longitude=longitude, timezone=local_zone.key),
+        location=SimulatedLocation(latitude=latitude, longitude=longitude, timezone=local_zone.key),
         year=year,
         solar_capacity_kw=request.solar_capacity_kw,
         load=load,

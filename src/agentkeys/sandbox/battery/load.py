@@ -22,8 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-SLOTS_PER_DAY = 96
-SLOTS_PER_HOUR = 4
+from agentkeys.sandbox.tariffs.model import SLOTS_PER_DAY, SLOTS_PER_HOUR
 
 EIA_AVERAGE_ANNUAL_KWH = 10_791.0
 

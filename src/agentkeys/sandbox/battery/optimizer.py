@@ -32,9 +32,10 @@ import numpy.typing as npt
 from scipy.optimize import linprog
 from scipy.sparse import coo_array, csr_array
 
-SLOT_HOURS = 0.25
-VARIABLES_PER_SLOT = 5
-ENERGY_RESOLUTION_KWH = 1e-6  # charge, discharge, import, export, state of charge
+from agentkeys.sandbox.tariffs.model import SLOT_HOURS
+
+VARIABLES_PER_SLOT = 5  # charge, discharge, import, export, state of charge
+ENERGY_RESOLUTION_KWH = 1e-6
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -45,7 +46,6 @@ class DispatchError(RuntimeError):
     def __init__(self, *, status: int, message: str) -> None:
         super().__init__(f"battery dispatch failed (HiGHS status {status}): {message}")
         self.status = status
-        self.solver_message = message
 
 
 @dataclass(frozen=True, slots=True)

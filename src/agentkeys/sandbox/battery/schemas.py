@@ -13,21 +13,28 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from agentkeys.sandbox.battery.estimate import BatteryEstimate, BatteryParameters
+from agentkeys.sandbox.battery.estimate import (
+    BatteryEstimate,
+    BatteryParameters,
+    Efficiency,
+    Fraction,
+    Kilowatts,
+    MonthNumber,
+    SimulatedDays,
+    SolarKilowatts,
+    soc_bounds_ordered,
+    soc_within_bounds,
+)
+from agentkeys.sandbox.tariffs.model import ALL_MONTHS
 from agentkeys.sandbox.wire import CamelResponse
 from agentkeys.validation import CamelRequestBody, FreeFormJson
 
-Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-# At 1 % or less a battery returns nothing worth simulating, and smaller values overflow the
-# linear program's coefficients (1/efficiency).
-MIN_EFFICIENCY = 0.01
-Efficiency = Annotated[float, Field(ge=MIN_EFFICIENCY, le=1, allow_inf_nan=False)]
-Kilowatts = Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)]
 
-
+# The wire names of ``BatteryParameters``: the same types (ranges) and the same SOC rule,
+# refused here so each refusal names its JSON field; ``parameters()`` maps the names.
 class BatteryAnnualEstimatedSavingsRequestDto(CamelRequestBody):
-    days: Annotated[int, Field(ge=1, le=31)] = Field(description="Days simulated per month.")
-    solar_capacity: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] | None = Field(
+    days: SimulatedDays = Field(description="Days simulated per month.")
+    solar_capacity: SolarKilowatts | None = Field(
         default=None, description="Solar array in kW; null for no solar."
     )
     max_capacity_kilo_watt_hours: Kilowatts = Field(description="Battery capacity in kWh.")
@@ -39,8 +46,8 @@ class BatteryAnnualEstimatedSavingsRequestDto(CamelRequestBody):
     max_preferred_soc: Fraction = Field(alias="maxPreferredSOC")
     # After the bounds, so its validator can compare with them.
     current_soc: Fraction = Field(alias="currentSOC")
-    months: Annotated[list[Annotated[int, Field(ge=1, le=12)]], Field(max_length=12)] | None = (
-        Field(default=None, description="Calendar months 1-12; null or absent for all.")
+    months: Annotated[list[MonthNumber], Field(max_length=12)] | None = Field(
+        default=None, description="Calendar months 1-12; null or absent for all."
     )
     dispatch_hours_per_day: FreeFormJson = None
     num_bidding_hours: FreeFormJson = None
@@ -50,7 +57,7 @@ class BatteryAnnualEstimatedSavingsRequestDto(CamelRequestBody):
     @classmethod
     def _not_below_minimum(cls, high: float, info: ValidationInfo) -> float:
         low = info.data.get("min_preferred_soc")
-        if low is not None and high < low:
+        if low is not None and not soc_bounds_ordered(low, high):
             raise PydanticCustomError("soc_order", "Need minPreferredSOC <= maxPreferredSOC")
         return high
 
@@ -58,7 +65,7 @@ class BatteryAnnualEstimatedSavingsRequestDto(CamelRequestBody):
     @classmethod
     def _within_preferred_bounds(cls, current: float, info: ValidationInfo) -> float:
         low, high = info.data.get("min_preferred_soc"), info.data.get("max_preferred_soc")
-        if low is not None and high is not None and not low <= current <= high:
+        if low is not None and high is not None and not soc_within_bounds(low, high, current):
             raise PydanticCustomError(
                 "soc_order", "Need minPreferredSOC <= currentSOC <= maxPreferredSOC"
             )
@@ -85,7 +92,7 @@ class BatteryAnnualEstimatedSavingsRequestDto(CamelRequestBody):
             current_soc=self.current_soc,
             min_soc=self.min_preferred_soc,
             max_soc=self.max_preferred_soc,
-            months=tuple(sorted(set(self.months))) if self.months else tuple(range(1, 13)),
+            months=tuple(sorted(set(self.months))) if self.months else ALL_MONTHS,
         )
 
 

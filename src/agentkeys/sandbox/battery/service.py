@@ -135,7 +135,7 @@ class BatteryService:
             work = functools.partial(
                 estimate_annual_savings,
                 plan=priced.plan,
-                timezone=priced.utility.timezone,
+                timezone=priced.timezone,
                 latitude=location.latitude,
                 longitude=location.longitude,
                 year=self._clock.now().year,

@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-SLOTS_PER_DAY = 96
-SLOT_HOURS = 0.25
+from agentkeys.sandbox.tariffs.model import SLOT_HOURS, SLOT_MINUTES, SLOTS_PER_DAY
+
 HAURWITZ_SCALE_W_PER_M2 = 1098.0
 HAURWITZ_EXTINCTION = 0.057
 STANDARD_IRRADIANCE_W_PER_M2 = 1000.0
-_SLOT_MIDPOINT = timedelta(minutes=7, seconds=30)
+_SLOT_MIDPOINT = timedelta(minutes=SLOT_MINUTES / 2)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -62,7 +62,7 @@ def slot_midpoints_utc(*, timezone: ZoneInfo | str, day: date) -> list[datetime]
     local_zone = as_zone_info(timezone)
     midnight = datetime.combine(day, time(0))
     return [
-        (midnight + timedelta(minutes=15 * slot) + _SLOT_MIDPOINT)
+        (midnight + timedelta(minutes=SLOT_MINUTES * slot) + _SLOT_MIDPOINT)
         .replace(tzinfo=local_zone)
         .astimezone(UTC)
         for slot in range(SLOTS_PER_DAY)

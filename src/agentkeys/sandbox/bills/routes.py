@@ -58,5 +58,5 @@ async def rate_plan_quote(
     service: BillServiceDep,
 ) -> BillResponseDto:
     """Whole calendar months only: `startDate` and `endDate` are first days of months."""
-    priced = service.quote(rate_plan_id, body)
+    priced = await service.quote(rate_plan_id, body)
     return BillResponseDto.of(priced.bill, rate_plan_id=priced.rate_plan_id, debug=bool(body.debug))

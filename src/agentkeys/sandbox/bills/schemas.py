@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from agentkeys.sandbox.tariffs.engine import SLOTS_PER_DAY, Bill, ChargeLine
+from agentkeys.sandbox.tariffs.engine import Bill, ChargeKind, ChargeLine
+from agentkeys.sandbox.tariffs.model import SLOTS_PER_DAY
 from agentkeys.sandbox.wire import CamelResponse
 from agentkeys.validation import CamelRequestBody, DayText, Year, parse_day
 
@@ -61,18 +62,27 @@ class MonthlyBillRequestDto(_UsageBody):
 class PeriodBillRequestDto(_UsageBody):
     start_date: DayText = Field(description="First day billed (YYYY-MM-DD or ISO 8601).")
     end_date: DayText = Field(description="Day after the last day billed (exclusive).")
+    # The days as parsed once, when the body is validated (the wire text is kept as sent).
+    _start: date = PrivateAttr()
+    _end: date = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _parse_days(self) -> PeriodBillRequestDto:
+        self._start = parse_day(self.start_date)
+        self._end = parse_day(self.end_date)
+        return self
 
     @property
     def start(self) -> date:
-        return parse_day(self.start_date)
+        return self._start
 
     @property
     def end(self) -> date:
-        return parse_day(self.end_date)
+        return self._end
 
 
 class ChargeLineDto(CamelResponse):
-    kind: str = Field(description="fixed, energy or export_credit")
+    kind: ChargeKind = Field(description="fixed, energy or export_credit")
     description: str
     season: str | None
     period: str | None = Field(description="TOU period, or tier_N for tiered plans.")

@@ -1,8 +1,14 @@
-"""Bills for a home's rate plan, or for a rate plan alone (quotes), from 15-minute usage."""
+"""Bills for a home's rate plan, or for a rate plan alone (quotes), from 15-minute usage.
+
+A bill is CPU work (up to 366 days of 96 slots): it runs in a worker thread, so the event loop
+keeps answering other requests meanwhile (the GIL is handed back to it every few milliseconds).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,7 +16,7 @@ from agentkeys.errors import FieldError, NotFound, ValidationFailed
 from agentkeys.sandbox.bills.schemas import MonthlyBillRequestDto, PeriodBillRequestDto
 from agentkeys.sandbox.homes.service import HomeService
 from agentkeys.sandbox.tariffs.engine import Bill, compute_bill
-from agentkeys.sandbox.tariffs.model import Catalog
+from agentkeys.sandbox.tariffs.model import Catalog, RatePlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +30,16 @@ def _day_count_must_match(days: int, usage_days: int, what: str) -> None:
         raise ValidationFailed(
             [FieldError("usage", f"{what} has {days} days but usage has {usage_days}")]
         )
+
+
+async def _bill_off_loop(
+    plan: RatePlan,
+    *,
+    start: date,
+    usage: Sequence[Sequence[float]],
+    export: Sequence[Sequence[float]] | None,
+) -> Bill:
+    return await asyncio.to_thread(compute_bill, plan, start=start, usage=usage, export=export)
 
 
 def _period(request: PeriodBillRequestDto) -> tuple[date, date]:
@@ -47,7 +63,7 @@ class BillService:
         days = calendar.monthrange(request.year, request.month)[1]
         month_name = f"{calendar.month_name[request.month]} {request.year}"
         _day_count_must_match(days, len(request.usage), month_name)
-        bill = compute_bill(
+        bill = await _bill_off_loop(
             priced.plan,
             start=date(request.year, request.month, 1),
             usage=request.usage,
@@ -61,10 +77,12 @@ class BillService:
         """The bill from startDate up to, not including, endDate."""
         priced = await self._homes.priced_home(home_id, credential_id=credential_id)
         start, _ = _period(request)
-        bill = compute_bill(priced.plan, start=start, usage=request.usage, export=request.export)
+        bill = await _bill_off_loop(
+            priced.plan, start=start, usage=request.usage, export=request.export
+        )
         return PricedBill(bill, priced.plan.id)
 
-    def quote(self, rate_plan_id: str, request: PeriodBillRequestDto) -> PricedBill:
+    async def quote(self, rate_plan_id: str, request: PeriodBillRequestDto) -> PricedBill:
         """A quote under a rate plan without a home: whole calendar months only."""
         found = self._catalog.plan(rate_plan_id)
         if found is None:
@@ -80,5 +98,7 @@ class BillService:
         if problems:
             raise ValidationFailed(problems)
         start, _ = _period(request)
-        bill = compute_bill(found[1], start=start, usage=request.usage, export=request.export)
+        bill = await _bill_off_loop(
+            found[1], start=start, usage=request.usage, export=request.export
+        )
         return PricedBill(bill, rate_plan_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, model_validator
 
 from agentkeys.clock import format_instant
 from agentkeys.errors import FieldError, ValidationFailed
@@ -21,17 +21,26 @@ class GetPriceSignalRequestDto(CamelRequestBody):
 
     start_time: InstantText | None = None
     end_time: InstantText | None = None
+    # The instants as parsed once, when the body is validated (the wire text is kept as sent).
+    _start: datetime | None = PrivateAttr(default=None)
+    _end: datetime | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _parse_instants(self) -> GetPriceSignalRequestDto:
+        self._start = None if self.start_time is None else parse_instant(self.start_time)
+        self._end = None if self.end_time is None else parse_instant(self.end_time)
+        return self
 
     def window(self) -> tuple[datetime, datetime] | None:
         """The requested window, or ``None`` for the default; refuses one time without the other."""
-        if self.start_time is None and self.end_time is None:
+        if self._start is None and self._end is None:
             return None
-        if self.start_time is None or self.end_time is None:
-            missing = "startTime" if self.start_time is None else "endTime"
+        if self._start is None or self._end is None:
+            missing = "startTime" if self._start is None else "endTime"
             raise ValidationFailed(
                 [FieldError(missing, "Send both startTime and endTime, or neither")]
             )
-        return parse_instant(self.start_time), parse_instant(self.end_time)
+        return self._start, self._end
 
 
 class PriceBlockDto(CamelResponse):

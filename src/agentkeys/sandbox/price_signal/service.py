@@ -1,7 +1,12 @@
-"""Price signals: the home's tariff, quarter-hour by quarter-hour, over a window of real time."""
+"""Price signals: the home's tariff, quarter-hour by quarter-hour, over a window of real time.
+
+Up to 31 days of quarter-hours, each converted to local time: CPU work, done in a worker thread
+so the event loop keeps answering other requests.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,5 +52,7 @@ class PriceSignalService:
                 raise ValidationFailed(
                     [FieldError("endTime", "The window may span 31 days at most")]
                 )
-        points = price_signal(priced.plan, timezone=priced.timezone, start=start, end=end)
+        points = await asyncio.to_thread(
+            price_signal, priced.plan, timezone=priced.timezone, start=start, end=end
+        )
         return PriceSignal(priced=priced, start=start, end=end, points=points)

@@ -5,7 +5,8 @@ value is the energy of that wall-clock quarter-hour (00:00, 00:15, … 23:45 loc
 the 96-slot day is defined; the period is looked up by that wall-clock time, so a time-of-use
 window such as 16:00-21:00 is honoured on daylight-saving days too. Price signals start from
 real instants (UTC) and convert each to local time, so a daylight-saving day has 92 or 100 of
-them.
+them. Slots are looked up in the plan's day tables (``RatePlan.day_table``), built when the
+catalog loads.
 """
 
 from __future__ import annotations
@@ -14,20 +15,26 @@ import calendar
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from agentkeys.sandbox.money import cents
-from agentkeys.sandbox.tariffs.model import RatePlan
+from agentkeys.sandbox.tariffs.model import SLOT_MINUTES, RatePlan, SlotKey
 
-SLOTS_PER_DAY = 96
-QUARTER_HOUR = timedelta(minutes=15)
+QUARTER_HOUR = timedelta(minutes=SLOT_MINUTES)
+
+
+class ChargeKind(StrEnum):
+    FIXED = "fixed"
+    ENERGY = "energy"
+    EXPORT_CREDIT = "export_credit"
 
 
 @dataclass(frozen=True, slots=True)
 class ChargeLine:
     """One line of a bill: what was charged (or credited), for how much energy, at what rate."""
 
-    kind: str  # "fixed", "energy", "export_credit"
+    kind: ChargeKind
     description: str
     season: str | None
     period: str | None
@@ -64,19 +71,6 @@ def days_of(start: date, count: int) -> Iterator[date]:
         yield start + timedelta(days=offset)
 
 
-def export_price(plan: RatePlan, season: str, period: str) -> float:
-    credit = plan.export_credit
-    if credit.type == "none":
-        return 0.0
-    if credit.type == "fixed":
-        assert credit.price_per_kwh is not None  # noqa: S101 - the model guarantees it
-        return credit.price_per_kwh
-    if plan.tiers is not None:
-        # Tiered plans credit exports at the first tier's price (documented simplification).
-        return plan.tiers[season][0].price
-    return plan.import_price(season, period)
-
-
 def compute_bill(
     plan: RatePlan,
     *,
@@ -85,25 +79,24 @@ def compute_bill(
     export: Sequence[Sequence[float]] | None = None,
 ) -> Bill:
     """Bill the days ``start`` … ``start + len(usage) - 1`` (each a list of 96 kWh values)."""
-    energy: dict[tuple[str, str], float] = {}
-    credited: dict[tuple[str, str], float] = {}
+    energy: dict[SlotKey, float] = {}
+    credited: dict[SlotKey, float] = {}
     season_days: dict[str, int] = {}
     fixed = 0.0
     exports: Sequence[Sequence[float] | None] = export or [None] * len(usage)
     for day, day_usage, day_export in zip(days_of(start, len(usage)), usage, exports, strict=True):
         fixed += plan.fixed_monthly_charge / calendar.monthrange(day.year, day.month)[1]
         season_days[plan.season_of(day.month)] = season_days.get(plan.season_of(day.month), 0) + 1
-        for slot in range(SLOTS_PER_DAY):
-            key = plan.period_at_slot(day, slot)
-            energy[key] = energy.get(key, 0.0) + day_usage[slot]
+        for key, first, end in plan.day_table(day).runs:
+            _add_run(energy, key, day_usage, first, end)
             if day_export is not None:
-                credited[key] = credited.get(key, 0.0) + day_export[slot]
+                _add_run(credited, key, day_export, first, end)
 
     lines: list[ChargeLine] = []
     if plan.fixed_monthly_charge:
         lines.append(
             ChargeLine(
-                "fixed",
+                ChargeKind.FIXED,
                 "Fixed customer charge",
                 None,
                 None,
@@ -114,11 +107,11 @@ def compute_bill(
         )
     lines.extend(_energy_lines(plan, energy, season_days))
     for (season, period), kwh in sorted(credited.items()):
-        rate = export_price(plan, season, period)
+        rate = plan.export_price(season, period)
         if kwh and rate:
             lines.append(
                 ChargeLine(
-                    "export_credit",
+                    ChargeKind.EXPORT_CREDIT,
                     f"Export credit, {season} {period}",
                     season,
                     period,
@@ -127,9 +120,9 @@ def compute_bill(
                     cents(-kwh * rate),
                 )
             )
-    fixed_total = sum(line.amount for line in lines if line.kind == "fixed")
-    energy_total = sum(line.amount for line in lines if line.kind == "energy")
-    credit_total = sum(line.amount for line in lines if line.kind == "export_credit")
+    fixed_total = sum(line.amount for line in lines if line.kind is ChargeKind.FIXED)
+    energy_total = sum(line.amount for line in lines if line.kind is ChargeKind.ENERGY)
+    credit_total = sum(line.amount for line in lines if line.kind is ChargeKind.EXPORT_CREDIT)
     return Bill(
         start=start,
         end=start + timedelta(days=len(usage)),
@@ -144,14 +137,28 @@ def compute_bill(
     )
 
 
+def _add_run(
+    totals: dict[SlotKey, float], key: SlotKey, values: Sequence[float], first: int, end: int
+) -> None:
+    """Add ``values[first:end]`` to ``totals[key]`` one by one, in slot order.
+
+    The same additions in the same order as slot by slot, so every total is the same float to
+    the last bit (``sum`` may add differently: compensated on Python 3.12+).
+    """
+    total = totals.get(key, 0.0)
+    for slot in range(first, end):
+        total += values[slot]
+    totals[key] = total
+
+
 def _energy_lines(
-    plan: RatePlan, energy: dict[tuple[str, str], float], season_days: dict[str, int]
+    plan: RatePlan, energy: dict[SlotKey, float], season_days: dict[str, int]
 ) -> Iterator[ChargeLine]:
     if plan.tiers is None:
         for (season, period), kwh in sorted(energy.items()):
-            rate = plan.import_price(season, period)
+            rate = plan.energy_price(season, period)
             yield ChargeLine(
-                "energy",
+                ChargeKind.ENERGY,
                 f"Energy, {season} {period}",
                 season,
                 period,
@@ -168,7 +175,7 @@ def _energy_lines(
             remaining -= kwh
             if kwh or number == 1:
                 yield ChargeLine(
-                    "energy",
+                    ChargeKind.ENERGY,
                     f"Energy, {season} tier {number}",
                     season,
                     f"tier_{number}",
@@ -178,19 +185,10 @@ def _energy_lines(
                 )
 
 
-def import_price(plan: RatePlan, season: str, period: str) -> float:
-    """The marginal import price of a slot; tiered plans use their first tier (documented)."""
-    return plan.tiers[season][0].price if plan.tiers else plan.import_price(season, period)
-
-
 def day_prices(plan: RatePlan, day: date) -> tuple[list[float], list[float]]:
-    """Import and export $/kWh of each of the 96 wall-clock quarter-hours of a local day."""
-    imports, exports = [], []
-    for slot in range(SLOTS_PER_DAY):
-        season, period = plan.period_at_slot(day, slot)
-        imports.append(import_price(plan, season, period))
-        exports.append(export_price(plan, season, period))
-    return imports, exports
+    """Marginal import and export $/kWh of each of the 96 wall-clock quarter-hours of a day."""
+    table = plan.day_table(day)
+    return list(table.import_prices), list(table.export_prices)
 
 
 def price_signal(
@@ -200,12 +198,15 @@ def price_signal(
     points = []
     instant = start.astimezone(UTC)
     while instant < end:
-        season, period = plan.period_at(instant.astimezone(timezone).replace(tzinfo=None))
+        local = instant.astimezone(timezone)
+        table = plan.day_table(local.date())
+        slot = (local.hour * 60 + local.minute) // SLOT_MINUTES
+        season, period = table.keys[slot]
         points.append(
             PricePoint(
                 start=instant,
-                import_price=import_price(plan, season, period),
-                export_price=export_price(plan, season, period),
+                import_price=table.import_prices[slot],
+                export_price=table.export_prices[slot],
                 season=season,
                 period=period,
             )
