@@ -49,12 +49,19 @@ def client_address(
     for hop in reversed(hops):
         if not _is_trusted(hop, trusted):
             try:
-                return str(ip_address(hop))
+                return _without_zone(hop)
             except ValueError:
                 # A malformed hop cannot be attributed; the proxy that handed it over is the
                 # last address we know to be true.
                 return peer
-    return hops[0] if hops else peer
+    return _without_zone(hops[0]) if hops else peer
+
+
+def _without_zone(address: str) -> str:
+    """The address in its canonical form, without an IPv6 zone (``%eth0``): a zone names an
+    interface of the sender's own host, means nothing here, and is text of any length a client
+    chooses. Raises ``ValueError`` for anything that is not an IP address."""
+    return str(ip_address(address.split("%", 1)[0]))
 
 
 def network_of(address: str, *, ipv4_prefix: int = 32, ipv6_prefix: int = 64) -> str:

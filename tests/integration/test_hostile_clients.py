@@ -291,6 +291,23 @@ class TestEchoes:
                     assert_not_echoed_whole(response)
 
 
+class TestTrailingSlashes:
+    async def test_a_trailing_slash_is_an_unknown_route_never_a_redirect(
+        self, make_app: AppFactory
+    ) -> None:
+        """A redirect built from the Host header could send the client, and its key, elsewhere."""
+        app = make_app()
+        async with client_for(app) as client:
+            for method, path, _ in operations(app):
+                concrete = re.sub(r"\{[^}]+\}", "ws_home_" + "0" * 32, path)
+                response = await client.request(
+                    method, concrete + "/", headers={"host": "evil.example"}
+                )
+
+                assert "location" not in response.headers, (method, path)
+                assert_envelope(response, status=404, code="NOT_FOUND")
+
+
 class TestMethods:
     async def test_every_wrong_method_is_405_method_not_allowed(self, make_app: AppFactory) -> None:
         app = make_app()

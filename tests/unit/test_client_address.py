@@ -38,6 +38,16 @@ class TestClientAddress:
 
         assert client_address("::1", "2001:DB8::0001", trusted=proxies) == "2001:db8::1"
 
+    @pytest.mark.parametrize("zone", ["eth0", "a" * 100, "a b", "é", "%", "0x" + "f" * 300])
+    def test_an_ipv6_zone_is_dropped(self, zone: str) -> None:
+        """A zone is any text a client chooses: kept, it made the stored address unbounded
+        (PostgreSQL answered 500 for a 100-character one)."""
+        proxies = parse_networks("127.0.0.1")
+
+        address = client_address("127.0.0.1", f"fe80::1%{zone}", trusted=proxies)
+
+        assert address == "fe80::1"
+
     @pytest.mark.parametrize(
         ("lines", "client"),
         [

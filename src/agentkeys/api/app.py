@@ -98,6 +98,9 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         separate_input_output_schemas=False,
+        # A trailing slash is an unknown route (404 in the envelope), never a redirect: a 307
+        # built from the Host header could send a client, and its key, anywhere.
+        redirect_slashes=False,
     )
     session_factory = create_session_factory(engine)
     server_secret = settings.secret.get_secret_value().encode("utf-8")
