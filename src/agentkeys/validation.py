@@ -22,6 +22,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from agentkeys.redaction import redact_all
+
 MAX_URI_LENGTH = 2048
 
 
@@ -238,7 +240,8 @@ class RequestBody(BaseModel):
     @field_validator("*", mode="after")
     @classmethod
     def _refuse_unstorable(cls, value: object) -> object:
-        return refuse_unstorable(value)
+        # A key pasted into any text is never stored (nor echoed back) whole.
+        return redact_all(refuse_unstorable(value))
 
 
 class CamelRequestBody(RequestBody):

@@ -8,6 +8,7 @@ import re
 
 from agentkeys.credentials import keys
 from agentkeys.ids import BASE62_ALPHABET
+from agentkeys.redaction import redact
 
 SERVER_SECRET = b"unit-test-server-secret-0123456789-abcdefgh"
 OTHER_SERVER_SECRET = b"another-server-secret-9876543210-zyxwvutsrq"
@@ -177,11 +178,11 @@ class TestRedact:
     def test_whole_truncated_and_embedded_keys_are_hidden(self) -> None:
         secret = keys.mint(server_secret=b"s" * 32).secret
 
-        text = keys.redact(f"GET /v1/x/{secret}/y and {secret[:20]}; end")
+        text = redact(f"GET /v1/x/{secret}/y and {secret[:20]}; end")
 
         assert secret[10:] not in text
         assert secret[10:20] not in text
         assert text == "GET /v1/x/wsk_agent_[redacted]/y and wsk_agent_[redacted]; end"
 
     def test_text_without_keys_is_unchanged(self) -> None:
-        assert keys.redact("/v1/homes/ws_home_abc/get") == "/v1/homes/ws_home_abc/get"
+        assert redact("/v1/homes/ws_home_abc/get") == "/v1/homes/ws_home_abc/get"

@@ -16,7 +16,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agentkeys.api.context import request_id_of
-from agentkeys.credentials.keys import redact
 from agentkeys.db.outages import is_database_unavailable
 from agentkeys.errors import (
     MAX_ECHO_CHARACTERS,
@@ -26,6 +25,7 @@ from agentkeys.errors import (
     ValidationFailed,
     echo,
 )
+from agentkeys.redaction import redact
 
 logger = logging.getLogger(__name__)
 

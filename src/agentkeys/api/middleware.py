@@ -20,10 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentkeys.api.context import request_id_of
 from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response
-from agentkeys.credentials.keys import redact
 from agentkeys.errors import ErrorCode, echo
 from agentkeys.ids import new_request_id
 from agentkeys.ratelimit.base import RateDecision
+from agentkeys.redaction import redact
 
 access_logger = logging.getLogger("agentkeys.access")
 logger = logging.getLogger(__name__)

@@ -12,11 +12,10 @@ import hmac
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Final
 
 from agentkeys.ids import BASE62_ALPHABET, random_base62
+from agentkeys.redaction import KEY_PREFIX
 
-KEY_PREFIX: Final = "wsk_agent"
 _PREFIX_WITH_SEPARATOR = KEY_PREFIX + "_"
 RANDOM_LENGTH = 43  # 62**43 > 2**256
 CHECKSUM_LENGTH = 6  # 62**6 > 2**32
@@ -65,15 +64,3 @@ def is_well_formed(candidate: str) -> bool:
     body = candidate[len(_PREFIX_WITH_SEPARATOR) :]
     random_part, given = body[:RANDOM_LENGTH], body[RANDOM_LENGTH:]
     return hmac.compare_digest(checksum(random_part), given)
-
-
-# Anything that starts like a key, even truncated or mistyped, is hidden where text is echoed.
-_KEY_LIKE = re.compile(rf"{_PREFIX_WITH_SEPARATOR}[0-9A-Za-z]+")
-REDACTED = _PREFIX_WITH_SEPARATOR + "[redacted]"
-
-
-def redact(text: str) -> str:
-    """``text`` with every key-like token replaced, for logs and echoed messages."""
-    if _PREFIX_WITH_SEPARATOR not in text:
-        return text
-    return _KEY_LIKE.sub(REDACTED, text)

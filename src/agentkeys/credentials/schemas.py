@@ -7,7 +7,6 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, field_validator
 
 from agentkeys.clock import format_instant
-from agentkeys.credentials.keys import KEY_PREFIX
 from agentkeys.credentials.policy import (
     Decision,
     Issue,
@@ -16,6 +15,7 @@ from agentkeys.credentials.policy import (
     ProductionDenied,
     RateLimited,
 )
+from agentkeys.redaction import KEY_PREFIX
 from agentkeys.validation import EmailAddress, HttpUri, NonBlank, RequestBody
 
 DateTimeString = Annotated[str, Field(json_schema_extra={"format": "date-time"})]

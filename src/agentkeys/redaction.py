@@ -1,0 +1,37 @@
+"""Key-like tokens hidden wherever text leaves a client's hands: logs, echoes, stored text. Pure.
+
+Anything that starts like a key, even truncated or mistyped, is replaced: a key pasted into a
+feedback message, a home's name or a revocation reason must not reach the database, where only
+digests of keys may be (CONTRACT §6).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+KEY_PREFIX: Final = "wsk_agent"
+KEY_PREFIX_WITH_SEPARATOR: Final = KEY_PREFIX + "_"
+REDACTED: Final = KEY_PREFIX_WITH_SEPARATOR + "[redacted]"
+_KEY_LIKE = re.compile(rf"{KEY_PREFIX_WITH_SEPARATOR}[0-9A-Za-z]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with every key-like token replaced."""
+    if KEY_PREFIX_WITH_SEPARATOR not in text:
+        return text
+    return _KEY_LIKE.sub(REDACTED, text)
+
+
+def redact_all(value: object) -> object:
+    """``value`` (JSON: strings, lists, objects and their keys) with every string redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [redact_all(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            (redact(key) if isinstance(key, str) else key): redact_all(item)
+            for key, item in value.items()
+        }
+    return value
