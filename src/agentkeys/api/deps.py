@@ -21,7 +21,7 @@ from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.scopes import Scope
 from agentkeys.credentials.verifier import repeated_key_header
 from agentkeys.db.engine import pop_after_commit
-from agentkeys.errors import FieldError, RequestRateExceeded, ValidationFailed
+from agentkeys.errors import FieldError, ValidationFailed
 
 API_KEY_HEADER = "x-ws-api-key"
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -119,22 +119,18 @@ def require_scopes(*scopes: Scope) -> Guard:
         # The middleware turns this into RateLimit headers on whatever the route answers.
         request.scope["state"]["rate_decision"] = decision
         if not decision.allowed:
-            raise RequestRateExceeded(
+            raise decision.refusal(
                 f"This credential may make {decision.limit} requests per "
-                f"{decision.window_seconds} seconds.",
-                recovery_action="Slow down and retry after retry_after_seconds.",
-                retry_after_seconds=decision.reset_seconds,
+                f"{decision.window_seconds} seconds."
             )
         if context.network_rate_limiter is not None:
             # Many keys must not multiply the rate: one aggregate per client network.
             network = network_of_request(request)
             shared = await context.network_rate_limiter.hit(network, cost=cost)
             if not shared.allowed:
-                raise RequestRateExceeded(
+                raise shared.refusal(
                     f"This client network ({network}) may make {shared.limit} requests per "
-                    f"{shared.window_seconds} seconds over all its keys.",
-                    recovery_action="Slow down and retry after retry_after_seconds.",
-                    retry_after_seconds=shared.reset_seconds,
+                    f"{shared.window_seconds} seconds over all its keys."
                 )
         credential.require(*scopes)
         return credential

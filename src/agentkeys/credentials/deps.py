@@ -11,7 +11,6 @@ from agentkeys.api.context import app_context
 from agentkeys.api.deps import SessionDep, network_of_request, presented_key_of
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.service import CredentialService
-from agentkeys.errors import RequestRateExceeded
 from agentkeys.ratelimit.base import RequestRateLimiter
 
 
@@ -58,11 +57,9 @@ async def limit_revocations(request: Request) -> None:
     network = network_of_request(request)
     decision = await limiter.hit(network)
     if not decision.allowed:
-        raise RequestRateExceeded(
+        raise decision.refusal(
             f"This client network ({network}) may revoke {decision.limit} times per "
-            f"{decision.window_seconds} seconds.",
-            recovery_action="Slow down and retry after retry_after_seconds.",
-            retry_after_seconds=decision.reset_seconds,
+            f"{decision.window_seconds} seconds."
         )
 
 

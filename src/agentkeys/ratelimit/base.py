@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from agentkeys.errors import RequestRateExceeded
+
 
 @dataclass(frozen=True, slots=True)
 class RequestRate:
@@ -26,6 +28,14 @@ class RateDecision:
     window_seconds: int
     # True when the backend could not be asked and the request was let through (fail-open).
     degraded: bool = False
+
+    def refusal(self, message: str) -> RequestRateExceeded:
+        """The 429 for a request over this rate: ``message`` says whose rate, the wait is ours."""
+        return RequestRateExceeded(
+            message,
+            recovery_action="Slow down and retry after retry_after_seconds.",
+            retry_after_seconds=self.reset_seconds,
+        )
 
 
 class RequestRateLimiter(Protocol):
