@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +17,7 @@ from agentkeys.api.middleware import BodyTimedOut, RequestContextMiddleware, bod
 from agentkeys.api.openapi import describe_openapi
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
+from agentkeys.cpu import CpuPool
 from agentkeys.credentials import routes as credential_routes
 from agentkeys.credentials.cache import VerifiedKeyCache
 from agentkeys.credentials.deps import CredentialWiring
@@ -125,7 +125,7 @@ def create_app(
         catalog=catalog or load_catalog(),
         server_secret=server_secret,
         trusted_proxies=settings.trusted_networks(),
-        cpu_slots=asyncio.Semaphore(settings.cpu_bound_concurrency),
+        cpu=CpuPool(settings.cpu_bound_concurrency),
     )
     # The credential feature's own state: only its routes use it.
     app.state.credentials = CredentialWiring(

@@ -3,7 +3,6 @@ request's id (given by the request middleware)."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,6 +10,7 @@ from starlette.requests import Request
 
 from agentkeys.client_address import Network
 from agentkeys.clock import Clock
+from agentkeys.cpu import CpuPool
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.ratelimit.base import RequestRateLimiter
@@ -29,7 +29,8 @@ class AppContext:
     # The key guard's (``api.deps.require_scopes``), which every feature's routes use.
     rate_limiter: RequestRateLimiter
     verifier: CredentialVerifier
-    cpu_slots: asyncio.Semaphore
+    # CPU-bound work (bills, price signals, battery estimates) off the event loop, bounded.
+    cpu: CpuPool
     catalog: Catalog
     trusted_proxies: tuple[Network, ...] = ()
     # Sandbox requests per client network over all its keys (None: the policy sets none).

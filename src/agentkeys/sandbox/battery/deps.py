@@ -19,11 +19,11 @@ BatteryEstimator = Annotated[
 
 
 def estimator_queue(request: Request) -> EstimatorQueue:
-    """The app's one queue, around its CPU slots (made on first use; no await in between)."""
+    """The app's one queue, in front of the CPU pool (made on first use; no await in between)."""
     state = request.app.state
     queue: EstimatorQueue | None = getattr(state, "battery_queue", None)
     if queue is None:
-        queue = EstimatorQueue(app_context(request).cpu_slots)
+        queue = EstimatorQueue(app_context(request).cpu)
         state.battery_queue = queue
     return queue
 

@@ -4,8 +4,8 @@ An estimate is about a second of CPU, so it must not hold what other requests ne
 or runs: its database session is given back once the home is read, before any waiting. Admission
 is decided at once, without waiting: one estimate at a time per credential (429), and at most
 ``MAX_WAITING`` estimates queued behind the running ones per process (503); both say when to
-retry. Only then does an estimate wait (at most ``WAIT_FOR_SLOT_SECONDS``) for one of the CPU
-slots.
+retry. Only then does an estimate wait, for a bounded time, for a slot of the app's CPU pool
+(``agentkeys.cpu``), which bills and price signals share.
 """
 
 from __future__ import annotations
@@ -16,13 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from agentkeys.clock import Clock
-from agentkeys.errors import (
-    DomainError,
-    ErrorCode,
-    FieldError,
-    RequestRateExceeded,
-    ValidationFailed,
-)
+from agentkeys.cpu import CpuPool, busy
+from agentkeys.errors import FieldError, RequestRateExceeded, ValidationFailed
 from agentkeys.sandbox.battery.estimate import (
     BatteryEstimate,
     BatteryParameters,
@@ -31,38 +26,18 @@ from agentkeys.sandbox.battery.estimate import (
 from agentkeys.sandbox.battery.optimizer import DispatchError
 from agentkeys.sandbox.homes.service import HomeService
 
-# A full year of 31-day months takes about a second of CPU; wait this long for a free slot.
-WAIT_FOR_SLOT_SECONDS = 10.0
 # Estimates admitted but not yet running, per process: beyond this, refuse instead of queueing.
 MAX_WAITING = 8
 RETRY_AFTER_SECONDS = 5
-
-
-class EstimatorBusy(DomainError):
-    code = ErrorCode.SERVICE_UNAVAILABLE
-
-
-def busy() -> EstimatorBusy:
-    return EstimatorBusy(
-        "The savings estimator is busy.",
-        recovery_action="Retry in a few seconds.",
-        retry_after_seconds=RETRY_AFTER_SECONDS,
-    )
+BUSY = "The savings estimator"
 
 
 class EstimatorQueue:
-    """Who may run an estimate now: one per credential, a bounded queue, the CPU slots."""
+    """Who may run an estimate now: one per credential, a bounded queue, then the CPU pool."""
 
-    def __init__(
-        self,
-        slots: asyncio.Semaphore,
-        *,
-        max_waiting: int = MAX_WAITING,
-        wait_seconds: float = WAIT_FOR_SLOT_SECONDS,
-    ) -> None:
-        self._slots = slots
+    def __init__(self, cpu: CpuPool, *, max_waiting: int = MAX_WAITING) -> None:
+        self._cpu = cpu
         self._max_waiting = max_waiting
-        self._wait_seconds = wait_seconds
         self._credentials: set[str] = set()
         self._running = 0
 
@@ -85,27 +60,22 @@ class EstimatorQueue:
                 retry_after_seconds=RETRY_AFTER_SECONDS,
             )
         if self.waiting >= self._max_waiting:
-            raise busy()
+            raise busy(BUSY)
         self._credentials.add(credential_id)
         try:
             yield
         finally:
             self._credentials.discard(credential_id)
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """One of the CPU slots, waited for at most ``wait_seconds`` (then 503)."""
-        try:
-            async with asyncio.timeout(self._wait_seconds):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise busy() from None
-        self._running += 1
-        try:
-            yield
-        finally:
-            self._running -= 1
-            self._slots.release()
+    async def run(self, work: Callable[[], BatteryEstimate]) -> BatteryEstimate:
+        """``work`` in one of the CPU pool's slots (waited for a bounded time, then 503)."""
+        async with self._cpu.slot(busy_message=BUSY):
+            self._running += 1
+            try:
+                # CPU-bound (a linear program per month): never on the event loop.
+                return await asyncio.to_thread(work)
+            finally:
+                self._running -= 1
 
 
 class BatteryService:
@@ -141,15 +111,9 @@ class BatteryService:
                 year=self._clock.now().year,
                 request=parameters,
             )
-            async with self._queue.slot():
-                try:
-                    # CPU-bound (a linear program per month): never on the event loop.
-                    return await asyncio.to_thread(work)
-                except DispatchError as error:
-                    raise ValidationFailed(
-                        [
-                            FieldError(
-                                "body", f"These battery parameters cannot be simulated: {error}"
-                            )
-                        ]
-                    ) from None
+            try:
+                return await self._queue.run(work)
+            except DispatchError as error:
+                raise ValidationFailed(
+                    [FieldError("body", f"These battery parameters cannot be simulated: {error}")]
+                ) from None

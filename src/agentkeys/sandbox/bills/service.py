@@ -1,17 +1,18 @@
 """Bills for a home's rate plan, or for a rate plan alone (quotes), from 15-minute usage.
 
-A bill is CPU work (up to 366 days of 96 slots): it runs in a worker thread, so the event loop
-keeps answering other requests meanwhile (the GIL is handed back to it every few milliseconds).
+A bill is CPU work (up to 366 days of 96 slots): it runs in the app's CPU pool (a worker thread,
+so the event loop keeps answering other requests), after the request's database session is given
+back, so a bill waiting for a slot holds no connection.
 """
 
 from __future__ import annotations
 
-import asyncio
 import calendar
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from agentkeys.cpu import CpuPool
 from agentkeys.errors import FieldError, NotFound, ValidationFailed
 from agentkeys.sandbox.bills.schemas import MonthlyBillRequestDto, PeriodBillRequestDto
 from agentkeys.sandbox.homes.service import HomeService
@@ -32,16 +33,6 @@ def _day_count_must_match(days: int, usage_days: int, what: str) -> None:
         )
 
 
-async def _bill_off_loop(
-    plan: RatePlan,
-    *,
-    start: date,
-    usage: Sequence[Sequence[float]],
-    export: Sequence[Sequence[float]] | None,
-) -> Bill:
-    return await asyncio.to_thread(compute_bill, plan, start=start, usage=usage, export=export)
-
-
 def _period(request: PeriodBillRequestDto) -> tuple[date, date]:
     start, end = request.start, request.end
     if end <= start:
@@ -51,9 +42,30 @@ def _period(request: PeriodBillRequestDto) -> tuple[date, date]:
 
 
 class BillService:
-    def __init__(self, homes: HomeService, *, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        homes: HomeService,
+        *,
+        catalog: Catalog,
+        cpu: CpuPool,
+        release_session: Callable[[], Awaitable[None]],
+    ) -> None:
         self._homes = homes
         self._catalog = catalog
+        self._cpu = cpu
+        self._release_session = release_session
+
+    async def _bill(
+        self,
+        plan: RatePlan,
+        *,
+        start: date,
+        usage: Sequence[Sequence[float]],
+        export: Sequence[Sequence[float]] | None,
+    ) -> Bill:
+        # Nothing more to read or write: the connection goes back to the pool before any wait.
+        await self._release_session()
+        return await self._cpu.run(compute_bill, plan, start=start, usage=usage, export=export)
 
     async def monthly_bill(
         self, home_id: str, request: MonthlyBillRequestDto, *, credential_id: str
@@ -63,7 +75,7 @@ class BillService:
         days = calendar.monthrange(request.year, request.month)[1]
         month_name = f"{calendar.month_name[request.month]} {request.year}"
         _day_count_must_match(days, len(request.usage), month_name)
-        bill = await _bill_off_loop(
+        bill = await self._bill(
             priced.plan,
             start=date(request.year, request.month, 1),
             usage=request.usage,
@@ -77,7 +89,7 @@ class BillService:
         """The bill from startDate up to, not including, endDate."""
         priced = await self._homes.priced_home(home_id, credential_id=credential_id)
         start, _ = _period(request)
-        bill = await _bill_off_loop(
+        bill = await self._bill(
             priced.plan, start=start, usage=request.usage, export=request.export
         )
         return PricedBill(bill, priced.plan.id)
@@ -98,7 +110,5 @@ class BillService:
         if problems:
             raise ValidationFailed(problems)
         start, _ = _period(request)
-        bill = await _bill_off_loop(
-            found[1], start=start, usage=request.usage, export=request.export
-        )
+        bill = await self._bill(found[1], start=start, usage=request.usage, export=request.export)
         return PricedBill(bill, rate_plan_id)

@@ -1,16 +1,18 @@
 """Price signals: the home's tariff, quarter-hour by quarter-hour, over a window of real time.
 
-Up to 31 days of quarter-hours, each converted to local time: CPU work, done in a worker thread
-so the event loop keeps answering other requests.
+Up to 31 days of quarter-hours, each converted to local time: CPU work, done in the app's CPU pool
+(a worker thread, so the event loop keeps answering other requests) once the database session is
+given back.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from agentkeys.clock import Clock
+from agentkeys.cpu import CpuPool
 from agentkeys.errors import FieldError, ValidationFailed
 from agentkeys.sandbox.homes.service import HomeService, PricedHome
 from agentkeys.sandbox.tariffs.engine import PricePoint, price_signal
@@ -32,9 +34,18 @@ def _quarter_hour_floor(instant: datetime) -> datetime:
 
 
 class PriceSignalService:
-    def __init__(self, homes: HomeService, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        homes: HomeService,
+        *,
+        clock: Clock,
+        cpu: CpuPool,
+        release_session: Callable[[], Awaitable[None]],
+    ) -> None:
         self._homes = homes
         self._clock = clock
+        self._cpu = cpu
+        self._release_session = release_session
 
     async def price_signal(
         self, home_id: str, window: tuple[datetime, datetime] | None, *, credential_id: str
@@ -52,7 +63,9 @@ class PriceSignalService:
                 raise ValidationFailed(
                     [FieldError("endTime", "The window may span 31 days at most")]
                 )
-        points = await asyncio.to_thread(
+        # Nothing more to read or write: the connection goes back to the pool before any wait.
+        await self._release_session()
+        points = await self._cpu.run(
             price_signal, priced.plan, timezone=priced.timezone, start=start, end=end
         )
         return PriceSignal(priced=priced, start=start, end=end, points=points)

@@ -1,0 +1,75 @@
+"""Bills and price signals wait for the app's CPU pool without holding a database connection,
+and answer once a slot is free (the battery estimate's own queue: test_battery_queue.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from agentkeys.cpu import CpuPool
+from tests.conftest import AppFactory, client_for
+from tests.factories import issue_credential, key_header, key_with
+
+E_TOU_C = "8fafe26c6f12cd7da414d3cd"  # PG&E E-TOU-C
+PROMPT_SECONDS = 2.0
+
+
+def cpu_of(app: FastAPI) -> CpuPool:
+    cpu: CpuPool = app.state.context.cpu
+    return cpu
+
+
+async def home_with(client: httpx.AsyncClient, *scopes: str) -> tuple[str, dict[str, str]]:
+    headers = await key_with(client, "homes", *scopes)
+    created = await client.post(
+        "/v1/homes/create", headers=headers, json={"name": "Home", "ratePlanId": E_TOU_C}
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"]), headers
+
+
+async def bill(client: httpx.AsyncClient) -> httpx.Response:
+    home, headers = await home_with(client, "calculate")
+    body: dict[str, Any] = {"month": 1, "year": 2026, "usage": [[0.5] * 96] * 31}
+    return await client.post(f"/v1/homes/{home}/bill/monthly", headers=headers, json=body)
+
+
+async def price_signal(client: httpx.AsyncClient) -> httpx.Response:
+    home, headers = await home_with(client, "price_signal:read")
+    return await client.post(f"/v1/homes/{home}/price_signal", headers=headers, json={})
+
+
+@pytest.mark.parametrize("request_of", [bill, price_signal], ids=["bill", "price_signal"])
+async def test_work_waiting_for_the_cpu_holds_no_connection(
+    make_app: AppFactory, request_of: Any
+) -> None:
+    app = make_app(cpu_workers=1)
+    async with client_for(app) as client:
+        cpu = cpu_of(app)
+        async with cpu.slot():  # the one slot is taken: the request must wait
+            waiting = asyncio.create_task(request_of(client))
+            deadline = time.monotonic() + 10
+            while not cpu._slots._waiters:  # noqa: SLF001 - the request is now waiting
+                assert time.monotonic() < deadline, "the request never waited for the CPU"
+                assert not waiting.done(), waiting.result().text
+                await asyncio.sleep(0.01)
+
+            assert app.state.engine.pool.checkedout() == 0
+            started = time.monotonic()
+            issued = await issue_credential(client, organization_name="Unrelated Org")
+            other = await client.get(
+                "/v1/agent-credentials/self", headers=key_header(issued["credential"])
+            )
+            assert time.monotonic() - started < PROMPT_SECONDS
+            assert other.status_code == 200
+            assert not waiting.done()
+
+        answer = await waiting
+
+    assert answer.status_code == 200, answer.text
+    assert cpu.running == 0
