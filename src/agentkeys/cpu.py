@@ -45,19 +45,28 @@ class CpuPool:
         self._slots = asyncio.Semaphore(size)
         self._wait_seconds = wait_seconds
         self._running = 0
+        self._waiting = 0
 
     @property
     def running(self) -> int:
         return self._running
 
+    @property
+    def waiting(self) -> int:
+        """Pieces of work waiting for a slot."""
+        return self._waiting
+
     @asynccontextmanager
     async def slot(self, *, busy_message: str = "The server") -> AsyncIterator[None]:
         """One slot, waited for at most ``wait_seconds`` (then ``CpuBusy``)."""
+        self._waiting += 1
         try:
             async with asyncio.timeout(self._wait_seconds):
                 await self._slots.acquire()
         except TimeoutError:
             raise busy(busy_message) from None
+        finally:
+            self._waiting -= 1
         self._running += 1
         try:
             yield

@@ -54,7 +54,7 @@ async def test_work_waiting_for_the_cpu_holds_no_connection(
         async with cpu.slot():  # the one slot is taken: the request must wait
             waiting = asyncio.create_task(request_of(client))
             deadline = time.monotonic() + 10
-            while not cpu._slots._waiters:  # noqa: SLF001 - the request is now waiting
+            while cpu.waiting == 0:
                 assert time.monotonic() < deadline, "the request never waited for the CPU"
                 assert not waiting.done(), waiting.result().text
                 await asyncio.sleep(0.01)

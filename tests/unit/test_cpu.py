@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
 from agentkeys.cpu import CpuBusy, CpuPool
+
+
+async def until(condition: Callable[[], bool], *, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        await asyncio.sleep(0.01)
 
 
 class TestCpuPool:
@@ -33,10 +42,9 @@ class TestCpuPool:
                 now -= 1
 
         tasks = [asyncio.create_task(pool.run(work)) for _ in range(5)]
-        while pool.running < 2:
-            await asyncio.sleep(0.01)
+        await until(lambda: pool.running == 2 and pool.waiting == 3)
         await asyncio.sleep(0.05)
-        assert pool.running == 2
+        assert (pool.running, pool.waiting) == (2, 3)
         release.set()
         await asyncio.gather(*tasks)
 
@@ -51,6 +59,7 @@ class TestCpuPool:
 
         assert refused.value.retry_after_seconds is not None
         assert refused.value.retry_after_seconds > 0
+        assert pool.waiting == 0
         # The slot is free again, and a refusal took none.
         assert await pool.run(int, "7") == 7
 
