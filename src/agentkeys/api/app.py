@@ -14,7 +14,13 @@ from agentkeys.api import health
 from agentkeys.api.context import AppContext
 from agentkeys.api.deps import required_scopes
 from agentkeys.api.errors import HEAD_AS_GET, install_error_handlers
-from agentkeys.api.middleware import BodyTimedOut, RequestContextMiddleware, body_timed_out
+from agentkeys.api.middleware import (
+    BodyTimedOut,
+    ClientClosedRequest,
+    RequestContextMiddleware,
+    body_timed_out,
+    client_closed_request,
+)
 from agentkeys.api.openapi import describe_openapi
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
@@ -144,6 +150,7 @@ def create_app(
     app.state.engine = engine
     install_error_handlers(app)
     app.add_exception_handler(BodyTimedOut, body_timed_out)
+    app.add_exception_handler(ClientClosedRequest, client_closed_request)
     # Inside the request context: the access log names HEAD, the routes see GET.
     app.add_middleware(HeadAsGet)
     app.add_middleware(
