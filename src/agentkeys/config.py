@@ -156,6 +156,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=2 * 1024 * 1024, gt=0, description="Largest accepted request body."
     )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=4 * 1024,
+        le=1024 * 1024,
+        description="Largest accepted request head (request line and headers, with their line "
+        "ends); a larger one answers 431 and the connection closes.",
+    )
     header_timeout_seconds: float = Field(
         default=10,
         gt=0,

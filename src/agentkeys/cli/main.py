@@ -75,6 +75,7 @@ def serve(
     config = ServerConfig(
         "agentkeys.api.asgi:app",
         header_timeout_seconds=settings.header_timeout_seconds,
+        max_header_bytes=settings.max_header_bytes,
         host=host,
         port=port,
         workers=workers,
