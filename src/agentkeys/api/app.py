@@ -146,6 +146,11 @@ def create_app(
             if costs.revocations_per_network
             else None
         ),
+        failed_revocation_rate_limiter=(
+            limiter_backend.limiter(costs.revocations_per_network, namespace="revocation-failed")
+            if costs.revocations_per_network
+            else None
+        ),
     )
     app.state.engine = engine
     install_error_handlers(app)

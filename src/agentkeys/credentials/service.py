@@ -358,12 +358,22 @@ class CredentialService:
         if record is None:
             raise invalid_key()
         if record.id == credential_id:
-            return RevocationTarget(credential_id=record.id, key_digest=key_digest)
+            return RevocationTarget(
+                credential_id=record.id,
+                key_digest=key_digest,
+                already_revoked=record.revoked_at is not None,
+            )
         self._verifier.refuse_unusable(record)
         raise NotFound(f"No credential '{echo(credential_id)}' belongs to this key.")
 
-    async def revoke(self, target: RevocationTarget, *, reason: str | None) -> CredentialRecord:
-        """Revoke at once; revoking again changes nothing and is not an error."""
+    async def revoke(self, target: RevocationTarget, *, reason: str | None) -> str:
+        """Revoke at once; revoking again changes nothing and is not an error. The credential's id.
+
+        A credential already revoked when its target was read is answered without the write
+        lock: a repeated revocation, however often, never queues behind or ahead of anyone.
+        """
+        if target.already_revoked:
+            return target.credential_id
         await begin_write(self._session)
         # Locked until commit (PostgreSQL; SQLite's writer lock already serializes): of many
         # simultaneous revocations only the first writes, and its time and reason are kept.
@@ -380,7 +390,7 @@ class CredentialService:
             # before the commit would otherwise cache the credential as still valid.
             credential_id = record.id
             after_commit(self._session, lambda: self._revocations.publish(credential_id))
-        return record
+        return record.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +399,8 @@ class RevocationTarget:
 
     credential_id: str
     key_digest: str
+    # Revoked when read (revocation is for ever): nothing left to write.
+    already_revoked: bool = False
 
 
 def _decision_details(decision: Decision) -> dict[str, Any]:
