@@ -25,6 +25,7 @@ from agentkeys.credentials.policy import (
     QuotaUsage,
     RateLimited,
     decide,
+    quota_refusal,
 )
 from agentkeys.credentials.quota_keys import email_key, organization_key
 from agentkeys.credentials.repository import CredentialRepository
@@ -217,11 +218,18 @@ class CredentialService:
         if admitted.allowed:
             return None
         wait = admitted.reset_seconds
+        exhausted: tuple[QuotaKind, ...] = ()
+        # The rate's wait is seconds; a network over its hourly decision quota must wait until
+        # that frees. Told the shorter wait, a client would retry only to be refused again: the
+        # answer carries the longer, truthful one (a lock-free read of the ledger).
+        by_quota = await self._network_quota_refusal(network)
+        if by_quota is not None and by_quota.retry_after_seconds > wait:
+            wait, exhausted = by_quota.retry_after_seconds, by_quota.exhausted
         result = IssuanceResult(
             credential_request_id=ids.new_credential_request_id(),
             decision=RateLimited(
                 retry_after_seconds=wait,
-                exhausted=(),
+                exhausted=exhausted,
                 next_steps=self._policy.next_steps.rate_limited.format(retry_after=wait),
             ),
         )
@@ -236,6 +244,17 @@ class CredentialService:
             },
         )
         return result
+
+    async def _network_quota_refusal(self, network: str) -> RateLimited | None:
+        """The network's decision quota, if full: read without a lock (an answer's wait only)."""
+        quota = self._policy.quotas.get(QuotaKind.ADDRESS_DECISIONS)
+        if quota is None or quota.window is None:
+            return None
+        now = to_millisecond(self._clock.now())
+        usage = await self._repository.address_decisions(
+            network, limit=quota.limit, window=quota.window, now=now
+        )
+        return quota_refusal(self._policy, {QuotaKind.ADDRESS_DECISIONS: usage}, now=now)
 
     async def _quota_usage(
         self, keys_: _QuotaKeys, *, now: datetime
