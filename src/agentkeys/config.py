@@ -116,7 +116,12 @@ class Settings(BaseSettings):
 
     # hide_input_in_errors: a refused secret or URL (with its password) never enters an error.
     model_config = SettingsConfigDict(
-        env_prefix="AGENTKEYS_", extra="ignore", frozen=True, hide_input_in_errors=True
+        env_prefix="AGENTKEYS_",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        # NaN passes no bound and infinity means nothing for a time or a size: refused by name.
+        allow_inf_nan=False,
     )
 
     mode: Mode = Field(

@@ -222,3 +222,16 @@ class TestMalformedHttp:
         answer, _ = exchange(server, request_bytes)
 
         assert_envelope(answer, status=400, said="not valid HTTP/1.1")
+
+
+class TestLogLines:
+    def test_a_60_kb_path_makes_a_bounded_access_line(self, server: RunningServer) -> None:
+        path = "/v1/" + "p" * 60_000
+        answer = httpx.get(f"{server.base_url}{path}")
+        request_id = answer.headers["x-request-id"]
+
+        assert answer.status_code == 404
+        lines = [line for line in server.log_path.read_text().splitlines() if request_id in line]
+        assert len(lines) == 1
+        assert len(lines[0]) < 1_000
+        assert "…[+" in lines[0]

@@ -11,7 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from agentkeys.api.app import create_app
-from agentkeys.config import DEVELOPMENT_SECRET, Mode, Settings, secret_bits, usable_cpus
+from agentkeys.config import (
+    DEVELOPMENT_SECRET,
+    Mode,
+    Settings,
+    secret_bits,
+    settings_problems,
+    usable_cpus,
+)
 from tests.conftest import TEST_SECRET
 
 STRONG = "q2eNxfNNChgVDf1AdBUlIyEmrcfqBVVSWLF0Qga_iqo"
@@ -240,3 +247,36 @@ class TestCpuWorkers:
             return taken
 
         assert asyncio.run(free_slots()) == 3
+
+
+NUMERIC_SETTINGS = [
+    name
+    for name, field in Settings.model_fields.items()
+    if field.annotation in {int, float, int | None, float | None}
+]
+
+
+class TestEveryNumber:
+    def test_the_walk_finds_the_settings(self) -> None:
+        assert {"key_cache_seconds", "max_body_bytes", "max_header_bytes", "cpu_workers"} <= set(
+            NUMERIC_SETTINGS
+        )
+
+    @pytest.mark.parametrize("field", NUMERIC_SETTINGS)
+    @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "1e999"])
+    def test_non_finite_and_negative_values_are_refused_naming_the_setting(
+        self, field: str, value: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(f"AGENTKEYS_{field.upper()}", value)
+        monkeypatch.setenv("AGENTKEYS_SECRET", STRONG)
+        with pytest.raises(ValidationError) as raised:
+            Settings()
+
+        problems = settings_problems(raised.value)
+        assert len(problems) == 1
+        assert problems[0].startswith(f"AGENTKEYS_{field.upper()}: ")
+        if value in {"nan", "inf", "-inf", "1e999"} and Settings.model_fields[field].annotation in {
+            float,
+            float | None,
+        }:
+            assert "finite number" in problems[0]

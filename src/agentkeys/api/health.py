@@ -40,8 +40,12 @@ async def readyz(request: Request) -> HealthDto | JSONResponse:
         async with app_context(request).session_factory() as session:
             connection = await session.connection()
             state = await migrate.schema_state(connection)
-    except Exception:  # any failure means "not ready"; the cause goes to the log
-        logger.warning("readiness check failed", exc_info=True)
+    except Exception as error:  # any failure means "not ready"; the cause goes to the log
+        # One line, the error's class and message: a probe every few seconds must not fill the
+        # log with tracebacks while the database is away.
+        # (SQLAlchemy appends the statement and a link on lines of their own: the first only.)
+        first_line = next(iter(str(error).splitlines()), "")
+        logger.warning("readiness check failed: %s: %s", type(error).__name__, first_line)
         return not_ready(request, "The database is not reachable.", "Retry shortly.")
     problem = state.problem()
     if problem is not None:
