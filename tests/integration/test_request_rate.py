@@ -174,6 +174,10 @@ class TestAggregateRates:
         assert body["error_code"] == "RATE_LIMITED"
         assert "client network" in body["message"]
         assert refused.headers["retry-after"] == str(body["retry_after_seconds"])
+        # The headers describe the rate that refused: the network's, not the credential's.
+        assert refused.headers["ratelimit-policy"] == '"network";q=3;w=60'
+        assert refused.headers["ratelimit"] == f'"network";r=0;t={body["retry_after_seconds"]}'
+        assert allowed[2].headers["ratelimit-policy"].startswith('"credential";')
         assert also_refused.status_code == 429
         assert other.status_code == 200
 
@@ -241,6 +245,8 @@ class TestRevocationRate:
         refused = attempts[-1].json()
         assert refused["error_code"] == "RATE_LIMITED"
         assert "failed revocation attempts" in refused["message"]
+        assert attempts[-1].headers["ratelimit-policy"] == f'"failed-revocation";q={limit};w=60'
+        assert attempts[-1].headers["ratelimit"].startswith('"failed-revocation";r=0;')
         assert attempts[-1].headers["retry-after"] == str(refused["retry_after_seconds"])
         assert owners.status_code == 200, owners.text
         assert owners.json()["credential_id"] == owner["credential_id"]
@@ -267,6 +273,11 @@ class TestRevocationRate:
         refused = repeats[2].json()
         assert refused["error_code"] == "RATE_LIMITED"
         assert "This credential may be revoked 2 times per 60 seconds" in refused["message"]
+        assert repeats[2].headers["ratelimit-policy"] == '"revocation";q=2;w=60'
+        assert (
+            repeats[2].headers["ratelimit"]
+            == f'"revocation";r=0;t={refused["retry_after_seconds"]}'
+        )
         assert other.status_code == 200
 
 

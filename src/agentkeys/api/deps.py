@@ -22,6 +22,7 @@ from agentkeys.credentials.scopes import Scope
 from agentkeys.credentials.verifier import repeated_key_header
 from agentkeys.db.engine import pop_after_commit
 from agentkeys.errors import FieldError, ValidationFailed
+from agentkeys.ratelimit.base import RateDecision
 
 API_KEY_HEADER = "x-ws-api-key"
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -95,6 +96,13 @@ def presented_key_of(request: Request) -> str | None:
     return values[0] if values else None
 
 
+def describe_rate(request: Request, name: str, decision: RateDecision) -> None:
+    """The rate the answer's RateLimit headers describe (the middleware writes them): the last
+    one set, so a refusal names the rate that refused."""
+    request.scope["state"]["rate_decision"] = decision
+    request.scope["state"]["rate_name"] = name
+
+
 Guard = Callable[[Request], Coroutine[Any, Any, AuthenticatedCredential]]
 # The scopes each guard requires, so the application can list what its routes need.
 GUARD_SCOPES: dict[Guard, tuple[Scope, ...]] = {}
@@ -117,7 +125,7 @@ def require_scopes(*scopes: Scope) -> Guard:
         cost = context.policy.request_costs.cost_of(scopes)
         decision = await context.rate_limiter.hit(credential.id, cost=cost)
         # The middleware turns this into RateLimit headers on whatever the route answers.
-        request.scope["state"]["rate_decision"] = decision
+        describe_rate(request, "credential", decision)
         if not decision.allowed:
             raise decision.refusal(
                 f"This credential may make {decision.limit} requests per "
@@ -128,6 +136,8 @@ def require_scopes(*scopes: Scope) -> Guard:
             network = network_of_request(request)
             shared = await context.network_rate_limiter.hit(network, cost=cost)
             if not shared.allowed:
+                # A 429 describes the rate that refused it, not the credential's.
+                describe_rate(request, "network", shared)
                 raise shared.refusal(
                     f"This client network ({network}) may make {shared.limit} requests per "
                     f"{shared.window_seconds} seconds over all its keys."

@@ -85,10 +85,11 @@ async def body_timed_out(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-def rate_limit_headers(decision: RateDecision) -> list[tuple[bytes, bytes]]:
-    """IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy and its state."""
-    policy = f'"credential";q={decision.limit};w={decision.window_seconds}'
-    state = f'"credential";r={decision.remaining};t={decision.reset_seconds}'
+def rate_limit_headers(decision: RateDecision, name: str) -> list[tuple[bytes, bytes]]:
+    """IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy and its state,
+    under the rate's name (``credential``, ``network``, ``revocation``, ``failed-revocation``)."""
+    policy = f'"{name}";q={decision.limit};w={decision.window_seconds}'
+    state = f'"{name}";r={decision.remaining};t={decision.reset_seconds}'
     return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
 
 
@@ -124,7 +125,9 @@ class RequestContextMiddleware:
                     headers.append((b"x-request-id", request_id.encode()))
                 decision = scope["state"].get("rate_decision")
                 if decision is not None:
-                    headers.extend(rate_limit_headers(decision))
+                    headers.extend(
+                        rate_limit_headers(decision, scope["state"].get("rate_name", "credential"))
+                    )
                 log_access(message["status"])
             await send(message)
 

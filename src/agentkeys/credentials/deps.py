@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from agentkeys.api.context import app_context
-from agentkeys.api.deps import SessionDep, network_of_request, presented_key_of
+from agentkeys.api.deps import SessionDep, describe_rate, network_of_request, presented_key_of
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.service import CredentialService
 from agentkeys.ratelimit.base import RequestRateLimiter
@@ -60,6 +60,7 @@ async def limit_failed_revocations(request: Request) -> None:
         return
     network = network_of_request(request)
     decision = await limiter.hit(network)
+    describe_rate(request, "failed-revocation", decision)
     if not decision.allowed:
         raise decision.refusal(
             f"This client network ({network}) may make {decision.limit} failed revocation "
@@ -78,6 +79,7 @@ async def limit_revocations_of(request: Request, credential_id: str) -> None:
     if limiter is None:
         return
     decision = await limiter.hit(credential_id)
+    describe_rate(request, "revocation", decision)
     if not decision.allowed:
         raise decision.refusal(
             f"This credential may be revoked {decision.limit} times per "
