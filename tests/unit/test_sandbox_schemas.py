@@ -14,9 +14,11 @@ from agentkeys.sandbox.battery.estimate import BatteryParameters
 from agentkeys.sandbox.battery.schemas import BatteryAnnualEstimatedSavingsRequestDto
 from agentkeys.sandbox.bills import schemas as bill_schemas
 from agentkeys.sandbox.bills.schemas import PeriodBillRequestDto
+from agentkeys.sandbox.homes.schemas import CreateClientHomeDto, UpdateClientHomeDto
 from agentkeys.sandbox.price_signal import schemas as price_signal_schemas
 from agentkeys.sandbox.price_signal.schemas import GetPriceSignalRequestDto
 from agentkeys.sandbox.tariffs.model import ALL_MONTHS
+from agentkeys.sandbox.utility.schemas import UtilityRequestDTO
 
 DAY = [0.0] * 96
 
@@ -146,9 +148,6 @@ class TestZipCodes:
 
     @staticmethod
     def zip_fields() -> list[tuple[type[Any], str, dict[str, Any]]]:
-        from agentkeys.sandbox.homes.schemas import CreateClientHomeDto, UpdateClientHomeDto
-        from agentkeys.sandbox.utility.schemas import UtilityRequestDTO
-
         return [
             (UtilityRequestDTO, "zipcode", {}),
             (CreateClientHomeDto, "zipcode", {"name": "Home"}),
