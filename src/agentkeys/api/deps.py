@@ -3,11 +3,10 @@ network, the key guard with its scopes, and bodies parsed after the guards."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
@@ -23,8 +22,35 @@ from agentkeys.credentials.verifier import repeated_key_header
 from agentkeys.db.engine import pop_after_commit
 from agentkeys.errors import FieldError, ValidationFailed
 from agentkeys.ratelimit.base import RateDecision
+from agentkeys.validation import decode_json
 
 API_KEY_HEADER = "x-ws-api-key"
+
+
+class JsonBodyRequest(Request):
+    """A request whose JSON body is read by ``validation.decode_json``: an integer too long to
+    convert is refused naming its field (400 ``VALIDATION_FAILED``), where the standard decoder
+    failed the whole body ("There was an error parsing the body")."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = decode_json(await self.body())
+        return self._json
+
+
+class JsonBodyRoute(APIRoute):
+    """The route class of every router (``APIRouter(route_class=JsonBodyRoute)``): FastAPI reads
+    declared bodies through ``JsonBodyRequest``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            return await handler(JsonBodyRequest(request.scope, request.receive))
+
+        return handle
+
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -183,7 +209,7 @@ async def parse_json_body(
         # Parsed as FastAPI parses declared bodies (the standard library's decoder), so every
         # route answers the same input alike: a lone surrogate or a NaN is refused by the
         # storable-value rule naming its field, not as malformed JSON.
-        document = json.loads(raw)
+        document = decode_json(raw)
     except (ValueError, RecursionError):
         raise ValidationFailed([FieldError("body", "Malformed JSON")]) from None
     try:

@@ -10,13 +10,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from agentkeys.api.context import app_context, request_id_of
+from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.errors import error_response
 from agentkeys.api.openapi import error_responses
 from agentkeys.db import migrate
 from agentkeys.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=JsonBodyRoute)
 NOT_READY_RETRY_SECONDS = 5
 
 

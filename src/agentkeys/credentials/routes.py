@@ -11,6 +11,7 @@ from agentkeys.api.deps import (
     ClientAddressDep,
     ClientNetworkDep,
     CurrentCredential,
+    JsonBodyRoute,
     RequestIdDep,
     parse_json_body,
 )
@@ -34,7 +35,9 @@ from agentkeys.credentials.schemas import (
 from agentkeys.credentials.service import REVOKED_NEXT_STEPS, RevocationTarget
 from agentkeys.errors import DomainError
 
-router = APIRouter(prefix="/v1/agent-credentials", tags=["agent credentials"])
+router = APIRouter(
+    prefix="/v1/agent-credentials", tags=["agent credentials"], route_class=JsonBodyRoute
+)
 
 CredentialIdPath = Annotated[str, Path(alias="credentialId")]
 # Revoke parses its body after the guards, so FastAPI does not see it: its schema is declared
