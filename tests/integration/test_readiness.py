@@ -195,3 +195,33 @@ class TestFailureLog:
         # The error's class and message, on one line.
         assert re.fullmatch(r"readiness check failed: \w+: .+", record.getMessage())
         assert "\n" not in record.getMessage()
+
+
+class TestPostgresqlSslModes:
+    """A libpq sslmode in the URL reaches asyncpg as its ssl argument: the server works with it.
+    (The local PostgreSQL has no TLS: disable and allow/prefer, which fall back, connect.)"""
+
+    @pytest.mark.parametrize("mode", ["disable", "allow", "prefer"])
+    async def test_the_server_is_ready_and_serves(
+        self, backend: str, database_url: str, mode: str
+    ) -> None:
+        if backend != "postgresql":
+            pytest.skip("sslmode is PostgreSQL's")
+        plain = database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+        async with app_on(f"{plain}?sslmode={mode}") as http:
+            assert (await readiness(http)).json() == {"status": "ready"}
+            issued = await http.post("/v1/agent-credentials", json=SEED_REQUEST)
+            assert issued.json()["outcome"] == "issued"
+
+    async def test_require_against_a_server_without_tls_is_unavailable_not_500(
+        self, backend: str, database_url: str
+    ) -> None:
+        if backend != "postgresql":
+            pytest.skip("sslmode is PostgreSQL's")
+        plain = database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+        async with app_on(f"{plain}?sslmode=require") as http:
+            response = await http.get("/readyz")
+
+        assert response.status_code == 503
