@@ -21,7 +21,7 @@ from agentkeys.api.middleware import (
     body_timed_out,
     client_closed_request,
 )
-from agentkeys.api.openapi import describe_openapi
+from agentkeys.api.openapi import TransportLimits, describe_openapi
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
 from agentkeys.credentials import routes as credential_routes
@@ -165,7 +165,16 @@ def create_app(
     )
     for router in ROUTERS:
         app.include_router(router)
-    describe_openapi(app, credential_routes.OPENAPI_SCHEMAS)
+    describe_openapi(
+        app,
+        credential_routes.OPENAPI_SCHEMAS,
+        TransportLimits(
+            max_body_bytes=settings.max_body_bytes,
+            max_header_bytes=settings.max_header_bytes,
+            header_timeout_seconds=settings.header_timeout_seconds,
+            body_timeout_seconds=settings.body_timeout_seconds,
+        ),
+    )
     return app
 
 

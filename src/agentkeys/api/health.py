@@ -25,7 +25,13 @@ class HealthDto(BaseModel):
     status: str
 
 
-@router.get("/healthz", response_model=HealthDto, summary="Liveness: the process answers")
+@router.get(
+    "/healthz",
+    response_model=HealthDto,
+    summary="Liveness: the process answers",
+    # Never an error of its own, but the transport's (405 for another method, 408, 431...).
+    responses=error_responses(),
+)
 async def healthz() -> HealthDto:
     return HealthDto(status="ok")
 
