@@ -30,6 +30,30 @@ ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 BACKEND_ALIASES = {"postgres": "postgresql", "sqlite": "sqlite", "postgresql": "postgresql"}
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 EXAMPLE_DATABASE_URLS = "sqlite:///agentkeys.db or postgresql://user@host:5432/agentkeys"
+# libpq's sslmode values; asyncpg takes the same names as its `ssl` argument.
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# libpq's TLS file parameters: asyncpg reads them from these environment variables only (the
+# URL's query becomes keyword arguments, which it does not take for these).
+SSL_FILE_VARIABLES = {
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+}
+# Query parameters of a PostgreSQL URL that asyncpg.connect takes as they come, as text (besides
+# sslmode, translated): SQLAlchemy passes the query as keyword arguments, converting only
+# `prepared_statement_cache_size`, so a numeric or boolean asyncpg argument (command_timeout,
+# direct_tls=false) would arrive as a string and anything else as an unknown keyword.
+POSTGRESQL_QUERY_PARAMETERS = frozenset(
+    {
+        "ssl",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+        "passfile",
+        "prepared_statement_cache_size",
+    }
+)
 
 
 def secret_bits(secret: str) -> float:
@@ -91,7 +115,40 @@ def async_database_url(value: str) -> str:
     url = url.set(drivername=f"{backend}+{wanted}")
     if backend == "sqlite":
         _check_sqlite_directory(url)
+    else:
+        url = _asyncpg_query(url)
     return url.render_as_string(hide_password=False)
+
+
+def _asyncpg_query(url: URL) -> URL:
+    """libpq's ``sslmode`` as asyncpg's ``ssl`` (same mode names); every other parameter either
+    one asyncpg takes or refused by name. SQLAlchemy passes the query to ``asyncpg.connect`` as
+    keyword arguments, where ``sslmode`` is unknown: every connection would fail."""
+    query = dict(url.query)
+    for name, value in query.items():
+        if not isinstance(value, str):
+            raise ValueError(f"the URL parameter {name!r} is given more than once")  # noqa: TRY004 - pydantic reports ValueError
+    modes = {name: query.pop(name) for name in ("sslmode", "ssl") if name in query}
+    if len(set(modes.values())) > 1:
+        raise ValueError("sslmode and ssl disagree; give one of them")
+    if modes:
+        mode = str(next(iter(modes.values())))
+        if mode not in SSL_MODES:
+            raise ValueError(f"sslmode {mode[:40]!r} is not one of {', '.join(SSL_MODES)}")
+        query["ssl"] = mode
+    for name, variable in SSL_FILE_VARIABLES.items():
+        if name in query:
+            raise ValueError(
+                f"{name} in the URL is not read by the asyncpg driver; set the environment "
+                f"variable {variable} to the file instead"
+            )
+    unknown = sorted(set(query) - POSTGRESQL_QUERY_PARAMETERS)
+    if unknown:
+        raise ValueError(
+            f"unsupported URL parameter {unknown[0][:40]!r} for PostgreSQL; supported: sslmode, "
+            f"{', '.join(sorted(POSTGRESQL_QUERY_PARAMETERS))}"
+        )
+    return url.set(query=query)
 
 
 def _check_sqlite_directory(url: URL) -> None:
@@ -116,7 +173,12 @@ class Settings(BaseSettings):
 
     # hide_input_in_errors: a refused secret or URL (with its password) never enters an error.
     model_config = SettingsConfigDict(
-        env_prefix="AGENTKEYS_", extra="ignore", frozen=True, hide_input_in_errors=True
+        env_prefix="AGENTKEYS_",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        # NaN passes no bound and infinity means nothing for a time or a size: refused by name.
+        allow_inf_nan=False,
     )
 
     mode: Mode = Field(
@@ -155,6 +217,13 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=2 * 1024 * 1024, gt=0, description="Largest accepted request body."
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=4 * 1024,
+        le=1024 * 1024,
+        description="Largest accepted request head (request line and headers, with their line "
+        "ends); a larger one answers 431 and the connection closes.",
     )
     header_timeout_seconds: float = Field(
         default=10,

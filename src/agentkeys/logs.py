@@ -26,6 +26,12 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), No
 _NEEDS_QUOTES = frozenset(' ="')
 
 
+# Most characters of one value written to a line (before escaping): a 60 KB path or header must
+# not make a 60 KB log line. The excess is cut and its length said: ``…[+59488 chars]``.
+MAX_LOGGED_VALUE = 512
+# A traceback (or a library's own message) is longer, but bounded too.
+MAX_LOGGED_TRACE = 16 * 1024
+
 _SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -55,9 +61,18 @@ def escape(text: str) -> str:
     )
 
 
-def quote(text: str) -> str:
-    """``text`` escaped, and double-quoted (inner quotes escaped) if it could end a value early."""
-    escaped = escape(text)
+def bounded(text: str, limit: int = MAX_LOGGED_VALUE) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[+{len(text) - limit} chars]"
+
+
+def quote(text: str, limit: int = MAX_LOGGED_VALUE) -> str:
+    """``text`` escaped and bounded, and double-quoted (inner quotes escaped) if it could end a
+    value early."""
+    # Cut before escaping, so no escape is cut in half (each character escapes to at most 10).
+    escaped = escape(bounded(text, limit))
     if escaped and _NEEDS_QUOTES.isdisjoint(escaped):
         return escaped
     return '"' + escaped.replace('"', '\\"') + '"'
@@ -73,7 +88,7 @@ def _safe_argument(value: Any) -> Any:
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         safe = logging.makeLogRecord(vars(record))
-        safe.msg = escape(str(record.msg))
+        safe.msg = escape(bounded(str(record.msg), MAX_LOGGED_TRACE))
         if isinstance(record.args, dict):
             safe.args = {key: _safe_argument(value) for key, value in record.args.items()}
         elif record.args:
@@ -90,7 +105,7 @@ class KeyValueFormatter(logging.Formatter):
         ]
         trace = self._trace(record)
         if trace:
-            extras.append(f"traceback={quote(trace)}")
+            extras.append(f"traceback={quote(trace, MAX_LOGGED_TRACE)}")
         return f"{line} {' '.join(extras)}" if extras else line
 
     def _trace(self, record: logging.LogRecord) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -225,6 +227,55 @@ FreeFormObject = Annotated[
 ]
 
 
+class OversizedInteger:
+    """Where a body held an integer literal longer than Python converts (``sys.int_max_str_digits``,
+    4300 digits by default): left in the document by ``decode_json`` so that validation can
+    refuse it naming its field, instead of the whole body failing to parse."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _integer(literal: str) -> int | OversizedInteger:
+    digits = len(literal.lstrip("-"))
+    limit = sys.get_int_max_str_digits()
+    if limit and digits > limit:
+        return OversizedInteger(digits)
+    return int(literal)
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """A request body's JSON, as every route reads it (the standard library's decoder, as
+    FastAPI's). An integer too long to convert is kept as an ``OversizedInteger`` for
+    ``RequestBody`` to refuse naming its field; malformed JSON raises ``ValueError``."""
+    return json.loads(raw, parse_int=_integer)
+
+
+def _oversized_integers(value: object, path: JsonPath) -> list[InitErrorDetails]:
+    if isinstance(value, OversizedInteger):
+        return [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "int_digits",
+                    "An integer of at most {limit} digits (this has {digits})",
+                    {"limit": sys.get_int_max_str_digits(), "digits": value.digits},
+                ),
+                loc=path,
+                input=None,
+            )
+        ]
+    found: list[InitErrorDetails] = []
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _oversized_integers(item, (*path, index))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found += _oversized_integers(item, (*path, key))
+    return found
+
+
 class RequestBody(BaseModel):
     """Base of every JSON request body: strict JSON types, unknown fields ignored, and only
     storable values.
@@ -236,6 +287,15 @@ class RequestBody(BaseModel):
     """
 
     model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_oversized_integers(cls, data: object) -> object:
+        # Before the fields: each such integer is named by its path as sent, whatever its field.
+        found = _oversized_integers(data, ())
+        if found:
+            raise ValidationError.from_exception_data("oversized integers", found)
+        return data
 
     @field_validator("*", mode="after")
     @classmethod

@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import AppFactory, client_for
+
 SEED_SCHEMAS = {
     "CreateAgentCredentialRequestDto",
     "AgentCredentialResponseDto",
@@ -55,8 +57,6 @@ class TestOpenApi:
         self, openapi: dict[str, Any]
     ) -> None:
         for path, operations in openapi["paths"].items():
-            if path in {"/healthz"}:
-                continue
             for method, operation in operations.items():
                 errors = {
                     status: response
@@ -104,3 +104,31 @@ class TestOpenApi:
 
         assert response.status_code == 200
         assert "swagger" in response.text.lower()
+
+
+class TestTransportAnswers:
+    """The transport's answers (405, 408, 413, 415, 431) are documented on every operation,
+    /healthz included, with this server's limits."""
+
+    async def test_every_operation_documents_them(self, openapi: dict[str, Any]) -> None:
+        for path, operations in openapi["paths"].items():
+            for method, operation in operations.items():
+                missing = {"405", "408", "413", "415", "431"} - set(operation["responses"])
+                assert not missing, (method, path, missing)
+
+    async def test_the_limits_are_this_server_s(self, make_app: AppFactory) -> None:
+        app = make_app(max_body_bytes=12345, max_header_bytes=23456, body_timeout_seconds=7)
+        async with client_for(app) as client:
+            described = (await client.get("/openapi.json")).json()
+
+        responses = described["paths"]["/v1/feedback"]["post"]["responses"]
+        assert "12345 bytes" in responses["413"]["description"]
+        assert "23456 bytes" in responses["431"]["description"]
+        assert "7 s" in responses["408"]["description"]
+        assert "at most 12345 bytes (else 413)" in described["info"]["description"]
+
+    async def test_healthz_answers_405_as_documented(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/healthz")
+
+        assert response.status_code == 405
+        assert response.json()["error_code"] == "METHOD_NOT_ALLOWED"

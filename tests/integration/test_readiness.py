@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -166,3 +168,60 @@ class TestAtHead:
     async def test_readyz_is_ready(self, database_url: str) -> None:
         async with app_on(database_url) as http:
             assert (await readiness(http)).json() == {"status": "ready"}
+
+
+class TestFailureLog:
+    async def test_a_failed_check_is_one_line_without_a_traceback(
+        self, backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        if backend == "postgresql":
+            url = postgres_url(unused_database_name())
+        else:
+            directory = tmp_path / "gone"
+            directory.mkdir()
+            url = sqlite_url(directory / "agentkeys.db")
+        client = app_on(url)
+        shutil.rmtree(tmp_path / "gone", True)
+
+        with caplog.at_level(logging.WARNING, logger="agentkeys"):
+            async with client as http:
+                assert (await readiness(http)).status_code == 503
+                await aiosqlite_threads_ended()
+
+        failures = [r for r in caplog.records if r.getMessage().startswith("readiness check")]
+        assert len(failures) == 1
+        record = failures[0]
+        assert record.exc_info is None
+        # The error's class and message, on one line.
+        assert re.fullmatch(r"readiness check failed: \w+: .+", record.getMessage())
+        assert "\n" not in record.getMessage()
+
+
+class TestPostgresqlSslModes:
+    """A libpq sslmode in the URL reaches asyncpg as its ssl argument: the server works with it.
+    (The local PostgreSQL has no TLS: disable and allow/prefer, which fall back, connect.)"""
+
+    @pytest.mark.parametrize("mode", ["disable", "allow", "prefer"])
+    async def test_the_server_is_ready_and_serves(
+        self, backend: str, database_url: str, mode: str
+    ) -> None:
+        if backend != "postgresql":
+            pytest.skip("sslmode is PostgreSQL's")
+        plain = database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+        async with app_on(f"{plain}?sslmode={mode}") as http:
+            assert (await readiness(http)).json() == {"status": "ready"}
+            issued = await http.post("/v1/agent-credentials", json=SEED_REQUEST)
+            assert issued.json()["outcome"] == "issued"
+
+    async def test_require_against_a_server_without_tls_is_unavailable_not_500(
+        self, backend: str, database_url: str
+    ) -> None:
+        if backend != "postgresql":
+            pytest.skip("sslmode is PostgreSQL's")
+        plain = database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+        async with app_on(f"{plain}?sslmode=require") as http:
+            response = await http.get("/readyz")
+
+        assert response.status_code == 503

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sqlite3
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from prometheus_client import REGISTRY
@@ -170,6 +174,10 @@ class TestAggregateRates:
         assert body["error_code"] == "RATE_LIMITED"
         assert "client network" in body["message"]
         assert refused.headers["retry-after"] == str(body["retry_after_seconds"])
+        # The headers describe the rate that refused: the network's, not the credential's.
+        assert refused.headers["ratelimit-policy"] == '"network";q=3;w=60'
+        assert refused.headers["ratelimit"] == f'"network";r=0;t={body["retry_after_seconds"]}'
+        assert allowed[2].headers["ratelimit-policy"].startswith('"credential";')
         assert also_refused.status_code == 429
         assert other.status_code == 200
 
@@ -202,30 +210,118 @@ class TestAggregateRates:
 
 
 class TestRevocationRate:
-    async def test_revocations_are_limited_per_network_before_any_lock(
+    """Failed revocation attempts count per network; a holder's own revocations per credential,
+    so no number of anonymous or invalid attempts can stop an owner revoking a leaked key."""
+
+    async def test_failed_attempts_from_a_network_never_block_its_owner(
+        self, make_app: AppFactory
+    ) -> None:
+        policy = load_policy()  # the shipped rate: 30 a minute
+        assert policy.request_costs.revocations_per_network is not None
+        limit = policy.request_costs.revocations_per_network.limit
+        app = make_app(policy=policy)
+        async with client_for(app) as client:
+            owner = await issue_credential(client)
+            stranger = await issue_credential(client)
+            path = owner["revocation_path"]
+            attempts = [
+                await client.post(path),  # no key
+                *[
+                    await client.post(path, headers={"x-ws-api-key": f"wsk_agent_{n:032d}"})
+                    for n in range(limit // 2)
+                ],
+                # A valid key, but not this credential's.
+                *[
+                    await client.post(path, headers=key_header(stranger["credential"]))
+                    for _ in range(limit)
+                ],
+            ]
+            owners = await client.post(path, headers=key_header(owner["credential"]))
+            after = await client.get(SELF, headers=key_header(owner["credential"]))
+
+        statuses = [attempt.status_code for attempt in attempts]
+        assert set(statuses[:limit]) <= {401, 404}
+        assert statuses[limit:] == [429] * (len(attempts) - limit)
+        refused = attempts[-1].json()
+        assert refused["error_code"] == "RATE_LIMITED"
+        assert "failed revocation attempts" in refused["message"]
+        assert attempts[-1].headers["ratelimit-policy"] == f'"failed-revocation";q={limit};w=60'
+        assert attempts[-1].headers["ratelimit"].startswith('"failed-revocation";r=0;')
+        assert attempts[-1].headers["retry-after"] == str(refused["retry_after_seconds"])
+        assert owners.status_code == 200, owners.text
+        assert owners.json()["credential_id"] == owner["credential_id"]
+        assert after.status_code == 401  # revoked, at once
+
+    async def test_a_holder_s_repeats_are_limited_per_credential(
         self, make_app: AppFactory
     ) -> None:
         policy = costs(revocations_per_network=RequestRate(2, timedelta(seconds=60)))
         app = make_app(policy=policy)
         async with client_for(app) as client:
-            keys = [await issue_credential(client) for _ in range(3)]
-            answers = [
-                await client.post(k["revocation_path"], headers=key_header(k["credential"]))
-                for k in keys
+            keys = [await issue_credential(client) for _ in range(2)]
+            first = keys[0]
+            repeats = [
+                await client.post(first["revocation_path"], headers=key_header(first["credential"]))
+                for _ in range(3)
             ]
-            # Refused before authentication: the lock a revocation takes is never reached.
-            unauthenticated = await client.post(keys[2]["revocation_path"])
-        async with client_for(app, client_address="198.51.100.5") as elsewhere:
-            other = await elsewhere.post(
-                keys[2]["revocation_path"], headers=key_header(keys[2]["credential"])
+            # Another holder on the same network is not touched by the first one's repeats.
+            other = await client.post(
+                keys[1]["revocation_path"], headers=key_header(keys[1]["credential"])
             )
 
-        assert [a.status_code for a in answers] == [200, 200, 429]
-        refused = answers[2].json()
+        assert [a.status_code for a in repeats] == [200, 200, 429]
+        refused = repeats[2].json()
         assert refused["error_code"] == "RATE_LIMITED"
-        assert answers[2].headers["retry-after"] == str(refused["retry_after_seconds"])
-        assert unauthenticated.status_code == 429
+        assert "This credential may be revoked 2 times per 60 seconds" in refused["message"]
+        assert repeats[2].headers["ratelimit-policy"] == '"revocation";q=2;w=60'
+        assert (
+            repeats[2].headers["ratelimit"]
+            == f'"revocation";r=0;t={refused["retry_after_seconds"]}'
+        )
         assert other.status_code == 200
+
+
+class TestRepeatedRevocation:
+    async def test_an_already_revoked_credential_is_answered_without_the_lock(
+        self, make_app: AppFactory, database_path: Path | None, database_url: str
+    ) -> None:
+        """While another transaction holds the lock a revocation would take (SQLite's write
+        lock; the credential's row on PostgreSQL), a repeat is answered at once."""
+        async with client_for(make_app()) as client:
+            issued = await issue_credential(client)
+            path, headers = issued["revocation_path"], key_header(issued["credential"])
+            assert (await client.post(path, headers=headers)).status_code == 200
+            async with held_revocation_lock(database_path, database_url, issued["credential_id"]):
+                # Were the lock taken, PostgreSQL would wait for ever: bounded here.
+                async with asyncio.timeout(5):
+                    repeat = await client.post(path, headers=headers)
+
+        assert repeat.status_code == 200
+        assert repeat.json()["credential_id"] == issued["credential_id"]
+
+
+@asynccontextmanager
+async def held_revocation_lock(
+    database_path: Path | None, database_url: str, credential_id: str
+) -> AsyncIterator[None]:
+    if database_path is not None:
+        holder = sqlite3.connect(database_path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        async with connection.transaction():
+            await connection.execute(
+                "SELECT 1 FROM credentials WHERE id = $1 FOR UPDATE", credential_id
+            )
+            yield
+    finally:
+        await connection.close()
 
 
 class TestIssuanceRate:

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -261,3 +262,73 @@ class TestPortInUse:
         line = assert_refused(result, code=ENVIRONMENT_ERROR, said=f"127.0.0.1:{port}")
         assert "cannot listen" in line
         assert "in use" in line
+
+
+class TestRefusedCommands:
+    """Commands that cannot work as asked are refused in one line before anything is touched."""
+
+    @pytest.mark.parametrize("workers", ["2", "3"])
+    def test_several_workers_need_redis(self, tmp_path: Path, workers: str) -> None:
+        result = run([*serve(), "--workers", workers], tmp_path)
+
+        line = assert_refused(result, code=CONFIGURATION_ERROR, said=f"--workers {workers} needs")
+        assert "AGENTKEYS_REDIS_URL" in line
+        assert not (tmp_path / "agentkeys.db").exists()
+
+    def test_several_workers_with_redis_serve(self, tmp_path: Path, redis_url: str) -> None:
+        log_path = tmp_path / "server.log"
+        port = free_port()
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AGENTKEYS_")},
+            "AGENTKEYS_MODE": "production",
+            "AGENTKEYS_SECRET": TEST_SECRET,
+            "AGENTKEYS_DATABASE_URL": f"sqlite:///{tmp_path / 'agentkeys.db'}",
+            "AGENTKEYS_REDIS_URL": redis_url,
+        }
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [AGENTKEYS, "serve", "--port", str(port), "--workers", "2"],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=tmp_path,
+            )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert process.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+    @pytest.mark.parametrize("revision", ["zzz", "0099", "head+5"])
+    def test_an_unknown_revision_is_named_and_no_file_is_left(
+        self, tmp_path: Path, revision: str
+    ) -> None:
+        result = run(["db", "upgrade", revision], tmp_path)
+
+        line = assert_refused(
+            result, code=CONFIGURATION_ERROR, said=f"unknown revision '{revision}'"
+        )
+        assert "SQLite" not in line
+        assert "head" in line
+        assert list(tmp_path.iterdir()) == []
+
+    @pytest.mark.parametrize(
+        "url", ["sqlite://", "sqlite:///:memory:", "sqlite+aiosqlite:///:memory:"]
+    )
+    @pytest.mark.parametrize("command", [["db", "upgrade"], ["serve", "--port", "0"]])
+    def test_an_in_memory_database_is_refused(
+        self, tmp_path: Path, url: str, command: list[str]
+    ) -> None:
+        result = run(command, tmp_path, database_url=url)
+
+        line = assert_refused(result, code=CONFIGURATION_ERROR, said="in-memory SQLite database")
+        assert "sqlite:///agentkeys.db" in line

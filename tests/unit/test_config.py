@@ -10,7 +10,14 @@ import pytest
 from pydantic import ValidationError
 
 from agentkeys.api.app import create_app
-from agentkeys.config import DEVELOPMENT_SECRET, Mode, Settings, secret_bits, usable_cpus
+from agentkeys.config import (
+    DEVELOPMENT_SECRET,
+    Mode,
+    Settings,
+    secret_bits,
+    settings_problems,
+    usable_cpus,
+)
 from agentkeys.cpu import CpuPool
 from tests.conftest import TEST_SECRET
 
@@ -233,3 +240,85 @@ class TestCpuWorkers:
         cpu: CpuPool = create_app(settings).state.context.cpu
 
         assert cpu.size == 3
+
+
+NUMERIC_SETTINGS = [
+    name
+    for name, field in Settings.model_fields.items()
+    if field.annotation in {int, float, int | None, float | None}
+]
+
+
+class TestEveryNumber:
+    def test_the_walk_finds_the_settings(self) -> None:
+        assert {"key_cache_seconds", "max_body_bytes", "max_header_bytes", "cpu_workers"} <= set(
+            NUMERIC_SETTINGS
+        )
+
+    @pytest.mark.parametrize("field", NUMERIC_SETTINGS)
+    @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "1e999"])
+    def test_non_finite_and_negative_values_are_refused_naming_the_setting(
+        self, field: str, value: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(f"AGENTKEYS_{field.upper()}", value)
+        monkeypatch.setenv("AGENTKEYS_SECRET", STRONG)
+        with pytest.raises(ValidationError) as raised:
+            Settings()
+
+        problems = settings_problems(raised.value)
+        assert len(problems) == 1
+        assert problems[0].startswith(f"AGENTKEYS_{field.upper()}: ")
+        if value in {"nan", "inf", "-inf", "1e999"} and Settings.model_fields[field].annotation in {
+            float,
+            float | None,
+        }:
+            assert "finite number" in problems[0]
+
+
+class TestPostgresqlSsl:
+    """libpq's sslmode becomes asyncpg's ssl argument; what asyncpg cannot take is refused."""
+
+    @pytest.mark.parametrize(
+        "mode", ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+    )
+    @pytest.mark.parametrize("name", ["sslmode", "ssl"])
+    def test_every_libpq_mode_is_asyncpg_s_ssl(self, name: str, mode: str) -> None:
+        settings = Settings(secret=STRONG, database_url=f"postgresql://u@db/keys?{name}={mode}")
+
+        assert settings.database_url == f"postgresql+asyncpg://u@db/keys?ssl={mode}"
+
+    def test_other_parameters_are_kept(self) -> None:
+        settings = Settings(
+            secret=STRONG,
+            database_url="postgres://u@db/keys?sslmode=require&target_session_attrs=read-write",
+        )
+
+        assert settings.database_url == (
+            "postgresql+asyncpg://u@db/keys?ssl=require&target_session_attrs=read-write"
+        )
+
+    @pytest.mark.parametrize(
+        ("query", "said"),
+        [
+            ("sslmode=bogus", "sslmode 'bogus' is not one of disable, allow, prefer, require"),
+            ("sslmode=REQUIRE", "sslmode 'REQUIRE' is not one of"),
+            ("ssl=true", "sslmode 'true' is not one of"),
+            ("sslmode=require&ssl=disable", "sslmode and ssl disagree"),
+            ("sslmode=require&sslmode=disable", "'sslmode' is given more than once"),
+            ("sslrootcert=/etc/ca.pem", "set the environment variable PGSSLROOTCERT"),
+            ("sslcert=/c.pem", "PGSSLCERT"),
+            ("sslkey=/k.pem", "PGSSLKEY"),
+            ("sslcrl=/r.pem", "PGSSLCRL"),
+            ("application_name=x", "unsupported URL parameter 'application_name'"),
+            ("command_timeout=5", "unsupported URL parameter 'command_timeout'"),
+        ],
+    )
+    def test_what_asyncpg_cannot_take_is_refused_in_one_line(self, query: str, said: str) -> None:
+        with pytest.raises(ValidationError) as raised:
+            Settings(secret=STRONG, database_url=f"postgresql://u:hunter2hunter2@db/keys?{query}")
+
+        problems = settings_problems(raised.value)
+        assert len(problems) == 1
+        assert problems[0].startswith("AGENTKEYS_DATABASE_URL: ")
+        assert said in problems[0]
+        assert "hunter2" not in problems[0]

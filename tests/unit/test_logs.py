@@ -94,3 +94,38 @@ def test_printable_text_is_left_alone() -> None:
     assert escape("Ünïcode ✓ ümlaut 電気") == "Ünïcode ✓ ümlaut 電気"
     assert escape("a\\b") == "a\\\\b"
     assert escape(chr(sys.maxunicode)) == "\\U0010ffff"
+
+
+class TestBoundedValues:
+    """Every value a client controls is bounded in the line, however it reaches the log."""
+
+    LONG = "/v1/homes/" + "a" * 60_000
+
+    def test_a_long_argument_is_cut_and_says_so(self) -> None:
+        line = formatted("%s %s %s", "GET", self.LONG, 404)
+
+        assert len(line) < 1_000
+        assert f"…[+{len(self.LONG) - 512} chars]" in line
+        assert line.endswith(" 404")
+
+    def test_a_long_extra_is_cut(self) -> None:
+        line = formatted("event", header=self.LONG)
+
+        assert len(line) < 1_000
+        assert "…[+" in line
+
+    def test_escapes_are_never_cut_in_half(self) -> None:
+        line = formatted("%s", "\n" * 60_000)
+
+        assert "\\n" * 512 + "…[+59488 chars]" in line
+
+    def test_a_traceback_has_a_larger_bound(self) -> None:
+        def fail() -> None:
+            raise ValueError("v" * 60_000)
+
+        try:
+            fail()
+        except ValueError as error:
+            line = formatted("failed", exc=error)
+
+        assert 16 * 1024 < len(line) < 20 * 1024

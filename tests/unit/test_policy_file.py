@@ -251,7 +251,10 @@ class TestPolicyCheckCommand:
         assert "address_decisions    60 per 3600 s per client network" in result.stdout
         assert "1200 per client network over all its keys" in result.stdout
         assert "a request needing battery:estimate counts 10" in result.stdout
-        assert "Revocations: 30 per client network per 60 s" in result.stdout
+        assert (
+            "Revocations: 30 per credential by its own key, and 30 failed attempts per client "
+            "network, per 60 s" in result.stdout
+        )
         assert "Client network: IPv4 /32, IPv6 /64" in result.stdout
         assert result.stdout.rstrip().endswith(f"{path}: OK")
 

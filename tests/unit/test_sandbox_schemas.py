@@ -14,9 +14,11 @@ from agentkeys.sandbox.battery.estimate import BatteryParameters
 from agentkeys.sandbox.battery.schemas import BatteryAnnualEstimatedSavingsRequestDto
 from agentkeys.sandbox.bills import schemas as bill_schemas
 from agentkeys.sandbox.bills.schemas import PeriodBillRequestDto
+from agentkeys.sandbox.homes.schemas import CreateClientHomeDto, UpdateClientHomeDto
 from agentkeys.sandbox.price_signal import schemas as price_signal_schemas
 from agentkeys.sandbox.price_signal.schemas import GetPriceSignalRequestDto
 from agentkeys.sandbox.tariffs.model import ALL_MONTHS
+from agentkeys.sandbox.utility.schemas import UtilityRequestDTO
 
 DAY = [0.0] * 96
 
@@ -138,3 +140,30 @@ class TestBatteryParametersMapping:
                 max_soc=high,
                 current_soc=current,
             )
+
+
+class TestZipCodes:
+    """Every ZIP field is one type: 5 digits (or fewer with leading zeros, or a 3-digit prefix),
+    optionally -4 digits after a hyphen or one space; no other separator."""
+
+    @staticmethod
+    def zip_fields() -> list[tuple[type[Any], str, dict[str, Any]]]:
+        return [
+            (UtilityRequestDTO, "zipcode", {}),
+            (CreateClientHomeDto, "zipcode", {"name": "Home"}),
+            (UpdateClientHomeDto, "zipcode", {}),
+        ]
+
+    @pytest.mark.parametrize(
+        "zipcode", ["12345\t6789", "12345\n6789", "12345\r\n6789", "12345\u00a06789", "12345\n"]
+    )
+    def test_white_space_other_than_one_space_is_refused(self, zipcode: str) -> None:
+        for model, field, others in self.zip_fields():
+            with pytest.raises(ValidationError) as raised:
+                model.model_validate({**others, field: zipcode})
+            assert raised.value.errors()[0]["loc"] == (field,), model
+
+    @pytest.mark.parametrize("zipcode", ["12345", "12345-6789", "12345 6789", "02134", "941"])
+    def test_a_zip_or_zip_plus_4_is_accepted(self, zipcode: str) -> None:
+        for model, field, others in self.zip_fields():
+            assert getattr(model.model_validate({**others, field: zipcode}), field) == zipcode

@@ -13,8 +13,14 @@ from agentkeys.api import health
 from agentkeys.api.context import AppContext
 from agentkeys.api.deps import required_scopes
 from agentkeys.api.errors import HEAD_AS_GET, install_error_handlers
-from agentkeys.api.middleware import BodyTimedOut, RequestContextMiddleware, body_timed_out
-from agentkeys.api.openapi import describe_openapi
+from agentkeys.api.middleware import (
+    BodyTimedOut,
+    ClientClosedRequest,
+    RequestContextMiddleware,
+    body_timed_out,
+    client_closed_request,
+)
+from agentkeys.api.openapi import TransportLimits, describe_openapi
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
 from agentkeys.cpu import CpuPool
@@ -140,10 +146,16 @@ def create_app(
             if costs.revocations_per_network
             else None
         ),
+        failed_revocation_rate_limiter=(
+            limiter_backend.limiter(costs.revocations_per_network, namespace="revocation-failed")
+            if costs.revocations_per_network
+            else None
+        ),
     )
     app.state.engine = engine
     install_error_handlers(app)
     app.add_exception_handler(BodyTimedOut, body_timed_out)
+    app.add_exception_handler(ClientClosedRequest, client_closed_request)
     # Inside the request context: the access log names HEAD, the routes see GET.
     app.add_middleware(HeadAsGet)
     app.add_middleware(
@@ -153,7 +165,16 @@ def create_app(
     )
     for router in ROUTERS:
         app.include_router(router)
-    describe_openapi(app, credential_routes.OPENAPI_SCHEMAS)
+    describe_openapi(
+        app,
+        credential_routes.OPENAPI_SCHEMAS,
+        TransportLimits(
+            max_body_bytes=settings.max_body_bytes,
+            max_header_bytes=settings.max_header_bytes,
+            header_timeout_seconds=settings.header_timeout_seconds,
+            body_timeout_seconds=settings.body_timeout_seconds,
+        ),
+    )
     return app
 
 

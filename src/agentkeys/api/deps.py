@@ -3,11 +3,10 @@ network, the key guard with its scopes, and bodies parsed after the guards."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
@@ -22,8 +21,36 @@ from agentkeys.credentials.scopes import Scope
 from agentkeys.credentials.verifier import repeated_key_header
 from agentkeys.db.engine import pop_after_commit
 from agentkeys.errors import FieldError, ValidationFailed
+from agentkeys.ratelimit.base import RateDecision
+from agentkeys.validation import decode_json
 
 API_KEY_HEADER = "x-ws-api-key"
+
+
+class JsonBodyRequest(Request):
+    """A request whose JSON body is read by ``validation.decode_json``: an integer too long to
+    convert is refused naming its field (400 ``VALIDATION_FAILED``), where the standard decoder
+    failed the whole body ("There was an error parsing the body")."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = decode_json(await self.body())
+        return self._json
+
+
+class JsonBodyRoute(APIRoute):
+    """The route class of every router (``APIRouter(route_class=JsonBodyRoute)``): FastAPI reads
+    declared bodies through ``JsonBodyRequest``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            return await handler(JsonBodyRequest(request.scope, request.receive))
+
+        return handle
+
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -95,6 +122,13 @@ def presented_key_of(request: Request) -> str | None:
     return values[0] if values else None
 
 
+def describe_rate(request: Request, name: str, decision: RateDecision) -> None:
+    """The rate the answer's RateLimit headers describe (the middleware writes them): the last
+    one set, so a refusal names the rate that refused."""
+    request.scope["state"]["rate_decision"] = decision
+    request.scope["state"]["rate_name"] = name
+
+
 Guard = Callable[[Request], Coroutine[Any, Any, AuthenticatedCredential]]
 # The scopes each guard requires, so the application can list what its routes need.
 GUARD_SCOPES: dict[Guard, tuple[Scope, ...]] = {}
@@ -117,7 +151,7 @@ def require_scopes(*scopes: Scope) -> Guard:
         cost = context.policy.request_costs.cost_of(scopes)
         decision = await context.rate_limiter.hit(credential.id, cost=cost)
         # The middleware turns this into RateLimit headers on whatever the route answers.
-        request.scope["state"]["rate_decision"] = decision
+        describe_rate(request, "credential", decision)
         if not decision.allowed:
             raise decision.refusal(
                 f"This credential may make {decision.limit} requests per "
@@ -128,6 +162,8 @@ def require_scopes(*scopes: Scope) -> Guard:
             network = network_of_request(request)
             shared = await context.network_rate_limiter.hit(network, cost=cost)
             if not shared.allowed:
+                # A 429 describes the rate that refused it, not the credential's.
+                describe_rate(request, "network", shared)
                 raise shared.refusal(
                     f"This client network ({network}) may make {shared.limit} requests per "
                     f"{shared.window_seconds} seconds over all its keys."
@@ -173,7 +209,7 @@ async def parse_json_body(
         # Parsed as FastAPI parses declared bodies (the standard library's decoder), so every
         # route answers the same input alike: a lone surrogate or a NaN is refused by the
         # storable-value rule naming its field, not as malformed JSON.
-        document = json.loads(raw)
+        document = decode_json(raw)
     except (ValueError, RecursionError):
         raise ValidationFailed([FieldError("body", "Malformed JSON")]) from None
     try:

@@ -10,13 +10,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from agentkeys.api.context import app_context, request_id_of
+from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.errors import error_response
 from agentkeys.api.openapi import error_responses
 from agentkeys.db import migrate
 from agentkeys.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=JsonBodyRoute)
 NOT_READY_RETRY_SECONDS = 5
 
 
@@ -24,7 +25,13 @@ class HealthDto(BaseModel):
     status: str
 
 
-@router.get("/healthz", response_model=HealthDto, summary="Liveness: the process answers")
+@router.get(
+    "/healthz",
+    response_model=HealthDto,
+    summary="Liveness: the process answers",
+    # Never an error of its own, but the transport's (405 for another method, 408, 431...).
+    responses=error_responses(),
+)
 async def healthz() -> HealthDto:
     return HealthDto(status="ok")
 
@@ -40,8 +47,12 @@ async def readyz(request: Request) -> HealthDto | JSONResponse:
         async with app_context(request).session_factory() as session:
             connection = await session.connection()
             state = await migrate.schema_state(connection)
-    except Exception:  # any failure means "not ready"; the cause goes to the log
-        logger.warning("readiness check failed", exc_info=True)
+    except Exception as error:  # any failure means "not ready"; the cause goes to the log
+        # One line, the error's class and message: a probe every few seconds must not fill the
+        # log with tracebacks while the database is away.
+        # (SQLAlchemy appends the statement and a link on lines of their own: the first only.)
+        first_line = next(iter(str(error).splitlines()), "")
+        logger.warning("readiness check failed: %s: %s", type(error).__name__, first_line)
         return not_ready(request, "The database is not reachable.", "Retry shortly.")
     problem = state.problem()
     if problem is not None:

@@ -4,6 +4,9 @@ Transport checks (body size, content type) run before routing and authentication
 oversized or non-JSON body is refused without reading it or touching the database. A body
 that does not arrive in whole within ``body_timeout_seconds`` of the request's head is
 refused with 408 and the connection closed (the head's own deadline is ``api/protocol.py``'s).
+A client that goes away before its body is in is logged as one access line, status 499 "client
+closed request" (nginx's convention), never as an error: nothing was decided, and whatever the
+request had begun is rolled back with its unit of work.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentkeys.api.context import request_id_of
@@ -28,6 +33,9 @@ from agentkeys.redaction import redact
 access_logger = logging.getLogger("agentkeys.access")
 logger = logging.getLogger(__name__)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# nginx's status for a request whose client closed the connection before the answer: never sent
+# (there is no one to send it to), only logged.
+CLIENT_CLOSED_REQUEST = 499
 
 
 class BodyTooLarge(HTTPException):
@@ -47,6 +55,23 @@ class BodyTimedOut(HTTPException):
         )
 
 
+class ClientClosedRequest(HTTPException):
+    """Raised from ``receive`` when the client disconnects before its body is in whole.
+
+    An ``HTTPException``, so FastAPI lets it through while reading a declared body (any other
+    exception there becomes its 400) and ``client_closed_request`` ends the request.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status_code=CLIENT_CLOSED_REQUEST, detail="client closed request")
+
+
+async def client_closed_request(request: Request, error: Exception) -> Response:
+    # The client is gone: the server drops whatever is sent now, but the access log records the
+    # request once, as 499.
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def body_timed_out(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, BodyTimedOut)  # noqa: S101 - registered for it only
     # Connection: close makes uvicorn drop the connection, and with it the rest of the body.
@@ -60,10 +85,11 @@ async def body_timed_out(request: Request, error: Exception) -> JSONResponse:
     )
 
 
-def rate_limit_headers(decision: RateDecision) -> list[tuple[bytes, bytes]]:
-    """IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy and its state."""
-    policy = f'"credential";q={decision.limit};w={decision.window_seconds}'
-    state = f'"credential";r={decision.remaining};t={decision.reset_seconds}'
+def rate_limit_headers(decision: RateDecision, name: str) -> list[tuple[bytes, bytes]]:
+    """IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the policy and its state,
+    under the rate's name (``credential``, ``network``, ``revocation``, ``failed-revocation``)."""
+    policy = f'"{name}";q={decision.limit};w={decision.window_seconds}'
+    state = f'"{name}";r={decision.remaining};t={decision.reset_seconds}'
     return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
 
 
@@ -99,20 +125,26 @@ class RequestContextMiddleware:
                     headers.append((b"x-request-id", request_id.encode()))
                 decision = scope["state"].get("rate_decision")
                 if decision is not None:
-                    headers.extend(rate_limit_headers(decision))
-                # The path only (a query string could carry anything), and never a key, even one
-                # a client put in the path.
-                access_logger.info(
-                    "%s %s %s",
-                    scope["method"],
-                    redact(scope["path"]),
-                    message["status"],
-                    extra={
-                        "request_id": request_id,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
+                    headers.extend(
+                        rate_limit_headers(decision, scope["state"].get("rate_name", "credential"))
+                    )
+                log_access(message["status"])
             await send(message)
+
+        def log_access(status: int) -> None:
+            # The path only (a query string could carry anything), and never a key, even one
+            # a client put in the path.
+            access_logger.info(
+                "%s %s %s",
+                scope["method"],
+                redact(scope["path"]),
+                status,
+                extra={
+                    "request_id": request_id,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "reason": "client closed request" if status == CLIENT_CLOSED_REQUEST else None,
+                },
+            )
 
         refusal = self._transport_refusal(scope)
         if refusal is not None:
@@ -128,6 +160,10 @@ class RequestContextMiddleware:
             return
         try:
             await self.app(scope, self._limited(receive), send_with_request_id)
+        except ClientDisconnect:
+            # Starlette's own word for a disconnect (a body read past our receive): the same 499.
+            if not response_started:
+                log_access(CLIENT_CLOSED_REQUEST)
         except Exception:
             if response_started:
                 raise
@@ -173,7 +209,9 @@ class RequestContextMiddleware:
                     message = await receive()
             except TimeoutError:
                 raise BodyTimedOut(timeout) from None
-            if message["type"] != "http.request" or not message.get("more_body", False):
+            if message["type"] == "http.disconnect":
+                raise ClientClosedRequest
+            if not message.get("more_body", False):
                 body_complete = True
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))

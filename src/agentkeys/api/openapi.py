@@ -4,6 +4,7 @@ the generated description true to the wire."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,7 +15,8 @@ from agentkeys.api.errors import ApiErrorEnvelopeDto
 API_KEY_SCHEME = "WattShiftApiKey"
 
 _DESCRIPTIONS = {
-    400: "VALIDATION_FAILED: the body or a parameter is invalid; field_errors names each field.",
+    400: "VALIDATION_FAILED: the body or a parameter is invalid; field_errors names each field "
+    "(or the request is not valid HTTP/1.1, and the connection is closed).",
     401: "AUTH_MISSING_API_KEY, AUTH_INVALID_API_KEY, AUTH_EXPIRED_CREDENTIAL or "
     "AUTH_REVOKED_CREDENTIAL.",
     403: "AUTH_INSUFFICIENT_SCOPE: the credential lacks the scope this route needs.",
@@ -23,12 +25,45 @@ _DESCRIPTIONS = {
     408: "VALIDATION_FAILED: the request was not received in time; the connection is closed.",
     413: "VALIDATION_FAILED: the body is larger than the server accepts.",
     415: "VALIDATION_FAILED: the body is not application/json.",
+    431: "VALIDATION_FAILED: the request head (request line and headers) is larger than the "
+    "server accepts; the connection is closed.",
     429: "RATE_LIMITED: too many requests; retry after retry_after_seconds.",
     500: "INTERNAL_ERROR: quote the request_id.",
     503: "SERVICE_UNAVAILABLE: a backing service is down; retry.",
 }
 
-COMMON = (405, 408, 413, 415, 500, 503)
+COMMON = (405, 408, 413, 415, 431, 500, 503)
+
+
+@dataclass(frozen=True, slots=True)
+class TransportLimits:
+    """This server's limits on requests (settings), written into the description."""
+
+    max_body_bytes: int
+    max_header_bytes: int
+    header_timeout_seconds: float
+    body_timeout_seconds: float
+
+    def described(self) -> dict[str, str]:
+        """The error answers whose description names a limit, with this server's figure."""
+        return {
+            "408": f"VALIDATION_FAILED: the request head was not in within "
+            f"{self.header_timeout_seconds:g} s, or the body within "
+            f"{self.body_timeout_seconds:g} s of the head; the connection is closed.",
+            "413": f"VALIDATION_FAILED: the body is larger than {self.max_body_bytes} bytes "
+            "(by Content-Length, or while it streams).",
+            "431": f"VALIDATION_FAILED: the request head (request line and headers) is larger "
+            f"than {self.max_header_bytes} bytes; the connection is closed.",
+        }
+
+    def paragraph(self) -> str:
+        return (
+            "\n\nLimits on every request (this server's settings): a body of at most "
+            f"{self.max_body_bytes} bytes (else 413), a head of at most {self.max_header_bytes} "
+            f"bytes (else 431), the head within {self.header_timeout_seconds:g} s and the body "
+            f"within {self.body_timeout_seconds:g} s of it (else 408). Bodies are JSON (else "
+            "415). A request that is not valid HTTP/1.1 answers 400. All in the envelope."
+        )
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -39,7 +74,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def describe_openapi(app: FastAPI, components: Mapping[str, dict[str, Any]]) -> None:
+def describe_openapi(
+    app: FastAPI, components: Mapping[str, dict[str, Any]], limits: TransportLimits
+) -> None:
     """Make the generated OpenAPI true to the wire: our 400 envelope replaces FastAPI's 422, and
     bodies parsed after the guards (not FastAPI parameters) get their schemas, given by the
     feature that declares them as ``components``."""
@@ -52,6 +89,9 @@ def describe_openapi(app: FastAPI, components: Mapping[str, dict[str, Any]]) -> 
                 for operation in operations.values():
                     responses = operation.get("responses", {})
                     responses.pop("422", None)
+                    for status, description in limits.described().items():
+                        if status in responses:
+                            responses[status]["description"] = description
                     # Every route that can refuse a key (documents 401) needs one.
                     if "401" in responses:
                         operation["security"] = [{API_KEY_SCHEME: []}]
@@ -67,6 +107,8 @@ def describe_openapi(app: FastAPI, components: Mapping[str, dict[str, Any]]) -> 
             schemas.pop("HTTPValidationError", None)
             schemas.pop("ValidationError", None)
             schemas.update(components)
+            info = schema.setdefault("info", {})
+            info["description"] = info.get("description", "") + limits.paragraph()
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -62,6 +62,13 @@ def serve(
     if workers < 1:
         fail(f"--workers {workers}: at least 1 worker is needed", code=2)
     settings = load_settings()
+    if workers > 1 and settings.redis_url is None:
+        fail(
+            f"--workers {workers} needs AGENTKEYS_REDIS_URL: without Redis each worker process "
+            "has its own request rates and learns of a revocation in another only when its "
+            "key cache expires; set it, or run one worker",
+            code=2,
+        )
     configure_logging(settings.log_level)
     # Everything that can be wrong is refused here, in one line, before a worker starts: the
     # policy (with its line numbers), the port, the database and its schema.
@@ -75,6 +82,7 @@ def serve(
     config = ServerConfig(
         "agentkeys.api.asgi:app",
         header_timeout_seconds=settings.header_timeout_seconds,
+        max_header_bytes=settings.max_header_bytes,
         host=host,
         port=port,
         workers=workers,
@@ -129,7 +137,19 @@ def ready_database(database_url: str) -> None:
         fail(problem)
 
 
+IN_MEMORY = (
+    "AGENTKEYS_DATABASE_URL names an in-memory SQLite database, which lives only as long as one "
+    "connection: the server would see none of its schema or data. Use a file, e.g. "
+    "sqlite:///agentkeys.db"
+)
+
+
 def upgraded(database_url: str, revision: str) -> None:
+    problem = migrate.unknown_revision(revision)
+    if problem is not None:
+        fail(problem, code=2)
+    if migrate.is_in_memory_sqlite(database_url):
+        fail(IN_MEMORY, code=2)
     try:
         migrate.ensure_sqlite_opens(database_url)
     except migrate.DatabaseUnusable as error:

@@ -1,4 +1,4 @@
-"""The credential feature's wiring: its service, the presented key, the revocation rate."""
+"""The credential feature's wiring: its service, the presented key, the revocation rates."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from agentkeys.api.context import app_context
-from agentkeys.api.deps import SessionDep, network_of_request, presented_key_of
+from agentkeys.api.deps import SessionDep, describe_rate, network_of_request, presented_key_of
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.service import CredentialService
 from agentkeys.ratelimit.base import RequestRateLimiter
@@ -21,7 +21,9 @@ class CredentialWiring:
     revocations: RevocationBus
     # Per client network (None: the policy sets none).
     issuance_rate_limiter: RequestRateLimiter | None = None
+    # Revocations by a credential's own key, per credential; failed attempts per network.
     revocation_rate_limiter: RequestRateLimiter | None = None
+    failed_revocation_rate_limiter: RequestRateLimiter | None = None
 
 
 def credential_wiring(request: Request) -> CredentialWiring:
@@ -46,24 +48,43 @@ async def credential_service(request: Request, session: SessionDep) -> Credentia
 CredentialServiceDep = Annotated[CredentialService, Depends(credential_service)]
 
 
-async def limit_revocations(request: Request) -> None:
-    """Revocations per client network, counted before anything else of the request is read.
+async def limit_failed_revocations(request: Request) -> None:
+    """A revocation refused for its key or its target (401, 404), counted per client network.
 
-    A revocation takes the database's write lock; this bounds how often one network can ask.
+    Called once the attempt has failed, so that no number of such attempts from a network
+    can touch a holder's revocation of its own key (counted apart, ``limit_revocations_of``).
+    Over the rate the attempt is answered 429 instead of its 401 or 404.
     """
-    limiter = credential_wiring(request).revocation_rate_limiter
+    limiter = credential_wiring(request).failed_revocation_rate_limiter
     if limiter is None:
         return
     network = network_of_request(request)
     decision = await limiter.hit(network)
+    describe_rate(request, "failed-revocation", decision)
     if not decision.allowed:
         raise decision.refusal(
-            f"This client network ({network}) may revoke {decision.limit} times per "
+            f"This client network ({network}) may make {decision.limit} failed revocation "
+            f"attempts (invalid key, or a credential not the key's own) per "
             f"{decision.window_seconds} seconds."
         )
 
 
-RevocationRate = Annotated[None, Depends(limit_revocations)]
+async def limit_revocations_of(request: Request, credential_id: str) -> None:
+    """A holder revoking its own credential: counted per credential, before any lock.
+
+    Only the holder's own attempts count here, so nobody else (an anonymous client on the same
+    network included) can spend a holder's revocations.
+    """
+    limiter = credential_wiring(request).revocation_rate_limiter
+    if limiter is None:
+        return
+    decision = await limiter.hit(credential_id)
+    describe_rate(request, "revocation", decision)
+    if not decision.allowed:
+        raise decision.refusal(
+            f"This credential may be revoked {decision.limit} times per "
+            f"{decision.window_seconds} seconds (once is enough: revocation is immediate)."
+        )
 
 
 async def presented_key(request: Request) -> str | None:

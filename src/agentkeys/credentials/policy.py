@@ -229,6 +229,13 @@ def _rate_limited(
     )
 
 
+def quota_refusal(
+    policy: IssuingPolicy, usage: Mapping[QuotaKind, QuotaUsage], *, now: datetime
+) -> RateLimited | None:
+    """The refusal the given quotas alone would answer (the longest wait), if any is full."""
+    return _rate_limited(policy, usage, now)
+
+
 def _needs_more_info(policy: IssuingPolicy, ask: CredentialAsk) -> NeedsMoreInfo | None:
     unknown = tuple(
         s for s in dict.fromkeys(ask.requested_scopes) if not policy.catalog.is_known(s)

@@ -408,8 +408,9 @@ def describe(policy: IssuingPolicy) -> str:
         lines.append(f"  a request needing {scope} counts {cost}")
     if costs.revocations_per_network:
         lines.append(
-            f"Revocations: {costs.revocations_per_network.limit} per client network per "
-            f"{int(costs.revocations_per_network.window.total_seconds())} s"
+            f"Revocations: {costs.revocations_per_network.limit} per credential by its own "
+            f"key, and {costs.revocations_per_network.limit} failed attempts per client "
+            f"network, per {int(costs.revocations_per_network.window.total_seconds())} s"
         )
     if costs.issuance_per_network:
         lines.append(

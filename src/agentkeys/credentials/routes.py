@@ -11,12 +11,18 @@ from agentkeys.api.deps import (
     ClientAddressDep,
     ClientNetworkDep,
     CurrentCredential,
+    JsonBodyRoute,
     RequestIdDep,
     parse_json_body,
 )
 from agentkeys.api.openapi import error_responses
 from agentkeys.clock import format_instant
-from agentkeys.credentials.deps import CredentialServiceDep, PresentedKeyDep, RevocationRate
+from agentkeys.credentials.deps import (
+    CredentialServiceDep,
+    PresentedKeyDep,
+    limit_failed_revocations,
+    limit_revocations_of,
+)
 from agentkeys.credentials.policy import RateLimited
 from agentkeys.credentials.schemas import (
     AgentCredentialResponseDto,
@@ -27,8 +33,11 @@ from agentkeys.credentials.schemas import (
     revocation_path,
 )
 from agentkeys.credentials.service import REVOKED_NEXT_STEPS, RevocationTarget
+from agentkeys.errors import DomainError
 
-router = APIRouter(prefix="/v1/agent-credentials", tags=["agent credentials"])
+router = APIRouter(
+    prefix="/v1/agent-credentials", tags=["agent credentials"], route_class=JsonBodyRoute
+)
 
 CredentialIdPath = Annotated[str, Path(alias="credentialId")]
 # Revoke parses its body after the guards, so FastAPI does not see it: its schema is declared
@@ -108,12 +117,21 @@ RevocationBodyBytes = Annotated[bytes, Depends(revocation_request_body)]
 
 
 async def revocation_target(
+    request: Request,
     _body: RevocationBodyBytes,
     service: CredentialServiceDep,
     key: PresentedKeyDep,
     credential_id: CredentialIdPath,
 ) -> RevocationTarget:
-    return await service.revocation_target(key, credential_id)
+    # Rates before any lock: a failed attempt counts against its network, a holder's own
+    # revocation against its credential only, so failures can never block an owner.
+    try:
+        target = await service.revocation_target(key, credential_id)
+    except DomainError:
+        await limit_failed_revocations(request)
+        raise
+    await limit_revocations_of(request, target.credential_id)
+    return target
 
 
 async def revocation_body(
@@ -142,8 +160,6 @@ async def revocation_body(
     },
 )
 async def revoke_agent_credential(
-    # First, so a network over its revocation rate is refused before any lock is taken.
-    _rate: RevocationRate,
     target: Annotated[RevocationTarget, Depends(revocation_target)],
     body: Annotated[RevokeAgentCredentialRequestDto, Depends(revocation_body)],
     service: CredentialServiceDep,
@@ -152,5 +168,5 @@ async def revoke_agent_credential(
     """Revoke your own credential at once. Idempotent: revoking again answers `revoked` again."""
     revoked = await service.revoke(target, reason=body.reason)
     return AgentCredentialRevocationResponseDto(
-        credential_id=revoked.id, request_id=request_id, next_steps=REVOKED_NEXT_STEPS
+        credential_id=revoked, request_id=request_id, next_steps=REVOKED_NEXT_STEPS
     )

@@ -25,6 +25,7 @@ from agentkeys.credentials.policy import (
     QuotaUsage,
     RateLimited,
     decide,
+    quota_refusal,
 )
 from agentkeys.credentials.quota_keys import email_key, organization_key
 from agentkeys.credentials.repository import CredentialRepository
@@ -217,11 +218,18 @@ class CredentialService:
         if admitted.allowed:
             return None
         wait = admitted.reset_seconds
+        exhausted: tuple[QuotaKind, ...] = ()
+        # The rate's wait is seconds; a network over its hourly decision quota must wait until
+        # that frees. Told the shorter wait, a client would retry only to be refused again: the
+        # answer carries the longer, truthful one (a lock-free read of the ledger).
+        by_quota = await self._network_quota_refusal(network)
+        if by_quota is not None and by_quota.retry_after_seconds > wait:
+            wait, exhausted = by_quota.retry_after_seconds, by_quota.exhausted
         result = IssuanceResult(
             credential_request_id=ids.new_credential_request_id(),
             decision=RateLimited(
                 retry_after_seconds=wait,
-                exhausted=(),
+                exhausted=exhausted,
                 next_steps=self._policy.next_steps.rate_limited.format(retry_after=wait),
             ),
         )
@@ -236,6 +244,17 @@ class CredentialService:
             },
         )
         return result
+
+    async def _network_quota_refusal(self, network: str) -> RateLimited | None:
+        """The network's decision quota, if full: read without a lock (an answer's wait only)."""
+        quota = self._policy.quotas.get(QuotaKind.ADDRESS_DECISIONS)
+        if quota is None or quota.window is None:
+            return None
+        now = to_millisecond(self._clock.now())
+        usage = await self._repository.address_decisions(
+            network, limit=quota.limit, window=quota.window, now=now
+        )
+        return quota_refusal(self._policy, {QuotaKind.ADDRESS_DECISIONS: usage}, now=now)
 
     async def _quota_usage(
         self, keys_: _QuotaKeys, *, now: datetime
@@ -358,12 +377,22 @@ class CredentialService:
         if record is None:
             raise invalid_key()
         if record.id == credential_id:
-            return RevocationTarget(credential_id=record.id, key_digest=key_digest)
+            return RevocationTarget(
+                credential_id=record.id,
+                key_digest=key_digest,
+                already_revoked=record.revoked_at is not None,
+            )
         self._verifier.refuse_unusable(record)
         raise NotFound(f"No credential '{echo(credential_id)}' belongs to this key.")
 
-    async def revoke(self, target: RevocationTarget, *, reason: str | None) -> CredentialRecord:
-        """Revoke at once; revoking again changes nothing and is not an error."""
+    async def revoke(self, target: RevocationTarget, *, reason: str | None) -> str:
+        """Revoke at once; revoking again changes nothing and is not an error. The credential's id.
+
+        A credential already revoked when its target was read is answered without the write
+        lock: a repeated revocation, however often, never queues behind or ahead of anyone.
+        """
+        if target.already_revoked:
+            return target.credential_id
         await begin_write(self._session)
         # Locked until commit (PostgreSQL; SQLite's writer lock already serializes): of many
         # simultaneous revocations only the first writes, and its time and reason are kept.
@@ -380,7 +409,7 @@ class CredentialService:
             # before the commit would otherwise cache the credential as still valid.
             credential_id = record.id
             after_commit(self._session, lambda: self._revocations.publish(credential_id))
-        return record
+        return record.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +418,8 @@ class RevocationTarget:
 
     credential_id: str
     key_digest: str
+    # Revoked when read (revocation is for ever): nothing left to write.
+    already_revoked: bool = False
 
 
 def _decision_details(decision: Decision) -> dict[str, Any]:

@@ -70,6 +70,39 @@ class SchemaState:
 
 
 @functools.cache
+def unknown_revision(revision: str) -> str | None:
+    """Why ``revision`` names no migration of this version (one line), or ``None`` if it does.
+
+    Checked before any database is opened: an unknown revision is the command's mistake, not
+    the database's, and must not leave a new SQLite file behind.
+    """
+    scripts = _scripts()
+    try:
+        found = scripts.get_revisions(revision)
+    except Exception:
+        found = ()
+    if found:
+        return None
+    known = [script.revision for script in scripts.walk_revisions()][::-1]
+    return (
+        f"unknown revision {revision[:80]!r}; this version knows head, base and {', '.join(known)}"
+    )
+
+
+def is_in_memory_sqlite(database_url: str) -> bool:
+    """``sqlite://``, ``sqlite:///:memory:`` or a ``mode=memory`` URI: a database that lives only
+    as long as one connection of one process."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return (
+        database in {"", ":memory:"}
+        or "mode=memory" in database
+        or (url.query.get("mode") == "memory")
+    )
+
+
 def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config(""))
 

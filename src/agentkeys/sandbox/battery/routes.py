@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
 from agentkeys.sandbox.battery.deps import BatteryEstimator, BatteryServiceDep
 from agentkeys.sandbox.battery.schemas import (
@@ -12,7 +13,7 @@ from agentkeys.sandbox.battery.schemas import (
 )
 from agentkeys.sandbox.homes.deps import HomeId
 
-router = APIRouter(prefix="/v1/homes", tags=["battery"])
+router = APIRouter(prefix="/v1/homes", tags=["battery"], route_class=JsonBodyRoute)
 
 
 @router.post(

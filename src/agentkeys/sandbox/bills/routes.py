@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
 from agentkeys.sandbox.bills.deps import BillReader, BillServiceDep, RatePlanId
 from agentkeys.sandbox.bills.schemas import (
@@ -13,7 +14,7 @@ from agentkeys.sandbox.bills.schemas import (
 )
 from agentkeys.sandbox.homes.deps import HomeId
 
-router = APIRouter(prefix="/v1/homes", tags=["bills"])
+router = APIRouter(prefix="/v1/homes", tags=["bills"], route_class=JsonBodyRoute)
 
 
 @router.post(

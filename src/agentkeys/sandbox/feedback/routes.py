@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentkeys.api.deps import RequestIdDep
+from agentkeys.api.deps import JsonBodyRoute, RequestIdDep
 from agentkeys.api.openapi import error_responses
 from agentkeys.sandbox.feedback.deps import FeedbackServiceDep, FeedbackWriter
 from agentkeys.sandbox.feedback.schemas import (
@@ -12,7 +12,7 @@ from agentkeys.sandbox.feedback.schemas import (
     FeedbackReceivedDto,
 )
 
-router = APIRouter(prefix="/v1/feedback", tags=["feedback"])
+router = APIRouter(prefix="/v1/feedback", tags=["feedback"], route_class=JsonBodyRoute)
 
 
 @router.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
 from agentkeys.sandbox.homes.deps import HomeId, HomeReader, HomeServiceDep, HomeWriter
 from agentkeys.sandbox.homes.schemas import (
@@ -13,7 +14,7 @@ from agentkeys.sandbox.homes.schemas import (
     UpdateClientHomeDto,
 )
 
-router = APIRouter(prefix="/v1/homes", tags=["homes"])
+router = APIRouter(prefix="/v1/homes", tags=["homes"], route_class=JsonBodyRoute)
 
 
 @router.post(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
+from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
 from agentkeys.sandbox.homes.deps import HomeId
 from agentkeys.sandbox.price_signal.deps import PriceReader, PriceSignalServiceDep
@@ -14,7 +15,7 @@ from agentkeys.sandbox.price_signal.schemas import (
     GetPriceSignalResponseDto,
 )
 
-router = APIRouter(prefix="/v1/homes", tags=["price signal"])
+router = APIRouter(prefix="/v1/homes", tags=["price signal"], route_class=JsonBodyRoute)
 
 
 @router.post(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import TypeAdapter
 
+from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
 from agentkeys.sandbox.utility.deps import CatalogDep, UtilityReader
 from agentkeys.sandbox.utility.schemas import UtilityDto, UtilityRequestDTO
 from agentkeys.sandbox.utility.service import find_utilities
 
-router = APIRouter(prefix="/v1/utility", tags=["utility"])
+router = APIRouter(prefix="/v1/utility", tags=["utility"], route_class=JsonBodyRoute)
 
 UTILITY_LIST = TypeAdapter(list[UtilityDto])
 

@@ -12,8 +12,10 @@ from agentkeys.sandbox.wire import CamelResponse
 from agentkeys.validation import CamelRequestBody, UnixSeconds
 
 # WattShift's published ZIP pattern: 1-5 digits (leading zeros allowed) or a 3-digit prefix,
-# optionally followed by a ZIP+4 suffix.
-ZIP_PATTERN = r"^(?:0{0,4}[0-9]{1,5}|[0-9]{3})(?:[-\s][0-9]{4})?$"
+# optionally followed by a ZIP+4 suffix after a hyphen or one space. Only those: a tab, a line
+# break or any other white space (the published pattern's `\s`) is no ZIP separator anyone
+# writes, and would reach the stored home and the answers. Every ZIP field is this type.
+ZIP_PATTERN = r"^(?:0{0,4}[0-9]{1,5}|[0-9]{3})(?:[- ][0-9]{4})?$"
 ZipCode = Annotated[str, Field(pattern=ZIP_PATTERN, max_length=10)]
 MAX_PAGE_SIZE = 100
 
