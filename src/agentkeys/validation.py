@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -16,8 +17,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -158,31 +161,58 @@ def _unstorable(text: str) -> str | None:
 _UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
-def _problems(value: object, path: JsonPath, depth: int) -> list[InitErrorDetails]:
-    """Every unstorable string, key or non-finite number in ``value``, with its path."""
-    if isinstance(value, str):
-        reason = _unstorable(value)
-        return [] if reason is None else [_problem("unstorable_text", reason, path)]
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return []
-        return [_problem("finite_number", "Must be a finite number (no NaN or Infinity)", path)]
-    if isinstance(value, (list, tuple, dict)) and depth > MAX_FREE_FORM_DEPTH:
-        return [_problem("json_depth", f"Nests deeper than {MAX_FREE_FORM_DEPTH} levels", path)]
+def _finite_numbers(items: list[Any]) -> bool:
+    """True if every item is a finite number: one C-speed pass for the common big list.
+
+    ``sum`` succeeds only over numbers (a string, list, object or null raises ``TypeError``);
+    a finite float total means no NaN or infinity was added. Anything else (an overflowing
+    total, a huge int beside a float) is left to the item-by-item walk.
+    """
+    try:
+        total = sum(items)
+    except (TypeError, OverflowError):
+        return False
+    return not isinstance(total, float) or math.isfinite(total)
+
+
+def _problems(value: object, path: JsonPath, max_depth: int | None) -> list[InitErrorDetails]:
+    """Every unstorable string, key or non-finite number in ``value``, with its path, in
+    document order; containers nested deeper than ``max_depth`` (if any) are refused whole.
+
+    Iterative, so no document the JSON parser accepted can exhaust the stack here. Lists of
+    plain numbers (a bill's 35,136 usage values) are checked in one pass.
+    """
     found: list[InitErrorDetails] = []
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found += _problems(item, (*path, index), depth + 1)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            reason = _unstorable(key) if isinstance(key, str) else None
+    pending: list[tuple[JsonPath, object, int]] = [(path, value, 1)]
+    while pending:
+        path, value, depth = pending.pop()
+        if isinstance(value, str):
+            reason = _unstorable(value)
             if reason is not None:
-                # The key itself is not named: it cannot be written into the answer.
+                found.append(_problem("unstorable_text", reason, path))
+        elif isinstance(value, float):
+            if not math.isfinite(value):
                 found.append(
-                    _problem("unstorable_text", f"A key: {reason[0].lower()}{reason[1:]}", path)
+                    _problem("finite_number", "Must be a finite number (no NaN or Infinity)", path)
                 )
-                continue
-            found += _problems(item, (*path, key), depth + 1)
+        elif not isinstance(value, (list, tuple, dict)):
+            continue
+        elif max_depth is not None and depth > max_depth:
+            found.append(_problem("json_depth", f"Nests deeper than {max_depth} levels", path))
+        elif isinstance(value, dict):
+            children: list[tuple[JsonPath, object, int]] = []
+            for key, item in value.items():
+                reason = _unstorable(key) if isinstance(key, str) else None
+                if reason is not None:
+                    # The key itself is not named: it cannot be written into the answer.
+                    message = f"A key: {reason[0].lower()}{reason[1:]}"
+                    found.append(_problem("unstorable_text", message, path))
+                    continue
+                children.append(((*path, key), item, depth + 1))
+            pending.extend(reversed(children))
+        elif not (isinstance(value, list) and _finite_numbers(value)):
+            indexed = list(enumerate(value))
+            pending.extend(((*path, index), item, depth + 1) for index, item in reversed(indexed))
     return found
 
 
@@ -190,9 +220,10 @@ def _problem(kind: str, message: str, path: JsonPath) -> InitErrorDetails:
     return InitErrorDetails(type=PydanticCustomError(kind, message), loc=path, input=None)
 
 
-def refuse_unstorable(value: object) -> object:
-    """Raise a validation error naming the inner path of every value no backend can store."""
-    found = _problems(value, (), 1)
+def refuse_unstorable(value: object, *, max_depth: int | None = MAX_FREE_FORM_DEPTH) -> object:
+    """Raise a validation error naming the inner path of every value no backend can store
+    (and of every container nested deeper than ``max_depth``, unless it is ``None``)."""
+    found = _problems(value, (), max_depth)
     if found:
         raise ValidationError.from_exception_data("unstorable", found)
     return value
@@ -225,6 +256,10 @@ FreeFormObject = Annotated[
 ]
 
 
+# Set while a body's outermost model validates: the bodies nested in it were walked already.
+_BODY_WALKED: ContextVar[bool] = ContextVar("agentkeys_body_walked", default=False)
+
+
 class RequestBody(BaseModel):
     """Base of every JSON request body: strict JSON types, unknown fields ignored, and only
     storable values.
@@ -232,16 +267,30 @@ class RequestBody(BaseModel):
     One rule for every string (nested ones and object keys included) and every number, with the
     same answer on every backend: no NUL, no lone surrogate (see ``_unstorable``), no NaN or
     infinity (JSON parsers read ``NaN``, ``Infinity`` and ``1e999``; no JSON answer or
-    PostgreSQL ``json`` column can hold them). Each refusal names the value's JSON path.
+    PostgreSQL ``json`` column can hold them). The rule is applied to the body as sent, before
+    its fields are validated, so unknown fields (ignored, never stored) obey it too. Each
+    refusal names the value's JSON path as sent (wire names).
     """
 
     model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _storable_body(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        if _BODY_WALKED.get():
+            return handler(data)
+        refuse_unstorable(data, max_depth=None)
+        walked = _BODY_WALKED.set(True)
+        try:
+            return handler(data)
+        finally:
+            _BODY_WALKED.reset(walked)
+
     @field_validator("*", mode="after")
     @classmethod
-    def _refuse_unstorable(cls, value: object) -> object:
+    def _redact_keys(cls, value: object) -> object:
         # A key pasted into any text is never stored (nor echoed back) whole.
-        return redact_all(refuse_unstorable(value))
+        return redact_all(value)
 
 
 class CamelRequestBody(RequestBody):
