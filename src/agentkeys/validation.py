@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import regex
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
@@ -30,13 +32,42 @@ from agentkeys.redaction import redact_all
 MAX_URI_LENGTH = 2048
 
 
+# Unicode has no property "renders blank": these symbols have a blank glyph (or none) without
+# being whitespace, default-ignorable or format characters. Looked up by their Unicode names.
+BLANK_SYMBOL_NAMES = (
+    "BRAILLE PATTERN BLANK",  # U+2800
+    "OBJECT REPLACEMENT CHARACTER",  # U+FFFC
+    "MUSICAL SYMBOL NULL NOTEHEAD",  # U+1D159
+)
+BLANK_SYMBOLS = "".join(unicodedata.lookup(name) for name in BLANK_SYMBOL_NAMES)
+# What leaves no visible mark: whitespace and separators, Default_Ignorable_Code_Point and
+# format (Cf) characters (Unicode data from the regex module), and the blank symbols above.
+INVISIBLE = regex.compile(
+    r"[\p{White_Space}\p{Z}\p{Default_Ignorable_Code_Point}\p{Cf}"
+    + regex.escape(BLANK_SYMBOLS)
+    + "]"
+)
+
+
+def renders_blank(text: str) -> bool:
+    """True if ``text`` shows nothing a reader could see (empty, spaces, invisible characters)."""
+    return INVISIBLE.sub("", text) == ""
+
+
 def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise PydanticCustomError("blank_string", "Must contain something other than whitespace")
+    if renders_blank(value):
+        raise PydanticCustomError(
+            "blank_string", "Must contain something other than whitespace or invisible characters"
+        )
     return value
 
 
 def _email_syntax(value: str) -> str:
+    if INVISIBLE.search(value):
+        # email_validator refuses whitespace and format characters, not blank symbols (U+2800).
+        raise PydanticCustomError(
+            "email_syntax", "Not a valid e-mail address: it contains an invisible character"
+        )
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as error:
