@@ -70,7 +70,10 @@ async def get_home(
 async def update_home(
     home_id: HomeId, body: UpdateClientHomeDto, credential: HomeWriter, service: HomeServiceDep
 ) -> ClientHomeDto:
-    """Change the fields sent; `null` clears an optional field."""
+    """Change the fields sent; `null` clears an optional field and is refused (400) for `name`,
+    `carbonSignalIntensity` and `enabled`. As on create, a `ratePlanId` sets its utility; a
+    `utilityId` sent (or kept) must be the plan's, and `utilityId: null` is accepted only with
+    `ratePlanId: null` (or on a home without a plan). The utility must serve the ZIP code."""
     return ClientHomeDto.of(await service.update_home(home_id, body, credential_id=credential.id))
 
 

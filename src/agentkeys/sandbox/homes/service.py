@@ -44,6 +44,21 @@ _PLAIN_FIELDS = (
 
 # Fields that place a home: a change to any of them re-checks that its utility serves its ZIP.
 _LOCATING_FIELDS = {"zipcode", "utility_id", "deprecated_utility_id", "rate_plan_id"}
+# Fields every home has (create sets them): an update may change them, never null them.
+_REQUIRED_ON_UPDATE = (
+    ("name", "name"),
+    ("carbon_signal_intensity", "carbonSignalIntensity"),
+    ("enabled", "enabled"),
+)
+
+
+def _utility_field(request: HomeFields, fields: set[str]) -> str:
+    """The wire name the client used for the utility (``UtilityId`` is the deprecated one)."""
+    return (
+        "UtilityId"
+        if "utility_id" not in fields and "deprecated_utility_id" in fields
+        else "utilityId"
+    )
 
 
 class HomeLimitReached(DomainError):
@@ -111,15 +126,27 @@ class HomeService:
         await self._lock_homes_of(credential_id)
         home = await self.get_home(home_id, credential_id=credential_id)
         sent = request.model_fields_set
-        if "name" in sent:
-            if request.name is None:
-                raise ValidationFailed([FieldError("name", "A home's name cannot be removed")])
+        # Fields every home has: null cannot remove them (any other field sent as null is
+        # cleared). Named all at once, before anything changes.
+        nulled = [
+            wire
+            for name, wire in _REQUIRED_ON_UPDATE
+            if name in sent and getattr(request, name) is None
+        ]
+        if nulled:
+            raise ValidationFailed(
+                [
+                    FieldError(wire, "Cannot be removed from a home; omit it to keep it")
+                    for wire in nulled
+                ]
+            )
+        if request.name is not None:
             home.name = request.name
-        for flag in ("carbon_signal_intensity", "enabled"):
-            value = getattr(request, flag)
-            if flag in sent and value is not None:
-                setattr(home, flag, value)
-        self._apply(home, request, fields=sent)
+        if request.carbon_signal_intensity is not None:
+            home.carbon_signal_intensity = request.carbon_signal_intensity
+        if request.enabled is not None:
+            home.enabled = request.enabled
+        self._apply(home, request, fields=sent, updating=True)
         home.updated_at = to_millisecond(self._clock.now())
         await self._repository.flush()
         return home
@@ -180,22 +207,51 @@ class HomeService:
         utility, plan = found
         return PricedHome(home=home, utility=utility, plan=plan)
 
-    def _apply(self, home: HomeRecord, request: HomeFields, *, fields: set[str]) -> None:
+    def _apply(
+        self, home: HomeRecord, request: HomeFields, *, fields: set[str], updating: bool = False
+    ) -> None:
+        """Set the fields sent. Create and update follow one rule for utility and plan: a plan
+        sets its utility; a utility sent with it (or kept with a kept plan) must be the plan's;
+        the utility must serve the ZIP code."""
         for name in _PLAIN_FIELDS:
             if name in fields:
                 setattr(home, name, getattr(request, name))
-        if fields & {"utility_id", "deprecated_utility_id", "rate_plan_id"}:
-            utility_id = (
-                request.chosen_utility_id()
-                if fields & {"utility_id", "deprecated_utility_id"}
-                else home.utility_id
-            )
-            rate_plan_id = request.rate_plan_id if "rate_plan_id" in fields else home.rate_plan_id
+        utility_sent = fields & {"utility_id", "deprecated_utility_id"}
+        plan_sent = "rate_plan_id" in fields
+        if utility_sent or plan_sent:
+            utility_field = _utility_field(request, fields)
+            if updating and utility_sent and request.chosen_utility_id() is None:
+                self._refuse_null_utility(home, request, utility_field=utility_field)
+            rate_plan_id = request.rate_plan_id if plan_sent else home.rate_plan_id
+            if utility_sent:
+                utility_id = request.chosen_utility_id()
+            elif request.rate_plan_id is not None:
+                utility_id = None  # the new plan sets the utility, as on create
+            else:
+                utility_id = home.utility_id  # the plan is cleared; the utility stays
             home.utility_id, home.rate_plan_id, home.timezone = self._resolve(
-                utility_id, rate_plan_id
+                utility_id,
+                rate_plan_id,
+                utility_field=utility_field,
+                mismatch_field="ratePlanId" if plan_sent else utility_field,
             )
         if fields & _LOCATING_FIELDS:
             self._check_territory(home, fields=fields)
+
+    @staticmethod
+    def _refuse_null_utility(home: HomeRecord, request: HomeFields, *, utility_field: str) -> None:
+        """``utilityId: null`` clears the utility only where no plan remains to set it."""
+        sent_plan = "rate_plan_id" in request.model_fields_set
+        if sent_plan and request.rate_plan_id is not None:
+            message = "Cannot be null beside a ratePlanId; omit it: the plan sets its utility"
+        elif not sent_plan and home.rate_plan_id is not None:
+            message = (
+                f"Cannot be removed while the home has rate plan '{home.rate_plan_id}'; send "
+                "ratePlanId: null with it to remove both, or another ratePlanId to move the home"
+            )
+        else:
+            return
+        raise ValidationFailed([FieldError(utility_field, message)])
 
     def _check_territory(self, home: HomeRecord, *, fields: set[str]) -> None:
         """Refuse a home whose utility does not serve its ZIP code (kept values count too)."""
@@ -238,13 +294,18 @@ class HomeService:
         )
 
     def _resolve(
-        self, utility_id: str | None, rate_plan_id: str | None
+        self,
+        utility_id: str | None,
+        rate_plan_id: str | None,
+        *,
+        utility_field: str = "utilityId",
+        mismatch_field: str = "ratePlanId",
     ) -> tuple[str | None, str | None, str | None]:
         """Check utility and plan against the catalog; the plan's utility wins when none is set."""
         utility = self._catalog.utility(utility_id) if utility_id else None
         if utility_id and utility is None:
             raise ValidationFailed(
-                [FieldError("utilityId", f"Unknown utility '{utility_id}'; see /v1/utility/get")]
+                [FieldError(utility_field, f"Unknown utility '{utility_id}'; see /v1/utility/get")]
             )
         if rate_plan_id:
             found = self._catalog.plan(rate_plan_id)
@@ -263,9 +324,10 @@ class HomeService:
                 raise ValidationFailed(
                     [
                         FieldError(
-                            "ratePlanId",
+                            mismatch_field,
                             f"Rate plan '{rate_plan_id}' belongs to utility "
-                            f"'{plan_utility.utility_id}', not '{utility.utility_id}'",
+                            f"'{plan_utility.utility_id}', not '{utility.utility_id}'; send "
+                            f"a ratePlanId of '{utility.utility_id}' (see /v1/utility/get)",
                         )
                     ]
                 )
