@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-
 from agentkeys.credentials.policy_file import load_policy
 from agentkeys.ratelimit.base import RequestRate
 from tests.conftest import AppFactory, client_for
