@@ -100,5 +100,3 @@ async def test_a_refused_request_on_any_priced_route_costs_one(make_app: AppFact
     assert [remaining(response) for response in missing] == [18, 17, 16, 15, 14]
     assert listed.status_code == 200
     assert remaining(listed) == 9
-
-
