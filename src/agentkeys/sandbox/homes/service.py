@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentkeys.clock import Clock, to_millisecond
+from agentkeys.credentials.policy import StorageBudget
 from agentkeys.db.engine import begin_write
 from agentkeys.errors import DomainError, ErrorCode, FieldError, NotFound, ValidationFailed
 from agentkeys.sandbox.homes.models import HomeRecord
@@ -65,6 +69,27 @@ class HomeLimitReached(DomainError):
     code = ErrorCode.FORBIDDEN
 
 
+class HomeStorageSpent(DomainError):
+    code = ErrorCode.RATE_LIMITED
+
+
+# A home's stored text and JSON: what its size in the network's storage budget counts.
+_STORED_COLUMNS = (
+    "name",
+    *_PLAIN_FIELDS,
+    "utility_id",
+    "rate_plan_id",
+    "timezone",
+    "carbon_signal_intensity",
+)
+
+
+def stored_size(home: HomeRecord) -> int:
+    """Bytes the home stores: its columns as compact UTF-8 JSON."""
+    columns = {column: getattr(home, column) for column in _STORED_COLUMNS}
+    return len(json.dumps(columns, ensure_ascii=False, separators=(",", ":")).encode())
+
+
 @dataclass(frozen=True, slots=True)
 class PricedHome:
     """A home with the tariff it is billed under."""
@@ -86,15 +111,29 @@ def new_home_id() -> str:
 
 
 class HomeService:
-    def __init__(self, session: AsyncSession, *, clock: Clock, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        clock: Clock,
+        catalog: Catalog,
+        network_budget: StorageBudget | None = None,
+    ) -> None:
         self._session = session
         self._repository = HomeRepository(session)
         self._clock = clock
         self._catalog = catalog
+        self._network_budget = network_budget
 
-    async def create_home(self, request: CreateClientHomeDto, *, credential_id: str) -> HomeRecord:
-        """A new home owned by ``credential_id``."""
-        await self._lock_homes_of(credential_id)
+    async def create_home(
+        self,
+        request: CreateClientHomeDto,
+        *,
+        credential_id: str,
+        client_network: str | None = None,
+    ) -> HomeRecord:
+        """A new home owned by ``credential_id``, within its network's storage budget."""
+        await self._lock_homes_of(credential_id, client_network)
         if (
             await self._repository.count_owned(credential_id=credential_id)
             >= MAX_HOMES_PER_CREDENTIAL
@@ -115,15 +154,21 @@ class HomeService:
             energy_market_bidding_enabled=False,
         )
         self._apply(home, request, fields=request.model_fields_set)
+        await self._within_network_budget(home, client_network, now=now)
         self._repository.add(home)
         await self._repository.flush()
         return home
 
     async def update_home(
-        self, home_id: str, request: UpdateClientHomeDto, *, credential_id: str
+        self,
+        home_id: str,
+        request: UpdateClientHomeDto,
+        *,
+        credential_id: str,
+        client_network: str | None = None,
     ) -> HomeRecord:
-        """Change the fields sent; the rest stay as they are."""
-        await self._lock_homes_of(credential_id)
+        """Change the fields sent; the rest stay as they are. Within the network's budget."""
+        await self._lock_homes_of(credential_id, client_network)
         home = await self.get_home(home_id, credential_id=credential_id)
         sent = request.model_fields_set
         # Fields every home has: null cannot remove them (any other field sent as null is
@@ -148,6 +193,7 @@ class HomeService:
             home.enabled = request.enabled
         self._apply(home, request, fields=sent, updating=True)
         home.updated_at = to_millisecond(self._clock.now())
+        await self._within_network_budget(home, client_network, now=home.updated_at)
         await self._repository.flush()
         return home
 
@@ -158,10 +204,43 @@ class HomeService:
         await self._repository.delete(home)
         return home
 
-    async def _lock_homes_of(self, credential_id: str) -> None:
-        # Read-then-write units of work take the write lock first: the 100-home cap holds under
-        # concurrency, and SQLite writers queue instead of failing on a lock upgrade.
-        await begin_write(self._session, f"homes:{credential_id}")
+    async def _lock_homes_of(self, credential_id: str, network: str | None = None) -> None:
+        # Read-then-write units of work take the write lock first: the 100-home cap and the
+        # network's storage budget hold under concurrency, and SQLite writers queue instead of
+        # failing on a lock upgrade.
+        names = [f"homes:{credential_id}"]
+        if network is not None:
+            names.append(f"storage:homes:{network}")
+        await begin_write(self._session, *names)
+
+    async def _within_network_budget(
+        self, home: HomeRecord, network: str | None, *, now: datetime
+    ) -> None:
+        """Stamp the home with its writer's network and size; refuse it (429) when the network
+        has written its budget of homes in the window. A home counts once, in the window of
+        its last write, so an update replaces its own earlier size."""
+        home.stored_bytes = stored_size(home)
+        if network is None:
+            return
+        home.client_network = network
+        budget = self._network_budget
+        if budget is None:
+            return
+        stored = await self._repository.written_by_network(
+            network, since=now - budget.window, excluding=home.id
+        )
+        wait = budget.wait_for(stored, home.stored_bytes, now=now)
+        if wait is None:
+            return
+        hours = budget.window.total_seconds() / 3600
+        raise HomeStorageSpent(
+            f"This client network ({network}) has written {len(stored)} homes "
+            f"({sum(size for _, size in stored)} bytes) in the last {hours:g} hours over all its "
+            f"keys; the sandbox stores at most {budget.rows} homes and {budget.bytes} bytes "
+            "written per network in that time.",
+            recovery_action=f"Create or change homes again after {math.ceil(wait)} seconds.",
+            retry_after_seconds=wait,
+        )
 
     async def list_homes(
         self, page: ListHomesRequestDto, *, credential_id: str
