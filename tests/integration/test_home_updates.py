@@ -189,3 +189,19 @@ class TestNullOnUpdate:
         answered = response.json()
         if field in answered:
             assert answered[field] is None, answered
+
+
+@pytest.mark.parametrize("route", ["create", "update"])
+async def test_utility_id_and_its_deprecated_spelling_must_agree(
+    client: httpx.AsyncClient, route: str
+) -> None:
+    headers = await owner_key(client)
+    home = await create_home(client, headers)
+    body = {"name": "H", "utilityId": PGE, "UtilityId": SCE}
+    url = "/v1/homes/create" if route == "create" else home_route(home["id"], "update")
+
+    response = await client.post(url, json=body, headers=headers)
+
+    assert_validation_failed(response, "UtilityId")
+    same = await client.post(url, json={**body, "UtilityId": PGE}, headers=headers)
+    assert same.status_code in {200, 201}, same.text

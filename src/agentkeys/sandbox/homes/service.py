@@ -299,6 +299,20 @@ class HomeService:
         plan_sent = "rate_plan_id" in fields
         if utility_sent or plan_sent:
             utility_field = _utility_field(request, fields)
+            if (
+                request.utility_id is not None
+                and request.deprecated_utility_id is not None
+                and request.utility_id != request.deprecated_utility_id
+            ):
+                raise ValidationFailed(
+                    [
+                        FieldError(
+                            "UtilityId",
+                            f"Says utility '{request.deprecated_utility_id}' but utilityId says "
+                            f"'{request.utility_id}'; send one of them (utilityId)",
+                        )
+                    ]
+                )
             if updating and utility_sent and request.chosen_utility_id() is None:
                 self._refuse_null_utility(home, request, utility_field=utility_field)
             rate_plan_id = request.rate_plan_id if plan_sent else home.rate_plan_id
