@@ -7,16 +7,20 @@ import json
 import math
 import re
 import sys
+import unicodedata
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import regex
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     ValidationError,
     field_validator,
     model_validator,
@@ -29,13 +33,42 @@ from agentkeys.redaction import redact_all
 MAX_URI_LENGTH = 2048
 
 
+# Unicode has no property "renders blank": these symbols have a blank glyph (or none) without
+# being whitespace, default-ignorable or format characters. Looked up by their Unicode names.
+BLANK_SYMBOL_NAMES = (
+    "BRAILLE PATTERN BLANK",  # U+2800
+    "OBJECT REPLACEMENT CHARACTER",  # U+FFFC
+    "MUSICAL SYMBOL NULL NOTEHEAD",  # U+1D159
+)
+BLANK_SYMBOLS = "".join(unicodedata.lookup(name) for name in BLANK_SYMBOL_NAMES)
+# What leaves no visible mark: whitespace and separators, Default_Ignorable_Code_Point and
+# format (Cf) characters (Unicode data from the regex module), and the blank symbols above.
+INVISIBLE = regex.compile(
+    r"[\p{White_Space}\p{Z}\p{Default_Ignorable_Code_Point}\p{Cf}"
+    + regex.escape(BLANK_SYMBOLS)
+    + "]"
+)
+
+
+def renders_blank(text: str) -> bool:
+    """True if ``text`` shows nothing a reader could see (empty, spaces, invisible characters)."""
+    return INVISIBLE.sub("", text) == ""
+
+
 def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise PydanticCustomError("blank_string", "Must contain something other than whitespace")
+    if renders_blank(value):
+        raise PydanticCustomError(
+            "blank_string", "Must contain something other than whitespace or invisible characters"
+        )
     return value
 
 
 def _email_syntax(value: str) -> str:
+    if INVISIBLE.search(value):
+        # email_validator refuses whitespace and format characters, not blank symbols (U+2800).
+        raise PydanticCustomError(
+            "email_syntax", "Not a valid e-mail address: it contains an invisible character"
+        )
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as error:
@@ -160,31 +193,89 @@ def _unstorable(text: str) -> str | None:
 _UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
-def _problems(value: object, path: JsonPath, depth: int) -> list[InitErrorDetails]:
-    """Every unstorable string, key or non-finite number in ``value``, with its path."""
-    if isinstance(value, str):
-        reason = _unstorable(value)
-        return [] if reason is None else [_problem("unstorable_text", reason, path)]
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return []
-        return [_problem("finite_number", "Must be a finite number (no NaN or Infinity)", path)]
-    if isinstance(value, (list, tuple, dict)) and depth > MAX_FREE_FORM_DEPTH:
-        return [_problem("json_depth", f"Nests deeper than {MAX_FREE_FORM_DEPTH} levels", path)]
+def _finite_numbers(items: list[Any]) -> bool:
+    """True if every item is a finite number: one C-speed pass for the common big list.
+
+    ``sum`` succeeds only over numbers (a string, list, object or null raises ``TypeError``);
+    a finite float total means no NaN or infinity was added. Anything else (an overflowing
+    total, a huge int beside a float) is left to the item-by-item walk.
+    """
+    try:
+        total = sum(items)
+    except (TypeError, OverflowError):
+        return False
+    return not isinstance(total, float) or math.isfinite(total)
+
+
+class OversizedInteger:
+    """Where a body held an integer literal longer than Python converts (``sys.int_max_str_digits``,
+    4300 digits by default): left in the document by ``decode_json`` so that validation can
+    refuse it naming its field, instead of the whole body failing to parse."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _integer(literal: str) -> int | OversizedInteger:
+    digits = len(literal.lstrip("-"))
+    limit = sys.get_int_max_str_digits()
+    if limit and digits > limit:
+        return OversizedInteger(digits)
+    return int(literal)
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """A request body's JSON, as every route reads it (the standard library's decoder, as
+    FastAPI's). An integer too long to convert is kept as an ``OversizedInteger`` for
+    ``RequestBody`` to refuse naming its field; malformed JSON raises ``ValueError``."""
+    return json.loads(raw, parse_int=_integer)
+
+
+def _problems(value: object, path: JsonPath, max_depth: int | None) -> list[InitErrorDetails]:
+    """Every unstorable string, key, non-finite number or over-long integer literal in
+    ``value``, with its path, in
+    document order; containers nested deeper than ``max_depth`` (if any) are refused whole.
+
+    Iterative, so no document the JSON parser accepted can exhaust the stack here. Lists of
+    plain numbers (a bill's 35,136 usage values) are checked in one pass.
+    """
     found: list[InitErrorDetails] = []
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found += _problems(item, (*path, index), depth + 1)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            reason = _unstorable(key) if isinstance(key, str) else None
+    pending: list[tuple[JsonPath, object, int]] = [(path, value, 1)]
+    while pending:
+        path, value, depth = pending.pop()
+        if isinstance(value, str):
+            reason = _unstorable(value)
             if reason is not None:
-                # The key itself is not named: it cannot be written into the answer.
+                found.append(_problem("unstorable_text", reason, path))
+        elif isinstance(value, float):
+            if not math.isfinite(value):
                 found.append(
-                    _problem("unstorable_text", f"A key: {reason[0].lower()}{reason[1:]}", path)
+                    _problem("finite_number", "Must be a finite number (no NaN or Infinity)", path)
                 )
-                continue
-            found += _problems(item, (*path, key), depth + 1)
+        elif isinstance(value, OversizedInteger):
+            limit = sys.get_int_max_str_digits()
+            message = f"An integer of at most {limit} digits (this has {value.digits})"
+            found.append(_problem("int_digits", message, path))
+        elif not isinstance(value, (list, tuple, dict)):
+            continue
+        elif max_depth is not None and depth > max_depth:
+            found.append(_problem("json_depth", f"Nests deeper than {max_depth} levels", path))
+        elif isinstance(value, dict):
+            children: list[tuple[JsonPath, object, int]] = []
+            for key, item in value.items():
+                reason = _unstorable(key) if isinstance(key, str) else None
+                if reason is not None:
+                    # The key itself is not named: it cannot be written into the answer.
+                    message = f"A key: {reason[0].lower()}{reason[1:]}"
+                    found.append(_problem("unstorable_text", message, path))
+                    continue
+                children.append(((*path, key), item, depth + 1))
+            pending.extend(reversed(children))
+        elif not (isinstance(value, list) and _finite_numbers(value)):
+            indexed = list(enumerate(value))
+            pending.extend(((*path, index), item, depth + 1) for index, item in reversed(indexed))
     return found
 
 
@@ -192,9 +283,10 @@ def _problem(kind: str, message: str, path: JsonPath) -> InitErrorDetails:
     return InitErrorDetails(type=PydanticCustomError(kind, message), loc=path, input=None)
 
 
-def refuse_unstorable(value: object) -> object:
-    """Raise a validation error naming the inner path of every value no backend can store."""
-    found = _problems(value, (), 1)
+def refuse_unstorable(value: object, *, max_depth: int | None = MAX_FREE_FORM_DEPTH) -> object:
+    """Raise a validation error naming the inner path of every value no backend can store
+    (and of every container nested deeper than ``max_depth``, unless it is ``None``)."""
+    found = _problems(value, (), max_depth)
     if found:
         raise ValidationError.from_exception_data("unstorable", found)
     return value
@@ -227,53 +319,8 @@ FreeFormObject = Annotated[
 ]
 
 
-class OversizedInteger:
-    """Where a body held an integer literal longer than Python converts (``sys.int_max_str_digits``,
-    4300 digits by default): left in the document by ``decode_json`` so that validation can
-    refuse it naming its field, instead of the whole body failing to parse."""
-
-    __slots__ = ("digits",)
-
-    def __init__(self, digits: int) -> None:
-        self.digits = digits
-
-
-def _integer(literal: str) -> int | OversizedInteger:
-    digits = len(literal.lstrip("-"))
-    limit = sys.get_int_max_str_digits()
-    if limit and digits > limit:
-        return OversizedInteger(digits)
-    return int(literal)
-
-
-def decode_json(raw: bytes | str) -> Any:
-    """A request body's JSON, as every route reads it (the standard library's decoder, as
-    FastAPI's). An integer too long to convert is kept as an ``OversizedInteger`` for
-    ``RequestBody`` to refuse naming its field; malformed JSON raises ``ValueError``."""
-    return json.loads(raw, parse_int=_integer)
-
-
-def _oversized_integers(value: object, path: JsonPath) -> list[InitErrorDetails]:
-    if isinstance(value, OversizedInteger):
-        return [
-            InitErrorDetails(
-                type=PydanticCustomError(
-                    "int_digits",
-                    "An integer of at most {limit} digits (this has {digits})",
-                    {"limit": sys.get_int_max_str_digits(), "digits": value.digits},
-                ),
-                loc=path,
-                input=None,
-            )
-        ]
-    found: list[InitErrorDetails] = []
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found += _oversized_integers(item, (*path, index))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            found += _oversized_integers(item, (*path, key))
-    return found
+# Set while a body's outermost model validates: the bodies nested in it were walked already.
+_BODY_WALKED: ContextVar[bool] = ContextVar("agentkeys_body_walked", default=False)
 
 
 class RequestBody(BaseModel):
@@ -283,25 +330,30 @@ class RequestBody(BaseModel):
     One rule for every string (nested ones and object keys included) and every number, with the
     same answer on every backend: no NUL, no lone surrogate (see ``_unstorable``), no NaN or
     infinity (JSON parsers read ``NaN``, ``Infinity`` and ``1e999``; no JSON answer or
-    PostgreSQL ``json`` column can hold them). Each refusal names the value's JSON path.
+    PostgreSQL ``json`` column can hold them). The rule is applied to the body as sent, before
+    its fields are validated, so unknown fields (ignored, never stored) obey it too. Each
+    refusal names the value's JSON path as sent (wire names).
     """
 
     model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _refuse_oversized_integers(cls, data: object) -> object:
-        # Before the fields: each such integer is named by its path as sent, whatever its field.
-        found = _oversized_integers(data, ())
-        if found:
-            raise ValidationError.from_exception_data("oversized integers", found)
-        return data
+    def _storable_body(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        if _BODY_WALKED.get():
+            return handler(data)
+        refuse_unstorable(data, max_depth=None)
+        walked = _BODY_WALKED.set(True)
+        try:
+            return handler(data)
+        finally:
+            _BODY_WALKED.reset(walked)
 
     @field_validator("*", mode="after")
     @classmethod
-    def _refuse_unstorable(cls, value: object) -> object:
+    def _redact_keys(cls, value: object) -> object:
         # A key pasted into any text is never stored (nor echoed back) whole.
-        return redact_all(refuse_unstorable(value))
+        return redact_all(value)
 
 
 class CamelRequestBody(RequestBody):

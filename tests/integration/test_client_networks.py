@@ -136,6 +136,10 @@ SPELLINGS = [
     "Exa\u0301mple Energy Co",  # combining acute accent
     "Example Ene\u00adrgy Co",  # soft hyphen
     "Example\u202e Energy Co",  # right-to-left override
+    "Example\u2800Energy Co",  # braille pattern blank
+    "Example Energy Co\ufffc",  # object replacement character
+    "Example \U0001d159Energy Co",  # musical symbol null notehead
+    "\u1d07xample \u1d07nergy \u1d04\u1d0f",  # small capitals E, E, C, O
 ]
 
 

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentkeys.credentials.quota_keys import IGNORABLE, email_key, organization_key
+from agentkeys.validation import BLANK_SYMBOLS
 
 IGNORABLES = [
     chr(code)
@@ -216,3 +217,71 @@ def test_the_rule_is_a_pure_module() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# Characters that render blank without being whitespace, ignorable or format characters, and
+# the Latin small capitals NFKC leaves alone: found in Unicode's own data (names), not listed.
+BLANK_RENDERING = [
+    chr(code)
+    for code in range(sys.maxunicode + 1)
+    if not 0xD800 <= code <= 0xDFFF
+    and (chr(code) in BLANK_SYMBOLS or unicodedata.category(chr(code)) == "Zs")
+]
+SMALL_CAPITALS: dict[str, list[str]] = {}
+for _code in range(0x80, 0x20000):
+    _name = unicodedata.name(chr(_code), "")
+    if _name.startswith("LATIN LETTER SMALL CAPITAL ") and len(_name) == 28:  # one letter
+        SMALL_CAPITALS.setdefault(_name[-1].lower(), []).append(chr(_code))
+
+
+def test_the_blank_and_small_capital_data_come_from_unicode() -> None:
+    for character in "\u2800\ufffc\U0001d159\u3000\u00a0":
+        assert character in BLANK_RENDERING
+    assert "\u1d00" in SMALL_CAPITALS["a"]  # ᴀ
+    assert "\u0280" in SMALL_CAPITALS["r"]  # ʀ
+    assert len(SMALL_CAPITALS) >= 20
+
+
+@st.composite
+def blank_and_small_capital_variant(draw: st.DrawFn, text: str) -> str:
+    """Each space written as any character that renders blank (more at the ends), and each
+    letter possibly as its small capital."""
+    variant = [draw(st.sampled_from(BLANK_RENDERING)) for _ in range(draw(st.integers(0, 2)))]
+    for character in text:
+        if character == " ":
+            variant.append(draw(st.sampled_from(BLANK_RENDERING)))
+        elif character.lower() in SMALL_CAPITALS and draw(st.booleans()):
+            variant.append(draw(st.sampled_from(SMALL_CAPITALS[character.lower()])))
+        else:
+            variant.append(character)
+    variant += [draw(st.sampled_from(BLANK_RENDERING)) for _ in range(draw(st.integers(0, 2)))]
+    return "".join(variant)
+
+
+@given(st.data(), ASCII_NAMES.filter(str.strip))
+def test_blank_symbols_and_small_capitals_never_make_a_new_organization(
+    data: st.DataObject, name: str
+) -> None:
+    variant = data.draw(blank_and_small_capital_variant(name))
+    assert organization_key(data.draw(with_ignorables(variant))) == organization_key(name)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "Quota\u2800Org A",  # braille pattern blank
+        "Quota Org A\ufffc",  # object replacement character
+        "Quota \U0001d159Org A",  # musical symbol null notehead
+        "Quota Org \u1d00",  # small capital A
+        "\ua7afuota \u1d0f\u0280\u0262 \u1d00",  # small capitals Q, O, R, G, A
+    ],
+)
+def test_blank_symbols_and_small_capitals_are_the_same_organization(variant: str) -> None:
+    assert organization_key(variant) == "quota org a"
+
+
+@pytest.mark.parametrize(
+    "name", ["\u2800", "\ufffc\U0001d159", "...", "\u200b.\u200b", "-\u00ad-", "\u3164!"]
+)
+def test_a_name_of_punctuation_and_invisible_characters_has_no_identity(name: str) -> None:
+    assert organization_key(name) == ""

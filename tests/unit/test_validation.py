@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 
 import agentkeys.api.app  # noqa: F401 - imports every route, so every request body is defined
 from agentkeys import validation
+from agentkeys.redaction import REDACTED, redact_all
 from agentkeys.validation import (
     EARLIEST_DAY,
     MAX_FREE_FORM_DEPTH,
@@ -170,3 +171,77 @@ class TestOneDateRule:
             if DATE_LIKE.search(field.alias or name) and not follows_the_date_rule(field)
         ]
         assert offenders == []
+
+
+class TestWholeBody:
+    """The rule is applied to the body as sent: unknown fields too, at any depth, and lists of
+    plain numbers take a fast path that must agree with the item-by-item walk."""
+
+    class Inner(RequestBody):
+        label: str = "x"
+
+    class Outer(RequestBody):
+        inner: TestWholeBody.Inner | None = None
+
+    @pytest.mark.parametrize("hostile", HOSTILE)
+    def test_an_unknown_field_of_a_nested_body_is_named_by_its_path(self, hostile: Any) -> None:
+        with pytest.raises(ValidationError) as raised:
+            self.Outer.model_validate({"inner": {"label": "ok", "extra": [[hostile]]}})
+        assert locations(raised.value) == [("inner", "extra", 0, 0)]
+
+    def test_unknown_fields_deeper_than_free_form_json_are_walked_without_a_depth_limit(
+        self,
+    ) -> None:
+        deep: Any = math.nan
+        for _ in range(200):
+            deep = [deep]
+        with pytest.raises(ValidationError) as raised:
+            self.Outer.model_validate({"extra": deep})
+        assert locations(raised.value) == [("extra", *(0,) * 200)]
+        self.Outer.model_validate({"extra": [[[[[[[[[[[[[1]]]]]]]]]]]]]})
+
+    def test_a_refused_body_does_not_stop_the_next_one_being_walked(self) -> None:
+        for _ in range(2):
+            with pytest.raises(ValidationError):
+                self.Outer.model_validate({"inner": {"extra": math.inf}})
+
+    @pytest.mark.parametrize(
+        ("numbers", "refused"),
+        [
+            ([1e308, 1e308, -1e308], []),  # the sum overflows; every number is finite
+            ([10**400, 1.5], []),  # an int too large for a float beside a float
+            ([True, 2, 2.5], []),
+            ([1.0, math.nan, 2.0, math.inf], [1, 3]),
+            ([math.inf, -math.inf], [0, 1]),
+            ([1, "a\x00", 2.0], [1]),
+            ([], []),
+        ],
+    )
+    def test_number_lists_are_judged_item_by_item_when_the_fast_path_cannot(
+        self, numbers: list[Any], refused: list[int]
+    ) -> None:
+        found = validation._problems({"usage": [numbers]}, (), None)
+        assert [tuple(problem["loc"]) for problem in found] == [("usage", 0, i) for i in refused]
+
+    @given(
+        numbers=st.lists(
+            st.floats() | st.integers() | st.booleans() | st.sampled_from([1e308, -1e308]),
+            max_size=20,
+        )
+    )
+    def test_the_fast_path_agrees_with_the_definition(self, numbers: list[Any]) -> None:
+        expected = [
+            ("v", i)
+            for i, number in enumerate(numbers)
+            if isinstance(number, float) and not math.isfinite(number)
+        ]
+        found = validation._problems({"v": numbers}, (), None)
+        assert [tuple(problem["loc"]) for problem in found] == expected
+
+    def test_redaction_passes_number_lists_through_and_still_finds_keys_among_them(
+        self,
+    ) -> None:
+        numbers = [0.5] * 96
+        assert redact_all(numbers) is numbers
+        mixed = [[0.5, 1], [2, "wsk_agent_abc123"]]
+        assert redact_all(mixed) == [[0.5, 1], [2, REDACTED]]

@@ -45,3 +45,8 @@ def app_context(request: Request) -> AppContext:
 def request_id_of(request: Request) -> str:
     request_id: str = request.scope["state"]["request_id"]
     return request_id
+
+
+# The request scope's key for the rest of an expensive route's cost (``api.deps``): an async
+# callable the middleware awaits once the route answered a success, before the headers go out.
+DEFERRED_CHARGE = "deferred_rate_charge"

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentkeys.api.context import app_context, request_id_of
+from agentkeys.api.context import DEFERRED_CHARGE, app_context, request_id_of
 from agentkeys.api.errors import field_errors_from
 from agentkeys.client_address import client_address as address_of
 from agentkeys.client_address import network_of
@@ -147,33 +147,60 @@ def require_scopes(*scopes: Scope) -> Guard:
         # Read here rather than through a sub-dependency: one resolution less on every request.
         # The OpenAPI security scheme is declared in api.app for every route documenting 401.
         credential = await context.verifier.authenticate(presented_key_of(request))
-        # An expensive route (the battery's linear program) counts as several requests.
+        # An expensive route (the battery's linear program) counts as several requests, but
+        # only when it answers: every request counts one now, and the rest of its cost is
+        # charged by the middleware if the answer is a success. A refused request (400, 404,
+        # 429...) did none of the expensive work and costs one.
         cost = context.policy.request_costs.cost_of(scopes)
-        decision = await context.rate_limiter.hit(credential.id, cost=cost)
+        decision = await context.rate_limiter.hit(credential.id)
         # The middleware turns this into RateLimit headers on whatever the route answers.
         describe_rate(request, "credential", decision)
-        if not decision.allowed:
+        if not decision.allowed or decision.remaining < cost - 1:
             raise decision.refusal(
                 f"This credential may make {decision.limit} requests per "
-                f"{decision.window_seconds} seconds."
+                f"{decision.window_seconds} seconds{_priced(cost)}."
             )
+        network = network_of_request(request)
         if context.network_rate_limiter is not None:
             # Many keys must not multiply the rate: one aggregate per client network.
-            network = network_of_request(request)
-            shared = await context.network_rate_limiter.hit(network, cost=cost)
-            if not shared.allowed:
+            shared = await context.network_rate_limiter.hit(network)
+            if not shared.allowed or shared.remaining < cost - 1:
                 # A 429 describes the rate that refused it, not the credential's.
                 describe_rate(request, "network", shared)
                 raise shared.refusal(
                     f"This client network ({network}) may make {shared.limit} requests per "
-                    f"{shared.window_seconds} seconds over all its keys."
+                    f"{shared.window_seconds} seconds over all its keys{_priced(cost)}."
                 )
         credential.require(*scopes)
+        if cost > 1:
+            request.scope["state"][DEFERRED_CHARGE] = _charge_rest(
+                request, credential.id, network, cost - 1
+            )
         return credential
 
     guard.__name__ = "require_" + ("_".join(s.replace(":", "_") for s in scopes) or "any_scope")
     GUARD_SCOPES[guard] = scopes
     return guard
+
+
+def _priced(cost: int) -> str:
+    return f"; this route counts as {cost} requests" if cost > 1 else ""
+
+
+def _charge_rest(
+    request: Request, credential_id: str, network: str, rest: int
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def charge() -> None:
+        context = app_context(request)
+        # Room was checked by the guard; a concurrent request may have taken it since, and the
+        # limiter then counts nothing: the overshoot is bounded by requests in flight.
+        decision = await context.rate_limiter.hit(credential_id, cost=rest)
+        if decision.allowed:
+            describe_rate(request, "credential", decision)
+        if context.network_rate_limiter is not None:
+            await context.network_rate_limiter.hit(network, cost=rest)
+
+    return charge
 
 
 def required_scopes(routers: Iterable[APIRouter]) -> dict[Scope, list[str]]:

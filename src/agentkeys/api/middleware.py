@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agentkeys.api.context import request_id_of
+from agentkeys.api.context import DEFERRED_CHARGE, request_id_of
 from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response
 from agentkeys.errors import ErrorCode, echo
 from agentkeys.ids import new_request_id
@@ -123,6 +123,10 @@ class RequestContextMiddleware:
                 headers: list[tuple[bytes, bytes]] = message.setdefault("headers", [])
                 if not any(name == b"x-request-id" for name, _ in headers):
                     headers.append((b"x-request-id", request_id.encode()))
+                # An expensive route's full cost is charged only for a success (api.deps).
+                charge = scope["state"].pop(DEFERRED_CHARGE, None)
+                if charge is not None and message["status"] < 400:
+                    await charge()
                 decision = scope["state"].get("rate_decision")
                 if decision is not None:
                     headers.extend(

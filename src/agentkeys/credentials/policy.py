@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -88,6 +88,45 @@ class RefusedLedger:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageBudget:
+    """What one client network may store of one kind (feedback, homes) per sliding ``window``:
+    at most ``rows`` rows and ``bytes`` bytes, over all its keys."""
+
+    rows: int
+    bytes: int
+    window: timedelta = timedelta(days=1)
+
+    def wait_for(
+        self, stored: Sequence[tuple[datetime, int]], adding: int, *, now: datetime
+    ) -> int | None:
+        """Seconds until one more row of ``adding`` bytes fits, or ``None`` if it fits now.
+
+        ``stored``: when each row in the window was written and its bytes, oldest first. The
+        wait ends when enough of the oldest rows have left the window (at least 1 second; a
+        whole window if the row alone is larger than the budget).
+        """
+        total = sum(size for _, size in stored)
+        if len(stored) + 1 <= self.rows and total + adding <= self.bytes:
+            return None
+        if adding > self.bytes:
+            return max(1, math.ceil(self.window.total_seconds()))
+        for leaving, (written, size) in enumerate(stored, start=1):
+            total -= size
+            if len(stored) - leaving + 1 <= self.rows and total + adding <= self.bytes:
+                return max(1, math.ceil((written + self.window - now).total_seconds()))
+        return max(1, math.ceil(self.window.total_seconds()))  # unreachable: all rows left
+
+
+@dataclass(frozen=True, slots=True)
+class StorageBudgets:
+    """Per client network and day: feedback (~60 KB at most each, 100 a day per key) and homes
+    (~20 KB at most each, 100 per key); many keys from one network share these."""
+
+    feedback: StorageBudget = StorageBudget(rows=500, bytes=10_000_000)
+    homes: StorageBudget = StorageBudget(rows=1_000, bytes=20_000_000)
+
+
+@dataclass(frozen=True, slots=True)
 class QuotaUsage:
     """How much of one quota is used, and when enough of it frees up to allow one more."""
 
@@ -145,6 +184,7 @@ class IssuingPolicy:
     networks: NetworkPrefixes = NetworkPrefixes()
     request_costs: RequestCosts = RequestCosts()
     refused_ledger: RefusedLedger = RefusedLedger()
+    storage: StorageBudgets = StorageBudgets()
 
 
 @dataclass(frozen=True, slots=True)

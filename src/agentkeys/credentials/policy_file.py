@@ -25,6 +25,8 @@ from agentkeys.credentials.policy import (
     RefusedLedger,
     RequestCosts,
     ScopeCatalog,
+    StorageBudget,
+    StorageBudgets,
 )
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
 from agentkeys.credentials.scopes import Scope
@@ -108,6 +110,23 @@ class LedgerSection(_Section):
     rate_limited_window_seconds: PositiveInt = 3600
 
 
+class StorageBudgetSection(_Section):
+    rows_per_network: PositiveInt
+    bytes_per_network: Annotated[int, Field(ge=100_000)]  # a feedback or a home fits
+    window_seconds: PositiveInt = 86_400
+
+
+class StorageSection(_Section):
+    feedback: StorageBudgetSection = StorageBudgetSection(
+        rows_per_network=StorageBudgets().feedback.rows,
+        bytes_per_network=StorageBudgets().feedback.bytes,
+    )
+    homes: StorageBudgetSection = StorageBudgetSection(
+        rows_per_network=StorageBudgets().homes.rows,
+        bytes_per_network=StorageBudgets().homes.bytes,
+    )
+
+
 class ProductionSection(_Section):
     how_to_obtain: Annotated[str, Field(min_length=1)]
 
@@ -132,8 +151,17 @@ class PolicyDocument(_Section):
     issuance_rate: IssuanceRateSection | None = None
     client_network: ClientNetworkSection = ClientNetworkSection()
     ledger: LedgerSection = LedgerSection()
+    storage: StorageSection = StorageSection()
     production: ProductionSection
     next_steps: NextStepsSection
+
+
+def _storage_budget(section: StorageBudgetSection) -> StorageBudget:
+    return StorageBudget(
+        rows=section.rows_per_network,
+        bytes=section.bytes_per_network,
+        window=timedelta(seconds=section.window_seconds),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +341,10 @@ def _to_policy(document: PolicyDocument) -> IssuingPolicy:
             limit=document.ledger.rate_limited_rows_per_network,
             window=timedelta(seconds=document.ledger.rate_limited_window_seconds),
         ),
+        storage=StorageBudgets(
+            feedback=_storage_budget(document.storage.feedback),
+            homes=_storage_budget(document.storage.homes),
+        ),
         production_access=document.production.how_to_obtain,
         next_steps=NextSteps(
             issued=steps.issued,
@@ -424,5 +456,10 @@ def describe(policy: IssuingPolicy) -> str:
         f"Ledger: at most {ledger.limit} rate_limited rows per client network per "
         f"{int(ledger.window.total_seconds())} s"
     )
+    for stored, budget in (("feedback", policy.storage.feedback), ("homes", policy.storage.homes)):
+        lines.append(
+            f"Storage of {stored}: at most {budget.rows} rows and {budget.bytes} bytes per client "
+            f"network per {int(budget.window.total_seconds())} s"
+        )
     lines.append("Production: never issued; " + policy.production_access)
     return "\n".join(lines)

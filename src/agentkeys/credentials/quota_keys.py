@@ -16,9 +16,13 @@ Organization key, step by step (the Unicode data comes from the ``regex`` module
    after case-folding (folding turns some marks into letters): an accented ``e`` is ``e``,
    and ``GMAIL`` with a dotted capital I is ``gmail``;
 4. map each non-ASCII character that is confusable with exactly one ASCII letter or digit to
-   it (Cyrillic a, e, o, Greek omicron...): the skeleton a reader sees;
-5. collapse every run of whitespace and punctuation to one space and trim the ends, so
-   ``Org A.``, ``Org A,`` and ``Org  -  A`` are ``org a``.
+   it (Cyrillic a, e, o, Greek omicron...), and each Latin small capital (``ᴀ``, ``ʙ``: letters
+   NFKC leaves alone; found by their Unicode names) to its letter: the skeleton a reader sees;
+5. read the symbols that render blank (braille blank, object replacement, null notehead:
+   ``validation.BLANK_SYMBOLS``) as spaces, collapse every run of whitespace and punctuation
+   to one space and trim the ends, so ``Org A.``, ``Org A,``, ``Org⠀A`` and ``Org  -  A`` are
+   ``org a``. A name whose key is empty (only invisible characters and punctuation) is refused
+   by the request's validation: it names no organization.
 
 E-mail key: the local part and the domain are split at the last ``@``; both get steps 1-4; the
 local part loses its ``+tag``; the domain is put in one IDNA form (A-labels, UTS #46 mapping,
@@ -37,10 +41,13 @@ from importlib import resources
 import idna
 import regex
 
+from agentkeys.validation import BLANK_SYMBOLS
+
 # Characters a reader never sees: Unicode Default_Ignorable_Code_Point and general category Cf.
 IGNORABLE = regex.compile(r"[\p{Default_Ignorable_Code_Point}\p{Cf}]+")
 _MARKS = regex.compile(r"[\p{Mn}\p{Me}]+")
-_SEPARATORS = regex.compile(r"[\p{White_Space}\p{P}\p{Z}]+")
+_SEPARATORS = regex.compile(r"[\p{White_Space}\p{P}\p{Z}" + regex.escape(BLANK_SYMBOLS) + "]+")
+_SMALL_CAPITAL = regex.compile(r"LATIN LETTER SMALL CAPITAL ([A-Z]+)")
 
 # Providers whose mailboxes ignore dots in the local part, and domains that are one mailbox.
 DOTS_IGNORED = frozenset({"gmail.com"})
@@ -62,7 +69,17 @@ def _skeleton_table() -> dict[int, str]:
         }
         if len(ascii_ones) == 1:
             table[ord(character)] = ascii_ones.pop()
+    # Small capitals have no compatibility decomposition, and the confusables data pairs some
+    # with other scripts only (``ᴀ`` with a Cherokee letter): their names say which letter.
+    for code in range(0x80, 0x20000):
+        found = _SMALL_CAPITAL.fullmatch(unicodedata.name(chr(code), ""))
+        if found is not None:
+            table[code] = found[1].lower()
     return table
+
+
+# Built when the module loads (~0.1 s), not on the first request that needs it.
+_SKELETON = _skeleton_table()
 
 
 def _drop_ignorable(text: str) -> str:
@@ -83,7 +100,7 @@ def _fold(text: str) -> str:
         text = _drop_marks(_drop_ignorable(text))
         text = _drop_ignorable(unicodedata.normalize("NFKC", text).casefold())
         text = _drop_marks(text)
-        text = unicodedata.normalize("NFKC", text).translate(_skeleton_table())
+        text = unicodedata.normalize("NFKC", text).translate(_SKELETON)
     return text
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from agentkeys.clock import format_instant
 from agentkeys.credentials.policy import (
@@ -15,12 +16,29 @@ from agentkeys.credentials.policy import (
     ProductionDenied,
     RateLimited,
 )
+from agentkeys.credentials.quota_keys import organization_key
 from agentkeys.redaction import KEY_PREFIX
-from agentkeys.validation import EmailAddress, HttpUri, NonBlank, RequestBody
+from agentkeys.validation import EmailAddress, HttpUri, NonBlank, RequestBody, renders_blank
 
 DateTimeString = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 # A requested scope is any short text: one outside the catalog is answered needs_more_info.
 RequestedScope = Annotated[str, Field(max_length=128)]
+
+
+def _names_an_organization(name: str) -> str:
+    """A name whose quota identity is empty (punctuation and invisible characters only) names
+    no organization, and would share one quota with every other such name."""
+    if not organization_key(name):
+        raise PydanticCustomError(
+            "organization_identity",
+            "Must contain a letter or digit (not only punctuation or invisible characters)",
+        )
+    return name
+
+
+OrganizationName = Annotated[
+    str, Field(min_length=1, max_length=255), NonBlank, AfterValidator(_names_an_organization)
+]
 # One of ``Outcome``, documented as the inline enum it always was (a component of its own
 # would change the published description).
 OutcomeField = Annotated[
@@ -37,7 +55,7 @@ def revocation_path(credential_id: str) -> str:
 class CreateAgentCredentialRequestDto(RequestBody):
     """What an agent says about itself and its assignment when it asks for a sandbox key."""
 
-    organization_name: Annotated[str, Field(min_length=1, max_length=255), NonBlank]
+    organization_name: OrganizationName
     user_name: Annotated[str, Field(min_length=1, max_length=255), NonBlank]
     assignment: Annotated[str, Field(min_length=10, max_length=4000), NonBlank]
     requested_scopes: Annotated[list[RequestedScope], Field(min_length=1, max_length=20)]
@@ -64,7 +82,7 @@ class CreateAgentCredentialRequestDto(RequestBody):
         """Names of the fields that carry a value (not absent, null, empty or blank)."""
         provided = set()
         for name, value in self:
-            if value is None or value == [] or (isinstance(value, str) and not value.strip()):
+            if value is None or value == [] or (isinstance(value, str) and renders_blank(value)):
                 continue
             provided.add(name)
         return frozenset(provided)

@@ -16,7 +16,10 @@ FeedbackWriter = Annotated[AuthenticatedCredential, Depends(require_scopes(Scope
 
 
 async def feedback_service(request: Request, session: SessionDep) -> FeedbackService:
-    return FeedbackService(session, clock=app_context(request).clock)
+    context = app_context(request)
+    return FeedbackService(
+        session, clock=context.clock, network_budget=context.policy.storage.feedback
+    )
 
 
 FeedbackServiceDep = Annotated[FeedbackService, Depends(feedback_service)]

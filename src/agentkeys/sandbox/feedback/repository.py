@@ -39,3 +39,15 @@ class FeedbackRepository:
         )
         sent: datetime = (await self._session.execute(statement)).scalar_one()
         return sent
+
+    async def stored_by_network(
+        self, network: str, *, since: datetime
+    ) -> list[tuple[datetime, int]]:
+        """When each feedback the network sent after ``since`` was sent, and its bytes; oldest
+        first."""
+        statement = (
+            select(FeedbackRecord.created_at, FeedbackRecord.stored_bytes)
+            .where((FeedbackRecord.client_network == network) & (FeedbackRecord.created_at > since))
+            .order_by(FeedbackRecord.created_at)
+        )
+        return [(row[0], row[1]) for row in (await self._session.execute(statement)).all()]

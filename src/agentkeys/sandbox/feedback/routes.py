@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentkeys.api.deps import JsonBodyRoute, RequestIdDep
+from agentkeys.api.deps import ClientNetworkDep, JsonBodyRoute, RequestIdDep
 from agentkeys.api.openapi import error_responses
 from agentkeys.sandbox.feedback.deps import FeedbackServiceDep, FeedbackWriter
 from agentkeys.sandbox.feedback.schemas import (
@@ -27,7 +27,12 @@ async def send_feedback(
     credential: FeedbackWriter,
     service: FeedbackServiceDep,
     request_id: RequestIdDep,
+    network: ClientNetworkDep,
 ) -> FeedbackReceivedDto:
-    """Tell the API team what worked and what did not. Needs `feedback:write`."""
-    record = await service.record_feedback(body, credential_id=credential.id, request_id=request_id)
+    """Tell the API team what worked and what did not. Needs `feedback:write`. Each key stores
+    at most 100 feedbacks a day, and each client network at most the policy's
+    `[storage.feedback]` rows and bytes a day over all its keys (then 429 with `Retry-After`)."""
+    record = await service.record_feedback(
+        body, credential_id=credential.id, request_id=request_id, client_network=network
+    )
     return FeedbackReceivedDto.acknowledging(body, feedback_id=record.id)

@@ -23,7 +23,12 @@ HomeId = Annotated[str, Path(alias="id", description="A home id, ws_home_…")]
 
 async def home_service(request: Request, session: SessionDep) -> HomeService:
     context = app_context(request)
-    return HomeService(session, clock=context.clock, catalog=context.catalog)
+    return HomeService(
+        session,
+        clock=context.clock,
+        catalog=context.catalog,
+        network_budget=context.policy.storage.homes,
+    )
 
 
 HomeServiceDep = Annotated[HomeService, Depends(home_service)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agentkeys.db.base import Base, UTCDateTime
@@ -40,5 +40,11 @@ class HomeRecord(Base):
     enabled: Mapped[bool] = mapped_column(Boolean())
     energy_market_bidding_enabled: Mapped[bool] = mapped_column(Boolean())
     channel_partner_id: Mapped[str | None] = mapped_column(String(255))
+    # The client network that last wrote it, and the bytes it stores: the network's budget.
+    client_network: Mapped[str | None] = mapped_column(String(64))
+    stored_bytes: Mapped[int] = mapped_column(Integer(), server_default=text("0"))
 
-    __table_args__ = (Index("ix_homes_credential_id_created_at", "credential_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_homes_credential_id_created_at", "credential_id", "created_at"),
+        Index("ix_homes_client_network_updated_at", "client_network", "updated_at"),
+    )

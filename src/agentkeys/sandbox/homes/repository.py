@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,3 +47,19 @@ class HomeRepository:
     async def delete(self, home: HomeRecord) -> None:
         await self._session.delete(home)
         await self._session.flush()
+
+    async def written_by_network(
+        self, network: str, *, since: datetime, excluding: str
+    ) -> list[tuple[datetime, int]]:
+        """When each home the network last wrote after ``since`` was written, and its bytes;
+        oldest first, without the home ``excluding`` (the one being written)."""
+        statement = (
+            select(HomeRecord.updated_at, HomeRecord.stored_bytes)
+            .where(
+                (HomeRecord.client_network == network)
+                & (HomeRecord.updated_at > since)
+                & (HomeRecord.id != excluding)
+            )
+            .order_by(HomeRecord.updated_at)
+        )
+        return [(row[0], row[1]) for row in (await self._session.execute(statement)).all()]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from agentkeys.api.deps import JsonBodyRoute
+from agentkeys.api.deps import ClientNetworkDep, JsonBodyRoute
 from agentkeys.api.openapi import error_responses
 from agentkeys.sandbox.homes.deps import HomeId, HomeReader, HomeServiceDep, HomeWriter
 from agentkeys.sandbox.homes.schemas import (
@@ -25,11 +25,18 @@ router = APIRouter(prefix="/v1/homes", tags=["homes"], route_class=JsonBodyRoute
     responses=error_responses(400, 401, 403, 429),
 )
 async def create_home(
-    body: CreateClientHomeDto, credential: HomeWriter, service: HomeServiceDep
+    body: CreateClientHomeDto,
+    credential: HomeWriter,
+    service: HomeServiceDep,
+    network: ClientNetworkDep,
 ) -> ClientHomeDto:
     """A sandbox home owned by this credential. Set `utilityId` and `ratePlanId` (from
-    `/v1/utility/get`) to price its energy; the home's `timezone` is its utility's."""
-    return ClientHomeDto.of(await service.create_home(body, credential_id=credential.id))
+    `/v1/utility/get`) to price its energy; the home's `timezone` is its utility's. Each client
+    network writes at most the policy's `[storage.homes]` homes and bytes a day over all its
+    keys (then 429 with `Retry-After`)."""
+    return ClientHomeDto.of(
+        await service.create_home(body, credential_id=credential.id, client_network=network)
+    )
 
 
 @router.post(
@@ -69,10 +76,21 @@ async def get_home(
     responses=error_responses(400, 401, 403, 404, 429),
 )
 async def update_home(
-    home_id: HomeId, body: UpdateClientHomeDto, credential: HomeWriter, service: HomeServiceDep
+    home_id: HomeId,
+    body: UpdateClientHomeDto,
+    credential: HomeWriter,
+    service: HomeServiceDep,
+    network: ClientNetworkDep,
 ) -> ClientHomeDto:
-    """Change the fields sent; `null` clears an optional field."""
-    return ClientHomeDto.of(await service.update_home(home_id, body, credential_id=credential.id))
+    """Change the fields sent; `null` clears an optional field and is refused (400) for `name`,
+    `carbonSignalIntensity` and `enabled`. As on create, a `ratePlanId` sets its utility; a
+    `utilityId` sent (or kept) must be the plan's, and `utilityId: null` is accepted only with
+    `ratePlanId: null` (or on a home without a plan). The utility must serve the ZIP code."""
+    return ClientHomeDto.of(
+        await service.update_home(
+            home_id, body, credential_id=credential.id, client_network=network
+        )
+    )
 
 
 @router.post(

@@ -60,7 +60,9 @@ class CreateClientHomeDto(HomeFields):
 
 
 class UpdateClientHomeDto(HomeFields):
-    """A partial update: only the fields sent change; ``null`` clears a field that may be empty."""
+    """A partial update: only the fields sent change; ``null`` clears a field that may be empty
+    and is refused for the fields every home has (``name``, ``carbonSignalIntensity``,
+    ``enabled``)."""
 
     name: HomeName | None = None
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentkeys.clock import Clock, to_millisecond
+from agentkeys.credentials.policy import StorageBudget
 from agentkeys.db.engine import begin_write
 from agentkeys.errors import DomainError, ErrorCode, FieldError, NotFound, ValidationFailed
 from agentkeys.sandbox.homes.models import HomeRecord
@@ -44,10 +48,46 @@ _PLAIN_FIELDS = (
 
 # Fields that place a home: a change to any of them re-checks that its utility serves its ZIP.
 _LOCATING_FIELDS = {"zipcode", "utility_id", "deprecated_utility_id", "rate_plan_id"}
+# Fields every home has (create sets them): an update may change them, never null them.
+_REQUIRED_ON_UPDATE = (
+    ("name", "name"),
+    ("carbon_signal_intensity", "carbonSignalIntensity"),
+    ("enabled", "enabled"),
+)
+
+
+def _utility_field(request: HomeFields, fields: set[str]) -> str:
+    """The wire name the client used for the utility (``UtilityId`` is the deprecated one)."""
+    return (
+        "UtilityId"
+        if "utility_id" not in fields and "deprecated_utility_id" in fields
+        else "utilityId"
+    )
 
 
 class HomeLimitReached(DomainError):
     code = ErrorCode.FORBIDDEN
+
+
+class HomeStorageSpent(DomainError):
+    code = ErrorCode.RATE_LIMITED
+
+
+# A home's stored text and JSON: what its size in the network's storage budget counts.
+_STORED_COLUMNS = (
+    "name",
+    *_PLAIN_FIELDS,
+    "utility_id",
+    "rate_plan_id",
+    "timezone",
+    "carbon_signal_intensity",
+)
+
+
+def stored_size(home: HomeRecord) -> int:
+    """Bytes the home stores: its columns as compact UTF-8 JSON."""
+    columns = {column: getattr(home, column) for column in _STORED_COLUMNS}
+    return len(json.dumps(columns, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +111,29 @@ def new_home_id() -> str:
 
 
 class HomeService:
-    def __init__(self, session: AsyncSession, *, clock: Clock, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        clock: Clock,
+        catalog: Catalog,
+        network_budget: StorageBudget | None = None,
+    ) -> None:
         self._session = session
         self._repository = HomeRepository(session)
         self._clock = clock
         self._catalog = catalog
+        self._network_budget = network_budget
 
-    async def create_home(self, request: CreateClientHomeDto, *, credential_id: str) -> HomeRecord:
-        """A new home owned by ``credential_id``."""
-        await self._lock_homes_of(credential_id)
+    async def create_home(
+        self,
+        request: CreateClientHomeDto,
+        *,
+        credential_id: str,
+        client_network: str | None = None,
+    ) -> HomeRecord:
+        """A new home owned by ``credential_id``, within its network's storage budget."""
+        await self._lock_homes_of(credential_id, client_network)
         if (
             await self._repository.count_owned(credential_id=credential_id)
             >= MAX_HOMES_PER_CREDENTIAL
@@ -100,27 +154,46 @@ class HomeService:
             energy_market_bidding_enabled=False,
         )
         self._apply(home, request, fields=request.model_fields_set)
+        await self._within_network_budget(home, client_network, now=now)
         self._repository.add(home)
         await self._repository.flush()
         return home
 
     async def update_home(
-        self, home_id: str, request: UpdateClientHomeDto, *, credential_id: str
+        self,
+        home_id: str,
+        request: UpdateClientHomeDto,
+        *,
+        credential_id: str,
+        client_network: str | None = None,
     ) -> HomeRecord:
-        """Change the fields sent; the rest stay as they are."""
-        await self._lock_homes_of(credential_id)
+        """Change the fields sent; the rest stay as they are. Within the network's budget."""
+        await self._lock_homes_of(credential_id, client_network)
         home = await self.get_home(home_id, credential_id=credential_id)
         sent = request.model_fields_set
-        if "name" in sent:
-            if request.name is None:
-                raise ValidationFailed([FieldError("name", "A home's name cannot be removed")])
+        # Fields every home has: null cannot remove them (any other field sent as null is
+        # cleared). Named all at once, before anything changes.
+        nulled = [
+            wire
+            for name, wire in _REQUIRED_ON_UPDATE
+            if name in sent and getattr(request, name) is None
+        ]
+        if nulled:
+            raise ValidationFailed(
+                [
+                    FieldError(wire, "Cannot be removed from a home; omit it to keep it")
+                    for wire in nulled
+                ]
+            )
+        if request.name is not None:
             home.name = request.name
-        for flag in ("carbon_signal_intensity", "enabled"):
-            value = getattr(request, flag)
-            if flag in sent and value is not None:
-                setattr(home, flag, value)
-        self._apply(home, request, fields=sent)
+        if request.carbon_signal_intensity is not None:
+            home.carbon_signal_intensity = request.carbon_signal_intensity
+        if request.enabled is not None:
+            home.enabled = request.enabled
+        self._apply(home, request, fields=sent, updating=True)
         home.updated_at = to_millisecond(self._clock.now())
+        await self._within_network_budget(home, client_network, now=home.updated_at)
         await self._repository.flush()
         return home
 
@@ -131,10 +204,43 @@ class HomeService:
         await self._repository.delete(home)
         return home
 
-    async def _lock_homes_of(self, credential_id: str) -> None:
-        # Read-then-write units of work take the write lock first: the 100-home cap holds under
-        # concurrency, and SQLite writers queue instead of failing on a lock upgrade.
-        await begin_write(self._session, f"homes:{credential_id}")
+    async def _lock_homes_of(self, credential_id: str, network: str | None = None) -> None:
+        # Read-then-write units of work take the write lock first: the 100-home cap and the
+        # network's storage budget hold under concurrency, and SQLite writers queue instead of
+        # failing on a lock upgrade.
+        names = [f"homes:{credential_id}"]
+        if network is not None:
+            names.append(f"storage:homes:{network}")
+        await begin_write(self._session, *names)
+
+    async def _within_network_budget(
+        self, home: HomeRecord, network: str | None, *, now: datetime
+    ) -> None:
+        """Stamp the home with its writer's network and size; refuse it (429) when the network
+        has written its budget of homes in the window. A home counts once, in the window of
+        its last write, so an update replaces its own earlier size."""
+        home.stored_bytes = stored_size(home)
+        if network is None:
+            return
+        home.client_network = network
+        budget = self._network_budget
+        if budget is None:
+            return
+        stored = await self._repository.written_by_network(
+            network, since=now - budget.window, excluding=home.id
+        )
+        wait = budget.wait_for(stored, home.stored_bytes, now=now)
+        if wait is None:
+            return
+        hours = budget.window.total_seconds() / 3600
+        raise HomeStorageSpent(
+            f"This client network ({network}) has written {len(stored)} homes "
+            f"({sum(size for _, size in stored)} bytes) in the last {hours:g} hours over all its "
+            f"keys; the sandbox stores at most {budget.rows} homes and {budget.bytes} bytes "
+            "written per network in that time.",
+            recovery_action=f"Create or change homes again after {math.ceil(wait)} seconds.",
+            retry_after_seconds=wait,
+        )
 
     async def list_homes(
         self, page: ListHomesRequestDto, *, credential_id: str
@@ -180,22 +286,65 @@ class HomeService:
         utility, plan = found
         return PricedHome(home=home, utility=utility, plan=plan)
 
-    def _apply(self, home: HomeRecord, request: HomeFields, *, fields: set[str]) -> None:
+    def _apply(
+        self, home: HomeRecord, request: HomeFields, *, fields: set[str], updating: bool = False
+    ) -> None:
+        """Set the fields sent. Create and update follow one rule for utility and plan: a plan
+        sets its utility; a utility sent with it (or kept with a kept plan) must be the plan's;
+        the utility must serve the ZIP code."""
         for name in _PLAIN_FIELDS:
             if name in fields:
                 setattr(home, name, getattr(request, name))
-        if fields & {"utility_id", "deprecated_utility_id", "rate_plan_id"}:
-            utility_id = (
-                request.chosen_utility_id()
-                if fields & {"utility_id", "deprecated_utility_id"}
-                else home.utility_id
-            )
-            rate_plan_id = request.rate_plan_id if "rate_plan_id" in fields else home.rate_plan_id
+        utility_sent = fields & {"utility_id", "deprecated_utility_id"}
+        plan_sent = "rate_plan_id" in fields
+        if utility_sent or plan_sent:
+            utility_field = _utility_field(request, fields)
+            if (
+                request.utility_id is not None
+                and request.deprecated_utility_id is not None
+                and request.utility_id != request.deprecated_utility_id
+            ):
+                raise ValidationFailed(
+                    [
+                        FieldError(
+                            "UtilityId",
+                            f"Says utility '{request.deprecated_utility_id}' but utilityId says "
+                            f"'{request.utility_id}'; send one of them (utilityId)",
+                        )
+                    ]
+                )
+            if updating and utility_sent and request.chosen_utility_id() is None:
+                self._refuse_null_utility(home, request, utility_field=utility_field)
+            rate_plan_id = request.rate_plan_id if plan_sent else home.rate_plan_id
+            if utility_sent:
+                utility_id = request.chosen_utility_id()
+            elif request.rate_plan_id is not None:
+                utility_id = None  # the new plan sets the utility, as on create
+            else:
+                utility_id = home.utility_id  # the plan is cleared; the utility stays
             home.utility_id, home.rate_plan_id, home.timezone = self._resolve(
-                utility_id, rate_plan_id
+                utility_id,
+                rate_plan_id,
+                utility_field=utility_field,
+                mismatch_field="ratePlanId" if plan_sent else utility_field,
             )
         if fields & _LOCATING_FIELDS:
             self._check_territory(home, fields=fields)
+
+    @staticmethod
+    def _refuse_null_utility(home: HomeRecord, request: HomeFields, *, utility_field: str) -> None:
+        """``utilityId: null`` clears the utility only where no plan remains to set it."""
+        sent_plan = "rate_plan_id" in request.model_fields_set
+        if sent_plan and request.rate_plan_id is not None:
+            message = "Cannot be null beside a ratePlanId; omit it: the plan sets its utility"
+        elif not sent_plan and home.rate_plan_id is not None:
+            message = (
+                f"Cannot be removed while the home has rate plan '{home.rate_plan_id}'; send "
+                "ratePlanId: null with it to remove both, or another ratePlanId to move the home"
+            )
+        else:
+            return
+        raise ValidationFailed([FieldError(utility_field, message)])
 
     def _check_territory(self, home: HomeRecord, *, fields: set[str]) -> None:
         """Refuse a home whose utility does not serve its ZIP code (kept values count too)."""
@@ -238,13 +387,18 @@ class HomeService:
         )
 
     def _resolve(
-        self, utility_id: str | None, rate_plan_id: str | None
+        self,
+        utility_id: str | None,
+        rate_plan_id: str | None,
+        *,
+        utility_field: str = "utilityId",
+        mismatch_field: str = "ratePlanId",
     ) -> tuple[str | None, str | None, str | None]:
         """Check utility and plan against the catalog; the plan's utility wins when none is set."""
         utility = self._catalog.utility(utility_id) if utility_id else None
         if utility_id and utility is None:
             raise ValidationFailed(
-                [FieldError("utilityId", f"Unknown utility '{utility_id}'; see /v1/utility/get")]
+                [FieldError(utility_field, f"Unknown utility '{utility_id}'; see /v1/utility/get")]
             )
         if rate_plan_id:
             found = self._catalog.plan(rate_plan_id)
@@ -263,9 +417,10 @@ class HomeService:
                 raise ValidationFailed(
                     [
                         FieldError(
-                            "ratePlanId",
+                            mismatch_field,
                             f"Rate plan '{rate_plan_id}' belongs to utility "
-                            f"'{plan_utility.utility_id}', not '{utility.utility_id}'",
+                            f"'{plan_utility.utility_id}', not '{utility.utility_id}'; send "
+                            f"a ratePlanId of '{utility.utility_id}' (see /v1/utility/get)",
                         )
                     ]
                 )

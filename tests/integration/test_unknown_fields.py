@@ -1,0 +1,119 @@
+"""The storable-value rule covers the body as sent: an unknown field (ignored, never stored)
+holding NaN, an infinity, a lone surrogate or NUL is refused like a known one, 400
+``VALIDATION_FAILED`` naming its JSON path, on every route that reads a body, both backends."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.assertions import assert_validation_failed
+from tests.conftest import AppFactory, client_for
+from tests.factories import issue_credential, key_header
+
+# (raw JSON of the unknown field's value, the path named)
+HOSTILE_UNKNOWN_FIELDS = [
+    ('{"deep": [1, NaN]}', "extraField.deep[1]"),
+    ('{"deep": [1, 2, 3, Infinity]}', "extraField.deep[3]"),
+    ("[-Infinity]", "extraField[0]"),
+    ("1e999", "extraField"),
+    ('{"note": "a\\ud800"}', "extraField.note"),
+    ('[["\\udfff"]]', "extraField[0][0]"),
+    ('{"nul": "a\\u0000"}', "extraField.nul"),
+    ('{"bad\\ud800key": 1}', "extraField"),
+]
+# Deeper than any free-form field may nest: an unknown field is walked all the way down.
+DEEP = "[" * 20 + "NaN" + "]" * 20
+
+
+def body_routes(app: object) -> list[str]:
+    """``METHOD path`` of every operation the OpenAPI description gives a request body."""
+    spec = app.openapi()  # type: ignore[attr-defined]
+    return sorted(
+        path
+        for path, operations in spec["paths"].items()
+        for operation in operations.values()
+        if "requestBody" in operation
+    )
+
+
+def test_every_body_route_is_walked_here(make_app: AppFactory) -> None:
+    assert body_routes(make_app()) == sorted(ROUTES)
+
+
+ROUTES = [
+    "/v1/agent-credentials",
+    "/v1/agent-credentials/{credentialId}/revoke",
+    "/v1/feedback",
+    "/v1/utility/get",
+    "/v1/homes/create",
+    "/v1/homes/list",
+    "/v1/homes/{id}/update",
+    "/v1/homes/{id}/bill/monthly",
+    "/v1/homes/{id}/bill/period",
+    "/v1/homes/bill/period/rateplan/{ratePlanId}",
+    "/v1/homes/{id}/price_signal",
+    "/v1/homes/{id}/battery/estimate_savings",
+]
+
+
+async def test_hostile_unknown_fields_are_refused_by_path_on_every_body_route(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    scopes = sorted(app.state.context.policy.catalog.scopes)
+    async with client_for(app) as client:
+        holder = await issue_credential(client, requested_scopes=scopes)
+        headers = {**key_header(str(holder["credential"])), "Content-Type": "application/json"}
+        home = await client.post(
+            "/v1/homes/create", headers=headers, json={"name": "H", "zipcode": "94107"}
+        )
+        assert home.status_code == 201, home.text
+        for route in ROUTES:
+            url = route.format(
+                id=home.json()["id"],
+                credentialId=holder["credential_id"],
+                ratePlanId="8fafe26c6f12cd7da414d3cd",
+            )
+            for value, field in [*HOSTILE_UNKNOWN_FIELDS, (DEEP, "extraField" + "[0]" * 20)]:
+                response = await client.post(
+                    url, headers=headers, content='{"extraField": ' + value + "}"
+                )
+                assert_validation_failed(response, field)
+        # Nothing was revoked or stored by the refused bodies.
+        self_view = await client.get("/v1/agent-credentials/self", headers=headers)
+        assert self_view.status_code == 200, self_view.text
+        homes = await client.post("/v1/homes/list", headers=headers)
+        assert len(homes.json()) == 1
+
+
+@pytest.mark.parametrize(("value", "field"), HOSTILE_UNKNOWN_FIELDS[:3])
+async def test_an_unknown_field_is_named_beside_a_valid_body(
+    client: httpx.AsyncClient, value: str, field: str
+) -> None:
+    """A body otherwise accepted (issuance) is refused for its unknown field alone."""
+    response = await client.post(
+        "/v1/agent-credentials",
+        headers={"Content-Type": "application/json"},
+        content=(
+            '{"organization_name": "Example Energy Co", "user_name": "Ada",'
+            ' "assignment": "Prototype bill impact calculations for a customer dashboard",'
+            ' "requested_scopes": ["utility:read"], "extraField": ' + value + "}"
+        ),
+    )
+    assert_validation_failed(response, field)
+
+
+async def test_storable_unknown_fields_are_still_ignored(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/agent-credentials",
+        json={
+            "organization_name": "Example Energy Co",
+            "user_name": "Ada",
+            "assignment": "Prototype bill impact calculations for a customer dashboard",
+            "requested_scopes": ["utility:read"],
+            "extraField": {"deep": [[[[[[[[[[[[1.5, "text"]]]]]]]]]]]]},
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert "extraField" not in response.text
