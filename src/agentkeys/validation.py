@@ -158,6 +158,17 @@ def _unstorable(text: str) -> str | None:
 _UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
+def _storable_text(value: str) -> str:
+    problem = _unstorable(value)
+    if problem is not None:
+        raise PydanticCustomError("unstorable", problem)
+    return value
+
+
+# For strings outside a ``RequestBody`` (query parameters): the same storable-value rule.
+Storable = AfterValidator(_storable_text)
+
+
 def _problems(value: object, path: JsonPath, depth: int) -> list[InitErrorDetails]:
     """Every unstorable string, key or non-finite number in ``value``, with its path."""
     if isinstance(value, str):

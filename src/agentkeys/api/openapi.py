@@ -12,6 +12,7 @@ from agentkeys.api.deps import API_KEY_HEADER
 from agentkeys.api.errors import ApiErrorEnvelopeDto
 
 API_KEY_SCHEME = "WattShiftApiKey"
+ADMIN_KEY_SCHEME = "AdminKey"
 
 _DESCRIPTIONS = {
     400: "VALIDATION_FAILED: the body or a parameter is invalid; field_errors names each field.",
@@ -31,10 +32,14 @@ _DESCRIPTIONS = {
 COMMON = (405, 408, 413, 415, 500, 503)
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` argument of a route that can answer with the given error statuses."""
+def error_responses(
+    *statuses: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` argument of a route that can answer with the given error statuses;
+    ``descriptions`` replaces the usual text of some (what a 403 means on this route)."""
+    described = {**_DESCRIPTIONS, **(descriptions or {})}
     return {
-        status: {"model": ApiErrorEnvelopeDto, "description": _DESCRIPTIONS[status]}
+        status: {"model": ApiErrorEnvelopeDto, "description": described[status]}
         for status in sorted({*statuses, *COMMON})
     }
 
@@ -52,8 +57,9 @@ def describe_openapi(app: FastAPI, components: Mapping[str, dict[str, Any]]) -> 
                 for operation in operations.values():
                     responses = operation.get("responses", {})
                     responses.pop("422", None)
-                    # Every route that can refuse a key (documents 401) needs one.
-                    if "401" in responses:
+                    # Every route that can refuse a key (documents 401) needs one; a route
+                    # declaring its own (the admin API's bearer key) keeps it.
+                    if "401" in responses and "security" not in operation:
                         operation["security"] = [{API_KEY_SCHEME: []}]
             schema.setdefault("components", {}).setdefault("securitySchemes", {})[
                 API_KEY_SCHEME
@@ -62,6 +68,12 @@ def describe_openapi(app: FastAPI, components: Mapping[str, dict[str, Any]]) -> 
                 "in": "header",
                 "name": API_KEY_HEADER,
                 "description": "An agent credential (wsk_agent_…) from POST /v1/agent-credentials.",
+            }
+            schema["components"]["securitySchemes"][ADMIN_KEY_SCHEME] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An operator's admin key (wsk_admin_…), created with "
+                "`agentkeys admin create-key`, sent as `Authorization: Bearer <key>`.",
             }
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas.pop("HTTPValidationError", None)

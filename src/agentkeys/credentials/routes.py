@@ -14,9 +14,14 @@ from agentkeys.api.deps import (
     RequestIdDep,
     parse_json_body,
 )
-from agentkeys.api.openapi import error_responses
+from agentkeys.api.openapi import ADMIN_KEY_SCHEME, API_KEY_SCHEME, error_responses
 from agentkeys.clock import format_instant
-from agentkeys.credentials.deps import CredentialServiceDep, PresentedKeyDep, RevocationRate
+from agentkeys.credentials.deps import (
+    CredentialServiceDep,
+    PresentedKeyDep,
+    RevocationRate,
+    RevokingAdminDep,
+)
 from agentkeys.credentials.policy import RateLimited
 from agentkeys.credentials.schemas import (
     AgentCredentialResponseDto,
@@ -111,8 +116,11 @@ async def revocation_target(
     _body: RevocationBodyBytes,
     service: CredentialServiceDep,
     key: PresentedKeyDep,
+    admin: RevokingAdminDep,
     credential_id: CredentialIdPath,
 ) -> RevocationTarget:
+    if admin is not None:
+        return await service.admin_revocation_target(admin, credential_id)
     return await service.revocation_target(key, credential_id)
 
 
@@ -129,8 +137,17 @@ async def revocation_body(
     "/{credentialId}/revoke",
     summary="Revoke a credential",
     response_model=AgentCredentialRevocationResponseDto,
-    responses=error_responses(400, 401, 404, 429),
+    responses=error_responses(
+        400,
+        401,
+        403,
+        404,
+        429,
+        descriptions={403: "FORBIDDEN: the admin key has the role viewer, which may not revoke."},
+    ),
     openapi_extra={
+        # The credential's own key, or an operator's admin key.
+        "security": [{API_KEY_SCHEME: []}, {ADMIN_KEY_SCHEME: []}],
         "requestBody": {
             "required": False,
             "content": {
@@ -138,7 +155,7 @@ async def revocation_body(
                     "schema": {"$ref": "#/components/schemas/RevokeAgentCredentialRequestDto"}
                 }
             },
-        }
+        },
     },
 )
 async def revoke_agent_credential(
@@ -149,7 +166,9 @@ async def revoke_agent_credential(
     service: CredentialServiceDep,
     request_id: RequestIdDep,
 ) -> AgentCredentialRevocationResponseDto:
-    """Revoke your own credential at once. Idempotent: revoking again answers `revoked` again."""
+    """Revoke your own credential at once (`x-ws-api-key`), or any credential with an operator's
+    admin key (`Authorization: Bearer wsk_admin_…`, role `admin`). Idempotent: revoking again
+    answers `revoked` again; the first revocation's time, actor and reason are kept."""
     revoked = await service.revoke(target, reason=body.reason)
     return AgentCredentialRevocationResponseDto(
         credential_id=revoked.id, request_id=request_id, next_steps=REVOKED_NEXT_STEPS
