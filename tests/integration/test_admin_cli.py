@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from agentkeys.cli.main import app as cli
 from agentkeys.config import Settings
