@@ -67,6 +67,5 @@ class TestRedaction:
         assert agent not in hidden
         assert admin[:20] not in hidden
         assert hidden == (
-            "admin wsk_admin_[redacted], agent wsk_agent_[redacted], "
-            "truncated wsk_admin_[redacted]"
+            "admin wsk_admin_[redacted], agent wsk_agent_[redacted], truncated wsk_admin_[redacted]"
         )
