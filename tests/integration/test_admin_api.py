@@ -620,3 +620,12 @@ class TestOpenApi:
             "cursor",
             "limit",
         }
+
+
+class TestRouting:
+    async def test_the_bulk_path_is_never_read_as_a_credential_id(
+        self, client: httpx.AsyncClient, admin: dict[str, str]
+    ) -> None:
+        answer = await client.get(BULK, headers=admin)
+        assert_envelope(answer, status=405, code="METHOD_NOT_ALLOWED")
+        assert answer.headers["allow"] == "POST"

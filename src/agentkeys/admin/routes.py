@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from agentkeys.admin.deps import AdminCredentialServiceDep, CurrentAdmin, RevokingAdmin
 from agentkeys.admin.schemas import (
@@ -23,6 +24,18 @@ from agentkeys.api.openapi import ADMIN_KEY_SCHEME, error_responses
 from agentkeys.validation import InstantText, NonBlank, Storable, parse_instant
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class CredentialIdConvertor(StringConvertor):
+    """A credential id in a path: any segment but ``revoke``, so ``/v1/admin/credentials/revoke``
+    is the bulk route only (GET or HEAD there answers 405), never the look-up of an id
+    ``revoke``."""
+
+    regex = "(?!revoke$)[^/]+"
+
+
+register_url_convertor("admin_credential_id", CredentialIdConvertor())
+ONE = "/credentials/{credentialId:admin_credential_id}"
 
 SECURITY: dict[str, Any] = {"security": [{ADMIN_KEY_SCHEME: []}]}
 DESCRIPTIONS = {
@@ -118,7 +131,7 @@ async def revoke_credentials(
 
 
 @router.get(
-    "/credentials/{credentialId}",
+    ONE,
     summary="One credential, with the decision that issued it",
     response_model=AdminCredentialDetailDto,
     responses=ONE_ERRORS,
@@ -135,7 +148,7 @@ async def get_credential(
 
 
 @router.post(
-    "/credentials/{credentialId}/revoke",
+    ONE + "/revoke",
     summary="Revoke one credential",
     response_model=AdminCredentialDto,
     responses=ONE_ERRORS,
