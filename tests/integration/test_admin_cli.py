@@ -220,3 +220,4 @@ class TestRevokeKey:
         assert result.exit_code == 0, result.output
         assert "revoked admin key" in result.stdout
         assert result.stderr.startswith("warning: could not announce")
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -124,8 +124,9 @@ def agent_key_of(request: Request) -> str | None:
     """``x-ws-api-key`` for the sandbox guard; an admin key sent as a bearer token instead is
     named as such (401), not answered as a missing key."""
     presented = presented_key_of(request)
-    if presented is None and request.headers.get(AUTHORIZATION_HEADER, "").startswith(
-        "Bearer " + ADMIN_KEYS.prefix
+    if presented is None and any(
+        line.startswith("Bearer " + ADMIN_KEYS.prefix)
+        for line in request.headers.getlist(AUTHORIZATION_HEADER)
     ):
         raise admin_key_refused()
     return presented
