@@ -49,6 +49,7 @@ from agentkeys.ratelimit.base import RequestRate
 from agentkeys.validation import EARLIEST_DAY, EARLIEST_INSTANT, LIMIT_DAY, LIMIT_INSTANT
 from tests.conftest import TEST_SECRET, AppFactory, client_for
 from tests.factories import credential_request, issue_credential, key_header
+from tests.integration.test_admin_api import create_admin_key
 
 ALL_SCOPES = [
     "utility:read",
@@ -394,6 +395,8 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "/v1/agent-credentials": credential_request(),
     REVOKE: {"reason": "rotating keys"},
     "/v1/feedback": {"name": "Ada", "message": "It works"},
+    "/v1/admin/credentials/{credentialId}/revoke": {"reason": "incident"},
+    "/v1/admin/credentials/revoke": {"organization": "Nobody Co", "reason": "incident"},
     "/v1/utility/get": {"zipcode": "94107"},
     "/v1/homes/create": dict(HOME),
     "/v1/homes/list": {"pageSize": 10},
@@ -593,8 +596,9 @@ class TestRequestSchemas:
 
 @pytest.mark.parametrize("operation", sorted(VALID_BODIES))
 async def test_hostile_values_in_every_field_are_refused_or_answered_as_documented(
-    operation: str, make_app: AppFactory
+    operation: str, make_app: AppFactory, settings: Settings
 ) -> None:
+    _, admin_key = await create_admin_key(settings, "fuzz")
     async with client_for(make_app(policy=relaxed_policy())) as http:
         holder = await issue_credential(
             http, requested_scopes=ALL_SCOPES, user_email="hostile@example.com"
@@ -613,7 +617,15 @@ async def test_hostile_values_in_every_field_are_refused_or_answered_as_document
             .replace("{id}", created.json()["id"])
             .replace("{ratePlanId}", RATE_PLANS[0])
         )
-        headers = {**key_header(key), "Content-Type": "application/json"}
+        # The admin API takes an operator's admin key.
+        headers = {
+            **(
+                {"Authorization": f"Bearer {admin_key}"}
+                if operation.startswith("/v1/admin/")
+                else key_header(key)
+            ),
+            "Content-Type": "application/json",
+        }
         valid = VALID_BODIES[operation]
         answer = await http.post(url, content=encoded(valid), headers=headers)
         assert answer.status_code in {200, 201}, answer.text
