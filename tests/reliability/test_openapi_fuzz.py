@@ -17,6 +17,7 @@ issuance is judged on content, not answered ``rate_limited``) and once with the 
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import dataclasses
 import json
@@ -88,6 +89,7 @@ MAX_EXAMPLES = 30
 # is built once per module (coverage cases at collection), the app and its records once per test.
 # Path parameters are URL-encoded when generated, so the placeholders need no encoding.
 HOLDER_KEY = "placeholder-key-granting-every-scope"
+ADMIN_KEY = "placeholder-admin-key-of-role-admin"
 REVOCABLE_KEY = "placeholder-key-of-the-credential-to-revoke"
 HOLDER_ID = "placeholder-id-of-the-credential-granting-every-scope"
 REVOCABLE_ID = "placeholder-id-of-the-credential-to-revoke"
@@ -110,6 +112,8 @@ def real_path_parameters(path: str) -> list[dict[str, str]]:
     """Path parameters naming things that exist, for the operation at ``path``."""
     if path == REVOKE:
         return [{"credentialId": REVOCABLE_ID}, {"credentialId": HOLDER_ID}]
+    if path.startswith("/v1/admin/") and "{credentialId}" in path:
+        return [{"credentialId": HOLDER_ID}, {"credentialId": REVOCABLE_ID}]
     if path == REMOVE_HOME:
         # Removing the shared home would leave the operations fuzzed after this one only 404s.
         return [{"id": FRESH_HOME_ID}]
@@ -233,10 +237,16 @@ class PlaceholderKey:
     """A real key, wherever generation did not set out to send a missing or malformed one."""
 
     def get(self, case: schemathesis.Case[Any], ctx: schemathesis.AuthContext) -> str:
+        if case.operation.path.startswith("/v1/admin/"):
+            return ADMIN_KEY
         return REVOCABLE_KEY if case.operation.path == REVOKE else HOLDER_KEY
 
     def set(self, case: schemathesis.Case[Any], data: str, ctx: schemathesis.AuthContext) -> None:
-        case.headers["x-ws-api-key"] = data
+        # The admin API takes an operator's admin key as a bearer token.
+        if data == ADMIN_KEY:
+            case.headers["Authorization"] = f"Bearer {data}"
+        else:
+            case.headers["x-ws-api-key"] = data
 
 
 @schema.hook("before_generate_path_parameters")
@@ -285,6 +295,7 @@ class FuzzTarget:
     revocable_key: str
     revocable_id: str
     home_id: str
+    admin_key: str
 
     def resolve(self, case: schemathesis.Case[Any]) -> schemathesis.Case[Any]:
         """A copy of the case with the real things in place of their placeholders (the case
@@ -300,6 +311,8 @@ class FuzzTarget:
         key = resolved.headers.get("x-ws-api-key")
         if key in real:
             resolved.headers["x-ws-api-key"] = real[key]
+        if resolved.headers.get("Authorization") == f"Bearer {ADMIN_KEY}":
+            resolved.headers["Authorization"] = f"Bearer {self.admin_key}"
         for name, value in resolved.path_parameters.items():
             if value == FRESH_HOME_ID:
                 resolved.path_parameters[name] = self.new_home()
@@ -346,6 +359,7 @@ def create_home(http: asgi.ASGIClient, key: str) -> str:
 def fuzz_target(make_app: AppFactory, request: pytest.FixtureRequest) -> Iterator[FuzzTarget]:
     build_policy: Callable[[], IssuingPolicy] = request.param
     app = make_app(policy=build_policy())
+    _, admin_key = asyncio.run(create_admin_key(request.getfixturevalue("settings"), "fuzz"))
     # All requests go through schemathesis' ASGI client: it runs the app and its lifespan on one
     # event loop thread for the whole test, and the database connections must stay on it.
     with asgi_client(app) as http:
@@ -360,6 +374,7 @@ def fuzz_target(make_app: AppFactory, request: pytest.FixtureRequest) -> Iterato
         revocable_key=revocable["credential"],
         revocable_id=revocable["credential_id"],
         home_id=home_id,
+        admin_key=admin_key,
     )
     # End the app's lifespan (engine, revocation bus) while its database still exists.
     asgi.shutdown_lifespans()
