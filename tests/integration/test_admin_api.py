@@ -183,7 +183,7 @@ class TestAdminAuthentication:
         self, client: httpx.AsyncClient, settings: Settings
     ) -> None:
         _, key = await create_admin_key(settings, "ops")
-        for headers in (key_header(key), bearer(key)):
+        for headers in (key_header(key), bearer(key), {"Authorization": f"bearer {key}"}):
             for method, path in (("GET", SELF), ("POST", "/v1/utility/get")):
                 answer = await client.request(method, path, json={}, headers=headers)
                 envelope = assert_envelope(answer, status=401, code="AUTH_INVALID_API_KEY")

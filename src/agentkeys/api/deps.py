@@ -125,7 +125,8 @@ def agent_key_of(request: Request) -> str | None:
     named as such (401), not answered as a missing key."""
     presented = presented_key_of(request)
     if presented is None and any(
-        line.startswith("Bearer " + ADMIN_KEYS.prefix)
+        # The scheme in any case, as ``bearer_token_of`` reads it.
+        line[:7].lower() == "bearer " and ADMIN_KEYS.looks_like(line[7:])
         for line in request.headers.getlist(AUTHORIZATION_HEADER)
     ):
         raise admin_key_refused()
