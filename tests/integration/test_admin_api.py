@@ -450,6 +450,18 @@ class TestOneCredential:
             assert_envelope(answer, status=404, code="NOT_FOUND")
 
 
+    @pytest.mark.parametrize("credential_id", ["x" * 129, "ws_agent_cred_%00"])
+    async def test_an_id_no_credential_can_have_is_400_naming_it(
+        self, client: httpx.AsyncClient, admin: dict[str, str], credential_id: str
+    ) -> None:
+        for method, suffix in (("GET", ""), ("POST", "/revoke")):
+            answer = await client.request(
+                method, f"{LIST}/{credential_id}{suffix}", json={"reason": "r"}, headers=admin
+            )
+            assert_validation_failed(answer, "credentialId")
+            assert credential_id not in answer.text
+
+
 class TestRevokeOne:
     async def test_revoked_at_once_idempotent_and_recorded(
         self, client: httpx.AsyncClient, admin: dict[str, str], clock: FrozenClock
