@@ -449,7 +449,6 @@ class TestOneCredential:
             answer = await client.request(method, path, json={"reason": "r"}, headers=admin)
             assert_envelope(answer, status=404, code="NOT_FOUND")
 
-
     @pytest.mark.parametrize("credential_id", ["x" * 129, "ws_agent_cred_%00"])
     async def test_an_id_no_credential_can_have_is_400_naming_it(
         self, client: httpx.AsyncClient, admin: dict[str, str], credential_id: str
