@@ -86,6 +86,12 @@ class NotFound(DomainError):
     code = ErrorCode.NOT_FOUND
 
 
+class Forbidden(DomainError):
+    """Authenticated, but not allowed: an agent key on the admin API, a viewer revoking."""
+
+    code = ErrorCode.FORBIDDEN
+
+
 class FieldError:
     """One failing field, named by its JSON path (``requested_scopes[0]``)."""
 

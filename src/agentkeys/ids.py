@@ -38,3 +38,7 @@ def new_credential_request_id() -> str:
 
 def new_feedback_id() -> str:
     return new_id("ws_feedback_")
+
+
+def new_admin_key_id() -> str:
+    return new_id("ws_admin_key_")

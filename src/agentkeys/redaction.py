@@ -2,7 +2,8 @@
 
 Anything that starts like a key, even truncated or mistyped, is replaced: a key pasted into a
 feedback message, a home's name or a revocation reason must not reach the database, where only
-digests of keys may be (CONTRACT §6).
+digests of keys may be (CONTRACT §6). Agent keys (``wsk_agent_…``) and an operator's admin keys
+(``wsk_admin_…``) alike; each keeps its own prefix, so the redacted text still says which kind.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ import re
 from typing import Final
 
 KEY_PREFIX: Final = "wsk_agent"
+ADMIN_KEY_PREFIX: Final = "wsk_admin"
 KEY_PREFIX_WITH_SEPARATOR: Final = KEY_PREFIX + "_"
 REDACTED: Final = KEY_PREFIX_WITH_SEPARATOR + "[redacted]"
-_KEY_LIKE = re.compile(rf"{KEY_PREFIX_WITH_SEPARATOR}[0-9A-Za-z]+")
+ADMIN_REDACTED: Final = ADMIN_KEY_PREFIX + "_[redacted]"
+_SHARED_START: Final = "wsk_"
+_KEY_LIKE = re.compile(rf"({KEY_PREFIX}_|{ADMIN_KEY_PREFIX}_)[0-9A-Za-z]+")
 
 
 def redact(text: str) -> str:
     """``text`` with every key-like token replaced."""
-    if KEY_PREFIX_WITH_SEPARATOR not in text:
+    if _SHARED_START not in text:
         return text
-    return _KEY_LIKE.sub(REDACTED, text)
+    return _KEY_LIKE.sub(r"\1[redacted]", text)
 
 
 def redact_all(value: object) -> object:

@@ -3,6 +3,7 @@
 The composition layer, like ``api.app``: Alembic's environment and the tests read the metadata
 here; no feature imports it."""
 
+from agentkeys.admin.models import AdminKeyRecord
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.db.base import Base
 from agentkeys.sandbox.feedback.models import FeedbackRecord
@@ -11,6 +12,7 @@ from agentkeys.sandbox.homes.models import HomeRecord
 metadata = Base.metadata
 
 __all__ = [
+    "AdminKeyRecord",
     "CredentialRecord",
     "CredentialRequestRecord",
     "FeedbackRecord",

@@ -233,6 +233,17 @@ def decode_json(raw: bytes | str) -> Any:
     return json.loads(raw, parse_int=_integer)
 
 
+def _storable_text(value: str) -> str:
+    problem = _unstorable(value)
+    if problem is not None:
+        raise PydanticCustomError("unstorable", problem)
+    return value
+
+
+# For strings outside a ``RequestBody`` (query parameters): the same storable-value rule.
+Storable = AfterValidator(_storable_text)
+
+
 def _problems(value: object, path: JsonPath, max_depth: int | None) -> list[InitErrorDetails]:
     """Every unstorable string, key, non-finite number or over-long integer literal in
     ``value``, with its path, in

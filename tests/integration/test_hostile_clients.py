@@ -18,11 +18,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from agentkeys.config import Settings
 from agentkeys.logs import KeyValueFormatter
 from agentkeys.sandbox.utility import routes as utility_routes
 from tests.assertions import assert_envelope
 from tests.conftest import AppFactory, ServedDatabase, client_for
 from tests.factories import issue_credential, key_header
+from tests.integration.test_admin_api import create_admin_key
 from tests.servers import running_server
 
 LONG = "ab" * 2_500  # 5,000 characters, and recognisable in any 60 of them
@@ -57,9 +59,12 @@ def concrete(path: str, value: str = "ws_home_unknown") -> str:
 
 
 def guarded(app: FastAPI) -> list[tuple[str, str]]:
-    """Every operation that takes a key (documents 401), with its path made concrete."""
+    """Every operation that takes an agent key (documents 401 and the x-ws-api-key scheme), with
+    its path made concrete. The admin API takes admin keys only (an agent key there is 403)."""
     return [
-        (method, concrete(path)) for method, path, op in operations(app) if "401" in op["responses"]
+        (method, concrete(path))
+        for method, path, op in operations(app)
+        if "401" in op["responses"] and {"WattShiftApiKey": []} in op.get("security", [])
     ]
 
 
@@ -274,18 +279,25 @@ class TestEchoes:
         assert response.status_code == 415
         assert_not_echoed_whole(response)
 
-    async def test_long_field_names_and_values_are_not_echoed(self, make_app: AppFactory) -> None:
+    async def test_long_field_names_and_values_are_not_echoed(
+        self, make_app: AppFactory, settings: Settings
+    ) -> None:
         app = make_app()
+        _, admin_key = await create_admin_key(settings, "ops")
         async with client_for(app) as client:
             key = await all_scopes_key(client, app)
             for method, path, operation in operations(app):
                 # Routes whose body may be empty (every field optional) ignore unknown fields.
                 if not operation.get("requestBody", {}).get("required") or "{" in path:
                     continue
+                # Each route with the kind of key it takes: the admin API an admin key.
+                headers = (
+                    {"Authorization": f"Bearer {admin_key}"}
+                    if operation.get("security") == [{"AdminKey": []}]
+                    else key_header(key)
+                )
                 for body in ({LONG: 1}, {"name": LONG, "zipcode": LONG, "organization_name": 1}):
-                    response = await client.request(
-                        method, path, json=body, headers=key_header(key)
-                    )
+                    response = await client.request(method, path, json=body, headers=headers)
 
                     assert response.status_code == 400, (path, response.text[:200])
                     assert_not_echoed_whole(response)
@@ -324,14 +336,25 @@ class TestMethods:
                 assert ("HEAD" in allowed) == ("GET" in allowed)
 
     async def test_head_answers_wherever_get_does_without_a_body(
-        self, make_app: AppFactory
+        self, make_app: AppFactory, settings: Settings
     ) -> None:
         app = make_app()
+        _, admin_key = await create_admin_key(settings, "ops")
         async with client_for(app) as client:
-            headers = key_header((await issue_credential(client))["credential"])
-            gets = [path for method, path, _ in operations(app) if method == "GET"]
+            issued = await issue_credential(client)
+            gets = [
+                (path, operation) for method, path, operation in operations(app) if method == "GET"
+            ]
             assert len(gets) >= 3
-            for path in gets:
+            for template, operation in gets:
+                # Each route with the kind of key it takes, and a real id where it names one.
+                admin_route = operation.get("security") == [{"AdminKey": []}]
+                headers = (
+                    {"Authorization": f"Bearer {admin_key}"}
+                    if admin_route
+                    else key_header(issued["credential"])
+                )
+                path = concrete(template, issued["credential_id"])
                 got = await client.get(path, headers=headers)
                 head = await client.head(path, headers=headers)
 

@@ -70,14 +70,13 @@ class TestOpenApi:
                     assert schema["$ref"].endswith("/ApiErrorEnvelopeDto"), (method, path, status)
 
     async def test_guarded_routes_document_401(self, openapi: dict[str, Any]) -> None:
-        for path in (
-            "/v1/agent-credentials/self",
-            "/v1/agent-credentials/{credentialId}/revoke",
-            "/v1/feedback",
-        ):
+        for path in ("/v1/agent-credentials/self", "/v1/feedback"):
             (operation,) = openapi["paths"][path].values()
             assert "401" in operation["responses"], path
             assert operation["security"] == [{"WattShiftApiKey": []}], path
+        # Revocation takes the credential's own key, or an operator's admin key (CONTRACT §2).
+        (revoke,) = openapi["paths"]["/v1/agent-credentials/{credentialId}/revoke"].values()
+        assert revoke["security"] == [{"WattShiftApiKey": []}, {"AdminKey": []}]
         scheme = openapi["components"]["securitySchemes"]["WattShiftApiKey"]
         assert scheme == {
             "type": "apiKey",

@@ -118,7 +118,9 @@ class TestBodiesBeforeLocks:
             if "requestBody" in operation
         }
         routes = {
-            (m, route.path): route for route in api_routes(app.routes) for m in route.methods or ()
+            (m, route.path_format): route
+            for route in api_routes(app.routes)
+            for m in route.methods or ()
         }
         assert len(documented) >= 8
         for key in documented:

@@ -17,6 +17,7 @@ issuance is judged on content, not answered ``rate_limited``) and once with the 
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import dataclasses
 import json
@@ -49,6 +50,7 @@ from agentkeys.ratelimit.base import RequestRate
 from agentkeys.validation import EARLIEST_DAY, EARLIEST_INSTANT, LIMIT_DAY, LIMIT_INSTANT
 from tests.conftest import TEST_SECRET, AppFactory, client_for
 from tests.factories import credential_request, issue_credential, key_header
+from tests.integration.test_admin_api import create_admin_key
 
 ALL_SCOPES = [
     "utility:read",
@@ -87,6 +89,7 @@ MAX_EXAMPLES = 30
 # is built once per module (coverage cases at collection), the app and its records once per test.
 # Path parameters are URL-encoded when generated, so the placeholders need no encoding.
 HOLDER_KEY = "placeholder-key-granting-every-scope"
+ADMIN_KEY = "placeholder-admin-key-of-role-admin"
 REVOCABLE_KEY = "placeholder-key-of-the-credential-to-revoke"
 HOLDER_ID = "placeholder-id-of-the-credential-granting-every-scope"
 REVOCABLE_ID = "placeholder-id-of-the-credential-to-revoke"
@@ -109,6 +112,8 @@ def real_path_parameters(path: str) -> list[dict[str, str]]:
     """Path parameters naming things that exist, for the operation at ``path``."""
     if path == REVOKE:
         return [{"credentialId": REVOCABLE_ID}, {"credentialId": HOLDER_ID}]
+    if path.startswith("/v1/admin/") and "{credentialId}" in path:
+        return [{"credentialId": HOLDER_ID}, {"credentialId": REVOCABLE_ID}]
     if path == REMOVE_HOME:
         # Removing the shared home would leave the operations fuzzed after this one only 404s.
         return [{"id": FRESH_HOME_ID}]
@@ -232,10 +237,16 @@ class PlaceholderKey:
     """A real key, wherever generation did not set out to send a missing or malformed one."""
 
     def get(self, case: schemathesis.Case[Any], ctx: schemathesis.AuthContext) -> str:
+        if case.operation.path.startswith("/v1/admin/"):
+            return ADMIN_KEY
         return REVOCABLE_KEY if case.operation.path == REVOKE else HOLDER_KEY
 
     def set(self, case: schemathesis.Case[Any], data: str, ctx: schemathesis.AuthContext) -> None:
-        case.headers["x-ws-api-key"] = data
+        # The admin API takes an operator's admin key as a bearer token.
+        if data == ADMIN_KEY:
+            case.headers["Authorization"] = f"Bearer {data}"
+        else:
+            case.headers["x-ws-api-key"] = data
 
 
 @schema.hook("before_generate_path_parameters")
@@ -284,6 +295,7 @@ class FuzzTarget:
     revocable_key: str
     revocable_id: str
     home_id: str
+    admin_key: str
 
     def resolve(self, case: schemathesis.Case[Any]) -> schemathesis.Case[Any]:
         """A copy of the case with the real things in place of their placeholders (the case
@@ -299,6 +311,8 @@ class FuzzTarget:
         key = resolved.headers.get("x-ws-api-key")
         if key in real:
             resolved.headers["x-ws-api-key"] = real[key]
+        if resolved.headers.get("Authorization") == f"Bearer {ADMIN_KEY}":
+            resolved.headers["Authorization"] = f"Bearer {self.admin_key}"
         for name, value in resolved.path_parameters.items():
             if value == FRESH_HOME_ID:
                 resolved.path_parameters[name] = self.new_home()
@@ -345,6 +359,7 @@ def create_home(http: asgi.ASGIClient, key: str) -> str:
 def fuzz_target(make_app: AppFactory, request: pytest.FixtureRequest) -> Iterator[FuzzTarget]:
     build_policy: Callable[[], IssuingPolicy] = request.param
     app = make_app(policy=build_policy())
+    _, admin_key = asyncio.run(create_admin_key(request.getfixturevalue("settings"), "fuzz"))
     # All requests go through schemathesis' ASGI client: it runs the app and its lifespan on one
     # event loop thread for the whole test, and the database connections must stay on it.
     with asgi_client(app) as http:
@@ -359,6 +374,7 @@ def fuzz_target(make_app: AppFactory, request: pytest.FixtureRequest) -> Iterato
         revocable_key=revocable["credential"],
         revocable_id=revocable["credential_id"],
         home_id=home_id,
+        admin_key=admin_key,
     )
     # End the app's lifespan (engine, revocation bus) while its database still exists.
     asgi.shutdown_lifespans()
@@ -394,6 +410,8 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "/v1/agent-credentials": credential_request(),
     REVOKE: {"reason": "rotating keys"},
     "/v1/feedback": {"name": "Ada", "message": "It works"},
+    "/v1/admin/credentials/{credentialId}/revoke": {"reason": "incident"},
+    "/v1/admin/credentials/revoke": {"organization": "Nobody Co", "reason": "incident"},
     "/v1/utility/get": {"zipcode": "94107"},
     "/v1/homes/create": dict(HOME),
     "/v1/homes/list": {"pageSize": 10},
@@ -593,8 +611,9 @@ class TestRequestSchemas:
 
 @pytest.mark.parametrize("operation", sorted(VALID_BODIES))
 async def test_hostile_values_in_every_field_are_refused_or_answered_as_documented(
-    operation: str, make_app: AppFactory
+    operation: str, make_app: AppFactory, settings: Settings
 ) -> None:
+    _, admin_key = await create_admin_key(settings, "fuzz")
     async with client_for(make_app(policy=relaxed_policy())) as http:
         holder = await issue_credential(
             http, requested_scopes=ALL_SCOPES, user_email="hostile@example.com"
@@ -613,7 +632,15 @@ async def test_hostile_values_in_every_field_are_refused_or_answered_as_document
             .replace("{id}", created.json()["id"])
             .replace("{ratePlanId}", RATE_PLANS[0])
         )
-        headers = {**key_header(key), "Content-Type": "application/json"}
+        # The admin API takes an operator's admin key.
+        headers = {
+            **(
+                {"Authorization": f"Bearer {admin_key}"}
+                if operation.startswith("/v1/admin/")
+                else key_header(key)
+            ),
+            "Content-Type": "application/json",
+        }
         valid = VALID_BODIES[operation]
         answer = await http.post(url, content=encoded(valid), headers=headers)
         assert answer.status_code in {200, 201}, answer.text

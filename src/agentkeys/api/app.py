@@ -9,6 +9,10 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentkeys import __version__
+from agentkeys.admin import routes as admin_routes
+from agentkeys.admin.deps import AdminWiring
+from agentkeys.admin.service import CursorCodec
+from agentkeys.admin.verifier import AdminKeyVerifier
 from agentkeys.api import health
 from agentkeys.api.context import AppContext
 from agentkeys.api.deps import required_scopes
@@ -25,8 +29,9 @@ from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
 from agentkeys.cpu import CpuPool
 from agentkeys.credentials import routes as credential_routes
-from agentkeys.credentials.cache import VerifiedKeyCache
+from agentkeys.credentials.cache import KeyCaches, VerifiedKeyCache
 from agentkeys.credentials.deps import CredentialWiring
+from agentkeys.credentials.identity import AdminIdentity
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.policy_file import PolicyError, load_policy, route_scope_problems
 from agentkeys.credentials.revocations import (
@@ -56,6 +61,7 @@ An agent asks for a key with `POST /v1/agent-credentials` (no authentication), s
 
 ROUTERS = (
     credential_routes.router,
+    admin_routes.router,
     feedback_routes.router,
     utility_routes.router,
     home_routes.router,
@@ -84,10 +90,15 @@ def create_app(
     costs = issuing_policy.request_costs
 
     key_cache = VerifiedKeyCache(max_age_seconds=settings.key_cache_seconds)
+    # Admin keys on the same path: a cache of their own, evicted by the same announcements.
+    admin_key_cache: VerifiedKeyCache[AdminIdentity] = VerifiedKeyCache(
+        max_age_seconds=settings.key_cache_seconds
+    )
+    caches = KeyCaches(key_cache, admin_key_cache)
     revocations: RevocationBus = (
-        RedisRevocationBus(settings.redis_url, key_cache)
+        RedisRevocationBus(settings.redis_url, caches)
         if settings.redis_url
-        else LocalRevocationBus(key_cache)
+        else LocalRevocationBus(caches)
     )
 
     @asynccontextmanager
@@ -133,9 +144,17 @@ def create_app(
         trusted_proxies=settings.trusted_networks(),
         cpu=CpuPool(settings.cpu_bound_concurrency),
     )
+    admin_keys = AdminKeyVerifier(
+        session_factory=session_factory, server_secret=server_secret, cache=admin_key_cache
+    )
+    # The admin feature's own state: only its routes use it.
+    app.state.admin = AdminWiring(
+        verifier=admin_keys, revocations=revocations, cursors=CursorCodec(server_secret)
+    )
     # The credential feature's own state: only its routes use it.
     app.state.credentials = CredentialWiring(
         revocations=revocations,
+        admins=admin_keys,
         issuance_rate_limiter=(
             limiter_backend.limiter(costs.issuance_per_network, namespace="issuance")
             if costs.issuance_per_network

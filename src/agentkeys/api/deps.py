@@ -17,14 +17,17 @@ from agentkeys.api.errors import field_errors_from
 from agentkeys.client_address import client_address as address_of
 from agentkeys.client_address import network_of
 from agentkeys.credentials.identity import AuthenticatedCredential
+from agentkeys.credentials.keys import ADMIN_KEYS
 from agentkeys.credentials.scopes import Scope
-from agentkeys.credentials.verifier import repeated_key_header
+from agentkeys.credentials.verifier import admin_key_refused, repeated_key_header
 from agentkeys.db.engine import pop_after_commit
-from agentkeys.errors import FieldError, ValidationFailed
+from agentkeys.errors import FieldError, InvalidApiKey, ValidationFailed
 from agentkeys.ratelimit.base import RateDecision
 from agentkeys.validation import decode_json
 
 API_KEY_HEADER = "x-ws-api-key"
+AUTHORIZATION_HEADER = "authorization"
+BEARER_RECOVERY = "Send 'Authorization: Bearer wsk_admin_...' once, holding one admin key."
 
 
 class JsonBodyRequest(Request):
@@ -129,6 +132,41 @@ def describe_rate(request: Request, name: str, decision: RateDecision) -> None:
     request.scope["state"]["rate_name"] = name
 
 
+def bearer_token_of(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer <token>`` (an admin key), or None without the header.
+
+    Sent more than once, or with another scheme or shape, it is refused (401), never guessed at.
+    """
+    values = request.headers.getlist(AUTHORIZATION_HEADER)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidApiKey(
+            f"The Authorization header was sent {len(values)} times; it must be sent once.",
+            recovery_action=BEARER_RECOVERY,
+        )
+    scheme, _, token = values[0].partition(" ")
+    if scheme.lower() != "bearer" or not token or token != token.strip() or " " in token:
+        raise InvalidApiKey(
+            "The Authorization header must be 'Bearer <admin key>'.",
+            recovery_action=BEARER_RECOVERY,
+        )
+    return token
+
+
+def agent_key_of(request: Request) -> str | None:
+    """``x-ws-api-key`` for the sandbox guard; an admin key sent as a bearer token instead is
+    named as such (401), not answered as a missing key."""
+    presented = presented_key_of(request)
+    if presented is None and any(
+        # The scheme in any case, as ``bearer_token_of`` reads it.
+        line[:7].lower() == "bearer " and ADMIN_KEYS.looks_like(line[7:])
+        for line in request.headers.getlist(AUTHORIZATION_HEADER)
+    ):
+        raise admin_key_refused()
+    return presented
+
+
 Guard = Callable[[Request], Coroutine[Any, Any, AuthenticatedCredential]]
 # The scopes each guard requires, so the application can list what its routes need.
 GUARD_SCOPES: dict[Guard, tuple[Scope, ...]] = {}
@@ -146,7 +184,7 @@ def require_scopes(*scopes: Scope) -> Guard:
         context = app_context(request)
         # Read here rather than through a sub-dependency: one resolution less on every request.
         # The OpenAPI security scheme is declared in api.app for every route documenting 401.
-        credential = await context.verifier.authenticate(presented_key_of(request))
+        credential = await context.verifier.authenticate(agent_key_of(request))
         # An expensive route (the battery's linear program) counts as several requests, but
         # only when it answers: every request counts one now, and the rest of its cost is
         # charged by the middleware if the answer is a success. A refused request (400, 404,

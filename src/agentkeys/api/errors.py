@@ -116,9 +116,11 @@ def _bounded(text: str, limit: int) -> str:
 
 
 def json_path(location: Sequence[int | str]) -> str:
-    """``("body", "requested_scopes", 0)`` → ``requested_scopes[0]``; the body itself → ``body``."""
+    """``("body", "requested_scopes", 0)`` → ``requested_scopes[0]``; the body itself → ``body``;
+    ``("query", "limit")`` → ``limit``."""
     parts = list(location)
-    if parts and parts[0] == "body":
+    # A query, path or header parameter is named by itself (``limit``), a body field by its path.
+    if parts and parts[0] in {"body", "query", "path", "header"}:
         parts = parts[1:]
     path = ""
     for part in parts:

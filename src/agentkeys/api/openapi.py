@@ -13,6 +13,7 @@ from agentkeys.api.deps import API_KEY_HEADER
 from agentkeys.api.errors import ApiErrorEnvelopeDto
 
 API_KEY_SCHEME = "WattShiftApiKey"
+ADMIN_KEY_SCHEME = "AdminKey"
 
 _DESCRIPTIONS = {
     400: "VALIDATION_FAILED: the body or a parameter is invalid; field_errors names each field "
@@ -66,10 +67,14 @@ class TransportLimits:
         )
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` argument of a route that can answer with the given error statuses."""
+def error_responses(
+    *statuses: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` argument of a route that can answer with the given error statuses;
+    ``descriptions`` replaces the usual text of some (what a 403 means on this route)."""
+    described = {**_DESCRIPTIONS, **(descriptions or {})}
     return {
-        status: {"model": ApiErrorEnvelopeDto, "description": _DESCRIPTIONS[status]}
+        status: {"model": ApiErrorEnvelopeDto, "description": described[status]}
         for status in sorted({*statuses, *COMMON})
     }
 
@@ -92,8 +97,9 @@ def describe_openapi(
                     for status, description in limits.described().items():
                         if status in responses:
                             responses[status]["description"] = description
-                    # Every route that can refuse a key (documents 401) needs one.
-                    if "401" in responses:
+                    # Every route that can refuse a key (documents 401) needs one; a route
+                    # declaring its own (the admin API's bearer key) keeps it.
+                    if "401" in responses and "security" not in operation:
                         operation["security"] = [{API_KEY_SCHEME: []}]
             schema.setdefault("components", {}).setdefault("securitySchemes", {})[
                 API_KEY_SCHEME
@@ -102,6 +108,12 @@ def describe_openapi(
                 "in": "header",
                 "name": API_KEY_HEADER,
                 "description": "An agent credential (wsk_agent_…) from POST /v1/agent-credentials.",
+            }
+            schema["components"]["securitySchemes"][ADMIN_KEY_SCHEME] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An operator's admin key (wsk_admin_…), created with "
+                "`agentkeys admin create-key`, sent as `Authorization: Bearer <key>`.",
             }
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas.pop("HTTPValidationError", None)

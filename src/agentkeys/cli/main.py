@@ -1,18 +1,31 @@
-"""The ``agentkeys`` command line: serve, db upgrade, policy check."""
+"""The ``agentkeys`` command line: serve, db upgrade, policy check, admin keys."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 import uvicorn
 from pydantic import ValidationError
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 from uvicorn.supervisors import Multiprocess
 
+from agentkeys.admin.service import AdminKeyService
 from agentkeys.api.protocol import BoundedHttpToolsProtocol, ServerConfig
+from agentkeys.clock import SystemClock, format_instant
 from agentkeys.config import Settings, settings_problems
+from agentkeys.credentials import revocations
+from agentkeys.credentials.identity import AdminRole
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.policy_file import (
     PolicyError,
@@ -21,10 +34,12 @@ from agentkeys.credentials.policy_file import (
     load_policy,
 )
 from agentkeys.db import migrate
-from agentkeys.db.engine import is_sqlite
+from agentkeys.db.engine import create_engine, create_session_factory, is_sqlite
+from agentkeys.errors import DomainError
 from agentkeys.logs import configure_logging
 
 MAX_PORT = 65535
+T = TypeVar("T")
 app = typer.Typer(help="Self-serve sandbox credentials for AI agents.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -183,3 +198,132 @@ def policy_check(
 def policy_show_default() -> None:
     """Print the shipped default policy, a starting point for your own."""
     typer.echo(default_policy_text(), nl=False)
+
+
+# The operator's commands: database-direct, for the people on the server.
+
+admin_app = typer.Typer(
+    help="Admin keys (wsk_admin_…): the operator's keys for /v1/admin.", no_args_is_help=True
+)
+app.add_typer(admin_app, name="admin")
+
+Operation = Callable[[AsyncSession], Awaitable[T]]
+
+
+def run_in_database(settings: Settings, operation: Operation[T]) -> T:
+    """Run ``operation`` in one unit of work on the configured database: committed when it
+    returns, rolled back when it fails; a problem is one line on stderr, never a traceback."""
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                try:
+                    result = await operation(session)
+                except BaseException:
+                    await session.rollback()
+                    raise
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as error:
+        fail(error.message)
+    except (DBAPIError, OSError) as error:
+        fail(
+            migrate.describe_failure(settings.database_url, error)
+            + " (is the schema up to date? `agentkeys db upgrade`)"
+        )
+
+
+def announce_revoked(settings: Settings, ids: list[str]) -> None:
+    """Tell running replicas at once (their caches forget the keys), when Redis is configured."""
+    if not ids or not settings.redis_url:
+        return
+    if not asyncio.run(revocations.announce(settings.redis_url, ids)):
+        typer.echo(
+            "warning: could not announce the revocation on Redis; running servers refuse the key "
+            f"within AGENTKEYS_KEY_CACHE_SECONDS ({settings.key_cache_seconds} s)",
+            err=True,
+        )
+
+
+def admin_key_service(settings: Settings, session: AsyncSession) -> AdminKeyService:
+    return AdminKeyService(
+        session,
+        clock=SystemClock(),
+        server_secret=settings.secret.get_secret_value().encode("utf-8"),
+    )
+
+
+def _instant(value: datetime | None) -> str | None:
+    return None if value is None else format_instant(value)
+
+
+@admin_app.command("create-key")
+def admin_create_key(
+    name: Annotated[
+        str, typer.Option(help="A unique name, recorded as admin:NAME on revocations.")
+    ],
+    role: Annotated[
+        AdminRole, typer.Option(help="admin: read and revoke; viewer: read only.")
+    ] = AdminRole.ADMIN,
+) -> None:
+    """Create an admin key and print it once: only its digest is stored."""
+    settings = load_settings()
+    created = run_in_database(
+        settings, lambda session: admin_key_service(settings, session).create(name, role=role)
+    )
+    typer.echo(f"id:   {created.record.id}")
+    typer.echo(f"name: {created.record.name}")
+    typer.echo(f"role: {created.record.role}")
+    typer.echo(f"key:  {created.secret}")
+    typer.echo("Store the key now: it is shown only this once.", err=True)
+
+
+@admin_app.command("list-keys")
+def admin_list_keys(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    """List admin keys (never the keys themselves)."""
+    settings = load_settings()
+    records = run_in_database(settings, lambda session: admin_key_service(settings, session).list())
+    rows = [
+        {
+            "id": record.id,
+            "name": record.name,
+            "role": record.role,
+            "status": "revoked" if record.revoked_at is not None else "active",
+            "created_at": format_instant(record.created_at),
+            "revoked_at": _instant(record.revoked_at),
+        }
+        for record in records
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(box=box.SIMPLE)
+    for column in ("id", "name", "role", "status", "created_at", "revoked_at"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(*(str(value) if value is not None else "-" for value in row.values()))
+    Console(width=200).print(table)
+
+
+@admin_app.command("revoke-key")
+def admin_revoke_key(
+    key_id: Annotated[str, typer.Argument(metavar="ID", help="The admin key's id (list-keys).")],
+) -> None:
+    """Revoke an admin key at once (announced to running servers through Redis, if set)."""
+    settings = load_settings()
+    record, revoked_now = run_in_database(
+        settings, lambda session: admin_key_service(settings, session).revoke(key_id)
+    )
+    if revoked_now:
+        announce_revoked(settings, [record.id])
+        typer.echo(f"revoked admin key {record.id} ({record.name})")
+    else:
+        typer.echo(f"admin key {record.id} ({record.name}) was already revoked")

@@ -11,17 +11,33 @@ A look-up that read the database before a revocation committed may finish after 
 ``put``, and ``put`` stores nothing if any eviction happened in between. So an eviction is never
 undone by a stale read, whichever credential it was for (revocations are rare: a look-up that
 loses its ``put`` to one just reads again next time).
+
+The cache holds any verified identity with an ``id`` (agent credentials; the admin feature's
+admin keys in a cache of their own), and ``SingleFlight`` shares one look-up among the requests
+that miss together. ``KeyCaches`` lets the revocation bus evict from several caches at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Generic, Protocol
+
+from typing_extensions import TypeVar
 
 from agentkeys.credentials.identity import AuthenticatedCredential
 
 
-class VerifiedKeyCache:
+class Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=Identified, default=AuthenticatedCredential)
+
+
+class VerifiedKeyCache(Generic[T]):
     def __init__(
         self,
         *,
@@ -32,7 +48,7 @@ class VerifiedKeyCache:
         self._max_age = max_age_seconds
         self._max_entries = max_entries
         self._monotonic = monotonic
-        self._by_digest: dict[str, tuple[float, AuthenticatedCredential]] = {}
+        self._by_digest: dict[str, tuple[float, T]] = {}
         self._digest_by_id: dict[str, str] = {}
         self._suspended = False
         self._generation = 0
@@ -56,7 +72,7 @@ class VerifiedKeyCache:
         self.clear()
         self._suspended = False
 
-    def get(self, digest: str) -> AuthenticatedCredential | None:
+    def get(self, digest: str) -> T | None:
         if self._suspended:
             return None
         entry = self._by_digest.get(digest)
@@ -68,7 +84,7 @@ class VerifiedKeyCache:
             return None
         return credential
 
-    def put(self, digest: str, credential: AuthenticatedCredential, *, generation: int) -> None:
+    def put(self, digest: str, credential: T, *, generation: int) -> None:
         """Store a credential read while the cache was at ``generation``, unless anything was
         evicted since (that read may predate a revocation's commit)."""
         if not self.enabled or generation != self._generation:
@@ -98,3 +114,73 @@ class VerifiedKeyCache:
 
     def __len__(self) -> int:
         return len(self._by_digest)
+
+
+class Evicting(Protocol):
+    """What the revocation bus needs of the caches it keeps true."""
+
+    def evict(self, credential_id: str) -> None: ...
+
+    def suspend(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
+class KeyCaches:
+    """Several caches evicted, suspended and resumed together (agent and admin keys): ids of
+    different kinds never collide (``ws_agent_cred_…``, ``ws_admin_key_…``)."""
+
+    def __init__(self, *caches: Evicting) -> None:
+        self._caches = caches
+
+    def evict(self, credential_id: str) -> None:
+        for cache in self._caches:
+            cache.evict(credential_id)
+
+    def suspend(self) -> None:
+        for cache in self._caches:
+            cache.suspend()
+
+    def resume(self) -> None:
+        for cache in self._caches:
+            cache.resume()
+
+
+class SingleFlight(Generic[T]):
+    """One database look-up per key digest at a time, its result cached unless an eviction
+    happened meanwhile.
+
+    When a busy key's cache entry lapses, the requests arriving together share one look-up
+    instead of each queueing its own. Only a look-up begun since the last eviction is joined: an
+    older one may have read the row before a revocation committed, and a request arriving after
+    the revocation must not share it.
+    """
+
+    def __init__(self, cache: VerifiedKeyCache[T]) -> None:
+        self._cache = cache
+        # Per digest: the running look-up and the cache generation it began in.
+        self._inflight: dict[str, tuple[int, asyncio.Future[T]]] = {}
+
+    async def load(self, key_digest: str, loader: Callable[[str], Awaitable[T]]) -> T:
+        generation = self._cache.generation
+        inflight = self._inflight.get(key_digest)
+        if inflight is not None and inflight[0] == generation:
+            lookup = inflight[1]
+        else:
+            lookup = asyncio.ensure_future(self._run(key_digest, loader, generation))
+            self._inflight[key_digest] = (generation, lookup)
+            lookup.add_done_callback(lambda done: self._forget(key_digest, done))
+        return await asyncio.shield(lookup)
+
+    async def _run(
+        self, key_digest: str, loader: Callable[[str], Awaitable[T]], generation: int
+    ) -> T:
+        found = await loader(key_digest)
+        self._cache.put(key_digest, found, generation=generation)
+        return found
+
+    def _forget(self, key_digest: str, lookup: asyncio.Future[T]) -> None:
+        # Only this look-up: a newer one for the same key may have replaced it meanwhile.
+        inflight = self._inflight.get(key_digest)
+        if inflight is not None and inflight[1] is lookup:
+            del self._inflight[key_digest]

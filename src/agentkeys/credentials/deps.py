@@ -8,7 +8,15 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from agentkeys.api.context import app_context
-from agentkeys.api.deps import SessionDep, describe_rate, network_of_request, presented_key_of
+from agentkeys.api.deps import (
+    SessionDep,
+    bearer_token_of,
+    describe_rate,
+    network_of_request,
+    presented_key_of,
+)
+from agentkeys.credentials.identity import AdminAuthenticator, AdminIdentity
+from agentkeys.credentials.keys import ADMIN_KEYS
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.service import CredentialService
 from agentkeys.ratelimit.base import RequestRateLimiter
@@ -19,6 +27,8 @@ class CredentialWiring:
     """What only the credential routes share, built once by ``create_app`` (``app.state``)."""
 
     revocations: RevocationBus
+    # Operators' admin keys, which may revoke any credential (the admin feature's verifier).
+    admins: AdminAuthenticator | None = None
     # Per client network (None: the policy sets none).
     issuance_rate_limiter: RequestRateLimiter | None = None
     # Revocations by a credential's own key, per credential; failed attempts per network.
@@ -92,3 +102,18 @@ async def presented_key(request: Request) -> str | None:
 
 
 PresentedKeyDep = Annotated[str | None, Depends(presented_key)]
+
+
+async def revoking_admin(request: Request) -> AdminIdentity | None:
+    """The operator revoking with ``Authorization: Bearer <admin key>`` (CONTRACT §2), when no
+    ``x-ws-api-key`` is sent and the bearer token is an admin key; None for the holder's path."""
+    if request.headers.getlist("x-ws-api-key"):
+        return None
+    token = bearer_token_of(request)
+    admins = credential_wiring(request).admins
+    if token is None or admins is None or not ADMIN_KEYS.looks_like(token):
+        return None
+    return await admins.authenticate(token)
+
+
+RevokingAdminDep = Annotated[AdminIdentity | None, Depends(revoking_admin)]

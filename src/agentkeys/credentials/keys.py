@@ -1,8 +1,10 @@
-"""Credential secrets: mint, check the format and checksum, digest. Pure: no I/O, no framework.
+"""Secrets: mint, check the format and checksum, digest. Pure: no I/O, no framework.
 
-A credential is ``wsk_agent_`` + 43 base62 characters from a CSPRNG (256 bits) + the CRC32 of
-those 43 characters in 6 base62 characters. The checksum lets us refuse typos and truncations
-without touching the database; the HMAC digest under the server secret is the only stored form.
+A key is a prefix (``wsk_agent_`` for agent credentials, ``wsk_admin_`` for an operator's admin
+keys) + 43 base62 characters from a CSPRNG (256 bits) + the CRC32 of those 43 characters in 6
+base62 characters. The checksum lets us refuse typos and truncations without touching the
+database; the HMAC digest under the server secret is the only stored form. One scheme,
+parametrised by prefix (``KeyFormat``): agent and admin keys differ only in their prefix.
 """
 
 from __future__ import annotations
@@ -11,19 +13,13 @@ import hashlib
 import hmac
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agentkeys.ids import BASE62_ALPHABET, random_base62
-from agentkeys.redaction import KEY_PREFIX
+from agentkeys.redaction import ADMIN_KEY_PREFIX, KEY_PREFIX
 
-_PREFIX_WITH_SEPARATOR = KEY_PREFIX + "_"
 RANDOM_LENGTH = 43  # 62**43 > 2**256
 CHECKSUM_LENGTH = 6  # 62**6 > 2**32
-KEY_LENGTH = len(_PREFIX_WITH_SEPARATOR) + RANDOM_LENGTH + CHECKSUM_LENGTH
-# Published for secret scanners: one regular expression matches every credential.
-KEY_PATTERN = re.compile(
-    rf"{_PREFIX_WITH_SEPARATOR}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +47,53 @@ def digest(secret: str, *, server_secret: bytes) -> str:
     return hmac.new(server_secret, secret.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class KeyFormat:
+    """One kind of key: its prefix (with the trailing ``_``), its length and its pattern."""
+
+    prefix: str
+    length: int = field(init=False)
+    # Published for secret scanners: one regular expression matches every key of the kind.
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "length", len(self.prefix) + RANDOM_LENGTH + CHECKSUM_LENGTH)
+        object.__setattr__(
+            self,
+            "pattern",
+            re.compile(rf"{self.prefix}[0-9A-Za-z]{{{RANDOM_LENGTH + CHECKSUM_LENGTH}}}"),
+        )
+
+    def mint(self, *, server_secret: bytes) -> MintedKey:
+        random_part = random_base62(RANDOM_LENGTH)
+        secret = self.prefix + random_part + checksum(random_part)
+        return MintedKey(secret=secret, digest=digest(secret, server_secret=server_secret))
+
+    def is_well_formed(self, candidate: str) -> bool:
+        """Format and checksum only; constant work whatever the input, no database look-up."""
+        if len(candidate) != self.length or self.pattern.fullmatch(candidate) is None:
+            return False
+        body = candidate[len(self.prefix) :]
+        random_part, given = body[:RANDOM_LENGTH], body[RANDOM_LENGTH:]
+        return hmac.compare_digest(checksum(random_part), given)
+
+    def looks_like(self, candidate: str) -> bool:
+        """Whether ``candidate`` starts like a key of this kind (even mistyped or truncated)."""
+        return candidate.startswith(self.prefix)
+
+
+AGENT_KEYS = KeyFormat(KEY_PREFIX + "_")
+ADMIN_KEYS = KeyFormat(ADMIN_KEY_PREFIX + "_")
+
+# The agent credential's format, under the names the rest of the code has always used.
+KEY_LENGTH = AGENT_KEYS.length
+KEY_PATTERN = AGENT_KEYS.pattern
+ADMIN_KEY_PATTERN = ADMIN_KEYS.pattern
+
+
 def mint(*, server_secret: bytes) -> MintedKey:
-    random_part = random_base62(RANDOM_LENGTH)
-    secret = _PREFIX_WITH_SEPARATOR + random_part + checksum(random_part)
-    return MintedKey(secret=secret, digest=digest(secret, server_secret=server_secret))
+    return AGENT_KEYS.mint(server_secret=server_secret)
 
 
 def is_well_formed(candidate: str) -> bool:
-    """Format and checksum only; constant work whatever the input, no database look-up."""
-    if len(candidate) != KEY_LENGTH or KEY_PATTERN.fullmatch(candidate) is None:
-        return False
-    body = candidate[len(_PREFIX_WITH_SEPARATOR) :]
-    random_part, given = body[:RANDOM_LENGTH], body[RANDOM_LENGTH:]
-    return hmac.compare_digest(checksum(random_part), given)
+    return AGENT_KEYS.is_well_formed(candidate)

@@ -64,6 +64,7 @@ class CredentialRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Who revoked it: `self` (its own key) or `admin:<admin key name>`.
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     revocation_reason: Mapped[str | None] = mapped_column(Text())
 
@@ -73,6 +74,8 @@ class CredentialRecord(Base):
 
     __table_args__ = (
         Index("ix_credentials_organization_key_created_at", "organization_key", "created_at"),
+        # The admin listing's order and cursor: newest first, the id breaking ties.
+        Index("ix_credentials_created_at_id", "created_at", "id"),
         Index("ix_credentials_user_email_key_created_at", "user_email_key", "created_at"),
         Index(
             "ix_credentials_organization_key_client_network_created_at",

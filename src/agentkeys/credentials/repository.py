@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, and_, cast, exists, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import Text as TextType
 
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.credentials.policy import Outcome, QuotaUsage
@@ -14,9 +17,125 @@ from agentkeys.credentials.policy import Outcome, QuotaUsage
 RATE_LIMITED_OUTCOME = Outcome.RATE_LIMITED
 
 
+@dataclass(frozen=True, slots=True)
+class CredentialFilter:
+    """Which credentials an operator asks for. Every field set narrows; ``None`` does not."""
+
+    organization_key: str | None = None
+    user_email_key: str | None = None
+    # `active`, `expired` or `revoked`, as of ``now``.
+    status: str | None = None
+    # Credentials granted any of these names (a scope, or a coarse name that includes it).
+    granted_any: tuple[str, ...] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A place in the newest-first order: the last row a page showed."""
+
+    created_at: datetime
+    credential_id: str
+
+
+IssuedCredential = tuple[CredentialRecord, CredentialRequestRecord]
+
+
 class CredentialRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def get(self, credential_id: str, *, for_update: bool = False) -> CredentialRecord | None:
+        statement = select(CredentialRecord).where(CredentialRecord.id == credential_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def get_issued(self, credential_id: str) -> IssuedCredential | None:
+        """A credential with the ledger row of the decision that issued it."""
+        statement = _issued().where(CredentialRecord.id == credential_id)
+        row = (await self._session.execute(statement)).one_or_none()
+        return None if row is None else (row[0], row[1])
+
+    async def page(
+        self, where: CredentialFilter, *, after: Position | None, limit: int, now: datetime
+    ) -> list[IssuedCredential]:
+        """Up to ``limit`` credentials, newest first (the id breaking ties), after ``after``.
+
+        A keyset: the next page starts strictly after the last row shown, so rows inserted
+        meanwhile (newer) never shift a page, and none is shown twice or skipped.
+        """
+        statement = _issued().where(*self._conditions(where, now=now))
+        if after is not None:
+            statement = statement.where(
+                or_(
+                    CredentialRecord.created_at < after.created_at,
+                    and_(
+                        CredentialRecord.created_at == after.created_at,
+                        CredentialRecord.id < after.credential_id,
+                    ),
+                )
+            )
+        statement = statement.order_by(
+            CredentialRecord.created_at.desc(), CredentialRecord.id.desc()
+        ).limit(limit)
+        return [(row[0], row[1]) for row in (await self._session.execute(statement)).all()]
+
+    async def active_for_update(
+        self, where: CredentialFilter, *, now: datetime
+    ) -> list[CredentialRecord]:
+        """Every active credential matching ``where``, locked until the commit (PostgreSQL)."""
+        active = CredentialFilter(
+            organization_key=where.organization_key,
+            user_email_key=where.user_email_key,
+            status="active",
+            created_before=where.created_before,
+        )
+        statement = (
+            select(CredentialRecord)
+            .where(*self._conditions(active, now=now))
+            .order_by(CredentialRecord.created_at, CredentialRecord.id)
+            .with_for_update()
+        )
+        return list((await self._session.execute(statement)).scalars())
+
+    def _conditions(self, where: CredentialFilter, *, now: datetime) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if where.organization_key is not None:
+            found.append(CredentialRecord.organization_key == where.organization_key)
+        if where.user_email_key is not None:
+            found.append(CredentialRecord.user_email_key == where.user_email_key)
+        if where.status == "revoked":
+            found.append(CredentialRecord.revoked_at.is_not(None))
+        elif where.status == "active":
+            found.append(
+                CredentialRecord.revoked_at.is_(None) & (CredentialRecord.expires_at > now)
+            )
+        elif where.status == "expired":
+            found.append(
+                CredentialRecord.revoked_at.is_(None) & (CredentialRecord.expires_at <= now)
+            )
+        if where.granted_any is not None:
+            found.append(self._granted_any(where.granted_any))
+        if where.created_after is not None:
+            found.append(CredentialRecord.created_at > where.created_after)
+        if where.created_before is not None:
+            found.append(CredentialRecord.created_at < where.created_before)
+        return found
+
+    def _granted_any(self, names: tuple[str, ...]) -> ColumnElement[bool]:
+        """The JSON list of granted scopes holds one of ``names`` (per backend's JSON support)."""
+        if self._session.get_bind().dialect.name == "postgresql":
+            held: ColumnElement[bool] = cast(CredentialRecord.scopes, JSONB).has_any(
+                cast(list(names), ARRAY(TextType()))
+            )
+            return held
+        granted = func.json_each(CredentialRecord.scopes).table_valued("value")
+        found: ColumnElement[bool] = exists(
+            select(literal(1)).select_from(granted).where(granted.c.value.in_(names))
+        )
+        return found
 
     def add(self, record: CredentialRequestRecord | CredentialRecord) -> None:
         self._session.add(record)
@@ -138,3 +257,10 @@ def _from(condition: ColumnElement[bool], network: str | None) -> ColumnElement[
     if network is None:
         return condition
     return condition & (CredentialRecord.client_network == network)
+
+
+def _issued() -> Select[CredentialRecord, CredentialRequestRecord]:
+    return select(CredentialRecord, CredentialRequestRecord).join(
+        CredentialRequestRecord,
+        CredentialRecord.credential_request_id == CredentialRequestRecord.id,
+    )

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from agentkeys.credentials.cache import VerifiedKeyCache
+from agentkeys.credentials.cache import Evicting
 from agentkeys.metrics import BACKEND_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class RevocationBus(Protocol):
 
 
 class LocalRevocationBus:
-    def __init__(self, cache: VerifiedKeyCache) -> None:
+    def __init__(self, cache: Evicting) -> None:
         self._cache = cache
 
     async def publish(self, credential_id: str) -> None:
@@ -54,7 +54,7 @@ class LocalRevocationBus:
 
 
 class RedisRevocationBus:
-    def __init__(self, redis_url: str, cache: VerifiedKeyCache) -> None:
+    def __init__(self, redis_url: str, cache: Evicting) -> None:
         self._cache = cache
         self._redis: Redis = Redis.from_url(
             redis_url,
@@ -120,3 +120,25 @@ class RedisRevocationBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         await self._redis.aclose()
+
+
+async def announce(redis_url: str, credential_ids: Sequence[str]) -> bool:
+    """Announce revocations committed outside a server (the command line) to every replica.
+
+    Fails open like ``RedisRevocationBus.publish`` (counted): whether all were announced.
+    """
+    redis: Redis = Redis.from_url(
+        redis_url,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+    )
+    try:
+        for credential_id in credential_ids:
+            await redis.publish(CHANNEL, credential_id)
+    except (RedisError, OSError):
+        # The caller says so (the command line, on stderr, in its own words).
+        BACKEND_ERRORS.labels(backend="redis", operation="revocation_publish").inc()
+        return False
+    finally:
+        await redis.aclose()
+    return True

@@ -15,11 +15,12 @@ from agentkeys.api.deps import (
     RequestIdDep,
     parse_json_body,
 )
-from agentkeys.api.openapi import error_responses
+from agentkeys.api.openapi import ADMIN_KEY_SCHEME, API_KEY_SCHEME, error_responses
 from agentkeys.clock import format_instant
 from agentkeys.credentials.deps import (
     CredentialServiceDep,
     PresentedKeyDep,
+    RevokingAdminDep,
     limit_failed_revocations,
     limit_revocations_of,
 )
@@ -121,8 +122,12 @@ async def revocation_target(
     _body: RevocationBodyBytes,
     service: CredentialServiceDep,
     key: PresentedKeyDep,
+    admin: RevokingAdminDep,
     credential_id: CredentialIdPath,
 ) -> RevocationTarget:
+    if admin is not None:
+        # An operator's admin key (already verified): any credential, no holder's rate.
+        return await service.admin_revocation_target(admin, credential_id)
     # Rates before any lock: a failed attempt counts against its network, a holder's own
     # revocation against its credential only, so failures can never block an owner.
     try:
@@ -147,8 +152,17 @@ async def revocation_body(
     "/{credentialId}/revoke",
     summary="Revoke a credential",
     response_model=AgentCredentialRevocationResponseDto,
-    responses=error_responses(400, 401, 404, 429),
+    responses=error_responses(
+        400,
+        401,
+        403,
+        404,
+        429,
+        descriptions={403: "FORBIDDEN: the admin key has the role viewer, which may not revoke."},
+    ),
     openapi_extra={
+        # The credential's own key, or an operator's admin key.
+        "security": [{API_KEY_SCHEME: []}, {ADMIN_KEY_SCHEME: []}],
         "requestBody": {
             "required": False,
             "content": {
@@ -156,7 +170,7 @@ async def revocation_body(
                     "schema": {"$ref": "#/components/schemas/RevokeAgentCredentialRequestDto"}
                 }
             },
-        }
+        },
     },
 )
 async def revoke_agent_credential(
@@ -165,7 +179,9 @@ async def revoke_agent_credential(
     service: CredentialServiceDep,
     request_id: RequestIdDep,
 ) -> AgentCredentialRevocationResponseDto:
-    """Revoke your own credential at once. Idempotent: revoking again answers `revoked` again."""
+    """Revoke your own credential at once (`x-ws-api-key`), or any credential with an operator's
+    admin key (`Authorization: Bearer wsk_admin_…`, role `admin`). Idempotent: revoking again
+    answers `revoked` again; the first revocation's time, actor and reason are kept."""
     revoked = await service.revoke(target, reason=body.reason)
     return AgentCredentialRevocationResponseDto(
         credential_id=revoked, request_id=request_id, next_steps=REVOKED_NEXT_STEPS

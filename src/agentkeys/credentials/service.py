@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agentkeys import ids
 from agentkeys.clock import Clock, to_millisecond
 from agentkeys.credentials import keys
+from agentkeys.credentials.identity import AdminIdentity
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.credentials.policy import (
     CredentialAsk,
@@ -28,7 +29,12 @@ from agentkeys.credentials.policy import (
     quota_refusal,
 )
 from agentkeys.credentials.quota_keys import email_key, organization_key
-from agentkeys.credentials.repository import CredentialRepository
+from agentkeys.credentials.repository import (
+    CredentialFilter,
+    CredentialRepository,
+    IssuedCredential,
+    Position,
+)
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
 from agentkeys.credentials.verifier import CredentialVerifier, invalid_key
@@ -379,11 +385,21 @@ class CredentialService:
         if record.id == credential_id:
             return RevocationTarget(
                 credential_id=record.id,
-                key_digest=key_digest,
+                actor=SELF,
                 already_revoked=record.revoked_at is not None,
             )
         self._verifier.refuse_unusable(record)
         raise NotFound(f"No credential '{echo(credential_id)}' belongs to this key.")
+
+    async def admin_revocation_target(
+        self, admin: AdminIdentity, credential_id: str
+    ) -> RevocationTarget:
+        """An operator's admin key may revoke any credential (CONTRACT §2): 403 for a viewer,
+        404 for an id that names no credential. Read without a lock, like the holder's path."""
+        admin.require_admin()
+        if await self._verifier.find_by_id(credential_id) is None:
+            raise NotFound(f"No credential '{echo(credential_id)}'.")
+        return RevocationTarget(credential_id=credential_id, actor=admin.actor)
 
     async def revoke(self, target: RevocationTarget, *, reason: str | None) -> str:
         """Revoke at once; revoking again changes nothing and is not an error. The credential's id.
@@ -396,30 +412,110 @@ class CredentialService:
         await begin_write(self._session)
         # Locked until commit (PostgreSQL; SQLite's writer lock already serializes): of many
         # simultaneous revocations only the first writes, and its time and reason are kept.
-        record = await self._repository.get_by_digest(target.key_digest, for_update=True)
-        if record is None or record.id != target.credential_id:  # credentials are never deleted
+        record = await self._repository.get(target.credential_id, for_update=True)
+        if record is None:  # credentials are never deleted
             raise invalid_key()
-        if record.revoked_at is None:
-            record.revoked_at = to_millisecond(self._clock.now())
-            record.revoked_by = "holder"
-            record.revocation_reason = reason
-            await self._repository.flush()
-            logger.info("credential revoked", extra={"credential_id": record.id})
-            # Announce only once the revocation is committed: a replica that re-read the row
-            # before the commit would otherwise cache the credential as still valid.
-            credential_id = record.id
-            after_commit(self._session, lambda: self._revocations.publish(credential_id))
+        await revoke_record(
+            self._session,
+            self._revocations,
+            record,
+            actor=target.actor,
+            reason=reason,
+            now=self._clock.now(),
+        )
         return record.id
+
+
+# What ``revoked_by`` records: the credential's own key, or ``admin:<admin key name>``.
+SELF = "self"
 
 
 @dataclass(frozen=True, slots=True)
 class RevocationTarget:
-    """A credential the presented key may revoke (its own), checked without a lock."""
+    """A credential the presented key may revoke (its own, or any for an admin key), checked
+    without a lock, and who revokes it."""
 
     credential_id: str
-    key_digest: str
+    actor: str
     # Revoked when read (revocation is for ever): nothing left to write.
     already_revoked: bool = False
+
+
+async def revoke_record(
+    session: AsyncSession,
+    revocations: RevocationBus,
+    record: CredentialRecord,
+    *,
+    actor: str,
+    reason: str | None,
+    now: datetime,
+) -> bool:
+    """Mark a locked credential revoked unless it already is (the first revocation's time,
+    actor and reason are kept); announce it to every replica once committed. Whether it was."""
+    if record.revoked_at is not None:
+        return False
+    record.revoked_at = to_millisecond(now)
+    record.revoked_by = actor
+    record.revocation_reason = reason
+    await session.flush()
+    logger.info("credential revoked", extra={"credential_id": record.id, "revoked_by": actor})
+    # Announce only once the revocation is committed: a replica that re-read the row before the
+    # commit would otherwise cache the credential as still valid.
+    credential_id = record.id
+    after_commit(session, lambda: revocations.publish(credential_id))
+    return True
+
+
+class CredentialAdministration:
+    """What an operator does with credentials: list, read, revoke any of them. Never commits."""
+
+    def __init__(self, session: AsyncSession, *, clock: Clock, revocations: RevocationBus) -> None:
+        self._session = session
+        self._repository = CredentialRepository(session)
+        self._clock = clock
+        self._revocations = revocations
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    async def page(
+        self, where: CredentialFilter, *, after: Position | None, limit: int, now: datetime
+    ) -> list[IssuedCredential]:
+        return await self._repository.page(where, after=after, limit=limit, now=now)
+
+    async def get(self, credential_id: str) -> IssuedCredential:
+        found = await self._repository.get_issued(credential_id)
+        if found is None:
+            raise NotFound(f"No credential '{echo(credential_id)}'.")
+        return found
+
+    async def revoke(self, credential_id: str, *, actor: str, reason: str) -> IssuedCredential:
+        """Revoke one credential at once; idempotent (an earlier revocation is kept as it was)."""
+        await begin_write(self._session)
+        record = await self._repository.get(credential_id, for_update=True)
+        if record is None:
+            raise NotFound(f"No credential '{echo(credential_id)}'.")
+        await revoke_record(
+            self._session, self._revocations, record, actor=actor, reason=reason, now=self.now()
+        )
+        return await self.get(credential_id)
+
+    async def revoke_matching(
+        self, where: CredentialFilter, *, actor: str, reason: str
+    ) -> list[str]:
+        """Revoke every active credential matching ``where``; the ids revoked, oldest first."""
+        await begin_write(self._session)
+        now = self.now()
+        revoked = []
+        for record in await self._repository.active_for_update(where, now=now):
+            if await revoke_record(
+                self._session, self._revocations, record, actor=actor, reason=reason, now=now
+            ):
+                revoked.append(record.id)
+        logger.info(
+            "credentials revoked in bulk", extra={"count": len(revoked), "revoked_by": actor}
+        )
+        return revoked
 
 
 def _decision_details(decision: Decision) -> dict[str, Any]:

@@ -7,13 +7,11 @@ cache opens no database session at all.
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentkeys.clock import Clock
 from agentkeys.credentials import keys
-from agentkeys.credentials.cache import VerifiedKeyCache
+from agentkeys.credentials.cache import SingleFlight, VerifiedKeyCache
 from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.models import CredentialRecord
 from agentkeys.credentials.policy import ScopeCatalog
@@ -37,8 +35,20 @@ def repeated_key_header(count: int) -> InvalidApiKey:
     )
 
 
+def admin_key_refused() -> InvalidApiKey:
+    """An operator's admin key sent to a route that takes agent credentials only."""
+    return InvalidApiKey(
+        "This is an admin key (wsk_admin_...): it is accepted on /v1/admin routes only, never "
+        "on sandbox routes.",
+        recovery_action="Send an agent credential (wsk_agent_...) in the x-ws-api-key header; "
+        "request one with POST /v1/agent-credentials.",
+    )
+
+
 def _malformed_key(presented: str) -> InvalidApiKey:
     """Why a key cannot be one, where the reason is visible without a look-up."""
+    if keys.ADMIN_KEYS.looks_like(presented):
+        return admin_key_refused()
     if presented != presented.strip():
         return InvalidApiKey(
             "The x-ws-api-key header's value has leading or trailing whitespace.",
@@ -61,18 +71,17 @@ class CredentialVerifier:
         clock: Clock,
         catalog: ScopeCatalog,
         server_secret: bytes,
-        cache: VerifiedKeyCache,
+        cache: VerifiedKeyCache[AuthenticatedCredential],
     ) -> None:
         self._session_factory = session_factory
         self._clock = clock
         self._catalog = catalog
         self._server_secret = server_secret
         self._cache = cache
-        # Per digest: the running look-up and the cache generation it began in.
-        self._inflight: dict[str, tuple[int, asyncio.Future[AuthenticatedCredential]]] = {}
+        self._flight = SingleFlight(cache)
 
     @property
-    def cache(self) -> VerifiedKeyCache:
+    def cache(self) -> VerifiedKeyCache[AuthenticatedCredential]:
         return self._cache
 
     async def authenticate(self, presented: str | None) -> AuthenticatedCredential:
@@ -83,27 +92,8 @@ class CredentialVerifier:
             if self._clock.now() >= cached.expires_at:
                 raise expired()
             return cached
-        # Single flight: when a busy key's cache entry lapses, the requests arriving together
-        # share one database look-up instead of each queueing its own. Only a look-up begun
-        # since the last eviction is joined: an older one may have read the row before a
-        # revocation committed, and a request arriving after the revocation must not share it.
-        generation = self._cache.generation
-        inflight = self._inflight.get(key_digest)
-        if inflight is not None and inflight[0] == generation:
-            lookup = inflight[1]
-        else:
-            lookup = asyncio.ensure_future(self._load(key_digest, generation=generation))
-            self._inflight[key_digest] = (generation, lookup)
-            lookup.add_done_callback(lambda done: self._forget_lookup(key_digest, done))
-        return await asyncio.shield(lookup)
-
-    def _forget_lookup(
-        self, key_digest: str, lookup: asyncio.Future[AuthenticatedCredential]
-    ) -> None:
-        # Only this look-up: a newer one for the same key may have replaced it meanwhile.
-        inflight = self._inflight.get(key_digest)
-        if inflight is not None and inflight[1] is lookup:
-            del self._inflight[key_digest]
+        # Single flight: requests missing together share one look-up (see ``SingleFlight``).
+        return await self._flight.load(key_digest, self._load)
 
     async def find(self, key_digest: str) -> CredentialRecord | None:
         """The stored credential with this digest, read in a short session of its own (no lock,
@@ -111,7 +101,12 @@ class CredentialVerifier:
         async with self._session_factory() as session:
             return await CredentialRepository(session).get_by_digest(key_digest)
 
-    async def _load(self, key_digest: str, *, generation: int) -> AuthenticatedCredential:
+    async def find_by_id(self, credential_id: str) -> CredentialRecord | None:
+        """The stored credential with this id, read like ``find``."""
+        async with self._session_factory() as session:
+            return await CredentialRepository(session).get(credential_id)
+
+    async def _load(self, key_digest: str) -> AuthenticatedCredential:
         record = await self.find(key_digest)
         if record is None:
             raise invalid_key()
@@ -124,7 +119,6 @@ class CredentialVerifier:
             created_at=record.created_at,
             expires_at=record.expires_at,
         )
-        self._cache.put(key_digest, credential, generation=generation)
         return credential
 
     def digest_of(self, presented: str | None) -> str:

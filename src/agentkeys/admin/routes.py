@@ -1,0 +1,165 @@
+"""The admin API (`/v1/admin/…`): an operator's view of every credential, and revocation.
+Thin: parse, call one service method, present. Every route takes an admin key
+(``Authorization: Bearer wsk_admin_…``); revoking routes need the role ``admin``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response
+from starlette.convertors import StringConvertor, register_url_convertor
+
+from agentkeys.admin.deps import AdminCredentialServiceDep, CurrentAdmin, RevokingAdmin
+from agentkeys.admin.schemas import (
+    AdminBulkRevocationDto,
+    AdminBulkRevokeRequestDto,
+    AdminCredentialDetailDto,
+    AdminCredentialDto,
+    AdminCredentialPageDto,
+    AdminRevokeRequestDto,
+    CredentialStatus,
+)
+from agentkeys.admin.service import CredentialQuery
+from agentkeys.api.openapi import ADMIN_KEY_SCHEME, error_responses
+from agentkeys.validation import InstantText, NonBlank, Storable, parse_instant
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class CredentialIdConvertor(StringConvertor):
+    """A credential id in a path: any segment but ``revoke``, so ``/v1/admin/credentials/revoke``
+    is the bulk route only (GET or HEAD there answers 405), never the look-up of an id
+    ``revoke``."""
+
+    regex = "(?!revoke$)[^/]+"
+
+
+register_url_convertor("admin_credential_id", CredentialIdConvertor())
+ONE = "/credentials/{credentialId:admin_credential_id}"
+
+SECURITY: dict[str, Any] = {"security": [{ADMIN_KEY_SCHEME: []}]}
+DESCRIPTIONS = {
+    401: "AUTH_MISSING_API_KEY (no admin key), AUTH_INVALID_API_KEY (not a valid admin key) or "
+    "AUTH_REVOKED_CREDENTIAL (a revoked admin key).",
+    403: "FORBIDDEN: an agent credential (x-ws-api-key or bearer) on the admin API, or a viewer "
+    "key on a revoking route.",
+    404: "NOT_FOUND: no credential with this id.",
+    400: "VALIDATION_FAILED: a parameter or the body is invalid; field_errors names it.",
+}
+READ_ERRORS = error_responses(400, 401, 403, descriptions=DESCRIPTIONS)
+ONE_ERRORS = error_responses(400, 401, 403, 404, descriptions=DESCRIPTIONS)
+
+QueryText = Annotated[str, NonBlank, Storable]
+CredentialIdPath = Annotated[str, Path(alias="credentialId", max_length=128), Storable]
+
+
+@router.get(
+    "/credentials",
+    summary="List credentials, newest first",
+    response_model=AdminCredentialPageDto,
+    responses=READ_ERRORS,
+    openapi_extra=SECURITY,
+)
+async def list_credentials(
+    *,
+    _admin: CurrentAdmin,
+    service: AdminCredentialServiceDep,
+    response: Response,
+    organization: Annotated[
+        QueryText | None,
+        Query(
+            max_length=255,
+            description="Its quota identity: case, accents, width, "
+            "look-alike letters and punctuation do not matter.",
+        ),
+    ] = None,
+    user_email: Annotated[
+        QueryText | None,
+        Query(
+            max_length=320,
+            description="Its quota identity: case, +tags and Gmail dots do not matter.",
+        ),
+    ] = None,
+    status: Annotated[CredentialStatus | None, Query()] = None,
+    scope: Annotated[
+        QueryText | None,
+        Query(
+            max_length=64,
+            description="Credentials that may use this scope: granted it, or a "
+            "coarse name including it.",
+        ),
+    ] = None,
+    created_after: Annotated[
+        InstantText | None,
+        Query(description="Created strictly after (ISO 8601; UTC if no offset)."),
+    ] = None,
+    created_before: Annotated[
+        InstantText | None,
+        Query(description="Created strictly before (ISO 8601; UTC if no offset)."),
+    ] = None,
+    cursor: Annotated[
+        QueryText | None, Query(max_length=512, description="next_cursor of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AdminCredentialPageDto:
+    """Every credential matching all the filters given, newest first, a page at a time."""
+    response.headers["Cache-Control"] = "no-store"
+    query = CredentialQuery(
+        organization=organization,
+        user_email=user_email,
+        status=status,
+        scope=scope,
+        created_after=parse_instant(created_after) if created_after is not None else None,
+        created_before=parse_instant(created_before) if created_before is not None else None,
+    )
+    return await service.list(query, cursor=cursor, limit=limit)
+
+
+@router.post(
+    "/credentials/revoke",
+    summary="Revoke every active credential of an organization, an e-mail, or created before",
+    response_model=AdminBulkRevocationDto,
+    responses=error_responses(400, 401, 403, descriptions=DESCRIPTIONS),
+    openapi_extra=SECURITY,
+)
+async def revoke_credentials(
+    admin: RevokingAdmin, body: AdminBulkRevokeRequestDto, service: AdminCredentialServiceDep
+) -> AdminBulkRevocationDto:
+    """Exactly one selector. Each revoked key is refused at once on every replica. Credentials
+    already revoked or expired are left as they are (and not counted)."""
+    return await service.revoke_matching(body, admin=admin)
+
+
+@router.get(
+    ONE,
+    summary="One credential, with the decision that issued it",
+    response_model=AdminCredentialDetailDto,
+    responses=ONE_ERRORS,
+    openapi_extra=SECURITY,
+)
+async def get_credential(
+    _admin: CurrentAdmin,
+    service: AdminCredentialServiceDep,
+    credential_id: CredentialIdPath,
+    response: Response,
+) -> AdminCredentialDetailDto:
+    response.headers["Cache-Control"] = "no-store"
+    return await service.get(credential_id)
+
+
+@router.post(
+    ONE + "/revoke",
+    summary="Revoke one credential",
+    response_model=AdminCredentialDto,
+    responses=ONE_ERRORS,
+    openapi_extra=SECURITY,
+)
+async def revoke_credential(
+    admin: RevokingAdmin,
+    body: AdminRevokeRequestDto,
+    service: AdminCredentialServiceDep,
+    credential_id: CredentialIdPath,
+) -> AdminCredentialDto:
+    """Refused at once on every replica. Idempotent: revoking again answers the credential as
+    it is, the first revocation's time, actor and reason kept."""
+    return await service.revoke(credential_id, admin=admin, reason=body.reason)
