@@ -20,10 +20,11 @@ from fastapi import FastAPI
 
 from agentkeys.logs import KeyValueFormatter
 from agentkeys.sandbox.utility import routes as utility_routes
-from tests.assertions import assert_envelope
-from tests.conftest import AppFactory, ServedDatabase, client_for
-from tests.factories import issue_credential, key_header
-from tests.servers import running_server
+from tests.support.app import AppFactory, client_for
+from tests.support.assertions import assert_envelope
+from tests.support.databases import ServedDatabase
+from tests.support.factories import issue_credential, key_header
+from tests.support.servers import running_server
 
 LONG = "ab" * 2_500  # 5,000 characters, and recognisable in any 60 of them
 ECHO_RUN = LONG[:60]

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from agentkeys.sandbox.utility import routes as utility_routes
-from tests.assertions import assert_envelope, assert_request_id, field_names
-from tests.conftest import AppFactory, client_for
-from tests.factories import SEED_REQUEST, issue_credential, key_header
+from tests.support.app import AppFactory, client_for
+from tests.support.assertions import assert_envelope, assert_request_id, field_names
+from tests.support.factories import SEED_REQUEST, issue_credential, key_header
 
 
 @asynccontextmanager

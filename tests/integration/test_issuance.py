@@ -10,9 +10,10 @@ import httpx
 
 from agentkeys.clock import FrozenClock
 from agentkeys.credentials import keys
-from tests.assertions import INSTANT, as_instant, as_json, assert_request_id, parse_instant
-from tests.conftest import START, TEST_SECRET, AppFactory, DatabaseProbe, client_for
-from tests.factories import SEED_REQUEST, issue_credential, request_credential
+from tests.support.app import START, TEST_SECRET, AppFactory, client_for
+from tests.support.assertions import INSTANT, as_instant, as_json, assert_request_id, parse_instant
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import SEED_REQUEST, issue_credential, request_credential
 
 ALWAYS_PRESENT = {"outcome", "request_id", "credential_request_id", "environment"}
 ALWAYS_PRESENT |= {"production_access", "next_steps"}

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import event
 
-from tests.conftest import AppFactory, client_for
-from tests.factories import issue_credential, key_header
+from tests.support.app import AppFactory, client_for
+from tests.support.factories import issue_credential, key_header
 
 SELF = "/v1/agent-credentials/self"
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import httpx
 
 from agentkeys.redaction import REDACTED
-from tests.conftest import AppFactory, DatabaseProbe, client_for
-from tests.factories import issue_credential, key_header
+from tests.support.app import AppFactory, client_for
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import issue_credential, key_header
 
 
 async def test_a_pasted_key_is_stored_redacted_everywhere(

@@ -14,16 +14,13 @@ import httpx
 import pytest
 
 from agentkeys.clock import FrozenClock
+from agentkeys.credentials.scopes import Scope
 from agentkeys.sandbox.price_signal import service as price_signal_service
 from agentkeys.sandbox.tariffs.engine import price_signal as engine_price_signal
-from tests.assertions import assert_envelope, assert_validation_failed, parse_instant
-from tests.factories import key_with
+from tests.support.assertions import assert_envelope, assert_validation_failed, parse_instant
+from tests.support.catalog import DUKE_RS, E_1, E_TOU_C, NO_SUCH_HOME, SCE_TOU_D
+from tests.support.factories import key_with, new_home
 
-E_TOU_C = "8fafe26c6f12cd7da414d3cd"
-E_1 = "f32aedcaba2a8d4211e3f7d8"
-SCE_TOU_D = "70615ff74102db7043697d35"
-DUKE_RS = "572cc796dcfa91eff80286e8"
-NO_SUCH_HOME = "ws_home_" + "0" * 32
 QUARTER_HOUR = timedelta(minutes=15)
 WINTER_PEAK, WINTER_OFF_PEAK = 0.39757, 0.36757
 SUMMER_PEAK, SUMMER_OFF_PEAK = 0.5224, 0.3994
@@ -37,13 +34,7 @@ async def priced_home(
     client: httpx.AsyncClient, rate_plan_id: str = E_TOU_C
 ) -> tuple[str, dict[str, str]]:
     """A key with homes and price_signal:read, and its home on the plan: (home id, headers)."""
-    headers = await key_with(client, "homes", "price_signal:read")
-    response = await client.post(
-        "/v1/homes/create", json={"name": "Home", "ratePlanId": rate_plan_id}, headers=headers
-    )
-    assert response.status_code == 201, response.text
-    home_id: str = response.json()["id"]
-    return home_id, headers
+    return await new_home(client, "homes", Scope.PRICE_SIGNAL_READ, plan=rate_plan_id)
 
 
 def window(start: str, end: str) -> dict[str, str]:

@@ -9,8 +9,8 @@ from datetime import timedelta
 from agentkeys.clock import FrozenClock
 from agentkeys.credentials.policy import IssuingPolicy, Quota, QuotaKind
 from agentkeys.credentials.policy_file import load_policy
-from tests.conftest import START, AppFactory, client_for
-from tests.factories import issue_credential, key_header, request_credential
+from tests.support.app import START, AppFactory, client_for
+from tests.support.factories import issue_credential, key_header, request_credential
 
 DEFAULT = load_policy()
 

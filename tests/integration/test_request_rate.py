@@ -20,16 +20,14 @@ from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.policy_file import load_policy
 from agentkeys.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from agentkeys.ratelimit.base import RequestRate
-from tests.conftest import AppFactory, DatabaseProbe, client_for
-from tests.factories import issue_credential, key_header, request_credential
+from tests.support.app import AppFactory, client_for
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import issue_credential, key_header, request_credential
+from tests.support.policies import with_request_rate
 
 SELF = "/v1/agent-credentials/self"
 POLICY_HEADER = re.compile(r'"credential";q=(\d+);w=(\d+)')
 STATE_HEADER = re.compile(r'"credential";r=(\d+);t=(\d+)')
-
-
-def rate(limit: int, seconds: int = 60) -> IssuingPolicy:
-    return replace(load_policy(), request_rate=RequestRate(limit, timedelta(seconds=seconds)))
 
 
 def remaining(response: httpx.Response) -> int:
@@ -49,7 +47,7 @@ class TestInProcessRate:
     async def test_requests_over_the_rate_are_refused_with_retry_after(
         self, make_app: AppFactory
     ) -> None:
-        async with client_for(make_app(policy=rate(3))) as client:
+        async with client_for(make_app(policy=with_request_rate(3))) as client:
             headers = key_header((await issue_credential(client))["credential"])
             allowed = [await client.get(SELF, headers=headers) for _ in range(3)]
             refused = await client.get(SELF, headers=headers)
@@ -65,7 +63,7 @@ class TestInProcessRate:
     async def test_every_guarded_response_carries_the_policy_headers(
         self, make_app: AppFactory
     ) -> None:
-        async with client_for(make_app(policy=rate(5, seconds=30))) as client:
+        async with client_for(make_app(policy=with_request_rate(5, seconds=30))) as client:
             headers = key_header((await issue_credential(client))["credential"])
             ok = await client.get(SELF, headers=headers)
             forbidden = await client.post("/v1/feedback", headers=headers, json={})
@@ -77,7 +75,7 @@ class TestInProcessRate:
         assert forbidden.status_code == 403
 
     async def test_each_credential_has_its_own_rate(self, make_app: AppFactory) -> None:
-        async with client_for(make_app(policy=rate(1))) as client:
+        async with client_for(make_app(policy=with_request_rate(1))) as client:
             first = key_header((await issue_credential(client))["credential"])
             second = key_header((await issue_credential(client))["credential"])
             await client.get(SELF, headers=first)
@@ -99,7 +97,7 @@ class TestRedisRate:
     async def test_replicas_share_one_rate_through_redis(
         self, make_app: AppFactory, redis_url: str
     ) -> None:
-        policy = rate(2)
+        policy = with_request_rate(2)
         async with (
             client_for(make_app(policy=policy, redis_url=redis_url)) as one,
             client_for(make_app(policy=policy, redis_url=redis_url)) as two,
@@ -118,7 +116,7 @@ class TestRedisRate:
         self, make_app: AppFactory, caplog: pytest.LogCaptureFixture
     ) -> None:
         before = backend_errors("rate_limit")
-        app = make_app(policy=rate(1), redis_url="redis://127.0.0.1:1/0")
+        app = make_app(policy=with_request_rate(1), redis_url="redis://127.0.0.1:1/0")
         with caplog.at_level(logging.WARNING, logger="agentkeys"):
             async with client_for(app) as client:
                 headers = key_header((await issue_credential(client))["credential"])

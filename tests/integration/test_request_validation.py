@@ -12,15 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.assertions import (
+from tests.support.app import START
+from tests.support.assertions import (
     INVALID_EMAILS,
     VALID_EMAILS,
     assert_request_id,
     assert_validation_failed,
     text,
 )
-from tests.conftest import START
-from tests.factories import credential_request
+from tests.support.factories import credential_request
 
 ROUTE = "/v1/agent-credentials"
 DESCRIPTIVE_TEXT = "Prototype bill impact calculations for a customer dashboard. "

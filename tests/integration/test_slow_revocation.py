@@ -21,9 +21,9 @@ from agentkeys.api.app import create_app
 from agentkeys.api.deps import unit_of_work
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials.routes import revocation_request_body
-from tests.conftest import ServedDatabase
-from tests.factories import credential_request, key_header
-from tests.servers import RunningServer, running_server
+from tests.support.databases import ServedDatabase
+from tests.support.factories import credential_request, key_header
+from tests.support.servers import RunningServer, running_server
 from tests.unit.test_api_wiring import api_routes
 
 # More than the PostgreSQL pool's 5 + 10 connections, and than SQLite's one writer.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.assertions import assert_envelope
-from tests.factories import issue_credential, key_header
+from tests.support.assertions import assert_envelope
+from tests.support.factories import issue_credential, key_header
 
 
 async def test_issued_key_introspects_is_refused_out_of_scope_and_dies_on_revocation(

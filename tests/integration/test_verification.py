@@ -14,9 +14,9 @@ from agentkeys.clock import FrozenClock
 from agentkeys.config import Settings
 from agentkeys.credentials import keys
 from agentkeys.credentials.scopes import Scope
-from tests.assertions import INSTANT, assert_envelope, assert_request_id, parse_instant
-from tests.conftest import START, AppFactory, client_for
-from tests.factories import issue_credential, key_header
+from tests.support.app import START, AppFactory, client_for
+from tests.support.assertions import INSTANT, assert_envelope, assert_request_id, parse_instant
+from tests.support.factories import issue_credential, key_header
 
 SELF = "/v1/agent-credentials/self"
 FEEDBACK = "/v1/feedback"

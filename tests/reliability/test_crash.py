@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -25,10 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ServedDatabase
-from tests.factories import credential_request, key_header
 from tests.reliability.test_races import assert_answers_match_ledger, assert_ledger_consistent
-from tests.servers import RunningServer, running_server
+from tests.support.databases import ServedDatabase
+from tests.support.factories import credential_request, key_header
+from tests.support.policies import relaxed_policy_file as write_relaxed_policy_file
+from tests.support.servers import RunningServer, running_server
 
 STREAMS = 8
 # The load is killed once this many credentials were received, or after KILL_AFTER_SECONDS.
@@ -44,17 +43,7 @@ EXECUTABLE = Path(sys.executable).with_name("agentkeys")
 
 @pytest.fixture(scope="module")
 def relaxed_policy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped policy with every quota and the request rate raised out of the way."""
-    shipped = subprocess.run(
-        [str(EXECUTABLE), "policy", "show-default"], capture_output=True, text=True, check=True
-    ).stdout
-    relaxed, replaced = re.subn(r"(?m)^(limit|per_network_limit) = \d+$", r"\1 = 1000000", shipped)
-    # Four quotas, the request rate per credential and per network, the revocation rate.
-    assert replaced == 8, shipped
-    path = tmp_path_factory.mktemp("policy") / "relaxed.toml"
-    path.write_text(relaxed)
-    subprocess.run([str(EXECUTABLE), "policy", "check", str(path)], check=True, capture_output=True)
-    return path
+    return write_relaxed_policy_file(tmp_path_factory.mktemp("policy"))
 
 
 @dataclass

@@ -21,14 +21,15 @@ from sqlalchemy import make_url
 
 from agentkeys.credentials import keys
 from agentkeys.tables import metadata
-from tests.conftest import TEST_SECRET, ServedDatabase
-from tests.factories import credential_request, key_header
-from tests.servers import running_server
+from tests.support.app import TEST_SECRET
+from tests.support.catalog import E_TOU_C
+from tests.support.databases import ServedDatabase
+from tests.support.factories import credential_request, key_header
+from tests.support.servers import running_server
 
 PREFIX = "wsk_agent_"
 SELF = "/v1/agent-credentials/self"
 ISSUE = "/v1/agent-credentials"
-E_TOU_C = "8fafe26c6f12cd7da414d3cd"
 FULL_SCOPES = ["utility:read", "homes", "calculate", "price_signal:read"]
 
 

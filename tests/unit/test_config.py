@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from agentkeys.api.app import create_app
 from agentkeys.config import DEVELOPMENT_SECRET, Mode, Settings, secret_bits, usable_cpus
-from tests.conftest import TEST_SECRET
+from tests.support.app import TEST_SECRET
 
 STRONG = "q2eNxfNNChgVDf1AdBUlIyEmrcfqBVVSWLF0Qga_iqo"
 

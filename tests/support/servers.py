@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
+from tests.support.app import TEST_SECRET
 
 STARTUP_SECONDS = 30
 
