@@ -1,7 +1,9 @@
 """Fixtures only (helpers live in ``tests/support/``): a migrated database per test (SQLite, and
 PostgreSQL when reachable), a frozen clock, and an HTTP client on the app.
 
-Every test that touches the database runs once per backend. PostgreSQL tests use a database of
+A test that touches the database runs on SQLite; one whose module or class is marked
+``both_backends`` (storage behaviour: quotas, races, revocation, migrations, stored data, …; the
+rule is in ARCHITECTURE.md, "Tests") runs once per backend. PostgreSQL tests use a database of
 their own for the run (created here, dropped at the end) and empty its tables before each test.
 """
 
@@ -36,10 +38,15 @@ from tests.support.databases import (
     sqlite_url,
 )
 
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-]
+SQLITE = pytest.param("sqlite", id="sqlite")
+BACKENDS = [SQLITE, pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using the database gets ``backend``: both when marked ``both_backends``."""
+    if "backend" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_backends") is not None
+        metafunc.parametrize("backend", BACKENDS if both else [SQLITE], indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -71,8 +78,9 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``, as ``pytest_generate_tests`` chose for the test."""
     name: str = request.param
     return name
 

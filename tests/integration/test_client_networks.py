@@ -27,6 +27,9 @@ from tests.support.databases import DatabaseProbe
 from tests.support.factories import issue_credential, request_credential
 from tests.support.policies import with_quotas
 
+# Quotas per client network are counted in the database.
+pytestmark = pytest.mark.both_backends
+
 DEFAULT = load_policy()
 HOUR = timedelta(hours=1)
 HOME, STRANGER = "198.51.100.10", "203.0.113.99"

@@ -28,6 +28,9 @@ from tests.support.assertions import (
 from tests.support.databases import DatabaseProbe
 from tests.support.factories import issue_credential, key_header
 
+# Feedback is stored: what each backend holds, and what it cannot store.
+pytestmark = pytest.mark.both_backends
+
 ROUTE = "/v1/feedback"
 FEEDBACK_TYPES = [
     "question",

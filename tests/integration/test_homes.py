@@ -35,6 +35,9 @@ from tests.support.catalog import (
 from tests.support.databases import DatabaseProbe
 from tests.support.factories import create_home, issue_credential, key_header, key_with
 
+# Homes are stored: ownership, the cap, simultaneous updates, bounded columns.
+pytestmark = pytest.mark.both_backends
+
 CREATE = "/v1/homes/create"
 LIST = "/v1/homes/list"
 HOME_ID = re.compile(r"ws_home_[0-9a-f]{32}")

@@ -163,6 +163,7 @@ class TestBodies:
         ]
 
 
+@pytest.mark.both_backends  # an unreachable database of each kind
 class TestProbes:
     async def test_healthz_answers(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/healthz")

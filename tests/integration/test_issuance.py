@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from agentkeys.clock import FrozenClock
 from agentkeys.credentials import keys
@@ -38,6 +39,7 @@ async def ledger(db: DatabaseProbe) -> dict[str, dict[str, Any]]:
     return {row["id"]: row for row in await db.rows("SELECT * FROM credential_requests")}
 
 
+@pytest.mark.both_backends  # stored credentials, quotas, ledger
 class TestIssued:
     async def test_seed_example_is_issued_with_every_field_of_the_seed(
         self, client: httpx.AsyncClient
@@ -203,6 +205,7 @@ class TestNeedsMoreInfo:
         assert body["scopes"] == [allowed[0]]
 
 
+@pytest.mark.both_backends  # stored credentials, quotas, ledger
 class TestOrganizationQuota:
     async def test_eleventh_credential_in_an_hour_is_rate_limited(
         self, client: httpx.AsyncClient
@@ -258,6 +261,7 @@ class TestOrganizationQuota:
         await issue_credentials(client, 10)
 
 
+@pytest.mark.both_backends  # stored credentials, quotas, ledger
 class TestAddressQuota:
     async def test_sixty_first_decision_from_one_address_is_rate_limited(
         self, make_app: AppFactory, clock: FrozenClock
@@ -309,6 +313,7 @@ class TestAddressQuota:
         assert limited["retry_after_seconds"] == 3600
 
 
+@pytest.mark.both_backends  # stored credentials, quotas, ledger
 class TestLedger:
     async def test_every_decision_is_recorded_with_the_request(
         self, client: httpx.AsyncClient, clock: FrozenClock, db: DatabaseProbe

@@ -12,6 +12,9 @@ from agentkeys.db.engine import json_dumps
 from tests.support.databases import DatabaseProbe
 from tests.support.factories import SEED_REQUEST
 
+# JSON columns as each driver writes and reads them.
+pytestmark = pytest.mark.both_backends
+
 EMOJI = "🔋⚡🏠"
 
 

@@ -26,6 +26,9 @@ from tests.support.databases import (
     sqlite_url,
 )
 
+# The migrations run on each backend.
+pytestmark = pytest.mark.both_backends
+
 
 def tables(path: Path) -> set[str]:
     with sqlite3.connect(path) as connection:

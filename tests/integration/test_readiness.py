@@ -23,6 +23,9 @@ from tests.support.app import TEST_SECRET, client_for
 from tests.support.databases import empty_database, postgres_url, sqlite_url, unused_database_name
 from tests.support.factories import SEED_REQUEST
 
+# Readiness reads the database: missing, unmigrated, behind.
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:

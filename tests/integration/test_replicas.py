@@ -16,6 +16,9 @@ from tests.support.databases import empty_tables
 from tests.support.factories import SEED_REQUEST, issue_credential, key_header
 from tests.support.servers import running_server
 
+# Replicas share the database.
+pytestmark = pytest.mark.both_backends
+
 SELF = "/v1/agent-credentials/self"
 REVOCATION_DEADLINE_SECONDS = 1.0
 

@@ -21,6 +21,9 @@ from tests.support.assertions import (
 from tests.support.databases import DatabaseProbe
 from tests.support.factories import issue_credential, key_header
 
+# Revocation is a locked write.
+pytestmark = pytest.mark.both_backends
+
 SELF = "/v1/agent-credentials/self"
 JSON_CONTENT = {"content-type": "application/json"}
 MALFORMED_JSON = b'{"reason": "oops'

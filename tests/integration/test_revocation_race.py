@@ -22,6 +22,9 @@ from tests.support.app import AppFactory, client_for
 from tests.support.assertions import assert_envelope
 from tests.support.factories import issue_credential, key_header, key_with
 
+# Races between a look-up and a revocation's commit.
+pytestmark = pytest.mark.both_backends
+
 SELF = "/v1/agent-credentials/self"
 
 

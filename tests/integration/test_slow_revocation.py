@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.dependencies.models import Dependant
 
 from agentkeys.api.app import create_app
@@ -25,6 +26,9 @@ from tests.support.databases import ServedDatabase
 from tests.support.factories import credential_request, key_header
 from tests.support.servers import RunningServer, running_server
 from tests.unit.test_api_wiring import api_routes
+
+# Bodies are read before the revocation takes its locks.
+pytestmark = pytest.mark.both_backends
 
 # More than the PostgreSQL pool's 5 + 10 connections, and than SQLite's one writer.
 SLOW_CLIENTS = 20

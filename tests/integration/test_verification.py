@@ -172,6 +172,7 @@ class TestInvalidKey:
         )
 
 
+@pytest.mark.both_backends  # stored instants and revocations
 class TestExpiry:
     @pytest.mark.parametrize("route", ROUTES)
     async def test_key_is_accepted_one_millisecond_before_expires_at(
@@ -216,6 +217,7 @@ class TestExpiry:
         )
 
 
+@pytest.mark.both_backends  # stored instants and revocations
 class TestRevokedKey:
     @pytest.mark.parametrize("route", ROUTES)
     async def test_revoked_key_is_refused_at_once(

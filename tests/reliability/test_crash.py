@@ -29,6 +29,9 @@ from tests.support.factories import credential_request, key_header
 from tests.support.policies import relaxed_policy_file as write_relaxed_policy_file
 from tests.support.servers import RunningServer, running_server
 
+# What survives a kill -9 is what each backend committed.
+pytestmark = pytest.mark.both_backends
+
 STREAMS = 8
 # The load is killed once this many credentials were received, or after KILL_AFTER_SECONDS.
 KILL_AFTER_ISSUED = 60

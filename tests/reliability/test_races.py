@@ -30,6 +30,9 @@ from tests.support.databases import DatabaseProbe
 from tests.support.factories import issue_credential, key_header, request_credential
 from tests.support.policies import relaxed_policy
 
+# 50-way races under each backend's locks.
+pytestmark = pytest.mark.both_backends
+
 SIMULTANEOUS = 50
 HOUR = timedelta(hours=1)
 SELF = "/v1/agent-credentials/self"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import make_url
 
 from agentkeys.credentials import keys
@@ -26,6 +27,9 @@ from tests.support.catalog import E_TOU_C
 from tests.support.databases import ServedDatabase
 from tests.support.factories import credential_request, key_header
 from tests.support.servers import running_server
+
+# What each backend holds after a realistic run.
+pytestmark = pytest.mark.both_backends
 
 PREFIX = "wsk_agent_"
 SELF = "/v1/agent-credentials/self"
