@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentkeys.credentials.scopes import Scope
 from tests.support.assertions import assert_envelope, assert_validation_failed
 from tests.support.catalog import SCE_TOU_D
 from tests.support.factories import issue_credential, key_header, new_home
@@ -133,7 +134,7 @@ class TestValidation:
 
 class TestRefusals:
     async def test_without_battery_estimate_scope_is_403(self, client: httpx.AsyncClient) -> None:
-        headers, home = await home_with_plan(client, scopes=["homes", "bill_impact:read"])
+        headers, home = await home_with_plan(client, scopes=["homes", Scope.BILL_IMPACT_READ])
 
         response = await client.post(route(home), headers=headers, json=DOCUMENTED_BODY)
 

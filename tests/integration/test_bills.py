@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentkeys.credentials.scopes import Scope
 from agentkeys.sandbox.bills import service as bill_service
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import compute_bill
@@ -436,7 +437,7 @@ class TestRatePlanQuote:
         #   peak:     31 x 20 x 0.5 = 310 kWh  x 0.5224 = 161.944  -> 161.94
         #   off-peak: 31 x 76 x 0.5 = 1178 kWh x 0.3994 = 470.4932 -> 470.49
         #   total:    24.13 + 161.94 + 470.49 = 656.56
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
 
         response = await client.post(
             quote(E_TOU_C), json=period_body("2026-07-01", "2026-08-01", 31), headers=headers
@@ -459,7 +460,7 @@ class TestRatePlanQuote:
     async def test_several_whole_months_are_quoted_like_the_engine(
         self, client: httpx.AsyncClient, start: str, end: str, days: int
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
         usage = irregular_days(days, seed=start + end)
 
         response = await client.post(
@@ -484,7 +485,7 @@ class TestRatePlanQuote:
     async def test_a_quote_that_is_not_whole_calendar_months_is_refused_by_name(
         self, client: httpx.AsyncClient, start: str, end: str, days: int, fields: list[str]
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
 
         response = await client.post(
             quote(E_TOU_C), json=period_body(start, end, days), headers=headers
@@ -495,7 +496,7 @@ class TestRatePlanQuote:
     async def test_whole_months_with_the_wrong_day_count_are_refused_naming_usage(
         self, client: httpx.AsyncClient
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
         body = period_body("2026-07-01", "2026-08-01", 30)
 
         assert_validation_failed(
@@ -505,7 +506,7 @@ class TestRatePlanQuote:
     async def test_a_quote_ending_before_it_starts_is_refused_naming_end_date(
         self, client: httpx.AsyncClient
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
         body = period_body("2026-08-01", "2026-07-01", 31)
 
         assert_validation_failed(
@@ -516,7 +517,7 @@ class TestRatePlanQuote:
     async def test_an_unknown_rate_plan_is_404(
         self, client: httpx.AsyncClient, rate_plan_id: str
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
 
         response = await client.post(
             quote(rate_plan_id), json=period_body("2026-07-01", "2026-08-01", 31), headers=headers
@@ -649,7 +650,7 @@ class TestUsageShape:
     async def test_nan_in_export_is_refused_on_the_quote_route(
         self, client: httpx.AsyncClient
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
         usage = json.dumps(days_of(31))
         export = (
             "[" + ", ".join([json.dumps([0.0] * 96)] * 30 + ["[NaN" + ", 0.0" * 95 + "]"]) + "]"
@@ -752,7 +753,7 @@ class TestBillAuthentication:
     async def test_key_without_bill_impact_read_is_refused_with_403_naming_the_scope(
         self, client: httpx.AsyncClient
     ) -> None:
-        headers = await key_with(client, "homes", "battery:estimate", "price_signal:read")
+        headers = await key_with(client, "homes", Scope.BATTERY_ESTIMATE, Scope.PRICE_SIGNAL_READ)
         home_id = (await create_home(client, headers, plan=E_TOU_C))["id"]
 
         for route, body in (
@@ -768,7 +769,7 @@ class TestBillAuthentication:
         self, client: httpx.AsyncClient
     ) -> None:
         # Without homes:read the key owns no home; the home routes still answer by ownership.
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
 
         response = await client.post(
             monthly(NO_SUCH_HOME), json=month_body(2026, 3), headers=headers

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from agentkeys.credentials.scopes import Scope
 from agentkeys.logs import KeyValueFormatter
 from agentkeys.sandbox.utility import routes as utility_routes
 from tests.support.app import AppFactory, client_for
@@ -148,7 +149,7 @@ class TestLogForging:
             raise RuntimeError(f"bad input {args!r}")
 
         monkeypatch.setattr(utility_routes, "find_utilities", broken)
-        issued = await issue_credential(client, requested_scopes=["utility:read"])
+        issued = await issue_credential(client, requested_scopes=[Scope.UTILITY_READ])
         log_lines.truncate(0)
         log_lines.seek(0)
 

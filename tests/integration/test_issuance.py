@@ -11,6 +11,7 @@ import pytest
 
 from agentkeys.clock import FrozenClock
 from agentkeys.credentials import keys
+from agentkeys.credentials.scopes import Scope
 from tests.support.app import START, TEST_SECRET, AppFactory, client_for
 from tests.support.assertions import INSTANT, as_instant, as_json, assert_request_id, parse_instant
 from tests.support.databases import DatabaseProbe
@@ -110,7 +111,7 @@ class TestIssued:
         self, client: httpx.AsyncClient
     ) -> None:
         body = await issue_credential(
-            client, requested_scopes=["homes", "utility:read", "homes", "calculate"]
+            client, requested_scopes=["homes", Scope.UTILITY_READ, "homes", "calculate"]
         )
 
         assert body["scopes"] == ["homes", "utility:read", "calculate"]
@@ -167,7 +168,7 @@ class TestNeedsMoreInfo:
         assert body["outcome"] == "needs_more_info"
         assert body["unknown_scopes"] == ["admin", "Homes"]
         assert "homes" in body["allowed_scopes"]
-        assert "feedback:write" in body["allowed_scopes"]
+        assert Scope.FEEDBACK_WRITE in body["allowed_scopes"]
         assert "credential" not in body
         assert "admin" in body["next_steps"]
 

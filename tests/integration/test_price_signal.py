@@ -477,7 +477,7 @@ class TestPriceSignalAuthentication:
     async def test_key_without_price_signal_read_is_refused_with_403_naming_the_scope(
         self, client: httpx.AsyncClient
     ) -> None:
-        headers = await key_with(client, "homes", "calculate", "utility:read")
+        headers = await key_with(client, "homes", "calculate", Scope.UTILITY_READ)
         created = await client.post(
             "/v1/homes/create", json={"name": "Home", "ratePlanId": E_TOU_C}, headers=headers
         )
@@ -490,14 +490,14 @@ class TestPriceSignalAuthentication:
 
     async def test_another_credentials_home_is_404(self, client: httpx.AsyncClient) -> None:
         home_id, _ = await priced_home(client)
-        theirs = await key_with(client, "homes", "price_signal:read", organization="Other Co")
+        theirs = await key_with(client, "homes", Scope.PRICE_SIGNAL_READ, organization="Other Co")
 
         for body in (None, window("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z")):
             response = await client.post(route(home_id), json=body, headers=theirs)
             assert_envelope(response, status=404, code="NOT_FOUND")
 
     async def test_an_unknown_home_is_404(self, client: httpx.AsyncClient) -> None:
-        headers = await key_with(client, "price_signal:read")
+        headers = await key_with(client, Scope.PRICE_SIGNAL_READ)
 
         response = await client.post(route(NO_SUCH_HOME), headers=headers)
 

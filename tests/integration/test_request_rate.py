@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.policy_file import load_policy
+from agentkeys.credentials.scopes import Scope
 from agentkeys.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from agentkeys.ratelimit.base import RequestRate
 from tests.support.app import AppFactory, client_for
@@ -175,7 +176,7 @@ class TestAggregateRates:
         self, make_app: AppFactory, limiter_url: str | None
     ) -> None:
         policy = replace(
-            costs(scope_costs={"homes:read": 5}),
+            costs(scope_costs={Scope.HOMES_READ: 5}),
             request_rate=RequestRate(12, timedelta(seconds=60)),
         )
         async with client_for(make_app(policy=policy, redis_url=limiter_url)) as client:
@@ -193,8 +194,8 @@ class TestAggregateRates:
     async def test_the_default_policy_prices_the_battery_estimate(self) -> None:
         policy = load_policy()
 
-        assert policy.request_costs.cost_of(["battery:estimate"]) > 1
-        assert policy.request_costs.cost_of(["homes:read"]) == 1
+        assert policy.request_costs.cost_of([Scope.BATTERY_ESTIMATE]) > 1
+        assert policy.request_costs.cost_of([Scope.HOMES_READ]) == 1
         assert policy.request_costs.per_network is not None
         assert policy.request_costs.per_network.limit > policy.request_rate.limit
 

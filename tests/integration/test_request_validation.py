@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentkeys.credentials.scopes import Scope
 from tests.support.app import START
 from tests.support.assertions import (
     INVALID_EMAILS,
@@ -24,17 +25,8 @@ from tests.support.factories import credential_request
 
 ROUTE = "/v1/agent-credentials"
 DESCRIPTIVE_TEXT = "Prototype bill impact calculations for a customer dashboard. "
-KNOWN_SCOPES = [
-    "utility:read",
-    "homes:read",
-    "homes:write",
-    "price_signal:read",
-    "bill_impact:read",
-    "battery:estimate",
-    "feedback:write",
-    "homes",
-    "calculate",
-]
+# Every scope, then the shipped policy's aliases.
+KNOWN_SCOPES: list[str] = [*Scope, "homes", "calculate"]
 OPTIONAL_TEXT_MAXIMUMS = {
     "agent": 128,
     "client": 128,

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentkeys.credentials.scopes import Scope
 from tests.support.assertions import assert_envelope, assert_validation_failed
 from tests.support.catalog import DUKE, DUKE_RS, E_1, E_TOU_C, PGE, SCE, SCE_TOU_D
 from tests.support.factories import issue_credential, key_header
@@ -37,7 +38,7 @@ def seconds_at(year: int, month: int, day: int, *, second: int = 0) -> int:
 
 
 async def reader_key(client: httpx.AsyncClient) -> dict[str, str]:
-    issued = await issue_credential(client, requested_scopes=["utility:read"])
+    issued = await issue_credential(client, requested_scopes=[Scope.UTILITY_READ])
     return key_header(issued["credential"])
 
 

@@ -44,21 +44,14 @@ from agentkeys.api.app import create_app
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.policy_file import load_policy
+from agentkeys.credentials.scopes import Scope
 from agentkeys.validation import EARLIEST_DAY, EARLIEST_INSTANT, LIMIT_DAY, LIMIT_INSTANT
 from tests.support.app import TEST_SECRET, AppFactory, client_for
 from tests.support.catalog import PLANS
 from tests.support.factories import credential_request, issue_credential, key_header
 from tests.support.policies import relaxed_policy
 
-ALL_SCOPES = [
-    "utility:read",
-    "homes:read",
-    "homes:write",
-    "price_signal:read",
-    "bill_impact:read",
-    "battery:estimate",
-    "feedback:write",
-]
+ALL_SCOPES = list(Scope)
 # Every rate plan of the shipped catalog (sandbox/tariffs/catalog.json).
 RATE_PLANS = list(PLANS)
 HOME = {"name": "Fuzzed home", "zipcode": "94107", "ratePlanId": RATE_PLANS[0]}
