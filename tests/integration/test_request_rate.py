@@ -44,11 +44,20 @@ def backend_errors(operation: str) -> float:
     return value or 0.0
 
 
-class TestInProcessRate:
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limiter_url(request: pytest.FixtureRequest) -> str | None:
+    """Each limiter backend the app can use: in-process memory (``None``), or Redis."""
+    return None if request.param == "memory" else request.getfixturevalue("redis_url")
+
+
+class TestRatePerCredential:
+    """On every limiter backend (``limiter_url``): what a key's own rate answers."""
+
     async def test_requests_over_the_rate_are_refused_with_retry_after(
-        self, make_app: AppFactory
+        self, make_app: AppFactory, limiter_url: str | None
     ) -> None:
-        async with client_for(make_app(policy=with_request_rate(3))) as client:
+        app = make_app(policy=with_request_rate(3), redis_url=limiter_url)
+        async with client_for(app) as client:
             headers = key_header((await issue_credential(client))["credential"])
             allowed = [await client.get(SELF, headers=headers) for _ in range(3)]
             refused = await client.get(SELF, headers=headers)
@@ -62,9 +71,10 @@ class TestInProcessRate:
         assert refused.headers["retry-after"] == str(body["retry_after_seconds"])
 
     async def test_every_guarded_response_carries_the_policy_headers(
-        self, make_app: AppFactory
+        self, make_app: AppFactory, limiter_url: str | None
     ) -> None:
-        async with client_for(make_app(policy=with_request_rate(5, seconds=30))) as client:
+        app = make_app(policy=with_request_rate(5, seconds=30), redis_url=limiter_url)
+        async with client_for(app) as client:
             headers = key_header((await issue_credential(client))["credential"])
             ok = await client.get(SELF, headers=headers)
             forbidden = await client.post("/v1/feedback", headers=headers, json={})
@@ -75,8 +85,12 @@ class TestInProcessRate:
             assert STATE_HEADER.fullmatch(response.headers["ratelimit"])
         assert forbidden.status_code == 403
 
-    async def test_each_credential_has_its_own_rate(self, make_app: AppFactory) -> None:
-        async with client_for(make_app(policy=with_request_rate(1))) as client:
+    async def test_each_credential_has_its_own_rate(
+        self, make_app: AppFactory, limiter_url: str | None
+    ) -> None:
+        async with client_for(
+            make_app(policy=with_request_rate(1), redis_url=limiter_url)
+        ) as client:
             first = key_header((await issue_credential(client))["credential"])
             second = key_header((await issue_credential(client))["credential"])
             await client.get(SELF, headers=first)
@@ -94,7 +108,9 @@ class TestInProcessRate:
 
 
 @pytest.mark.redis
-class TestRedisRate:
+class TestRedisOnlyRate:
+    """What only a shared limiter does: one rate over replicas, and failing open."""
+
     async def test_replicas_share_one_rate_through_redis(
         self, make_app: AppFactory, redis_url: str
     ) -> None:
@@ -135,10 +151,6 @@ def costs(**changes: Any) -> IssuingPolicy:
 
 class TestAggregateRates:
     """Rates per client network over all its keys, and the price of expensive routes."""
-
-    @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-    def limiter_url(self, request: pytest.FixtureRequest) -> str | None:
-        return None if request.param == "memory" else request.getfixturevalue("redis_url")
 
     async def test_many_keys_do_not_multiply_a_networks_rate(
         self, make_app: AppFactory, limiter_url: str | None
