@@ -1,7 +1,9 @@
-"""Fixtures: a migrated database per test (SQLite, and PostgreSQL when reachable), a frozen clock,
-and an HTTP client on the app.
+"""Fixtures only (helpers live in ``tests/support/``): a migrated database per test (SQLite, and
+PostgreSQL when reachable), a frozen clock, and an HTTP client on the app.
 
-Every test that touches the database runs once per backend. PostgreSQL tests use a database of
+A test that touches the database runs on SQLite; one whose module or class is marked
+``both_backends`` (storage behaviour: quotas, races, revocation, migrations, stored data, …; the
+rule is in ARCHITECTURE.md, "Tests") runs once per backend. PostgreSQL tests use a database of
 their own for the run (created here, dropped at the end) and empty its tables before each test.
 """
 
@@ -11,75 +13,40 @@ import asyncio
 import os
 import secrets
 import shutil
-import socket
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import make_url
 
 from agentkeys.api.app import create_app
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.db import migrate
-from agentkeys.tables import metadata
-
-TEST_SECRET = "test-server-secret-0123456789-abcdefghijklmnop"
-START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-AppFactory = Callable[..., FastAPI]
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-]
-POSTGRES_ADMIN_URL = os.environ.get(
-    "AGENTKEYS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.support.app import START, TEST_SECRET, AppFactory, client_for
+from tests.support.databases import (
+    POSTGRES_ADMIN_URL,
+    REDIS_URL,
+    DatabaseProbe,
+    ServedDatabase,
+    empty_tables,
+    postgres_admin,
+    require_reachable,
+    sqlite_url,
 )
 
-REDIS_URL = os.environ.get("AGENTKEYS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+SQLITE = pytest.param("sqlite", id="sqlite")
+BACKENDS = [SQLITE, pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)]
 
 
-def require_reachable(service: str, url: str) -> None:
-    """Skip (or, with AGENTKEYS_REQUIRE_SERVICES=1, fail) when a service does not answer."""
-    parsed = make_url(url)
-    try:
-        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 0), timeout=2):
-            return
-    except OSError as error:
-        reason = f"{service} at {parsed.host}:{parsed.port} is unreachable: {error}"
-    if os.environ.get("AGENTKEYS_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason} (AGENTKEYS_REQUIRE_SERVICES=1)", pytrace=False)
-    pytest.skip(reason)
-
-
-async def postgres_admin(statement: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def empty_tables(url: str) -> None:
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as connection:
-            names = ", ".join(table.name for table in metadata.sorted_tables)
-            await connection.execute(text(f"TRUNCATE {names} CASCADE"))
-    finally:
-        await engine.dispose()
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using the database gets ``backend``: both when marked ``both_backends``."""
+    if "backend" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_backends") is not None
+        metafunc.parametrize("backend", BACKENDS if both else [SQLITE], indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -111,8 +78,9 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``, as ``pytest_generate_tests`` chose for the test."""
     name: str = request.param
     return name
 
@@ -136,18 +104,6 @@ def database_url(backend: str, database_path: Path | None, request: pytest.Fixtu
     return url
 
 
-@dataclass(frozen=True)
-class ServedDatabase:
-    """A database for real server processes: a SQLite file the server will create itself, or
-    the run's PostgreSQL database, migrated (``serve`` migrates SQLite only) and empty."""
-
-    url: str
-    sqlite_path: Path | None
-
-    def probe(self) -> DatabaseProbe:
-        return DatabaseProbe(self.url, sqlite_path=self.sqlite_path)
-
-
 @pytest.fixture
 def served_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> ServedDatabase:
     if backend == "sqlite":
@@ -161,37 +117,6 @@ def served_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(mode=Mode.PRODUCTION, secret=TEST_SECRET, database_url=database_url)
-
-
-class DatabaseProbe:
-    """Reads the test's database from outside the app, whatever the backend."""
-
-    def __init__(self, url: str, *, sqlite_path: Path | None) -> None:
-        self.url = url
-        self.sqlite_path = sqlite_path
-
-    async def rows(self, sql: str, **params: object) -> list[dict[str, Any]]:
-        """Run one read-only statement (named ``:params``) and return its rows as dicts."""
-        engine = create_async_engine(self.url)
-        try:
-            async with engine.connect() as connection:
-                result = await connection.execute(text(sql), params)
-                return [dict(row._mapping) for row in result]
-        finally:
-            await engine.dispose()
-
-    async def holds(self, needle: str) -> bool:
-        """Whether ``needle`` appears anywhere in the stored data (for SQLite: in the files)."""
-        if self.sqlite_path is not None:
-            stored = b"".join(
-                path.read_bytes()
-                for path in self.sqlite_path.parent.glob(f"{self.sqlite_path.name}*")
-            )
-            return needle.encode() in stored
-        everything = []
-        for table in metadata.sorted_tables:
-            everything.extend(await self.rows(f"SELECT * FROM {table.name}"))  # noqa: S608 - our own table names
-        return needle in repr(everything)
 
 
 @pytest.fixture
@@ -217,24 +142,3 @@ def make_app(settings: Settings, clock: FrozenClock) -> AppFactory:
 async def client(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(make_app()) as http:
         yield http
-
-
-class client_for:  # noqa: N801 - reads as a function at the call site
-    """``async with client_for(app) as http``: an HTTP client on the app, lifespan included."""
-
-    def __init__(self, app: FastAPI, *, client_address: str = "203.0.113.7") -> None:
-        self._app = app
-        self._client_address = client_address
-        self._lifespan = app.router.lifespan_context(app)
-        self._http: httpx.AsyncClient | None = None
-
-    async def __aenter__(self) -> httpx.AsyncClient:
-        await self._lifespan.__aenter__()
-        transport = httpx.ASGITransport(app=self._app, client=(self._client_address, 50000))
-        self._http = httpx.AsyncClient(transport=transport, base_url="http://agentkeys.test")
-        return self._http
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._http is not None
-        await self._http.aclose()
-        await self._lifespan.__aexit__(None, None, None)

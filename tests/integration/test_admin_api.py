@@ -3,21 +3,24 @@ listing (filters, cursor pages), one credential, and revocation one at a time or
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from agentkeys.admin.service import AdminKeyService
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Settings
 from agentkeys.credentials import keys
 from agentkeys.credentials.identity import AdminRole
-from agentkeys.db.engine import create_engine, create_session_factory
-from tests.assertions import assert_envelope, assert_validation_failed
-from tests.conftest import TEST_SECRET, AppFactory, DatabaseProbe, client_for
-from tests.factories import issue_credential, key_header
+from tests.support.admin import create_admin_key, revoke_admin_key
+from tests.support.app import TEST_SECRET, AppFactory, client_for
+from tests.support.assertions import assert_envelope, assert_validation_failed
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import issue_credential, key_header
+
+# Admin keys, listings and revocations are stored behaviour: both backends (issue 10).
+pytestmark = pytest.mark.both_backends
 
 LIST = "/v1/admin/credentials"
 BULK = "/v1/admin/credentials/revoke"
@@ -43,34 +46,6 @@ ITEM_FIELDS = {
 }
 
 
-async def create_admin_key(
-    settings: Settings, name: str, role: AdminRole = AdminRole.ADMIN
-) -> tuple[str, str]:
-    """A new admin key in the test database, as `admin create-key` makes it: (id, key)."""
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            created = await AdminKeyService(
-                session, clock=FrozenClock(START_OF_KEYS), server_secret=TEST_SECRET.encode()
-            ).create(name, role=role)
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return created.record.id, created.secret
-
-
-async def revoke_admin_key(settings: Settings, key_id: str) -> None:
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_session_factory(engine)() as session:
-            await AdminKeyService(
-                session, clock=FrozenClock(START_OF_KEYS), server_secret=TEST_SECRET.encode()
-            ).revoke(key_id)
-            await session.commit()
-    finally:
-        await engine.dispose()
-
-
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
@@ -82,9 +57,6 @@ async def issue_for(
     slug = "".join(c for c in organization.lower() if c.isalnum())
     overrides.setdefault("user_email", f"dev-{slug}@example.com")
     return await issue_credential(client, organization_name=organization, **overrides)
-
-
-START_OF_KEYS = datetime(2026, 2, 1, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -16,8 +16,12 @@ from typer.testing import CliRunner, Result
 from agentkeys.cli.main import app as cli
 from agentkeys.config import Settings
 from agentkeys.credentials import keys
-from tests.assertions import STACK_TRACE_MARKERS, assert_envelope
-from tests.conftest import TEST_SECRET, AppFactory, DatabaseProbe, client_for, sqlite_url
+from tests.support.app import TEST_SECRET, AppFactory, client_for
+from tests.support.assertions import STACK_TRACE_MARKERS, assert_envelope
+from tests.support.databases import DatabaseProbe, sqlite_url
+
+# The CLI works on the database directly: both backends.
+pytestmark = pytest.mark.both_backends
 
 LIST = "/v1/admin/credentials"
 ADMIN_KEY = re.compile(r"wsk_admin_[0-9A-Za-z]{49}")

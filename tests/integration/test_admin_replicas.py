@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import empty_tables
-from tests.factories import credential_request, key_header
 from tests.integration.test_admin_cli import created_key, run
-from tests.servers import running_server
+from tests.support.databases import empty_tables
+from tests.support.factories import credential_request, key_header
+from tests.support.servers import running_server
 
 SELF = "/v1/agent-credentials/self"
 # Under the cache bound (1 s): only the announcement can refuse the keys this soon.

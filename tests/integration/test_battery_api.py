@@ -7,10 +7,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.assertions import assert_envelope, assert_validation_failed
-from tests.factories import issue_credential, key_header
+from agentkeys.credentials.scopes import Scope
+from tests.support.assertions import assert_envelope, assert_validation_failed
+from tests.support.catalog import SCE_TOU_D
+from tests.support.factories import issue_credential, key_header, new_home
 
-TOU_PLAN = "70615ff74102db7043697d35"  # SCE TOU-D-4-9PM
 DOCUMENTED_BODY: dict[str, Any] = {
     "days": 1,
     "solarCapacity": 5,
@@ -29,17 +30,13 @@ DOCUMENTED_BODY: dict[str, Any] = {
 async def home_with_plan(
     client: httpx.AsyncClient,
     *,
-    rate_plan_id: str | None = TOU_PLAN,
+    rate_plan_id: str | None = SCE_TOU_D,
     scopes: list[str] | None = None,
 ) -> tuple[dict[str, str], str]:
-    issued = await issue_credential(client, requested_scopes=scopes or ["homes", "calculate"])
-    headers = key_header(issued["credential"])
-    body: dict[str, Any] = {"name": "Battery home"}
-    if rate_plan_id:
-        body["ratePlanId"] = rate_plan_id
-    created = await client.post("/v1/homes/create", headers=headers, json=body)
-    assert created.status_code == 201, created.text
-    return headers, created.json()["id"]
+    home_id, headers = await new_home(
+        client, *(scopes or []), plan=rate_plan_id, name="Battery home"
+    )
+    return headers, home_id
 
 
 def route(home_id: str) -> str:
@@ -137,7 +134,7 @@ class TestValidation:
 
 class TestRefusals:
     async def test_without_battery_estimate_scope_is_403(self, client: httpx.AsyncClient) -> None:
-        headers, home = await home_with_plan(client, scopes=["homes", "bill_impact:read"])
+        headers, home = await home_with_plan(client, scopes=["homes", Scope.BILL_IMPACT_READ])
 
         response = await client.post(route(home), headers=headers, json=DOCUMENTED_BODY)
 

@@ -19,12 +19,12 @@ from fastapi import FastAPI
 from agentkeys.sandbox.battery import service as battery_service
 from agentkeys.sandbox.battery.estimate import estimate_annual_savings
 from agentkeys.sandbox.battery.service import MAX_WAITING, EstimatorQueue
-from tests.assertions import assert_envelope
-from tests.conftest import AppFactory, client_for
-from tests.factories import issue_credential, key_header, key_with
 from tests.integration.test_battery_api import DOCUMENTED_BODY
+from tests.support.app import AppFactory, client_for
+from tests.support.assertions import assert_envelope
+from tests.support.catalog import SCE_TOU_D
+from tests.support.factories import create_home, issue_credential, key_header, new_home
 
-TOU_PLAN = "70615ff74102db7043697d35"  # SCE TOU-D-4-9PM
 SMALL_ESTIMATE: dict[str, Any] = {**DOCUMENTED_BODY, "months": [1]}
 RUNNING = 2  # the app's CPU slots (AGENTKEYS_CPU_WORKERS), set so on any machine
 PROMPT_SECONDS = 2.0
@@ -44,14 +44,10 @@ def solver_gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
 
 
 async def estimator(client: httpx.AsyncClient, number: int) -> tuple[dict[str, str], str]:
-    headers = await key_with(
-        client, "homes", "calculate", organization=f"Battery Org {chr(ord('a') + number)}"
+    home_id, headers = await new_home(
+        client, plan=SCE_TOU_D, organization=f"Battery Org {chr(ord('a') + number)}"
     )
-    created = await client.post(
-        "/v1/homes/create", headers=headers, json={"name": "Home", "ratePlanId": TOU_PLAN}
-    )
-    assert created.status_code == 201, created.text
-    return headers, str(created.json()["id"])
+    return headers, home_id
 
 
 def estimate(client: httpx.AsyncClient, headers: dict[str, str], home: str) -> Any:
@@ -147,13 +143,7 @@ class TestEstimatorQueue:
         async with client_for(app) as client:
             headers, _ = await estimator(client, 0)
             missing = await estimate(client, headers, "ws_home_unknown")
-            home = (
-                await client.post(
-                    "/v1/homes/create",
-                    headers=headers,
-                    json={"name": "Home", "ratePlanId": TOU_PLAN},
-                )
-            ).json()["id"]
+            home = (await create_home(client, headers, plan=SCE_TOU_D))["id"]
             found = await estimate(client, headers, home)
 
         assert missing.status_code == 404

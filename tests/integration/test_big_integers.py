@@ -8,9 +8,9 @@ import json
 import httpx
 
 from agentkeys.api.deps import JsonBodyRoute
-from tests.assertions import assert_validation_failed
-from tests.conftest import AppFactory
-from tests.factories import SEED_REQUEST, issue_credential, key_header, key_with
+from tests.support.app import AppFactory
+from tests.support.assertions import assert_validation_failed
+from tests.support.factories import SEED_REQUEST, issue_credential, key_header, key_with
 from tests.unit.test_api_wiring import api_routes
 
 HUGE = "9" * 5000

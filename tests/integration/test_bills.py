@@ -12,19 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
+from agentkeys.credentials.scopes import Scope
 from agentkeys.sandbox.bills import service as bill_service
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import compute_bill
 from agentkeys.sandbox.tariffs.model import RatePlan
-from tests.assertions import assert_envelope, assert_validation_failed
-from tests.factories import key_with
+from tests.support.assertions import assert_envelope, assert_validation_failed
+from tests.support.catalog import DUKE_RS, E_1, E_TOU_C, NO_SUCH_HOME, SCE_TOU_D, UNKNOWN_PLAN
+from tests.support.factories import create_home, key_with, new_home
 
-E_TOU_C = "8fafe26c6f12cd7da414d3cd"
-E_1 = "f32aedcaba2a8d4211e3f7d8"
-SCE_TOU_D = "70615ff74102db7043697d35"
-DUKE_RS = "572cc796dcfa91eff80286e8"
-UNKNOWN_PLAN = "0123456789abcdef01234567"
-NO_SUCH_HOME = "ws_home_" + "0" * 32
 LINE_FIELDS = {"kind", "description", "season", "period", "kwh", "rate", "amount"}
 
 
@@ -67,25 +63,6 @@ def period_body(start: str, end: str, days: int, **changes: Any) -> dict[str, An
 
 async def billing_key(client: httpx.AsyncClient) -> dict[str, str]:
     return await key_with(client, "homes", "calculate")
-
-
-async def home_on(client: httpx.AsyncClient, headers: dict[str, str], rate_plan_id: str) -> str:
-    response = await client.post(
-        "/v1/homes/create",
-        json={"name": "Billed home", "ratePlanId": rate_plan_id},
-        headers=headers,
-    )
-    assert response.status_code == 201, response.text
-    home_id: str = response.json()["id"]
-    return home_id
-
-
-async def billed_home(
-    client: httpx.AsyncClient, rate_plan_id: str = E_TOU_C
-) -> tuple[str, dict[str, str]]:
-    """A key with homes and calculate, and a home of its own on the plan: (home id, headers)."""
-    headers = await billing_key(client)
-    return await home_on(client, headers, rate_plan_id), headers
 
 
 def bill_of(response: httpx.Response) -> dict[str, Any]:
@@ -152,7 +129,7 @@ class TestMonthlyBill:
         #   off-peak: 28 x 76 = 2128 kWh x 0.36757 = 782.18896 -> 782.19
         #   peak:     28 x 20 = 560 kWh  x 0.39757 = 222.6392  -> 222.64
         #   total:    24.13 + 782.19 + 222.64 = 1028.96
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
 
         response = await client.post(
             monthly(home_id),
@@ -209,7 +186,7 @@ class TestMonthlyBill:
     async def test_the_total_equals_the_engines_for_the_same_usage_and_export(
         self, client: httpx.AsyncClient, rate_plan_id: str
     ) -> None:
-        home_id, headers = await billed_home(client, rate_plan_id)
+        home_id, headers = await new_home(client, plan=rate_plan_id)
         usage = irregular_days(31, seed=f"usage {rate_plan_id}")
         export = irregular_days(31, seed=f"export {rate_plan_id}", high=0.8)
 
@@ -227,7 +204,7 @@ class TestMonthlyBill:
     async def test_months_1_and_12_are_accepted(
         self, client: httpx.AsyncClient, month: int
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
 
         bill = bill_of(
             await client.post(monthly(home_id), json=month_body(2026, month), headers=headers)
@@ -240,7 +217,7 @@ class TestMonthlyBill:
     async def test_a_month_outside_1_to_12_or_not_an_integer_is_refused(
         self, client: httpx.AsyncClient, month: object
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         body = {"month": month, "year": 2026, "usage": days_of(31)}
 
         assert_validation_failed(
@@ -248,7 +225,7 @@ class TestMonthlyBill:
         )
 
     async def test_a_missing_month_is_refused(self, client: httpx.AsyncClient) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         body = {"year": 2026, "usage": days_of(31)}
 
         assert_validation_failed(
@@ -261,7 +238,7 @@ class TestMonthlyBill:
     async def test_years_2000_to_2100_are_accepted_with_their_february(
         self, client: httpx.AsyncClient, year: int, february_days: int
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
 
         bill = bill_of(
             await client.post(monthly(home_id), json=month_body(year, 2), headers=headers)
@@ -275,7 +252,7 @@ class TestMonthlyBill:
     async def test_a_year_outside_2000_to_2100_is_refused(
         self, client: httpx.AsyncClient, year: object
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         body = {"month": 1, "year": year, "usage": days_of(31)}
 
         assert_validation_failed(
@@ -289,7 +266,7 @@ class TestMonthlyBill:
     async def test_a_day_count_other_than_the_months_is_refused_naming_usage(
         self, client: httpx.AsyncClient, year: int, month: int, days: int
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         body = {"month": month, "year": year, "usage": days_of(days)}
 
         envelope = assert_validation_failed(
@@ -299,7 +276,7 @@ class TestMonthlyBill:
 
     async def test_the_year_defaults_to_the_current_year(self, client: httpx.AsyncClient) -> None:
         # January has 31 days in every year, so the day count holds whatever the year is.
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         before = datetime.now(UTC).year
 
         response = await client.post(
@@ -310,7 +287,7 @@ class TestMonthlyBill:
         assert bill_of(response)["startDate"] in {f"{before}-01-01", f"{after}-01-01"}
 
     async def test_debug_adds_debug_information(self, client: httpx.AsyncClient) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
 
         plain = bill_of(
             await client.post(monthly(home_id), json=month_body(2026, 3), headers=headers)
@@ -331,7 +308,7 @@ class TestPeriodBill:
         self, client: httpx.AsyncClient
     ) -> None:
         # The docs' example: 2025-01-07 through 2025-02-08 requires 32 daily arrays.
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         usage = irregular_days(32, seed="docs example")
 
         response = await client.post(
@@ -352,7 +329,7 @@ class TestPeriodBill:
     async def test_a_day_count_other_than_the_periods_is_refused_naming_usage(
         self, client: httpx.AsyncClient, days: int
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         body = period_body("2025-01-07", "2025-02-08", days)
 
         assert_validation_failed(
@@ -367,7 +344,7 @@ class TestPeriodBill:
     async def test_an_end_date_not_after_the_start_date_is_refused(
         self, client: httpx.AsyncClient, start: str, end: str
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         body = period_body(start, end, 1)
 
         assert_validation_failed(
@@ -387,7 +364,7 @@ class TestPeriodBill:
     async def test_iso_datetimes_are_accepted_and_their_date_is_used(
         self, client: httpx.AsyncClient, start: str, end: str
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         usage = irregular_days(2, seed="iso")
 
         with_dates = bill_of(
@@ -422,7 +399,7 @@ class TestPeriodBill:
     async def test_a_date_that_is_not_a_date_is_refused_by_name(
         self, client: httpx.AsyncClient, changes: dict[str, Any], field: str
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         body = {**period_body("2026-03-01", "2026-03-02", 1), **changes}
 
         assert_validation_failed(
@@ -432,7 +409,7 @@ class TestPeriodBill:
     async def test_a_period_across_seasons_equals_the_engine(
         self, client: httpx.AsyncClient
     ) -> None:
-        home_id, headers = await billed_home(client, E_1)
+        home_id, headers = await new_home(client, plan=E_1)
         usage = irregular_days(20, seed="across seasons", high=1.5)
         export = irregular_days(20, seed="across seasons export", high=0.3)
 
@@ -460,7 +437,7 @@ class TestRatePlanQuote:
         #   peak:     31 x 20 x 0.5 = 310 kWh  x 0.5224 = 161.944  -> 161.94
         #   off-peak: 31 x 76 x 0.5 = 1178 kWh x 0.3994 = 470.4932 -> 470.49
         #   total:    24.13 + 161.94 + 470.49 = 656.56
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
 
         response = await client.post(
             quote(E_TOU_C), json=period_body("2026-07-01", "2026-08-01", 31), headers=headers
@@ -483,7 +460,7 @@ class TestRatePlanQuote:
     async def test_several_whole_months_are_quoted_like_the_engine(
         self, client: httpx.AsyncClient, start: str, end: str, days: int
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
         usage = irregular_days(days, seed=start + end)
 
         response = await client.post(
@@ -508,7 +485,7 @@ class TestRatePlanQuote:
     async def test_a_quote_that_is_not_whole_calendar_months_is_refused_by_name(
         self, client: httpx.AsyncClient, start: str, end: str, days: int, fields: list[str]
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
 
         response = await client.post(
             quote(E_TOU_C), json=period_body(start, end, days), headers=headers
@@ -519,7 +496,7 @@ class TestRatePlanQuote:
     async def test_whole_months_with_the_wrong_day_count_are_refused_naming_usage(
         self, client: httpx.AsyncClient
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
         body = period_body("2026-07-01", "2026-08-01", 30)
 
         assert_validation_failed(
@@ -529,7 +506,7 @@ class TestRatePlanQuote:
     async def test_a_quote_ending_before_it_starts_is_refused_naming_end_date(
         self, client: httpx.AsyncClient
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
         body = period_body("2026-08-01", "2026-07-01", 31)
 
         assert_validation_failed(
@@ -540,7 +517,7 @@ class TestRatePlanQuote:
     async def test_an_unknown_rate_plan_is_404(
         self, client: httpx.AsyncClient, rate_plan_id: str
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
 
         response = await client.post(
             quote(rate_plan_id), json=period_body("2026-07-01", "2026-08-01", 31), headers=headers
@@ -584,7 +561,7 @@ class TestUsageShape:
     async def test_a_bad_usage_value_is_named_by_day_and_interval(
         self, client: httpx.AsyncClient, usage: object, field: str
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
 
         response = await client.post(
             monthly(home_id), json={"month": 2, "year": 2026, "usage": usage}, headers=headers
@@ -593,7 +570,7 @@ class TestUsageShape:
         assert_validation_failed(response, field)
 
     async def test_every_bad_value_is_named(self, client: httpx.AsyncClient) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         usage = with_value(with_value(days_of(28), 0, 1, -1), 4, 95, "x")
         export = with_value(days_of(28, 0.0), 10, 50, -2)
 
@@ -618,7 +595,7 @@ class TestUsageShape:
     async def test_a_bad_export_value_is_named_by_day_and_interval(
         self, client: httpx.AsyncClient, export: object, field: str
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
 
         response = await client.post(
             monthly(home_id),
@@ -632,7 +609,7 @@ class TestUsageShape:
     async def test_export_must_have_as_many_days_as_usage(
         self, client: httpx.AsyncClient, export_days: int
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
 
         response = await client.post(
             monthly(home_id),
@@ -643,7 +620,7 @@ class TestUsageShape:
         assert_validation_failed(response, "export")
 
     async def test_export_may_be_null_or_absent(self, client: httpx.AsyncClient) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
 
         absent = bill_of(
             await client.post(monthly(home_id), json=month_body(2026, 2), headers=headers)
@@ -661,7 +638,7 @@ class TestUsageShape:
     async def test_nan_and_infinity_in_raw_json_are_refused_not_a_500(
         self, client: httpx.AsyncClient, literal: str
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         days = [json.dumps(day) for day in days_of(28)]
         days[6] = "[" + ", ".join(["0.5"] * 10 + [literal] + ["0.5"] * 85) + "]"
         raw = '{"month": 2, "year": 2026, "usage": [' + ", ".join(days) + "]}"
@@ -673,7 +650,7 @@ class TestUsageShape:
     async def test_nan_in_export_is_refused_on_the_quote_route(
         self, client: httpx.AsyncClient
     ) -> None:
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
         usage = json.dumps(days_of(31))
         export = (
             "[" + ", ".join([json.dumps([0.0] * 96)] * 30 + ["[NaN" + ", 0.0" * 95 + "]"]) + "]"
@@ -691,7 +668,7 @@ class TestUsageShape:
     async def test_the_period_routes_name_bad_values_the_same_way(
         self, client: httpx.AsyncClient, route_kind: str
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         route = period(home_id) if route_kind == "period" else quote(E_TOU_C)
         usage = with_value([*days_of(3), [0.5] * 95, *days_of(27)], 2, 17, -1)
 
@@ -707,7 +684,7 @@ class TestUsageShape:
     async def test_the_period_routes_refuse_export_of_another_length(
         self, client: httpx.AsyncClient, route_kind: str
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         route = period(home_id) if route_kind == "period" else quote(E_TOU_C)
         body = period_body("2026-07-01", "2026-08-01", 31, export=days_of(30))
 
@@ -716,7 +693,7 @@ class TestUsageShape:
     async def test_more_than_366_days_is_refused_naming_usage(
         self, client: httpx.AsyncClient
     ) -> None:
-        home_id, headers = await billed_home(client)
+        home_id, headers = await new_home(client)
         body = period_body("2026-01-01", "2027-01-03", 367)
 
         assert_validation_failed(
@@ -744,7 +721,7 @@ class TestOffTheEventLoop:
 
         monkeypatch.setattr(bill_service, "compute_bill", recording)
         headers = await billing_key(client)
-        home = await home_on(client, headers, E_TOU_C)
+        home = (await create_home(client, headers, plan=E_TOU_C))["id"]
         answers = [
             await client.post(monthly(home), json=month_body(2026, 2), headers=headers),
             await client.post(
@@ -763,7 +740,7 @@ class TestBillAuthentication:
     async def test_requests_without_a_key_are_refused_with_401(
         self, client: httpx.AsyncClient
     ) -> None:
-        home_id, _ = await billed_home(client)
+        home_id, _ = await new_home(client)
 
         for route, body in (
             (monthly(home_id), month_body(2026, 3)),
@@ -776,8 +753,8 @@ class TestBillAuthentication:
     async def test_key_without_bill_impact_read_is_refused_with_403_naming_the_scope(
         self, client: httpx.AsyncClient
     ) -> None:
-        headers = await key_with(client, "homes", "battery:estimate", "price_signal:read")
-        home_id = await home_on(client, headers, E_TOU_C)
+        headers = await key_with(client, "homes", Scope.BATTERY_ESTIMATE, Scope.PRICE_SIGNAL_READ)
+        home_id = (await create_home(client, headers, plan=E_TOU_C))["id"]
 
         for route, body in (
             (monthly(home_id), month_body(2026, 3)),
@@ -792,7 +769,7 @@ class TestBillAuthentication:
         self, client: httpx.AsyncClient
     ) -> None:
         # Without homes:read the key owns no home; the home routes still answer by ownership.
-        headers = await key_with(client, "bill_impact:read")
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
 
         response = await client.post(
             monthly(NO_SUCH_HOME), json=month_body(2026, 3), headers=headers
@@ -803,7 +780,7 @@ class TestBillAuthentication:
     async def test_another_credentials_home_is_404_on_both_home_routes(
         self, client: httpx.AsyncClient
     ) -> None:
-        home_id, _ = await billed_home(client)
+        home_id, _ = await new_home(client)
         theirs = await key_with(client, "homes", "calculate", organization="Other Energy Co")
 
         for route, body in (
@@ -832,7 +809,7 @@ class TestValueBounds:
     async def test_the_largest_value_is_billed_and_one_more_is_refused(
         self, client: httpx.AsyncClient
     ) -> None:
-        home, headers = await billed_home(client)
+        home, headers = await new_home(client)
         largest = [[1_000_000.0] * 96, *days_of(29)]
         too_large = [[0.0] * 95 + [1_000_000.5], *days_of(29)]
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.assertions import assert_validation_failed
-from tests.conftest import DatabaseProbe
-from tests.factories import credential_request
+from tests.support.assertions import assert_validation_failed
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import credential_request
+
+# Quota identities are stored and counted: both backends.
+pytestmark = pytest.mark.both_backends
 
 NO_ORGANIZATION = [
     "\u200b",

@@ -17,23 +17,22 @@ from prometheus_client import REGISTRY
 
 from agentkeys.clock import FrozenClock
 from agentkeys.credentials.policy import (
-    IssuingPolicy,
     NetworkPrefixes,
     Quota,
-    QuotaKind,
     RefusedLedger,
 )
 from agentkeys.credentials.policy_file import load_policy
-from tests.conftest import AppFactory, DatabaseProbe, client_for
-from tests.factories import issue_credential, request_credential
+from tests.support.app import AppFactory, client_for
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import issue_credential, request_credential
+from tests.support.policies import with_quotas
+
+# Quotas per client network are counted in the database.
+pytestmark = pytest.mark.both_backends
 
 DEFAULT = load_policy()
 HOUR = timedelta(hours=1)
 HOME, STRANGER = "198.51.100.10", "203.0.113.99"
-
-
-def with_quotas(policy: IssuingPolicy = DEFAULT, **quotas: Quota) -> IssuingPolicy:
-    return replace(policy, quotas={QuotaKind(kind): quota for kind, quota in quotas.items()})
 
 
 def metric(name: str, **labels: str) -> float:
@@ -265,7 +264,7 @@ class TestForwardedForLines:
 
 
 async def _seed() -> dict[str, Any]:
-    from tests.factories import credential_request  # noqa: PLC0415 - keeps the helper local
+    from tests.support.factories import credential_request  # noqa: PLC0415 - keeps the helper local
 
     return credential_request()
 

@@ -12,10 +12,13 @@ import pytest
 from fastapi import FastAPI
 
 from agentkeys.cpu import CpuPool
-from tests.conftest import AppFactory, client_for
-from tests.factories import issue_credential, key_header, key_with
+from tests.support.app import AppFactory, client_for
+from tests.support.catalog import E_TOU_C
+from tests.support.factories import issue_credential, key_header, key_with
 
-E_TOU_C = "8fafe26c6f12cd7da414d3cd"  # PG&E E-TOU-C
+# Whether a pooled connection is held depends on the backend's pool: both backends.
+pytestmark = pytest.mark.both_backends
+
 PROMPT_SECONDS = 2.0
 
 

@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
+from agentkeys.credentials.scopes import Scope
 from agentkeys.validation import EARLIEST_DAY, LIMIT_DAY
-from tests.assertions import assert_validation_failed
-from tests.factories import key_with
+from tests.support.assertions import assert_validation_failed
+from tests.support.catalog import E_TOU_C
+from tests.support.factories import new_home
 
-E_TOU_C = "8fafe26c6f12cd7da414d3cd"
 ONE_DAY = [0.5] * 96
 
 
@@ -50,16 +51,16 @@ OUTSIDE = ["0001-01-01", "1999-12-31", "2101-01-02", "9999-12-31"]
 
 
 async def home_and_headers(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
-    headers = await key_with(client, "homes", "calculate", "price_signal:read", "utility:read")
-    body = {"name": "Home", "zipcode": "94107", "ratePlanId": E_TOU_C}
-    response = await client.post("/v1/homes/create", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()["id"], headers
+    return await new_home(
+        client, "homes", "calculate", Scope.PRICE_SIGNAL_READ, Scope.UTILITY_READ, zipcode="94107"
+    )
 
 
 class TestDateRule:
     @pytest.mark.parametrize("day", OUTSIDE)
-    @pytest.mark.parametrize(("route", "body", "field"), FIELDS, ids=lambda v: str(v)[-20:])
+    @pytest.mark.parametrize(
+        ("route", "body", "field"), FIELDS, ids=[f"{route}:{field}" for route, _, field in FIELDS]
+    )
     async def test_a_day_or_instant_outside_2000_to_2100_is_refused_in_every_field(
         self, client: httpx.AsyncClient, route: str, body: Body, field: str, day: str
     ) -> None:

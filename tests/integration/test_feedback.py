@@ -15,7 +15,8 @@ from agentkeys.clock import FrozenClock
 from agentkeys.credentials.scopes import Scope
 from agentkeys.sandbox.feedback.service import FEEDBACK_BUDGET
 from agentkeys.validation import MAX_FREE_FORM_BYTES, MAX_FREE_FORM_DEPTH
-from tests.assertions import (
+from tests.support.app import START
+from tests.support.assertions import (
     INVALID_EMAILS,
     VALID_EMAILS,
     as_instant,
@@ -24,8 +25,11 @@ from tests.assertions import (
     assert_validation_failed,
     text,
 )
-from tests.conftest import START, DatabaseProbe
-from tests.factories import issue_credential, key_header
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import issue_credential, key_header
+
+# Feedback is stored: what each backend holds, and what it cannot store.
+pytestmark = pytest.mark.both_backends
 
 ROUTE = "/v1/feedback"
 FEEDBACK_TYPES = [

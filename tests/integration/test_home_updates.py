@@ -10,19 +10,13 @@ import httpx
 import pytest
 
 from agentkeys.sandbox.homes.schemas import UpdateClientHomeDto
-from tests.assertions import assert_validation_failed
-from tests.integration.test_homes import (
-    DUKE,
-    DUKE_RS,
-    E_TOU_C,
-    PGE,
-    SCE,
-    SCE_TOU_D,
-    create_home,
-    get_home,
-    home_route,
-    owner_key,
-)
+from tests.integration.test_homes import get_home, home_route, owner_key
+from tests.support.assertions import assert_validation_failed
+from tests.support.catalog import DUKE, DUKE_RS, E_TOU_C, PGE, SCE, SCE_TOU_D
+from tests.support.factories import create_home
+
+# Homes are stored data: both backends.
+pytestmark = pytest.mark.both_backends
 
 
 async def update(

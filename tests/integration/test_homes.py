@@ -14,26 +14,33 @@ import pytest
 from agentkeys.clock import FrozenClock
 from agentkeys.credentials.scopes import Scope
 from agentkeys.validation import MAX_FREE_FORM_BYTES
-from tests.assertions import (
+from tests.support.app import START
+from tests.support.assertions import (
     assert_envelope,
     assert_validation_failed,
     parse_instant,
     text,
 )
-from tests.conftest import START, DatabaseProbe
-from tests.factories import issue_credential, key_header, key_with
+from tests.support.catalog import (
+    DUKE,
+    DUKE_RS,
+    E_TOU_C,
+    NO_SUCH_HOME,
+    PGE,
+    SCE,
+    SCE_TOU_D,
+    UNKNOWN_PLAN,
+    UTILITY_OF_PLAN,
+)
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import create_home, issue_credential, key_header, key_with
+
+# Homes are stored: ownership, the cap, simultaneous updates, bounded columns.
+pytestmark = pytest.mark.both_backends
 
 CREATE = "/v1/homes/create"
 LIST = "/v1/homes/list"
-PGE, SCE, DUKE = "14328", "17609", "5416"
-E_TOU_C, SCE_TOU_D, DUKE_RS = (
-    "8fafe26c6f12cd7da414d3cd",
-    "70615ff74102db7043697d35",
-    "572cc796dcfa91eff80286e8",
-)
-UNKNOWN_PLAN = "0123456789abcdef01234567"
 HOME_ID = re.compile(r"ws_home_[0-9a-f]{32}")
-NO_SUCH_HOME = "ws_home_" + "0" * 32
 # ClientHomeDto as WattShift documents it (the answer may carry more).
 DOCUMENTED_FIELDS = {
     "id",
@@ -68,16 +75,6 @@ def home_route(home_id: str, action: str) -> str:
 
 async def owner_key(client: httpx.AsyncClient) -> dict[str, str]:
     return await key_with(client, "homes", "calculate", Scope.PRICE_SIGNAL_READ)
-
-
-async def create_home(
-    client: httpx.AsyncClient, headers: dict[str, str], **fields: Any
-) -> dict[str, Any]:
-    """Create a home named "My Test Home" (unless ``name`` is given); fails unless 201."""
-    response = await client.post(CREATE, json={"name": "My Test Home", **fields}, headers=headers)
-    assert response.status_code == 201, response.text
-    home: dict[str, Any] = response.json()
-    return home
 
 
 async def get_home(
@@ -837,13 +834,12 @@ class TestHomesAuthentication:
 
 # A ZIP code in each catalog utility's territory (Charlotte for Duke), and every plan's utility.
 ZIP_OF = {PGE: "94107", SCE: "92301", DUKE: "28202"}
-PLANS = {E_TOU_C: PGE, "f32aedcaba2a8d4211e3f7d8": PGE, SCE_TOU_D: SCE, DUKE_RS: DUKE}
 
 
 class TestHomeTerritory:
     """A home's utility must serve its ZIP code, on create and on every update that moves it."""
 
-    @pytest.mark.parametrize("plan_id", sorted(PLANS))
+    @pytest.mark.parametrize("plan_id", sorted(UTILITY_OF_PLAN))
     @pytest.mark.parametrize("zip_utility", sorted(ZIP_OF))
     async def test_a_plan_is_accepted_exactly_where_its_utility_serves_the_zip(
         self, client: httpx.AsyncClient, db: DatabaseProbe, plan_id: str, zip_utility: str
@@ -853,15 +849,15 @@ class TestHomeTerritory:
 
         response = await client.post(CREATE, json=body, headers=await owner_key(client))
 
-        if PLANS[plan_id] == zip_utility:
+        if UTILITY_OF_PLAN[plan_id] == zip_utility:
             assert response.status_code == 201, response.text
             assert response.json()["utilityId"] == zip_utility
             return
         envelope = assert_validation_failed(response, "zipcode")
         message = envelope["field_errors"][0]["message"]
         assert zipcode in message
-        assert f"'{PLANS[plan_id]}'" in message  # the plan's utility
-        serving = [plan for plan, utility in PLANS.items() if utility == zip_utility]
+        assert f"'{UTILITY_OF_PLAN[plan_id]}'" in message  # the plan's utility
+        serving = [plan for plan, utility in UTILITY_OF_PLAN.items() if utility == zip_utility]
         assert all(plan in message for plan in serving)  # the plans that do serve it
         assert await count_homes(db) == 0
 

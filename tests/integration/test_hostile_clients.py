@@ -19,13 +19,15 @@ import pytest
 from fastapi import FastAPI
 
 from agentkeys.config import Settings
+from agentkeys.credentials.scopes import Scope
 from agentkeys.logs import KeyValueFormatter
 from agentkeys.sandbox.utility import routes as utility_routes
-from tests.assertions import assert_envelope
-from tests.conftest import AppFactory, ServedDatabase, client_for
-from tests.factories import issue_credential, key_header
-from tests.integration.test_admin_api import create_admin_key
-from tests.servers import running_server
+from tests.support.admin import create_admin_key
+from tests.support.app import AppFactory, client_for
+from tests.support.assertions import assert_envelope
+from tests.support.databases import ServedDatabase
+from tests.support.factories import issue_credential, key_header
+from tests.support.servers import running_server
 
 LONG = "ab" * 2_500  # 5,000 characters, and recognisable in any 60 of them
 ECHO_RUN = LONG[:60]
@@ -152,7 +154,7 @@ class TestLogForging:
             raise RuntimeError(f"bad input {args!r}")
 
         monkeypatch.setattr(utility_routes, "find_utilities", broken)
-        issued = await issue_credential(client, requested_scopes=["utility:read"])
+        issued = await issue_credential(client, requested_scopes=[Scope.UTILITY_READ])
         log_lines.truncate(0)
         log_lines.seek(0)
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agentkeys.credentials.scopes import Scope
 from agentkeys.sandbox.utility import routes as utility_routes
-from tests.assertions import assert_envelope, assert_request_id, field_names
-from tests.conftest import AppFactory, client_for
-from tests.factories import SEED_REQUEST, issue_credential, key_header
+from tests.support.app import AppFactory, client_for
+from tests.support.assertions import assert_envelope, assert_request_id, field_names
+from tests.support.factories import SEED_REQUEST, issue_credential, key_header
 
 
 @asynccontextmanager
@@ -163,6 +164,7 @@ class TestBodies:
         ]
 
 
+@pytest.mark.both_backends  # an unreachable database of each kind
 class TestProbes:
     async def test_healthz_answers(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/healthz")
@@ -207,7 +209,7 @@ class TestUnexpectedErrors:
             raise RuntimeError("a bug, with a detail the client must not see")
 
         monkeypatch.setattr(utility_routes, "find_utilities", broken)
-        issued = await issue_credential(client, requested_scopes=["utility:read"])
+        issued = await issue_credential(client, requested_scopes=[Scope.UTILITY_READ])
 
         with caplog.at_level(logging.INFO, logger="agentkeys"):
             response = await client.post(

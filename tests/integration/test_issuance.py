@@ -7,12 +7,15 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from agentkeys.clock import FrozenClock
 from agentkeys.credentials import keys
-from tests.assertions import INSTANT, as_instant, as_json, assert_request_id, parse_instant
-from tests.conftest import START, TEST_SECRET, AppFactory, DatabaseProbe, client_for
-from tests.factories import SEED_REQUEST, issue_credential, request_credential
+from agentkeys.credentials.scopes import Scope
+from tests.support.app import START, TEST_SECRET, AppFactory, client_for
+from tests.support.assertions import INSTANT, as_instant, as_json, assert_request_id, parse_instant
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import SEED_REQUEST, issue_credential, request_credential
 
 ALWAYS_PRESENT = {"outcome", "request_id", "credential_request_id", "environment"}
 ALWAYS_PRESENT |= {"production_access", "next_steps"}
@@ -37,6 +40,7 @@ async def ledger(db: DatabaseProbe) -> dict[str, dict[str, Any]]:
     return {row["id"]: row for row in await db.rows("SELECT * FROM credential_requests")}
 
 
+@pytest.mark.both_backends  # stored credentials, quotas, ledger
 class TestIssued:
     async def test_seed_example_is_issued_with_every_field_of_the_seed(
         self, client: httpx.AsyncClient
@@ -107,7 +111,7 @@ class TestIssued:
         self, client: httpx.AsyncClient
     ) -> None:
         body = await issue_credential(
-            client, requested_scopes=["homes", "utility:read", "homes", "calculate"]
+            client, requested_scopes=["homes", Scope.UTILITY_READ, "homes", "calculate"]
         )
 
         assert body["scopes"] == ["homes", "utility:read", "calculate"]
@@ -164,7 +168,7 @@ class TestNeedsMoreInfo:
         assert body["outcome"] == "needs_more_info"
         assert body["unknown_scopes"] == ["admin", "Homes"]
         assert "homes" in body["allowed_scopes"]
-        assert "feedback:write" in body["allowed_scopes"]
+        assert Scope.FEEDBACK_WRITE in body["allowed_scopes"]
         assert "credential" not in body
         assert "admin" in body["next_steps"]
 
@@ -202,6 +206,7 @@ class TestNeedsMoreInfo:
         assert body["scopes"] == [allowed[0]]
 
 
+@pytest.mark.both_backends  # stored credentials, quotas, ledger
 class TestOrganizationQuota:
     async def test_eleventh_credential_in_an_hour_is_rate_limited(
         self, client: httpx.AsyncClient
@@ -257,6 +262,7 @@ class TestOrganizationQuota:
         await issue_credentials(client, 10)
 
 
+@pytest.mark.both_backends  # stored credentials, quotas, ledger
 class TestAddressQuota:
     async def test_sixty_first_decision_from_one_address_is_rate_limited(
         self, make_app: AppFactory, clock: FrozenClock
@@ -308,6 +314,7 @@ class TestAddressQuota:
         assert limited["retry_after_seconds"] == 3600
 
 
+@pytest.mark.both_backends  # stored credentials, quotas, ledger
 class TestLedger:
     async def test_every_decision_is_recorded_with_the_request(
         self, client: httpx.AsyncClient, clock: FrozenClock, db: DatabaseProbe

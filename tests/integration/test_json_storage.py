@@ -9,8 +9,11 @@ import httpx
 import pytest
 
 from agentkeys.db.engine import json_dumps
-from tests.conftest import DatabaseProbe
-from tests.factories import SEED_REQUEST
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import SEED_REQUEST
+
+# JSON columns as each driver writes and reads them.
+pytestmark = pytest.mark.both_backends
 
 EMOJI = "🔋⚡🏠"
 

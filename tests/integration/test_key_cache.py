@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
-from tests.conftest import AppFactory, client_for
-from tests.factories import issue_credential, key_header
+from tests.support.app import AppFactory, client_for
+from tests.support.factories import issue_credential, key_header
+
+# The cache saves database look-ups: their count differs per driver pool.
+pytestmark = pytest.mark.both_backends
 
 SELF = "/v1/agent-credentials/self"
 

@@ -19,7 +19,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentkeys.db import migrate
 from agentkeys.tables import metadata
-from tests.conftest import POSTGRES_ADMIN_URL, postgres_admin, require_reachable, sqlite_url
+from tests.support.databases import (
+    POSTGRES_ADMIN_URL,
+    postgres_admin,
+    require_reachable,
+    sqlite_url,
+)
+
+# The migrations run on each backend.
+pytestmark = pytest.mark.both_backends
 
 
 def tables(path: Path) -> set[str]:

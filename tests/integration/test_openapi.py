@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import AppFactory, client_for
+from tests.support.app import AppFactory, client_for
 
 SEED_SCHEMAS = {
     "CreateAgentCredentialRequestDto",

@@ -4,10 +4,15 @@ never appears in the database), on every route that stores text, on both backend
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from agentkeys.redaction import REDACTED
-from tests.conftest import AppFactory, DatabaseProbe, client_for
-from tests.factories import issue_credential, key_header
+from tests.support.app import AppFactory, client_for
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import issue_credential, key_header
+
+# Stored redaction: what each backend holds.
+pytestmark = pytest.mark.both_backends
 
 
 async def test_a_pasted_key_is_stored_redacted_everywhere(

@@ -14,16 +14,13 @@ import httpx
 import pytest
 
 from agentkeys.clock import FrozenClock
+from agentkeys.credentials.scopes import Scope
 from agentkeys.sandbox.price_signal import service as price_signal_service
 from agentkeys.sandbox.tariffs.engine import price_signal as engine_price_signal
-from tests.assertions import assert_envelope, assert_validation_failed, parse_instant
-from tests.factories import key_with
+from tests.support.assertions import assert_envelope, assert_validation_failed, parse_instant
+from tests.support.catalog import DUKE_RS, E_1, E_TOU_C, NO_SUCH_HOME, SCE_TOU_D
+from tests.support.factories import key_with, new_home
 
-E_TOU_C = "8fafe26c6f12cd7da414d3cd"
-E_1 = "f32aedcaba2a8d4211e3f7d8"
-SCE_TOU_D = "70615ff74102db7043697d35"
-DUKE_RS = "572cc796dcfa91eff80286e8"
-NO_SUCH_HOME = "ws_home_" + "0" * 32
 QUARTER_HOUR = timedelta(minutes=15)
 WINTER_PEAK, WINTER_OFF_PEAK = 0.39757, 0.36757
 SUMMER_PEAK, SUMMER_OFF_PEAK = 0.5224, 0.3994
@@ -37,13 +34,7 @@ async def priced_home(
     client: httpx.AsyncClient, rate_plan_id: str = E_TOU_C
 ) -> tuple[str, dict[str, str]]:
     """A key with homes and price_signal:read, and its home on the plan: (home id, headers)."""
-    headers = await key_with(client, "homes", "price_signal:read")
-    response = await client.post(
-        "/v1/homes/create", json={"name": "Home", "ratePlanId": rate_plan_id}, headers=headers
-    )
-    assert response.status_code == 201, response.text
-    home_id: str = response.json()["id"]
-    return home_id, headers
+    return await new_home(client, "homes", Scope.PRICE_SIGNAL_READ, plan=rate_plan_id)
 
 
 def window(start: str, end: str) -> dict[str, str]:
@@ -486,7 +477,7 @@ class TestPriceSignalAuthentication:
     async def test_key_without_price_signal_read_is_refused_with_403_naming_the_scope(
         self, client: httpx.AsyncClient
     ) -> None:
-        headers = await key_with(client, "homes", "calculate", "utility:read")
+        headers = await key_with(client, "homes", "calculate", Scope.UTILITY_READ)
         created = await client.post(
             "/v1/homes/create", json={"name": "Home", "ratePlanId": E_TOU_C}, headers=headers
         )
@@ -499,14 +490,14 @@ class TestPriceSignalAuthentication:
 
     async def test_another_credentials_home_is_404(self, client: httpx.AsyncClient) -> None:
         home_id, _ = await priced_home(client)
-        theirs = await key_with(client, "homes", "price_signal:read", organization="Other Co")
+        theirs = await key_with(client, "homes", Scope.PRICE_SIGNAL_READ, organization="Other Co")
 
         for body in (None, window("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z")):
             response = await client.post(route(home_id), json=body, headers=theirs)
             assert_envelope(response, status=404, code="NOT_FOUND")
 
     async def test_an_unknown_home_is_404(self, client: httpx.AsyncClient) -> None:
-        headers = await key_with(client, "price_signal:read")
+        headers = await key_with(client, Scope.PRICE_SIGNAL_READ)
 
         response = await client.post(route(NO_SUCH_HOME), headers=headers)
 

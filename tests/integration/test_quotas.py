@@ -6,11 +6,16 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from agentkeys.clock import FrozenClock
 from agentkeys.credentials.policy import IssuingPolicy, Quota, QuotaKind
 from agentkeys.credentials.policy_file import load_policy
-from tests.conftest import START, AppFactory, client_for
-from tests.factories import issue_credential, key_header, request_credential
+from tests.support.app import START, AppFactory, client_for
+from tests.support.factories import issue_credential, key_header, request_credential
+
+# Quotas are counted under the database's locks.
+pytestmark = pytest.mark.both_backends
 
 DEFAULT = load_policy()
 

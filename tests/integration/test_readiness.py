@@ -21,9 +21,12 @@ from agentkeys.api.app import create_app
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials import keys
 from agentkeys.db import migrate
-from tests.conftest import TEST_SECRET, client_for, sqlite_url
-from tests.databases import empty_database, postgres_url, unused_database_name
-from tests.factories import SEED_REQUEST
+from tests.support.app import TEST_SECRET, client_for
+from tests.support.databases import empty_database, postgres_url, sqlite_url, unused_database_name
+from tests.support.factories import SEED_REQUEST
+
+# Readiness reads the database: missing, unmigrated, behind.
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture

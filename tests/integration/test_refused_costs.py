@@ -10,9 +10,9 @@ from typing import Any
 
 from agentkeys.credentials.policy_file import load_policy
 from agentkeys.ratelimit.base import RequestRate
-from tests.conftest import AppFactory, client_for
 from tests.integration.test_battery_api import DOCUMENTED_BODY, home_with_plan, route
 from tests.integration.test_request_rate import remaining
+from tests.support.app import AppFactory, client_for
 
 NO_SUCH_HOME = "ws_home_" + "0" * 32
 ONE_MONTH = {**DOCUMENTED_BODY, "months": [1]}

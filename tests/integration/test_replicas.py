@@ -11,9 +11,13 @@ import httpx
 import pytest
 
 from agentkeys.clock import FrozenClock
-from tests.conftest import AppFactory, client_for, empty_tables
-from tests.factories import SEED_REQUEST, issue_credential, key_header
-from tests.servers import running_server
+from tests.support.app import AppFactory, client_for
+from tests.support.databases import empty_tables
+from tests.support.factories import SEED_REQUEST, issue_credential, key_header
+from tests.support.servers import running_server
+
+# Replicas share the database.
+pytestmark = pytest.mark.both_backends
 
 SELF = "/v1/agent-credentials/self"
 REVOCATION_DEADLINE_SECONDS = 1.0

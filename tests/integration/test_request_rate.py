@@ -22,18 +22,17 @@ from prometheus_client import REGISTRY
 
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.policy_file import load_policy
+from agentkeys.credentials.scopes import Scope
 from agentkeys.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from agentkeys.ratelimit.base import RequestRate
-from tests.conftest import AppFactory, DatabaseProbe, client_for
-from tests.factories import issue_credential, key_header, request_credential
+from tests.support.app import AppFactory, client_for
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import issue_credential, key_header, request_credential
+from tests.support.policies import with_request_rate
 
 SELF = "/v1/agent-credentials/self"
 POLICY_HEADER = re.compile(r'"credential";q=(\d+);w=(\d+)')
 STATE_HEADER = re.compile(r'"credential";r=(\d+);t=(\d+)')
-
-
-def rate(limit: int, seconds: int = 60) -> IssuingPolicy:
-    return replace(load_policy(), request_rate=RequestRate(limit, timedelta(seconds=seconds)))
 
 
 def remaining(response: httpx.Response) -> int:
@@ -49,11 +48,20 @@ def backend_errors(operation: str) -> float:
     return value or 0.0
 
 
-class TestInProcessRate:
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limiter_url(request: pytest.FixtureRequest) -> str | None:
+    """Each limiter backend the app can use: in-process memory (``None``), or Redis."""
+    return None if request.param == "memory" else request.getfixturevalue("redis_url")
+
+
+class TestRatePerCredential:
+    """On every limiter backend (``limiter_url``): what a key's own rate answers."""
+
     async def test_requests_over_the_rate_are_refused_with_retry_after(
-        self, make_app: AppFactory
+        self, make_app: AppFactory, limiter_url: str | None
     ) -> None:
-        async with client_for(make_app(policy=rate(3))) as client:
+        app = make_app(policy=with_request_rate(3), redis_url=limiter_url)
+        async with client_for(app) as client:
             headers = key_header((await issue_credential(client))["credential"])
             allowed = [await client.get(SELF, headers=headers) for _ in range(3)]
             refused = await client.get(SELF, headers=headers)
@@ -67,9 +75,10 @@ class TestInProcessRate:
         assert refused.headers["retry-after"] == str(body["retry_after_seconds"])
 
     async def test_every_guarded_response_carries_the_policy_headers(
-        self, make_app: AppFactory
+        self, make_app: AppFactory, limiter_url: str | None
     ) -> None:
-        async with client_for(make_app(policy=rate(5, seconds=30))) as client:
+        app = make_app(policy=with_request_rate(5, seconds=30), redis_url=limiter_url)
+        async with client_for(app) as client:
             headers = key_header((await issue_credential(client))["credential"])
             ok = await client.get(SELF, headers=headers)
             forbidden = await client.post("/v1/feedback", headers=headers, json={})
@@ -80,8 +89,12 @@ class TestInProcessRate:
             assert STATE_HEADER.fullmatch(response.headers["ratelimit"])
         assert forbidden.status_code == 403
 
-    async def test_each_credential_has_its_own_rate(self, make_app: AppFactory) -> None:
-        async with client_for(make_app(policy=rate(1))) as client:
+    async def test_each_credential_has_its_own_rate(
+        self, make_app: AppFactory, limiter_url: str | None
+    ) -> None:
+        async with client_for(
+            make_app(policy=with_request_rate(1), redis_url=limiter_url)
+        ) as client:
             first = key_header((await issue_credential(client))["credential"])
             second = key_header((await issue_credential(client))["credential"])
             await client.get(SELF, headers=first)
@@ -99,11 +112,13 @@ class TestInProcessRate:
 
 
 @pytest.mark.redis
-class TestRedisRate:
+class TestRedisOnlyRate:
+    """What only a shared limiter does: one rate over replicas, and failing open."""
+
     async def test_replicas_share_one_rate_through_redis(
         self, make_app: AppFactory, redis_url: str
     ) -> None:
-        policy = rate(2)
+        policy = with_request_rate(2)
         async with (
             client_for(make_app(policy=policy, redis_url=redis_url)) as one,
             client_for(make_app(policy=policy, redis_url=redis_url)) as two,
@@ -122,7 +137,7 @@ class TestRedisRate:
         self, make_app: AppFactory, caplog: pytest.LogCaptureFixture
     ) -> None:
         before = backend_errors("rate_limit")
-        app = make_app(policy=rate(1), redis_url="redis://127.0.0.1:1/0")
+        app = make_app(policy=with_request_rate(1), redis_url="redis://127.0.0.1:1/0")
         with caplog.at_level(logging.WARNING, logger="agentkeys"):
             async with client_for(app) as client:
                 headers = key_header((await issue_credential(client))["credential"])
@@ -140,10 +155,6 @@ def costs(**changes: Any) -> IssuingPolicy:
 
 class TestAggregateRates:
     """Rates per client network over all its keys, and the price of expensive routes."""
-
-    @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-    def limiter_url(self, request: pytest.FixtureRequest) -> str | None:
-        return None if request.param == "memory" else request.getfixturevalue("redis_url")
 
     async def test_many_keys_do_not_multiply_a_networks_rate(
         self, make_app: AppFactory, limiter_url: str | None
@@ -185,7 +196,7 @@ class TestAggregateRates:
         self, make_app: AppFactory, limiter_url: str | None
     ) -> None:
         policy = replace(
-            costs(scope_costs={"homes:read": 5}),
+            costs(scope_costs={Scope.HOMES_READ: 5}),
             request_rate=RequestRate(12, timedelta(seconds=60)),
         )
         async with client_for(make_app(policy=policy, redis_url=limiter_url)) as client:
@@ -203,8 +214,8 @@ class TestAggregateRates:
     async def test_the_default_policy_prices_the_battery_estimate(self) -> None:
         policy = load_policy()
 
-        assert policy.request_costs.cost_of(["battery:estimate"]) > 1
-        assert policy.request_costs.cost_of(["homes:read"]) == 1
+        assert policy.request_costs.cost_of([Scope.BATTERY_ESTIMATE]) > 1
+        assert policy.request_costs.cost_of([Scope.HOMES_READ]) == 1
         assert policy.request_costs.per_network is not None
         assert policy.request_costs.per_network.limit > policy.request_rate.limit
 
@@ -281,6 +292,8 @@ class TestRevocationRate:
         assert other.status_code == 200
 
 
+# The write lock differs by backend.
+@pytest.mark.both_backends
 class TestRepeatedRevocation:
     async def test_an_already_revoked_credential_is_answered_without_the_lock(
         self, make_app: AppFactory, database_path: Path | None, database_url: str

@@ -10,15 +10,19 @@ import pytest
 
 from agentkeys.clock import FrozenClock
 from agentkeys.ids import random_base62
-from tests.assertions import (
+from tests.support.app import START
+from tests.support.assertions import (
     as_instant,
     assert_envelope,
     assert_request_id,
     field_names,
     parse_instant,
 )
-from tests.conftest import START, DatabaseProbe
-from tests.factories import issue_credential, key_header
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import issue_credential, key_header
+
+# Revocation is a locked write.
+pytestmark = pytest.mark.both_backends
 
 SELF = "/v1/agent-credentials/self"
 JSON_CONTENT = {"content-type": "application/json"}

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.factories import SEED_REQUEST
-from tests.servers import RunningServer, running_server
+from tests.support.factories import SEED_REQUEST
+from tests.support.servers import RunningServer, running_server
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.factories import SEED_REQUEST
-from tests.servers import RunningServer, running_server
+from tests.support.factories import SEED_REQUEST
+from tests.support.servers import RunningServer, running_server
 
 HEAD_SECONDS = 1.5
 BODY_SECONDS = 1.5

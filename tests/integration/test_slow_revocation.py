@@ -15,16 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.dependencies.models import Dependant
 
 from agentkeys.api.app import create_app
 from agentkeys.api.deps import unit_of_work
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials.routes import revocation_request_body
-from tests.conftest import ServedDatabase
-from tests.factories import credential_request, key_header
-from tests.servers import RunningServer, running_server
+from tests.support.databases import ServedDatabase
+from tests.support.factories import credential_request, key_header
+from tests.support.servers import RunningServer, running_server
 from tests.unit.test_api_wiring import api_routes
+
+# Bodies are read before the revocation takes its locks.
+pytestmark = pytest.mark.both_backends
 
 # More than the PostgreSQL pool's 5 + 10 connections, and than SQLite's one writer.
 SLOW_CLIENTS = 20

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from tests.assertions import assert_envelope
-from tests.factories import issue_credential, key_header
+from tests.support.assertions import assert_envelope
+from tests.support.factories import issue_credential, key_header
+
+# The README flow on each backend the service supports.
+pytestmark = pytest.mark.both_backends
 
 
 async def test_issued_key_introspects_is_refused_out_of_scope_and_dies_on_revocation(

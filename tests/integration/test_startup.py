@@ -18,10 +18,10 @@ import pytest
 
 from agentkeys.config import DEVELOPMENT_SECRET
 from agentkeys.db import migrate
-from tests.conftest import TEST_SECRET
-from tests.databases import fresh_postgres_database, postgres_url, unused_database_name
-from tests.factories import SEED_REQUEST
-from tests.servers import free_port, running_server
+from tests.support.app import TEST_SECRET
+from tests.support.databases import fresh_postgres_database, postgres_url, unused_database_name
+from tests.support.factories import SEED_REQUEST
+from tests.support.servers import free_port, running_server
 
 AGENTKEYS = str(Path(sys.executable).with_name("agentkeys"))
 CONFIGURATION_ERROR = 2

@@ -9,14 +9,19 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from agentkeys.clock import FrozenClock
 from agentkeys.credentials.policy import IssuingPolicy, StorageBudget, StorageBudgets
 from agentkeys.credentials.policy_file import load_policy
-from tests.assertions import assert_envelope
-from tests.conftest import AppFactory, DatabaseProbe, client_for
-from tests.factories import key_with
 from tests.integration.test_feedback import feedback
+from tests.support.app import AppFactory, client_for
+from tests.support.assertions import assert_envelope
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import key_with
+
+# Budgets count stored rows and bytes under a write lock: both backends.
+pytestmark = pytest.mark.both_backends
 
 NETWORK_A, NETWORK_B = "198.51.100.10", "203.0.113.20"
 BIG = StorageBudget(rows=10_000, bytes=100_000_000)

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import SEED_REQUEST, key_header
-from tests.servers import RunningServer, running_server
+from tests.support.factories import SEED_REQUEST, key_header
+from tests.support.servers import RunningServer, running_server
 
 SLACK_SECONDS = 10
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from agentkeys.credentials.policy import IssuingPolicy, Quota, QuotaKind
 from agentkeys.credentials.policy_file import load_policy
 from agentkeys.ratelimit.base import RequestRate
-from tests.conftest import AppFactory, client_for
-from tests.factories import request_credential
+from tests.support.app import AppFactory, client_for
+from tests.support.factories import request_credential
+
+# The wait is read from stored decisions: both backends.
+pytestmark = pytest.mark.both_backends
 
 HOUR = timedelta(hours=1)
 

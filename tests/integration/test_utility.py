@@ -9,13 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.assertions import assert_envelope, assert_validation_failed
-from tests.factories import issue_credential, key_header
+from agentkeys.credentials.scopes import Scope
+from tests.support.assertions import assert_envelope, assert_validation_failed
+from tests.support.catalog import DUKE, DUKE_RS, E_1, E_TOU_C, PGE, SCE, SCE_TOU_D
+from tests.support.factories import issue_credential, key_header
 
 ROUTE = "/v1/utility/get"
-PGE, SCE, DUKE = "14328", "17609", "5416"
-E_TOU_C, E_1 = "8fafe26c6f12cd7da414d3cd", "f32aedcaba2a8d4211e3f7d8"
-SCE_TOU_D, DUKE_RS = "70615ff74102db7043697d35", "572cc796dcfa91eff80286e8"
 RATE_PLAN_ID = re.compile(r"[0-9a-f]{24}")
 MINIMAL_PLAN_FIELDS = {"id", "rateID", "ratePlanName", "supportedType"}
 TARIFF_FIELDS = {
@@ -39,7 +38,7 @@ def seconds_at(year: int, month: int, day: int, *, second: int = 0) -> int:
 
 
 async def reader_key(client: httpx.AsyncClient) -> dict[str, str]:
-    issued = await issue_credential(client, requested_scopes=["utility:read"])
+    issued = await issue_credential(client, requested_scopes=[Scope.UTILITY_READ])
     return key_header(issued["credential"])
 
 

@@ -14,9 +14,9 @@ from agentkeys.clock import FrozenClock
 from agentkeys.config import Settings
 from agentkeys.credentials import keys
 from agentkeys.credentials.scopes import Scope
-from tests.assertions import INSTANT, assert_envelope, assert_request_id, parse_instant
-from tests.conftest import START, AppFactory, client_for
-from tests.factories import issue_credential, key_header
+from tests.support.app import START, AppFactory, client_for
+from tests.support.assertions import INSTANT, assert_envelope, assert_request_id, parse_instant
+from tests.support.factories import issue_credential, key_header
 
 SELF = "/v1/agent-credentials/self"
 FEEDBACK = "/v1/feedback"
@@ -172,6 +172,7 @@ class TestInvalidKey:
         )
 
 
+@pytest.mark.both_backends  # stored instants and revocations
 class TestExpiry:
     @pytest.mark.parametrize("route", ROUTES)
     async def test_key_is_accepted_one_millisecond_before_expires_at(
@@ -216,6 +217,7 @@ class TestExpiry:
         )
 
 
+@pytest.mark.both_backends  # stored instants and revocations
 class TestRevokedKey:
     @pytest.mark.parametrize("route", ROUTES)
     async def test_revoked_key_is_refused_at_once(

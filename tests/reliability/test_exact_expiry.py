@@ -17,9 +17,12 @@ import httpx
 import pytest
 
 from agentkeys.clock import FrozenClock
-from tests.assertions import assert_envelope, parse_instant
-from tests.conftest import START, AppFactory, client_for
-from tests.factories import issue_credential, key_header
+from tests.support.app import START, AppFactory, client_for
+from tests.support.assertions import assert_envelope, parse_instant
+from tests.support.factories import issue_credential, key_header
+
+# Expiry instants as each backend stores and compares them.
+pytestmark = pytest.mark.both_backends
 
 SELF = "/v1/agent-credentials/self"
 # Sub-millisecond digits on the clock at issuance: expires_at is truncated to the millisecond.

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import dataclasses
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -44,30 +43,19 @@ from schemathesis.specs.openapi.checks import (
 
 from agentkeys.api.app import create_app
 from agentkeys.config import Mode, Settings
-from agentkeys.credentials.policy import IssuingPolicy, Quota, RequestCosts
+from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.policy_file import load_policy
-from agentkeys.ratelimit.base import RequestRate
+from agentkeys.credentials.scopes import Scope
 from agentkeys.validation import EARLIEST_DAY, EARLIEST_INSTANT, LIMIT_DAY, LIMIT_INSTANT
-from tests.conftest import TEST_SECRET, AppFactory, client_for
-from tests.factories import credential_request, issue_credential, key_header
-from tests.integration.test_admin_api import create_admin_key
+from tests.support.admin import create_admin_key
+from tests.support.app import TEST_SECRET, AppFactory, client_for
+from tests.support.catalog import PLANS
+from tests.support.factories import credential_request, issue_credential, key_header
+from tests.support.policies import relaxed_policy
 
-ALL_SCOPES = [
-    "utility:read",
-    "homes:read",
-    "homes:write",
-    "price_signal:read",
-    "bill_impact:read",
-    "battery:estimate",
-    "feedback:write",
-]
+ALL_SCOPES = list(Scope)
 # Every rate plan of the shipped catalog (sandbox/tariffs/catalog.json).
-RATE_PLANS = [
-    "8fafe26c6f12cd7da414d3cd",  # PG&E E-TOU-C
-    "f32aedcaba2a8d4211e3f7d8",  # PG&E E-1
-    "70615ff74102db7043697d35",  # SCE TOU-D-4-9PM
-    "572cc796dcfa91eff80286e8",  # Duke Energy Carolinas RS
-]
+RATE_PLANS = list(PLANS)
 HOME = {"name": "Fuzzed home", "zipcode": "94107", "ratePlanId": RATE_PLANS[0]}
 REVOKE = "/v1/agent-credentials/{credentialId}/revoke"
 REMOVE_HOME = "/v1/homes/{id}/remove"
@@ -81,7 +69,6 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-UNLIMITED = 10**6
 # Fuzzing-phase examples per operation (the coverage phase adds its own deterministic cases).
 MAX_EXAMPLES = 30
 
@@ -95,17 +82,6 @@ HOLDER_ID = "placeholder-id-of-the-credential-granting-every-scope"
 REVOCABLE_ID = "placeholder-id-of-the-credential-to-revoke"
 HOME_ID = "placeholder-home-on-a-real-rate-plan"
 FRESH_HOME_ID = "placeholder-home-created-for-this-request"
-
-
-def relaxed_policy() -> IssuingPolicy:
-    """The shipped policy without its quotas and request rate."""
-    policy = load_policy()
-    return dataclasses.replace(
-        policy,
-        quotas={kind: Quota(UNLIMITED, quota.window) for kind, quota in policy.quotas.items()},
-        request_rate=RequestRate(UNLIMITED, timedelta(minutes=1)),
-        request_costs=RequestCosts(),
-    )
 
 
 def real_path_parameters(path: str) -> list[dict[str, str]]:
@@ -609,6 +585,8 @@ class TestRequestSchemas:
         } <= found
 
 
+# What each backend can store is the point of these values.
+@pytest.mark.both_backends
 @pytest.mark.parametrize("operation", sorted(VALID_BODIES))
 async def test_hostile_values_in_every_field_are_refused_or_answered_as_documented(
     operation: str, make_app: AppFactory, settings: Settings

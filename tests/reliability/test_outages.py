@@ -39,10 +39,15 @@ from agentkeys.credentials import keys
 from agentkeys.credentials.policy_file import default_policy_text, load_policy
 from agentkeys.credentials.revocations import CHANNEL
 from agentkeys.db import migrate
-from tests.conftest import TEST_SECRET
-from tests.factories import credential_request, key_header
-from tests.private_services import PrivatePostgres, PrivateRedis, private_postgres, private_redis
-from tests.servers import RunningServer, running_server
+from tests.support.app import TEST_SECRET
+from tests.support.factories import credential_request, key_header
+from tests.support.private_services import (
+    PrivatePostgres,
+    PrivateRedis,
+    private_postgres,
+    private_redis,
+)
+from tests.support.servers import RunningServer, running_server
 
 ISSUE = "/v1/agent-credentials"
 SELF = "/v1/agent-credentials/self"

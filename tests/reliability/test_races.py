@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -23,35 +23,20 @@ from agentkeys.credentials.policy import (
     IssuingPolicy,
     Quota,
     QuotaKind,
-    RequestCosts,
 )
-from agentkeys.credentials.policy_file import load_policy
-from agentkeys.ratelimit.base import RequestRate
-from tests.assertions import as_instant
-from tests.conftest import AppFactory, DatabaseProbe, client_for
-from tests.factories import issue_credential, key_header, request_credential
+from tests.support.app import AppFactory, client_for
+from tests.support.assertions import as_instant
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import issue_credential, key_header, request_credential
+from tests.support.policies import relaxed_policy
+
+# 50-way races under each backend's locks.
+pytestmark = pytest.mark.both_backends
 
 SIMULTANEOUS = 50
 HOUR = timedelta(hours=1)
 SELF = "/v1/agent-credentials/self"
 SERVICE_LOGGER = "agentkeys.credentials.service"
-RELAXED_QUOTAS: dict[QuotaKind, Quota] = {
-    QuotaKind.ORGANIZATION_ISSUED: Quota(100_000, HOUR),
-    QuotaKind.EMAIL_ISSUED: Quota(100_000, HOUR),
-    QuotaKind.ADDRESS_DECISIONS: Quota(100_000, HOUR),
-    QuotaKind.ORGANIZATION_ACTIVE: Quota(100_000),
-}
-
-
-def relaxed_policy(**edges: Quota) -> IssuingPolicy:
-    """The default policy with every quota and rate out of the way, but ``edges``."""
-    quotas = {**RELAXED_QUOTAS, **{QuotaKind(kind): quota for kind, quota in edges.items()}}
-    return replace(
-        load_policy(),
-        quotas=quotas,
-        request_rate=RequestRate(100_000, timedelta(minutes=1)),
-        request_costs=RequestCosts(),
-    )
 
 
 async def assert_ledger_consistent(db: DatabaseProbe) -> None:

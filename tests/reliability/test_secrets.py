@@ -17,19 +17,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import make_url
 
 from agentkeys.credentials import keys
+from agentkeys.credentials.scopes import Scope
 from agentkeys.tables import metadata
-from tests.conftest import TEST_SECRET, ServedDatabase
-from tests.factories import credential_request, key_header
-from tests.servers import running_server
+from tests.support.app import TEST_SECRET
+from tests.support.catalog import E_TOU_C
+from tests.support.databases import ServedDatabase
+from tests.support.factories import credential_request, key_header
+from tests.support.servers import running_server
+
+# What each backend holds after a realistic run.
+pytestmark = pytest.mark.both_backends
 
 PREFIX = "wsk_agent_"
 SELF = "/v1/agent-credentials/self"
 ISSUE = "/v1/agent-credentials"
-E_TOU_C = "8fafe26c6f12cd7da414d3cd"
-FULL_SCOPES = ["utility:read", "homes", "calculate", "price_signal:read"]
+FULL_SCOPES = [Scope.UTILITY_READ, "homes", "calculate", Scope.PRICE_SIGNAL_READ]
 
 
 def stored_bytes(database: ServedDatabase) -> bytes:
@@ -108,9 +114,9 @@ def expect(response: httpx.Response, status: int) -> httpx.Response:
 def realistic_run(client: httpx.Client) -> list[str]:
     """Issue, use, misuse and revoke keys the way agents do; returns every issued secret."""
     full = issue(client, 1, FULL_SCOPES)
-    feedback = issue(client, 2, ["feedback:write"])
-    reader = issue(client, 3, ["homes:read"])
-    doomed = issue(client, 4, ["utility:read"])
+    feedback = issue(client, 2, [Scope.FEEDBACK_WRITE])
+    reader = issue(client, 3, [Scope.HOMES_READ])
+    doomed = issue(client, 4, [Scope.UTILITY_READ])
     secrets = [issued["credential"] for issued in (full, feedback, reader, doomed)]
     key = full["credential"]
     headers = key_header(key)

@@ -19,7 +19,7 @@ from agentkeys.config import (
     usable_cpus,
 )
 from agentkeys.cpu import CpuPool
-from tests.conftest import TEST_SECRET
+from tests.support.app import TEST_SECRET
 
 STRONG = "q2eNxfNNChgVDf1AdBUlIyEmrcfqBVVSWLF0Qga_iqo"
 
@@ -41,7 +41,11 @@ class TestSecret:
             Settings()
 
     @pytest.mark.parametrize("mode", list(Mode))
-    @pytest.mark.parametrize("secret", ["too-short", "x" * 31, secrets.token_urlsafe(16)])
+    @pytest.mark.parametrize(
+        "secret",
+        ["too-short", "x" * 31, secrets.token_urlsafe(16)],
+        ids=["too-short", "31-characters", "random-22-characters"],
+    )
     def test_short_secret_is_refused_in_every_mode(self, mode: Mode, secret: str) -> None:
         assert "at least 32 characters" in refusal(mode=mode, secret=secret)
 
@@ -60,6 +64,16 @@ class TestSecret:
             DEVELOPMENT_SECRET.replace("-", "_"),
             DEVELOPMENT_SECRET.replace("production", "prod"),
             DEVELOPMENT_SECRET[:-4] + "2026",
+        ],
+        # Fixed ids: a random one would differ between xdist workers' collections.
+        ids=[
+            "dot-after",
+            "dot-before",
+            "upper-case",
+            "inside-random-text",
+            "underscores",
+            "prod",
+            "year-suffix",
         ],
     )
     def test_secrets_derived_from_the_built_in_one_are_refused_in_production(
@@ -84,7 +98,9 @@ class TestSecret:
         assert secret not in message
 
     @pytest.mark.parametrize(
-        "secret", [TEST_SECRET, STRONG, secrets.token_urlsafe(32), secrets.token_hex(32)]
+        "secret",
+        [TEST_SECRET, STRONG, secrets.token_urlsafe(32), secrets.token_hex(32)],
+        ids=["test-secret", "strong", "random-urlsafe", "random-hex"],
     )
     def test_strong_secrets_are_accepted(self, secret: str) -> None:
         assert Settings(mode=Mode.PRODUCTION, secret=secret).secret.get_secret_value() == secret

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from agentkeys.credentials.cache import VerifiedKeyCache
 from agentkeys.credentials.identity import AuthenticatedCredential
+from agentkeys.credentials.scopes import Scope
 from agentkeys.errors import MAX_ECHO_CHARACTERS, echo
 
 WHEN = datetime(2026, 3, 1, tzinfo=UTC)
@@ -30,7 +31,7 @@ def credential(credential_id: str) -> AuthenticatedCredential:
     return AuthenticatedCredential(
         id=credential_id,
         scopes=("homes",),
-        effective_scopes=frozenset({"homes:read"}),
+        effective_scopes=frozenset({Scope.HOMES_READ}),
         environment="sandbox",
         created_at=WHEN,
         expires_at=WHEN,

@@ -19,6 +19,7 @@ from agentkeys.sandbox.battery.estimate import BatteryParameters, estimate_annua
 from agentkeys.sandbox.money import cents
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import compute_bill
+from tests.support.catalog import DUKE_RS
 
 SANDBOX = Path(agentkeys.sandbox.__file__).parent
 amounts = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False)
@@ -69,7 +70,7 @@ class TestNoNegativeZeroInAnswers:
                 assert negative_zeros == [], plan.id
 
     def test_a_battery_that_changes_nothing_saves_zero_not_minus_zero(self) -> None:
-        found = load_catalog().plan("572cc796dcfa91eff80286e8")
+        found = load_catalog().plan(DUKE_RS)
         assert found is not None
         utility, plan = found
         estimate = estimate_annual_savings(

@@ -17,6 +17,7 @@ from agentkeys.credentials.policy_file import (
     load_policy,
     parse_policy,
 )
+from agentkeys.credentials.scopes import Scope
 
 
 def edited(old: str, new: str) -> str:
@@ -40,16 +41,19 @@ class TestDefaultPolicy:
         policy = load_policy()
 
         assert set(policy.catalog.scopes) == {
-            "utility:read",
-            "homes:read",
-            "homes:write",
-            "price_signal:read",
-            "bill_impact:read",
-            "battery:estimate",
-            "feedback:write",
+            Scope.UTILITY_READ,
+            Scope.HOMES_READ,
+            Scope.HOMES_WRITE,
+            Scope.PRICE_SIGNAL_READ,
+            Scope.BILL_IMPACT_READ,
+            Scope.BATTERY_ESTIMATE,
+            Scope.FEEDBACK_WRITE,
         }
-        assert policy.catalog.expand(["homes"]) == {"homes:read", "homes:write"}
-        assert policy.catalog.expand(["calculate"]) == {"bill_impact:read", "battery:estimate"}
+        assert policy.catalog.expand(["homes"]) == {Scope.HOMES_READ, Scope.HOMES_WRITE}
+        assert policy.catalog.expand(["calculate"]) == {
+            Scope.BILL_IMPACT_READ,
+            Scope.BATTERY_ESTIMATE,
+        }
         assert policy.required_fields == ("user_email",)
         assert policy.default_ttl_seconds == 86_400
         assert policy.max_ttl_seconds == 7 * 86_400
@@ -106,7 +110,7 @@ class TestNetworkAndRateSettings:
         assert (policy.networks.ipv4, policy.networks.ipv6) == (24, 56)
         assert policy.request_costs.per_network is not None
         assert policy.request_costs.per_network.limit == 99
-        assert policy.request_costs.cost_of(["battery:estimate", "homes:read"]) == 7
+        assert policy.request_costs.cost_of([Scope.BATTERY_ESTIMATE, Scope.HOMES_READ]) == 7
         assert policy.refused_ledger.limit == 5
         assert policy.request_costs.issuance_per_network is not None
         assert policy.request_costs.issuance_per_network.limit == 7

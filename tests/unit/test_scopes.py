@@ -221,7 +221,7 @@ class TestOutcomes:
         ("decision", "outcome", "own_fields"),
         [
             (
-                Issue(scopes=("homes:read",), ttl_seconds=60, expires_at=NOW, next_steps="ok"),
+                Issue(scopes=(Scope.HOMES_READ,), ttl_seconds=60, expires_at=NOW, next_steps="ok"),
                 Outcome.ISSUED,
                 {
                     "credential",

@@ -25,11 +25,8 @@ from agentkeys.sandbox.tariffs.engine import (
     price_signal,
 )
 from agentkeys.sandbox.tariffs.model import SLOTS_PER_DAY, PeriodWindow, RatePlan
+from tests.support.catalog import DUKE_RS, E_1, E_TOU_C, SCE_TOU_D
 
-E_TOU_C = "8fafe26c6f12cd7da414d3cd"
-E_1 = "f32aedcaba2a8d4211e3f7d8"
-SCE_TOU_D = "70615ff74102db7043697d35"
-DUKE_RS = "572cc796dcfa91eff80286e8"
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 PEAK_SLOTS = range(64, 84)  # 16:00 up to 21:00 local: 20 quarter-hours
 

@@ -29,7 +29,7 @@ from typing import NoReturn
 
 import pytest
 
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 POSTGRES_USER = "postgres"
 DATABASE = "agentkeys"

@@ -7,6 +7,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.catalog import E_TOU_C
+
 SEED_REQUEST: dict[str, Any] = {
     "agent": "claude-code",
     "client": "cli",
@@ -65,3 +67,36 @@ async def key_with(
         user_email=f"developer@{slug}.example.com",
     )
     return key_header(issued["credential"])
+
+
+async def create_home(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    *,
+    plan: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Create a home for the key in ``headers`` and return it; fails the test unless 201.
+
+    Named "My Test Home" unless ``name`` is given, on rate plan ``plan`` when given; any other
+    ClientHome field as given (camelCase, as on the wire).
+    """
+    body = {"name": "My Test Home", **({"ratePlanId": plan} if plan else {}), **fields}
+    response = await client.post("/v1/homes/create", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def new_home(
+    client: httpx.AsyncClient,
+    *scopes: str,
+    plan: str | None = E_TOU_C,
+    organization: str = "Example Energy Co",
+    **fields: Any,
+) -> tuple[str, dict[str, str]]:
+    """A new key holding ``scopes`` ("homes" and "calculate" when none are named) and a home of
+    its own on ``plan`` (E-TOU-C unless given; ``None``: no plan): (home id, key headers)."""
+    headers = await key_with(client, *(scopes or ("homes", "calculate")), organization=organization)
+    created = await create_home(client, headers, plan=plan, **fields)
+    return str(created["id"]), headers
