@@ -7,6 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from agentkeys.config import Settings
+from tests.support.admin import create_admin_key
 from tests.support.app import AppFactory, client_for
 from tests.support.assertions import assert_validation_failed
 from tests.support.catalog import E_TOU_C
@@ -42,7 +44,7 @@ def body_routes(app: object) -> list[str]:
 
 
 def test_every_body_route_is_walked_here(make_app: AppFactory) -> None:
-    assert body_routes(make_app()) == sorted(ROUTES)
+    assert body_routes(make_app()) == sorted(ROUTES + ADMIN_ROUTES)
 
 
 ROUTES = [
@@ -59,6 +61,31 @@ ROUTES = [
     "/v1/homes/{id}/price_signal",
     "/v1/homes/{id}/battery/estimate_savings",
 ]
+
+# Sent with an admin key (role admin).
+ADMIN_ROUTES = ["/v1/admin/credentials/revoke", "/v1/admin/credentials/{credentialId}/revoke"]
+
+
+async def test_hostile_unknown_fields_are_refused_by_path_on_every_admin_body_route(
+    make_app: AppFactory, settings: Settings
+) -> None:
+    app = make_app()
+    _, admin_key = await create_admin_key(settings, "walker")
+    async with client_for(app) as client:
+        holder = await issue_credential(client)
+        headers = {"Authorization": f"Bearer {admin_key}", "Content-Type": "application/json"}
+        for route in ADMIN_ROUTES:
+            url = route.format(credentialId=holder["credential_id"])
+            for value, field in [*HOSTILE_UNKNOWN_FIELDS, (DEEP, "extraField" + "[0]" * 20)]:
+                response = await client.post(
+                    url, headers=headers, content='{"extraField": ' + value + "}"
+                )
+                assert_validation_failed(response, field)
+        # Nothing was revoked by the refused bodies.
+        self_view = await client.get(
+            "/v1/agent-credentials/self", headers=key_header(str(holder["credential"]))
+        )
+        assert self_view.status_code == 200, self_view.text
 
 
 async def test_hostile_unknown_fields_are_refused_by_path_on_every_body_route(

@@ -20,10 +20,11 @@ from agentkeys.admin.schemas import (
     CredentialStatus,
 )
 from agentkeys.admin.service import CredentialQuery
+from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import ADMIN_KEY_SCHEME, error_responses
 from agentkeys.validation import InstantText, NonBlank, Storable, parse_instant
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=JsonBodyRoute)
 
 
 class CredentialIdConvertor(StringConvertor):
