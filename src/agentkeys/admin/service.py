@@ -174,9 +174,14 @@ def _unb64(text: str) -> bytes:
     if not text or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
         raise ValueError("not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise ValueError("not base64url") from None
+    # One spelling per value: the last character's unused bits could otherwise be changed and
+    # still decode to the same bytes (an altered cursor that is accepted).
+    if _b64(decoded) != text:
+        raise ValueError("not canonical base64url")
+    return decoded
 
 
 def _instant(value: datetime | None) -> str | None:
