@@ -22,7 +22,13 @@ from agentkeys.config import Mode, Settings
 from agentkeys.credentials import keys
 from agentkeys.db import migrate
 from tests.support.app import TEST_SECRET, client_for
-from tests.support.databases import empty_database, postgres_url, sqlite_url, unused_database_name
+from tests.support.databases import (
+    empty_database,
+    empty_tables,
+    postgres_url,
+    sqlite_url,
+    unused_database_name,
+)
 from tests.support.factories import SEED_REQUEST
 
 # Readiness reads the database: missing, unmigrated, behind.
@@ -200,17 +206,20 @@ class TestFailureLog:
         assert "\n" not in record.getMessage()
 
 
+@pytest.fixture
+def postgres_only_url(postgres_database: str) -> str:
+    """The run's PostgreSQL database, emptied: sslmode means something only there."""
+    asyncio.run(empty_tables(postgres_database))
+    return postgres_database
+
+
 class TestPostgresqlSslModes:
     """A libpq sslmode in the URL reaches asyncpg as its ssl argument: the server works with it.
     (The local PostgreSQL has no TLS: disable and allow/prefer, which fall back, connect.)"""
 
     @pytest.mark.parametrize("mode", ["disable", "allow", "prefer"])
-    async def test_the_server_is_ready_and_serves(
-        self, backend: str, database_url: str, mode: str
-    ) -> None:
-        if backend != "postgresql":
-            pytest.skip("sslmode is PostgreSQL's")
-        plain = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    async def test_the_server_is_ready_and_serves(self, postgres_only_url: str, mode: str) -> None:
+        plain = postgres_only_url.replace("postgresql+asyncpg://", "postgresql://")
 
         async with app_on(f"{plain}?sslmode={mode}") as http:
             assert (await readiness(http)).json() == {"status": "ready"}
@@ -218,11 +227,9 @@ class TestPostgresqlSslModes:
             assert issued.json()["outcome"] == "issued"
 
     async def test_require_against_a_server_without_tls_is_unavailable_not_500(
-        self, backend: str, database_url: str
+        self, postgres_only_url: str
     ) -> None:
-        if backend != "postgresql":
-            pytest.skip("sslmode is PostgreSQL's")
-        plain = database_url.replace("postgresql+asyncpg://", "postgresql://")
+        plain = postgres_only_url.replace("postgresql+asyncpg://", "postgresql://")
 
         async with app_on(f"{plain}?sslmode=require") as http:
             response = await http.get("/readyz")
