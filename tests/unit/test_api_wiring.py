@@ -6,9 +6,12 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from agentkeys.api import app as app_module
 from agentkeys.api.app import create_app
 from agentkeys.config import Mode, Settings
 
@@ -49,3 +52,55 @@ class TestWiring:
 
         assert {route.path for route in routes} >= {"/v1/agent-credentials", "/v1/feedback"}
         assert sync_calls == set()
+
+
+class TestSharedRoutes:
+    """``create_app`` mounts the routers' own routes rather than ``include_router``'s copies:
+    the app must not differ in anything a client or the document can see."""
+
+    @staticmethod
+    def both_ways(monkeypatch: pytest.MonkeyPatch) -> tuple[FastAPI, FastAPI]:
+        settings = Settings(mode=Mode.DEVELOPMENT, database_url="sqlite+aiosqlite://")
+        shared = create_app(settings)
+
+        def include(app: FastAPI, routers: tuple[APIRouter, ...]) -> None:
+            for router in routers:
+                app.include_router(router)
+
+        monkeypatch.setattr(app_module, "mount_routers", include)
+        return shared, create_app(settings)
+
+    def test_the_routes_are_those_include_router_gives(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        shared, included = self.both_ways(monkeypatch)
+
+        def described(app: FastAPI) -> list[tuple[object, ...]]:
+            return [
+                (
+                    route.path,
+                    sorted(route.methods or ()),
+                    route.name,
+                    route.tags,
+                    route.status_code,
+                    route.response_model,
+                    type(route).__name__,
+                    [getattr(call, "__qualname__", call) for call in calls(route.dependant)],
+                )
+                for route in api_routes(app.routes)
+            ]
+
+        assert described(shared) == described(included)
+        assert len(described(shared)) > 20
+
+    def test_the_openapi_document_is_the_same(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        shared, included = self.both_ways(monkeypatch)
+
+        assert shared.openapi() == included.openapi()
+
+    def test_two_apps_share_the_routes_and_nothing_else(self) -> None:
+        settings = Settings(mode=Mode.DEVELOPMENT, database_url="sqlite+aiosqlite://")
+        first, second = create_app(settings), create_app(settings)
+
+        assert list(api_routes(first.routes)) == list(api_routes(second.routes))
+        assert first.state.context is not second.state.context

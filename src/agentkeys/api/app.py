@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentkeys import __version__
@@ -70,6 +70,19 @@ ROUTERS = (
     battery_routes.router,
     health.router,
 )
+
+
+def mount_routers(app: FastAPI, routers: tuple[APIRouter, ...]) -> None:
+    """The routers' own routes, shared by every app this process builds.
+
+    ``include_router`` copies each route for each app, and FastAPI builds a copy's state on its
+    first request: half the time of a short test, which builds an app each. Our routers set
+    their prefixes, tags and route class themselves and take nothing from the app, so the copies
+    would equal the originals (``tests/unit/test_api_wiring.py`` compares both ways' routes and
+    OpenAPI documents).
+    """
+    for router in routers:
+        app.router.routes.extend(router.routes)
 
 
 def create_app(
@@ -182,8 +195,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         body_timeout_seconds=settings.body_timeout_seconds,
     )
-    for router in ROUTERS:
-        app.include_router(router)
+    mount_routers(app, ROUTERS)
     describe_openapi(
         app,
         credential_routes.OPENAPI_SCHEMAS,
