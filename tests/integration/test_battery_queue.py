@@ -23,11 +23,11 @@ from tests.integration.test_battery_api import DOCUMENTED_BODY
 from tests.support.app import AppFactory, client_for
 from tests.support.assertions import assert_envelope
 from tests.support.catalog import SCE_TOU_D
-from tests.support.factories import create_home, issue_credential, key_header, new_home
+from tests.support.factories import create_home, new_home
+from tests.support.waiting import PROMPT_SECONDS, assert_unrelated_requests_answered, until
 
 SMALL_ESTIMATE: dict[str, Any] = {**DOCUMENTED_BODY, "months": [1]}
 RUNNING = 2  # the app's CPU slots (AGENTKEYS_CPU_WORKERS), set so on any machine
-PROMPT_SECONDS = 2.0
 
 
 @pytest.fixture
@@ -61,13 +61,6 @@ def queue_of(app: FastAPI) -> EstimatorQueue:
     return queue
 
 
-async def until(condition: Any, *, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never came true"
-        await asyncio.sleep(0.01)
-
-
 class TestEstimatorQueue:
     async def test_a_full_queue_holds_no_connection_and_refuses_at_once(
         self, make_app: AppFactory, solver_gate: threading.Event
@@ -88,14 +81,7 @@ class TestEstimatorQueue:
             await asyncio.sleep(0.1)  # every queued estimate is now waiting for a slot
 
             # Running and queued estimates hold no pooled connection, so others are answered.
-            assert app.state.engine.pool.checkedout() == 0
-            started = time.monotonic()
-            issued = await issue_credential(client, organization_name="Unrelated Org")
-            other = await client.get(
-                "/v1/agent-credentials/self", headers=key_header(issued["credential"])
-            )
-            assert time.monotonic() - started < PROMPT_SECONDS
-            assert other.status_code == 200
+            await assert_unrelated_requests_answered(app, client)
 
             # Full: refused at once, with a time to retry.
             started = time.monotonic()

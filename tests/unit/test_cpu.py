@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 
 from agentkeys.cpu import CpuBusy, CpuPool
-
-
-async def until(condition: Callable[[], bool], *, seconds: float = 5) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never came true"
-        await asyncio.sleep(0.01)
+from tests.support.waiting import until
 
 
 class TestCpuPool:
