@@ -121,38 +121,38 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             # An answer is still being written on this connection: no room for ours.
             self.transport.close()
             return
-        request_id = new_request_id()
-        logger.info(
-            "request head over %s bytes; answered 431 and closed",
-            self.max_header_bytes,
-            extra={"request_id": request_id},
+        self._refuse(
+            431,
+            message=f"The request head (request line and headers) exceeds "
+            f"{self.max_header_bytes} bytes.",
+            recovery_action="Send shorter headers and a shorter URL.",
+            log=("request head over %s bytes; answered 431 and closed", self.max_header_bytes),
         )
-        self.transport.write(
-            envelope_answer(
-                request_id,
-                self.server_state.default_headers,
-                status=431,
-                message=f"The request head (request line and headers) exceeds "
-                f"{self.max_header_bytes} bytes.",
-                recovery_action="Send shorter headers and a shorter URL.",
-            )
-        )
-        self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
         """A request httptools cannot parse: the envelope, not uvicorn's plain text."""
         self._disarm_head_deadline()
-        request_id = new_request_id()
-        logger.info(
-            "malformed HTTP request; answered 400 and closed", extra={"request_id": request_id}
+        self._refuse(
+            400,
+            message="The request is not valid HTTP/1.1.",
+            recovery_action="Send a well-formed HTTP/1.1 request (RFC 9112).",
+            log=("malformed HTTP request; answered 400 and closed",),
         )
+
+    def _refuse(
+        self, status: int, *, message: str, recovery_action: str, log: tuple[object, ...]
+    ) -> None:
+        """Answer ``status`` in the envelope below the application, log it, close."""
+        request_id = new_request_id()
+        template, *args = log
+        logger.info(template, *args, extra={"request_id": request_id})
         self.transport.write(
             envelope_answer(
                 request_id,
                 self.server_state.default_headers,
-                status=400,
-                message="The request is not valid HTTP/1.1.",
-                recovery_action="Send a well-formed HTTP/1.1 request (RFC 9112).",
+                status=status,
+                message=message,
+                recovery_action=recovery_action,
             )
         )
         self.transport.close()
@@ -170,22 +170,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self.head_started:
-            request_id = new_request_id()
-            logger.info(
-                "request head not received within %ss; answered 408 and closed",
-                self.header_timeout,
-                extra={"request_id": request_id},
+            self._refuse(
+                408,
+                message="The request was not received in time.",
+                recovery_action="Send the whole request at once, promptly.",
+                log=(
+                    "request head not received within %ss; answered 408 and closed",
+                    self.header_timeout,
+                ),
             )
-            self.transport.write(
-                envelope_answer(
-                    request_id,
-                    self.server_state.default_headers,
-                    status=408,
-                    message="The request was not received in time.",
-                    recovery_action="Send the whole request at once, promptly.",
-                )
-            )
-        self.transport.close()
+        else:
+            self.transport.close()
 
 
 def envelope_answer(
