@@ -49,11 +49,14 @@ async def postgres_admin(statement: str) -> None:
 
 
 async def empty_tables(url: str) -> None:
+    """Delete every row, dependents first. DELETE, not TRUNCATE: on the few rows a test leaves,
+    it takes milliseconds where TRUNCATE, which replaces each table's files, takes a fifth of a
+    second, and every PostgreSQL test pays it."""
     engine = create_async_engine(url)
     try:
         async with engine.begin() as connection:
-            names = ", ".join(table.name for table in metadata.sorted_tables)
-            await connection.execute(text(f"TRUNCATE {names} CASCADE"))
+            for table in reversed(metadata.sorted_tables):
+                await connection.execute(table.delete())
     finally:
         await engine.dispose()
 
