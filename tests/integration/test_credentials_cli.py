@@ -23,7 +23,7 @@ from tests.support.admin import create_admin_key
 from tests.support.app import TEST_SECRET, AppFactory, client_for
 from tests.support.assertions import STACK_TRACE_MARKERS, assert_envelope
 from tests.support.databases import DatabaseProbe
-from tests.support.factories import issue_credential, key_header, request_credential
+from tests.support.factories import issue_credential, key_header
 
 pytestmark = pytest.mark.both_backends
 
@@ -61,7 +61,7 @@ async def issue(
     return await issue_credential(
         client,
         organization_name=organization,
-        user_email=f"dev{number}@{organization.split()[0].lower()}.example",
+        user_email=f"dev{number}@{organization.split(maxsplit=1)[0].lower()}.example",
         **fields,
     )
 
@@ -108,7 +108,8 @@ class TestList:
         ):
             values = [column] + [str(item[key]) for item in listed]
             assert len(column_starts([header, *rows], values)) == 1, column
-        assert "Other Grid Company" in rows[0] and "revoked" in rows[1]
+        assert "Other Grid Company" in rows[0]
+        assert "revoked" in rows[1]
         for item in listed:
             assert item["credential_id"] in table.stdout
         assert first["credential"] not in table.stdout + json.dumps(listed)
@@ -286,7 +287,8 @@ class TestRevokeOne:
             settings.database_url, "credentials", "revoke", issued["credential_id"], "--reason", "x"
         )
         assert result.exit_code == 0
-        assert "already revoked" in result.stdout and "by self" in result.stdout
+        assert "already revoked" in result.stdout
+        assert "by self" in result.stdout
 
     async def test_json(
         self, settings: Settings, client: httpx.AsyncClient, clock: FrozenClock
