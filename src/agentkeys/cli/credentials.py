@@ -230,7 +230,7 @@ def credentials_revoke(
     ],
     credential_id: Annotated[
         str | None,
-        typer.Argument(metavar="[ID]", help="The credential to revoke (or --organization)."),
+        typer.Argument(metavar="ID", help="The credential to revoke (or --organization)."),
     ] = None,
     organization: Annotated[
         str | None,

@@ -46,7 +46,7 @@ from agentkeys.logs import configure_logging
 MAX_PORT = 65535
 T = TypeVar("T")
 app = typer.Typer(help="Self-serve sandbox credentials for AI agents.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and retention.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 policy_app = typer.Typer(help="Issuing policies.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
