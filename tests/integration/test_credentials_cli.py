@@ -185,6 +185,7 @@ class TestList:
         [
             ("--status", "dead"),
             ("--limit", "0"),
+            ("--limit", "10001"),
             ("--organization", "   "),
             ("--organization", "x" * 256),
         ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -40,6 +41,7 @@ from agentkeys.cli.main import (
 )
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
+from agentkeys.credentials.policy import ScopeCatalog
 from agentkeys.credentials.service import CredentialAdministration
 
 credentials_app = typer.Typer(
@@ -52,6 +54,8 @@ app.add_typer(credentials_app, name="credentials")
 clock: Clock = SystemClock()
 # The admin API's largest page: the listing reads this many at a time.
 PAGE = 200
+# A listing is held in memory to be aligned: more is for the admin API's cursor pages.
+LARGEST_LIMIT = 10_000
 # Wide enough that no column is ever cut: a terminal narrower than a row wraps it.
 CONSOLE_WIDTH = 1000
 ORGANIZATION_MAX_LENGTH = 255
@@ -90,17 +94,31 @@ class AnnouncedOnCommit:
         return None
 
 
-def credential_service(
-    settings: Settings, session: AsyncSession, *, announced: AnnouncedOnCommit | None = None
-) -> AdminCredentialService:
-    policy = checked_policy(settings.policy)
-    return AdminCredentialService(
-        CredentialAdministration(
-            session, clock=clock, revocations=announced if announced else AnnouncedOnCommit()
-        ),
-        catalog=policy.catalog,
-        cursors=CursorCodec(settings.secret.get_secret_value().encode("utf-8")),
-    )
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """What every command's service needs, read once before the database is touched (a bad
+    policy file is refused first, naming its line)."""
+
+    catalog: ScopeCatalog
+    cursors: CursorCodec
+
+    @classmethod
+    def of(cls, settings: Settings) -> Wiring:
+        return cls(
+            catalog=checked_policy(settings.policy).catalog,
+            cursors=CursorCodec(settings.secret.get_secret_value().encode("utf-8")),
+        )
+
+    def service(
+        self, session: AsyncSession, announced: AnnouncedOnCommit | None = None
+    ) -> AdminCredentialService:
+        return AdminCredentialService(
+            CredentialAdministration(
+                session, clock=clock, revocations=announced or AnnouncedOnCommit()
+            ),
+            catalog=self.catalog,
+            cursors=self.cursors,
+        )
 
 
 def echo_json(value: Any) -> None:
@@ -167,11 +185,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
 def credentials_list(
     organization: OrganizationOption = None,
     status: Annotated[Status | None, typer.Option(help="Only credentials in this state.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=LARGEST_LIMIT, help="At most this many, newest first.")
+    ] = 50,
     as_json: JsonOption = False,
 ) -> None:
     """List credentials, newest first (never their keys: only digests are stored)."""
     settings = load_settings()
+    wiring = Wiring.of(settings)
     if organization is not None:
         check_organization(organization)
     query = CredentialQuery(
@@ -179,7 +200,7 @@ def credentials_list(
     )
     items, more = run_in_database(
         settings,
-        lambda session: matching(credential_service(settings, session), query, limit=limit),
+        lambda session: matching(wiring.service(session), query, limit=limit),
     )
     if as_json:
         echo_json([item.model_dump() for item in items])
@@ -204,9 +225,8 @@ def credentials_show(
 ) -> None:
     """Show one credential and the decision that issued it."""
     settings = load_settings()
-    detail = run_in_database(
-        settings, lambda session: credential_service(settings, session).get(credential_id)
-    )
+    wiring = Wiring.of(settings)
+    detail = run_in_database(settings, lambda session: wiring.service(session).get(credential_id))
     if as_json:
         echo_json(detail.model_dump())
         return
@@ -256,10 +276,11 @@ def credentials_revoke(
 
 def revoke_one(settings: Settings, credential_id: str, *, reason: str, as_json: bool) -> None:
     body: AdminRevokeRequestDto = checked(AdminRevokeRequestDto, reason=reason)
+    wiring = Wiring.of(settings)
     announced = AnnouncedOnCommit()
     item = run_in_database(
         settings,
-        lambda session: credential_service(settings, session, announced=announced).revoke(
+        lambda session: wiring.service(session, announced).revoke(
             credential_id, admin=COMMAND_LINE, reason=body.reason
         ),
     )
@@ -282,10 +303,11 @@ def revoke_organization(
     body: AdminBulkRevokeRequestDto = checked(
         AdminBulkRevokeRequestDto, organization=organization, reason=reason
     )
+    wiring = Wiring.of(settings)
     query = CredentialQuery(organization=organization, status=Status.ACTIVE.value)
     active, _ = run_in_database(
         settings,
-        lambda session: matching(credential_service(settings, session), query, limit=None),
+        lambda session: matching(wiring.service(session), query, limit=None),
     )
     if not active:
         nothing = f"no active credentials of organization '{organization}': nothing to revoke"
@@ -298,7 +320,7 @@ def revoke_organization(
     announced = AnnouncedOnCommit()
     revoked = run_in_database(
         settings,
-        lambda session: credential_service(settings, session, announced=announced).revoke_matching(
+        lambda session: wiring.service(session, announced).revoke_matching(
             body, admin=COMMAND_LINE
         ),
     )
