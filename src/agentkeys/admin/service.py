@@ -60,11 +60,21 @@ class CreatedAdminKey:
     secret: str
 
 
+# Who revokes through `agentkeys credentials revoke` (the people on the server): recorded as
+# `admin:cli`, a name no admin key may take.
+COMMAND_LINE = AdminIdentity(id="cli", name="cli", role=AdminRole.ADMIN)
+
+
 def check_name(name: str) -> str:
     if NAME_PATTERN.fullmatch(name) is None:
         raise AdminKeyProblem(
             f"invalid name '{echo(name)}': 1-{NAME_MAX_LENGTH} characters, letters, digits and "
             ". _ @ - only, starting with a letter or digit"
+        )
+    if name.casefold() == COMMAND_LINE.name:
+        raise AdminKeyProblem(
+            f"the name '{name}' is reserved: revocations from the command line are recorded "
+            f"as {COMMAND_LINE.actor}"
         )
     return name
 

@@ -34,14 +34,19 @@ from agentkeys.credentials.policy_file import (
     load_policy,
 )
 from agentkeys.db import migrate
-from agentkeys.db.engine import create_engine, create_session_factory, is_sqlite
+from agentkeys.db.engine import (
+    create_engine,
+    create_session_factory,
+    is_sqlite,
+    pop_after_commit,
+)
 from agentkeys.errors import DomainError
 from agentkeys.logs import configure_logging
 
 MAX_PORT = 65535
 T = TypeVar("T")
 app = typer.Typer(help="Self-serve sandbox credentials for AI agents.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and retention.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 policy_app = typer.Typer(help="Issuing policies.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
@@ -221,9 +226,13 @@ def run_in_database(settings: Settings, operation: Operation[T]) -> T:
                 try:
                     result = await operation(session)
                 except BaseException:
+                    pop_after_commit(session)
                     await session.rollback()
                     raise
                 await session.commit()
+                # As the API's unit of work: what waits for the commit (announcements) runs now.
+                for callback in pop_after_commit(session):
+                    await callback()
                 return result
         finally:
             await engine.dispose()
@@ -327,3 +336,7 @@ def admin_revoke_key(
         typer.echo(f"revoked admin key {record.id} ({record.name})")
     else:
         typer.echo(f"admin key {record.id} ({record.name}) was already revoked")
+
+
+# Command groups of their own modules: each registers itself on `app` (or `db_app`) as imported.
+from agentkeys.cli import credentials, retention  # noqa: E402, F401

@@ -127,6 +127,14 @@ class StorageBudgets:
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """How long decisions and dead credentials are kept: ``agentkeys db prune`` removes a decision
+    made, and a credential expired or revoked, more than ``older_than`` ago."""
+
+    older_than: timedelta = timedelta(days=90)
+
+
+@dataclass(frozen=True, slots=True)
 class QuotaUsage:
     """How much of one quota is used, and when enough of it frees up to allow one more."""
 
@@ -185,6 +193,18 @@ class IssuingPolicy:
     request_costs: RequestCosts = RequestCosts()
     refused_ledger: RefusedLedger = RefusedLedger()
     storage: StorageBudgets = StorageBudgets()
+    retention: Retention = Retention()
+
+    def longest_counting_window(self) -> timedelta:
+        """The longest window over which stored rows are counted (quotas, the refused ledger,
+        storage budgets): pruning anything younger would let a quota count too few."""
+        windows = [quota.window for quota in self.quotas.values() if quota.window is not None]
+        windows += [
+            self.refused_ledger.window,
+            self.storage.feedback.window,
+            self.storage.homes.window,
+        ]
+        return max(windows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,12 +24,14 @@ from agentkeys.credentials.policy import (
     QuotaKind,
     RefusedLedger,
     RequestCosts,
+    Retention,
     ScopeCatalog,
     StorageBudget,
     StorageBudgets,
 )
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
 from agentkeys.credentials.scopes import Scope
+from agentkeys.durations import format_duration, parse_duration
 from agentkeys.ratelimit.base import RequestRate
 
 SCOPE_NAMES = frozenset(scope.value for scope in Scope)
@@ -127,6 +129,11 @@ class StorageSection(_Section):
     )
 
 
+class RetentionSection(_Section):
+    # A duration as `agentkeys db prune --older-than` takes it: "90d", "12h", "2w".
+    older_than: str = format_duration(Retention().older_than)
+
+
 class ProductionSection(_Section):
     how_to_obtain: Annotated[str, Field(min_length=1)]
 
@@ -152,6 +159,7 @@ class PolicyDocument(_Section):
     client_network: ClientNetworkSection = ClientNetworkSection()
     ledger: LedgerSection = LedgerSection()
     storage: StorageSection = StorageSection()
+    retention: RetentionSection = RetentionSection()
     production: ProductionSection
     next_steps: NextStepsSection
 
@@ -212,7 +220,24 @@ def parse_policy(text: str, *, source: str) -> IssuingPolicy:
     problems = _coherence_problems(document)
     if problems:
         raise PolicyError(source, _located(text, problems))
-    return _to_policy(document)
+    policy = _to_policy(document)
+    problem = retention_problem(policy.retention.older_than, policy)
+    if problem is not None:
+        raise PolicyError(source, _located(text, [Problem(("retention", "older_than"), problem)]))
+    return policy
+
+
+def retention_problem(older_than: timedelta, policy: IssuingPolicy) -> str | None:
+    """Why pruning what is ``older_than`` would break ``policy`` (its quotas, ledger and storage
+    budgets count rows over windows), or None."""
+    window = policy.longest_counting_window()
+    if older_than >= window:
+        return None
+    return (
+        f"{format_duration(older_than)} is shorter than the longest window the policy counts "
+        f"stored rows over ({format_duration(window)}): pruning would let its quotas and "
+        "budgets count too few"
+    )
 
 
 def route_scope_problems(
@@ -282,12 +307,21 @@ def _coherence_problems(document: PolicyDocument) -> list[Problem]:
             problems.append(
                 Problem(("requirements", "fields", index), f"'{name}' is not one of: {allowed}")
             )
+    problems += _retention_problems(document)
     for name, template in document.next_steps:
         try:
             template.format(**PLACEHOLDERS)
         except (KeyError, IndexError, ValueError) as error:
             problems.append(Problem(("next_steps", name), f"bad placeholder: {error}"))
     return problems
+
+
+def _retention_problems(document: PolicyDocument) -> list[Problem]:
+    try:
+        parse_duration(document.retention.older_than)
+    except ValueError as error:
+        return [Problem(("retention", "older_than"), str(error))]
+    return []
 
 
 def _to_policy(document: PolicyDocument) -> IssuingPolicy:
@@ -345,6 +379,7 @@ def _to_policy(document: PolicyDocument) -> IssuingPolicy:
             feedback=_storage_budget(document.storage.feedback),
             homes=_storage_budget(document.storage.homes),
         ),
+        retention=Retention(older_than=parse_duration(document.retention.older_than)),
         production_access=document.production.how_to_obtain,
         next_steps=NextSteps(
             issued=steps.issued,
@@ -461,5 +496,9 @@ def describe(policy: IssuingPolicy) -> str:
             f"Storage of {stored}: at most {budget.rows} rows and {budget.bytes} bytes per client "
             f"network per {int(budget.window.total_seconds())} s"
         )
+    lines.append(
+        "Retention: agentkeys db prune removes decisions, and credentials expired or revoked, "
+        f"older than {format_duration(policy.retention.older_than)}"
+    )
     lines.append("Production: never issued; " + policy.production_access)
     return "\n".join(lines)

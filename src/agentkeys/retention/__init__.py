@@ -1,0 +1,1 @@
+"""Retention: pruning the ledger of old decisions and long-dead credentials."""
