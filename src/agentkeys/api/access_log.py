@@ -23,11 +23,12 @@ CLIENT_CLOSED_REQUEST: Final = 499
 
 
 def route_template(scope: Scope) -> str:
-    """The template of the route that answered (``/v1/agent-credentials/{credentialId}/revoke``),
-    as Starlette's router records it; ``unmatched`` if none did. A 405 names the route whose
-    path matched."""
-    path = getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) else UNMATCHED_ROUTE
+    """The template of the route that answered (``/v1/agent-credentials/{credentialId}/revoke``,
+    without a parameter's convertor), as Starlette's router records it; ``unmatched`` if none
+    did. A 405 names the route whose path matched."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) else UNMATCHED_ROUTE
 
 
 def client_address_of(scope: Scope) -> str:
