@@ -11,11 +11,9 @@ import asyncio
 import json
 import re
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime
-from pathlib import Path
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -101,7 +99,9 @@ def run_session(base_url: str, database_url: str, session: Session) -> None:
             session.issued[name] = body
             session.secrets.append(body["credential"])
         holder = session.issued["holder"]
-        vague = remember("vague", client.post(ISSUE, json=credential_request(assignment="do the thing")))
+        vague = remember(
+            "vague", client.post(ISSUE, json=credential_request(assignment="do the thing"))
+        )
         assert vague.json()["outcome"] == "needs_more_info", vague.text
         # A key pasted where it does not belong: a field of a request, a query string, a path.
         pasted = remember(
@@ -157,7 +157,7 @@ def run_session(base_url: str, database_url: str, session: Session) -> None:
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     directory = tmp_path_factory.mktemp("json-logs")
     database_url = f"sqlite+aiosqlite:///{directory / 'served.db'}"
     recorded = Session()
@@ -169,7 +169,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         run_session(server.base_url, database_url, recorded)
         server.stop()
     recorded.written = server.log_path.read_bytes()
-    yield recorded
+    return recorded
 
 
 class TestEveryLine:
@@ -283,7 +283,9 @@ class TestDecisionAndRevocationLines:
 
     def test_a_revocation_by_its_own_key_names_self(self, session: Session) -> None:
         (revoked,) = [
-            line for line in session.lines_of("self-revoke") if line["event"] == "credential revoked"
+            line
+            for line in session.lines_of("self-revoke")
+            if line["event"] == "credential revoked"
         ]
 
         assert revoked["revoked_by"] == "self"
@@ -323,9 +325,7 @@ class TestHostileInput:
     @pytest.mark.parametrize("name", [*HOSTILE_PATHS, "long-header"])
     def test_hostile_input_is_one_bounded_line(self, session: Session, name: str) -> None:
         (line,) = [
-            raw
-            for raw in session.written.decode().splitlines()
-            if session.request_ids[name] in raw
+            raw for raw in session.written.decode().splitlines() if session.request_ids[name] in raw
         ]
 
         assert len(line) <= MAX_ACCESS_LINE, len(line)
