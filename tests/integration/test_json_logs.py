@@ -8,11 +8,14 @@ One server runs one realistic session for the whole module; each test reads its 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import logging
 import re
 import socket
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -21,9 +24,12 @@ import pytest
 
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials import keys
+from agentkeys.credentials.policy_file import load_policy
+from agentkeys.logs import JsonFormatter
+from agentkeys.ratelimit.base import RequestRate
 from tests.support.admin import create_admin_key
-from tests.support.app import TEST_SECRET
-from tests.support.factories import credential_request, key_header
+from tests.support.app import TEST_SECRET, AppFactory, client_for
+from tests.support.factories import credential_request, key_header, request_credential
 from tests.support.servers import running_server
 
 ISSUE = "/v1/agent-credentials"
@@ -349,3 +355,46 @@ class TestHostileInput:
 
         assert path.startswith("/nothing/\u2028")
         assert path.endswith(f"…[+{len('/nothing/') + LONG_RUN - 512} chars]")
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """What the JSON formatter writes for the agentkeys loggers during an in-process test."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("agentkeys")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+class TestEveryDecisionIsOneLine:
+    async def test_a_refusal_by_the_networks_request_rate_is_a_decision_line_too(
+        self, make_app: AppFactory, json_lines: io.StringIO
+    ) -> None:
+        policy = load_policy()
+        policy = replace(
+            policy,
+            request_costs=replace(
+                policy.request_costs,
+                issuance_per_network=RequestRate(1, timedelta(seconds=60)),
+            ),
+        )
+        async with client_for(make_app(policy=policy)) as client:
+            await request_credential(client, organization_name="First Co")
+            refused = await request_credential(client, organization_name="Second Co")
+
+        assert refused.json()["outcome"] == "rate_limited"
+        lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+        decisions = [line for line in lines if line["event"] == "credential request decided"]
+        assert [line["outcome"] for line in decisions] == ["issued", "rate_limited"]
+        assert decisions[1]["credential_request_id"] == refused.json()["credential_request_id"]
+        assert decisions[1]["request_id"] == refused.headers["x-request-id"]
+        assert decisions[1]["recorded"] is False
+        assert decisions[1]["credential_id"] is None
