@@ -250,3 +250,5 @@ def configure_logging(level: str, log_format: LogFormat = LogFormat.TEXT) -> Non
         existing for existing in root.handlers if not isinstance(existing, _AgentkeysHandler)
     ]
     root.addHandler(handler)  # at the root's own level: WARNING unless someone chose otherwise
+    # Python's warnings too, rather than as bare text on stderr.
+    logging.captureWarnings(True)

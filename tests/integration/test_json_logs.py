@@ -61,6 +61,7 @@ class Session:
     request_ids: dict[str, str] = field(default_factory=dict)
     answers: dict[str, httpx.Response] = field(default_factory=dict)
     issued: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refused_below: dict[str, int] = field(default_factory=dict)
 
     @cached_property
     def lines(self) -> list[dict[str, Any]]:
@@ -84,7 +85,8 @@ def raw_request(base_url: str, head: str) -> tuple[int, str]:
         while chunk := connection.recv(65536):
             answer += chunk
     status = int(answer.split(b" ", 2)[1])
-    found = re.search(rb"x-request-id: (\S+)", answer, flags=re.IGNORECASE)
+    found = re.search(rb'"request_id":"(ws_request_[0-9A-Za-z]+)"', answer)
+    found = found or re.search(rb"x-request-id: (\S+)", answer, flags=re.IGNORECASE)
     assert found, answer[:500]
     return status, found[1].decode()
 
@@ -160,6 +162,14 @@ def run_session(base_url: str, database_url: str, session: Session) -> None:
     )
     session.answers["long-header"] = httpx.Response(status)
     session.request_ids["long-header"] = request_id
+    # Refused below the application, where no route or access line exists: still one line.
+    for name, head in (
+        ("head-too-large", f"GET / HTTP/1.1\r\nHost: x\r\nx-big: {'y' * 70_000}\r\n\r\n"),
+        ("malformed", "GET / NOT-HTTP\r\n\r\n"),
+    ):
+        status, request_id = raw_request(base_url, head)
+        session.refused_below[name] = status
+        session.request_ids[name] = request_id
 
 
 @pytest.fixture(scope="module")
@@ -258,6 +268,16 @@ class TestAccessLine:
         assert line["admin_key_id"] == session.request_ids["admin-key-id"]
         assert line["credential_id"] is None
         assert line["status"] == 200
+
+    def test_a_request_refused_below_the_application_is_one_line_with_its_status(
+        self, session: Session
+    ) -> None:
+        assert session.refused_below == {"head-too-large": 431, "malformed": 400}
+        for name, status in session.refused_below.items():
+            (line,) = session.lines_of(name)
+
+            assert line["status"] == status
+            assert line["logger"] == "agentkeys.api.protocol"
 
 
 class TestDecisionAndRevocationLines:

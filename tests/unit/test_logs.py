@@ -322,6 +322,7 @@ def logging_restored() -> Iterator[None]:
             logger.handlers[:] = handlers
             logger.setLevel(level)
             logger.propagate = propagate
+        logging.captureWarnings(False)
 
 
 @pytest.mark.usefixtures("logging_restored")

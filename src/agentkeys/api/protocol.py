@@ -125,7 +125,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         logger.info(
             "request head over %s bytes; answered 431 and closed",
             self.max_header_bytes,
-            extra={"request_id": request_id},
+            extra={"request_id": request_id, "status": 431},
         )
         self.transport.write(
             envelope_answer(
@@ -144,7 +144,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm_head_deadline()
         request_id = new_request_id()
         logger.info(
-            "malformed HTTP request; answered 400 and closed", extra={"request_id": request_id}
+            "malformed HTTP request; answered 400 and closed",
+            extra={"request_id": request_id, "status": 400},
         )
         self.transport.write(
             envelope_answer(
@@ -174,7 +175,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             logger.info(
                 "request head not received within %ss; answered 408 and closed",
                 self.header_timeout,
-                extra={"request_id": request_id},
+                extra={"request_id": request_id, "status": 408},
             )
             self.transport.write(
                 envelope_answer(
