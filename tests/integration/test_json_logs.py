@@ -25,11 +25,16 @@ import pytest
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials import keys
 from agentkeys.credentials.policy_file import load_policy
-from agentkeys.logs import JsonFormatter
+from agentkeys.logs import TEXT_FORMAT, JsonFormatter, KeyValueFormatter
 from agentkeys.ratelimit.base import RequestRate
 from tests.support.admin import create_admin_key
 from tests.support.app import TEST_SECRET, AppFactory, client_for
-from tests.support.factories import credential_request, key_header, request_credential
+from tests.support.factories import (
+    credential_request,
+    issue_credential,
+    key_header,
+    request_credential,
+)
 from tests.support.servers import running_server
 
 ISSUE = "/v1/agent-credentials"
@@ -418,3 +423,33 @@ class TestEveryDecisionIsOneLine:
         assert decisions[1]["request_id"] == refused.headers["x-request-id"]
         assert decisions[1]["recorded"] is False
         assert decisions[1]["credential_id"] is None
+
+
+class TestTextFormat:
+    async def test_the_access_line_keeps_its_shape_and_gains_the_new_fields(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(KeyValueFormatter(TEXT_FORMAT))
+        access = logging.getLogger("agentkeys.access")
+        previous = access.level
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)
+        try:
+            issued = await issue_credential(client)
+            stream.truncate(0)
+            stream.seek(0)
+            answer = await client.get(SELF, headers=key_header(issued["credential"]))
+        finally:
+            access.removeHandler(handler)
+            access.setLevel(previous)
+
+        line = stream.getvalue()
+        assert re.fullmatch(
+            r"\S+ \S+ INFO agentkeys\.access GET /v1/agent-credentials/self 200 "
+            rf"request_id={answer.headers['x-request-id']} route=/v1/agent-credentials/self "
+            rf"duration_ms=[0-9.]+ credential_id={issued['credential_id']} "
+            r"client_address=\S+\n",
+            line,
+        ), line

@@ -48,6 +48,8 @@ def client_address_of(scope: Scope) -> str:
 def log_access(scope: Scope, *, status: int, request_id: str, duration_ms: float) -> None:
     """One access line. Text: ``GET /v1/… 200 request_id=… route=… duration_ms=…``; JSON: the
     event ``request`` with ``method``, ``path``, ``status`` and the fields below."""
+    if not access_logger.isEnabledFor(logging.INFO):  # the hot path pays nothing for it
+        return
     state: dict[str, Any] = scope.get("state", {})
     fields: dict[str, object] = {
         "event": "request",
