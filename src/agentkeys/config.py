@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from agentkeys.client_address import Network, parse_networks
+from agentkeys.logs import LogFormat
 
 # Only ever accepted in development mode; a production server refuses to start with it.
 DEVELOPMENT_SECRET = "agentkeys-development-secret-not-for-production"  # noqa: S105
@@ -315,6 +316,13 @@ class Settings(BaseSettings):
         description="An idle keep-alive connection is closed after this many seconds.",
     )
     log_level: str = Field(default="INFO", description="Level of the `agentkeys` loggers.")
+    # None is never the value once validated: unset, it follows the mode.
+    log_format: LogFormat = Field(
+        default=None,
+        validate_default=True,
+        description="`json` (JSON Lines) or `text` (one `key=value` line per event) on stderr; "
+        "unset: `text` in development mode, `json` otherwise.",
+    )
     cpu_workers: int | None = Field(
         default=None,
         ge=1,
@@ -354,6 +362,16 @@ class Settings(BaseSettings):
         if level not in names:
             raise ValueError(f"unknown log level {value!r}; use one of {', '.join(names)}")
         return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format_of_mode(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            development = info.data.get("mode") is Mode.DEVELOPMENT
+            return LogFormat.TEXT if development else LogFormat.JSON
+        if isinstance(value, str) and value.strip().lower() not in set(LogFormat):
+            raise ValueError(f"unknown log format {value[:40]!r}; use json or text")
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -17,7 +17,10 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
     """`agentkeys serve` on a fresh SQLite file, which it must create and migrate itself."""
     database_path = tmp_path / "served.db"
     with running_server(
-        database_url=f"sqlite+aiosqlite:///{database_path}", log_path=tmp_path / "server.log"
+        database_url=f"sqlite+aiosqlite:///{database_path}",
+        log_path=tmp_path / "server.log",
+        # `make serve` runs in development mode, whose log format is text.
+        extra_env={"AGENTKEYS_LOG_FORMAT": "text"},
     ) as running:
         yield running
 

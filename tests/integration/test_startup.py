@@ -67,6 +67,9 @@ def assert_refused(result: subprocess.CompletedProcess[str], *, code: int, said:
 BAD_SETTINGS = [
     pytest.param({"log_level": "LOUD"}, "AGENTKEYS_LOG_LEVEL: unknown log level 'LOUD'", id="log"),
     pytest.param(
+        {"log_format": "xml"}, "AGENTKEYS_LOG_FORMAT: unknown log format 'xml'", id="log-format"
+    ),
+    pytest.param(
         {"database_url": "postgresql+psycopg2://u:hunter2hunter2@db/keys"},
         "AGENTKEYS_DATABASE_URL: driver 'psycopg2' is not supported",
         id="sync-driver",

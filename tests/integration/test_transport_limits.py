@@ -28,6 +28,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     with running_server(
         database_url=f"sqlite:///{directory / 'served.db'}",
         log_path=directory / "server.log",
+        # The tests read access lines in the text format (JSON's: tests/integration/test_json_logs).
+        extra_env={"AGENTKEYS_LOG_FORMAT": "text"},
     ) as running:
         yield running
 

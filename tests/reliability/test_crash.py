@@ -145,7 +145,8 @@ class TestKilledUnderIssuanceLoad:
     def test_every_credential_answered_survives_and_nothing_is_half_written(
         self, served_database: ServedDatabase, relaxed_policy_file: Path, tmp_path: Path
     ) -> None:
-        environment = {"AGENTKEYS_POLICY": str(relaxed_policy_file)}
+        # server_log_problems reads the text format's levels.
+        environment = {"AGENTKEYS_POLICY": str(relaxed_policy_file), "AGENTKEYS_LOG_FORMAT": "text"}
         load = Load()
         for round_ in range(CRASHES):
             with running_server(

@@ -114,6 +114,8 @@ def outage_stack(
             "AGENTKEYS_REDIS_URL": redis_instance.url,
             "AGENTKEYS_KEY_CACHE_SECONDS": key_cache_seconds,
             "AGENTKEYS_POLICY": str(policy),
+            # The helpers below read access lines and escaped tracebacks in the text format.
+            "AGENTKEYS_LOG_FORMAT": "text",
         }
         yield Stack(postgres, redis_instance, tmp_path, environment)
 

@@ -19,6 +19,7 @@ from agentkeys.config import (
     usable_cpus,
 )
 from agentkeys.cpu import CpuPool
+from agentkeys.logs import LogFormat
 from tests.support.app import TEST_SECRET
 
 STRONG = "q2eNxfNNChgVDf1AdBUlIyEmrcfqBVVSWLF0Qga_iqo"
@@ -339,3 +340,37 @@ class TestPostgresqlSsl:
         assert problems[0].startswith("AGENTKEYS_DATABASE_URL: ")
         assert said in problems[0]
         assert "hunter2" not in problems[0]
+
+
+class TestLogFormat:
+    def test_unset_it_is_text_in_development_and_json_otherwise(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("AGENTKEYS_LOG_FORMAT", raising=False)
+
+        assert Settings(mode=Mode.DEVELOPMENT).log_format is LogFormat.TEXT
+        assert Settings(mode=Mode.PRODUCTION, secret=STRONG).log_format is LogFormat.JSON
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [("json", LogFormat.JSON), ("text", LogFormat.TEXT), (" JSON ", LogFormat.JSON)],
+    )
+    def test_a_chosen_format_holds_in_either_mode(
+        self, monkeypatch: pytest.MonkeyPatch, value: str, expected: LogFormat
+    ) -> None:
+        monkeypatch.setenv("AGENTKEYS_LOG_FORMAT", value)
+
+        assert Settings(mode=Mode.DEVELOPMENT).log_format is expected
+        assert Settings(mode=Mode.PRODUCTION, secret=STRONG).log_format is expected
+
+    @pytest.mark.parametrize("value", ["xml", "", "logfmt"])
+    def test_an_unknown_format_is_refused_in_one_line(
+        self, monkeypatch: pytest.MonkeyPatch, value: str
+    ) -> None:
+        monkeypatch.setenv("AGENTKEYS_LOG_FORMAT", value)
+        with pytest.raises(ValidationError) as raised:
+            Settings(mode=Mode.DEVELOPMENT)
+
+        assert settings_problems(raised.value) == [
+            f"AGENTKEYS_LOG_FORMAT: unknown log format {value!r}; use json or text"
+        ]

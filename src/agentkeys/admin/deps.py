@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from agentkeys.admin.service import AdminCredentialService, CursorCodec
 from agentkeys.admin.verifier import AdminKeyVerifier, agent_key_refused
-from agentkeys.api.context import app_context
+from agentkeys.api.context import app_context, note_admin_key
 from agentkeys.api.deps import API_KEY_HEADER, SessionDep, bearer_token_of
 from agentkeys.credentials.identity import AdminIdentity
 from agentkeys.credentials.revocations import RevocationBus
@@ -37,7 +37,9 @@ async def current_admin(request: Request) -> AdminIdentity:
     token = bearer_token_of(request)
     if token is None and request.headers.getlist(API_KEY_HEADER):
         raise agent_key_refused()
-    return await admin_wiring(request).verifier.authenticate(token)
+    admin = await admin_wiring(request).verifier.authenticate(token)
+    note_admin_key(request, admin.id)
+    return admin
 
 
 CurrentAdmin = Annotated[AdminIdentity, Depends(current_admin)]

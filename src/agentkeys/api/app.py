@@ -224,11 +224,15 @@ class HeadAsGet:
             await self.app(scope, receive, send)
             return
 
+        # A copy: the server's own scope still says HEAD, so it sends no body either.
+        as_get = {**scope, "method": "GET", HEAD_AS_GET: True}
+
         async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.start" and "route" in as_get:
+                scope["route"] = as_get["route"]  # for the access line, written outside
             if message["type"] == "http.response.body":
                 # Content-Length stays that of the GET answer, as HEAD requires.
                 message = {**message, "body": b""}
             await send(message)
 
-        # A copy: the server's own scope still says HEAD, so it sends no body either.
-        await self.app({**scope, "method": "GET", HEAD_AS_GET: True}, receive, send_headers_only)
+        await self.app(as_get, receive, send_headers_only)

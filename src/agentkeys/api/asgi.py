@@ -13,5 +13,5 @@ except ValidationError as error:
     # per bad setting, not a traceback.
     lines = (f"configuration error: {problem}" for problem in settings_problems(error))
     raise SystemExit("\n".join(lines)) from None
-configure_logging(settings.log_level)
+configure_logging(settings.log_level, settings.log_format)
 app = create_app(settings)

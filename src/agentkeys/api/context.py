@@ -50,3 +50,19 @@ def request_id_of(request: Request) -> str:
 # The request scope's key for the rest of an expensive route's cost (``api.deps``): an async
 # callable the middleware awaits once the route answered a success, before the headers go out.
 DEFERRED_CHARGE = "deferred_rate_charge"
+
+
+# The request scope's state keys naming who the request authenticated as, for its access line:
+# the credential of an agent key, or the id of an operator's admin key. Never a key.
+AUTHENTICATED_CREDENTIAL = "authenticated_credential_id"
+AUTHENTICATED_ADMIN_KEY = "authenticated_admin_key_id"
+
+
+def note_credential(request: Request, credential_id: str) -> None:
+    """Record the credential an agent key proved, for the request's access line."""
+    request.scope.setdefault("state", {})[AUTHENTICATED_CREDENTIAL] = credential_id
+
+
+def note_admin_key(request: Request, admin_key_id: str) -> None:
+    """Record the admin key an operator proved, for the request's access line."""
+    request.scope.setdefault("state", {})[AUTHENTICATED_ADMIN_KEY] = admin_key_id

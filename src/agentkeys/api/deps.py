@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentkeys.api.context import DEFERRED_CHARGE, app_context, request_id_of
+from agentkeys.api.context import DEFERRED_CHARGE, app_context, note_credential, request_id_of
 from agentkeys.api.errors import field_errors_from
 from agentkeys.client_address import client_address as address_of
 from agentkeys.client_address import network_of
@@ -185,6 +185,7 @@ def require_scopes(*scopes: Scope) -> Guard:
         # Read here rather than through a sub-dependency: one resolution less on every request.
         # The OpenAPI security scheme is declared in api.app for every route documenting 401.
         credential = await context.verifier.authenticate(agent_key_of(request))
+        note_credential(request, credential.id)
         # An expensive route (the battery's linear program) counts as several requests, but
         # only when it answers: every request counts one now, and the rest of its cost is
         # charged by the middleware if the answer is a success. A refused request (400, 404,

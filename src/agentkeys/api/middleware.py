@@ -23,19 +23,17 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agentkeys.api import access_log
+from agentkeys.api.access_log import CLIENT_CLOSED_REQUEST
 from agentkeys.api.context import DEFERRED_CHARGE, request_id_of
 from agentkeys.api.errors import TRANSPORT_RECOVERY, error_response
 from agentkeys.errors import ErrorCode, echo
 from agentkeys.ids import new_request_id
+from agentkeys.logs import current_request_id
 from agentkeys.ratelimit.base import RateDecision
-from agentkeys.redaction import redact
 
-access_logger = logging.getLogger("agentkeys.access")
 logger = logging.getLogger(__name__)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# nginx's status for a request whose client closed the connection before the answer: never sent
-# (there is no one to send it to), only logged.
-CLIENT_CLOSED_REQUEST = 499
 
 
 class BodyTooLarge(HTTPException):
@@ -112,6 +110,14 @@ class RequestContextMiddleware:
             return
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
+        # Every line logged while serving the request carries its id (``logs``).
+        logged_as = current_request_id.set(request_id)
+        try:
+            await self._serve(scope, receive, send, request_id)
+        finally:
+            current_request_id.reset(logged_as)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         started = time.perf_counter()
         response_started = False
 
@@ -136,18 +142,11 @@ class RequestContextMiddleware:
             await send(message)
 
         def log_access(status: int) -> None:
-            # The path only (a query string could carry anything), and never a key, even one
-            # a client put in the path.
-            access_logger.info(
-                "%s %s %s",
-                scope["method"],
-                redact(scope["path"]),
-                status,
-                extra={
-                    "request_id": request_id,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "reason": "client closed request" if status == CLIENT_CLOSED_REQUEST else None,
-                },
+            access_log.log_access(
+                scope,
+                status=status,
+                request_id=request_id,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
 
         refusal = self._transport_refusal(scope)

@@ -145,7 +145,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """Answer ``status`` in the envelope below the application, log it, close."""
         request_id = new_request_id()
         template, *args = log
-        logger.info(template, *args, extra={"request_id": request_id})
+        logger.info(template, *args, extra={"request_id": request_id, "status": status})
         self.transport.write(
             envelope_answer(
                 request_id,

@@ -89,7 +89,7 @@ def serve(
             "key cache expires; set it, or run one worker",
             code=2,
         )
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     # Everything that can be wrong is refused here, in one line, before a worker starts: the
     # policy (with its line numbers), the port, the database and its schema.
     checked_policy(settings.policy)

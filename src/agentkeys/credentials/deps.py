@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from agentkeys.api.context import app_context
+from agentkeys.api.context import app_context, note_admin_key
 from agentkeys.api.deps import (
     SessionDep,
     bearer_token_of,
@@ -113,7 +113,9 @@ async def revoking_admin(request: Request) -> AdminIdentity | None:
     admins = credential_wiring(request).admins
     if token is None or admins is None or not ADMIN_KEYS.looks_like(token):
         return None
-    return await admins.authenticate(token)
+    admin = await admins.authenticate(token)
+    note_admin_key(request, admin.id)
+    return admin
 
 
 RevokingAdminDep = Annotated[AdminIdentity | None, Depends(revoking_admin)]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from agentkeys.api.context import request_id_of
+from agentkeys.api.context import note_credential, request_id_of
 from agentkeys.api.deps import (
     ClientAddressDep,
     ClientNetworkDep,
@@ -135,6 +135,7 @@ async def revocation_target(
     except DomainError:
         await limit_failed_revocations(request)
         raise
+    note_credential(request, target.credential_id)  # the key's own credential
     await limit_revocations_of(request, target.credential_id)
     return target
 

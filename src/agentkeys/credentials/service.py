@@ -240,13 +240,16 @@ class CredentialService:
             ),
         )
         UNRECORDED_DECISIONS.labels(outcome=result.outcome).inc()
+        # The same event as every other decision, so one query finds them all.
         logger.info(
-            "credential request over the network's request rate",
+            "credential request decided",
             extra={
                 "credential_request_id": result.credential_request_id,
                 "outcome": result.outcome,
+                "credential_id": None,
                 "request_id": request_id,
                 "recorded": False,
+                "limited_by": "network request rate",
             },
         )
         return result
