@@ -1,14 +1,17 @@
 """Decisions written straight into the ledger (a bulk insert), for tests that need many: pages,
-the export, the stats. Each row is shaped as the issuance stores it."""
+the export, the stats (each row shaped as the issuance stores it); and a GET driven through the
+ASGI app itself, to watch a streamed answer chunk by chunk."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
+from starlette.types import ASGIApp, Message
 
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.credentials.quota_keys import organization_key
@@ -97,3 +100,59 @@ async def seed_decisions(
                     await connection.execute(insert(CredentialRecord), credentials)
     finally:
         await engine.dispose()
+
+
+ChunkHandler = Callable[[bytes], Awaitable[None]]
+
+
+async def stream_get(
+    app: ASGIApp,
+    path: str,
+    *,
+    headers: dict[str, str],
+    on_chunk: ChunkHandler,
+    spec_version: str = "2.4",
+    disconnected: asyncio.Event | None = None,
+) -> int:
+    """GET ``path`` on the app as a server would, handing each body chunk to ``on_chunk`` as
+    it is sent (httpx's ASGI transport keeps the whole body): the status. Once
+    ``disconnected`` is set, ``receive`` says the client went away."""
+    status = 0
+    raw_path, _, query = path.partition("?")
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": spec_version},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": raw_path,
+        "raw_path": raw_path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"agentkeys.test")]
+        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+        "client": ("203.0.113.7", 50000),
+        "server": ("agentkeys.test", 80),
+    }
+    requested = False
+
+    async def receive() -> Message:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        if disconnected is None:
+            await asyncio.Event().wait()  # a client that stays
+        else:
+            await disconnected.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body" and message.get("body"):
+            await on_chunk(message["body"])
+
+    await app(scope, receive, send)
+    return status
