@@ -252,6 +252,22 @@ async def list_decisions(
     return await service.list(query, cursor=cursor, limit=limit)
 
 
+def _as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """Error answers documented as JSON on a route whose own media type is another: FastAPI
+    would file a ``model`` under the route's media type, so the schema is named instead."""
+    return {
+        status: {
+            "description": response["description"],
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{response['model'].__name__}"}
+                }
+            },
+        }
+        for status, response in responses.items()
+    }
+
+
 class JsonLinesDocumented(JSONResponse):
     """Names the export's media type in the description only (the route answers a stream):
     a JSON response class is the one FastAPI documents with the schema given, no `string`."""
@@ -269,7 +285,7 @@ class JsonLinesDocumented(JSONResponse):
             "first, streamed; the export ends at the instant it began.",
             "content": {JSON_LINES: {"schema": {"$ref": "#/components/schemas/AdminDecisionDto"}}},
         },
-        **READ_ERRORS,
+        **_as_json(READ_ERRORS),
     },
     openapi_extra=SECURITY,
 )
