@@ -327,3 +327,10 @@ def admin_revoke_key(
         typer.echo(f"revoked admin key {record.id} ({record.name})")
     else:
         typer.echo(f"admin key {record.id} ({record.name}) was already revoked")
+
+
+# Commands in modules of their own (they use the helpers above).
+from agentkeys.cli import decisions  # noqa: E402
+
+app.add_typer(decisions.decisions_app, name="decisions")
+app.command("stats")(decisions.stats)
