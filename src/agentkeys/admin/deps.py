@@ -83,7 +83,7 @@ async def admin_decision_service(request: Request, session: SessionDep) -> Admin
 AdminDecisionServiceDep = Annotated[AdminDecisionService, Depends(admin_decision_service)]
 
 
-def decision_export(request: Request) -> DecisionExport:
+async def decision_export(request: Request) -> DecisionExport:
     """Not the request's unit of work: the export opens a short session per batch."""
     context = app_context(request)
     return DecisionExport(context.session_factory, clock=context.clock)
