@@ -216,7 +216,7 @@ class TestStats:
         assert sum(hour["total"] for hour in stats["decisions_by_hour"]) == 12
         assert stats["credentials"] == {"issued": 3, "active": 3}
         assert [row["decisions"] for row in stats["top_organizations"]] == [4, 4, 4]
-        assert stats["revocations"] == {"total": 0, "by_revoked_by": []}
+        assert stats["revocations"] == {"total": 0, "by_revoked_by": {}}
         narrow = succeeded(
             await run_async(settings.database_url, "stats", "--window", "1h", "--json")
         )

@@ -185,14 +185,12 @@ class OrganizationStatsDto(BaseModel):
     decisions: int
 
 
-class RevokerStatsDto(BaseModel):
-    revoked_by: str = Field(description="`self`, `admin:<admin key name>`, or `leak`.")
-    revocations: int
-
-
 class RevocationStatsDto(BaseModel):
     total: int
-    by_revoked_by: list[RevokerStatsDto] = Field(description="Most first.")
+    by_revoked_by: dict[str, int] = Field(
+        description="Revocations per `revoked_by` value (`self`, `admin:<admin key name>`, "
+        "later `leak`), most first; at most 100."
+    )
 
 
 class AdminStatsDto(BaseModel):

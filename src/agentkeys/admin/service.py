@@ -43,7 +43,6 @@ from agentkeys.admin.schemas import (
     OrganizationStatsDto,
     OutcomeCountsDto,
     RevocationStatsDto,
-    RevokerStatsDto,
 )
 from agentkeys.clock import Clock, format_instant, to_millisecond
 from agentkeys.credentials.identity import AdminIdentity, AdminRole
@@ -537,9 +536,7 @@ class AdminDecisionService:
             ],
             revocations=RevocationStatsDto(
                 total=sum(row.count for row in revokers),
-                by_revoked_by=[
-                    RevokerStatsDto(revoked_by=row.name, revocations=row.count) for row in revokers
-                ],
+                by_revoked_by={row.name: row.count for row in revokers},
             ),
         )
 

@@ -310,6 +310,6 @@ def stats(
     revocations = Table(box=box.SIMPLE, title=f"revocations ({answer.revocations.total})")
     revocations.add_column("revoked_by")
     revocations.add_column("revocations", justify="right")
-    for revoker in answer.revocations.by_revoked_by:
-        revocations.add_row(revoker.revoked_by, str(revoker.revocations))
+    for revoked_by, count in answer.revocations.by_revoked_by.items():
+        revocations.add_row(revoked_by, str(count))
     console.print(revocations)
