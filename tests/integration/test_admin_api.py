@@ -583,6 +583,9 @@ class TestOpenApi:
             ("/v1/admin/credentials/{credentialId}", "get"),
             ("/v1/admin/credentials/{credentialId}/revoke", "post"),
             ("/v1/admin/credentials/revoke", "post"),
+            ("/v1/admin/decisions", "get"),
+            ("/v1/admin/decisions/export", "get"),
+            ("/v1/admin/stats", "get"),
         }
         for path, method, operation in admin_operations:
             assert operation["tags"] == ["admin"], path

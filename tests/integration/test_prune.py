@@ -300,7 +300,7 @@ class TestPrune:
             ("1.5d", "not a duration"),
             ("-1d", "not a duration"),
             ("90D", "not a duration"),
-            ("90m", "not a duration"),
+            ("90m", "shorter than the longest window"),
             ("0d", "zero"),
             ("0w", "zero"),
             ("99999w", "longer than"),

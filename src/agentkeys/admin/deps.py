@@ -8,11 +8,18 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from agentkeys.admin.service import AdminCredentialService, CursorCodec
+from agentkeys.admin.service import (
+    DECISIONS_CURSOR_CONTEXT,
+    AdminCredentialService,
+    AdminDecisionService,
+    CursorCodec,
+    DecisionExport,
+)
 from agentkeys.admin.verifier import AdminKeyVerifier, agent_key_refused
 from agentkeys.api.context import app_context, note_admin_key
 from agentkeys.api.deps import API_KEY_HEADER, SessionDep, bearer_token_of
 from agentkeys.credentials.identity import AdminIdentity
+from agentkeys.credentials.ledger import DecisionLedger
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.service import CredentialAdministration
 
@@ -65,3 +72,23 @@ async def admin_credential_service(request: Request, session: SessionDep) -> Adm
 
 
 AdminCredentialServiceDep = Annotated[AdminCredentialService, Depends(admin_credential_service)]
+
+
+async def admin_decision_service(request: Request, session: SessionDep) -> AdminDecisionService:
+    return AdminDecisionService(
+        DecisionLedger(session),
+        clock=app_context(request).clock,
+        cursors=admin_wiring(request).cursors.for_context(DECISIONS_CURSOR_CONTEXT),
+    )
+
+
+AdminDecisionServiceDep = Annotated[AdminDecisionService, Depends(admin_decision_service)]
+
+
+async def decision_export(request: Request) -> DecisionExport:
+    """Not the request's unit of work: the export opens a short session per batch."""
+    context = app_context(request)
+    return DecisionExport(context.session_factory, clock=context.clock)
+
+
+DecisionExportDep = Annotated[DecisionExport, Depends(decision_export)]

@@ -1,25 +1,37 @@
-"""The admin API (`/v1/admin/…`): an operator's view of every credential, and revocation.
+"""The admin API (`/v1/admin/…`): an operator's view of every credential, and revocation; the
+decision ledger (pages, a JSON Lines export) and the stats of a window.
 Thin: parse, call one service method, present. Every route takes an admin key
 (``Authorization: Bearer wsk_admin_…``); revoking routes need the role ``admin``."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from agentkeys.admin.deps import AdminCredentialServiceDep, CurrentAdmin, RevokingAdmin
+from agentkeys.admin.deps import (
+    AdminCredentialServiceDep,
+    AdminDecisionServiceDep,
+    CurrentAdmin,
+    DecisionExportDep,
+    RevokingAdmin,
+)
 from agentkeys.admin.schemas import (
     AdminBulkRevocationDto,
     AdminBulkRevokeRequestDto,
     AdminCredentialDetailDto,
     AdminCredentialDto,
     AdminCredentialPageDto,
+    AdminDecisionPageDto,
     AdminRevokeRequestDto,
+    AdminStatsDto,
     CredentialStatus,
+    DecisionOutcome,
 )
-from agentkeys.admin.service import CredentialQuery
+from agentkeys.admin.service import CredentialQuery, DecisionQuery
 from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import ADMIN_KEY_SCHEME, error_responses
 from agentkeys.validation import InstantText, NonBlank, Storable, parse_instant
@@ -164,3 +176,168 @@ async def revoke_credential(
     """Refused at once on every replica. Idempotent: revoking again answers the credential as
     it is, the first revocation's time, actor and reason kept."""
     return await service.revoke(credential_id, admin=admin, reason=body.reason)
+
+
+# The decision ledger and the stats: every admin key may read them (viewers too).
+
+OrganizationQuery = Annotated[
+    QueryText | None,
+    Query(
+        max_length=255,
+        description="Its quota identity: case, accents, width, look-alike letters and "
+        "punctuation do not matter.",
+    ),
+]
+EmailQuery = Annotated[
+    QueryText | None,
+    Query(
+        max_length=320, description="Its quota identity: case, +tags and Gmail dots do not matter."
+    ),
+]
+OutcomeQuery = Annotated[DecisionOutcome | None, Query()]
+AddressQuery = Annotated[
+    QueryText | None,
+    Query(
+        max_length=64,
+        description="The client's address as recorded (an IP address in any spelling).",
+    ),
+]
+SinceQuery = Annotated[
+    InstantText | None, Query(description="Decided at or after (ISO 8601; UTC if no offset).")
+]
+UntilQuery = Annotated[
+    InstantText | None, Query(description="Decided strictly before (ISO 8601; UTC if no offset).")
+]
+JSON_LINES = "application/x-ndjson"
+
+
+def _instant_or_none(text: str | None) -> datetime | None:
+    return parse_instant(text) if text is not None else None
+
+
+@router.get(
+    "/decisions",
+    summary="The decision ledger, newest first",
+    response_model=AdminDecisionPageDto,
+    responses=READ_ERRORS,
+    openapi_extra=SECURITY,
+)
+async def list_decisions(
+    *,
+    _admin: CurrentAdmin,
+    service: AdminDecisionServiceDep,
+    response: Response,
+    outcome: OutcomeQuery = None,
+    organization: OrganizationQuery = None,
+    user_email: EmailQuery = None,
+    client_address: AddressQuery = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+    cursor: Annotated[
+        QueryText | None, Query(max_length=512, description="next_cursor of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AdminDecisionPageDto:
+    """Every issuance decision matching all the filters given, whatever its outcome: the
+    request as sent (never a secret) and what the answer said. A page at a time."""
+    response.headers["Cache-Control"] = "no-store"
+    query = DecisionQuery(
+        outcome=outcome,
+        organization=organization,
+        user_email=user_email,
+        client_address=client_address,
+        since=_instant_or_none(since),
+        until=_instant_or_none(until),
+    )
+    return await service.list(query, cursor=cursor, limit=limit)
+
+
+def _as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """Error answers documented as JSON on a route whose own media type is another: FastAPI
+    would file a ``model`` under the route's media type, so the schema is named instead."""
+    return {
+        status: {
+            "description": response["description"],
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{response['model'].__name__}"}
+                }
+            },
+        }
+        for status, response in responses.items()
+    }
+
+
+class JsonLinesDocumented(JSONResponse):
+    """Names the export's media type in the description only (the route answers a stream):
+    a JSON response class is the one FastAPI documents with the schema given, no `string`."""
+
+    media_type = JSON_LINES
+
+
+@router.get(
+    "/decisions/export",
+    summary="Export the decision ledger as JSON Lines, oldest first",
+    response_class=JsonLinesDocumented,
+    responses={
+        200: {
+            "description": "One decision per line (the shape of the listing's items), oldest "
+            "first, streamed; the export ends at the instant it began.",
+            "content": {JSON_LINES: {"schema": {"$ref": "#/components/schemas/AdminDecisionDto"}}},
+        },
+        **_as_json(READ_ERRORS),
+    },
+    openapi_extra=SECURITY,
+)
+async def export_decisions(
+    *,
+    _admin: CurrentAdmin,
+    export: DecisionExportDep,
+    outcome: OutcomeQuery = None,
+    organization: OrganizationQuery = None,
+    user_email: EmailQuery = None,
+    client_address: AddressQuery = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+) -> StreamingResponse:
+    """Every decision matching the filters, in constant memory however many: read in short
+    batches, no database lock held while the client reads. Filters as the listing's."""
+    where = export.prepare(
+        DecisionQuery(
+            outcome=outcome,
+            organization=organization,
+            user_email=user_email,
+            client_address=client_address,
+            since=_instant_or_none(since),
+            until=_instant_or_none(until),
+        )
+    )
+    return StreamingResponse(
+        export.lines(where), media_type=JSON_LINES, headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get(
+    "/stats",
+    summary="Decisions, credentials and revocations within a window",
+    response_model=AdminStatsDto,
+    responses=READ_ERRORS,
+    openapi_extra=SECURITY,
+)
+async def stats(
+    _admin: CurrentAdmin,
+    service: AdminDecisionServiceDep,
+    response: Response,
+    window: Annotated[
+        str,
+        Query(
+            max_length=8,
+            description="The time ending now, from 1h to 30d: a whole number of minutes (m), "
+            "hours (h), days (d) or weeks (w), e.g. 1h, 24h, 7d, 30d.",
+        ),
+    ] = "24h",
+) -> AdminStatsDto:
+    """Decisions by outcome and per UTC hour, credentials issued and active, the top 10
+    organizations by decisions, and revocations by `revoked_by`."""
+    response.headers["Cache-Control"] = "no-store"
+    return await service.stats(window)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, WithJsonSchema, model_validator
 
+from agentkeys.credentials.policy import Outcome, QuotaKind
 from agentkeys.validation import InstantText, NonBlank, RequestBody
 
 DateTimeString = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 CredentialStatus = Literal["active", "expired", "revoked"]
+# A filter's outcome (checked against the four); stored outcomes and quotas are documented as
+# their enums but read back as the text the ledger holds.
+DecisionOutcome = Literal["issued", "needs_more_info", "rate_limited", "production_denied"]
+OutcomeText = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": [outcome.value for outcome in Outcome]})
+]
+QuotaName = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": [kind.value for kind in QuotaKind]})
+]
 STATUSES: tuple[CredentialStatus, ...] = ("active", "expired", "revoked")
 Reason = Annotated[str, Field(min_length=1, max_length=255), NonBlank]
 BULK_SELECTORS = ("organization", "user_email", "created_before")
@@ -43,16 +53,48 @@ class AdminCredentialDto(BaseModel):
 
 
 class AdminDecisionDto(BaseModel):
-    """The issuance decision that minted a credential, from the ledger."""
+    """One issuance decision from the ledger, whatever its outcome: a ledger entry, and the
+    decision that issued a credential (its detail). Never a secret: no key is ever stored."""
 
     credential_request_id: str
-    request_id: str
+    request_id: str = Field(description="The X-Request-Id of the request that was decided.")
     decided_at: DateTimeString
-    outcome: str
+    outcome: OutcomeText
+    organization_name: str = Field(description="As the requester wrote it.")
+    user_email: str | None = Field(description="As the requester wrote it (null if not given).")
     client_address: str
-    client_network: str
-    request: dict[str, Any] = Field(description="The validated request as sent (no secret).")
-    details: dict[str, Any] = Field(description="What the decision said beyond its outcome.")
+    client_network: str = Field(description="The client's network: the unit of address quotas.")
+    credential_id: str | None = Field(description="The credential issued; null unless `issued`.")
+    request: dict[str, Any] = Field(
+        description="The validated request as sent (it holds no secret). For `rate_limited` "
+        "only its identity (organization_name, user_email, user_name, agent, each cut to 128 "
+        "characters, and requested_environment) with the whole request's `sha256` and `bytes`."
+    )
+    missing_fields: list[str] | None = Field(
+        description="needs_more_info: fields the policy requires that were absent; else null."
+    )
+    unknown_scopes: list[str] | None = Field(
+        description="needs_more_info: requested scopes not in the catalog; else null."
+    )
+    unclear_fields: list[str] | None = Field(
+        description="needs_more_info: fields that said too little to judge; else null."
+    )
+    retry_after_seconds: int | None = Field(
+        description="rate_limited: the wait the answer gave; else null."
+    )
+    quota: QuotaName | None = Field(
+        description="rate_limited: the quota that refused (the first of exhausted_quotas); "
+        "else null."
+    )
+    exhausted_quotas: list[QuotaName] | None = Field(
+        description="rate_limited: every quota that was full; else null."
+    )
+    details: dict[str, Any] = Field(
+        description="Everything the decision recorded beyond its outcome, as stored (issued: "
+        "`scopes`, `ttl_seconds`; rate_limited: `retry_after_seconds`, `exhausted`; "
+        "needs_more_info: the three lists; `alarms`: quotas whose figure over every network "
+        "reached its alarm)."
+    )
 
 
 class AdminCredentialDetailDto(AdminCredentialDto):
@@ -99,3 +141,72 @@ class AdminBulkRevokeRequestDto(RequestBody):
 class AdminBulkRevocationDto(BaseModel):
     revoked: int = Field(description="How many credentials this request revoked.")
     credential_ids: list[str] = Field(description="Their ids, oldest first.")
+
+
+class AdminDecisionPageDto(BaseModel):
+    items: list[AdminDecisionDto]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class OutcomeCountsDto(BaseModel):
+    """A count per outcome: all four, zero when none."""
+
+    issued: int
+    needs_more_info: int
+    rate_limited: int
+    production_denied: int
+
+
+class DecisionStatsDto(BaseModel):
+    total: int
+    by_outcome: OutcomeCountsDto
+
+
+class HourStatsDto(BaseModel):
+    hour: DateTimeString = Field(description="The start of a UTC hour.")
+    total: int
+    by_outcome: OutcomeCountsDto
+
+
+class CredentialStatsDto(BaseModel):
+    issued: int = Field(description="Credentials issued within the window.")
+    active: int = Field(
+        description="Credentials active now (unrevoked, unexpired), whenever issued."
+    )
+
+
+class OrganizationStatsDto(BaseModel):
+    organization: str = Field(
+        description="Its quota identity (what the `organization` filter matches)."
+    )
+    organization_name: str = Field(description="One name it was written as.")
+    decisions: int
+
+
+class RevocationStatsDto(BaseModel):
+    total: int
+    by_revoked_by: dict[str, int] = Field(
+        description="Revocations per `revoked_by` value (`self`, `admin:<admin key name>`, "
+        "later `leak`), most first; at most 100."
+    )
+
+
+class AdminStatsDto(BaseModel):
+    """What happened within the window ending now."""
+
+    window: str = Field(description="As asked, e.g. `24h`.")
+    window_seconds: int
+    since: DateTimeString = Field(description="The window's start (inclusive).")
+    until: DateTimeString = Field(description="Now: the window's end (inclusive).")
+    decisions: DecisionStatsDto
+    decisions_by_hour: list[HourStatsDto] = Field(
+        description="Every UTC hour the window touches, oldest first, zeros included (at most "
+        "721 for 30d)."
+    )
+    credentials: CredentialStatsDto
+    top_organizations: list[OrganizationStatsDto] = Field(
+        description="The 10 organizations with the most decisions, most first."
+    )
+    revocations: RevocationStatsDto = Field(description="Revocations made within the window.")

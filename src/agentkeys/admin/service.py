@@ -4,7 +4,8 @@ the command line's) does, then announces revocations.
 ``AdminKeyService``: admin keys' life cycle for the command line (create, the secret shown once;
 list; revoke). ``AdminCredentialService``: the admin API over every credential (list with
 filters and cursor pages, read, revoke one or in bulk), through the credential feature's
-``CredentialAdministration``.
+``CredentialAdministration``. ``AdminDecisionService`` and ``DecisionExport``: the decision
+ledger (pages, stats, the JSON Lines export), through the credential feature's ``DecisionLedger``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agentkeys import ids
 from agentkeys.admin.models import NAME_MAX_LENGTH, AdminKeyRecord
@@ -32,17 +34,27 @@ from agentkeys.admin.schemas import (
     AdminCredentialDto,
     AdminCredentialPageDto,
     AdminDecisionDto,
+    AdminDecisionPageDto,
+    AdminStatsDto,
+    CredentialStatsDto,
     CredentialStatus,
+    DecisionStatsDto,
+    HourStatsDto,
+    OrganizationStatsDto,
+    OutcomeCountsDto,
+    RevocationStatsDto,
 )
 from agentkeys.clock import Clock, format_instant, to_millisecond
 from agentkeys.credentials.identity import AdminIdentity, AdminRole
 from agentkeys.credentials.keys import ADMIN_KEYS
+from agentkeys.credentials.ledger import DecisionFilter, DecisionLedger, LedgerPosition
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
-from agentkeys.credentials.policy import ScopeCatalog
+from agentkeys.credentials.policy import Outcome, ScopeCatalog
 from agentkeys.credentials.quota_keys import email_key, organization_key
 from agentkeys.credentials.repository import CredentialFilter, Position
 from agentkeys.credentials.service import CredentialAdministration
 from agentkeys.db.engine import begin_write
+from agentkeys.durations import parse_duration
 from agentkeys.errors import DomainError, FieldError, NotFound, ValidationFailed, echo
 from agentkeys.validation import parse_instant
 
@@ -148,21 +160,34 @@ def cursor_problem() -> ValidationFailed:
 
 class CursorCodec:
     """Opaque cursors: the last row's (created_at, id), signed with the server secret, so a
-    cursor cannot be forged or altered (any change is refused, 400) and says nothing useful."""
+    cursor cannot be forged or altered (any change is refused, 400) and says nothing useful.
+    Each listing signs with a context of its own: one listing's cursor is refused by another."""
 
-    def __init__(self, server_secret: bytes) -> None:
+    def __init__(self, server_secret: bytes, *, context: bytes = CURSOR_CONTEXT) -> None:
         self._secret = server_secret
+        self._context = context
+
+    def for_context(self, context: bytes) -> CursorCodec:
+        """The same secret, signing for another listing."""
+        return CursorCodec(self._secret, context=context)
 
     def _signature(self, payload: bytes) -> bytes:
-        digest = hmac.new(self._secret, CURSOR_CONTEXT + payload, hashlib.sha256).digest()
+        digest = hmac.new(self._secret, self._context + payload, hashlib.sha256).digest()
         return digest[:CURSOR_SIGNATURE_BYTES]
 
     def encode(self, position: Position) -> str:
-        milliseconds = round(position.created_at.timestamp() * 1000)
-        payload = f"{milliseconds}:{position.credential_id}".encode()
-        return _b64(payload) + "." + _b64(self._signature(payload))
+        return self.encode_key(position.created_at, position.credential_id)
 
     def decode(self, cursor: str) -> Position:
+        created_at, credential_id = self.decode_key(cursor)
+        return Position(created_at=created_at, credential_id=credential_id)
+
+    def encode_key(self, instant: datetime, row_id: str) -> str:
+        milliseconds = round(instant.timestamp() * 1000)
+        payload = f"{milliseconds}:{row_id}".encode()
+        return _b64(payload) + "." + _b64(self._signature(payload))
+
+    def decode_key(self, cursor: str) -> tuple[datetime, str]:
         encoded_payload, dot, encoded_signature = cursor.partition(".")
         try:
             payload = _unb64(encoded_payload)
@@ -171,9 +196,8 @@ class CursorCodec:
             raise cursor_problem() from None
         if not dot or not hmac.compare_digest(signature, self._signature(payload)):
             raise cursor_problem()
-        milliseconds, _, credential_id = payload.decode().partition(":")
-        created_at = datetime.fromtimestamp(int(milliseconds) / 1000, tz=UTC)
-        return Position(created_at=created_at, credential_id=credential_id)
+        milliseconds, _, row_id = payload.decode().partition(":")
+        return datetime.fromtimestamp(int(milliseconds) / 1000, tz=UTC), row_id
 
 
 def _b64(data: bytes) -> str:
@@ -235,17 +259,39 @@ def credential_view(
     )
 
 
-def decision_view(decision: CredentialRequestRecord) -> AdminDecisionDto:
+def decision_view(
+    decision: CredentialRequestRecord, *, credential_id: str | None
+) -> AdminDecisionDto:
+    """A ledger row as an operator sees it: one shape for the ledger and a credential's detail."""
+    details = decision.details
+    needs_more_info = decision.outcome == Outcome.NEEDS_MORE_INFO
+    rate_limited = decision.outcome == Outcome.RATE_LIMITED
+    exhausted = [str(kind) for kind in details.get("exhausted", [])] if rate_limited else None
+    retry_after = details.get("retry_after_seconds") if rate_limited else None
     return AdminDecisionDto(
         credential_request_id=decision.id,
         request_id=decision.request_id,
         decided_at=format_instant(decision.created_at),
         outcome=decision.outcome,
+        organization_name=decision.organization_name,
+        user_email=_text(decision.request, "user_email"),
         client_address=decision.client_address,
         client_network=decision.client_network,
+        credential_id=credential_id,
         request=decision.request,
-        details=decision.details,
+        missing_fields=_names(details, "missing_fields") if needs_more_info else None,
+        unknown_scopes=_names(details, "unknown_scopes") if needs_more_info else None,
+        unclear_fields=_names(details, "unclear_fields") if needs_more_info else None,
+        retry_after_seconds=retry_after if isinstance(retry_after, int) else None,
+        quota=exhausted[0] if exhausted else None,
+        exhausted_quotas=exhausted,
+        details=details,
     )
+
+
+def _names(details: Mapping[str, Any], field: str) -> list[str]:
+    value = details.get(field)
+    return [str(name) for name in value] if isinstance(value, list) else []
 
 
 class AdminCredentialService:
@@ -310,7 +356,9 @@ class AdminCredentialService:
     async def get(self, credential_id: str) -> AdminCredentialDetailDto:
         record, decision = await self._credentials.get(credential_id)
         view = credential_view(record, decision, now=self._credentials.now())
-        return AdminCredentialDetailDto(**view.model_dump(), decision=decision_view(decision))
+        return AdminCredentialDetailDto(
+            **view.model_dump(), decision=decision_view(decision, credential_id=record.id)
+        )
 
     async def revoke(
         self, credential_id: str, *, admin: AdminIdentity, reason: str
@@ -338,3 +386,213 @@ class AdminCredentialService:
             where, actor=admin.actor, reason=body.reason
         )
         return AdminBulkRevocationDto(revoked=len(revoked), credential_ids=revoked)
+
+
+# The decision ledger: pages, the export, and the stats.
+
+DECISIONS_CURSOR_CONTEXT = b"agentkeys admin decisions cursor:"
+# Rows per export batch: each batch is one short read in a session of its own.
+EXPORT_BATCH_ROWS = 500
+TOP_ORGANIZATIONS = 10
+SHORTEST_WINDOW = timedelta(hours=1)
+LONGEST_WINDOW = timedelta(days=30)
+ONE_MILLISECOND = timedelta(milliseconds=1)
+ONE_HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionQuery:
+    """The ledger's filters as an operator gives them (validated by the route or command)."""
+
+    outcome: str | None = None
+    organization: str | None = None
+    user_email: str | None = None
+    client_address: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def decision_filter(query: DecisionQuery) -> DecisionFilter:
+    """The ledger's filter: names and e-mails by their quota identity, an IP address in its
+    canonical form (as the ledger stores it), anything else as given."""
+    if query.outcome is not None and query.outcome not in {o.value for o in Outcome}:
+        raise ValidationFailed(
+            [FieldError("outcome", "Must be one of: " + ", ".join(o.value for o in Outcome))]
+        )
+    return DecisionFilter(
+        outcome=query.outcome,
+        organization_key=(
+            organization_key(query.organization) if query.organization is not None else None
+        ),
+        user_email_key=email_key(query.user_email) if query.user_email is not None else None,
+        client_address=(
+            _canonical_address(query.client_address) if query.client_address is not None else None
+        ),
+        since=query.since,
+        until=query.until,
+    )
+
+
+def _canonical_address(text: str) -> str:
+    try:
+        return str(ip_address(text.strip().split("%", 1)[0]))
+    except ValueError:
+        return text
+
+
+def parse_window(text: str) -> timedelta:
+    """``1h`` to ``30d``: hours (``h``) or days (``d``); anything else is refused, naming it."""
+    try:
+        window: timedelta | None = parse_duration(text)
+    except ValueError:
+        window = None
+    if window is None or not SHORTEST_WINDOW <= window <= LONGEST_WINDOW:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "window",
+                    "Must be from 1h to 30d, written as a whole number and m, h, d or w, "
+                    "like 1h, 24h, 7d or 30d",
+                )
+            ]
+        )
+    return window
+
+
+def _hour_start(instant: datetime) -> datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def _by_outcome(counts: Mapping[str, int]) -> OutcomeCountsDto:
+    return OutcomeCountsDto(**{outcome.value: counts.get(outcome.value, 0) for outcome in Outcome})
+
+
+class AdminDecisionService:
+    """The ledger read by operators: filtered pages newest first, and the stats of a window."""
+
+    def __init__(self, ledger: DecisionLedger, *, clock: Clock, cursors: CursorCodec) -> None:
+        self._ledger = ledger
+        self._clock = clock
+        self._cursors = cursors
+
+    async def list(
+        self, query: DecisionQuery, *, cursor: str | None, limit: int
+    ) -> AdminDecisionPageDto:
+        where = decision_filter(query)
+        after = None
+        if cursor is not None:
+            decided_at, row_id = self._cursors.decode_key(cursor)
+            after = LedgerPosition(decided_at=decided_at, credential_request_id=row_id)
+        # One row more than asked: whether another page exists, without a count.
+        rows = await self._ledger.page(where, after=after, limit=limit + 1)
+        shown = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = shown[-1][0]
+            next_cursor = self._cursors.encode_key(last.created_at, last.id)
+        return AdminDecisionPageDto(
+            items=[decision_view(row, credential_id=issued) for row, issued in shown],
+            next_cursor=next_cursor,
+        )
+
+    async def stats(self, window_text: str) -> AdminStatsDto:
+        window = parse_window(window_text)
+        now = to_millisecond(self._clock.now())
+        since = now - window
+        # The window is [since, now]: a decision made at this very millisecond counts.
+        until = now + ONE_MILLISECOND
+        by_outcome = {
+            row.name: row.count
+            for row in await self._ledger.count_by_outcome(since=since, until=until)
+        }
+        hours: dict[datetime, dict[str, int]] = {}
+        hour = _hour_start(since)
+        while hour <= now:
+            hours[hour] = {}
+            hour += ONE_HOUR
+        for counted in await self._ledger.count_by_hour(since=since, until=until):
+            hours.setdefault(counted.hour, {})[counted.outcome] = counted.count
+        top = await self._ledger.top_organizations(
+            since=since, until=until, limit=TOP_ORGANIZATIONS
+        )
+        revokers = await self._ledger.revocations_by(since=since, until=until)
+        return AdminStatsDto(
+            window=window_text,
+            window_seconds=int(window.total_seconds()),
+            since=format_instant(since),
+            until=format_instant(now),
+            decisions=DecisionStatsDto(
+                total=sum(by_outcome.values()), by_outcome=_by_outcome(by_outcome)
+            ),
+            decisions_by_hour=[
+                HourStatsDto(
+                    hour=format_instant(start),
+                    total=sum(counts.values()),
+                    by_outcome=_by_outcome(counts),
+                )
+                for start, counts in sorted(hours.items())
+            ],
+            credentials=CredentialStatsDto(
+                issued=await self._ledger.credentials_issued(since=since, until=until),
+                active=await self._ledger.credentials_active(now=now),
+            ),
+            top_organizations=[
+                OrganizationStatsDto(
+                    organization=row.organization_key,
+                    organization_name=row.organization_name,
+                    decisions=row.count,
+                )
+                for row in top
+            ],
+            revocations=RevocationStatsDto(
+                total=sum(row.count for row in revokers),
+                by_revoked_by={row.name: row.count for row in revokers},
+            ),
+        )
+
+
+class DecisionExport:
+    """The ledger as JSON Lines, oldest first, the listing's entry shape one per line.
+
+    Memory is bounded by one batch whatever the ledger's size, and each batch is read in a
+    short session of its own: no connection, transaction or SQLite lock is held while the
+    client reads, and a client that goes away stops the reading at the next batch. The export
+    ends at the instant it began (a later ``until`` is cut there), so it always ends.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock,
+        batch_rows: int | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._batch_rows = batch_rows or EXPORT_BATCH_ROWS
+
+    def prepare(self, query: DecisionQuery) -> DecisionFilter:
+        """The filter the export will read: refused here, before any line is sent."""
+        where = decision_filter(query)
+        began = to_millisecond(self._clock.now()) + ONE_MILLISECOND
+        until = began if where.until is None else min(where.until, began)
+        return replace(where, until=until)
+
+    async def lines(self, where: DecisionFilter) -> AsyncIterator[bytes]:
+        """Each batch's lines as one chunk."""
+        after: LedgerPosition | None = None
+        while True:
+            async with self._sessions() as session:
+                rows = await DecisionLedger(session).page(
+                    where, after=after, limit=self._batch_rows, newest_first=False
+                )
+            if not rows:
+                return
+            yield b"".join(
+                decision_view(row, credential_id=issued).model_dump_json().encode() + b"\n"
+                for row, issued in rows
+            )
+            if len(rows) < self._batch_rows:
+                return
+            last = rows[-1][0]
+            after = LedgerPosition(decided_at=last.created_at, credential_request_id=last.id)

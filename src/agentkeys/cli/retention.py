@@ -35,7 +35,7 @@ def db_prune(
         str | None,
         typer.Option(
             help="Remove decisions made, and credentials expired or revoked, longer ago than "
-            "this: a whole number and h, d or w (90d, 12h, 2w). Default: the policy file's "
+            "this: a whole number and m, h, d or w (90d, 12h, 2w). Default: the policy file's "
             "retention.older_than (90d when unset).",
         ),
     ] = None,

@@ -42,6 +42,22 @@ class CredentialRequestRecord(Base):
         Index(
             "ix_credential_requests_organization_key_created_at", "organization_key", "created_at"
         ),
+        # The admin ledger's order and cursor (newest first, the id breaking ties), the stats'
+        # windows, and its filters each in that order.
+        Index("ix_credential_requests_created_at_id", "created_at", "id"),
+        Index("ix_credential_requests_outcome_created_at_id", "outcome", "created_at", "id"),
+        Index(
+            "ix_credential_requests_user_email_key_created_at_id",
+            "user_email_key",
+            "created_at",
+            "id",
+        ),
+        Index(
+            "ix_credential_requests_client_address_created_at_id",
+            "client_address",
+            "created_at",
+            "id",
+        ),
     )
 
 
@@ -77,6 +93,9 @@ class CredentialRecord(Base):
         # The admin listing's order and cursor: newest first, the id breaking ties.
         Index("ix_credentials_created_at_id", "created_at", "id"),
         Index("ix_credentials_user_email_key_created_at", "user_email_key", "created_at"),
+        # The stats: revocations within a window, and the credentials active now.
+        Index("ix_credentials_revoked_at", "revoked_at"),
+        Index("ix_credentials_expires_at", "expires_at"),
         Index(
             "ix_credentials_organization_key_client_network_created_at",
             "organization_key",
