@@ -1,0 +1,58 @@
+"""``agentkeys_http_request_duration_seconds``: every answer's time, by route template.
+
+The outermost middleware (pure ASGI), so it times everything the application does, refusals
+before routing included. The route label is the matched route's path *template*
+(``/v1/homes/{homeId}/get``, set by the router in the request scope), never the raw path;
+a request no route matched is ``unmatched``. Methods outside a fixed list are ``other`` and
+statuses are classes (``2xx``): no client can add a series.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agentkeys.metrics import (
+    HTTP_REQUEST_DURATION,
+    UNMATCHED_ROUTE,
+    method_label,
+    status_class,
+)
+
+# The route a request matched: the router sets it in the scope (``api.app.HeadAsGet`` copies
+# it back from the GET scope it routes a HEAD request with).
+ROUTE = "route"
+# Nothing was answered (the client went away before): still timed, as nginx's 499.
+NO_ANSWER = 499
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template, or ``unmatched``."""
+    path = getattr(scope.get(ROUTE), "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+class RequestMetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = NO_ANSWER
+
+        async def send_timed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_timed)
+        finally:
+            HTTP_REQUEST_DURATION.labels(
+                route_template(scope), method_label(scope["method"]), status_class(status)
+            ).observe(time.perf_counter() - started)
