@@ -5,17 +5,16 @@ an admin key (``Authorization: Bearer wsk_admin_…``, either role). The client 
 peer, or the X-Forwarded-For client behind a trusted proxy (``client_address``): a proxy on
 loopback does not make its clients loopback. Anyone else: 403 ``FORBIDDEN``; a bad or revoked
 admin key: 401; an agent key: 403. Before answering, the worker counts the active credentials
-in the database (at most once a second; a database away leaves the last count and is counted
-as a backend error, the rest of the metrics are still served).
+in the database (a database away leaves the last count and is counted as a backend error; the
+rest of the metrics are still served).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv6Address, ip_address
 
 from fastapi import APIRouter, Request
@@ -30,7 +29,6 @@ from agentkeys.metrics import ACTIVE_CREDENTIALS, BACKEND_ERRORS, exposition
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"], route_class=JsonBodyRoute)
 
-ACTIVE_COUNT_EVERY_SECONDS = 1.0
 ACTIVE_COUNT_TIMEOUT_SECONDS = 2.0
 METRICS_RECOVERY = (
     "Read /metrics from loopback or a network in AGENTKEYS_METRICS_ALLOW, or send an admin key "
@@ -50,21 +48,17 @@ def is_allowed(address: str, allowed: tuple[Network, ...]) -> bool:
     return parsed.is_loopback or any(parsed in network for network in allowed)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class MetricsWiring:
     """What ``/metrics`` needs, built once by ``create_app`` (``app.state.metrics``)."""
 
     allowed: tuple[Network, ...]
     admins: AdminAuthenticator
     count_active: Callable[[], Awaitable[int]]
-    _counted_at: float = field(default=-ACTIVE_COUNT_EVERY_SECONDS)
 
     async def refresh_active(self) -> None:
-        """Set the active-credentials gauge from the database, at most once a second."""
-        now = time.monotonic()
-        if now - self._counted_at < ACTIVE_COUNT_EVERY_SECONDS:
-            return
-        self._counted_at = now
+        """Set the active-credentials gauge from the database (one count over the partial index
+        of unrevoked credentials' expiry; scrapes come from operators only)."""
         try:
             async with asyncio.timeout(ACTIVE_COUNT_TIMEOUT_SECONDS):
                 active = await self.count_active()
