@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Settings
@@ -249,6 +249,33 @@ class TestFailedFlush:
         finally:
             await engine.dispose()
             await away_engine.dispose()
+
+
+class TestLockedRows:
+    async def test_a_flush_gives_way_to_a_transaction_holding_the_row(
+        self, make_app: AppFactory, settings: Settings, db: DatabaseProbe
+    ) -> None:
+        app = make_app(last_used_flush_seconds=NEVER)
+        usage: CredentialUsage = app.state.context.verifier.usage
+        holder = create_async_engine(settings.database_url)
+        async with client_for(app) as client:
+            issued = await issue_credential(client)
+            await client.get(SELF, headers=key_header(issued["credential"]))
+            usage.record(issued["credential_id"], START + timedelta(minutes=1))
+            try:
+                # A revocation in progress: the row is locked (the writer lock, on SQLite).
+                async with holder.connect() as connection:
+                    await connection.execute(
+                        text("UPDATE credentials SET revocation_reason = 'x' WHERE id = :id"),
+                        {"id": issued["credential_id"]},
+                    )
+                    # A deadline, not a timing: without giving way the flush would wait for ever.
+                    assert not await asyncio.wait_for(usage.flush(), POLL_DEADLINE_SECONDS)
+                    await connection.rollback()
+            finally:
+                await holder.dispose()
+            assert await usage.flush()
+            assert await last_used(db, issued["credential_id"]) == START + timedelta(minutes=1)
 
 
 class TestAdminView:

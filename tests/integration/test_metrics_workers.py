@@ -58,7 +58,7 @@ def ok_of_each_worker(directory: Path) -> dict[int, float]:
     for pid in worker_pids(directory):
         (metric,) = [
             m
-            for m in MultiProcessCollector.merge([str(directory / f"counter_{pid}.db")])
+            for m in MultiProcessCollector.merge([str(directory / f"counter_{pid}.db")])  # type: ignore[no-untyped-call]
             if m.name == "agentkeys_verifications"
         ]
         counted[pid] = sum(

@@ -10,6 +10,7 @@ statuses are classes (``2xx``): no client can add a series.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,6 +37,15 @@ def route_template(scope: Scope) -> str:
 class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The histogram's children by labels (a bounded set): a dict read instead of
+        # ``labels()``' lock and conversions on every request.
+        self._children: dict[tuple[str, str, str], Any] = {}
+
+    def _observe(self, labels: tuple[str, str, str], seconds: float) -> None:
+        child = self._children.get(labels)
+        if child is None:
+            child = self._children[labels] = HTTP_REQUEST_DURATION.labels(*labels)
+        child.observe(seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,6 +63,7 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, send_timed)
         finally:
-            HTTP_REQUEST_DURATION.labels(
-                route_template(scope), method_label(scope["method"]), status_class(status)
-            ).observe(time.perf_counter() - started)
+            self._observe(
+                (route_template(scope), method_label(scope["method"]), status_class(status)),
+                time.perf_counter() - started,
+            )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -29,6 +30,8 @@ from agentkeys.credentials.models import CredentialRecord, CredentialRequestReco
 from agentkeys.credentials.policy import Outcome, QuotaUsage
 
 RATE_LIMITED_OUTCOME = Outcome.RATE_LIMITED
+# The longest a batch of last uses waits on a row lock (PostgreSQL's lock_timeout syntax).
+USES_LOCK_TIMEOUT = "100ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +157,17 @@ class CredentialRepository:
     async def record_uses(self, used_at: Mapping[str, datetime]) -> None:
         """Set each credential's ``last_used_at`` to its instant unless it holds a later one:
         one statement for the whole batch (executed for each row), rows in id order so that
-        two processes flushing at once lock them in the same order (no deadlock)."""
+        two processes flushing at once lock them in the same order (no deadlock).
+
+        On PostgreSQL the batch waits at most ``USES_LOCK_TIMEOUT`` for a row another
+        transaction holds (a revocation, a bulk one locking rows in another order): it gives way
+        and fails, to be retried by the next flush, well before the deadlock detector
+        (``deadlock_timeout``, 1 s) could pick the revocation as its victim.
+        """
         if not used_at:
             return
+        if self._session.get_bind().dialect.name == "postgresql":
+            await self._session.execute(text(f"SET LOCAL lock_timeout = '{USES_LOCK_TIMEOUT}'"))
         table = cast_table(CredentialRecord)
         statement = (
             update(table)
