@@ -315,6 +315,18 @@ class Settings(BaseSettings):
         le=300,
         description="An idle keep-alive connection is closed after this many seconds.",
     )
+    metrics_allow: str = Field(
+        default="",
+        description="Comma-separated networks (CIDR) besides loopback that may read `/metrics` "
+        "without an admin key (e.g. `10.0.0.0/8`). Empty: loopback only.",
+    )
+    last_used_flush_seconds: float = Field(
+        default=5,
+        ge=0.1,
+        le=300,
+        description="Credentials' last use is kept in memory and written at most once per "
+        "credential per this many seconds, in one batch (and at shutdown).",
+    )
     log_level: str = Field(default="INFO", description="Level of the `agentkeys` loggers.")
     # None is never the value once validated: unset, it follows the mode.
     log_format: LogFormat = Field(
@@ -381,6 +393,21 @@ class Settings(BaseSettings):
 
     def trusted_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _metrics_networks_parse(cls, value: str) -> str:
+        try:
+            parse_networks(value)
+        except ValueError as error:
+            raise ValueError(
+                f"{error}; expected comma-separated networks, e.g. 10.0.0.0/8,192.168.1.7"
+            ) from None
+        return value
+
+    def metrics_networks(self) -> tuple[Network, ...]:
+        """Networks besides loopback whose clients may read ``/metrics`` without an admin key."""
+        return parse_networks(self.metrics_allow)
 
     @field_validator("secret")
     @classmethod

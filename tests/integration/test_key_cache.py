@@ -29,9 +29,11 @@ class TestSingleFlight:
             responses = await asyncio.gather(
                 *(client.get(SELF, headers=headers) for _ in range(20))
             )
+            # Counted before the shutdown, whose flush of the last uses takes a connection.
+            look_ups = len(checkouts)
 
         assert [response.status_code for response in responses] == [200] * 20
-        assert len(checkouts) == 1
+        assert look_ups == 1
 
     async def test_a_refusal_is_shared_too_and_nothing_is_cached(
         self, make_app: AppFactory

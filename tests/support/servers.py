@@ -42,9 +42,14 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    *, database_url: str, log_path: Path, extra_env: dict[str, str] | None = None
+    *,
+    database_url: str,
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+    arguments: tuple[str, ...] = (),
 ) -> Iterator[RunningServer]:
-    """`agentkeys serve` on a free port, ready (``/readyz`` answers 200) when entered."""
+    """`agentkeys serve` on a free port (``arguments`` added, e.g. ``("--workers", "2")``),
+    ready (``/readyz`` answers 200) when entered."""
     port = free_port()
     environment = {
         **os.environ,
@@ -57,7 +62,7 @@ def running_server(
     executable = Path(sys.executable).with_name("agentkeys")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(executable), "serve", "--port", str(port)],
+            [str(executable), "serve", "--port", str(port), *arguments],
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,

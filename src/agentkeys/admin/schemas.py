@@ -43,7 +43,10 @@ class AdminCredentialDto(BaseModel):
     )
     created_at: DateTimeString
     expires_at: DateTimeString
-    last_used_at: DateTimeString | None = Field(description="Not recorded yet: always null.")
+    last_used_at: DateTimeString | None = Field(
+        description="The last verified use of the key, null if never used. Written in batches: "
+        "up to AGENTKEYS_LAST_USED_FLUSH_SECONDS (5 s) late."
+    )
     revoked_at: DateTimeString | None
     revoked_by: str | None = Field(
         description="`self` (the credential's own key) or `admin:<admin key name>`."

@@ -251,7 +251,7 @@ def credential_view(
         status=status,
         created_at=format_instant(record.created_at),
         expires_at=format_instant(record.expires_at),
-        last_used_at=None,
+        last_used_at=_instant(record.last_used_at),
         revoked_at=_instant(record.revoked_at),
         revoked_by=record.revoked_by,
         revocation_reason=record.revocation_reason,

@@ -13,10 +13,11 @@ from agentkeys.admin import routes as admin_routes
 from agentkeys.admin.deps import AdminWiring
 from agentkeys.admin.service import CursorCodec
 from agentkeys.admin.verifier import AdminKeyVerifier
-from agentkeys.api import health
+from agentkeys.api import health, metrics_route
 from agentkeys.api.context import AppContext
 from agentkeys.api.deps import required_scopes
 from agentkeys.api.errors import HEAD_AS_GET, install_error_handlers
+from agentkeys.api.metrics_route import MetricsWiring
 from agentkeys.api.middleware import (
     BodyTimedOut,
     ClientClosedRequest,
@@ -25,6 +26,7 @@ from agentkeys.api.middleware import (
     client_closed_request,
 )
 from agentkeys.api.openapi import TransportLimits, describe_openapi
+from agentkeys.api.request_metrics import RequestMetricsMiddleware
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
 from agentkeys.cpu import CpuPool
@@ -39,6 +41,7 @@ from agentkeys.credentials.revocations import (
     RedisRevocationBus,
     RevocationBus,
 )
+from agentkeys.credentials.usage import CredentialUsage
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.ratelimit.limiter import memory_backend, redis_backend
@@ -69,6 +72,7 @@ ROUTERS = (
     price_signal_routes.router,
     battery_routes.router,
     health.router,
+    metrics_route.router,
 )
 
 
@@ -105,7 +109,7 @@ def create_app(
     key_cache = VerifiedKeyCache(max_age_seconds=settings.key_cache_seconds)
     # Admin keys on the same path: a cache of their own, evicted by the same announcements.
     admin_key_cache: VerifiedKeyCache[AdminIdentity] = VerifiedKeyCache(
-        max_age_seconds=settings.key_cache_seconds
+        max_age_seconds=settings.key_cache_seconds, name="admin"
     )
     caches = KeyCaches(key_cache, admin_key_cache)
     revocations: RevocationBus = (
@@ -114,10 +118,21 @@ def create_app(
         else LocalRevocationBus(caches)
     )
 
+    session_factory = create_session_factory(engine)
+    clock = clock or SystemClock()
+    usage = CredentialUsage(
+        session_factory=session_factory,
+        clock=clock,
+        flush_seconds=settings.last_used_flush_seconds,
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await revocations.start()
+        await usage.start()
         yield
+        # Before the engine goes: the uses recorded since the last flush are written now.
+        await usage.close()
         await revocations.close()
         await limiter_backend.close()
         await engine.dispose()
@@ -132,9 +147,7 @@ def create_app(
         # built from the Host header could send a client, and its key, anywhere.
         redirect_slashes=False,
     )
-    session_factory = create_session_factory(engine)
     server_secret = settings.secret.get_secret_value().encode("utf-8")
-    clock = clock or SystemClock()
     app.state.context = AppContext(
         session_factory=session_factory,
         clock=clock,
@@ -151,6 +164,7 @@ def create_app(
             catalog=issuing_policy.catalog,
             server_secret=server_secret,
             cache=key_cache,
+            usage=usage,
         ),
         catalog=catalog or load_catalog(),
         server_secret=server_secret,
@@ -159,6 +173,10 @@ def create_app(
     )
     admin_keys = AdminKeyVerifier(
         session_factory=session_factory, server_secret=server_secret, cache=admin_key_cache
+    )
+    # /metrics: who may read it without an admin key, and the active credentials' count.
+    app.state.metrics = MetricsWiring(
+        allowed=settings.metrics_networks(), admins=admin_keys, count_active=usage.count_active
     )
     # The admin feature's own state: only its routes use it.
     app.state.admin = AdminWiring(
@@ -195,6 +213,8 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         body_timeout_seconds=settings.body_timeout_seconds,
     )
+    # Outermost: times every answer, the request middleware's own refusals included.
+    app.add_middleware(RequestMetricsMiddleware)
     mount_routers(app, ROUTERS)
     describe_openapi(
         app,

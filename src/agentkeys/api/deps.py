@@ -21,7 +21,8 @@ from agentkeys.credentials.keys import ADMIN_KEYS
 from agentkeys.credentials.scopes import Scope
 from agentkeys.credentials.verifier import admin_key_refused, repeated_key_header
 from agentkeys.db.engine import pop_after_commit
-from agentkeys.errors import FieldError, InvalidApiKey, ValidationFailed
+from agentkeys.errors import DomainError, ErrorCode, FieldError, InvalidApiKey, ValidationFailed
+from agentkeys.metrics import VERIFIED
 from agentkeys.ratelimit.base import RateDecision
 from agentkeys.validation import decode_json
 
@@ -181,6 +182,19 @@ def require_scopes(*scopes: Scope) -> Guard:
     """
 
     async def guard(request: Request) -> AuthenticatedCredential:
+        try:
+            credential = await admit(request)
+        except DomainError as refusal:
+            # agentkeys_verifications_total{result}: every refusal the guard makes is one of
+            # these codes (a database outage is none: it is answered 503, not a verification).
+            result = VERIFICATION_REFUSALS.get(refusal.code)
+            if result is not None:
+                result.inc()
+            raise
+        VERIFIED_OK.inc()
+        return credential
+
+    async def admit(request: Request) -> AuthenticatedCredential:
         context = app_context(request)
         # Read here rather than through a sub-dependency: one resolution less on every request.
         # The OpenAPI security scheme is declared in api.app for every route documenting 401.
@@ -220,6 +234,17 @@ def require_scopes(*scopes: Scope) -> Guard:
     guard.__name__ = "require_" + ("_".join(s.replace(":", "_") for s in scopes) or "any_scope")
     GUARD_SCOPES[guard] = scopes
     return guard
+
+
+VERIFIED_OK = VERIFIED["ok"]
+VERIFICATION_REFUSALS = {
+    ErrorCode.AUTH_MISSING_API_KEY: VERIFIED["missing"],
+    ErrorCode.AUTH_INVALID_API_KEY: VERIFIED["invalid"],
+    ErrorCode.AUTH_EXPIRED_CREDENTIAL: VERIFIED["expired"],
+    ErrorCode.AUTH_REVOKED_CREDENTIAL: VERIFIED["revoked"],
+    ErrorCode.AUTH_INSUFFICIENT_SCOPE: VERIFIED["insufficient_scope"],
+    ErrorCode.RATE_LIMITED: VERIFIED["rate_limited"],
+}
 
 
 def _priced(cost: int) -> str:

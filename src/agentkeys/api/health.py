@@ -1,12 +1,11 @@
-"""Liveness and readiness probes, and Prometheus metrics, for operators and orchestrators."""
+"""Liveness and readiness probes, for operators and orchestrators (metrics: ``metrics_route``)."""
 
 from __future__ import annotations
 
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from agentkeys.api.context import app_context, request_id_of
@@ -74,9 +73,3 @@ def not_ready(request: Request, message: str, recovery_action: str) -> JSONRespo
         recovery_action=recovery_action,
         retry_after_seconds=NOT_READY_RETRY_SECONDS,
     )
-
-
-@router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """Prometheus metrics of this process."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

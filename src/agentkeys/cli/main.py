@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from uvicorn.supervisors import Multiprocess
 
 from agentkeys.admin.service import AdminKeyService
 from agentkeys.api.protocol import BoundedHttpToolsProtocol, ServerConfig
+from agentkeys.cli.workers import MetricsMultiprocess, metrics_directory
 from agentkeys.clock import SystemClock, format_instant
 from agentkeys.config import Settings, settings_problems
 from agentkeys.credentials import revocations
@@ -116,7 +116,9 @@ def serve(
     if workers == 1:
         uvicorn.Server(config).run(sockets=[listener])
         return
-    Multiprocess(config, sockets=[listener]).run()
+    # Every worker writes its metrics to this directory, so /metrics counts all of them.
+    with metrics_directory():
+        MetricsMultiprocess(config, sockets=[listener]).run()
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:

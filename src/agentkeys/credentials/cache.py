@@ -27,6 +27,7 @@ from typing import Generic, Protocol
 from typing_extensions import TypeVar
 
 from agentkeys.credentials.identity import AuthenticatedCredential
+from agentkeys.metrics import KEY_CACHE_HITS, KEY_CACHE_MISSES
 
 
 class Identified(Protocol):
@@ -44,7 +45,11 @@ class VerifiedKeyCache(Generic[T]):
         max_age_seconds: float,
         max_entries: int = 100_000,
         monotonic: Callable[[], float] = time.monotonic,
+        name: str = "agent",
     ) -> None:
+        # ``name`` labels the hit and miss counters (``agent``, ``admin``): a fixed word.
+        self._hits = KEY_CACHE_HITS.labels(cache=name)
+        self._misses = KEY_CACHE_MISSES.labels(cache=name)
         self._max_age = max_age_seconds
         self._max_entries = max_entries
         self._monotonic = monotonic
@@ -73,15 +78,16 @@ class VerifiedKeyCache(Generic[T]):
         self._suspended = False
 
     def get(self, digest: str) -> T | None:
-        if self._suspended:
-            return None
-        entry = self._by_digest.get(digest)
+        entry = None if self._suspended else self._by_digest.get(digest)
         if entry is None:
+            self._misses.inc()
             return None
         stored_at, credential = entry
         if self._monotonic() - stored_at >= self._max_age:
             self._forget(credential.id)
+            self._misses.inc()
             return None
+        self._hits.inc()
         return credential
 
     def put(self, digest: str, credential: T, *, generation: int) -> None:

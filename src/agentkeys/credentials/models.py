@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agentkeys.db.base import Base, UTCDateTime
@@ -83,6 +83,9 @@ class CredentialRecord(Base):
     # Who revoked it: `self` (its own key) or `admin:<admin key name>`.
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     revocation_reason: Mapped[str | None] = mapped_column(Text())
+    # The last verified use, written in batches (``credentials.usage``): at most a flush
+    # interval late, and never moved back.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     credential_request: Mapped[CredentialRequestRecord] = relationship(
         back_populates="credential", lazy="raise"
@@ -93,9 +96,16 @@ class CredentialRecord(Base):
         # The admin listing's order and cursor: newest first, the id breaking ties.
         Index("ix_credentials_created_at_id", "created_at", "id"),
         Index("ix_credentials_user_email_key_created_at", "user_email_key", "created_at"),
-        # The stats: revocations within a window, and the credentials active now.
+        # The stats: revocations within a window.
         Index("ix_credentials_revoked_at", "revoked_at"),
-        Index("ix_credentials_expires_at", "expires_at"),
+        # The credentials active now (the stats and the metrics' gauge): a range of this
+        # partial index.
+        Index(
+            "ix_credentials_active_expires_at",
+            "expires_at",
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
         Index(
             "ix_credentials_organization_key_client_network_created_at",
             "organization_key",

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, cast, exists, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -15,6 +30,8 @@ from agentkeys.credentials.models import CredentialRecord, CredentialRequestReco
 from agentkeys.credentials.policy import Outcome, QuotaUsage
 
 RATE_LIMITED_OUTCOME = Outcome.RATE_LIMITED
+# The longest a batch of last uses waits on a row lock (PostgreSQL's lock_timeout syntax).
+USES_LOCK_TIMEOUT = "100ms"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +153,41 @@ class CredentialRepository:
             select(literal(1)).select_from(granted).where(granted.c.value.in_(names))
         )
         return found
+
+    async def record_uses(self, used_at: Mapping[str, datetime]) -> None:
+        """Set each credential's ``last_used_at`` to its instant unless it holds a later one:
+        one statement for the whole batch (executed for each row), rows in id order so that
+        two processes flushing at once lock them in the same order (no deadlock).
+
+        On PostgreSQL the batch waits at most ``USES_LOCK_TIMEOUT`` for a row another
+        transaction holds (a revocation, a bulk one locking rows in another order): it gives way
+        and fails, to be retried by the next flush, well before the deadlock detector
+        (``deadlock_timeout``, 1 s) could pick the revocation as its victim.
+        """
+        if not used_at:
+            return
+        if self._session.get_bind().dialect.name == "postgresql":
+            await self._session.execute(text(f"SET LOCAL lock_timeout = '{USES_LOCK_TIMEOUT}'"))
+        table = cast_table(CredentialRecord)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("credential_id"))
+            .where(or_(table.c.last_used_at.is_(None), table.c.last_used_at < bindparam("used_at")))
+            .values(last_used_at=bindparam("used_at"))
+        )
+        rows = [
+            {"credential_id": credential_id, "used_at": used_at[credential_id]}
+            for credential_id in sorted(used_at)
+        ]
+        await self._session.execute(statement, rows)
+
+    async def count_active(self, *, now: datetime) -> int:
+        """Credentials neither revoked nor expired (a range of the partial index on expiry)."""
+        statement = select(func.count()).where(
+            CredentialRecord.revoked_at.is_(None) & (CredentialRecord.expires_at > now)
+        )
+        count: int = (await self._session.execute(statement)).scalar_one()
+        return count
 
     def add(self, record: CredentialRequestRecord | CredentialRecord) -> None:
         self._session.add(record)
@@ -264,3 +316,10 @@ def _issued() -> Select[CredentialRecord, CredentialRequestRecord]:
         CredentialRequestRecord,
         CredentialRecord.credential_request_id == CredentialRequestRecord.id,
     )
+
+
+def cast_table(model: type[CredentialRecord]) -> Table:
+    """The model's Core table (for statements executed once per row of a batch)."""
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101 - a declarative model maps one table
+    return table

@@ -40,10 +40,19 @@ from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
 from agentkeys.credentials.verifier import CredentialVerifier, invalid_key
 from agentkeys.db.engine import after_commit, begin_write
 from agentkeys.errors import NotFound, echo
-from agentkeys.metrics import QUOTA_ALARMS, UNRECORDED_DECISIONS
+from agentkeys.metrics import (
+    DECISIONS,
+    QUOTA_ALARMS,
+    REVOCATIONS,
+    UNRECORDED_DECISIONS,
+    revoker,
+)
 from agentkeys.ratelimit.base import RequestRateLimiter
 
 logger = logging.getLogger(__name__)
+
+for _outcome in Outcome:  # every series from the start: a scrape shows 0, not nothing
+    DECISIONS.labels(outcome=_outcome.value)
 
 REVOKED_NEXT_STEPS = (
     "The credential is revoked and refused from now on. Request a new one if you still need access."
@@ -145,6 +154,7 @@ class CredentialService:
         network = client_network or client_address
         refused = await self._over_issuance_rate(network, request_id=request_id)
         if refused is not None:
+            self._count_decision(refused.outcome)
             return refused
         keys_ = _QuotaKeys(
             organization=organization_key(request.organization_name),
@@ -210,7 +220,18 @@ class CredentialService:
                 "recorded": recorded,
             },
         )
+        self._count_decision(result.outcome)
         return result
+
+    def _count_decision(self, outcome: Outcome) -> None:
+        """``agentkeys_decisions_total{outcome}``, once the unit of work commits (a decision
+        whose commit fails was answered 503, not decided)."""
+        counter = DECISIONS.labels(outcome=outcome.value)
+
+        async def count() -> None:
+            counter.inc()
+
+        after_commit(self._session, count)
 
     async def _over_issuance_rate(self, network: str, *, request_id: str) -> IssuanceResult | None:
         """Refuse a network over its request rate before any transaction or lock is taken.
@@ -465,7 +486,14 @@ async def revoke_record(
     # Announce only once the revocation is committed: a replica that re-read the row before the
     # commit would otherwise cache the credential as still valid.
     credential_id = record.id
-    after_commit(session, lambda: revocations.publish(credential_id))
+    # agentkeys_revocations_total{by}: self, admin or leak (never an admin key's name).
+    counter = REVOCATIONS.labels(by=revoker(actor))
+
+    async def announce() -> None:
+        counter.inc()
+        await revocations.publish(credential_id)
+
+    after_commit(session, announce)
     return True
 
 

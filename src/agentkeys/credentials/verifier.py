@@ -2,7 +2,7 @@
 
 Format and checksum first (no I/O), then the verified-key cache, and only on a miss one indexed
 look-up of the HMAC digest in a short read-only session of its own: a request answered from the
-cache opens no database session at all.
+cache opens no database session at all. A verified use is recorded in memory (``usage``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.models import CredentialRecord
 from agentkeys.credentials.policy import ScopeCatalog
 from agentkeys.credentials.repository import CredentialRepository
+from agentkeys.credentials.usage import CredentialUsage
 from agentkeys.errors import ExpiredCredential, InvalidApiKey, MissingApiKey, RevokedCredential
 
 NEW_CREDENTIAL = "Request a new credential with POST /v1/agent-credentials."
@@ -72,6 +73,7 @@ class CredentialVerifier:
         catalog: ScopeCatalog,
         server_secret: bytes,
         cache: VerifiedKeyCache[AuthenticatedCredential],
+        usage: CredentialUsage,
     ) -> None:
         self._session_factory = session_factory
         self._clock = clock
@@ -79,21 +81,32 @@ class CredentialVerifier:
         self._server_secret = server_secret
         self._cache = cache
         self._flight = SingleFlight(cache)
+        self._usage = usage
 
     @property
     def cache(self) -> VerifiedKeyCache[AuthenticatedCredential]:
         return self._cache
+
+    @property
+    def usage(self) -> CredentialUsage:
+        """Where verified uses are recorded (each credential's last use, written in batches)."""
+        return self._usage
 
     async def authenticate(self, presented: str | None) -> AuthenticatedCredential:
         """The credential of a usable key, or the refusal the contract names (CONTRACT §3)."""
         key_digest = self.digest_of(presented)
         cached = self._cache.get(key_digest)
         if cached is not None:
-            if self._clock.now() >= cached.expires_at:
+            now = self._clock.now()
+            if now >= cached.expires_at:
                 raise expired()
+            # In memory only: written in batches, never once per request (``usage``).
+            self._usage.record(cached.id, now)
             return cached
         # Single flight: requests missing together share one look-up (see ``SingleFlight``).
-        return await self._flight.load(key_digest, self._load)
+        credential = await self._flight.load(key_digest, self._load)
+        self._usage.record(credential.id, self._clock.now())
+        return credential
 
     async def find(self, key_digest: str) -> CredentialRecord | None:
         """The stored credential with this digest, read in a short session of its own (no lock,

@@ -33,7 +33,6 @@ INDEXES = (
         ["client_address", "created_at", "id"],
     ),
     ("ix_credentials_revoked_at", "credentials", ["revoked_at"]),
-    ("ix_credentials_expires_at", "credentials", ["expires_at"]),
 )
 
 
