@@ -33,6 +33,9 @@ WORK = BENCH / ".work"
 PEER = BENCH / "peer"
 VENV_BIN = Path(sys.executable).parent
 SECRET = secrets.token_urlsafe(32)  # production mode refuses a weak secret
+# Several workers need Redis (`serve --workers N` refuses to start without it): their request
+# rates and revocations are shared there. One worker runs without, as a single process would.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RESULTS_START = "<!-- results:start -->"
 RESULTS_END = "<!-- results:end -->"
 VERIFIED_PATH = "/v1/agent-credentials/self"
@@ -238,6 +241,8 @@ def agentkeys_server(database: Path, workers: int, policy: Path) -> Iterator[str
         "AGENTKEYS_POLICY": str(policy),
         "AGENTKEYS_LOG_LEVEL": "WARNING",
     }
+    if workers > 1:
+        env["AGENTKEYS_REDIS_URL"] = REDIS_URL
     log_file = (WORK / f"agentkeys-{database.stem}-{workers}.log").open("wb")
     process = subprocess.Popen(
         [str(VENV_BIN / "agentkeys"), "serve", "--port", str(port), "--workers", str(workers)],
@@ -449,7 +454,8 @@ def write_report(
         RESULTS_START,
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
         f"wrk -t2 -c{config.connections} --latency, {config.duration} s per run, median of "
-        f"{config.runs} runs, wrk on the same machine; SQLite; uvicorn workers.",
+        f"{config.runs} runs, wrk on the same machine; SQLite; uvicorn workers (2 workers "
+        "share request rates and revocations through Redis, as `serve --workers` requires).",
         "",
         "| server | workers | scenario | req/s | p99 ms | ratio | non-2xx |",
         "|---|---|---|---:|---:|---|---:|",

@@ -40,5 +40,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_credentials_active_expires_at", table_name="credentials")
-    with op.batch_alter_table("credentials") as batch:
-        batch.drop_column("last_used_at")
+    # In place, as 0005 does (SQLite >= 3.35 drops a column itself): a batch rebuild of
+    # `credentials`, which homes and feedback reference, fails once they hold rows.
+    op.drop_column("credentials", "last_used_at")
