@@ -286,6 +286,7 @@ class TestCounts:
             await client.get(f"/v1/nowhere/{issued['credential_id']}")
             await client.head("/healthz")
             await client.request("BREW", "/healthz")
+            await client.get("/openapi.json")  # FastAPI's own page: a plain Starlette route
             after = await scrape(client)
 
         name = "agentkeys_http_request_duration_seconds_count"
@@ -295,6 +296,7 @@ class TestCounts:
             ("unmatched", "GET", "4xx"),
             ("/healthz", "HEAD", "2xx"),
             ("/healthz", "other", "4xx"),
+            ("/openapi.json", "GET", "2xx"),
         ]
         for route, method, status in expected:
             labels = {"route": route, "method": method, "status": status}

@@ -25,8 +25,13 @@ CLIENT_CLOSED_REQUEST: Final = 499
 def route_template(scope: Scope) -> str:
     """The template of the route that answered (``/v1/agent-credentials/{credentialId}/revoke``,
     without a parameter's convertor), as Starlette's router records it; ``unmatched`` if none
-    did. A 405 names the route whose path matched."""
+    did. A 405 names the route whose path matched. FastAPI's own pages (``/openapi.json``,
+    ``/docs``) are plain Starlette routes, which record only their endpoint: found by it."""
     route = scope.get("route")
+    endpoint = scope.get("endpoint")
+    if route is None and endpoint is not None:
+        routes = getattr(scope.get("router"), "routes", ())
+        route = next((r for r in routes if getattr(r, "endpoint", None) is endpoint), None)
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     return template if isinstance(template, str) else UNMATCHED_ROUTE
 
