@@ -14,15 +14,17 @@ import zlib
 from collections import Counter
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from agentkeys.client_address import Network, parse_networks
 from agentkeys.logs import LogFormat
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 # Only ever accepted in development mode; a production server refuses to start with it.
 DEVELOPMENT_SECRET = "agentkeys-development-secret-not-for-production"  # noqa: S105
@@ -165,6 +167,11 @@ def async_database_url(value: str) -> str:
 
     Raised messages never quote the URL itself (it may hold a password).
     """
+    # Imported here, not above: the command line reads these settings, and its --help or a bad
+    # option should not wait for SQLAlchemy.
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+
     try:
         url = make_url(value)
     except (ArgumentError, ValueError):

@@ -11,26 +11,11 @@ import json
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentkeys.admin.schemas import (
-    AdminBulkRevokeRequestDto,
-    AdminCredentialDto,
-    AdminRevokeRequestDto,
-)
-from agentkeys.admin.service import (
-    COMMAND_LINE,
-    AdminCredentialService,
-    CredentialQuery,
-    CursorCodec,
-)
 from agentkeys.cli.main import (
     announce_revoked,
     app,
@@ -41,8 +26,14 @@ from agentkeys.cli.main import (
 )
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
-from agentkeys.credentials.policy import ScopeCatalog
-from agentkeys.credentials.service import CredentialAdministration
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from agentkeys.admin.schemas import AdminCredentialDto
+    from agentkeys.admin.service import AdminCredentialService, CredentialQuery, CursorCodec
+    from agentkeys.credentials.policy import ScopeCatalog
 
 credentials_app = typer.Typer(
     help="Agent credentials (wsk_agent_…): list, show, revoke. Database-direct.",
@@ -104,6 +95,8 @@ class Wiring:
 
     @classmethod
     def of(cls, settings: Settings) -> Wiring:
+        from agentkeys.admin.service import CursorCodec
+
         return cls(
             catalog=checked_policy(settings.policy).catalog,
             cursors=CursorCodec(settings.secret.get_secret_value().encode("utf-8")),
@@ -112,6 +105,9 @@ class Wiring:
     def service(
         self, session: AsyncSession, announced: AnnouncedOnCommit | None = None
     ) -> AdminCredentialService:
+        from agentkeys.admin.service import AdminCredentialService
+        from agentkeys.credentials.service import CredentialAdministration
+
         return AdminCredentialService(
             CredentialAdministration(
                 session, clock=clock, revocations=announced or AnnouncedOnCommit()
@@ -126,6 +122,8 @@ def echo_json(value: Any) -> None:
 
 
 def print_table(table: Table) -> None:
+    from rich.console import Console
+
     Console(width=CONSOLE_WIDTH).print(table)
 
 
@@ -191,6 +189,11 @@ def credentials_list(
     as_json: JsonOption = False,
 ) -> None:
     """List credentials, newest first (never their keys: only digests are stored)."""
+    from rich import box
+    from rich.table import Table
+
+    from agentkeys.admin.service import CredentialQuery
+
     settings = load_settings()
     wiring = Wiring.of(settings)
     if organization is not None:
@@ -224,6 +227,9 @@ def credentials_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one credential and the decision that issued it."""
+    from rich import box
+    from rich.table import Table
+
     settings = load_settings()
     wiring = Wiring.of(settings)
     detail = run_in_database(settings, lambda session: wiring.service(session).get(credential_id))
@@ -275,6 +281,9 @@ def credentials_revoke(
 
 
 def revoke_one(settings: Settings, credential_id: str, *, reason: str, as_json: bool) -> None:
+    from agentkeys.admin.schemas import AdminRevokeRequestDto
+    from agentkeys.admin.service import COMMAND_LINE
+
     body: AdminRevokeRequestDto = checked(AdminRevokeRequestDto, reason=reason)
     wiring = Wiring.of(settings)
     announced = AnnouncedOnCommit()
@@ -300,6 +309,9 @@ def revoke_one(settings: Settings, credential_id: str, *, reason: str, as_json: 
 def revoke_organization(
     settings: Settings, organization: str, *, reason: str, yes: bool, as_json: bool
 ) -> None:
+    from agentkeys.admin.schemas import AdminBulkRevokeRequestDto
+    from agentkeys.admin.service import COMMAND_LINE, CredentialQuery
+
     body: AdminBulkRevokeRequestDto = checked(
         AdminBulkRevokeRequestDto, organization=organization, reason=reason
     )

@@ -7,34 +7,23 @@ import contextlib
 import json
 import os
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic_core import PydanticCustomError
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from agentkeys.admin.schemas import AdminDecisionDto, AdminStatsDto
-from agentkeys.admin.service import (
-    DECISIONS_CURSOR_CONTEXT,
-    AdminDecisionService,
-    CursorCodec,
-    DecisionExport,
-    DecisionQuery,
-    decision_filter,
-    parse_window,
-)
 from agentkeys.cli.main import app, fail, load_settings, run_in_database
 from agentkeys.clock import SystemClock, to_millisecond
 from agentkeys.config import Settings
-from agentkeys.credentials.ledger import DecisionLedger
 from agentkeys.credentials.policy import Outcome
-from agentkeys.db.engine import create_session_factory
 from agentkeys.durations import parse_duration
 from agentkeys.errors import ValidationFailed
-from agentkeys.validation import parse_instant
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from agentkeys.admin.schemas import AdminDecisionDto, AdminStatsDto
+    from agentkeys.admin.service import AdminDecisionService, DecisionQuery
 
 decisions_app: typer.Typer = typer.Typer(
     help="The decision ledger: every credential request and what it was answered.",
@@ -76,6 +65,8 @@ def _instant(option: str, text: str | None, *, now: datetime) -> datetime | None
         return None
     with contextlib.suppress(ValueError):
         return now - parse_duration(text)
+    from agentkeys.validation import parse_instant
+
     try:
         return parse_instant(text)
     except PydanticCustomError as error:
@@ -97,6 +88,8 @@ def _query(
     since: str | None,
     until: str | None,
 ) -> DecisionQuery:
+    from agentkeys.admin.service import DecisionQuery, decision_filter
+
     for option, text in (
         ("--outcome", outcome),
         ("--organization", organization),
@@ -122,6 +115,9 @@ def _query(
 
 
 def _service(settings: Settings, session: AsyncSession) -> AdminDecisionService:
+    from agentkeys.admin.service import DECISIONS_CURSOR_CONTEXT, AdminDecisionService, CursorCodec
+    from agentkeys.credentials.ledger import DecisionLedger
+
     secret = settings.secret.get_secret_value().encode("utf-8")
     return AdminDecisionService(
         DecisionLedger(session),
@@ -180,6 +176,10 @@ def decisions_list(
     if as_json:
         typer.echo(json.dumps([entry.model_dump(mode="json") for entry in page.items], indent=2))
         return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(box=box.SIMPLE)
     for column in (
         "decided_at",
@@ -228,6 +228,11 @@ def decisions_export(
     out = typer.get_binary_stream("stdout")
 
     async def export(session: AsyncSession) -> int | None:
+        from sqlalchemy.ext.asyncio import AsyncEngine
+
+        from agentkeys.admin.service import DecisionExport
+        from agentkeys.db.engine import create_session_factory
+
         # Not in the unit of work's session: a short session of its own per batch, on its engine.
         engine = session.bind
         assert isinstance(engine, AsyncEngine)  # noqa: S101 - run_in_database binds an engine
@@ -270,6 +275,8 @@ def stats(
 
     Decisions by outcome and by UTC hour, credentials issued and active, the top organizations
     by decisions, and revocations by who revoked."""
+    from agentkeys.admin.service import parse_window
+
     try:
         parse_window(window)
     except ValidationFailed as error:
@@ -281,6 +288,10 @@ def stats(
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))
         return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(width=WIDE)
     outcomes = [outcome.value for outcome in Outcome]
     console.print(f"{answer.since} to {answer.until} ({answer.window})")

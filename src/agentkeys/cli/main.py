@@ -8,40 +8,25 @@ import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
-import uvicorn
 from pydantic import ValidationError
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentkeys.admin.service import AdminKeyService
-from agentkeys.api.protocol import BoundedHttpToolsProtocol, ServerConfig
-from agentkeys.cli.workers import MetricsMultiprocess, metrics_directory
 from agentkeys.clock import SystemClock, format_instant
 from agentkeys.config import Settings, settings_problems
-from agentkeys.credentials import revocations
 from agentkeys.credentials.identity import AdminRole
-from agentkeys.credentials.policy import IssuingPolicy
-from agentkeys.credentials.policy_file import (
-    PolicyError,
-    default_policy_text,
-    describe,
-    load_policy,
-)
-from agentkeys.db import migrate
-from agentkeys.db.engine import (
-    create_engine,
-    create_session_factory,
-    is_sqlite,
-    pop_after_commit,
-)
 from agentkeys.errors import DomainError
 from agentkeys.logs import configure_logging
+
+# Everything heavy (uvicorn, SQLAlchemy, Alembic, Redis, rich, the app and the services) is
+# imported inside the commands that use it: `--help`, a refused setting or a bad option answer
+# without paying for it.
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from agentkeys.admin.service import AdminKeyService
+    from agentkeys.credentials.policy import IssuingPolicy
 
 MAX_PORT = 65535
 T = TypeVar("T")
@@ -62,6 +47,8 @@ def load_settings() -> Settings:
 
 
 def checked_policy(path: Path | None) -> IssuingPolicy:
+    from agentkeys.credentials.policy_file import PolicyError, load_policy
+
     try:
         return load_policy(path)
     except PolicyError as error:
@@ -99,6 +86,10 @@ def serve(
     except typer.Exit:
         listener.close()
         raise
+    import uvicorn
+
+    from agentkeys.api.protocol import BoundedHttpToolsProtocol, ServerConfig
+
     config = ServerConfig(
         "agentkeys.api.asgi:app",
         header_timeout_seconds=settings.header_timeout_seconds,
@@ -116,6 +107,8 @@ def serve(
     if workers == 1:
         uvicorn.Server(config).run(sockets=[listener])
         return
+    from agentkeys.cli.workers import MetricsMultiprocess, metrics_directory
+
     # Every worker writes its metrics to this directory, so /metrics counts all of them.
     with metrics_directory():
         MetricsMultiprocess(config, sockets=[listener]).run()
@@ -148,6 +141,9 @@ def bound_listener(host: str, port: int) -> socket.socket:
 
 def ready_database(database_url: str) -> None:
     """SQLite: create or upgrade the schema. PostgreSQL: refuse unless it is at head."""
+    from agentkeys.db import migrate
+    from agentkeys.db.engine import is_sqlite
+
     if is_sqlite(database_url):
         upgraded(database_url, "head")
     try:
@@ -167,6 +163,8 @@ IN_MEMORY = (
 
 
 def upgraded(database_url: str, revision: str) -> None:
+    from agentkeys.db import migrate
+
     problem = migrate.unknown_revision(revision)
     if problem is not None:
         fail(problem, code=2)
@@ -197,6 +195,8 @@ def policy_check(
     file: Annotated[Path, typer.Argument(help="Policy file (TOML) to check.")],
 ) -> None:
     """Validate a policy file and print what it allows. Exit 2 naming each bad line."""
+    from agentkeys.credentials.policy_file import describe
+
     typer.echo(describe(checked_policy(file)))
     typer.echo(f"{file}: OK")
 
@@ -204,6 +204,8 @@ def policy_check(
 @policy_app.command("show-default")
 def policy_show_default() -> None:
     """Print the shipped default policy, a starting point for your own."""
+    from agentkeys.credentials.policy_file import default_policy_text
+
     typer.echo(default_policy_text(), nl=False)
 
 
@@ -214,12 +216,17 @@ admin_app = typer.Typer(
 )
 app.add_typer(admin_app, name="admin")
 
-Operation = Callable[[AsyncSession], Awaitable[T]]
+if TYPE_CHECKING:
+    Operation = Callable[[AsyncSession], Awaitable[T]]
 
 
 def run_in_database(settings: Settings, operation: Operation[T]) -> T:
     """Run ``operation`` in one unit of work on the configured database: committed when it
     returns, rolled back when it fails; a problem is one line on stderr, never a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    from agentkeys.db import migrate
+    from agentkeys.db.engine import create_engine, create_session_factory, pop_after_commit
 
     async def run() -> T:
         engine = create_engine(settings.database_url)
@@ -254,6 +261,8 @@ def announce_revoked(settings: Settings, ids: list[str]) -> None:
     """Tell running replicas at once (their caches forget the keys), when Redis is configured."""
     if not ids or not settings.redis_url:
         return
+    from agentkeys.credentials import revocations
+
     if not asyncio.run(revocations.announce(settings.redis_url, ids)):
         typer.echo(
             "warning: could not announce the revocation on Redis; running servers refuse the key "
@@ -263,6 +272,8 @@ def announce_revoked(settings: Settings, ids: list[str]) -> None:
 
 
 def admin_key_service(settings: Settings, session: AsyncSession) -> AdminKeyService:
+    from agentkeys.admin.service import AdminKeyService
+
     return AdminKeyService(
         session,
         clock=SystemClock(),
@@ -316,6 +327,10 @@ def admin_list_keys(
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(box=box.SIMPLE)
     for column in ("id", "name", "role", "status", "created_at", "revoked_at"):
         table.add_column(column, no_wrap=True)

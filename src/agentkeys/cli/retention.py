@@ -6,22 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.exc import DBAPIError
 
 from agentkeys.cli.main import checked_policy, db_app, fail, load_settings
 from agentkeys.clock import Clock, SystemClock, format_instant, to_millisecond
 from agentkeys.config import Settings
-from agentkeys.credentials.policy_file import retention_problem
-from agentkeys.db import migrate
-from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.durations import format_duration, parse_duration
-from agentkeys.retention.service import Batch, Pruned, RetentionService
+
+if TYPE_CHECKING:
+    from agentkeys.retention.service import Pruned
 
 # What "older than" is measured back from (tests put a frozen clock here).
 clock: Clock = SystemClock()
@@ -55,6 +50,8 @@ def db_prune(
 ) -> None:
     """Remove old decisions and long-dead credentials (with their homes and feedback); a
     decision whose credential is kept stays."""
+    from agentkeys.credentials.policy_file import retention_problem
+
     settings = load_settings()
     policy = checked_policy(settings.policy)
     retention = policy.retention.older_than
@@ -80,6 +77,11 @@ def db_prune(
 def run_prune(settings: Settings, *, cutoff: datetime, dry_run: bool, batch_size: int) -> Pruned:
     """Count (dry run), or prune batch by batch: each batch its own committed transaction, so
     an interrupted prune keeps what it did and a rerun goes on."""
+    from sqlalchemy.exc import DBAPIError
+
+    from agentkeys.db import migrate
+    from agentkeys.db.engine import create_engine, create_session_factory
+    from agentkeys.retention.service import Batch, Pruned, RetentionService
 
     async def prune() -> Pruned:
         engine = create_engine(settings.database_url)
@@ -134,6 +136,10 @@ def report(
             )
         )
         return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
     verb = "would remove" if dry_run else "removed"
     typer.echo(
         f"{'dry run: ' if dry_run else ''}decisions and dead credentials older than {older_than} "
