@@ -62,6 +62,7 @@ class Session:
     """What the module's server was asked, what it answered, and what it wrote."""
 
     written: bytes = b""
+    base_url: str = ""
     secrets: list[str] = field(default_factory=list)
     request_ids: dict[str, str] = field(default_factory=dict)
     answers: dict[str, httpx.Response] = field(default_factory=dict)
@@ -187,6 +188,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
         log_path=directory / "server.log",
         extra_env={"AGENTKEYS_LOG_FORMAT": "json"},
     ) as server:
+        recorded.base_url = server.base_url
         run_session(server.base_url, database_url, recorded)
         server.stop()
     recorded.written = server.log_path.read_bytes()
@@ -214,6 +216,12 @@ class TestEveryLine:
         assert ("uvicorn.error", "Application startup complete.") in events
         assert ("uvicorn.error", "Application shutdown complete.") in events
         assert not [line for line in session.lines if line["logger"] == "uvicorn.access"]
+
+    def test_the_server_says_where_it_listens(self, session: Session) -> None:
+        # Uvicorn does not, when it is handed the socket: the operator must not have to guess.
+        (first, *_) = session.lines
+        assert first["logger"] == "agentkeys.cli"
+        assert first["event"] == f"serving on {session.base_url} (workers: 1)"
 
     def test_nothing_went_wrong_in_the_server(self, session: Session) -> None:
         assert not [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -103,6 +104,12 @@ def serve(
         server_header=False,
         http=BoundedHttpToolsProtocol,
         timeout_keep_alive=settings.keepalive_timeout_seconds,
+    )
+    # Uvicorn says where it listens only when it binds the socket itself: say it here.
+    bound_host, bound_port = listener.getsockname()[:2]
+    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    logging.getLogger("agentkeys.cli").info(
+        "serving on http://%s:%s (workers: %d)", shown_host, bound_port, workers
     )
     if workers == 1:
         uvicorn.Server(config).run(sockets=[listener])
