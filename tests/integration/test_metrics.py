@@ -64,10 +64,12 @@ class TestAccess:
         assert answer.headers["content-type"].startswith("text/plain")
         assert "agentkeys_verifications_total" in answer.text
 
-    async def test_anyone_else_is_refused_in_the_envelope(self, make_app: AppFactory) -> None:
+    async def test_anyone_else_is_asked_for_an_admin_key_in_the_envelope(
+        self, make_app: AppFactory
+    ) -> None:
         async with client_for(make_app(), client_address=OUTSIDE) as client:
             answer = await client.get(METRICS)
-        body = assert_envelope(answer, status=403, code="FORBIDDEN")
+        body = assert_envelope(answer, status=401, code="AUTH_MISSING_API_KEY")
         assert "AGENTKEYS_METRICS_ALLOW" in body["message"]
         assert "agentkeys_" not in answer.text
 
@@ -80,7 +82,7 @@ class TestAccess:
         async with client_for(app, client_address="2001:db8::5") as client:
             assert (await client.get(METRICS)).status_code == 200
         async with client_for(app, client_address="203.0.113.77") as client:
-            assert_envelope(await client.get(METRICS), status=403, code="FORBIDDEN")
+            assert_envelope(await client.get(METRICS), status=401, code="AUTH_MISSING_API_KEY")
 
     async def test_a_proxy_on_loopback_does_not_make_its_clients_loopback(
         self, make_app: AppFactory
@@ -89,7 +91,7 @@ class TestAccess:
         async with client_for(app, client_address="127.0.0.1") as client:
             forwarded = await client.get(METRICS, headers={"X-Forwarded-For": OUTSIDE})
             direct = await client.get(METRICS)
-        assert_envelope(forwarded, status=403, code="FORBIDDEN")
+        assert_envelope(forwarded, status=401, code="AUTH_MISSING_API_KEY")
         assert direct.status_code == 200
 
     async def test_a_client_cannot_claim_loopback_in_x_forwarded_for(
@@ -98,7 +100,7 @@ class TestAccess:
         # Its peer is no trusted proxy: the header is not believed.
         async with client_for(make_app(), client_address=OUTSIDE) as client:
             answer = await client.get(METRICS, headers={"X-Forwarded-For": "127.0.0.1"})
-        assert_envelope(answer, status=403, code="FORBIDDEN")
+        assert_envelope(answer, status=401, code="AUTH_MISSING_API_KEY")
 
     @pytest.mark.parametrize("role", [AdminRole.ADMIN, AdminRole.VIEWER])
     async def test_an_admin_key_reads_from_anywhere(

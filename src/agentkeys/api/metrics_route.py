@@ -3,8 +3,9 @@
 Served to loopback clients and the networks in ``AGENTKEYS_METRICS_ALLOW``, or to anyone with
 an admin key (``Authorization: Bearer wsk_admin_…``, either role). The client is the socket
 peer, or the X-Forwarded-For client behind a trusted proxy (``client_address``): a proxy on
-loopback does not make its clients loopback. Anyone else: 403 ``FORBIDDEN``; a bad or revoked
-admin key: 401; an agent key: 403. Before answering, the worker counts the active credentials
+loopback does not make its clients loopback. Anyone else without a key: 401
+``AUTH_MISSING_API_KEY`` (an admin key would be let in, as on the admin API); a bad or revoked
+admin key: 401; an agent key: 403 ``FORBIDDEN``. Before answering, the worker counts the active credentials
 in the database (a database away leaves the last count and is counted as a backend error; the
 rest of the metrics are still served).
 """
@@ -23,7 +24,7 @@ from fastapi.responses import Response
 from agentkeys.api.deps import API_KEY_HEADER, JsonBodyRoute, address_of_request, bearer_token_of
 from agentkeys.client_address import Network
 from agentkeys.credentials.identity import AdminAuthenticator
-from agentkeys.errors import Forbidden
+from agentkeys.errors import Forbidden, MissingApiKey
 from agentkeys.metrics import ACTIVE_CREDENTIALS, BACKEND_ERRORS, exposition
 
 logger = logging.getLogger(__name__)
@@ -82,11 +83,16 @@ async def admit_reader(request: Request) -> None:
     if is_allowed(address_of_request(request), wiring.allowed):
         return
     token = bearer_token_of(request)
-    if token is None:
-        kind = "an agent key" if request.headers.getlist(API_KEY_HEADER) else "no admin key"
+    if token is None and request.headers.getlist(API_KEY_HEADER):
         raise Forbidden(
-            f"Metrics are served to loopback and AGENTKEYS_METRICS_ALLOW networks; this "
-            f"client is in neither and sent {kind}.",
+            "Metrics are served to loopback and AGENTKEYS_METRICS_ALLOW networks, or with an "
+            "admin key; this client is in neither and sent an agent key.",
+            recovery_action=METRICS_RECOVERY,
+        )
+    if token is None:
+        raise MissingApiKey(
+            "Metrics are served to loopback and AGENTKEYS_METRICS_ALLOW networks, or with an "
+            "admin key; this client is in neither and sent no key.",
             recovery_action=METRICS_RECOVERY,
         )
     # 401 for a bad or revoked admin key, 403 for an agent key sent as the bearer token.
