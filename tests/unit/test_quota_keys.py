@@ -90,6 +90,19 @@ def test_compatibility_forms_come_from_unicode_data() -> None:
     assert len(COMPATIBLE["a"]) > 15
 
 
+@pytest.mark.parametrize(
+    "mark",
+    [
+        "\U0001171e",  # a combining mark in Python's Unicode data, spacing in newer data
+        "\u0301",
+        "\u20dd",  # enclosing
+    ],
+)
+def test_a_combining_mark_alone_or_inside_a_name_adds_nothing(mark: str) -> None:
+    assert organization_key(mark) == organization_key("") == ""
+    assert organization_key(f"Acme{mark} Power") == organization_key("Acme Power")
+
+
 @given(st.data(), st.text(max_size=30))
 def test_inserted_combining_marks_never_make_a_new_organization(
     data: st.DataObject, name: str
