@@ -5,9 +5,9 @@ an admin key (``Authorization: Bearer wsk_admin_…``, either role). The client 
 peer, or the X-Forwarded-For client behind a trusted proxy (``client_address``): a proxy on
 loopback does not make its clients loopback. Anyone else without a key: 401
 ``AUTH_MISSING_API_KEY`` (an admin key would be let in, as on the admin API); a bad or revoked
-admin key: 401; an agent key: 403 ``FORBIDDEN``. Before answering, the worker counts the active credentials
-in the database (a database away leaves the last count and is counted as a backend error; the
-rest of the metrics are still served).
+admin key: 401; an agent key: 403 ``FORBIDDEN``. Before answering, the worker counts the active
+credentials in the database (a database away leaves the last count and is counted as a backend
+error; the rest of the metrics are still served).
 """
 
 from __future__ import annotations
