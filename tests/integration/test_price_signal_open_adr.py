@@ -137,7 +137,10 @@ class TestExportPrice:
         no_export = plan.model_copy(update={"export_credit": ExportCredit(type="none")})
         start = datetime(2026, 3, 1, 12, tzinfo=UTC)
         points = price_signal(
-            no_export, timezone=ZoneInfo(utility.timezone), start=start, end=start + timedelta(hours=2)
+            no_export,
+            timezone=ZoneInfo(utility.timezone),
+            start=start,
+            end=start + timedelta(hours=2),
         )
 
         event = OpenAdrEventDto.of(home_id="ws_home_x", plan=no_export, start=start, points=points)

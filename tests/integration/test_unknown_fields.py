@@ -59,6 +59,7 @@ ROUTES = [
     "/v1/homes/{id}/bill/period",
     "/v1/homes/bill/period/rateplan/{ratePlanId}",
     "/v1/homes/{id}/price_signal",
+    "/v1/homes/{id}/price_signal/open_adr",
     "/v1/homes/{id}/battery/estimate_savings",
 ]
 

@@ -63,6 +63,7 @@ MONTHLY_BILL = "/v1/homes/{id}/bill/monthly"
 PERIOD_BILL = "/v1/homes/{id}/bill/period"
 QUOTE = "/v1/homes/bill/period/rateplan/{ratePlanId}"
 PRICE_SIGNAL = "/v1/homes/{id}/price_signal"
+OPEN_ADR_PRICE_SIGNAL = "/v1/homes/{id}/price_signal/open_adr"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -187,6 +188,7 @@ SHAPED_BODIES: dict[str, st.SearchStrategy[Any]] = {
     PERIOD_BILL: period_bills(whole_months=False),
     QUOTE: period_bills(whole_months=True) | period_bills(whole_months=False),
     PRICE_SIGNAL: price_windows(),
+    OPEN_ADR_PRICE_SIGNAL: price_windows(),
 }
 
 
@@ -396,6 +398,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     PERIOD_BILL: {"startDate": "2026-02-01", "endDate": "2026-03-01", "usage": MONTH_OF_USAGE},
     QUOTE: {"startDate": "2026-02-01", "endDate": "2026-03-01", "usage": MONTH_OF_USAGE},
     PRICE_SIGNAL: {"startTime": "2026-02-01T00:00:00Z", "endTime": "2026-02-01T01:00:00Z"},
+    OPEN_ADR_PRICE_SIGNAL: {"startTime": "2026-02-01T00:00:00Z", "endTime": "2026-02-01T01:00:00Z"},
     "/v1/homes/{id}/battery/estimate_savings": {
         "days": 1,
         "months": [1],

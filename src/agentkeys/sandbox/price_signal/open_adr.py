@@ -22,7 +22,7 @@ from agentkeys.sandbox.tariffs.model import RatePlan
 from agentkeys.sandbox.wire import CamelResponse
 
 PayloadType = Literal["PRICE", "EXPORT_PRICE"]
-QUARTER_HOUR = "PT15M"
+QUARTER_HOUR: Literal["PT15M"] = "PT15M"
 
 
 class EventPayloadDescriptorDto(CamelResponse):
