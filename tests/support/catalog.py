@@ -6,12 +6,22 @@ from __future__ import annotations
 PGE, SCE, DUKE = "14328", "17609", "5416"
 
 # Rate plans.
-E_TOU_C = "8fafe26c6f12cd7da414d3cd"  # PG&E E-TOU-C: peak 4-9 p.m., summer June-September
-E_1 = "f32aedcaba2a8d4211e3f7d8"  # PG&E E-1: tiered
-SCE_TOU_D = "70615ff74102db7043697d35"  # SCE TOU-D-4-9PM
-DUKE_RS = "572cc796dcfa91eff80286e8"  # Duke Energy Carolinas RS
+# URDB labels (the ratebook files pge-e-tou-c, pge-e-1, sce-tou-d-4-9pm, duke-carolinas-rs).
+E_TOU_C = "69de6fa62aa9e9994f0ed2bd"  # PG&E E-TOU-C: peak 4-9 p.m., baseline credit, $/day charge
+E_1 = "69d92c23ac3477692606714c"  # PG&E E-1: tiered by a daily baseline
+SCE_TOU_D = "66ccb7bfa7d4ef64fc07ad6b"  # SCE TOU-D-4-9PM
+DUKE_RS = "6998c205a746c90e550cb23f"  # Duke Energy Carolinas RS: two monthly fixed charges
 PLANS = (E_TOU_C, E_1, SCE_TOU_D, DUKE_RS)
 UTILITY_OF_PLAN = {E_TOU_C: PGE, E_1: PGE, SCE_TOU_D: SCE, DUKE_RS: DUKE}
+
+# The ids the sandbox answered for those plans before the catalog used URDB labels: the catalog
+# still resolves them (stored homes keep their plan), answering the new id.
+LEGACY_IDS = {
+    "8fafe26c6f12cd7da414d3cd": E_TOU_C,
+    "f32aedcaba2a8d4211e3f7d8": E_1,
+    "70615ff74102db7043697d35": SCE_TOU_D,
+    "572cc796dcfa91eff80286e8": DUKE_RS,
+}
 
 # Well-formed ids the catalog does not hold.
 UNKNOWN_PLAN = "0123456789abcdef01234567"
