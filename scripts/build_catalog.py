@@ -17,14 +17,16 @@ else one flat plan at the utility's EIA-861 average residential rate.
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -489,6 +491,268 @@ def ratebook_holidays(plan: RawPlan, schedule: dict[str, Any]) -> None:
         plan.simplifications.append("Holidays are priced as ordinary days: the source names none.")
 
 
+# --- states and names of utilities ---------------------------------------------------------------
+
+
+@dataclass
+class UtilityFacts:
+    """What the EIA files say of each utility: name and state (the most common across rows)."""
+
+    names: dict[str, str]
+    states: dict[str, str]
+    zip_rows: dict[str, list[dict[str, str]]]
+
+
+def most_common(counter: Counter[str]) -> str:
+    return min(counter.items(), key=lambda item: (-item[1], item[0]))[0]
+
+
+def read_utility_facts(data: Path) -> UtilityFacts:
+    zip_rows: dict[str, list[dict[str, str]]] = {}
+    with (data / "eia-openei-zip" / "non_iou_zipcodes_2024.csv").open(encoding="utf-8") as file:
+        for row in csv.DictReader(file):
+            zip_rows.setdefault(row["eiaid"], []).append(row)
+    names = {
+        eia: most_common(Counter(r["utility_name"] for r in rows)) for eia, rows in zip_rows.items()
+    }
+    states = {eia: most_common(Counter(r["state"] for r in rows)) for eia, rows in zip_rows.items()}
+    territory = data / "eia-861-territory" / "service_territory_2018.csv"
+    if territory.is_file():
+        counties: dict[str, Counter[str]] = {}
+        with territory.open(encoding="utf-8") as file:
+            for row in csv.DictReader(file):
+                state = STATES.get(row["State_Name"])
+                if state:
+                    counties.setdefault(row["Utility_Number"], Counter())[state] += 1
+                    names.setdefault(row["Utility_Number"], row["Utility_Name"])
+        for eia, counter in counties.items():
+            states.setdefault(eia, most_common(counter))
+    return UtilityFacts(names=names, states=states, zip_rows=zip_rows)
+
+
+def state_in_name(name: str) -> str | None:
+    """A state written in a URDB utility name: "City of Lamar, Colorado (Utility Company)"."""
+    found = [code for state, code in STATES.items() if re.search(rf"\b{state}\b", name)]
+    return found[0] if len(found) == 1 else None
+
+
+# --- URDB (dGen's cache) -------------------------------------------------------------------------
+
+DEMAND_KEYS = ("demandratestructure", "flatdemandstructure", "coincidentratestructure")
+DG_RULES = {"Net Metering": "net_metering", "Buy All Sell All": "buy_all_sell_all"}
+DAILY_CHARGE = re.compile(r"^\$(\d+(?:\.\d+)?)$")
+
+
+def read_urdb(data: Path, build: Build, facts: UtilityFacts) -> None:
+    records = json.loads((data / "urdb-dgen" / "residential_no_enddate.json").read_text("utf-8"))
+    ratebook_utilities = {plan.utility_id for plan in build.plans}
+    candidates: dict[str, list[RawPlan]] = {}
+    for record in sorted(records, key=lambda record: record["label"]):
+        utility_id = str(record["eiaid"])
+        if utility_id in ratebook_utilities:
+            build.exclude("urdb", "utility has ratebook plans")
+            continue
+        state = facts.states.get(utility_id) or state_in_name(record["utility"])
+        if state is None:  # such a utility serves no ZIP of the EIA files either
+            build.exclude("urdb", "utility in no EIA file (no state)")
+            continue
+        try:
+            plan = urdb_plan(record)
+        except Excluded as excluded:
+            build.exclude("urdb", excluded.reason)
+            continue
+        candidates.setdefault(utility_id, []).append(plan)
+        build.utilities.setdefault(
+            utility_id,
+            {"utilityName": facts.names.get(utility_id, record["utility"]), "state": state},
+        )
+    for plans in candidates.values():
+        newest = max(plan.effective_date or date.min for plan in plans)
+        for plan in plans:
+            if (plan.effective_date or date.min) < newest:
+                build.exclude("urdb", "an older rate of a utility with a newer one")
+            else:
+                build.plans.append(plan)
+
+
+def urdb_price(tier: dict[str, Any]) -> Decimal:
+    return dec(tier.get("rate") or 0) + dec(tier.get("adj") or 0)
+
+
+def urdb_plan(record: dict[str, Any]) -> RawPlan:
+    structure = record.get("energyratestructure")
+    if not structure or not record.get("energyweekdayschedule"):
+        raise Excluded("no energy rate structure")
+    if any(
+        urdb_price(tier)
+        for key in DEMAND_KEYS
+        for period in record.get(key) or []
+        for tier in period
+    ):
+        raise Excluded("demand charges")
+    units = {tier.get("unit") for period in structure for tier in period}
+    if not units <= set(TIER_UNITS):
+        raise Excluded("tier unit other than kWh or kWh daily")
+    if len({TIER_UNITS[unit] for unit in units}) > 1:
+        raise Excluded("tiers mix kWh per month and per day")
+    if any("rate" not in tier for period in structure for tier in period):
+        raise Excluded("tier without a rate")
+    label = record["label"]
+    plan = RawPlan(
+        utility_id=str(record["eiaid"]),
+        plan_id=label,
+        rate_id=label,
+        name=record["name"].strip(),
+        data_source="urdb",
+        source=URDB_PAGE.format(label=label),  # the record's own uri sometimes names another
+        effective_date=None,
+        periods=[
+            [
+                RawTier(
+                    price=urdb_price(tier),
+                    max_kwh=dec(tier["max"]) if tier.get("max") is not None else None,
+                    sell=dec(tier["sell"]) if tier.get("sell") is not None else None,
+                )
+                for tier in period
+            ]
+            for period in structure
+        ],
+        weekday=[list(row) for row in record["energyweekdayschedule"]],
+        weekend=[list(row) for row in record["energyweekendschedule"]],
+        tier_unit=TIER_UNITS[units.pop()],
+        sources=[
+            {"url": URDB_PAGE.format(label=label), "title": "U.S. Utility Rate Database record"}
+        ],
+        notes=" ".join((record.get("description") or "").split())[:400],
+    )
+    cited = record.get("source") or ""
+    if cited.startswith("http"):
+        plan.sources.append({"url": cited, "title": "rate sheet cited by URDB"})
+    urdb_dates(plan, record)
+    urdb_charges(plan, record)
+    if weekend_differs(plan):
+        plan.simplifications.append("Holidays are priced as ordinary days: URDB names none.")
+    rule = DG_RULES.get(
+        record.get("dgrules") or "", "net_billing" if record.get("dgrules") else None
+    )
+    export_rule(plan, rule, "the URDB record")
+    check_shape(plan)
+    return plan
+
+
+def urdb_dates(plan: RawPlan, record: dict[str, Any]) -> None:
+    if record.get("startdate"):
+        plan.effective_date = datetime.fromtimestamp(record["startdate"], UTC).date()
+    elif record.get("revisions"):
+        plan.effective_date = datetime.fromtimestamp(min(record["revisions"]), UTC).date()
+        plan.simplifications.append(
+            "URDB gives no start date: the effective date is the record's first revision in URDB."
+        )
+    else:
+        plan.simplifications.append("URDB gives no start date and no revision date.")
+    if plan.effective_date is None or plan.effective_date < STALE_BEFORE:
+        plan.stale = True
+        started = plan.effective_date.isoformat() if plan.effective_date else "unknown"
+        plan.simplifications.append(
+            f"Stale: the rate starts {started}, more than five years before {AS_OF.isoformat()}; "
+            "the utility's current tariff is likely different."
+        )
+
+
+def urdb_charges(plan: RawPlan, record: dict[str, Any]) -> None:
+    """Fixed, text-only and minimum charges. A daily charge stated only as text is priced;
+    alternatives (in/out of town, phases, transformer sizes) with no fixed charge of the record's
+    own exclude it, because no single one can be picked; other text is noted, not priced."""
+    fixed = record.get("fixedchargefirstmeter")
+    if fixed:
+        per = PER.get(record.get("fixedchargeunits") or "$/month")
+        if per is None:
+            raise Excluded("fixed charge unit other than $/month or $/day")
+        plan.fixed_charges.append(
+            {"name": "Fixed customer charge", "amount": number(dec(fixed)), "per": per}
+        )
+    attrs = [
+        (key.strip(), str(value).strip())
+        for item in record.get("fixedattrs") or []
+        for key, value in item.items()
+    ]
+    daily = [
+        (key, DAILY_CHARGE.match(value)) for key, value in attrs if key.lower() == "daily charge"
+    ]
+    if attrs and daily and len(daily) == len(attrs) and not fixed:
+        for _, match in daily:
+            assert match is not None  # noqa: S101 - matched above
+            plan.fixed_charges.append(
+                {"name": "Daily charge", "amount": number(dec(match[1])), "per": "day"}
+            )
+    elif attrs and not fixed:
+        raise Excluded("fixed charge only in text, as alternatives")
+    elif attrs:
+        text = "; ".join(f"{key}: {value}" for key, value in attrs)
+        plan.simplifications.append(f"Charges URDB gives only as text are not priced ({text}).")
+    if record.get("mincharge"):
+        per = PER.get(record.get("minchargeunits") or "$/month")
+        if per is None:
+            raise Excluded("minimum charge unit other than $/month or $/day")
+        plan.minimum_charge = {"amount": number(dec(record["mincharge"])), "per": per}
+    if record.get("fueladjustmentsmonthly"):
+        plan.simplifications.append("URDB's monthly fuel adjustments are not priced.")
+    if record.get("fixedchargeeaaddl"):
+        plan.simplifications.append("The charge for each additional meter is not priced.")
+
+
+# --- EIA-861 averages ----------------------------------------------------------------------------
+
+
+def read_eia_averages(build: Build, facts: UtilityFacts) -> None:
+    """One flat plan per non-IOU utility with a positive average residential rate and no tariff."""
+    priced = {plan.utility_id for plan in build.plans}
+    for utility_id in sorted(facts.zip_rows, key=int):
+        if utility_id in priced:
+            continue
+        rows = facts.zip_rows[utility_id]
+        rates = Counter(
+            row["res_rate"] for row in rows if row["res_rate"] and float(row["res_rate"]) > 0
+        )
+        if not rates:
+            build.exclude("eia-average", "no positive residential rate")
+            continue
+        rate = min(rates.items(), key=lambda item: (-item[1], dec(item[0])))[0]
+        plan = RawPlan(
+            utility_id=utility_id,
+            plan_id=derived_id(f"eia-average:{utility_id}"),
+            rate_id=f"eia-861-2024-{utility_id}",
+            name=EIA_PLAN_NAME,
+            data_source="eia-average",
+            source=EIA_ZIP_PAGE,
+            effective_date=date(2024, 1, 1),
+            periods=[[RawTier(price=dec(rate), max_kwh=None, sell=None)]],
+            weekday=[[0] * 24 for _ in range(12)],
+            weekend=[[0] * 24 for _ in range(12)],
+            sources=[{"url": EIA_ZIP_PAGE, "title": EIA_ZIP_TITLE}],
+            simplifications=[
+                "An annual average, not a tariff: the utility's 2024 residential revenue per kWh "
+                "sold (EIA-861), so fixed charges, tiers, seasons and time of use are folded into "
+                "one price."
+            ],
+        )
+        if len(rates) > 1:
+            low, high = min(map(dec, rates)), max(map(dec, rates))
+            plan.simplifications.append(
+                f"The data gives {len(rates)} average rates for this utility across its ZIP rows "
+                f"({low:.4f}-{high:.4f} $/kWh): the most common one is used."
+            )
+        if all(row["service_type"] == "Delivery" for row in rows):
+            plan.simplifications.append(
+                "A delivery-only utility: energy supply may be billed apart."
+            )
+        export_rule(plan, None, "the EIA-861 average")
+        build.plans.append(plan)
+        build.utilities.setdefault(
+            utility_id, {"utilityName": facts.names[utility_id], "state": facts.states[utility_id]}
+        )
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
@@ -552,6 +816,9 @@ def default_data_dir() -> Path:
 def build_files(data: Path) -> tuple[str, str, dict[str, Any]]:
     build = Build()
     read_ratebook(data, build)
+    facts = read_utility_facts(data)
+    read_urdb(data, build, facts)
+    read_eia_averages(build, facts)
     catalog, report = assemble(build)
     text = dump_catalog(catalog)
     Catalog.model_validate_json(text)
