@@ -342,7 +342,8 @@ def export_rule(plan: RawPlan, rule: str | None, source_name: str) -> None:
         plan.export_credit = "sell"
         if rule is None:
             plan.simplifications.append(
-                f"{source_name} names no export rule: exports are credited at its sell rates."
+                f"{source_name[0].upper()}{source_name[1:]} names no export rule: exports are "
+                "credited at its sell rates."
             )
         return
     plan.export_credit = "none"
@@ -617,7 +618,7 @@ def urdb_plan(record: dict[str, Any]) -> RawPlan:
         utility_id=str(record["eiaid"]),
         plan_id=label,
         rate_id=label,
-        name=record["name"].strip(),
+        name=" ".join(record["name"].split()),
         data_source="urdb",
         source=URDB_PAGE.format(label=label),  # the record's own uri sometimes names another
         effective_date=None,
