@@ -500,8 +500,8 @@ def ratebook_holidays(plan: RawPlan, schedule: dict[str, Any]) -> None:
         plan.holidays = {"days": list(days), "observed": observed}
         if observed and schedule.get("holiday_observance") is None:
             plan.simplifications.append(
-                "Holiday observance not stated: a holiday on a weekend is also priced as a weekend "
-                "on its observed weekday (Saturday → Friday, Sunday → Monday)."
+                "Holiday observance not stated: a holiday on a Sunday is also priced as a weekend "
+                "on the Monday after (NERC's rule; a Saturday holiday is not moved)."
             )
     elif weekend_differs(plan) and policy != "as_weekday":
         plan.simplifications.append("Holidays are priced as ordinary days: the source names none.")

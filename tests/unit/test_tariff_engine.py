@@ -4,7 +4,8 @@ Every expected amount is written out in a comment so a reader can check it with 
 Lines are rounded to the cent one by one (``round(kwh * rate, 2)``); totals add rounded lines.
 Slots are the 96 wall-clock quarter-hours of a local day: slot 64 is 16:00, slot 84 is 21:00.
 July 2026 has 31 days and starts on a Wednesday; 2026-07-06 is a Monday; 2026-07-04 (Independence
-Day) is a Saturday, observed on Friday 2026-07-03.
+Day) is a Saturday, not moved by the Sunday-to-Monday observance rule; 2027-07-04 is a Sunday,
+observed on Monday 2027-07-05.
 """
 
 from __future__ import annotations
@@ -470,17 +471,25 @@ class TestMinimumCharge:
 
 class TestHolidays:
     def test_an_observed_holiday_is_priced_as_a_weekend_day(self) -> None:
-        # Friday 3 July 2026 (Independence Day, a Saturday, observed): all 96 kWh off-peak,
-        # 96 x 0.20 = 19.20 (a weekday would be 76 x 0.20 + 20 x 0.50 = 25.20).
+        # Monday 5 July 2027 (Independence Day is a Sunday, observed on Monday): all 96 kWh
+        # off-peak, 96 x 0.20 = 19.20 (a weekday would be 76 x 0.20 + 20 x 0.50 = 25.20).
         plan = tou_plan(holidays={"days": ["independence_day"], "observed": True})
-        bill = compute_bill(plan, start=date(2026, 7, 3), usage=constant_days(1, 1.0))
+        bill = compute_bill(plan, start=date(2027, 7, 5), usage=constant_days(1, 1.0))
 
         assert amounts(bill) == {("energy", "all_year", "off_peak", None): 19.20}
-        assert day_prices(plan, date(2026, 7, 3))[0] == [0.20] * SLOTS_PER_DAY
+        assert day_prices(plan, date(2027, 7, 5))[0] == [0.20] * SLOTS_PER_DAY
 
-    def test_without_observance_the_friday_is_a_weekday(self) -> None:
-        # Friday 3 July 2026 is a weekday when only the day itself is a holiday: 25.20.
+    def test_without_observance_the_monday_is_a_weekday(self) -> None:
+        # Monday 5 July 2027 is a weekday when only the day itself is a holiday: 25.20.
         plan = tou_plan(holidays={"days": ["independence_day"]})
+        bill = compute_bill(plan, start=date(2027, 7, 5), usage=constant_days(1, 1.0))
+
+        assert bill.total == 25.20
+
+    def test_a_saturday_holiday_leaves_the_friday_a_weekday(self) -> None:
+        # Friday 3 July 2026: Independence Day is Saturday 4 July; observance moves Sundays only,
+        # so the Friday is a weekday: 76 x 0.20 + 20 x 0.50 = 25.20.
+        plan = tou_plan(holidays={"days": ["independence_day"], "observed": True})
         bill = compute_bill(plan, start=date(2026, 7, 3), usage=constant_days(1, 1.0))
 
         assert bill.total == 25.20
@@ -750,9 +759,9 @@ class TestPrices:
         assert len(points) == 92
 
     def test_the_price_signal_prices_a_holiday_as_a_weekend(self) -> None:
-        # Friday 3 July 2026, 16:00 PDT (observed Independence Day): off-peak.
+        # Monday 5 July 2027, 16:00 PDT (observed Independence Day): off-peak.
         plan = tou_plan(holidays={"days": ["independence_day"], "observed": True})
-        start = datetime(2026, 7, 3, 23, tzinfo=UTC)
+        start = datetime(2027, 7, 5, 23, tzinfo=UTC)
         points = price_signal(
             plan, timezone=LOS_ANGELES, start=start, end=start + timedelta(hours=1)
         )

@@ -2,9 +2,10 @@
 
 Tariffs name their holidays one by one (NERC's six, California's eight, the eleven federal ones,
 or a utility's own pick); there is no NERC calendar in ``holidays``, so each named day is taken
-from ``holidays.US`` by its federal name, and the day after Thanksgiving (no federal holiday) is
-Thanksgiving's Friday. ``observed`` adds the weekday a weekend holiday is observed on (the
-federal rule: Saturday → Friday, Sunday → Monday).
+from the U.S. federal calendar by its federal name, and the day after Thanksgiving (no federal
+holiday) is Thanksgiving's Friday. ``observed`` applies the rule utilities and NERC use for
+off-peak holidays: a holiday on a Sunday is also observed on the Monday after; one on a Saturday
+is not moved (the federal Friday rule is for federal employees, not for tariffs).
 """
 
 from __future__ import annotations
@@ -48,25 +49,26 @@ _FEDERAL_NAMES = {
 
 
 @cache
-def _federal(year: int, *, observed: bool) -> dict[str, frozenset[date]]:
-    """Federal holiday name → its dates in a year (with observed days, when asked)."""
+def _federal(year: int) -> dict[str, frozenset[date]]:
+    """Federal holiday name → its dates in a year (the days themselves, none observed)."""
     found: dict[str, set[date]] = {}
-    for day, label in holidays.US(years=year, observed=observed).items():
+    for day, label in holidays.country_holidays("US", years=year, observed=False).items():
         for name in str(label).split("; "):
-            found.setdefault(name.removesuffix(" (observed)"), set()).add(day)
+            found.setdefault(name, set()).add(day)
     return {name: frozenset(days) for name, days in found.items()}
 
 
 @cache
 def holiday_dates(names: tuple[str, ...], year: int, *, observed: bool) -> frozenset[date]:
-    """The dates of the named holidays in ``year`` (a day may be observed in the year next to
-    its own: New Year's Day on a Saturday is observed on Friday 31 December)."""
+    """The dates of the named holidays in ``year``, with the Monday after each one on a Sunday
+    when ``observed``."""
+    calendar = _federal(year)
     days: set[date] = set()
-    for offset in (-1, 0, 1) if observed else (0,):
-        calendar = _federal(year + offset, observed=observed)
-        for name in names:
-            if name == "day_after_thanksgiving":
-                days.update(day + timedelta(days=1) for day in calendar["Thanksgiving Day"])
-            else:
-                days.update(calendar.get(_FEDERAL_NAMES[name], ()))
-    return frozenset(day for day in days if day.year == year)
+    for name in names:
+        if name == "day_after_thanksgiving":
+            days.update(day + timedelta(days=1) for day in calendar["Thanksgiving Day"])
+        else:
+            days.update(calendar.get(_FEDERAL_NAMES[name], ()))
+    if observed:
+        days.update(day + timedelta(days=1) for day in list(days) if day.weekday() == 6)
+    return frozenset(days)

@@ -90,7 +90,7 @@ class MinimumCharge(_Frozen):
 
 
 class HolidayRule(_Frozen):
-    """Days priced as weekend days; ``observed`` moves a weekend holiday to Friday/Monday too."""
+    """Days priced as weekend days; ``observed``: a Sunday holiday's Monday too (NERC's rule)."""
 
     days: tuple[HolidayName, ...] = Field(min_length=1)
     observed: bool = False
