@@ -88,6 +88,10 @@ def rate_plan(
     *, peak: float = 0.50, off_peak: float = 0.25, export: dict[str, Any] | None = None
 ) -> RatePlan:
     """A two-season time-of-use plan, peak 16:00-21:00 on weekdays, in the catalog's JSON shape."""
+    # Periods: 0 summer off-peak, 1 summer peak, 2 winter off-peak, 3 winter peak.
+    winter, summer = "2" * 16 + "3" * 5 + "2" * 3, "0" * 16 + "1" * 5 + "0" * 3
+    weekday = [winter] * 5 + [summer] * 4 + [winter] * 3
+    weekend = ["2" * 24] * 5 + ["0" * 24] * 4 + ["2" * 24] * 3
     return RatePlan.model_validate(
         {
             "id": "0123456789abcdef01234567",
@@ -95,24 +99,19 @@ def rate_plan(
             "ratePlanName": "Test TOU",
             "supportedType": "tou",
             "description": "Peak 4-9 p.m. on weekdays, off-peak otherwise.",
+            "dataSource": "ratebook",
+            "source": "https://example.com/tariff",
             "effectiveDate": "2026-01-01",
-            "sources": [{"url": "https://example.com/tariff", "title": "Test tariff"}],
-            "fixedMonthlyCharge": 10.0,
+            "fixedCharges": [{"name": "Fixed customer charge", "amount": 10.0, "per": "month"}],
             "seasons": {"summer": [6, 7, 8, 9], "winter": [1, 2, 3, 4, 5, 10, 11, 12]},
             "periods": [
-                {
-                    "name": "peak",
-                    "days": "weekdays",
-                    "start": "16:00",
-                    "end": "21:00",
-                    "seasons": ["summer", "winter"],
-                }
+                {"name": "summer off_peak", "tiers": [{"price": off_peak}]},
+                {"name": "summer peak", "tiers": [{"price": peak}]},
+                {"name": "winter off_peak", "tiers": [{"price": off_peak * 0.9}]},
+                {"name": "winter peak", "tiers": [{"price": peak * 0.9}]},
             ],
-            "defaultPeriod": "off_peak",
-            "energyPrices": {
-                "summer": {"peak": peak, "off_peak": off_peak},
-                "winter": {"peak": peak * 0.9, "off_peak": off_peak * 0.9},
-            },
+            "weekdaySchedule": weekday,
+            "weekendSchedule": weekend,
             "exportCredit": export or {"type": "retail"},
         }
     )
