@@ -12,7 +12,9 @@ knows, with its place (city, county, coordinates, time zone) and the utilities s
 ``zipcodes`` gives a county *name* only (no FIPS), so a ZIP's county is found by (state,
 normalised name), with ``COUNTY_ALIASES`` for the names EIA's 2018 table spells otherwise; a ZIP
 whose county still matches nothing (no county given, or a county created after 2018) takes the
-county of the nearest matched ZIP of its state (counted as ``nearestFallback``). Puerto Rico and
+county of the nearest matched ZIP of its state (counted as ``countyByNearestZip``). The 45 ZIPs
+``zipcodes`` places at latitude/longitude 0 (PO boxes, unique ZIPs) take the mean position of
+their city's ZIPs, else their county's, else their state's (``coordinatesFrom*``). Puerto Rico and
 the territories have no EIA-861 rows: they are left out, so the sandbox knows no utility there.
 
     python scripts/build_zip_index.py [--data DIR] [--out DIR] [--check]
@@ -279,6 +281,36 @@ def assemble(
     }
 
 
+def fill_coordinates(places: dict[str, Any], counts: dict[str, int]) -> None:
+    """Give the ZIPs ``zipcodes`` places at (0, 0) (45 PO box and unique ZIPs) the mean position
+    of the ZIPs of their city, else of their county, else of their state."""
+    groups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for place in places.values():
+        position = (float(place["lat"]), float(place["long"]))
+        if position != (0.0, 0.0):
+            groups["city", place["state"] + "|" + place["city"].lower()].append(position)
+            groups["county", place["state"] + "|" + (place["county"] or "")].append(position)
+            groups["state", place["state"]].append(position)
+    filled: Counter[str] = Counter()
+    for zipcode in sorted(places):
+        place = places[zipcode]
+        if (float(place["lat"]), float(place["long"])) != (0.0, 0.0):
+            continue
+        keys = [
+            ("city", place["state"] + "|" + place["city"].lower()),
+            ("county", place["state"] + "|" + place["county"]) if place["county"] else None,
+            ("state", place["state"]),
+        ]
+        kind, key = next(k for k in keys if k is not None and groups.get(k))
+        positions = groups[kind, key]
+        latitude = round(sum(lat for lat, _ in positions) / len(positions), 4)
+        longitude = round(sum(long for _, long in positions) / len(positions), 4)
+        places[zipcode] = {**place, "lat": str(latitude), "long": str(longitude)}
+        filled[kind] += 1
+    for kind in ("city", "county", "state"):
+        counts[f"coordinatesFrom{kind.title()}"] = filled[kind]
+
+
 def build_index(data_dir: Path) -> tuple[dict[str, Any], dict[str, int]]:
     """The index (as JSON-ready data) and the build's counts."""
     counts: dict[str, int] = {}
@@ -286,6 +318,7 @@ def build_index(data_dir: Path) -> tuple[dict[str, Any], dict[str, int]]:
     # zipcodes: the 50 states and DC (Puerto Rico, territories, military: no EIA-861 rows).
     places = {entry["zip_code"]: entry for entry in zipcodes.list_all() if entry["state"] in STATES}
     counts["zips"] = len(places)
+    fill_coordinates(places, counts)
     zip_utilities = read_non_iou(data_dir, places, territory, counts)
     zip_county = join_counties(places, territory, counts)
     return assemble(places, territory, zip_utilities, zip_county, counts), counts
