@@ -191,6 +191,16 @@ class TestLookUpByZipcode:
     ) -> None:
         assert utility_ids(await look_up(client, {"zipcode": zipcode})) == [SFPUC, PGE]
 
+    async def test_a_zip_that_lost_its_leading_zero_is_read_with_it(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 4 digits (as a spreadsheet writes 02108, Boston) match the published pattern.
+        headers = await reader_key(client)
+        short = await client.post(ROUTE, json={"zipcode": "2108"}, headers=headers)
+        full = await client.post(ROUTE, json={"zipcode": "02108"}, headers=headers)
+
+        assert utility_ids(short) == utility_ids(full) != []
+
     async def test_a_three_digit_prefix_finds_the_utilities_of_its_zips(
         self, client: httpx.AsyncClient
     ) -> None:
