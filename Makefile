@@ -29,12 +29,12 @@ test: install ## Run the test suite
 	$(BIN)/pytest
 
 lint: install ## ruff lint and format check
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
 
 format: install ## Apply ruff's formatting and safe fixes
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests scripts
+	$(BIN)/ruff check --fix src tests scripts
 
 typecheck: install ## mypy --strict
 	$(BIN)/mypy
@@ -47,8 +47,9 @@ check: lint typecheck imports test ## Everything CI cares about: lint, types, im
 bench: install ## Load the server with wrk (installed if missing) and write BENCHMARKS.md (~10 min)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-catalog: install ## Rebuild sandbox/tariffs/catalog.json from the source data (AGENTKEYS_SOURCE_DATA or ../shared/data)
+catalog: install ## Rebuild the tariff catalog and the ZIP index from the source data (AGENTKEYS_SOURCE_DATA or ../shared/data)
 	$(BIN)/python scripts/build_catalog.py $(CATALOG_ARGS)
+	$(BIN)/python scripts/build_zip_index.py $(CATALOG_ARGS)
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -259,11 +259,11 @@ def assemble(
         for fips in used_fips
     ]
     utilities: dict[str, list[Any]] = {}
-    for utility in sorted(territory.utility_names, key=int):
-        states = utility_zip_states.get(utility) or territory.utility_row_states[utility]
-        tz = utility_zip_tz.get(utility)
-        utilities[utility] = [
-            territory.utility_names[utility],
+    for eiaid in sorted(territory.utility_names, key=int):
+        states = utility_zip_states.get(eiaid) or territory.utility_row_states[eiaid]
+        tz = utility_zip_tz.get(eiaid)
+        utilities[eiaid] = [
+            territory.utility_names[eiaid],
             _most_common(states),
             tz_index[_most_common(tz)] if tz else None,
         ]
@@ -316,7 +316,8 @@ def build_index(data_dir: Path) -> tuple[dict[str, Any], dict[str, int]]:
     counts: dict[str, int] = {}
     territory = read_territory(data_dir, counts)
     # zipcodes: the 50 states and DC (Puerto Rico, territories, military: no EIA-861 rows).
-    places = {entry["zip_code"]: entry for entry in zipcodes.list_all() if entry["state"] in STATES}
+    every = zipcodes.list_all()  # type: ignore[no-untyped-call]  # zipcodes has no annotations
+    places = {entry["zip_code"]: entry for entry in every if entry["state"] in STATES}
     counts["zips"] = len(places)
     fill_coordinates(places, counts)
     zip_utilities = read_non_iou(data_dir, places, territory, counts)

@@ -32,7 +32,7 @@ def zip_places(request: Request) -> Places:
     """The app's geography (``agentkeys.sandbox.geo.Geography``, ``AppContext.geography``)."""
     # The geo feature and its context field are merged separately: read the field by name
     # until then (at merge: ``return app_context(request).geography``).
-    places: Places = getattr(app_context(request), "geography")  # noqa: B009
+    places: Places = app_context(request).geography
     return places
 
 

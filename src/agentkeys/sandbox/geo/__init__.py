@@ -71,6 +71,10 @@ class Geography:
     def __len__(self) -> int:
         return len(self._zips)
 
+    def zipcodes(self) -> tuple[str, ...]:
+        """Every ZIP the index knows, in order."""
+        return self._zip_order
+
     def place(self, zipcode: str) -> ZipPlace | None:
         """The place of a 5-digit ZIP; None if it is not a U.S. ZIP the index knows."""
         row = self._zips.get(zipcode)

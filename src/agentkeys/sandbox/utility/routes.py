@@ -39,8 +39,8 @@ async def get_utilities(
     Every ZIP of the 50 states and DC resolves: the utilities the NREL/OpenEI ZIP file names
     for it (`serviceAreaMatch: "zip"`), then every utility EIA-861 lists in its county
     (`"county"`; a county often holds several, and the sandbox cannot tell which serves a given
-    street). Order: utilities with plans first, zip matches before county ones, then by number
-    of plans, then by id; a serving utility with no plan in the public data comes last with
+    street). Order: zip matches before county ones, then by number of plans, then by id; a
+    serving utility with no plan in the public data comes last of its kind, with
     `ratePlans: []`. Puerto Rico and the territories (no EIA-861 data) and strings that are
     not U.S. ZIP codes find `[]`.
 

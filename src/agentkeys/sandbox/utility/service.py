@@ -81,11 +81,11 @@ def find_utilities(
     return matches[first : first + request.page_size]
 
 
-def _rank(catalog: Catalog, match: UtilityMatch) -> tuple[bool, bool, int, int]:
-    """Billable first; then zip matches; then more plans in the catalog; then the EIA id."""
+def _rank(catalog: Catalog, match: UtilityMatch) -> tuple[bool, int, int]:
+    """Exact (zip) matches first; then more plans in the catalog (none: last); then the EIA id."""
     utility = catalog.utility(match.utility_id)
     count = len(utility.rate_plans) if utility is not None else 0
-    return (count == 0, match.match != "zip", -count, int(match.utility_id))
+    return (match.match != "zip", -count, int(match.utility_id))
 
 
 def _location(request: UtilityRequestDTO) -> tuple[float, float, float] | None:
