@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import agentkeys.sandbox
 from agentkeys.sandbox.battery.estimate import BatteryParameters, estimate_annual_savings
+from agentkeys.sandbox.geo import load_geography
 from agentkeys.sandbox.money import cents
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import compute_bill
@@ -71,13 +72,15 @@ class TestNoNegativeZeroInAnswers:
 
     def test_a_battery_that_changes_nothing_saves_zero_not_minus_zero(self) -> None:
         found = load_catalog().plan(DUKE_RS)
+        charlotte = load_geography().place("28202")
         assert found is not None
-        utility, plan = found
+        assert charlotte is not None
+        _, plan = found
         estimate = estimate_annual_savings(
             plan=plan,
-            timezone=utility.timezone,
-            latitude=utility.location.latitude,
-            longitude=utility.location.longitude,
+            timezone=charlotte.timezone,
+            latitude=charlotte.latitude,
+            longitude=charlotte.longitude,
             year=2026,
             request=BatteryParameters(
                 days=1,
