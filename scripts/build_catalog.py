@@ -342,7 +342,8 @@ def export_rule(plan: RawPlan, rule: str | None, source_name: str) -> None:
         plan.export_credit = "sell"
         if rule is None:
             plan.simplifications.append(
-                f"{source_name} names no export rule: exports are credited at its sell rates."
+                f"{source_name[0].upper()}{source_name[1:]} names no export rule: exports are "
+                "credited at its sell rates."
             )
         return
     plan.export_credit = "none"
@@ -378,6 +379,20 @@ def read_ratebook(data: Path, build: Build) -> None:
         )
 
 
+URL = re.compile(r"https?://[^\s)]+")
+
+
+def source_of(doc: dict[str, Any], utility: str) -> dict[str, str] | None:
+    """A ratebook source document as a Source; some give prose with the URL inside it."""
+    found = URL.search(doc["url"])
+    if found is None:
+        return None
+    source = {"url": found[0], "title": f"{utility} {doc['role'].replace('_', ' ')}"}
+    if found[0] != doc["url"]:
+        source["what"] = " ".join(doc["url"].split())
+    return source
+
+
 def ratebook_plan(slug: str, tariff: dict[str, Any], entry: dict[str, Any]) -> RawPlan:
     identity, effective = tariff["identity"], tariff["effective_range"]
     provenance, schedule = tariff["provenance"], tariff["schedule"]
@@ -400,25 +415,26 @@ def ratebook_plan(slug: str, tariff: dict[str, Any], entry: dict[str, Any]) -> R
         for period in tariff["energy"]["periods"]
     ]
     label = provenance.get("urdb_label")
-    documents = tariff.get("source_documents") or []
-    rate_sheet = next((doc["url"] for doc in documents if doc["role"] == "rate_sheet"), None)
-    sources = [
-        {"url": doc["url"], "title": f"{entry['utility_display']} {doc['role'].replace('_', ' ')}"}
-        for doc in documents
+    found = [
+        (doc["role"], source_of(doc, entry["utility_display"]))
+        for doc in tariff.get("source_documents") or []
     ]
+    sources = [source for _, source in found if source]
+    rate_sheet = next((s["url"] for role, s in found if s and role == "rate_sheet"), None)
+    manifest_url = URL.search(entry.get("source_url") or "")
     if label:
         sources.append(
             {"url": URDB_PAGE.format(label=label), "title": "U.S. Utility Rate Database record"}
         )
-    if entry.get("source_url") and all(s["url"] != entry["source_url"] for s in sources):
-        sources.append({"url": entry["source_url"], "title": "ratebook manifest source"})
+    if manifest_url and all(s["url"] != manifest_url[0] for s in sources):
+        sources.append({"url": manifest_url[0], "title": "ratebook manifest source"})
     plan = RawPlan(
         utility_id=str(identity["eiaid"]),
         plan_id=label or derived_id(f"ratebook:{slug}"),
         rate_id=slug,
         name=entry.get("plan_name") or identity["plan_name"],
         data_source="ratebook",
-        source=rate_sheet or entry.get("source_url") or URDB_PAGE.format(label=label),
+        source=rate_sheet or (manifest_url[0] if manifest_url else URDB_PAGE.format(label=label)),
         effective_date=date.fromisoformat(effective["start"]) if effective["start"] else None,
         end_date=date.fromisoformat(effective["scheduled_end"])
         if effective["scheduled_end"]
@@ -602,7 +618,7 @@ def urdb_plan(record: dict[str, Any]) -> RawPlan:
         utility_id=str(record["eiaid"]),
         plan_id=label,
         rate_id=label,
-        name=record["name"].strip(),
+        name=" ".join(record["name"].split()),
         data_source="urdb",
         source=URDB_PAGE.format(label=label),  # the record's own uri sometimes names another
         effective_date=None,
