@@ -850,9 +850,10 @@ class TestHomesAuthentication:
         assert await count_homes(db) == 0
 
 
-# A ZIP code in each catalog utility's territory (San Francisco for PG&E, Adelanto in San
-# Bernardino County for SCE, Charlotte for Duke), and every plan's utility.
-ZIP_OF = {PGE: "94107", SCE: "92301", DUKE: "28202"}
+# A ZIP code in each catalog utility's territory and in no other's of the three (San Francisco
+# for PG&E, Newport Beach in Orange County for SCE, Charlotte for Duke; EIA-861 also lists PG&E
+# in San Bernardino County, so a ZIP there takes either utility's plans).
+ZIP_OF = {PGE: "94107", SCE: "92660", DUKE: "28202"}
 
 
 class TestHomeTerritory:
@@ -880,6 +881,16 @@ class TestHomeTerritory:
         assert f"'{UTILITY_OF_PLAN[plan_id]}'" in message  # the plan's utility
         assert f"{zip_utility} (" in message  # a utility that does serve it
         assert await count_homes(db) == 0
+
+    @pytest.mark.parametrize("plan_id", [E_TOU_C, SCE_TOU_D])
+    async def test_a_zip_in_a_county_several_utilities_serve_takes_each_ones_plans(
+        self, client: httpx.AsyncClient, plan_id: str
+    ) -> None:
+        # Adelanto, San Bernardino County: EIA-861 lists both PG&E and SCE there (and more);
+        # the county table cannot tell which serves the street, so neither is refused.
+        home = await create_home(client, await owner_key(client), zipcode="92301", plan=plan_id)
+
+        assert home["utilityId"] == UTILITY_OF_PLAN[plan_id]
 
     async def test_a_bay_area_zip_takes_a_pge_plan(self, client: httpx.AsyncClient) -> None:
         home = await create_home(client, await owner_key(client), zipcode="94110", plan=E_TOU_C)

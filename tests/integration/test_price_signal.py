@@ -41,9 +41,9 @@ SCE_WINTER_NIGHT, SCE_WINTER_DAY, SCE_WINTER_PEAK = 0.38357, 0.34447, 0.51954
 DUKE_PRICE = 0.140409
 # pge-e-1.json: the first (baseline) tier, 0.32561, all year (net metering).
 E_1_BASELINE = 0.32561
-# A ZIP code each plan's utility serves: San Francisco, Adelanto (San Bernardino County),
+# A ZIP code each plan's utility serves: San Francisco, Newport Beach (Orange County),
 # Charlotte.
-ZIP_OF_PLAN = {E_TOU_C: "94107", E_1: "94107", SCE_TOU_D: "92301", DUKE_RS: "28202"}
+ZIP_OF_PLAN = {E_TOU_C: "94107", E_1: "94107", SCE_TOU_D: "92660", DUKE_RS: "28202"}
 
 
 def route(home_id: str) -> str:
