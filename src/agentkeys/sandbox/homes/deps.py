@@ -27,6 +27,7 @@ async def home_service(request: Request, session: SessionDep) -> HomeService:
         session,
         clock=context.clock,
         catalog=context.catalog,
+        geography=context.geography,
         network_budget=context.policy.storage.homes,
     )
 
