@@ -1,4 +1,4 @@
-"""Wire shapes of the bill routes: monthly, period, and the no-home rate-plan quote.
+"""Wire shapes of the bill routes: monthly, period, the inline-home period and the rate-plan quote.
 
 Usage and export are one array per local day, each exactly 96 quarter-hour kWh values >= 0.
 Every violated rule is named with its day and interval: ``usage[3][17]``.
@@ -7,17 +7,20 @@ Every violated rule is named with its day and interval: ``usage[3][17]``.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from agentkeys.sandbox.tariffs.engine import Bill, ChargeKind, ChargeLine
 from agentkeys.sandbox.tariffs.model import SLOTS_PER_DAY
+from agentkeys.sandbox.utility.schemas import ZipCode
 from agentkeys.sandbox.wire import CamelResponse
 from agentkeys.validation import CamelRequestBody, DayText, Year, parse_day
 
 MAX_DAYS = 366
+# As a home's solarSystemSizeKw: far beyond any home, finite.
+MAX_SOLAR_KW = 10_000.0
 # 1 GWh in a quarter-hour is far beyond any meter; the bound keeps every total finite.
 MAX_SLOT_KWH = 1_000_000.0
 KilowattHours = Annotated[float, Field(ge=0, le=MAX_SLOT_KWH, allow_inf_nan=False)]
@@ -59,7 +62,9 @@ class MonthlyBillRequestDto(_UsageBody):
     year: Year = Field(default_factory=_this_year)
 
 
-class PeriodBillRequestDto(_UsageBody):
+class PeriodFields(CamelRequestBody):
+    """``startDate`` and ``endDate`` of a period, parsed once when the body is validated."""
+
     start_date: DayText = Field(description="First day billed (YYYY-MM-DD or ISO 8601).")
     end_date: DayText = Field(description="Day after the last day billed (exclusive).")
     # The days as parsed once, when the body is validated (the wire text is kept as sent).
@@ -67,7 +72,7 @@ class PeriodBillRequestDto(_UsageBody):
     _end: date = PrivateAttr()
 
     @model_validator(mode="after")
-    def _parse_days(self) -> PeriodBillRequestDto:
+    def _parse_days(self) -> Self:
         self._start = parse_day(self.start_date)
         self._end = parse_day(self.end_date)
         return self
@@ -79,6 +84,38 @@ class PeriodBillRequestDto(_UsageBody):
     @property
     def end(self) -> date:
         return self._end
+
+
+class PeriodBillRequestDto(PeriodFields, _UsageBody):
+    """One usage array per day from ``startDate`` up to, not including, ``endDate``."""
+
+
+class InlineHomeDto(CamelRequestBody):
+    """A home described in the request, billed without being stored."""
+
+    rate_plan_id: Annotated[str, Field(max_length=64)] = Field(
+        description="A ratePlans[].id from /v1/utility/get."
+    )
+    zipcode: ZipCode = Field(description="Must be served by the rate plan's utility.")
+    name: Annotated[str, Field(max_length=255)] | None = Field(
+        default=None, description="Accepted for WattShift clients; not used by the bill."
+    )
+    utility_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="If given, must be the rate plan's utility."
+    )
+    solar_capacity_kw: Annotated[float, Field(ge=0, le=MAX_SOLAR_KW)] | None = Field(
+        default=None,
+        description=(
+            "Accepted for WattShift clients; the bill prices the metered usage and export as "
+            "sent, which already reflect any solar."
+        ),
+    )
+
+
+class PeriodBillWithHomeRequestDto(PeriodBillRequestDto):
+    """A period bill for a home described inline (nothing is stored)."""
+
+    home: InlineHomeDto
 
 
 class ChargeLineDto(CamelResponse):

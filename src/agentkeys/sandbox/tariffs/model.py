@@ -147,7 +147,10 @@ class RatePlan(_Frozen):
         months = sorted(month for season in self.seasons.values() for month in season)
         if months != list(ALL_MONTHS):
             raise ValueError(f"plan {self.id}: every month must belong to exactly one season")
-        for name, schedule in (("weekday", self.weekday_schedule), ("weekend", self.weekend_schedule)):
+        for name, schedule in (
+            ("weekday", self.weekday_schedule),
+            ("weekend", self.weekend_schedule),
+        ):
             if len(schedule) != 12:
                 raise ValueError(f"plan {self.id}: the {name} schedule needs 12 months")
             used = {int(char) for row in schedule for char in row}
@@ -176,7 +179,9 @@ class RatePlan(_Frozen):
         if day.weekday() >= 5:
             return True
         rule = self.holidays
-        return rule is not None and day in holiday_dates(rule.days, day.year, observed=rule.observed)
+        return rule is not None and day in holiday_dates(
+            rule.days, day.year, observed=rule.observed
+        )
 
     def day_table(self, day: date) -> DayTable:
         """The slots of a local day: their (season, period) and prices, by wall clock."""
