@@ -11,7 +11,6 @@ Duke Energy Carolinas (EIA 5416) serves Charlotte, NC 28202 (Mecklenburg County)
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -23,6 +22,7 @@ from agentkeys.sandbox.tariffs.engine import compute_bill
 from tests.support.assertions import assert_envelope, assert_validation_failed
 from tests.support.catalog import DUKE, DUKE_RS, NO_SUCH_HOME, PGE, UNKNOWN_PLAN
 from tests.support.factories import create_home, key_with
+from tests.support.waiting import on_an_event_loop
 
 CHARLOTTE = "28202"
 SAN_FRANCISCO = "94107"  # PG&E's, not Duke's
@@ -513,14 +513,6 @@ class TestScopes:
         for route in (home_impact(NO_SUCH_HOME), IMPACT, INLINE_BILL):
             response = await client.post(route, json={})
             assert_envelope(response, status=401, code="AUTH_MISSING_API_KEY")
-
-
-def on_an_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 class TestOffTheEventLoop:

@@ -6,6 +6,7 @@ Every violated rule is named with its day and interval: ``usage[3][17]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Self
 
@@ -31,6 +32,30 @@ Day = Annotated[list[KilowattHours], Field(min_length=SLOTS_PER_DAY, max_length=
 IntervalDays = Annotated[list[Day], Field(min_length=1, max_length=MAX_DAYS)]
 
 
+def as_many_days_as(
+    other: str, *, wire_name: str, other_wire_name: str
+) -> Callable[[list[Day] | None, ValidationInfo], list[Day] | None]:
+    """A field validator: the field, when sent, has as many days as the field ``other``
+    (declared before it)."""
+
+    def check(days: list[Day] | None, info: ValidationInfo) -> list[Day] | None:
+        others = info.data.get(other)
+        if days is not None and others is not None and len(days) != len(others):
+            raise PydanticCustomError(
+                "export_days",
+                "{name} has {days} days but {other} has {others}",
+                {
+                    "name": wire_name,
+                    "days": len(days),
+                    "other": other_wire_name,
+                    "others": len(others),
+                },
+            )
+        return days
+
+    return check
+
+
 class _UsageBody(CamelRequestBody):
     usage: IntervalDays = Field(description="One array of 96 quarter-hour kWh imports per day.")
     export: IntervalDays | None = Field(
@@ -38,19 +63,9 @@ class _UsageBody(CamelRequestBody):
     )
     debug: bool | None = None
 
-    @field_validator("export")
-    @classmethod
-    def _as_many_days_as_usage(
-        cls, export: list[Day] | None, info: ValidationInfo
-    ) -> list[Day] | None:
-        usage = info.data.get("usage")
-        if export is not None and usage is not None and len(export) != len(usage):
-            raise PydanticCustomError(
-                "export_days",
-                "export has {export} days but usage has {usage}",
-                {"export": len(export), "usage": len(usage)},
-            )
-        return export
+    _export_days = field_validator("export")(
+        as_many_days_as("usage", wire_name="export", other_wire_name="usage")
+    )
 
 
 def _this_year() -> int:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, field_validator
 
 from agentkeys.sandbox.bills.schemas import (
     MAX_SOLAR_KW,
     BillResponseDto,
-    Day,
     IntervalDays,
     PeriodBillRequestDto,
     PeriodFields,
+    as_many_days_as,
 )
 from agentkeys.sandbox.money import cents
 from agentkeys.sandbox.tariffs.engine import Bill
@@ -33,17 +32,9 @@ _MODIFIED_USAGE = (
 _MODIFIED_EXPORT = "Exports of the modified load; same shape and number of days as modifiedUsage."
 
 
-def _as_many_days_as_modified_usage(
-    export: list[Day] | None, info: ValidationInfo
-) -> list[Day] | None:
-    usage = info.data.get("modified_usage")
-    if export is not None and usage is not None and len(export) != len(usage):
-        raise PydanticCustomError(
-            "export_days",
-            "modifiedExport has {export} days but modifiedUsage has {usage}",
-            {"export": len(export), "usage": len(usage)},
-        )
-    return export
+_MODIFIED_EXPORT_DAYS = as_many_days_as(
+    "modified_usage", wire_name="modifiedExport", other_wire_name="modifiedUsage"
+)
 
 
 class HomeImpactRequestDto(PeriodBillRequestDto):
@@ -52,7 +43,7 @@ class HomeImpactRequestDto(PeriodBillRequestDto):
     modified_usage: IntervalDays = Field(description=_MODIFIED_USAGE)
     modified_export: IntervalDays | None = Field(default=None, description=_MODIFIED_EXPORT)
 
-    _modified_export_days = field_validator("modified_export")(_as_many_days_as_modified_usage)
+    _modified_export_days = field_validator("modified_export")(_MODIFIED_EXPORT_DAYS)
 
 
 class ImpactRequestDto(PeriodFields):
@@ -86,21 +77,10 @@ class ImpactRequestDto(PeriodFields):
     modified_export: IntervalDays | None = Field(default=None, description=_MODIFIED_EXPORT)
     debug: bool | None = None
 
-    _export_days = field_validator("modified_export")(_as_many_days_as_modified_usage)
-
-    @field_validator("export")
-    @classmethod
-    def _as_many_days_as_usage(
-        cls, export: list[Day] | None, info: ValidationInfo
-    ) -> list[Day] | None:
-        usage = info.data.get("usage")
-        if export is not None and usage is not None and len(export) != len(usage):
-            raise PydanticCustomError(
-                "export_days",
-                "export has {export} days but usage has {usage}",
-                {"export": len(export), "usage": len(usage)},
-            )
-        return export
+    _export_days = field_validator("export")(
+        as_many_days_as("usage", wire_name="export", other_wire_name="usage")
+    )
+    _modified_export_days = field_validator("modified_export")(_MODIFIED_EXPORT_DAYS)
 
 
 class BillDifferenceDto(CamelResponse):
