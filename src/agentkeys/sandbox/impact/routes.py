@@ -17,6 +17,7 @@ from agentkeys.sandbox.impact.schemas import (
     ImpactResponseDto,
 )
 from agentkeys.sandbox.impact.service import PricedImpact
+from agentkeys.sandbox.money import cents
 
 router = APIRouter(prefix="/v1", tags=["impact"], route_class=JsonBodyRoute)
 
@@ -31,7 +32,7 @@ def _answer(priced: PricedImpact, *, debug: bool) -> ImpactResponseDto:
         baseline=BillResponseDto.of(baseline, rate_plan_id=priced.rate_plan_id, debug=debug),
         modified=BillResponseDto.of(modified, rate_plan_id=priced.rate_plan_id, debug=debug),
         difference=BillDifferenceDto.between(baseline, modified),
-        savings=BillDifferenceDto.between(modified, baseline).bill_total,
+        savings=cents(baseline.total - modified.total),
         assumptions=ImpactAssumptionsDto(
             baseline=priced.baseline,
             modified=priced.modified,
