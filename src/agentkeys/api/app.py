@@ -48,6 +48,7 @@ from agentkeys.ratelimit.limiter import memory_backend, redis_backend
 from agentkeys.sandbox.battery import routes as battery_routes
 from agentkeys.sandbox.bills import routes as bill_routes
 from agentkeys.sandbox.feedback import routes as feedback_routes
+from agentkeys.sandbox.geo import Geography, load_geography
 from agentkeys.sandbox.homes import routes as home_routes
 from agentkeys.sandbox.impact import routes as impact_routes
 from agentkeys.sandbox.price_signal import routes as price_signal_routes
@@ -97,6 +98,7 @@ def create_app(
     clock: Clock | None = None,
     policy: IssuingPolicy | None = None,
     catalog: Catalog | None = None,
+    geography: Geography | None = None,
 ) -> FastAPI:
     issuing_policy = policy or load_policy(settings.policy)
     # A policy must grant exactly the scopes the routes require (a file is checked line by line
@@ -169,6 +171,7 @@ def create_app(
             usage=usage,
         ),
         catalog=catalog or load_catalog(),
+        geography=geography if geography is not None else load_geography(),
         server_secret=server_secret,
         trusted_proxies=settings.trusted_networks(),
         cpu=CpuPool(settings.cpu_bound_concurrency),

@@ -14,6 +14,7 @@ from agentkeys.cpu import CpuPool
 from agentkeys.credentials.policy import IssuingPolicy
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.ratelimit.base import RequestRateLimiter
+from agentkeys.sandbox.geo import Geography
 from agentkeys.sandbox.tariffs.model import Catalog
 
 
@@ -32,6 +33,8 @@ class AppContext:
     # CPU-bound work (bills, price signals, battery estimates) off the event loop, bounded.
     cpu: CpuPool
     catalog: Catalog
+    # The ZIP index: places and the utilities serving each ZIP.
+    geography: Geography
     trusted_proxies: tuple[Network, ...] = ()
     # Sandbox requests per client network over all its keys (None: the policy sets none).
     network_rate_limiter: RequestRateLimiter | None = None

@@ -1,4 +1,4 @@
-"""The utility feature's wiring: the injected tariff catalog and its scope guard."""
+"""The utility feature's wiring: the injected tariff catalog, the ZIP index, the scope guard."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from agentkeys.api.context import app_context
 from agentkeys.api.deps import require_scopes
 from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.scopes import Scope
+from agentkeys.sandbox.geo import Geography
 from agentkeys.sandbox.tariffs.model import Catalog
 
 UtilityReader = Annotated[AuthenticatedCredential, Depends(require_scopes(Scope.UTILITY_READ))]
@@ -20,3 +21,10 @@ async def tariff_catalog(request: Request) -> Catalog:
 
 
 CatalogDep = Annotated[Catalog, Depends(tariff_catalog)]
+
+
+async def zip_geography(request: Request) -> Geography:
+    return app_context(request).geography
+
+
+GeographyDep = Annotated[Geography, Depends(zip_geography)]

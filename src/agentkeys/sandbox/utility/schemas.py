@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from agentkeys.sandbox.tariffs.model import RatePlan, Utility
+from agentkeys.sandbox.tariffs.model import RatePlan
 from agentkeys.sandbox.wire import CamelResponse
 from agentkeys.validation import CamelRequestBody, UnixSeconds
 
@@ -20,19 +20,46 @@ ZipCode = Annotated[str, Field(pattern=ZIP_PATTERN, max_length=10)]
 MAX_PAGE_SIZE = 100
 
 
-class UtilityRequestDTO(CamelRequestBody):
-    """Find utilities by ZIP code or id (``lat``/``long``/``radius`` are not served here)."""
+# lat/long/radius: WattShift names them without saying more (``lat``, ``long`` typed as strings).
+# Ours: decimal degrees, as a JSON number or a numeric string; the radius in miles.
+DEFAULT_RADIUS_MILES = 10.0
+MAX_RADIUS_MILES = 50.0
+Coordinate = float | Annotated[str, Field(max_length=64)]
 
-    zipcode: ZipCode | None = None
-    utility_id: Annotated[str, Field(max_length=64)] | None = None
+
+class UtilityRequestDTO(CamelRequestBody):
+    """Find utilities by ZIP code (or 3-digit ZIP prefix), by location, or by id."""
+
+    zipcode: ZipCode | None = Field(
+        default=None,
+        description=(
+            "A U.S. ZIP code (ZIP+4 accepted, the suffix ignored), or a 3-digit prefix: the "
+            "utilities serving any ZIP starting with it. A ZIP the sandbox does not know "
+            "(not a U.S. ZIP, or Puerto Rico and the territories: no EIA-861 data) finds []."
+        ),
+    )
+    utility_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None,
+        description="The utility's EIA id (PG&E is 14328). With zipcode or lat/long: a filter.",
+    )
     detail_level: Literal["full", "minimal"] = "full"
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 20
     page_number: Annotated[int, Field(ge=1)] = 1
     effective_on_date: UnixSeconds | None = None
     is_solar_prioritized_order: bool | None = None
-    lat: Annotated[str, Field(max_length=64)] | None = None
-    long: Annotated[str, Field(max_length=64)] | None = None
-    radius: float | Annotated[str, Field(max_length=64)] | None = None
+    lat: Coordinate | None = Field(
+        default=None, description="Latitude in decimal degrees (-90 to 90); needs long."
+    )
+    long: Coordinate | None = Field(
+        default=None, description="Longitude in decimal degrees (-180 to 180); needs lat."
+    )
+    radius: Coordinate | None = Field(
+        default=None,
+        description=(
+            f"Miles around lat/long (greater than 0, at most {MAX_RADIUS_MILES:g}; default "
+            f"{DEFAULT_RADIUS_MILES:g}): the utilities serving any ZIP whose centre lies within."
+        ),
+    )
 
 
 class RatePlanSummaryDto(CamelResponse):
@@ -41,44 +68,142 @@ class RatePlanSummaryDto(CamelResponse):
     id: str = Field(description="Send this as ratePlanId.")
     rate_id: str = Field(alias="rateID", description="Human-readable tariff reference.")
     rate_plan_name: str
-    supported_type: Literal["tou", "tiered", "flat"]
+    supported_type: Literal["tou", "tiered", "flat"] = Field(
+        description="tou: prices change by hour; tiered: by monthly or daily kWh; flat: neither."
+    )
+
+
+class SourceDto(CamelResponse):
+    url: str
+    title: str
+    what: str | None = Field(default=None, description="What the source gave.")
+
+
+class TierDto(CamelResponse):
+    price: float = Field(description="$ per kWh (URDB's rate plus adjustment).")
+    max_kwh: float | None = Field(
+        description="The tier's upper limit in kWh per tierUnit; null for the last tier."
+    )
+    sell: float | None = Field(
+        description="$ per kWh credited for exports in this period (exportCredit.type sell)."
+    )
+
+
+class PeriodDto(CamelResponse):
+    name: str
+    tiers: list[TierDto] = Field(description="Prices by usage, the last one unbounded.")
+
+
+class FixedChargeDto(CamelResponse):
+    name: str
+    amount: float = Field(description="$ per `per`.")
+    per: Literal["month", "day"] = Field(description="month: prorated by day; day: per day.")
+
+
+class MinimumChargeDto(CamelResponse):
+    amount: float = Field(description="The least the bill may come to, $ per `per`.")
+    per: Literal["month", "day"]
+
+
+class HolidayRuleDto(CamelResponse):
+    days: list[str] = Field(description="The holidays priced as weekend days.")
+    observed: bool = Field(description="A weekend holiday also moves to Friday or Monday.")
+
+
+class ExportCreditDto(CamelResponse):
+    type: Literal["retail", "sell", "fixed", "none"] = Field(
+        description=(
+            "retail: exports credited at the import price of the time; sell: at the period's "
+            "sell price; fixed: at pricePerKwh; none: not credited."
+        )
+    )
+    price_per_kwh: float | None = Field(description="$ per kWh, for type fixed.")
 
 
 class RatePlanDetailDto(RatePlanSummaryDto):
-    """``detailLevel: full``: the whole tariff as the sandbox prices it, with its sources."""
+    """``detailLevel: full``: the whole tariff as the sandbox prices it, with its provenance."""
 
     description: str
-    effective_date: date
-    fixed_monthly_charge: float = Field(description="$ per month.")
-    seasons: dict[str, list[int]] = Field(description="Season name → calendar months (1-12).")
-    periods: list[dict[str, Any]] = Field(description="Time-of-use windows in local time.")
-    default_period: str
-    energy_prices: dict[str, dict[str, float]] = Field(description="$ per kWh by season, period.")
-    tiers: dict[str, list[dict[str, Any]]] | None = None
-    export_credit: dict[str, Any]
-    sources: list[dict[str, Any]]
+    data_source: Literal["ratebook", "urdb", "eia-average"] = Field(
+        description=(
+            "ratebook: a current tariff from the ratebook dataset; urdb: a U.S. Utility Rate "
+            "Database record; eia-average: one flat price at the utility's EIA-861 average "
+            "residential rate (no tariff in the data)."
+        )
+    )
+    source: str = Field(description="URL of the record the plan was built from.")
+    sources: list[SourceDto] = Field(description="Every document the numbers come from.")
+    effective_date: date | None = Field(description="First day the tariff applies, if known.")
+    end_date: date | None = Field(description="Last day the tariff applies, if it has one.")
+    last_verified: date | None = Field(
+        description="When the tariff was last checked against the utility's rate sheet."
+    )
+    stale: bool = Field(
+        description="An old URDB rate (start over five years ago) kept for want of a newer one."
+    )
+    simplifications: list[str] = Field(
+        description="What the sandbox prices differently from the tariff, one line each."
+    )
     notes: str
+    seasons: dict[str, list[int]] = Field(description="Season name → calendar months (1-12).")
+    periods: list[PeriodDto] = Field(
+        description="Energy periods; the schedules name them by index (0-9)."
+    )
+    tier_unit: Literal["month", "day"] = Field(
+        description="Tier limits count kWh per month or per day."
+    )
+    weekday_schedule: list[str] = Field(
+        description=(
+            "12 strings (January first) of 24 digits: the period index of each local hour "
+            "on weekdays."
+        )
+    )
+    weekend_schedule: list[str] = Field(
+        description="The same for weekends (and holidays, if the plan names them)."
+    )
+    holidays: HolidayRuleDto | None = Field(description="Days priced as weekend days, if any.")
+    fixed_charges: list[FixedChargeDto] = Field(description="Charges that do not vary with kWh.")
+    minimum_charge: MinimumChargeDto | None = Field(description="The minimum bill, if any.")
+    export_credit: ExportCreditDto = Field(description="How exported kWh are credited.")
 
 
 class UtilityDto(CamelResponse):
-    utility_id: str
+    utility_id: str = Field(description="The utility's EIA id: send it as utilityId.")
     utility_name: str
     state: str
-    timezone: str
-    rate_plans: list[RatePlanDetailDto | RatePlanSummaryDto]
-
-    @classmethod
-    def of(cls, utility: Utility, plans: list[RatePlan], *, full: bool) -> UtilityDto:
-        return cls(
-            utility_id=utility.utility_id,
-            utility_name=utility.utility_name,
-            state=utility.state,
-            timezone=utility.timezone,
-            rate_plans=[_plan_dto(plan, full=full) for plan in plans],
+    timezone: str | None = Field(
+        description=(
+            "IANA time zone: the queried ZIP's, else the most common one of the utility's ZIPs "
+            "(null if the sandbox knows none)."
         )
+    )
+    service_area_match: Literal["zip", "county"] | None = Field(
+        description=(
+            "How the utility was found to serve the ZIP: zip, the NREL/OpenEI ZIP file lists it "
+            "(municipal, co-operative, public utilities); county, EIA-861 lists it in the ZIP's "
+            "county, which it may serve only part of (investor-owned utilities are found this "
+            "way only). null for a look-up by utilityId alone."
+        )
+    )
+    rate_plans: list[RatePlanDetailDto | RatePlanSummaryDto] = Field(
+        description=(
+            "Plans the sandbox can bill. Empty when the public data holds no tariff and no "
+            "EIA average rate for the utility (e.g. Oncor, a delivery-only utility): listed, "
+            "last, so no serving utility is hidden, but no plan of it can be chosen."
+        )
+    )
+    rate_plans_note: str | None = Field(
+        description="Why ratePlans is empty, when it is; else null."
+    )
 
 
-def _plan_dto(plan: RatePlan, *, full: bool) -> RatePlanDetailDto | RatePlanSummaryDto:
+NO_PLANS_NOTE = (
+    "No tariff and no EIA-861 average residential rate for this utility in the sandbox's public "
+    "data: it cannot be billed here."
+)
+
+
+def rate_plan_dto(plan: RatePlan, *, full: bool) -> RatePlanDetailDto | RatePlanSummaryDto:
     if full:
         return RatePlanDetailDto.model_validate(plan.model_dump(by_alias=True, mode="json"))
     return RatePlanSummaryDto(
