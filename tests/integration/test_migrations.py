@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from agentkeys.db import migrate
 from agentkeys.tables import metadata
+from tests.support.catalog import E_TOU_C, LEGACY_IDS, UNKNOWN_PLAN
 from tests.support.databases import (
     POSTGRES_ADMIN_URL,
     postgres_admin,
@@ -81,6 +82,41 @@ class TestMigrations:
 
         assert networks == [[("2001:db8::7",)], [("2001:db8::7",)]]
 
+    @pytest.mark.parametrize("backend_name", ["sqlite", "postgresql"])
+    def test_homes_on_a_former_plan_id_take_its_urdb_label_and_back(
+        self, tmp_path: Path, backend_name: str
+    ) -> None:
+        with fresh_database(backend_name, tmp_path) as url:
+            # Rows as the homes' first revision stores them (later ones add nullable columns).
+            migrate.upgrade(url, "0004")
+            homes = [
+                *[(f"h{n}", old) for n, old in enumerate(LEGACY_IDS)],
+                ("h-current", E_TOU_C),
+                ("h-none", None),
+                ("h-other", UNKNOWN_PLAN),
+            ]
+            asyncio.run(run(url, *OLD_ROWS, *(old_home(home_id, plan) for home_id, plan in homes)))
+            select = "SELECT id, rate_plan_id FROM homes ORDER BY id"
+
+            migrate.upgrade(url)
+            upgraded = plans_of(asyncio.run(run(url, select))[0])
+            command.downgrade(migrate.alembic_config(url), "0009")
+            downgraded = plans_of(asyncio.run(run(url, select))[0])
+
+        assert upgraded == {
+            **{f"h{n}": LEGACY_IDS[old] for n, old in enumerate(LEGACY_IDS)},
+            "h-current": E_TOU_C,
+            "h-none": None,
+            "h-other": UNKNOWN_PLAN,
+        }
+        # Back to the ids the earlier code knows: a home already on E-TOU-C's label too.
+        assert downgraded == {
+            **{f"h{n}": old for n, old in enumerate(LEGACY_IDS)},
+            "h-current": "8fafe26c6f12cd7da414d3cd",
+            "h-none": None,
+            "h-other": UNKNOWN_PLAN,
+        }
+
 
 OLD_ROWS = (
     "INSERT INTO credential_requests (id, request_id, created_at, outcome, client_address, "
@@ -91,6 +127,21 @@ OLD_ROWS = (
     "environment, created_at, expires_at) VALUES ('c1', 'd1', 'r1', 'org', '[]', 'sandbox', "
     "'2026-11-30 10:00:00+00', '2026-12-01 10:00:00+00')",
 )
+
+
+def plans_of(rows: list[tuple[object, ...]]) -> dict[object, object]:
+    return {row[0]: row[1] for row in rows}
+
+
+def old_home(home_id: str, rate_plan_id: str | None) -> str:
+    """A home row as revision 0004 stores it, of credential ``c1`` (``OLD_ROWS``)."""
+    plan = "NULL" if rate_plan_id is None else f"'{rate_plan_id}'"
+    return (
+        "INSERT INTO homes (id, credential_id, created_at, updated_at, name, rate_plan_id, "  # noqa: S608 - the test's own ids
+        "carbon_signal_intensity, enabled, energy_market_bidding_enabled) VALUES "
+        f"('{home_id}', 'c1', '2026-11-30 10:00:00+00', '2026-11-30 10:00:00+00', 'Home', "
+        f"{plan}, 'MEDIUM', TRUE, FALSE)"
+    )
 
 
 async def run(url: str, *statements: str) -> list[list[tuple[object, ...]]]:

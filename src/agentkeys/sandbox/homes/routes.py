@@ -10,6 +10,8 @@ from agentkeys.sandbox.homes.deps import HomeId, HomeReader, HomeServiceDep, Hom
 from agentkeys.sandbox.homes.schemas import (
     ClientHomeDto,
     CreateClientHomeDto,
+    CreateSolarDto,
+    CreateSolarResponseDto,
     ListHomesRequestDto,
     UpdateClientHomeDto,
 )
@@ -30,13 +32,35 @@ async def create_home(
     service: HomeServiceDep,
     network: ClientNetworkDep,
 ) -> ClientHomeDto:
-    """A sandbox home owned by this credential. Set `utilityId` and `ratePlanId` (from
-    `/v1/utility/get`) to price its energy; the home's `timezone` is its utility's. Each client
+    """A sandbox home owned by this credential. Set `zipcode` and `ratePlanId` (from
+    `/v1/utility/get` for that ZIP code) to price its energy: the plan's utility must serve the
+    ZIP code (by ZIP or by county), and a plan's former id is answered as its current one. The
+    home's `timezone` is its ZIP code's (without one, its utility's). Each client
     network writes at most the policy's `[storage.homes]` homes and bytes a day over all its
     keys (then 429 with `Retry-After`)."""
     return ClientHomeDto.of(
         await service.create_home(body, credential_id=credential.id, client_network=network)
     )
+
+
+@router.post(
+    "/solar/create",
+    status_code=201,
+    summary="Create (or replace) a home's solar system",
+    response_model=CreateSolarResponseDto,
+    responses=error_responses(400, 401, 403, 404, 429),
+)
+async def create_solar(
+    body: CreateSolarDto,
+    credential: HomeWriter,
+    service: HomeServiceDep,
+    network: ClientNetworkDep,
+) -> CreateSolarResponseDto:
+    """WattShift's legacy solar route: sets the home's `solarSystemSizeKw` and `isNonNetMetered`
+    (as `/v1/homes/{id}/update` does, which WattShift now recommends) and answers `{homeId}`.
+    A home of another credential, or none, is 404."""
+    home = await service.set_solar(body, credential_id=credential.id, client_network=network)
+    return CreateSolarResponseDto(home_id=home.id)
 
 
 @router.post(
@@ -85,7 +109,8 @@ async def update_home(
     """Change the fields sent; `null` clears an optional field and is refused (400) for `name`,
     `carbonSignalIntensity` and `enabled`. As on create, a `ratePlanId` sets its utility; a
     `utilityId` sent (or kept) must be the plan's, and `utilityId: null` is accepted only with
-    `ratePlanId: null` (or on a home without a plan). The utility must serve the ZIP code."""
+    `ratePlanId: null` (or on a home without a plan). The utility must serve the ZIP code; the
+    `timezone` follows the ZIP code."""
     return ClientHomeDto.of(
         await service.update_home(
             home_id, body, credential_id=credential.id, client_network=network

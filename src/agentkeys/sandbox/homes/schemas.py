@@ -67,6 +67,26 @@ class UpdateClientHomeDto(HomeFields):
     name: HomeName | None = None
 
 
+class CreateSolarDto(CamelRequestBody):
+    """WattShift's legacy ``POST /v1/homes/solar/create``: a home's solar system, as the
+    ``solarSystemSizeKw`` and ``isNonNetMetered`` fields of create and update set it."""
+
+    home_id: Annotated[str, Field(max_length=64)] = Field(
+        description="The home's id (ws_home_…), as /v1/homes/create answered it."
+    )
+    solar_system_size_kw: Annotated[float, Field(gt=0, le=MAX_SOLAR_KW)] = Field(
+        description="Solar system size in kW DC (more than 0)."
+    )
+    is_non_net_metered: bool = Field(
+        default=False,
+        description="True if the system is not net metered. Omitted: false (net metered).",
+    )
+
+
+class CreateSolarResponseDto(CamelResponse):
+    home_id: str
+
+
 class ListHomesRequestDto(CamelRequestBody):
     """Optional paging of ``/v1/homes/list`` (WattShift documents no body): oldest home first.
 
@@ -91,7 +111,11 @@ class ClientHomeDto(CamelResponse):
     utility_id: str | None
     rate_plan_id: str | None
     unstructured_address: str | None
-    timezone: str | None = Field(description="The IANA time zone of the home's utility.")
+    timezone: str | None = Field(
+        description="The IANA time zone of the home's ZIP code (without a known ZIP code, the "
+        "one most of its utility's ZIP codes are in); bills and price signals read the home's "
+        "hours in it."
+    )
     country: str | None
     city: str | None
     zipcode: str | None

@@ -16,11 +16,13 @@ from agentkeys.clock import Clock, to_millisecond
 from agentkeys.credentials.policy import StorageBudget
 from agentkeys.db.engine import begin_write
 from agentkeys.errors import DomainError, ErrorCode, FieldError, NotFound, ValidationFailed
+from agentkeys.sandbox.geo import Geography
 from agentkeys.sandbox.homes.models import HomeRecord
 from agentkeys.sandbox.homes.repository import HomeRepository
 from agentkeys.sandbox.homes.schemas import (
     MAX_HOMES_PER_CREDENTIAL,
     CreateClientHomeDto,
+    CreateSolarDto,
     HomeFields,
     ListHomesRequestDto,
     UpdateClientHomeDto,
@@ -46,8 +48,13 @@ _PLAIN_FIELDS = (
 )
 
 
-# Fields that place a home: a change to any of them re-checks that its utility serves its ZIP.
+# Fields that place a home: a change to any of them re-checks that its utility serves its ZIP
+# and sets its time zone again.
 _LOCATING_FIELDS = {"zipcode", "utility_id", "deprecated_utility_id", "rate_plan_id"}
+# A refusal names at most this many serving utilities, and this many plans of each: a county
+# can hold a dozen utilities with dozens of plans; /v1/utility/get lists them all.
+_OFFERED_UTILITIES = 6
+_OFFERED_PLANS = 5
 # Fields every home has (create sets them): an update may change them, never null them.
 _REQUIRED_ON_UPDATE = (
     ("name", "name"),
@@ -92,15 +99,16 @@ def stored_size(home: HomeRecord) -> int:
 
 @dataclass(frozen=True, slots=True)
 class PricedHome:
-    """A home with the tariff it is billed under."""
+    """A home with the tariff it is billed under, and the time zone its hours are read in."""
 
     home: HomeRecord
     utility: Utility
     plan: RatePlan
+    timezone_name: str
 
     @property
     def timezone(self) -> ZoneInfo:
-        return ZoneInfo(self.utility.timezone)
+        return ZoneInfo(self.timezone_name)
 
 
 HOME_ID = re.compile(r"ws_home_[0-9a-f]{32}")
@@ -117,12 +125,14 @@ class HomeService:
         *,
         clock: Clock,
         catalog: Catalog,
+        geography: Geography,
         network_budget: StorageBudget | None = None,
     ) -> None:
         self._session = session
         self._repository = HomeRepository(session)
         self._clock = clock
         self._catalog = catalog
+        self._geography = geography
         self._network_budget = network_budget
 
     async def create_home(
@@ -192,6 +202,24 @@ class HomeService:
         if request.enabled is not None:
             home.enabled = request.enabled
         self._apply(home, request, fields=sent, updating=True)
+        home.updated_at = to_millisecond(self._clock.now())
+        await self._within_network_budget(home, client_network, now=home.updated_at)
+        await self._repository.flush()
+        return home
+
+    async def set_solar(
+        self,
+        request: CreateSolarDto,
+        *,
+        credential_id: str,
+        client_network: str | None = None,
+    ) -> HomeRecord:
+        """Set the home's solar system size and net-metering flag (WattShift's legacy
+        ``/v1/homes/solar/create``): the same columns create and update write."""
+        await self._lock_homes_of(credential_id, client_network)
+        home = await self.get_home(request.home_id, credential_id=credential_id)
+        home.solar_system_size_kw = request.solar_system_size_kw
+        home.is_non_net_metered = request.is_non_net_metered
         home.updated_at = to_millisecond(self._clock.now())
         await self._within_network_budget(home, client_network, now=home.updated_at)
         await self._repository.flush()
@@ -284,7 +312,18 @@ class HomeService:
                 ]
             )
         utility, plan = found
-        return PricedHome(home=home, utility=utility, plan=plan)
+        timezone = home.timezone or self._geography.utility_timezone(utility.utility_id)
+        if timezone is None:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "zipcode",
+                        "The home's time zone is unknown; set its zipcode with "
+                        "/v1/homes/{id}/update",
+                    )
+                ]
+            )
+        return PricedHome(home=home, utility=utility, plan=plan, timezone_name=timezone)
 
     def _apply(
         self, home: HomeRecord, request: HomeFields, *, fields: set[str], updating: bool = False
@@ -322,7 +361,7 @@ class HomeService:
                 utility_id = None  # the new plan sets the utility, as on create
             else:
                 utility_id = home.utility_id  # the plan is cleared; the utility stays
-            home.utility_id, home.rate_plan_id, home.timezone = self._resolve(
+            home.utility_id, home.rate_plan_id = self._resolve(
                 utility_id,
                 rate_plan_id,
                 utility_field=utility_field,
@@ -330,6 +369,17 @@ class HomeService:
             )
         if fields & _LOCATING_FIELDS:
             self._check_territory(home, fields=fields)
+            home.timezone = self._timezone_of(home)
+
+    def _timezone_of(self, home: HomeRecord) -> str | None:
+        """Where the home is: its ZIP's time zone; without a known ZIP, its utility's (the most
+        common time zone of the ZIPs it serves); else none."""
+        place = self._geography.place(zip5(home.zipcode)) if home.zipcode else None
+        if place is not None:
+            return place.timezone
+        if home.utility_id is not None:
+            return self._geography.utility_timezone(home.utility_id)
+        return None
 
     @staticmethod
     def _refuse_null_utility(home: HomeRecord, request: HomeFields, *, utility_field: str) -> None:
@@ -347,24 +397,16 @@ class HomeService:
         raise ValidationFailed([FieldError(utility_field, message)])
 
     def _check_territory(self, home: HomeRecord, *, fields: set[str]) -> None:
-        """Refuse a home whose utility does not serve its ZIP code (kept values count too)."""
+        """Refuse a home whose utility does not serve its ZIP code (kept values count too): a
+        utility serves the ZIPs the geography gives it, by ZIP (non-IOU file) or by county
+        (EIA-861 territory)."""
         if home.zipcode is None or home.utility_id is None:
             return
         utility = self._catalog.utility(home.utility_id)
         zipcode = zip5(home.zipcode)
-        if utility is None or utility.serves(zipcode):
+        serving = self._geography.serving(zipcode)
+        if utility is None or any(s.utility_id == utility.utility_id for s in serving):
             return
-        serving = self._catalog.utilities_for(zipcode)
-        offer = (
-            "rate plans serving it: "
-            + "; ".join(
-                f"{other.utility_id} ({other.utility_name}): "
-                + ", ".join(plan.id for plan in other.rate_plans)
-                for other in serving
-            )
-            if serving
-            else "no sandbox utility serves it"
-        )
         named = next(
             wire
             for name, wire in (
@@ -381,9 +423,36 @@ class HomeService:
                 FieldError(
                     named,
                     f"ZIP code {home.zipcode} is not served by utility '{utility.utility_id}' "
-                    f"({utility.utility_name}){plan}; {offer}",
+                    f"({utility.utility_name}){plan}; {self._offer(zipcode)}",
                 )
             ]
+        )
+
+    def _offer(self, zipcode: str) -> str:
+        """The plans that would serve ``zipcode``, bounded, for a refusal's message."""
+        if self._geography.place(zipcode) is None:
+            return "it is not a U.S. ZIP code the sandbox knows"
+        billable = [
+            utility
+            for serving in self._geography.serving(zipcode)
+            if (utility := self._catalog.utility(serving.utility_id)) is not None
+        ]
+        if not billable:
+            return "no sandbox utility serves it"
+        listed = []
+        for utility in billable[:_OFFERED_UTILITIES]:
+            plans = ", ".join(plan.id for plan in utility.rate_plans[:_OFFERED_PLANS])
+            more = len(utility.rate_plans) - _OFFERED_PLANS
+            listed.append(
+                f"{utility.utility_id} ({utility.utility_name}): {plans}"
+                + (f" and {more} more" if more > 0 else "")
+            )
+        more_utilities = len(billable) - _OFFERED_UTILITIES
+        return (
+            "rate plans serving it: "
+            + "; ".join(listed)
+            + (f"; and {more_utilities} more utilities" if more_utilities > 0 else "")
+            + " (all of them: /v1/utility/get with this zipcode)"
         )
 
     def _resolve(
@@ -393,8 +462,9 @@ class HomeService:
         *,
         utility_field: str = "utilityId",
         mismatch_field: str = "ratePlanId",
-    ) -> tuple[str | None, str | None, str | None]:
-        """Check utility and plan against the catalog; the plan's utility wins when none is set."""
+    ) -> tuple[str | None, str | None]:
+        """Check utility and plan against the catalog; the plan's utility wins when none is set.
+        A plan's former id (``Catalog.legacy_ids``) is accepted and stored as its current id."""
         utility = self._catalog.utility(utility_id) if utility_id else None
         if utility_id and utility is None:
             raise ValidationFailed(
@@ -412,7 +482,7 @@ class HomeService:
                         )
                     ]
                 )
-            plan_utility = found[0]
+            plan_utility, plan = found
             if utility is not None and plan_utility.utility_id != utility.utility_id:
                 raise ValidationFailed(
                     [
@@ -425,6 +495,7 @@ class HomeService:
                     ]
                 )
             utility = plan_utility
+            rate_plan_id = plan.id
         if utility is None:
-            return None, rate_plan_id, None
-        return utility.utility_id, rate_plan_id, utility.timezone
+            return None, rate_plan_id
+        return utility.utility_id, rate_plan_id

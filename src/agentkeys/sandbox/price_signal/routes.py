@@ -33,13 +33,14 @@ async def get_price_signal(
     body: Annotated[GetPriceSignalRequestDto | None, Body()] = None,
 ) -> GetPriceSignalResponseDto:
     """Import and export $/kWh per quarter-hour from the home's rate plan, for `startTime` to
-    `endTime` (both or neither; default the next 24 hours, at most 31 days). Daylight-saving
-    days have 92 or 100 quarter-hours."""
+    `endTime` (both or neither; default the next 24 hours, at most 31 days). A time without an
+    offset is the home's local time (its `timezone`, from its ZIP code); the answer's times are
+    UTC. Daylight-saving days have 92 or 100 quarter-hours."""
     window = body.window() if body is not None else None
     signal = await service.price_signal(home_id, window, credential_id=credential.id)
     return GetPriceSignalResponseDto.of(
         home_id=home_id,
-        timezone=signal.priced.utility.timezone,
+        timezone=signal.priced.timezone_name,
         start=signal.start,
         end=signal.end,
         points=signal.points,

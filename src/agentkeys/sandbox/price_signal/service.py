@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from agentkeys.clock import Clock
 from agentkeys.cpu import CpuPool
 from agentkeys.errors import FieldError, ValidationFailed
 from agentkeys.sandbox.homes.service import HomeService, PricedHome
 from agentkeys.sandbox.tariffs.engine import PricePoint, price_signal
+from agentkeys.validation import EARLIEST_INSTANT, LIMIT_INSTANT
 
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=31)
@@ -27,6 +29,22 @@ class PriceSignal:
     start: datetime
     end: datetime
     points: list[PricePoint]
+
+
+def _in_home_time(wall_clock_or_instant: datetime, timezone: ZoneInfo, *, field: str) -> datetime:
+    """A naive time is a wall-clock time of the home's zone (``fold=0``: a repeated hour's first
+    pass, a skipped hour by the offset before the change); the result is a UTC instant within
+    the years the sandbox prices."""
+    instant = (
+        wall_clock_or_instant.replace(tzinfo=timezone).astimezone(UTC)
+        if wall_clock_or_instant.tzinfo is None
+        else wall_clock_or_instant
+    )
+    if not EARLIEST_INSTANT <= instant <= LIMIT_INSTANT:
+        raise ValidationFailed(
+            [FieldError(field, f"Must lie in the years 2000 to 2100 (in {timezone.key})")]
+        )
+    return instant
 
 
 def _quarter_hour_floor(instant: datetime) -> datetime:
@@ -56,7 +74,8 @@ class PriceSignalService:
             start = _quarter_hour_floor(self._clock.now())
             end = start + DEFAULT_WINDOW
         else:
-            start, end = window
+            start = _in_home_time(window[0], priced.timezone, field="startTime")
+            end = _in_home_time(window[1], priced.timezone, field="endTime")
             if end <= start:
                 raise ValidationFailed([FieldError("endTime", "Must be after startTime")])
             if end - start > MAX_WINDOW:
