@@ -11,7 +11,6 @@ from agentkeys.api.deps import SessionDep, require_scopes
 from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.scopes import Scope
 from agentkeys.sandbox.bills.service import BillService
-from agentkeys.sandbox.geo import load_geography
 from agentkeys.sandbox.homes.deps import HomeServiceDep
 
 BillReader = Annotated[AuthenticatedCredential, Depends(require_scopes(Scope.BILL_IMPACT_READ))]
@@ -25,9 +24,7 @@ async def bill_service(request: Request, homes: HomeServiceDep, session: Session
     return BillService(
         homes,
         catalog=context.catalog,
-        # The app context carries no geography until the geo feature is wired in: the shipped
-        # ZIP index, loaded once per process.
-        geography=load_geography(),
+        geography=context.geography,
         cpu=context.cpu,
         release_session=session.close,
     )

@@ -10,7 +10,6 @@ from agentkeys.api.context import app_context
 from agentkeys.api.deps import SessionDep, require_scopes
 from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.scopes import Scope
-from agentkeys.sandbox.geo import load_geography
 from agentkeys.sandbox.homes.deps import HomeServiceDep
 from agentkeys.sandbox.impact.service import ImpactService
 
@@ -24,9 +23,7 @@ async def impact_service(
     return ImpactService(
         homes,
         catalog=context.catalog,
-        # The app context carries no geography until the geo feature is wired in: the shipped
-        # ZIP index, loaded once per process.
-        geography=load_geography(),
+        geography=context.geography,
         cpu=context.cpu,
         # Read-only: closing ends the read transaction and returns the pooled connection before
         # the bills wait for the CPU; the unit of work's commit afterwards has nothing to do.

@@ -92,6 +92,7 @@ class BillDifferenceDto(CamelResponse):
     export_credit: float = Field(
         description="$, difference of the export credits (negative: more credit)."
     )
+    minimum_charges: float = Field(description="$, difference of the minimum-charge top-ups.")
     import_kwh: float
     export_kwh: float
 
@@ -102,6 +103,7 @@ class BillDifferenceDto(CamelResponse):
             energy_charges=cents(modified.energy_charges - baseline.energy_charges),
             fixed_charges=cents(modified.fixed_charges - baseline.fixed_charges),
             export_credit=cents(modified.export_credit - baseline.export_credit),
+            minimum_charges=cents(modified.minimum_charges - baseline.minimum_charges),
             import_kwh=round(modified.import_kwh - baseline.import_kwh, 6) + 0.0,
             export_kwh=round(modified.export_kwh - baseline.export_kwh, 6) + 0.0,
         )
