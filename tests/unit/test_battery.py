@@ -1,4 +1,4 @@
-"""Battery savings: clear-sky solar, the load shape, the dispatch LP and the annual estimate."""
+"""Battery savings: the load shape, the dispatch LP and the annual estimate (solar: test_solar)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ from agentkeys.sandbox.battery.optimizer import (
     baseline_cost,
     optimize_dispatch,
 )
-from agentkeys.sandbox.battery.solar import DEFAULT_SOLAR, quarter_hour_solar_kwh
 from agentkeys.sandbox.tariffs.model import RatePlan
 
 SF_LATITUDE, SF_LONGITUDE, SF_ZONE = 37.7749, -122.4194, "America/Los_Angeles"
@@ -39,16 +38,6 @@ TOLERANCE = 1e-6
 class Prices(TypedDict):
     import_price: list[float]
     export_price: list[float]
-
-
-def solar_day(day: date, *, capacity_kw: float = 5.0, latitude: float = SF_LATITUDE) -> list[float]:
-    return quarter_hour_solar_kwh(
-        capacity_kw=capacity_kw,
-        latitude=latitude,
-        longitude=SF_LONGITUDE,
-        timezone=SF_ZONE,
-        day=day,
-    )
 
 
 def estimate(request: BatteryParameters, plan: RatePlan | None = None) -> BatteryEstimate:
@@ -61,12 +50,6 @@ def estimate(request: BatteryParameters, plan: RatePlan | None = None) -> Batter
         year=2026,
         request=request,
     )
-
-
-def weighted_midpoint_minutes(kwh: list[float]) -> float:
-    """Energy-weighted mean wall-clock minute of a day's production."""
-    midpoints = np.arange(96) * 15 + 7.5
-    return float(np.dot(midpoints, kwh) / sum(kwh))
 
 
 def battery(**changes: float) -> Battery:
@@ -158,54 +141,6 @@ def assert_dispatch_is_feasible(
     previous = np.concatenate([[dispatch.initial_kwh], s[:-1]])
     step = s - previous - unit.charging_efficiency * c + d / unit.discharging_efficiency
     assert np.abs(step).max() <= TOLERANCE
-
-
-class TestSolar:
-    def test_zero_at_night_and_positive_around_local_noon(self) -> None:
-        kwh = solar_day(date(2026, 6, 21))
-
-        assert len(kwh) == 96
-        assert all(value == 0.0 for value in kwh[:16])  # 00:00-04:00
-        assert all(value == 0.0 for value in kwh[88:])  # 22:00-24:00
-        assert all(value > 0.0 for value in kwh[44:60])  # 11:00-15:00
-
-    def test_peaks_at_solar_noon(self) -> None:
-        # NOAA's calculator puts San Francisco's solar noon on 2026-06-21 at 13:11 PDT.
-        kwh = solar_day(date(2026, 6, 21))
-
-        peak_slot = int(np.argmax(kwh))
-
-        assert abs(peak_slot * 15 + 7.5 - (13 * 60 + 11)) <= 15
-
-    def test_june_produces_more_than_december_at_a_northern_latitude(self) -> None:
-        june = sum(solar_day(date(2026, 6, 21), latitude=45.0))
-        december = sum(solar_day(date(2026, 12, 21), latitude=45.0))
-
-        assert june > 2 * december > 0
-
-    def test_production_moves_one_wall_clock_hour_later_across_spring_forward(self) -> None:
-        # Daylight-saving time starts on Sunday 2026-03-08 in Los Angeles.
-        before = weighted_midpoint_minutes(solar_day(date(2026, 3, 7)))
-        after = weighted_midpoint_minutes(solar_day(date(2026, 3, 9)))
-
-        assert after - before == pytest.approx(60, abs=2)
-
-    def test_production_moves_one_wall_clock_hour_earlier_across_fall_back(self) -> None:
-        before = weighted_midpoint_minutes(solar_day(date(2026, 10, 31)))
-        after = weighted_midpoint_minutes(solar_day(date(2026, 11, 2)))
-
-        assert before - after == pytest.approx(60, abs=2)
-
-    def test_production_is_capacity_times_derate(self) -> None:
-        one_kw = solar_day(date(2026, 6, 21), capacity_kw=1.0)
-        five_kw = solar_day(date(2026, 6, 21), capacity_kw=5.0)
-
-        assert sum(five_kw) == pytest.approx(5 * sum(one_kw))
-        # Haurwitz at the zenith gives 1098·exp(-0.057) ≈ 1037 W/m², the most a slot can see.
-        assert max(one_kw) <= 1.037 * DEFAULT_SOLAR.derate * 0.25
-
-    def test_no_capacity_produces_nothing(self) -> None:
-        assert solar_day(date(2026, 6, 21), capacity_kw=0.0) == [0.0] * 96
 
 
 class TestLoad:
@@ -492,8 +427,8 @@ class TestAnnualEstimate:
         assumptions = estimate(parameters(months=(3,))).assumptions
         assert assumptions.location.timezone == "America/Los_Angeles"
         assert assumptions.location.latitude == SF_LATITUDE
-        assert assumptions.solar.derate == 0.80
-        assert "Haurwitz" in assumptions.solar.irradiance_model
+        assert assumptions.solar.system_losses_percent == 14.0
+        assert "Ineichen" in assumptions.solar.irradiance_model
         assert assumptions.load.daily_kwh_by_month == DEFAULT_LOAD.daily_kwh_by_month
         assert assumptions.solar_capacity_kw == 5.0
 

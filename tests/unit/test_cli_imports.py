@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("fastapi", "sqlalchemy", "alembic", "uvicorn", "redis", "starlette")
+HEAVY = ("fastapi", "sqlalchemy", "alembic", "uvicorn", "redis", "starlette", "pandas", "pvlib")
 COMMAND_GROUPS = ("serve", "db", "policy", "admin", "credentials", "decisions", "stats")
 
 

@@ -10,7 +10,7 @@ from agentkeys.api.context import app_context
 from agentkeys.api.deps import SessionDep, require_scopes
 from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.scopes import Scope
-from agentkeys.sandbox.battery.service import BatteryService, EstimatorQueue
+from agentkeys.sandbox.battery.service import BatteryService, EstimatorQueue, Places
 from agentkeys.sandbox.homes.deps import HomeServiceDep
 
 BatteryEstimator = Annotated[
@@ -28,6 +28,14 @@ def estimator_queue(request: Request) -> EstimatorQueue:
     return queue
 
 
+def zip_places(request: Request) -> Places:
+    """The app's geography (``agentkeys.sandbox.geo.Geography``, ``AppContext.geography``)."""
+    # The geo feature and its context field are merged separately: read the field by name
+    # until then (at merge: ``return app_context(request).geography``).
+    places: Places = getattr(app_context(request), "geography")  # noqa: B009
+    return places
+
+
 async def battery_service(
     request: Request, homes: HomeServiceDep, session: SessionDep
 ) -> BatteryService:
@@ -38,6 +46,7 @@ async def battery_service(
         # Read-only: closing ends the read transaction and returns the pooled connection; the
         # unit of work's commit afterwards has nothing to do.
         release_session=session.close,
+        places=zip_places(request),
     )
 
 

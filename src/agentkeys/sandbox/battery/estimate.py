@@ -1,12 +1,12 @@
 """Annual battery savings for a home on a rate plan, from a few simulated days of each month.
 
 For every requested month of ``year`` the first ``days`` calendar days (capped at the month's
-length) are simulated as one horizon: the typical load shape, clear-sky solar at the home's
-location, and the plan's quarter-hour prices. The cost without a battery and with the optimal
-dispatch are scaled by days-in-month / days-simulated and summed. Costs are energy charges less
-export credits only: the plan's fixed monthly charge is the same with or without a battery.
-Tiered plans are priced at their first tier (the engine's marginal-price simplification). Money
-is rounded to cents only in the returned figures.
+length) are simulated as one horizon: the typical load shape, clear-sky PV production at the
+home's location (``solar``: pvlib's PVWatts chain), and the plan's quarter-hour prices. The cost
+without a battery and with the optimal dispatch are scaled by days-in-month / days-simulated and
+summed. Costs are energy charges less export credits only: the plan's fixed monthly charge is
+the same with or without a battery. Tiered plans are priced at their first tier (the engine's
+marginal-price simplification). Money is rounded to cents only in the returned figures.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class BatteryParameters(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class SimulatedLocation:
-    """Where the simulated home is (the utility's representative location) and its zone."""
+    """Where the simulated home is (its ZIP code's coordinates) and its time zone."""
 
     latitude: float
     longitude: float

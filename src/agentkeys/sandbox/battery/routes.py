@@ -29,11 +29,11 @@ async def estimate_battery_savings(
     service: BatteryServiceDep,
 ) -> BatteryEstimatedSavingsResponseDto:
     """No usage is sent: the sandbox simulates a typical home for each requested month (and
-    clear-sky solar at the utility's location when `solarCapacity` is set), dispatches the
-    battery against the home's rate plan with a linear program, and scales the simulated days
-    to whole months. `assumptions` says what was simulated. One estimate runs at a time per
-    credential (a second one meanwhile: 429); when the estimator's queue is full: 503. Both
-    carry `Retry-After`."""
+    clear-sky PV production at the home's ZIP code when `solarCapacity` is set; a home without a
+    ZIP code the sandbox can place: 422), dispatches the battery against the home's rate plan
+    with a linear program, and scales the simulated days to whole months. `assumptions` says
+    what was simulated. One estimate runs at a time per credential (a second one meanwhile:
+    429); when the estimator's queue is full: 503. Both carry `Retry-After`."""
     estimate = await service.estimate_savings(
         home_id, body.parameters(), credential_id=credential.id
     )

@@ -6,6 +6,9 @@ is decided at once, without waiting: one estimate at a time per credential (429)
 ``MAX_WAITING`` estimates queued behind the running ones per process (503); both say when to
 retry. Only then does an estimate wait, for a bounded time, for a slot of the app's CPU pool
 (``agentkeys.cpu``), which bills and price signals share.
+
+The home is simulated where its ZIP code is: the ZIP's coordinates place the sun and its time
+zone turns the sun's hours into the plan's wall-clock slots.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from agentkeys.clock import Clock
 from agentkeys.cpu import CpuPool, busy
@@ -25,11 +29,29 @@ from agentkeys.sandbox.battery.estimate import (
 )
 from agentkeys.sandbox.battery.optimizer import DispatchError
 from agentkeys.sandbox.homes.service import HomeService
+from agentkeys.sandbox.utility.service import zip5
 
 # Estimates admitted but not yet running, per process: beyond this, refuse instead of queueing.
 MAX_WAITING = 8
 RETRY_AFTER_SECONDS = 5
 BUSY = "The savings estimator"
+
+
+class Place(Protocol):
+    """Where a ZIP code is (``agentkeys.sandbox.geo.ZipPlace`` is one)."""
+
+    @property
+    def latitude(self) -> float: ...
+    @property
+    def longitude(self) -> float: ...
+    @property
+    def timezone(self) -> str: ...
+
+
+class Places(Protocol):
+    """ZIP code → place (``agentkeys.sandbox.geo.Geography`` is one)."""
+
+    def place(self, zipcode: str) -> Place | None: ...
 
 
 class EstimatorQueue:
@@ -86,8 +108,10 @@ class BatteryService:
         clock: Clock,
         queue: EstimatorQueue,
         release_session: Callable[[], Awaitable[None]],
+        places: Places,
     ) -> None:
         self._homes = homes
+        self._places = places
         self._clock = clock
         self._queue = queue
         self._release_session = release_session
@@ -101,13 +125,13 @@ class BatteryService:
             # Nothing more to read or write: the connection goes back to the pool now, not
             # after the queue and the solver.
             await self._release_session()
-            location = priced.utility.location
+            place = self._place_of(priced.home.zipcode)
             work = functools.partial(
                 estimate_annual_savings,
                 plan=priced.plan,
-                timezone=priced.timezone,
-                latitude=location.latitude,
-                longitude=location.longitude,
+                timezone=place.timezone,
+                latitude=place.latitude,
+                longitude=place.longitude,
                 year=self._clock.now().year,
                 request=parameters,
             )
@@ -117,3 +141,23 @@ class BatteryService:
                 raise ValidationFailed(
                     [FieldError("body", f"These battery parameters cannot be simulated: {error}")]
                 ) from None
+
+    def _place_of(self, zipcode: str | None) -> Place:
+        """The home's ZIP code located, or a refusal naming the field to set."""
+        place = self._places.place(zip5(zipcode)) if zipcode else None
+        if place is None or not place.timezone:
+            problem = (
+                "The home has no ZIP code"
+                if not zipcode
+                else f"ZIP code {zipcode} is not one the sandbox can place"
+            )
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "zipcode",
+                        f"{problem}; the estimate simulates the sun where the home is. Set a "
+                        "U.S. ZIP code with /v1/homes/{id}/update",
+                    )
+                ]
+            )
+        return place
