@@ -121,8 +121,9 @@ class TestNullOnUpdate:
 
         assert response.status_code == 200, response.text
         cleared = response.json()
-        assert (cleared["utilityId"], cleared["ratePlanId"], cleared["timezone"]) == (None,) * 3
-        assert cleared["zipcode"] == "94107"
+        assert (cleared["utilityId"], cleared["ratePlanId"]) == (None, None)
+        # The home stays where it is: its ZIP code keeps its time zone.
+        assert (cleared["zipcode"], cleared["timezone"]) == ("94107", "America/Los_Angeles")
 
     async def test_required_fields_sent_as_null_are_all_named(
         self, client: httpx.AsyncClient

@@ -2,11 +2,15 @@
 
 The frozen clock reads 2026-03-01T12:00Z (04:00 PST in Los Angeles). Los Angeles is UTC-8 in
 winter and UTC-7 from 2026-03-08 02:00 local to 2026-11-01 02:00 local.
+
+Prices are the ratebook's (``shared/data/ratebook/tariffs/``), a tier's price being its
+``rate + adj``; a signal prices each quarter-hour at its period's first tier.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -18,12 +22,28 @@ from agentkeys.credentials.scopes import Scope
 from agentkeys.sandbox.price_signal import service as price_signal_service
 from agentkeys.sandbox.tariffs.engine import price_signal as engine_price_signal
 from tests.support.assertions import assert_envelope, assert_validation_failed, parse_instant
-from tests.support.catalog import DUKE_RS, E_1, E_TOU_C, NO_SUCH_HOME, SCE_TOU_D
+from tests.support.catalog import COMED_BES, DUKE_RS, E_1, E_TOU_C, NO_SUCH_HOME, SCE_TOU_D
 from tests.support.factories import key_with, new_home
 
 QUARTER_HOUR = timedelta(minutes=15)
-WINTER_PEAK, WINTER_OFF_PEAK = 0.39757, 0.36757
-SUMMER_PEAK, SUMMER_OFF_PEAK = 0.5224, 0.3994
+# pge-e-tou-c.json: the baseline (first) tier of each period, adj 0. Peak is 16:00-21:00 every
+# day; summer is June to September. The file's metering is "none": exports are not credited.
+WINTER_PEAK, WINTER_OFF_PEAK = 0.31617, 0.28617
+SUMMER_PEAK, SUMMER_OFF_PEAK = 0.441, 0.318
+# The catalog names a plan's periods by season and price rank.
+PEAK, OFF_PEAK = "winter peak", "winter off-peak"
+# sce-tou-d-4-9pm.json, rate + adj (0.00842 on every period): summer weekday off-peak
+# 0.34666 + 0.00842, weekday 16-21 0.58477 + 0.00842, weekend 16-21 0.46482 + 0.00842; winter
+# 00-08 and 21-24 0.37515 + 0.00842, 08-16 0.33605 + 0.00842, 16-21 0.51112 + 0.00842.
+SCE_SUMMER_OFF, SCE_SUMMER_WEEKDAY_PEAK, SCE_SUMMER_WEEKEND_PEAK = 0.35508, 0.59319, 0.47324
+SCE_WINTER_NIGHT, SCE_WINTER_DAY, SCE_WINTER_PEAK = 0.38357, 0.34447, 0.51954
+# duke-carolinas-rs.json: 0.122603 + 0.017806, every hour (net metering: exports at retail).
+DUKE_PRICE = 0.140409
+# pge-e-1.json: the first (baseline) tier, 0.32561, all year (net metering).
+E_1_BASELINE = 0.32561
+# A ZIP code each plan's utility serves: San Francisco, Newport Beach (Orange County),
+# Charlotte.
+ZIP_OF_PLAN = {E_TOU_C: "94107", E_1: "94107", SCE_TOU_D: "92660", DUKE_RS: "28202"}
 
 
 def route(home_id: str) -> str:
@@ -33,8 +53,15 @@ def route(home_id: str) -> str:
 async def priced_home(
     client: httpx.AsyncClient, rate_plan_id: str = E_TOU_C
 ) -> tuple[str, dict[str, str]]:
-    """A key with homes and price_signal:read, and its home on the plan: (home id, headers)."""
-    return await new_home(client, "homes", Scope.PRICE_SIGNAL_READ, plan=rate_plan_id)
+    """A key with homes and price_signal:read, and its home on the plan in a ZIP code its utility
+    serves: (home id, headers)."""
+    return await new_home(
+        client,
+        "homes",
+        Scope.PRICE_SIGNAL_READ,
+        plan=rate_plan_id,
+        zipcode=ZIP_OF_PLAN[rate_plan_id],
+    )
 
 
 def window(start: str, end: str) -> dict[str, str]:
@@ -126,18 +153,18 @@ class TestDefaultWindow:
         self, client: httpx.AsyncClient
     ) -> None:
         # 12:00Z = 04:00 PST. Peak 16:00-21:00 PST = 00:00Z-05:00Z on 2026-03-02:
-        # slots 0-47 off-peak, 48-67 peak, 68-95 off-peak. Retail export = import.
+        # slots 0-47 off-peak, 48-67 peak, 68-95 off-peak. Exports are not credited.
         home_id, headers = await priced_home(client)
 
         signal = signal_of(await client.post(route(home_id), headers=headers))
 
         expected = [WINTER_OFF_PEAK] * 48 + [WINTER_PEAK] * 20 + [WINTER_OFF_PEAK] * 28
         assert signal["prices"] == expected
-        assert signal["export"] == expected
+        assert signal["export"] == [0.0] * 96
         assert block_spans(signal) == [
-            ("2026-03-01T12:00:00.000Z", "2026-03-02T00:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
-            ("2026-03-02T00:00:00.000Z", "2026-03-02T05:00:00.000Z", "peak", WINTER_PEAK),
-            ("2026-03-02T05:00:00.000Z", "2026-03-02T12:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
+            ("2026-03-01T12:00:00.000Z", "2026-03-02T00:00:00.000Z", OFF_PEAK, WINTER_OFF_PEAK),
+            ("2026-03-02T00:00:00.000Z", "2026-03-02T05:00:00.000Z", PEAK, WINTER_PEAK),
+            ("2026-03-02T05:00:00.000Z", "2026-03-02T12:00:00.000Z", OFF_PEAK, WINTER_OFF_PEAK),
         ]
         assert {block["season"] for block in signal["data"]} == {"winter"}
 
@@ -166,10 +193,10 @@ class TestExplicitWindow:
         [
             ("2026-07-01T00:00:00-07:00", "2026-07-02T00:00:00-07:00"),
             ("2026-07-01T07:00:00.000Z", "2026-07-02T07:00:00.000Z"),
-            ("2026-07-01T07:00:00", "2026-07-02T07:00:00"),
+            ("2026-07-01T00:00:00", "2026-07-02T00:00:00"),
             ("2026-07-01T07:00:00+00:00", "2026-07-02T09:00:00+02:00"),
         ],
-        ids=["local-offset", "millis", "no-offset-is-utc", "mixed-offsets"],
+        ids=["local-offset", "millis", "no-offset-is-local", "mixed-offsets"],
     )
     async def test_instants_are_read_with_their_offset(
         self, client: httpx.AsyncClient, start: str, end: str
@@ -318,9 +345,9 @@ class TestDaylightSavingWindows:
 
         assert len(signal["prices"]) == 92
         assert block_spans(signal) == [
-            ("2026-03-08T08:00:00.000Z", "2026-03-08T23:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
-            ("2026-03-08T23:00:00.000Z", "2026-03-09T04:00:00.000Z", "peak", WINTER_PEAK),
-            ("2026-03-09T04:00:00.000Z", "2026-03-09T07:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
+            ("2026-03-08T08:00:00.000Z", "2026-03-08T23:00:00.000Z", OFF_PEAK, WINTER_OFF_PEAK),
+            ("2026-03-08T23:00:00.000Z", "2026-03-09T04:00:00.000Z", PEAK, WINTER_PEAK),
+            ("2026-03-09T04:00:00.000Z", "2026-03-09T07:00:00.000Z", OFF_PEAK, WINTER_OFF_PEAK),
         ]
 
     async def test_the_day_before_spring_forward_has_its_peak_from_00_00_utc(
@@ -340,7 +367,7 @@ class TestDaylightSavingWindows:
         assert block_spans(signal)[1] == (
             "2026-03-08T00:00:00.000Z",
             "2026-03-08T05:00:00.000Z",
-            "peak",
+            PEAK,
             WINTER_PEAK,
         )
 
@@ -361,16 +388,16 @@ class TestDaylightSavingWindows:
 
         assert len(signal["prices"]) == 100
         assert block_spans(signal) == [
-            ("2026-11-01T07:00:00.000Z", "2026-11-02T00:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
-            ("2026-11-02T00:00:00.000Z", "2026-11-02T05:00:00.000Z", "peak", WINTER_PEAK),
-            ("2026-11-02T05:00:00.000Z", "2026-11-02T08:00:00.000Z", "off_peak", WINTER_OFF_PEAK),
+            ("2026-11-01T07:00:00.000Z", "2026-11-02T00:00:00.000Z", OFF_PEAK, WINTER_OFF_PEAK),
+            ("2026-11-02T00:00:00.000Z", "2026-11-02T05:00:00.000Z", PEAK, WINTER_PEAK),
+            ("2026-11-02T05:00:00.000Z", "2026-11-02T08:00:00.000Z", OFF_PEAK, WINTER_OFF_PEAK),
         ]
 
-    async def test_sce_super_off_peak_follows_local_time_on_the_spring_forward_day(
+    async def test_sce_winter_periods_follow_local_time_on_the_spring_forward_day(
         self, client: httpx.AsyncClient
     ) -> None:
-        # SCE winter: super off-peak 08:00-16:00, mid-peak 16:00-21:00 local, every day.
-        # On 2026-03-08 (PDT after 02:00): 08:00 PDT = 15:00Z, 16:00 PDT = 23:00Z.
+        # SCE winter, every day: 00-08 and 21-24 at 0.38357, 08-16 at 0.34447, 16-21 at 0.51954
+        # local. On 2026-03-08 (PDT after 02:00): 08:00 PDT = 15:00Z, 16:00 PDT = 23:00Z.
         home_id, headers = await priced_home(client, SCE_TOU_D)
 
         signal = signal_of(
@@ -382,49 +409,38 @@ class TestDaylightSavingWindows:
         )
 
         assert len(signal["prices"]) == 92
-        assert [(start, end, period) for start, end, period, _ in block_spans(signal)] == [
-            ("2026-03-08T08:00:00.000Z", "2026-03-08T15:00:00.000Z", "off_peak"),
-            ("2026-03-08T15:00:00.000Z", "2026-03-08T23:00:00.000Z", "super_off_peak"),
-            ("2026-03-08T23:00:00.000Z", "2026-03-09T04:00:00.000Z", "mid_peak"),
-            ("2026-03-09T04:00:00.000Z", "2026-03-09T07:00:00.000Z", "off_peak"),
-        ]
-        assert [block["import"] for block in signal["data"]] == [
-            0.37515,
-            0.33605,
-            0.51112,
-            0.37515,
+        assert [(start, end, price) for start, end, _, price in block_spans(signal)] == [
+            ("2026-03-08T08:00:00.000Z", "2026-03-08T15:00:00.000Z", SCE_WINTER_NIGHT),
+            ("2026-03-08T15:00:00.000Z", "2026-03-08T23:00:00.000Z", SCE_WINTER_DAY),
+            ("2026-03-08T23:00:00.000Z", "2026-03-09T04:00:00.000Z", SCE_WINTER_PEAK),
+            ("2026-03-09T04:00:00.000Z", "2026-03-09T07:00:00.000Z", SCE_WINTER_NIGHT),
         ]
 
 
 class TestPlanPrices:
-    async def test_sce_summer_weekday_is_on_peak_and_weekend_mid_peak(
+    async def test_sce_summer_weekday_peak_and_the_observed_independence_day(
         self, client: httpx.AsyncClient
     ) -> None:
-        # Friday 2026-07-03 and Saturday 2026-07-04, local days (PDT): slot 64 of each day is
-        # 16:00 local.
+        # Thursday 2026-07-02, then Friday 2026-07-03: Independence Day (a Saturday in 2026)
+        # observed, which SCE prices as a weekend day. Local days (PDT); slot 64 is 16:00.
         home_id, headers = await priced_home(client, SCE_TOU_D)
 
         signal = signal_of(
             await client.post(
                 route(home_id),
-                json=window("2026-07-03T00:00:00-07:00", "2026-07-05T00:00:00-07:00"),
+                json=window("2026-07-02T00:00:00-07:00", "2026-07-04T00:00:00-07:00"),
                 headers=headers,
             )
         )
 
         prices = signal["prices"]
         assert len(prices) == 192
-        assert prices[63] == 0.34666
-        assert prices[64:84] == [0.58477] * 20
-        assert prices[84] == 0.34666
-        assert prices[96 + 64 : 96 + 84] == [0.46482] * 20
-        assert [block["period"] for block in signal["data"]] == [
-            "off_peak",
-            "on_peak",
-            "off_peak",
-            "mid_peak",
-            "off_peak",
-        ]
+        assert prices[63] == SCE_SUMMER_OFF
+        assert prices[64:84] == [SCE_SUMMER_WEEKDAY_PEAK] * 20
+        assert prices[84] == SCE_SUMMER_OFF
+        assert prices[96 + 64 : 96 + 84] == [SCE_SUMMER_WEEKEND_PEAK] * 20
+        assert signal["export"] == [0.0] * 192  # sce-tou-d-4-9pm.json: metering "none"
+        assert len(signal["data"]) == 5
 
     async def test_a_flat_plan_is_one_block_at_one_price(self, client: httpx.AsyncClient) -> None:
         home_id, headers = await priced_home(client, DUKE_RS)
@@ -432,10 +448,10 @@ class TestPlanPrices:
         signal = signal_of(await client.post(route(home_id), headers=headers))
 
         assert signal["timezone"] == "America/New_York"
-        assert signal["prices"] == [0.122604] * 96
-        assert signal["export"] == [0.122604] * 96
-        assert block_spans(signal) == [
-            ("2026-03-01T12:00:00.000Z", "2026-03-02T12:00:00.000Z", "all_day", 0.122604)
+        assert signal["prices"] == [DUKE_PRICE] * 96
+        assert signal["export"] == [DUKE_PRICE] * 96
+        assert [(start, end, price) for start, end, _, price in block_spans(signal)] == [
+            ("2026-03-01T12:00:00.000Z", "2026-03-02T12:00:00.000Z", DUKE_PRICE)
         ]
 
     async def test_a_tiered_plan_signals_its_first_tier_price(
@@ -445,8 +461,8 @@ class TestPlanPrices:
 
         signal = signal_of(await client.post(route(home_id), headers=headers))
 
-        assert signal["prices"] == [0.32561] * 96
-        assert signal["export"] == [0.32561] * 96
+        assert signal["prices"] == [E_1_BASELINE] * 96
+        assert signal["export"] == [E_1_BASELINE] * 96
 
     async def test_the_signal_follows_the_homes_current_plan(
         self, client: httpx.AsyncClient
@@ -454,14 +470,128 @@ class TestPlanPrices:
         home_id, headers = await priced_home(client)
         moved = await client.post(
             f"/v1/homes/{home_id}/update",
-            json={"utilityId": "5416", "ratePlanId": DUKE_RS},
+            json={"zipcode": "28202", "ratePlanId": DUKE_RS},
             headers=headers,
         )
         assert moved.status_code == 200, moved.text
 
         signal = signal_of(await client.post(route(home_id), headers=headers))
 
-        assert signal["prices"] == [0.122604] * 96
+        assert signal["timezone"] == "America/New_York"
+        assert signal["prices"] == [DUKE_PRICE] * 96
+
+
+class TestLocalTimes:
+    """A startTime or endTime without an offset is the home's local time (its ZIP code's)."""
+
+    async def test_4_pm_in_san_francisco_starts_at_23_00_utc_in_summer(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 16:00 PDT (UTC-7) = 23:00Z: the summer peak, five hours of it.
+        home_id, headers = await priced_home(client)
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-07-01T16:00:00", "2026-07-01T21:00:00"),
+                headers=headers,
+            )
+        )
+
+        assert (signal["startTime"], signal["endTime"]) == (
+            "2026-07-01T23:00:00.000Z",
+            "2026-07-02T04:00:00.000Z",
+        )
+        assert signal["timezone"] == "America/Los_Angeles"
+        assert signal["prices"] == [SUMMER_PEAK] * 20
+
+    async def test_4_pm_in_chicago_starts_at_21_00_utc_in_summer(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 16:00 CDT (UTC-5) = 21:00Z. comed-bes-residential-single-family.json: summer
+        # 0.11632 + 0.01296 = 0.12928 every hour.
+        home_id, headers = await new_home(
+            client, "homes", Scope.PRICE_SIGNAL_READ, plan=COMED_BES, zipcode="60601"
+        )
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-07-01T16:00:00", "2026-07-01T17:00:00"),
+                headers=headers,
+            )
+        )
+
+        assert signal["timezone"] == "America/Chicago"
+        assert signal["startTime"] == "2026-07-01T21:00:00.000Z"
+        assert signal["prices"] == [0.12928] * 4
+
+    async def test_a_local_spring_forward_day_has_92_quarter_hours(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Local midnight to midnight on 2026-03-08: 08:00Z (PST) to 07:00Z on the 9th (PDT).
+        home_id, headers = await priced_home(client)
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-03-08T00:00:00", "2026-03-09T00:00:00"),
+                headers=headers,
+            )
+        )
+
+        assert (signal["startTime"], signal["endTime"]) == (
+            "2026-03-08T08:00:00.000Z",
+            "2026-03-09T07:00:00.000Z",
+        )
+        assert len(signal["prices"]) == 92
+
+    async def test_a_local_time_and_an_instant_mix(self, client: httpx.AsyncClient) -> None:
+        # 2026-03-02 15:00 PST = 23:00Z, to 01:00Z: 15:00-16:00 off-peak, 16:00-17:00 peak.
+        home_id, headers = await priced_home(client)
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-03-02T15:00:00", "2026-03-03T01:00:00Z"),
+                headers=headers,
+            )
+        )
+
+        assert signal["prices"] == [WINTER_OFF_PEAK] * 4 + [WINTER_PEAK] * 4
+
+    async def test_a_local_end_after_2100_in_the_homes_zone_is_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 2101-01-01 00:00 PST is 08:00Z, past the last instant priced (2101-01-01T00:00Z);
+        # 2100-12-31 14:00 PST (22:00Z) is not.
+        home_id, headers = await priced_home(client)
+
+        late = await client.post(
+            route(home_id),
+            json=window("2100-12-31T14:00:00", "2101-01-01T00:00:00"),
+            headers=headers,
+        )
+        last = await client.post(
+            route(home_id),
+            json=window("2100-12-31T15:00:00", "2100-12-31T16:00:00"),
+            headers=headers,
+        )
+
+        assert_validation_failed(late, "endTime")
+        # 2100-12-31 16:00 PST = 2101-01-01T00:00Z: the latest end there is.
+        assert len(signal_of(last)["prices"]) == 4
+
+    async def test_the_openapi_says_how_a_time_without_offset_is_read(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        document = (await client.get("/openapi.json")).json()
+        fields = document["components"]["schemas"]["GetPriceSignalRequestDto"]["properties"]
+
+        for name in ("startTime", "endTime"):
+            described = json.dumps(fields[name])
+            assert "without one" in described, described
+            assert "home's local time" in described, described
 
 
 class TestPriceSignalAuthentication:

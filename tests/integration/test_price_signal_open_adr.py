@@ -38,6 +38,11 @@ DESCRIPTOR_KEYS = {"objectType", "payloadType", "units", "currency"}
 DST_WINDOW = {"startTime": "2026-03-08T08:00:00Z", "endTime": "2026-03-09T07:00:00Z"}
 
 
+# Whether each plan credits exports, by its ratebook file's "metering": net metering (pge-e-1,
+# duke-carolinas-rs) credits them at retail; "none" (pge-e-tou-c, sce-tou-d-4-9pm) does not.
+CREDITS_EXPORTS = {E_1: True, DUKE_RS: True, E_TOU_C: False, SCE_TOU_D: False}
+
+
 def route(home_id: str) -> str:
     return ROUTE.format(id=home_id)
 
@@ -108,8 +113,13 @@ class TestSamePricesAsThePriceSignal:
         assert event["intervalPeriod"]["start"] == signal["startTime"]
         assert len(event["intervals"]) == len(signal["prices"]) > 0
         assert payload_values(event, "PRICE") == signal["import"]
-        assert payload_values(event, "EXPORT_PRICE") == signal["export"]
-        assert [d["payloadType"] for d in event["payloadDescriptors"]] == ["PRICE", "EXPORT_PRICE"]
+        types = [d["payloadType"] for d in event["payloadDescriptors"]]
+        if CREDITS_EXPORTS[plan]:
+            assert types == ["PRICE", "EXPORT_PRICE"]
+            assert payload_values(event, "EXPORT_PRICE") == signal["export"]
+        else:
+            assert types == ["PRICE"]
+            assert set(signal["export"]) == {0.0}
 
     async def test_the_intervals_resolve_to_the_signals_quarter_hours(
         self, client: httpx.AsyncClient
@@ -129,16 +139,29 @@ class TestSamePricesAsThePriceSignal:
         assert ends == parse_instant(signal["endTime"])
 
 
+class TestLocalTimes:
+    async def test_a_time_without_offset_is_the_homes_local_time(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # A San Francisco home: 16:00 PDT (UTC-7) on 2026-07-01 is 23:00Z.
+        body = {"startTime": "2026-07-01T16:00:00", "endTime": "2026-07-01T17:00:00"}
+        _, signal, event = await signal_and_event(client, E_TOU_C, body)
+
+        assert event["intervalPeriod"]["start"] == "2026-07-01T23:00:00.000Z"
+        assert signal["startTime"] == "2026-07-01T23:00:00.000Z"
+        assert len(event["intervals"]) == 4
+
+
 class TestExportPrice:
     def test_a_plan_that_credits_no_export_has_only_price_payloads(self) -> None:
         found = load_catalog().plan(E_TOU_C)
         assert found is not None
-        utility, plan = found
+        _, plan = found
         no_export = plan.model_copy(update={"export_credit": ExportCredit(type="none")})
         start = datetime(2026, 3, 1, 12, tzinfo=UTC)
         points = price_signal(
             no_export,
-            timezone=ZoneInfo(utility.timezone),
+            timezone=ZoneInfo("America/Los_Angeles"),
             start=start,
             end=start + timedelta(hours=2),
         )

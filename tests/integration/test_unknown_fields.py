@@ -53,6 +53,7 @@ ROUTES = [
     "/v1/feedback",
     "/v1/utility/get",
     "/v1/homes/create",
+    "/v1/homes/solar/create",
     "/v1/homes/list",
     "/v1/homes/{id}/update",
     "/v1/homes/{id}/bill/monthly",

@@ -67,6 +67,7 @@ HOME_IMPACT = "/v1/homes/{id}/calculate/impact"
 IMPACT = "/v1/calculate/impact"
 PRICE_SIGNAL = "/v1/homes/{id}/price_signal"
 OPEN_ADR_PRICE_SIGNAL = "/v1/homes/{id}/price_signal/open_adr"
+SOLAR = "/v1/homes/solar/create"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -230,6 +231,18 @@ def price_windows(draw: st.DrawFn) -> dict[str, str]:
     return {"startTime": start.isoformat(), "endTime": end.isoformat()}
 
 
+@st.composite
+def solar_systems(draw: st.DrawFn) -> dict[str, Any]:
+    """The real home (its id is in the body), any documented size, either metering."""
+    return {
+        "homeId": HOME_ID,
+        "solarSystemSizeKw": draw(
+            st.floats(min_value=0, max_value=10_000, allow_nan=False, exclude_min=True)
+        ),
+        "isNonNetMetered": draw(st.booleans()),
+    }
+
+
 SHAPED_BODIES: dict[str, st.SearchStrategy[Any]] = {
     MONTHLY_BILL: monthly_bills(),
     PERIOD_BILL: period_bills(whole_months=False),
@@ -239,6 +252,7 @@ SHAPED_BODIES: dict[str, st.SearchStrategy[Any]] = {
     INLINE_HOME_BILL: inline_home_bills(),
     HOME_IMPACT: home_impacts(),
     IMPACT: impacts(),
+    SOLAR: solar_systems(),
 }
 
 
@@ -346,6 +360,9 @@ class FuzzTarget:
                 resolved.path_parameters[name] = self.new_home()
             elif value in real:
                 resolved.path_parameters[name] = real[value]
+        # The one body naming a thing by id (/v1/homes/solar/create's homeId).
+        if isinstance(resolved.body, dict) and resolved.body.get("homeId") == HOME_ID:
+            resolved.body = {**resolved.body, "homeId": self.home_id}
         return resolved
 
     def new_home(self) -> str:
@@ -442,6 +459,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "/v1/admin/credentials/revoke": {"organization": "Nobody Co", "reason": "incident"},
     "/v1/utility/get": {"zipcode": "94107"},
     "/v1/homes/create": dict(HOME),
+    SOLAR: {"homeId": HOME_ID, "solarSystemSizeKw": 6.4, "isNonNetMetered": False},
     "/v1/homes/list": {"pageSize": 10},
     "/v1/homes/{id}/update": {"name": "Renamed"},
     MONTHLY_BILL: {"month": 2, "year": 2026, "usage": MONTH_OF_USAGE},
@@ -702,6 +720,8 @@ async def test_hostile_values_in_every_field_are_refused_or_answered_as_document
             "Content-Type": "application/json",
         }
         valid = VALID_BODIES[operation]
+        if valid.get("homeId") == HOME_ID:
+            valid = {**valid, "homeId": created.json()["id"]}
         answer = await http.post(url, content=encoded(valid), headers=headers)
         assert answer.status_code in {200, 201}, answer.text
         allowed = documented_statuses(operation)

@@ -26,3 +26,9 @@ LEGACY_IDS = {
 # Well-formed ids the catalog does not hold.
 UNKNOWN_PLAN = "0123456789abcdef01234567"
 NO_SUCH_HOME = "ws_home_" + "0" * 32
+
+# Utilities and plans of the other ZIPs the home tests place homes in (ratebook files
+# coned-sc-1-residential-nyc and comed-bes-residential-single-family; URDB labels).
+CONED, COMED = "4226", "4110"
+CONED_SC_1 = "67b4e33e7abe0c080a0b1171"  # ConEd SC-1 Residential, Zone J (New York City)
+COMED_BES = "679c05efaddfd4b96500e1d4"  # ComEd BES Residential Single Family

@@ -14,7 +14,6 @@ from agentkeys.api.context import app_context
 from agentkeys.api.deps import SessionDep, require_scopes
 from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.scopes import Scope
-from agentkeys.sandbox.geo import load_geography
 from agentkeys.sandbox.homes.service import HomeService
 
 HomeReader = Annotated[AuthenticatedCredential, Depends(require_scopes(Scope.HOMES_READ))]
@@ -28,8 +27,7 @@ async def home_service(request: Request, session: SessionDep) -> HomeService:
         session,
         clock=context.clock,
         catalog=context.catalog,
-        # Until the app context carries it (geo branch): the process's cached geography.
-        geography=load_geography(),
+        geography=context.geography,
         network_budget=context.policy.storage.homes,
     )
 
