@@ -1,4 +1,10 @@
-"""``POST /v1/utility/get`` through HTTP: look-ups, detail levels, paging, filters, refusals."""
+"""``POST /v1/utility/get`` through HTTP: look-ups by ZIP, prefix, place and id; order; detail
+levels; paging; filters; refusals.
+
+Who serves a ZIP is read by hand from the source data: ``non_iou_zipcodes_2024.csv`` rows
+(``zip,eiaid,...``: serviceAreaMatch ``zip``) and ``service_territory_2018.csv`` rows
+(``Utility_Number,...,County_FIPS``: ``county``); the plans from the shipped catalog.
+"""
 
 from __future__ import annotations
 
@@ -19,17 +25,43 @@ RATE_PLAN_ID = re.compile(r"[0-9a-f]{24}")
 MINIMAL_PLAN_FIELDS = {"id", "rateID", "ratePlanName", "supportedType"}
 TARIFF_FIELDS = {
     "description",
+    "dataSource",
+    "source",
+    "sources",
     "effectiveDate",
-    "fixedMonthlyCharge",
+    "endDate",
+    "lastVerified",
+    "stale",
+    "simplifications",
+    "notes",
     "seasons",
     "periods",
-    "defaultPeriod",
-    "energyPrices",
-    "tiers",
+    "tierUnit",
+    "weekdaySchedule",
+    "weekendSchedule",
+    "holidays",
+    "fixedCharges",
+    "minimumCharge",
     "exportCredit",
-    "sources",
-    "notes",
 }
+UTILITY_FIELDS = {
+    "utilityId",
+    "utilityName",
+    "state",
+    "timezone",
+    "serviceAreaMatch",
+    "ratePlans",
+    "ratePlansNote",
+}
+# More EIA ids: City & County of San Francisco (SFPUC), LADWP, ConEd, ComEd, Austin Energy,
+# Bluebonnet and Pedernales co-ops, Oncor (no tariff in the data), DTE Electric.
+SFPUC, LADWP, CONED, COMED, AUSTIN = "16612", "11208", "4226", "4110", "1015"
+BLUEBONNET, PEDERNALES, ONCOR, DTE = "1892", "14626", "44372", "5109"
+# The ratebook's pge-ev2-a (URDB label); the catalog lists PG&E's plans E-1, E-TOU-C, EV2-A.
+PGE_EV2_A = "18c2c10a3dcc6f5a8604d6ac"
+PGE_PLANS = [E_1, E_TOU_C, PGE_EV2_A]
+# DTE's D1 credits no export, D1.2 at retail (ratebook files), in that order in the catalog.
+DTE_D1, DTE_D1_2 = "69e681d00b9e1bb34f0912d9", "69e685c97e0cd194c00ddacb"
 
 
 def seconds_at(year: int, month: int, day: int, *, second: int = 0) -> int:
@@ -58,51 +90,141 @@ def utility_ids(response: httpx.Response) -> list[str]:
     return [utility["utilityId"] for utility in found(response)]
 
 
+def matches(response: httpx.Response) -> list[tuple[str, str | None]]:
+    return [(utility["utilityId"], utility["serviceAreaMatch"]) for utility in found(response)]
+
+
 def plan_ids(utility: dict[str, Any]) -> list[str]:
     return [plan["id"] for plan in utility["ratePlans"]]
 
 
 class TestLookUpByZipcode:
-    async def test_a_five_digit_zip_finds_its_utility_and_plans(
+    async def test_a_zip_answers_its_zip_match_first_then_its_county_utilities(
         self, client: httpx.AsyncClient
     ) -> None:
-        utilities = found(await look_up(client, {"zipcode": "94107"}))
+        # 94107,16612 in the non-IOU file; PG&E 14328 in San Francisco County (6075).
+        sfpuc, pge = found(await look_up(client, {"zipcode": "94107"}))
 
-        assert len(utilities) == 1
-        pge = utilities[0]
-        assert pge["utilityId"] == PGE
-        assert pge["utilityName"] == "Pacific Gas and Electric Company (PG&E)"
-        assert pge["timezone"] == "America/Los_Angeles"
-        assert plan_ids(pge) == [E_TOU_C, E_1]
-        assert [plan["ratePlanName"] for plan in pge["ratePlans"]] == ["E-TOU-C", "E-1"]
+        assert set(sfpuc) == set(pge) == UTILITY_FIELDS
+        assert (sfpuc["utilityId"], sfpuc["serviceAreaMatch"]) == (SFPUC, "zip")
+        assert (pge["utilityId"], pge["serviceAreaMatch"]) == (PGE, "county")
+        assert pge["utilityName"] == "Pacific Gas & Electric"
+        assert pge["state"] == "CA"
+        assert pge["timezone"] == sfpuc["timezone"] == "America/Los_Angeles"
+        assert plan_ids(pge) == PGE_PLANS
+        # SFPUC has no tariff in the data: one flat plan at its EIA-861 average rate.
+        assert [plan["dataSource"] for plan in sfpuc["ratePlans"]] == ["eia-average"]
+        assert sfpuc["ratePlansNote"] is None
 
     @pytest.mark.parametrize(
-        ("zipcode", "utility_id"),
+        ("zipcode", "expected"),
         [
-            ("94107-1234", PGE),
-            ("94107 1234", PGE),
-            ("91770", SCE),
-            ("28202", DUKE),
-            ("0094107", PGE),
+            # County 36061 New York: ConEd alone.
+            ("10001", [(CONED, "county")]),
+            # County 17031 Cook: ComEd (ratebook) and Winnetka 20824 (one URDB plan): ComEd
+            # has one plan too, so the EIA id decides.
+            ("60601", [(COMED, "county"), ("20824", "county")]),
+            # 78701,1015 (Austin Energy); Travis County 48453: Bluebonnet, Pedernales (an
+            # EIA-average plan each), Oncor (no plan: last).
+            (
+                "78701",
+                [
+                    (AUSTIN, "zip"),
+                    (BLUEBONNET, "county"),
+                    (PEDERNALES, "county"),
+                    (ONCOR, "county"),
+                ],
+            ),
+            # Mecklenburg 37119: Duke 5416, Huntersville 9087, Union EMC 19435, York 21002,
+            # EnergyUnited 21632 (one plan each), then Cornelius 4365, Pineville 15062 (none).
+            (
+                "28202",
+                [
+                    (DUKE, "county"),
+                    ("9087", "county"),
+                    ("19435", "county"),
+                    ("21002", "county"),
+                    ("21632", "county"),
+                    ("4365", "county"),
+                    ("15062", "county"),
+                ],
+            ),
+            # 90012,11208 (LADWP, 2 plans); Los Angeles County 6037: SCE (3 plans), then Azusa
+            # 1050, Burbank 2507, Glendale 7294, Pasadena 14534, Vernon 19798 (1 plan each),
+            # then Industry 62107 (none).
+            (
+                "90012",
+                [
+                    (LADWP, "zip"),
+                    (SCE, "county"),
+                    ("1050", "county"),
+                    ("2507", "county"),
+                    ("7294", "county"),
+                    ("14534", "county"),
+                    ("19798", "county"),
+                    ("62107", "county"),
+                ],
+            ),
         ],
-        ids=["zip+4-dash", "zip+4-space", "sce", "duke", "leading-zeros"],
+        ids=["10001", "60601", "78701", "28202", "90012"],
     )
-    async def test_zip_forms_find_the_serving_utility(
-        self, client: httpx.AsyncClient, zipcode: str, utility_id: str
+    async def test_the_issue_zips_answer_in_order(
+        self, client: httpx.AsyncClient, zipcode: str, expected: list[tuple[str, str]]
     ) -> None:
-        assert utility_ids(await look_up(client, {"zipcode": zipcode})) == [utility_id]
+        assert matches(await look_up(client, {"zipcode": zipcode})) == expected
 
-    @pytest.mark.parametrize(("prefix", "utility_id"), [("941", PGE), ("917", SCE), ("282", DUKE)])
-    async def test_a_three_digit_prefix_finds_the_utility_of_that_area(
-        self, client: httpx.AsyncClient, prefix: str, utility_id: str
+    async def test_a_serving_utility_without_plans_is_listed_last_and_says_why(
+        self, client: httpx.AsyncClient
     ) -> None:
-        assert utility_ids(await look_up(client, {"zipcode": prefix})) == [utility_id]
+        oncor = found(await look_up(client, {"zipcode": "78701"}))[-1]
 
-    @pytest.mark.parametrize("zipcode", ["10001", "00000", "123", "99999-0000"])
-    async def test_a_zip_no_utility_serves_finds_nothing(
+        assert oncor["utilityId"] == ONCOR
+        assert oncor["ratePlans"] == []
+        assert "No tariff" in oncor["ratePlansNote"]
+        assert oncor["timezone"] == "America/Chicago"
+
+    @pytest.mark.parametrize(
+        "zipcode", ["94107-1234", "94107 1234", "0094107"], ids=["dash", "space", "zeros"]
+    )
+    async def test_zip_forms_find_the_same_utilities(
         self, client: httpx.AsyncClient, zipcode: str
     ) -> None:
-        assert found(await look_up(client, {"zipcode": zipcode})) == []
+        assert utility_ids(await look_up(client, {"zipcode": zipcode})) == [SFPUC, PGE]
+
+    async def test_a_zip_that_lost_its_leading_zero_is_read_with_it(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 4 digits (as a spreadsheet writes 02108, Boston) match the published pattern.
+        headers = await reader_key(client)
+        short = await client.post(ROUTE, json={"zipcode": "2108"}, headers=headers)
+        full = await client.post(ROUTE, json={"zipcode": "02108"}, headers=headers)
+
+        assert utility_ids(short) == utility_ids(full) != []
+
+    async def test_a_three_digit_prefix_finds_the_utilities_of_its_zips(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # 941xx: SFPUC (zip), and 94130,207 (Alameda Municipal Power, an EIA-average plan)
+        # in the non-IOU file; PG&E (3 plans) by county. Zip matches first; SFPUC and Alameda
+        # have one plan each, so the EIA id orders them.
+        response = await look_up(client, {"zipcode": "941"})
+        assert matches(response) == [("207", "zip"), (SFPUC, "zip"), (PGE, "county")]
+
+    @pytest.mark.parametrize(
+        ("zipcode", "why"),
+        [
+            ("00000", "no such ZIP"),
+            ("99999-0000", "no such ZIP"),
+            ("00601", "Puerto Rico: no EIA-861 rows"),
+            ("96910", "Guam: no EIA-861 rows"),
+            ("000", "no ZIP starts with 000"),
+            ("12", "00012 is no ZIP"),
+        ],
+    )
+    async def test_a_zip_the_sandbox_does_not_know_finds_nothing(
+        self, client: httpx.AsyncClient, zipcode: str, why: str
+    ) -> None:
+        assert found(await look_up(client, {"zipcode": zipcode})) == [], why
 
     @pytest.mark.parametrize(
         "zipcode",
@@ -117,10 +239,81 @@ class TestLookUpByZipcode:
         assert_validation_failed(await look_up(client, {"zipcode": 94107}), "zipcode")
 
 
+class TestLookUpByPlace:
+    async def test_a_radius_finds_the_utilities_of_the_zips_within(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Within 1 mile of 94107's centre lie only San Francisco ZIPs (94107, 94158, ...):
+        # SFPUC by zip, PG&E by county.
+        body = {"lat": "37.7621", "long": "-122.3971", "radius": 1}
+        response = await look_up(client, body)
+
+        assert matches(response) == [(SFPUC, "zip"), (PGE, "county")]
+        assert found(response)[1]["timezone"] == "America/Los_Angeles"
+
+    async def test_numbers_are_accepted_as_well_as_strings(self, client: httpx.AsyncClient) -> None:
+        body = {"lat": 37.7621, "long": -122.3971, "radius": "1"}
+        assert utility_ids(await look_up(client, body)) == [SFPUC, PGE]
+
+    async def test_the_default_radius_is_ten_miles(self, client: httpx.AsyncClient) -> None:
+        # 10 miles from 94107 reach Treasure Island (94130: Alameda Municipal Power 207 by zip)
+        # and Alameda County (6001: 207, and utilities 27000 and 60715 by county) but not
+        # 1 mile: the default is wider than 1 mile.
+        headers = await reader_key(client)
+        point = {"lat": "37.7621", "long": "-122.3971"}
+        default = await client.post(ROUTE, json=point, headers=headers)
+        ten = await client.post(ROUTE, json={**point, "radius": 10}, headers=headers)
+
+        assert utility_ids(default) == utility_ids(ten)
+        assert "207" in utility_ids(default)
+
+    async def test_a_place_far_from_any_zip_finds_nothing(self, client: httpx.AsyncClient) -> None:
+        body = {"lat": "0", "long": "0", "radius": 50}
+        assert found(await look_up(client, body)) == []
+
+    @pytest.mark.parametrize(
+        ("location", "fields"),
+        [
+            ({"lat": "north", "long": "-122.4"}, ["lat"]),
+            ({"lat": "91", "long": "-122.4"}, ["lat"]),
+            ({"lat": "37.7", "long": -181}, ["long"]),
+            ({"lat": "37.7", "long": "-122.4", "radius": 0}, ["radius"]),
+            ({"lat": "37.7", "long": "-122.4", "radius": 50.5}, ["radius"]),
+            ({"lat": "37.7", "long": "-122.4", "radius": "far"}, ["radius"]),
+            ({"lat": "37.7"}, ["long"]),
+            ({"long": "-122.4"}, ["lat"]),
+            ({"radius": 5}, ["lat", "long"]),
+            ({"lat": "NaN", "long": "-122.4"}, ["lat"]),
+        ],
+        ids=[
+            "lat-text",
+            "lat-91",
+            "long-181",
+            "radius-0",
+            "radius-over-50",
+            "radius-text",
+            "no-long",
+            "no-lat",
+            "radius-alone",
+            "lat-nan-text",
+        ],
+    )
+    async def test_a_bad_location_is_refused_naming_its_fields(
+        self, client: httpx.AsyncClient, location: dict[str, Any], fields: list[str]
+    ) -> None:
+        assert_validation_failed(await look_up(client, location), *fields)
+
+    async def test_a_zipcode_and_a_location_together_are_refused(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = {"zipcode": "94107", "lat": "37.77", "long": "-122.42"}
+        assert_validation_failed(await look_up(client, body), "lat")
+
+
 class TestLookUpByUtilityId:
     @pytest.mark.parametrize(
         ("utility_id", "plans"),
-        [(PGE, [E_TOU_C, E_1]), (SCE, [SCE_TOU_D]), (DUKE, [DUKE_RS])],
+        [(PGE, PGE_PLANS), (DUKE, [DUKE_RS])],
     )
     async def test_a_utility_id_finds_that_utility(
         self, client: httpx.AsyncClient, utility_id: str, plans: list[str]
@@ -129,9 +322,29 @@ class TestLookUpByUtilityId:
 
         assert [utility["utilityId"] for utility in utilities] == [utility_id]
         assert plan_ids(utilities[0]) == plans
+        assert utilities[0]["serviceAreaMatch"] is None
 
-    async def test_an_unknown_utility_id_finds_nothing(self, client: httpx.AsyncClient) -> None:
-        assert found(await look_up(client, {"utilityId": "99999"})) == []
+    async def test_a_utility_id_answers_the_time_zone_of_most_of_its_zips(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        (pge,) = found(await look_up(client, {"utilityId": PGE}))
+        assert pge["timezone"] == "America/Los_Angeles"
+
+    async def test_a_utility_the_catalog_cannot_bill_is_found_without_plans(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        (oncor,) = found(await look_up(client, {"utilityId": ONCOR}))
+
+        assert oncor["utilityName"] == "Oncor Electric Delivery Company LLC"
+        assert oncor["state"] == "TX"
+        assert oncor["ratePlans"] == []
+        assert oncor["ratePlansNote"]
+
+    @pytest.mark.parametrize("utility_id", ["99999", "", "PG&E"])
+    async def test_an_unknown_utility_id_finds_nothing(
+        self, client: httpx.AsyncClient, utility_id: str
+    ) -> None:
+        assert found(await look_up(client, {"utilityId": utility_id})) == []
 
     async def test_zipcode_and_utility_id_must_both_match(self, client: httpx.AsyncClient) -> None:
         headers = await reader_key(client)
@@ -143,7 +356,7 @@ class TestLookUpByUtilityId:
             ROUTE, json={"zipcode": "94107", "utilityId": SCE}, headers=headers
         )
 
-        assert utility_ids(both) == [PGE]
+        assert matches(both) == [(PGE, "county")]
         assert found(neither) == []
 
     async def test_every_rate_plan_id_is_24_lowercase_hex(self, client: httpx.AsyncClient) -> None:
@@ -153,7 +366,8 @@ class TestLookUpByUtilityId:
             response = await client.post(ROUTE, json={"utilityId": utility_id}, headers=headers)
             ids.extend(plan_ids(found(response)[0]))
 
-        assert ids == [E_TOU_C, E_1, SCE_TOU_D, DUKE_RS]
+        assert SCE_TOU_D in ids
+        assert len(ids) == 7  # PG&E 3, SCE 3, Duke 1
         for plan_id in ids:
             assert RATE_PLAN_ID.fullmatch(plan_id), plan_id
 
@@ -162,20 +376,21 @@ class TestDetailLevel:
     async def test_minimal_gives_only_what_is_needed_to_choose_a_plan(
         self, client: httpx.AsyncClient
     ) -> None:
-        utilities = found(await look_up(client, {"zipcode": "94107", "detailLevel": "minimal"}))
+        body = {"utilityId": PGE, "detailLevel": "minimal"}
+        utilities = found(await look_up(client, body))
 
-        assert utilities[0]["ratePlans"] == [
-            {
-                "id": E_TOU_C,
-                "rateID": "pge-res-e-tou-c-2026-06-01",
-                "ratePlanName": "E-TOU-C",
-                "supportedType": "tou",
-            },
+        assert utilities[0]["ratePlans"][:2] == [
             {
                 "id": E_1,
-                "rateID": "pge-res-e-1-territory-p-2026-03-27",
-                "ratePlanName": "E-1",
+                "rateID": "pge-e-1",
+                "ratePlanName": "E-1 Residential Service (Baseline Region P)",
                 "supportedType": "tiered",
+            },
+            {
+                "id": E_TOU_C,
+                "rateID": "pge-e-tou-c",
+                "ratePlanName": "E-TOU-C Residential Time of Use (Baseline Region P)",
+                "supportedType": "tou",
             },
         ]
 
@@ -183,22 +398,32 @@ class TestDetailLevel:
     async def test_full_is_the_default_and_gives_the_whole_tariff(
         self, client: httpx.AsyncClient, body: dict[str, Any]
     ) -> None:
-        utilities = found(await look_up(client, {"zipcode": "94107", **body}))
+        utilities = found(await look_up(client, {"utilityId": PGE, **body}))
 
-        e_tou_c, e_1 = utilities[0]["ratePlans"]
+        e_1, e_tou_c = utilities[0]["ratePlans"][:2]
         assert set(e_tou_c) == MINIMAL_PLAN_FIELDS | TARIFF_FIELDS
         assert set(e_1) == MINIMAL_PLAN_FIELDS | TARIFF_FIELDS
-        assert e_tou_c["fixedMonthlyCharge"] == 24.13
+        # ratebook pge-e-tou-c: $0.79343/day customer charge; summer (June-September) peak
+        # 4-9 p.m. at 0.441 $/kWh up to the 13.5 kWh/day baseline, 0.5224 above it.
+        assert e_tou_c["dataSource"] == "ratebook"
         assert e_tou_c["effectiveDate"] == "2026-06-01"
-        assert e_tou_c["energyPrices"] == {
-            "summer": {"peak": 0.5224, "off_peak": 0.3994},
-            "winter": {"peak": 0.39757, "off_peak": 0.36757},
-        }
+        assert e_tou_c["fixedCharges"] == [
+            {"name": "Fixed customer charge", "amount": 0.79343, "per": "day"}
+        ]
+        assert e_tou_c["tierUnit"] == "day"
         assert e_tou_c["seasons"] == {"summer": [6, 7, 8, 9], "winter": [1, 2, 3, 4, 5, 10, 11, 12]}
-        assert e_tou_c["tiers"] is None
-        assert e_tou_c["exportCredit"]["type"] == "retail"
+        assert e_tou_c["periods"][0] == {
+            "name": "summer peak",
+            "tiers": [
+                {"price": 0.441, "maxKwh": 13.5, "sell": None},
+                {"price": 0.5224, "maxKwh": None, "sell": None},
+            ],
+        }
+        assert e_tou_c["weekdaySchedule"][6] == "111111111111111100000111"  # July: 16-20 peak
+        assert e_tou_c["exportCredit"] == {"type": "none", "pricePerKwh": None}
         assert e_tou_c["sources"]
-        assert e_1["tiers"]["summer"][0]["price"] == 0.32561
+        assert e_tou_c["stale"] is False
+        assert e_1["periods"][0]["tiers"][0]["price"] == 0.32561
 
     async def test_an_unknown_detail_level_is_refused(self, client: httpx.AsyncClient) -> None:
         response = await look_up(client, {"zipcode": "94107", "detailLevel": "medium"})
@@ -206,31 +431,27 @@ class TestDetailLevel:
 
 
 class TestPaging:
-    async def test_the_first_page_holds_the_match_and_the_next_page_is_empty(
-        self, client: httpx.AsyncClient
-    ) -> None:
+    async def test_pages_split_the_ordered_answer(self, client: httpx.AsyncClient) -> None:
         headers = await reader_key(client)
 
-        first = await client.post(
-            ROUTE, json={"zipcode": "94107", "pageSize": 1, "pageNumber": 1}, headers=headers
-        )
-        second = await client.post(
-            ROUTE, json={"zipcode": "94107", "pageSize": 1, "pageNumber": 2}, headers=headers
-        )
-        far = await client.post(
-            ROUTE, json={"zipcode": "94107", "pageNumber": 1_000_000}, headers=headers
-        )
+        async def page(size: int, number: int) -> list[str]:
+            body = {"zipcode": "90012", "pageSize": size, "pageNumber": number}
+            return utility_ids(await client.post(ROUTE, json=body, headers=headers))
 
-        assert utility_ids(first) == [PGE]
-        assert found(second) == []
-        assert found(far) == []
+        everything = await page(100, 1)
+        assert len(everything) == 8
+        assert await page(3, 1) == everything[:3]
+        assert await page(3, 2) == everything[3:6]
+        assert await page(3, 3) == everything[6:]
+        assert await page(3, 4) == []
+        assert await page(20, 1_000_000) == []
 
     @pytest.mark.parametrize("page_size", [1, 100])
     async def test_page_sizes_from_1_to_100_are_accepted(
         self, client: httpx.AsyncClient, page_size: int
     ) -> None:
         response = await look_up(client, {"zipcode": "94107", "pageSize": page_size})
-        assert utility_ids(response) == [PGE]
+        assert utility_ids(response) == [SFPUC, PGE][:page_size]
 
     @pytest.mark.parametrize("page_size", [0, 101, -1, "20", 2.5])
     async def test_page_sizes_outside_1_to_100_or_not_integers_are_refused(
@@ -249,18 +470,18 @@ class TestPaging:
 
 class TestEffectiveOnDate:
     async def test_plans_not_yet_in_effect_are_left_out(self, client: httpx.AsyncClient) -> None:
-        # E-1 is effective from 2026-03-27, E-TOU-C from 2026-06-01.
+        # E-1 is effective from 2026-03-01, E-TOU-C and EV2-A from 2026-06-01.
         headers = await reader_key(client)
 
         async def plans_on(seconds: int) -> list[str]:
-            body = {"zipcode": "94107", "effectiveOnDate": seconds}
+            body = {"utilityId": PGE, "effectiveOnDate": seconds}
             response = await client.post(ROUTE, json=body, headers=headers)
             return plan_ids(found(response)[0])
 
-        assert await plans_on(seconds_at(2026, 4, 1)) == [E_1]
+        assert await plans_on(seconds_at(2026, 2, 28)) == []
+        assert await plans_on(seconds_at(2026, 3, 1)) == [E_1]
         assert await plans_on(seconds_at(2026, 5, 31, second=59)) == [E_1]
-        assert await plans_on(seconds_at(2026, 6, 1)) == [E_TOU_C, E_1]
-        assert await plans_on(seconds_at(2026, 3, 27)) == [E_1]
+        assert await plans_on(seconds_at(2026, 6, 1)) == PGE_PLANS
 
     @pytest.mark.parametrize("value", [-1, "2026-06-01", 1.5])
     async def test_a_value_that_is_not_a_count_of_seconds_is_refused(
@@ -271,24 +492,26 @@ class TestEffectiveOnDate:
 
 
 class TestSolarPrioritizedOrder:
-    async def test_solar_order_puts_retail_credit_plans_first_and_keeps_ties_in_order(
+    async def test_solar_order_puts_plans_crediting_exports_first(
         self, client: httpx.AsyncClient
     ) -> None:
-        # Every shipped PG&E plan credits exports at retail, so the order cannot change.
+        # DTE's catalog order is D1 (no export credit), D1.2 (retail credit).
         headers = await reader_key(client)
 
-        plain = await client.post(ROUTE, json={"zipcode": "94107"}, headers=headers)
-        solar = await client.post(
-            ROUTE, json={"zipcode": "94107", "isSolarPrioritizedOrder": True}, headers=headers
-        )
-        unset = await client.post(
-            ROUTE, json={"zipcode": "94107", "isSolarPrioritizedOrder": False}, headers=headers
-        )
+        async def plans(flag: bool | None) -> list[str]:
+            body: dict[str, Any] = {"utilityId": DTE}
+            if flag is not None:
+                body["isSolarPrioritizedOrder"] = flag
+            return plan_ids(found(await client.post(ROUTE, json=body, headers=headers))[0])
 
-        solar_plans = found(solar)[0]["ratePlans"]
-        assert [plan["exportCredit"]["type"] for plan in solar_plans] == ["retail", "retail"]
-        assert plan_ids(found(solar)[0]) == plan_ids(found(plain)[0]) == [E_TOU_C, E_1]
-        assert plan_ids(found(unset)[0]) == [E_TOU_C, E_1]
+        assert await plans(None) == [DTE_D1, DTE_D1_2]
+        assert await plans(False) == [DTE_D1, DTE_D1_2]
+        assert await plans(True) == [DTE_D1_2, DTE_D1]
+
+    async def test_solar_order_keeps_ties_in_catalog_order(self, client: httpx.AsyncClient) -> None:
+        # PG&E: E-1 retail, then E-TOU-C and EV2-A both without export credit.
+        body = {"utilityId": PGE, "isSolarPrioritizedOrder": True}
+        assert plan_ids(found(await look_up(client, body))[0]) == PGE_PLANS
 
     async def test_a_flag_that_is_not_a_boolean_is_refused(self, client: httpx.AsyncClient) -> None:
         response = await look_up(client, {"zipcode": "94107", "isSolarPrioritizedOrder": "yes"})
@@ -299,26 +522,12 @@ class TestRefusedQueries:
     @pytest.mark.parametrize(
         "body", [{}, {"detailLevel": "minimal"}, {"zipcode": None, "utilityId": None}]
     )
-    async def test_neither_zipcode_nor_utility_id_is_refused(
+    async def test_neither_zipcode_nor_utility_id_nor_place_is_refused(
         self, client: httpx.AsyncClient, body: dict[str, Any]
     ) -> None:
         envelope = assert_validation_failed(await look_up(client, body), "zipcode")
         assert "utilityId" in envelope["field_errors"][0]["message"]
-
-    @pytest.mark.parametrize(
-        "location",
-        [{"lat": "37.77"}, {"long": "-122.42"}, {"radius": 5}, {"radius": "5"}],
-        ids=["lat", "long", "radius-number", "radius-text"],
-    )
-    async def test_a_location_field_is_refused_by_name(
-        self, client: httpx.AsyncClient, location: dict[str, Any]
-    ) -> None:
-        response = await look_up(client, {"zipcode": "94107", **location})
-        assert_validation_failed(response, *location)
-
-    async def test_every_location_field_sent_is_named(self, client: httpx.AsyncClient) -> None:
-        body = {"zipcode": "94107", "lat": "37.77", "long": "-122.42", "radius": 10}
-        assert_validation_failed(await look_up(client, body), "lat", "long", "radius")
+        assert "lat" in envelope["field_errors"][0]["message"]
 
     async def test_a_body_that_is_not_an_object_is_refused(self, client: httpx.AsyncClient) -> None:
         assert_validation_failed(await look_up(client, ["94107"]), "body")
