@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from agentkeys.credentials.scopes import Scope
+from agentkeys.sandbox.bills import service as bill_service
 from agentkeys.sandbox.impact import profiles
 from agentkeys.sandbox.tariffs.engine import compute_bill
 from tests.support.assertions import assert_envelope, assert_validation_failed
@@ -88,6 +89,7 @@ class TestHomeImpact:
         assert answer["difference"]["energyCharges"] == -104.47
         assert answer["difference"]["fixedCharges"] == 0
         assert answer["difference"]["exportCredit"] == 0
+        assert answer["difference"]["minimumCharges"] == 0
         assert answer["difference"]["importKwh"] == pytest.approx(-744)
         assert answer["savings"] == 104.47
         assert (answer["startDate"], answer["endDate"], answer["days"]) == (
@@ -423,12 +425,32 @@ class TestInlineHomePeriodBill:
         homes = await client.post("/v1/homes/list", json={}, headers=headers)
         assert homes.json() == []
 
+    async def test_a_zip_code_that_lost_its_leading_zero_is_read_with_it(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Boston 02108 (Suffolk County) is served by Massachusetts Electric (National Grid),
+        # whose R-1 plan is 67cf32f6ef8f02942e0586bd; "2108" is how a spreadsheet writes it.
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
+        totals = []
+        for zipcode in ("2108", "02108"):
+            body = {
+                "home": {"ratePlanId": "67cf32f6ef8f02942e0586bd", "zipcode": zipcode},
+                **MARCH,
+                "usage": days_of(31, 0.5),
+            }
+            response = await client.post(INLINE_BILL, json=body, headers=headers)
+            assert response.status_code == 200, response.text
+            totals.append(response.json()["billTotal"])
+
+        assert totals[0] == totals[1]
+
     @pytest.mark.parametrize(
         ("home", "field"),
         [
             ({"ratePlanId": UNKNOWN_PLAN, "zipcode": CHARLOTTE}, "home.ratePlanId"),
             ({"ratePlanId": DUKE_RS, "zipcode": SAN_FRANCISCO}, "home.zipcode"),
             ({"ratePlanId": DUKE_RS, "zipcode": "00000"}, "home.zipcode"),
+            ({"ratePlanId": DUKE_RS, "zipcode": "282"}, "home.zipcode"),
             ({"ratePlanId": DUKE_RS, "zipcode": CHARLOTTE, "utilityId": PGE}, "home.utilityId"),
             ({"zipcode": CHARLOTTE}, "home.ratePlanId"),
             ({"ratePlanId": DUKE_RS}, "home.zipcode"),
@@ -437,6 +459,7 @@ class TestInlineHomePeriodBill:
             "unknown-plan",
             "zip-not-served",
             "not-a-zip",
+            "a-zip-prefix",
             "another-utility",
             "no-plan",
             "no-zip",
@@ -540,6 +563,28 @@ class TestOffTheEventLoop:
 
         assert [answer.status_code for answer in answers] == [200, 200]
         assert on_loop == [False] * 4  # baseline and modified of each
+
+    async def test_the_inline_home_bill_is_computed_in_a_worker_thread(
+        self, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        on_loop: list[bool] = []
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            on_loop.append(on_an_event_loop())
+            return compute_bill(*args, **kwargs)
+
+        monkeypatch.setattr(bill_service, "compute_bill", recording)
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
+        body = {
+            "home": {"ratePlanId": DUKE_RS, "zipcode": CHARLOTTE},
+            **MARCH,
+            "usage": days_of(31, 0.5),
+        }
+
+        response = await client.post(INLINE_BILL, json=body, headers=headers)
+
+        assert response.status_code == 200, response.text
+        assert on_loop == [False]
 
 
 class TestOpenApi:

@@ -27,6 +27,8 @@ from agentkeys.sandbox.tariffs.engine import Bill, compute_bill
 from agentkeys.sandbox.tariffs.model import Catalog, RatePlan, Utility
 from agentkeys.sandbox.utility.service import zip5
 
+SHORTEST_ZIP_DIGITS = 4
+
 
 @dataclass(frozen=True, slots=True)
 class PricedBill:
@@ -99,11 +101,14 @@ def placed_plan(
                 )
             ]
         )
-    zip_code = zip5(zipcode)
+    base = zip5(zipcode)
+    # 4 digits: a ZIP that lost its leading zero (as /v1/utility/get reads it); a 3-digit prefix
+    # names an area, not a place to bill.
+    zip_code = base.zfill(5) if len(base) >= SHORTEST_ZIP_DIGITS else base
     place = geography.place(zip_code)
     if place is None:
         raise ValidationFailed(
-            [FieldError(f"{prefix}zipcode", f"'{zipcode}' is not a U.S. ZIP code")]
+            [FieldError(f"{prefix}zipcode", f"'{zipcode}' is not a 5-digit U.S. ZIP code")]
         )
     serving = geography.serving(zip_code)
     if utility.utility_id not in {other.utility_id for other in serving}:
