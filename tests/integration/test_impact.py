@@ -286,6 +286,7 @@ class TestImpactWithoutAHome:
         assert answer["savings"] == -answer["difference"]["billTotal"]
         assert answer["assumptions"]["modified"] == "baseline-with-solar"
         assert answer["assumptions"]["solarCapacityKw"] == 5
+        assert any("28202" in note and "pvlib" in note for note in answer["assumptions"]["notes"])
 
     async def test_zero_kw_of_solar_changes_nothing(self, client: httpx.AsyncClient) -> None:
         headers = await key_with(client, Scope.BILL_IMPACT_READ)

@@ -15,6 +15,7 @@ from datetime import date
 from agentkeys.cpu import CpuPool
 from agentkeys.errors import FieldError, ValidationFailed
 from agentkeys.sandbox.battery.load import DEFAULT_LOAD
+from agentkeys.sandbox.battery.solar import DEFAULT_SOLAR
 from agentkeys.sandbox.bills.service import (
     day_count_must_match,
     period_days,
@@ -37,11 +38,17 @@ from agentkeys.sandbox.impact.schemas import (
 )
 from agentkeys.sandbox.tariffs.model import Catalog, RatePlan
 
-SOLAR_NOTE = (
-    "Solar: clear-sky production of the array at the ZIP code's coordinates and time zone "
-    "(sandbox battery/solar.py), netted per quarter-hour: import = max(load - solar, 0), "
-    "export += max(solar - load, 0)."
-)
+
+def solar_note(site: SolarSite, *, zipcode: str) -> str:
+    """Where the solar profile comes from, in words an answer can carry."""
+    model = DEFAULT_SOLAR
+    return (
+        f"Solar: {site.capacity_kw:g} kW DC at ZIP code {zipcode} ({site.latitude:.4f}, "
+        f"{site.longitude:.4f}, {site.timezone}); {model.library}, {model.irradiance_model}; "
+        f"a fixed array tilted {model.tilt_degrees:g} degrees facing azimuth "
+        f"{model.azimuth_degrees:g}, {model.system_losses_percent:g}% system losses. Netted per "
+        "quarter-hour: import = max(load - solar, 0); export += max(solar - load, 0)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +158,7 @@ class ImpactService:
         bills = await self._bills(placed.plan, start=start, days=days, scenario=scenario)
         notes = (
             *((DEFAULT_LOAD.source,) if baseline is None else ()),
-            *((SOLAR_NOTE,) if solar is not None else ()),
+            *((solar_note(solar, zipcode=placed.place.zipcode),) if solar is not None else ()),
         )
         return PricedImpact(
             bills=bills,
