@@ -21,7 +21,7 @@ from agentkeys.sandbox.bills.service import (
     period_days,
     placed_plan,
 )
-from agentkeys.sandbox.geo import Geography
+from agentkeys.sandbox.geo import Geography, ZipPlace
 from agentkeys.sandbox.homes.service import HomeService
 from agentkeys.sandbox.impact.profiles import (
     ImpactBills,
@@ -125,35 +125,7 @@ class ImpactService:
         days = (end - start).days
         what = f"{start} up to {end}"
         baseline = _baseline(request, days=days, what=what)
-        if request.modified_usage is not None:
-            if request.solar_capacity_kw is not None:
-                raise _refuse(
-                    "solarCapacityKw",
-                    "Adds solar to the baseline only when modifiedUsage is absent; send one of "
-                    "them (modifiedUsage already is the load as metered)",
-                )
-            day_count_must_match(days, len(request.modified_usage), what, field="modifiedUsage")
-            modified: MeterProfile | None = MeterProfile(
-                usage=request.modified_usage, export=request.modified_export
-            )
-            solar = None
-        else:
-            if request.solar_capacity_kw is None:
-                raise _refuse(
-                    "modifiedUsage",
-                    "Nothing to compare: send modifiedUsage (the modified load), or "
-                    "solarCapacityKw to compare the baseline with and without that much solar",
-                )
-            if request.modified_export is not None:
-                raise _refuse("modifiedExport", "Needs modifiedUsage")
-            modified = None
-            place = placed.place
-            solar = SolarSite(
-                capacity_kw=request.solar_capacity_kw,
-                latitude=place.latitude,
-                longitude=place.longitude,
-                timezone=place.timezone,
-            )
+        modified, solar = _modification(request, place=placed.place, days=days, what=what)
         scenario = Scenario(baseline=baseline, modified=modified, solar=solar)
         bills = await self._bills(placed.plan, start=start, days=days, scenario=scenario)
         notes = (
@@ -183,3 +155,33 @@ def _baseline(request: ImpactRequestDto, *, days: int, what: str) -> MeterProfil
         raise _refuse("usage", "Send the baseline usage, or useDefaultUsage: true")
     day_count_must_match(days, len(request.usage), what)
     return MeterProfile(usage=request.usage, export=request.export)
+
+
+def _modification(
+    request: ImpactRequestDto, *, place: ZipPlace, days: int, what: str
+) -> tuple[MeterProfile | None, SolarSite | None]:
+    """The modified load as sent, or (``None``, the array) when the modification is solar."""
+    if request.modified_usage is not None:
+        if request.solar_capacity_kw is not None:
+            raise _refuse(
+                "solarCapacityKw",
+                "Adds solar to the baseline only when modifiedUsage is absent; send one of "
+                "them (modifiedUsage already is the load as metered)",
+            )
+        day_count_must_match(days, len(request.modified_usage), what, field="modifiedUsage")
+        return MeterProfile(usage=request.modified_usage, export=request.modified_export), None
+    if request.solar_capacity_kw is None:
+        raise _refuse(
+            "modifiedUsage",
+            "Nothing to compare: send modifiedUsage (the modified load), or solarCapacityKw "
+            "to compare the baseline with and without that much solar",
+        )
+    if request.modified_export is not None:
+        raise _refuse("modifiedExport", "Needs modifiedUsage")
+    site = SolarSite(
+        capacity_kw=request.solar_capacity_kw,
+        latitude=place.latitude,
+        longitude=place.longitude,
+        timezone=place.timezone,
+    )
+    return None, site
