@@ -892,6 +892,38 @@ class TestHomeTerritory:
 
         assert home["utilityId"] == UTILITY_OF_PLAN[plan_id]
 
+    @pytest.mark.parametrize(
+        ("zipcode", "plan_id", "utility_id", "timezone"),
+        [
+            ("2134", "", None, "America/New_York"),  # Allston, MA: 02134, its 0 lost
+            ("94107-1234", E_TOU_C, PGE, "America/Los_Angeles"),
+        ],
+        ids=["4-digits", "zip+4"],
+    )
+    async def test_a_zip_is_read_as_utility_get_reads_it(
+        self,
+        client: httpx.AsyncClient,
+        zipcode: str,
+        plan_id: str,
+        utility_id: str | None,
+        timezone: str,
+    ) -> None:
+        home = await create_home(client, await owner_key(client), zipcode=zipcode, plan=plan_id)
+
+        assert (home["zipcode"], home["utilityId"], home["timezone"]) == (
+            zipcode,
+            utility_id,
+            timezone,
+        )
+
+    async def test_a_3_digit_prefix_is_no_place_for_a_plan(self, client: httpx.AsyncClient) -> None:
+        body = {"name": "Home", "zipcode": "941", "ratePlanId": E_TOU_C}
+
+        response = await client.post(CREATE, json=body, headers=await owner_key(client))
+
+        message = assert_validation_failed(response, "zipcode")["field_errors"][0]["message"]
+        assert "not a U.S. ZIP code" in message
+
     async def test_a_bay_area_zip_takes_a_pge_plan(self, client: httpx.AsyncClient) -> None:
         home = await create_home(client, await owner_key(client), zipcode="94110", plan=E_TOU_C)
 

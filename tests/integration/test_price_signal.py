@@ -546,6 +546,29 @@ class TestLocalTimes:
         )
         assert len(signal["prices"]) == 92
 
+    @pytest.mark.parametrize(
+        ("local", "instant"),
+        [
+            # Skipped on 2026-03-08 (02:00 PST jumps to 03:00 PDT): read at PST, UTC-8.
+            ("2026-03-08T02:30:00", "2026-03-08T10:30:00.000Z"),
+            # Repeated on 2026-11-01 (02:00 PDT falls back to 01:00 PST): the first, PDT, UTC-7.
+            ("2026-11-01T01:30:00", "2026-11-01T08:30:00.000Z"),
+        ],
+        ids=["skipped", "repeated"],
+    )
+    async def test_a_wall_clock_time_a_daylight_saving_change_skips_or_repeats(
+        self, client: httpx.AsyncClient, local: str, instant: str
+    ) -> None:
+        home_id, headers = await priced_home(client)
+        one_hour_later = (parse_instant(instant) + timedelta(hours=1)).isoformat()
+
+        signal = signal_of(
+            await client.post(route(home_id), json=window(local, one_hour_later), headers=headers)
+        )
+
+        assert signal["startTime"] == instant
+        assert len(signal["prices"]) == 4
+
     async def test_a_local_time_and_an_instant_mix(self, client: httpx.AsyncClient) -> None:
         # 2026-03-02 15:00 PST = 23:00Z, to 01:00Z: 15:00-16:00 off-peak, 16:00-17:00 peak.
         home_id, headers = await priced_home(client)
