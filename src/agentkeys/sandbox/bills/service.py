@@ -25,9 +25,7 @@ from agentkeys.sandbox.geo import Geography, ZipPlace
 from agentkeys.sandbox.homes.service import HomeService
 from agentkeys.sandbox.tariffs.engine import Bill, compute_bill
 from agentkeys.sandbox.tariffs.model import Catalog, RatePlan, Utility
-from agentkeys.sandbox.utility.service import zip5
-
-SHORTEST_ZIP_DIGITS = 4
+from agentkeys.sandbox.utility.service import PREFIX_DIGITS, zip5
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +100,9 @@ def placed_plan(
             ]
         )
     base = zip5(zipcode)
-    # 4 digits: a ZIP that lost its leading zero (as /v1/utility/get reads it); a 3-digit prefix
-    # names an area, not a place to bill.
-    zip_code = base.zfill(5) if len(base) >= SHORTEST_ZIP_DIGITS else base
+    # As /v1/utility/get reads it: a lost leading zero put back ("2134" is 02134); a 3-digit
+    # prefix names an area, no place to bill, and stays as sent (no ZIP is).
+    zip_code = base if len(base) == PREFIX_DIGITS else base.zfill(5)
     place = geography.place(zip_code)
     if place is None:
         raise ValidationFailed(
