@@ -32,6 +32,7 @@ DUKE_FIXED = 15.37  # $/month: 14.00 + 1.37
 HOME_IMPACT = "/v1/homes/{id}/calculate/impact"
 IMPACT = "/v1/calculate/impact"
 INLINE_BILL = "/v1/homes/bill/period"
+EVERSOURCE_CT_TOU = "6969389492370159da017a0d"
 MARCH = {"startDate": "2026-03-01", "endDate": "2026-04-01"}  # 31 days
 
 
@@ -128,6 +129,38 @@ class TestHomeImpact:
         assert answer["modified"]["billTotal"] == answer["baseline"]["billTotal"] == 224.30
         assert answer["difference"]["billTotal"] == 0
         assert answer["savings"] == 0
+
+    async def test_shifting_peak_load_off_peak_saves_the_price_gap_on_a_tou_plan(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Eversource (Connecticut) Rate 7 (URDB 6969389492370159da017a0d; rate sheet
+        # https://www.eversource.com/docs/default-source/rates-tariffs/ct-electric/rate-7-ct.pdf
+        # via the ratebook file eversource-ct-rate-7-tou.json): weekdays 12:00-20:00 peak at
+        # 0.05513 + 0.24469 = $0.29982/kWh, every other hour off-peak at 0.05513 + 0.15241 =
+        # $0.20754/kWh, all year; no holidays. Hartford, CT 06103 is in its territory.
+        headers = await key_with(client, "homes", "calculate")
+        home = await create_home(client, headers, plan=EVERSOURCE_CT_TOU, zipcode="06103")
+        week = {"startDate": "2026-03-02", "endDate": "2026-03-07"}  # Monday to Friday
+        peak = [[0.0] * 48 + [1.0] * 32 + [0.0] * 16 for _ in range(5)]  # 12:00-20:00
+        night = [[1.0] * 32 + [0.0] * 64 for _ in range(5)]  # 00:00-08:00
+
+        answer = impact_of(
+            await client.post(
+                home_impact(home["id"]),
+                json={**week, "usage": peak, "modifiedUsage": night},
+                headers=headers,
+            )
+        )
+
+        # 5 days x 32 kWh = 160 kWh: at peak 160 x 0.29982 = $47.9712 -> $47.97; off-peak
+        # 160 x 0.20754 = $33.2064 -> $33.21. The fixed charge is the same in both.
+        assert answer["baseline"]["breakdown"]["energyCharges"] == 47.97
+        assert answer["modified"]["breakdown"]["energyCharges"] == 33.21
+        # 33.21 - 47.97 = -14.76.
+        assert answer["difference"]["energyCharges"] == -14.76
+        assert answer["difference"]["fixedCharges"] == 0
+        assert answer["difference"]["billTotal"] == -14.76
+        assert answer["savings"] == 14.76
 
     async def test_a_modified_export_is_credited_in_the_modified_bill_only(
         self, client: httpx.AsyncClient
