@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import json
 import random
@@ -20,6 +19,7 @@ from agentkeys.sandbox.tariffs.model import RatePlan
 from tests.support.assertions import assert_envelope, assert_validation_failed
 from tests.support.catalog import DUKE_RS, E_1, E_TOU_C, NO_SUCH_HOME, SCE_TOU_D, UNKNOWN_PLAN
 from tests.support.factories import create_home, key_with, new_home
+from tests.support.waiting import on_an_event_loop
 
 LINE_FIELDS = {"kind", "description", "season", "period", "kwh", "rate", "amount"}
 
@@ -699,14 +699,6 @@ class TestUsageShape:
         assert_validation_failed(
             await client.post(period(home_id), json=body, headers=headers), "usage"
         )
-
-
-def on_an_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 class TestOffTheEventLoop:

@@ -49,7 +49,7 @@ from agentkeys.credentials.scopes import Scope
 from agentkeys.validation import EARLIEST_DAY, EARLIEST_INSTANT, LIMIT_DAY, LIMIT_INSTANT
 from tests.support.admin import create_admin_key
 from tests.support.app import TEST_SECRET, AppFactory, client_for
-from tests.support.catalog import PLANS
+from tests.support.catalog import PGE, PLANS
 from tests.support.factories import credential_request, issue_credential, key_header
 from tests.support.policies import relaxed_policy
 
@@ -62,6 +62,9 @@ REMOVE_HOME = "/v1/homes/{id}/remove"
 MONTHLY_BILL = "/v1/homes/{id}/bill/monthly"
 PERIOD_BILL = "/v1/homes/{id}/bill/period"
 QUOTE = "/v1/homes/bill/period/rateplan/{ratePlanId}"
+INLINE_HOME_BILL = "/v1/homes/bill/period"
+HOME_IMPACT = "/v1/homes/{id}/calculate/impact"
+IMPACT = "/v1/calculate/impact"
 PRICE_SIGNAL = "/v1/homes/{id}/price_signal"
 OPEN_ADR_PRICE_SIGNAL = "/v1/homes/{id}/price_signal/open_adr"
 SOLAR = "/v1/homes/solar/create"
@@ -160,6 +163,50 @@ def period_bills(draw: st.DrawFn, *, whole_months: bool) -> dict[str, Any]:
     }
 
 
+@st.composite
+def home_impacts(draw: st.DrawFn) -> dict[str, Any]:
+    body = draw(period_bills(whole_months=False))
+    days = len(body["usage"])
+    body["modifiedUsage"] = draw(days_of(days))
+    if draw(st.booleans()):
+        body["modifiedExport"] = draw(days_of(days))
+    return body
+
+
+# A ZIP code each plan's utility serves (the fuzzed home's), or one it does not.
+ZIP_CODES = st.sampled_from([HOME["zipcode"], "28202", "10001"])
+
+
+@st.composite
+def impacts(draw: st.DrawFn) -> dict[str, Any]:
+    body = draw(period_bills(whole_months=False))
+    days = len(body.pop("usage"))
+    export = body.pop("export", None)
+    body |= {"ratePlanId": draw(st.sampled_from(RATE_PLANS)), "zipcode": draw(ZIP_CODES)}
+    if draw(st.booleans()):
+        body["useDefaultUsage"] = True
+    else:
+        body["usage"] = draw(days_of(days))
+        if export is not None:
+            body["export"] = export
+    if draw(st.booleans()):
+        body["solarCapacityKw"] = draw(st.floats(min_value=0, max_value=10_000))
+    else:
+        body["modifiedUsage"] = draw(days_of(days))
+    return body
+
+
+@st.composite
+def inline_home_bills(draw: st.DrawFn) -> dict[str, Any]:
+    home: dict[str, Any] = {
+        "ratePlanId": draw(st.sampled_from(RATE_PLANS)),
+        "zipcode": draw(ZIP_CODES),
+    }
+    if draw(st.booleans()):
+        home["solarCapacityKw"] = draw(st.floats(min_value=0, max_value=10_000))
+    return {"home": home, **draw(period_bills(whole_months=False))}
+
+
 OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12))])
 
 
@@ -202,6 +249,9 @@ SHAPED_BODIES: dict[str, st.SearchStrategy[Any]] = {
     QUOTE: period_bills(whole_months=True) | period_bills(whole_months=False),
     PRICE_SIGNAL: price_windows(),
     OPEN_ADR_PRICE_SIGNAL: price_windows(),
+    INLINE_HOME_BILL: inline_home_bills(),
+    HOME_IMPACT: home_impacts(),
+    IMPACT: impacts(),
     SOLAR: solar_systems(),
 }
 
@@ -415,6 +465,35 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     MONTHLY_BILL: {"month": 2, "year": 2026, "usage": MONTH_OF_USAGE},
     PERIOD_BILL: {"startDate": "2026-02-01", "endDate": "2026-03-01", "usage": MONTH_OF_USAGE},
     QUOTE: {"startDate": "2026-02-01", "endDate": "2026-03-01", "usage": MONTH_OF_USAGE},
+    INLINE_HOME_BILL: {
+        "home": {
+            "ratePlanId": RATE_PLANS[0],
+            "zipcode": HOME["zipcode"],
+            "name": "Inline home",
+            "utilityId": PGE,
+            "solarCapacityKw": 5,
+        },
+        "startDate": "2026-02-01",
+        "endDate": "2026-03-01",
+        "usage": MONTH_OF_USAGE,
+    },
+    HOME_IMPACT: {
+        "startDate": "2026-02-01",
+        "endDate": "2026-03-01",
+        "usage": MONTH_OF_USAGE,
+        "modifiedUsage": MONTH_OF_USAGE,
+        "modifiedExport": MONTH_OF_USAGE,
+    },
+    IMPACT: {
+        "ratePlanId": RATE_PLANS[0],
+        "zipcode": HOME["zipcode"],
+        "startDate": "2026-02-01",
+        "endDate": "2026-03-01",
+        "usage": MONTH_OF_USAGE,
+        "export": MONTH_OF_USAGE,
+        "modifiedUsage": MONTH_OF_USAGE,
+        "modifiedExport": MONTH_OF_USAGE,
+    },
     PRICE_SIGNAL: {"startTime": "2026-02-01T00:00:00Z", "endTime": "2026-02-01T01:00:00Z"},
     OPEN_ADR_PRICE_SIGNAL: {"startTime": "2026-02-01T00:00:00Z", "endTime": "2026-02-01T01:00:00Z"},
     "/v1/homes/{id}/battery/estimate_savings": {

@@ -16,6 +16,15 @@ from tests.support.factories import issue_credential, key_header
 PROMPT_SECONDS = 2.0
 
 
+def on_an_event_loop() -> bool:
+    """Whether the caller runs on an event loop (CPU work must run in a worker thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 async def until(condition: Callable[[], bool], *, seconds: float = 10) -> None:
     """Wait until ``condition()`` holds, failing the test after ``seconds``."""
     deadline = time.monotonic() + seconds

@@ -50,6 +50,7 @@ from agentkeys.sandbox.bills import routes as bill_routes
 from agentkeys.sandbox.feedback import routes as feedback_routes
 from agentkeys.sandbox.geo import Geography, load_geography
 from agentkeys.sandbox.homes import routes as home_routes
+from agentkeys.sandbox.impact import routes as impact_routes
 from agentkeys.sandbox.price_signal import routes as price_signal_routes
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.model import Catalog
@@ -70,6 +71,7 @@ ROUTERS = (
     utility_routes.router,
     home_routes.router,
     bill_routes.router,
+    impact_routes.router,
     price_signal_routes.router,
     battery_routes.router,
     health.router,

@@ -22,7 +22,11 @@ async def bill_service(request: Request, homes: HomeServiceDep, session: Session
     # Read-only: closing ends the read transaction and returns the pooled connection before the
     # bill waits for the CPU; the unit of work's commit afterwards has nothing to do.
     return BillService(
-        homes, catalog=context.catalog, cpu=context.cpu, release_session=session.close
+        homes,
+        catalog=context.catalog,
+        geography=context.geography,
+        cpu=context.cpu,
+        release_session=session.close,
     )
 
 

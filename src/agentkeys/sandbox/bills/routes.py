@@ -11,6 +11,7 @@ from agentkeys.sandbox.bills.schemas import (
     BillResponseDto,
     MonthlyBillRequestDto,
     PeriodBillRequestDto,
+    PeriodBillWithHomeRequestDto,
 )
 from agentkeys.sandbox.homes.deps import HomeId
 
@@ -43,6 +44,23 @@ async def period_bill(
 ) -> BillResponseDto:
     """One usage array per day from `startDate` up to, not including, `endDate`."""
     priced = await service.period_bill(home_id, body, credential_id=credential.id)
+    return BillResponseDto.of(priced.bill, rate_plan_id=priced.rate_plan_id, debug=bool(body.debug))
+
+
+@router.post(
+    "/bill/period",
+    summary="Calculate a period bill for a home described inline",
+    response_model=BillResponseDto,
+    responses=error_responses(400, 401, 403, 429),
+)
+async def inline_home_period_bill(
+    body: PeriodBillWithHomeRequestDto, _credential: BillReader, service: BillServiceDep
+) -> BillResponseDto:
+    """WattShift's `PeriodBillWithHomeRequestDto`: the period bill's body plus a `home`
+    (`ratePlanId` and `zipcode` required; `name`, `utilityId`, `solarCapacityKw` optional). The
+    plan's utility must serve the ZIP code and be `utilityId` when given (400 naming the
+    field). The home is not stored; the answer is the period bill's."""
+    priced = await service.inline_home_period_bill(body)
     return BillResponseDto.of(priced.bill, rate_plan_id=priced.rate_plan_id, debug=bool(body.debug))
 
 

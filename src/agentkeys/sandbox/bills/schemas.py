@@ -1,4 +1,4 @@
-"""Wire shapes of the bill routes: monthly, period, and the no-home rate-plan quote.
+"""Wire shapes of the bill routes: monthly, period, the inline-home period and the rate-plan quote.
 
 Usage and export are one array per local day, each exactly 96 quarter-hour kWh values >= 0.
 Every violated rule is named with its day and interval: ``usage[3][17]``.
@@ -6,18 +6,22 @@ Every violated rule is named with its day and interval: ``usage[3][17]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from agentkeys.sandbox.tariffs.engine import Bill, ChargeKind, ChargeLine
 from agentkeys.sandbox.tariffs.model import SLOTS_PER_DAY
+from agentkeys.sandbox.utility.schemas import ZipCode
 from agentkeys.sandbox.wire import CamelResponse
 from agentkeys.validation import CamelRequestBody, DayText, Year, parse_day
 
 MAX_DAYS = 366
+# As a home's solarSystemSizeKw: far beyond any home, finite.
+MAX_SOLAR_KW = 10_000.0
 # 1 GWh in a quarter-hour is far beyond any meter; the bound keeps every total finite.
 MAX_SLOT_KWH = 1_000_000.0
 KilowattHours = Annotated[float, Field(ge=0, le=MAX_SLOT_KWH, allow_inf_nan=False)]
@@ -28,6 +32,30 @@ Day = Annotated[list[KilowattHours], Field(min_length=SLOTS_PER_DAY, max_length=
 IntervalDays = Annotated[list[Day], Field(min_length=1, max_length=MAX_DAYS)]
 
 
+def as_many_days_as(
+    other: str, *, wire_name: str, other_wire_name: str
+) -> Callable[[list[Day] | None, ValidationInfo], list[Day] | None]:
+    """A field validator: the field, when sent, has as many days as the field ``other``
+    (declared before it)."""
+
+    def check(days: list[Day] | None, info: ValidationInfo) -> list[Day] | None:
+        others = info.data.get(other)
+        if days is not None and others is not None and len(days) != len(others):
+            raise PydanticCustomError(
+                "export_days",
+                "{name} has {days} days but {other} has {others}",
+                {
+                    "name": wire_name,
+                    "days": len(days),
+                    "other": other_wire_name,
+                    "others": len(others),
+                },
+            )
+        return days
+
+    return check
+
+
 class _UsageBody(CamelRequestBody):
     usage: IntervalDays = Field(description="One array of 96 quarter-hour kWh imports per day.")
     export: IntervalDays | None = Field(
@@ -35,19 +63,9 @@ class _UsageBody(CamelRequestBody):
     )
     debug: bool | None = None
 
-    @field_validator("export")
-    @classmethod
-    def _as_many_days_as_usage(
-        cls, export: list[Day] | None, info: ValidationInfo
-    ) -> list[Day] | None:
-        usage = info.data.get("usage")
-        if export is not None and usage is not None and len(export) != len(usage):
-            raise PydanticCustomError(
-                "export_days",
-                "export has {export} days but usage has {usage}",
-                {"export": len(export), "usage": len(usage)},
-            )
-        return export
+    _export_days = field_validator("export")(
+        as_many_days_as("usage", wire_name="export", other_wire_name="usage")
+    )
 
 
 def _this_year() -> int:
@@ -59,7 +77,9 @@ class MonthlyBillRequestDto(_UsageBody):
     year: Year = Field(default_factory=_this_year)
 
 
-class PeriodBillRequestDto(_UsageBody):
+class PeriodFields(CamelRequestBody):
+    """``startDate`` and ``endDate`` of a period, parsed once when the body is validated."""
+
     start_date: DayText = Field(description="First day billed (YYYY-MM-DD or ISO 8601).")
     end_date: DayText = Field(description="Day after the last day billed (exclusive).")
     # The days as parsed once, when the body is validated (the wire text is kept as sent).
@@ -67,7 +87,7 @@ class PeriodBillRequestDto(_UsageBody):
     _end: date = PrivateAttr()
 
     @model_validator(mode="after")
-    def _parse_days(self) -> PeriodBillRequestDto:
+    def _parse_days(self) -> Self:
         self._start = parse_day(self.start_date)
         self._end = parse_day(self.end_date)
         return self
@@ -79,6 +99,38 @@ class PeriodBillRequestDto(_UsageBody):
     @property
     def end(self) -> date:
         return self._end
+
+
+class PeriodBillRequestDto(PeriodFields, _UsageBody):
+    """One usage array per day from ``startDate`` up to, not including, ``endDate``."""
+
+
+class InlineHomeDto(CamelRequestBody):
+    """A home described in the request, billed without being stored."""
+
+    rate_plan_id: Annotated[str, Field(max_length=64)] = Field(
+        description="A ratePlans[].id from /v1/utility/get."
+    )
+    zipcode: ZipCode = Field(description="Must be served by the rate plan's utility.")
+    name: Annotated[str, Field(max_length=255)] | None = Field(
+        default=None, description="Accepted for WattShift clients; not used by the bill."
+    )
+    utility_id: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="If given, must be the rate plan's utility."
+    )
+    solar_capacity_kw: Annotated[float, Field(ge=0, le=MAX_SOLAR_KW)] | None = Field(
+        default=None,
+        description=(
+            "Accepted for WattShift clients; the bill prices the metered usage and export as "
+            "sent, which already reflect any solar."
+        ),
+    )
+
+
+class PeriodBillWithHomeRequestDto(PeriodBillRequestDto):
+    """A period bill for a home described inline (nothing is stored)."""
+
+    home: InlineHomeDto
 
 
 class ChargeLineDto(CamelResponse):

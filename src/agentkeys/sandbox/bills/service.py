@@ -1,4 +1,5 @@
-"""Bills for a home's rate plan, or for a rate plan alone (quotes), from 15-minute usage.
+"""Bills for a home's rate plan, an inline home's, or a rate plan alone (quotes), from 15-minute
+usage.
 
 A bill is CPU work (up to 366 days of 96 slots): it runs in the app's CPU pool (a worker thread,
 so the event loop keeps answering other requests), after the request's database session is given
@@ -13,11 +14,18 @@ from dataclasses import dataclass
 from datetime import date
 
 from agentkeys.cpu import CpuPool
-from agentkeys.errors import FieldError, NotFound, ValidationFailed
-from agentkeys.sandbox.bills.schemas import MonthlyBillRequestDto, PeriodBillRequestDto
+from agentkeys.errors import FieldError, NotFound, ValidationFailed, echo
+from agentkeys.sandbox.bills.schemas import (
+    MonthlyBillRequestDto,
+    PeriodBillRequestDto,
+    PeriodBillWithHomeRequestDto,
+    PeriodFields,
+)
+from agentkeys.sandbox.geo import Geography, ZipPlace
 from agentkeys.sandbox.homes.service import HomeService
 from agentkeys.sandbox.tariffs.engine import Bill, compute_bill
-from agentkeys.sandbox.tariffs.model import Catalog, RatePlan
+from agentkeys.sandbox.tariffs.model import Catalog, RatePlan, Utility
+from agentkeys.sandbox.utility.service import PREFIX_DIGITS, zip5
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,19 +34,99 @@ class PricedBill:
     rate_plan_id: str
 
 
-def _day_count_must_match(days: int, usage_days: int, what: str) -> None:
-    if usage_days != days:
+def day_count_must_match(days: int, sent_days: int, what: str, *, field: str = "usage") -> None:
+    """Refuse ``field`` unless it has one array per day of ``what`` (``days`` of them)."""
+    if sent_days != days:
         raise ValidationFailed(
-            [FieldError("usage", f"{what} has {days} days but usage has {usage_days}")]
+            [FieldError(field, f"{what} has {days} days but {field} has {sent_days}")]
         )
 
 
-def _period(request: PeriodBillRequestDto) -> tuple[date, date]:
+def period_days(request: PeriodFields) -> tuple[date, date]:
+    """The period's first day and its exclusive end; ``endDate`` must come after ``startDate``."""
     start, end = request.start, request.end
     if end <= start:
         raise ValidationFailed([FieldError("endDate", "Must be after startDate")])
-    _day_count_must_match((end - start).days, len(request.usage), f"{start} up to {end}")
     return start, end
+
+
+def _period(request: PeriodBillRequestDto) -> tuple[date, date]:
+    start, end = period_days(request)
+    day_count_must_match((end - start).days, len(request.usage), f"{start} up to {end}")
+    return start, end
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedPlan:
+    """A rate plan priced for a place that its utility serves (no home stored)."""
+
+    utility: Utility
+    plan: RatePlan
+    place: ZipPlace
+
+
+def placed_plan(
+    catalog: Catalog,
+    geography: Geography,
+    *,
+    rate_plan_id: str,
+    zipcode: str,
+    utility_id: str | None = None,
+    prefix: str = "",
+) -> PlacedPlan:
+    """The plan of ``rate_plan_id`` at ``zipcode``, refused (400, naming ``prefix`` + the field)
+    unless the plan exists, is ``utility_id``'s when that is given, and its utility serves the
+    ZIP code (a ZIP or county match, as for a stored home)."""
+    found = catalog.plan(rate_plan_id)
+    if found is None:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    f"{prefix}ratePlanId",
+                    f"Unknown rate plan '{echo(rate_plan_id)}'; send a ratePlans[].id from "
+                    "/v1/utility/get",
+                )
+            ]
+        )
+    utility, plan = found
+    if utility_id is not None and utility_id != utility.utility_id:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    f"{prefix}utilityId",
+                    f"Rate plan '{plan.id}' belongs to utility '{utility.utility_id}' "
+                    f"({utility.utility_name}), not '{echo(utility_id)}'",
+                )
+            ]
+        )
+    base = zip5(zipcode)
+    # As /v1/utility/get reads it: a lost leading zero put back ("2134" is 02134); a 3-digit
+    # prefix names an area, no place to bill, and stays as sent (no ZIP is).
+    zip_code = base if len(base) == PREFIX_DIGITS else base.zfill(5)
+    place = geography.place(zip_code)
+    if place is None:
+        raise ValidationFailed(
+            [FieldError(f"{prefix}zipcode", f"'{zipcode}' is not a 5-digit U.S. ZIP code")]
+        )
+    serving = geography.serving(zip_code)
+    if utility.utility_id not in {other.utility_id for other in serving}:
+        offer = (
+            "utilities serving it: "
+            + "; ".join(f"{other.utility_id} ({other.utility_name})" for other in serving)
+            if serving
+            else "no utility is known to serve it"
+        )
+        raise ValidationFailed(
+            [
+                FieldError(
+                    f"{prefix}zipcode",
+                    f"ZIP code {zip_code} is not served by utility '{utility.utility_id}' "
+                    f"({utility.utility_name}) of rate plan '{plan.id}'; {offer} "
+                    "(see /v1/utility/get)",
+                )
+            ]
+        )
+    return PlacedPlan(utility=utility, plan=plan, place=place)
 
 
 class BillService:
@@ -47,11 +135,13 @@ class BillService:
         homes: HomeService,
         *,
         catalog: Catalog,
+        geography: Geography,
         cpu: CpuPool,
         release_session: Callable[[], Awaitable[None]],
     ) -> None:
         self._homes = homes
         self._catalog = catalog
+        self._geography = geography
         self._cpu = cpu
         self._release_session = release_session
 
@@ -74,7 +164,7 @@ class BillService:
         priced = await self._homes.priced_home(home_id, credential_id=credential_id)
         days = calendar.monthrange(request.year, request.month)[1]
         month_name = f"{calendar.month_name[request.month]} {request.year}"
-        _day_count_must_match(days, len(request.usage), month_name)
+        day_count_must_match(days, len(request.usage), month_name)
         bill = await self._bill(
             priced.plan,
             start=date(request.year, request.month, 1),
@@ -93,6 +183,23 @@ class BillService:
             priced.plan, start=start, usage=request.usage, export=request.export
         )
         return PricedBill(bill, priced.plan.id)
+
+    async def inline_home_period_bill(self, request: PeriodBillWithHomeRequestDto) -> PricedBill:
+        """The period bill of a home described in the request; nothing is stored."""
+        home = request.home
+        placed = placed_plan(
+            self._catalog,
+            self._geography,
+            rate_plan_id=home.rate_plan_id,
+            zipcode=home.zipcode,
+            utility_id=home.utility_id,
+            prefix="home.",
+        )
+        start, _ = _period(request)
+        bill = await self._bill(
+            placed.plan, start=start, usage=request.usage, export=request.export
+        )
+        return PricedBill(bill, placed.plan.id)
 
     async def quote(self, rate_plan_id: str, request: PeriodBillRequestDto) -> PricedBill:
         """A quote under a rate plan without a home: whole calendar months only."""
