@@ -9,7 +9,7 @@ import re
 import sys
 import unicodedata
 from contextvars import ContextVar
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -156,6 +156,45 @@ InstantText = Annotated[
     Field(max_length=64, description="ISO 8601, years 2000-2100 (UTC if no offset)."),
     AfterValidator(_instant_text),
 ]
+# The widest UTC offset of a U.S. time zone's wall clock (Guam's +10, Samoa's -11 and Alaska's
+# daylight -8 all fall inside): a wall-clock time's range is checked this far either way here,
+# and exactly once the home's time zone is known (the price signal's service).
+_WIDEST_OFFSET = timedelta(hours=14)
+
+
+def parse_wall_clock_or_instant(value: str) -> datetime:
+    """An ISO 8601 date-time: with an offset (or ``Z``), that instant in UTC; without one, the
+    wall-clock time as given (naive), to be read in the home's time zone."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise PydanticCustomError("datetime", "Must be an ISO 8601 date-time") from None
+    if parsed.tzinfo is not None:
+        return parse_instant(value)
+    as_utc = parsed.replace(tzinfo=UTC)
+    if not EARLIEST_INSTANT - _WIDEST_OFFSET <= as_utc <= LIMIT_INSTANT + _WIDEST_OFFSET:
+        raise PydanticCustomError("datetime_range", _RANGE_MESSAGE)
+    return parsed
+
+
+def _wall_clock_or_instant_text(value: str) -> str:
+    parse_wall_clock_or_instant(value)
+    return value
+
+
+WallClockOrInstantText = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="ISO 8601 date-time in the years 2000-2100. With an offset (`Z`, `-07:00`) "
+        "it is that instant; without one (`2026-07-01T16:00:00`) it is the home's local time, "
+        "in the home's `timezone` (a time a daylight-saving change repeats is its first "
+        "occurrence; one it skips is read with the offset in force before the change).",
+    ),
+    AfterValidator(_wall_clock_or_instant_text),
+]
+
+
 Year = Annotated[int, Field(ge=EARLIEST_DAY.year, le=LIMIT_DAY.year - 1)]
 UnixSeconds = Annotated[
     int,

@@ -9,7 +9,7 @@ import pytest
 
 from agentkeys.credentials.scopes import Scope
 from tests.support.assertions import assert_envelope, assert_validation_failed
-from tests.support.catalog import SCE_TOU_D
+from tests.support.catalog import SCE_TOU_D, ZIP_OF_PLAN
 from tests.support.factories import issue_credential, key_header, new_home
 
 DOCUMENTED_BODY: dict[str, Any] = {
@@ -33,8 +33,9 @@ async def home_with_plan(
     rate_plan_id: str | None = SCE_TOU_D,
     scopes: list[str] | None = None,
 ) -> tuple[dict[str, str], str]:
+    zipcode = ZIP_OF_PLAN[rate_plan_id] if rate_plan_id else "92660"
     home_id, headers = await new_home(
-        client, *(scopes or []), plan=rate_plan_id, name="Battery home"
+        client, *(scopes or []), plan=rate_plan_id, name="Battery home", zipcode=zipcode
     )
     return headers, home_id
 

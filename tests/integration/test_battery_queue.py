@@ -22,7 +22,7 @@ from agentkeys.sandbox.battery.service import MAX_WAITING, EstimatorQueue
 from tests.integration.test_battery_api import DOCUMENTED_BODY
 from tests.support.app import AppFactory, client_for
 from tests.support.assertions import assert_envelope
-from tests.support.catalog import SCE_TOU_D
+from tests.support.catalog import SCE_TOU_D, ZIP_OF_PLAN
 from tests.support.factories import create_home, new_home
 from tests.support.waiting import PROMPT_SECONDS, assert_unrelated_requests_answered, until
 
@@ -45,7 +45,10 @@ def solver_gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
 
 async def estimator(client: httpx.AsyncClient, number: int) -> tuple[dict[str, str], str]:
     home_id, headers = await new_home(
-        client, plan=SCE_TOU_D, organization=f"Battery Org {chr(ord('a') + number)}"
+        client,
+        plan=SCE_TOU_D,
+        organization=f"Battery Org {chr(ord('a') + number)}",
+        zipcode=ZIP_OF_PLAN[SCE_TOU_D],
     )
     return headers, home_id
 
@@ -129,7 +132,9 @@ class TestEstimatorQueue:
         async with client_for(app) as client:
             headers, _ = await estimator(client, 0)
             missing = await estimate(client, headers, "ws_home_unknown")
-            home = (await create_home(client, headers, plan=SCE_TOU_D))["id"]
+            home = (
+                await create_home(client, headers, plan=SCE_TOU_D, zipcode=ZIP_OF_PLAN[SCE_TOU_D])
+            )["id"]
             found = await estimate(client, headers, home)
 
         assert missing.status_code == 404

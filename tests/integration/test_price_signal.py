@@ -22,7 +22,15 @@ from agentkeys.credentials.scopes import Scope
 from agentkeys.sandbox.price_signal import service as price_signal_service
 from agentkeys.sandbox.tariffs.engine import price_signal as engine_price_signal
 from tests.support.assertions import assert_envelope, assert_validation_failed, parse_instant
-from tests.support.catalog import COMED_BES, DUKE_RS, E_1, E_TOU_C, NO_SUCH_HOME, SCE_TOU_D
+from tests.support.catalog import (
+    COMED_BES,
+    DUKE_RS,
+    E_1,
+    E_TOU_C,
+    NO_SUCH_HOME,
+    SCE_TOU_D,
+    ZIP_OF_PLAN,
+)
 from tests.support.factories import key_with, new_home
 
 QUARTER_HOUR = timedelta(minutes=15)
@@ -41,11 +49,10 @@ SCE_WINTER_NIGHT, SCE_WINTER_DAY, SCE_WINTER_PEAK = 0.38357, 0.34447, 0.51954
 DUKE_PRICE = 0.140409
 # pge-e-1.json: the first (baseline) tier, 0.32561, all year (net metering).
 E_1_BASELINE = 0.32561
+
+
 # A ZIP code each plan's utility serves: San Francisco, Newport Beach (Orange County),
 # Charlotte.
-ZIP_OF_PLAN = {E_TOU_C: "94107", E_1: "94107", SCE_TOU_D: "92660", DUKE_RS: "28202"}
-
-
 def route(home_id: str) -> str:
     return f"/v1/homes/{home_id}/price_signal"
 
@@ -418,17 +425,18 @@ class TestDaylightSavingWindows:
 
 
 class TestPlanPrices:
-    async def test_sce_summer_weekday_peak_and_the_observed_independence_day(
+    async def test_sce_prices_the_observed_independence_day_as_a_weekend(
         self, client: httpx.AsyncClient
     ) -> None:
-        # Thursday 2026-07-02, then Friday 2026-07-03: Independence Day (a Saturday in 2026)
-        # observed, which SCE prices as a weekend day. Local days (PDT); slot 64 is 16:00.
+        # Monday 2027-07-05: Independence Day falls on Sunday 2027-07-04 and is observed on the
+        # Monday (SCE's holiday rule, NERC's: Sunday holidays move to Monday), priced as a
+        # weekend day; Tuesday 2027-07-06 is a weekday. Local days (PDT); slot 64 is 16:00.
         home_id, headers = await priced_home(client, SCE_TOU_D)
 
         signal = signal_of(
             await client.post(
                 route(home_id),
-                json=window("2026-07-02T00:00:00-07:00", "2026-07-04T00:00:00-07:00"),
+                json=window("2027-07-05T00:00:00-07:00", "2027-07-07T00:00:00-07:00"),
                 headers=headers,
             )
         )
@@ -436,11 +444,28 @@ class TestPlanPrices:
         prices = signal["prices"]
         assert len(prices) == 192
         assert prices[63] == SCE_SUMMER_OFF
-        assert prices[64:84] == [SCE_SUMMER_WEEKDAY_PEAK] * 20
+        assert prices[64:84] == [SCE_SUMMER_WEEKEND_PEAK] * 20
         assert prices[84] == SCE_SUMMER_OFF
-        assert prices[96 + 64 : 96 + 84] == [SCE_SUMMER_WEEKEND_PEAK] * 20
+        assert prices[96 + 64 : 96 + 84] == [SCE_SUMMER_WEEKDAY_PEAK] * 20
         assert signal["export"] == [0.0] * 192  # sce-tou-d-4-9pm.json: metering "none"
         assert len(signal["data"]) == 5
+
+    async def test_a_saturday_holiday_leaves_the_friday_a_weekday(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        # Friday 2026-07-03: Independence Day is Saturday 2026-07-04, which no rule of SCE's
+        # moves to the Friday: weekday peak 16:00-21:00.
+        home_id, headers = await priced_home(client, SCE_TOU_D)
+
+        signal = signal_of(
+            await client.post(
+                route(home_id),
+                json=window("2026-07-03T00:00:00-07:00", "2026-07-04T00:00:00-07:00"),
+                headers=headers,
+            )
+        )
+
+        assert signal["prices"][64:84] == [SCE_SUMMER_WEEKDAY_PEAK] * 20
 
     async def test_a_flat_plan_is_one_block_at_one_price(self, client: httpx.AsyncClient) -> None:
         home_id, headers = await priced_home(client, DUKE_RS)

@@ -13,6 +13,9 @@ SCE_TOU_D = "66ccb7bfa7d4ef64fc07ad6b"  # SCE TOU-D-4-9PM
 DUKE_RS = "6998c205a746c90e550cb23f"  # Duke Energy Carolinas RS: two monthly fixed charges
 PLANS = (E_TOU_C, E_1, SCE_TOU_D, DUKE_RS)
 UTILITY_OF_PLAN = {E_TOU_C: PGE, E_1: PGE, SCE_TOU_D: SCE, DUKE_RS: DUKE}
+# A ZIP each plan's utility serves (SCE: Newport Beach, Orange County, which EIA-861 gives to SCE
+# alone; San Bernardino County also lists PG&E).
+ZIP_OF_PLAN = {E_TOU_C: "94107", E_1: "94107", SCE_TOU_D: "92660", DUKE_RS: "28202"}
 
 # The ids the sandbox answered for those plans before the catalog used URDB labels: the catalog
 # still resolves them (stored homes keep their plan), answering the new id.

@@ -139,7 +139,11 @@ def metadata_of(field: FieldInfo) -> list[Any]:
 
 
 DATE_LIKE = re.compile(r"(date|time|year)$", re.IGNORECASE)
-RULE_VALIDATORS = {validation._day_text, validation._instant_text}
+RULE_VALIDATORS = {
+    validation._day_text,
+    validation._instant_text,
+    validation._wall_clock_or_instant_text,
+}
 
 
 def follows_the_date_rule(field: FieldInfo) -> bool:

@@ -2,58 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from datetime import datetime
 
-from pydantic import AfterValidator, Field, PrivateAttr, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import Field, PrivateAttr, model_validator
 
 from agentkeys.clock import format_instant
 from agentkeys.errors import FieldError, ValidationFailed
 from agentkeys.sandbox.tariffs.engine import PricePoint
 from agentkeys.sandbox.wire import CamelResponse
-from agentkeys.validation import EARLIEST_INSTANT, LIMIT_INSTANT, CamelRequestBody, parse_instant
+from agentkeys.validation import (
+    CamelRequestBody,
+    WallClockOrInstantText,
+    parse_wall_clock_or_instant,
+)
 
 # The confidence of a price read from the tariff itself: certain.
 TARIFF_CONFIDENCE = 1.0
-# The widest UTC offset of a U.S. time zone's wall clock (Guam's +10, Samoa's -11 and Alaska's
-# daylight -8 all fall inside): a wall-clock time's range is checked this far either way here,
-# and exactly once the home's time zone is known (``PriceSignalService``).
-_WIDEST_OFFSET = timedelta(hours=14)
-_RANGE_MESSAGE = "Must lie in the years 2000 to 2100"
-
-
-def parse_wall_clock_or_instant(value: str) -> datetime:
-    """An ISO 8601 date-time: with an offset (or ``Z``), that instant in UTC; without one, the
-    wall-clock time as given (naive), to be read in the home's time zone."""
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise PydanticCustomError("datetime", "Must be an ISO 8601 date-time") from None
-    if parsed.tzinfo is not None:
-        return parse_instant(value)
-    as_utc = parsed.replace(tzinfo=UTC)
-    if not EARLIEST_INSTANT - _WIDEST_OFFSET <= as_utc <= LIMIT_INSTANT + _WIDEST_OFFSET:
-        raise PydanticCustomError("datetime_range", _RANGE_MESSAGE)
-    return parsed
-
-
-def _wall_clock_or_instant_text(value: str) -> str:
-    parse_wall_clock_or_instant(value)
-    return value
-
-
-WallClockOrInstantText = Annotated[
-    str,
-    Field(
-        max_length=64,
-        description="ISO 8601 date-time in the years 2000-2100. With an offset (`Z`, `-07:00`) "
-        "it is that instant; without one (`2026-07-01T16:00:00`) it is the home's local time, "
-        "in the home's `timezone` (a time a daylight-saving change repeats is its first "
-        "occurrence; one it skips is read with the offset in force before the change).",
-    ),
-    AfterValidator(_wall_clock_or_instant_text),
-]
 
 
 class GetPriceSignalRequestDto(CamelRequestBody):
