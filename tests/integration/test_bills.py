@@ -21,7 +21,7 @@ from tests.support.catalog import DUKE_RS, E_1, E_TOU_C, NO_SUCH_HOME, SCE_TOU_D
 from tests.support.factories import create_home, key_with, new_home
 from tests.support.waiting import on_an_event_loop
 
-LINE_FIELDS = {"kind", "description", "season", "period", "kwh", "rate", "amount"}
+LINE_FIELDS = {"kind", "description", "season", "period", "tier", "kwh", "rate", "amount"}
 
 
 def monthly(home_id: str) -> str:
@@ -96,10 +96,14 @@ def assert_equals_engine(
     assert breakdown["fixedCharges"] == expected.fixed_charges
     assert breakdown["energyCharges"] == expected.energy_charges
     assert breakdown["exportCredit"] == expected.export_credit
+    assert breakdown["minimumCharges"] == expected.minimum_charges
     assert [
-        (line["kind"], line["season"], line["period"], line["rate"], line["amount"])
+        (line["kind"], line["season"], line["period"], line["tier"], line["rate"], line["amount"])
         for line in breakdown["lines"]
-    ] == [(line.kind, line.season, line.period, line.rate, line.amount) for line in expected.lines]
+    ] == [
+        (line.kind, line.season, line.period, line.tier, line.rate, line.amount)
+        for line in expected.lines
+    ]
     assert [line["kwh"] for line in breakdown["lines"]] == pytest.approx(
         [line.kwh for line in expected.lines]
     )
@@ -124,11 +128,16 @@ class TestMonthlyBill:
     async def test_a_month_answers_the_hand_computed_total_and_its_breakdown(
         self, client: httpx.AsyncClient
     ) -> None:
-        # E-TOU-C, February 2026 (winter, 28 days), 1 kWh in every slot.
-        #   fixed:    24.13 (a whole month)
-        #   off-peak: 28 x 76 = 2128 kWh x 0.36757 = 782.18896 -> 782.19
-        #   peak:     28 x 20 = 560 kWh  x 0.39757 = 222.6392  -> 222.64
-        #   total:    24.13 + 782.19 + 222.64 = 1028.96
+        # E-TOU-C (ratebook pge-e-tou-c.json), February 2026 (winter, 28 days), 1 kWh in every
+        # slot; peak 16:00-21:00 every day (20 slots), off-peak the other 76.
+        #   fixed:  $0.79343/day x 28 = 22.21604 -> 22.22
+        #   import: 2688 kWh (peak 560, off-peak 2128); winter baseline 11 kWh/day x 28 = 308 kWh
+        #     of it in tier 1, shared by the periods pro rata (SAM's rule): 308/2688 of each.
+        #   peak tier 1:     560 x 308/2688 = 64.1667 kWh x 0.31617 = 20.2876 -> 20.29
+        #   peak tier 2:     495.8333 kWh x 0.39757 = 197.1285 -> 197.13
+        #   off-peak tier 1: 2128 x 308/2688 = 243.8333 kWh x 0.28617 = 69.7778 -> 69.78
+        #   off-peak tier 2: 1884.1667 kWh x 0.36757 = 692.5631 -> 692.56
+        #   energy: 979.76; total: 22.22 + 979.76 = 1001.98
         home_id, headers = await new_home(client)
 
         response = await client.post(
@@ -138,8 +147,8 @@ class TestMonthlyBill:
         )
 
         bill = bill_of(response)
-        assert bill["billTotal"] == 1028.96
-        assert bill["totalBill"] == 1028.96
+        assert bill["billTotal"] == 1001.98
+        assert bill["totalBill"] == 1001.98
         assert (bill["startDate"], bill["endDate"], bill["days"]) == (
             "2026-02-01",
             "2026-03-01",
@@ -147,40 +156,35 @@ class TestMonthlyBill:
         )
         assert bill["ratePlanId"] == E_TOU_C
         assert (bill["importKwh"], bill["exportKwh"]) == (2688, 0)
-        assert bill["breakdown"] == {
-            "fixedCharges": 24.13,
-            "energyCharges": 1004.83,
-            "exportCredit": 0,
-            "lines": [
-                {
-                    "kind": "fixed",
-                    "description": "Fixed customer charge",
-                    "season": None,
-                    "period": None,
-                    "kwh": 0,
-                    "rate": 24.13,
-                    "amount": 24.13,
-                },
-                {
-                    "kind": "energy",
-                    "description": "Energy, winter off_peak",
-                    "season": "winter",
-                    "period": "off_peak",
-                    "kwh": 2128,
-                    "rate": 0.36757,
-                    "amount": 782.19,
-                },
-                {
-                    "kind": "energy",
-                    "description": "Energy, winter peak",
-                    "season": "winter",
-                    "period": "peak",
-                    "kwh": 560,
-                    "rate": 0.39757,
-                    "amount": 222.64,
-                },
-            ],
-        }
+        breakdown = bill["breakdown"]
+        assert (
+            breakdown["fixedCharges"],
+            breakdown["energyCharges"],
+            breakdown["exportCredit"],
+            breakdown["minimumCharges"],
+        ) == (22.22, 979.76, 0, 0)
+        lines = [
+            (line["kind"], line["description"], line["period"], line["tier"], line["rate"])
+            for line in breakdown["lines"]
+        ]
+        assert lines == [
+            ("fixed", "Fixed customer charge (per day)", None, None, 0.79343),
+            ("energy", "Energy, winter peak, tier 1", "winter peak", 1, 0.31617),
+            ("energy", "Energy, winter peak, tier 2", "winter peak", 2, 0.39757),
+            ("energy", "Energy, winter off-peak, tier 1", "winter off-peak", 1, 0.28617),
+            ("energy", "Energy, winter off-peak, tier 2", "winter off-peak", 2, 0.36757),
+        ]
+        assert [line["amount"] for line in breakdown["lines"]] == [
+            22.22,
+            20.29,
+            197.13,
+            69.78,
+            692.56,
+        ]
+        assert [line["kwh"] for line in breakdown["lines"][1:]] == pytest.approx(
+            [560 * 308 / 2688, 560 * 2380 / 2688, 2128 * 308 / 2688, 2128 * 2380 / 2688]
+        )
+        assert {line["season"] for line in breakdown["lines"][1:]} == {"winter"}
 
     @pytest.mark.parametrize("rate_plan_id", [E_TOU_C, E_1, SCE_TOU_D, DUKE_RS])
     async def test_the_total_equals_the_engines_for_the_same_usage_and_export(
@@ -198,7 +202,10 @@ class TestMonthlyBill:
 
         bill = bill_of(response)
         assert_equals_engine(bill, rate_plan_id, start=date(2026, 7, 1), usage=usage, export=export)
-        assert bill["breakdown"]["exportCredit"] < 0
+        # E-1 and Duke RS are net-metered (credited); E-TOU-C and TOU-D's ratebook files say
+        # metering "none".
+        credited = rate_plan_id in {E_1, DUKE_RS}
+        assert (bill["breakdown"]["exportCredit"] < 0) is credited
 
     @pytest.mark.parametrize("month", [1, 12])
     async def test_months_1_and_12_are_accepted(
@@ -433,10 +440,13 @@ class TestRatePlanQuote:
     async def test_a_whole_month_quote_answers_the_hand_computed_total(
         self, client: httpx.AsyncClient
     ) -> None:
-        # E-TOU-C, July 2026 (summer), 0.5 kWh in every slot.
-        #   peak:     31 x 20 x 0.5 = 310 kWh  x 0.5224 = 161.944  -> 161.94
-        #   off-peak: 31 x 76 x 0.5 = 1178 kWh x 0.3994 = 470.4932 -> 470.49
-        #   total:    24.13 + 161.94 + 470.49 = 656.56
+        # E-TOU-C (ratebook pge-e-tou-c.json), July 2026 (summer), 0.5 kWh in every slot.
+        #   fixed: $0.79343/day x 31 = 24.59633 -> 24.60
+        #   import 1488 kWh (peak 310, off-peak 1178); summer baseline 13.5 x 31 = 418.5 kWh
+        #   in tier 1, each period's share 418.5/1488:
+        #   peak:     87.1875 x 0.441 = 38.45;    222.8125 x 0.5224 = 116.40
+        #   off-peak: 331.3125 x 0.318 = 105.36;  846.6875 x 0.3994 = 338.17
+        #   total:    24.60 + 38.45 + 116.40 + 105.36 + 338.17 = 622.98
         headers = await key_with(client, Scope.BILL_IMPACT_READ)
 
         response = await client.post(
@@ -444,7 +454,7 @@ class TestRatePlanQuote:
         )
 
         bill = bill_of(response)
-        assert bill["billTotal"] == 656.56
+        assert bill["billTotal"] == 622.98
         assert (bill["startDate"], bill["endDate"], bill["days"]) == (
             "2026-07-01",
             "2026-08-01",

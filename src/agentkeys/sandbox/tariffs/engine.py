@@ -293,7 +293,7 @@ def _energy_lines(
                 label = f", tier {number + 1}" if tiered else ""
                 yield ChargeLine(
                     ChargeKind.ENERGY,
-                    f"Energy, {season} {period.name}{label}",
+                    f"Energy, {_when(season, period.name)}{label}",
                     season,
                     period.name,
                     kwh,
@@ -301,6 +301,11 @@ def _energy_lines(
                     cents(kwh * tier.price),
                     number + 1 if tiered else None,
                 )
+
+
+def _when(season: str, period: str) -> str:
+    """"summer peak" for a line: the season, then the period, unless its name has the season."""
+    return period if period.startswith(season) else f"{season} {period}"
 
 
 def _export_lines(plan: RatePlan, exported: dict[_PeriodKey, float]) -> Iterator[ChargeLine]:
@@ -313,7 +318,7 @@ def _export_lines(plan: RatePlan, exported: dict[_PeriodKey, float]) -> Iterator
                 name = plan.periods[index].name
                 yield ChargeLine(
                     ChargeKind.EXPORT_CREDIT,
-                    f"Export credit, {season} {name}",
+                    f"Export credit, {_when(season, name)}",
                     season,
                     name,
                     kwh,
