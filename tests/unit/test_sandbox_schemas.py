@@ -41,7 +41,7 @@ def test_a_price_signal_window_keeps_its_instants(monkeypatch: pytest.MonkeyPatc
     body = GetPriceSignalRequestDto.model_validate(
         {"startTime": "2026-07-01T00:00:00-07:00", "endTime": "2026-07-02T07:00:00Z"}
     )
-    monkeypatch.setattr(price_signal_schemas, "parse_instant", never_again)
+    monkeypatch.setattr(price_signal_schemas, "parse_wall_clock_or_instant", never_again)
 
     assert body.window() == (
         datetime(2026, 7, 1, 7, tzinfo=UTC),

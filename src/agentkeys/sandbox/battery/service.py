@@ -29,7 +29,7 @@ from agentkeys.sandbox.battery.estimate import (
 )
 from agentkeys.sandbox.battery.optimizer import DispatchError
 from agentkeys.sandbox.homes.service import HomeService
-from agentkeys.sandbox.utility.service import zip5
+from agentkeys.sandbox.utility.service import place_zip
 
 # Estimates admitted but not yet running, per process: beyond this, refuse instead of queueing.
 MAX_WAITING = 8
@@ -144,7 +144,7 @@ class BatteryService:
 
     def _place_of(self, zipcode: str | None) -> Place:
         """The home's ZIP code located, or a refusal naming the field to set."""
-        place = self._places.place(zip5(zipcode)) if zipcode else None
+        place = self._places.place(place_zip(zipcode)) if zipcode else None
         if place is None or not place.timezone:
             problem = (
                 "The home has no ZIP code"

@@ -25,7 +25,7 @@ from agentkeys.sandbox.geo import Geography, ZipPlace
 from agentkeys.sandbox.homes.service import HomeService
 from agentkeys.sandbox.tariffs.engine import Bill, compute_bill
 from agentkeys.sandbox.tariffs.model import Catalog, RatePlan, Utility
-from agentkeys.sandbox.utility.service import PREFIX_DIGITS, zip5
+from agentkeys.sandbox.utility.service import place_zip
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +99,7 @@ def placed_plan(
                 )
             ]
         )
-    base = zip5(zipcode)
-    # As /v1/utility/get reads it: a lost leading zero put back ("2134" is 02134); a 3-digit
-    # prefix names an area, no place to bill, and stays as sent (no ZIP is).
-    zip_code = base if len(base) == PREFIX_DIGITS else base.zfill(5)
+    zip_code = place_zip(zipcode)
     place = geography.place(zip_code)
     if place is None:
         raise ValidationFailed(

@@ -28,7 +28,7 @@ from agentkeys.sandbox.homes.schemas import (
     UpdateClientHomeDto,
 )
 from agentkeys.sandbox.tariffs.model import Catalog, RatePlan, Utility
-from agentkeys.sandbox.utility.service import PREFIX_DIGITS, zip5
+from agentkeys.sandbox.utility.service import place_zip
 
 # Request fields stored as they are (wire name → column); utility and rate plan are resolved.
 _PLAIN_FIELDS = (
@@ -109,14 +109,6 @@ class PricedHome:
     @property
     def timezone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone_name)
-
-
-def _five_digits(zipcode: str) -> str:
-    """The ZIP a home's zipcode names, as /v1/utility/get reads it: ZIP+4 dropped, a lost leading
-    zero put back ("2134" is 02134). A 3-digit prefix names no one place: it stays as sent, which
-    no ZIP is, so a plan is refused there."""
-    base = zip5(zipcode)
-    return base if len(base) == PREFIX_DIGITS else base.zfill(5)
 
 
 HOME_ID = re.compile(r"ws_home_[0-9a-f]{32}")
@@ -382,7 +374,7 @@ class HomeService:
     def _timezone_of(self, home: HomeRecord) -> str | None:
         """Where the home is: its ZIP's time zone; without a known ZIP, its utility's (the most
         common time zone of the ZIPs it serves); else none."""
-        place = self._geography.place(_five_digits(home.zipcode)) if home.zipcode else None
+        place = self._geography.place(place_zip(home.zipcode)) if home.zipcode else None
         if place is not None:
             return place.timezone
         if home.utility_id is not None:
@@ -411,7 +403,7 @@ class HomeService:
         if home.zipcode is None or home.utility_id is None:
             return
         utility = self._catalog.utility(home.utility_id)
-        zipcode = _five_digits(home.zipcode)
+        zipcode = place_zip(home.zipcode)
         serving = self._geography.serving(zipcode)
         if utility is None or any(s.utility_id == utility.utility_id for s in serving):
             return

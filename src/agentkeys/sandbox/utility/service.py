@@ -56,6 +56,14 @@ def zip5(zipcode: str) -> str:
     return base[-5:] if len(base) > 5 else base
 
 
+def place_zip(zipcode: str) -> str:
+    """The 5-digit ZIP a zipcode field names, as every route reads it: ZIP+4 dropped, a lost
+    leading zero put back ("2134" is 02134). A 3-digit prefix names an area, no one place: it
+    stays as sent, which no ZIP is."""
+    base = zip5(zipcode)
+    return base if len(base) == PREFIX_DIGITS else base.zfill(5)
+
+
 def find_utilities(
     catalog: Catalog, geography: Geography, request: UtilityRequestDTO
 ) -> list[UtilityMatch]:
@@ -132,7 +140,7 @@ def _serving_zipcode(geography: Geography, zipcode: str) -> list[_Candidate]:
         # A 3-digit prefix: at most 100 ZIPs (prefix + 00-99).
         zips = [f"{base}{n:02d}" for n in range(100)]
         return _serving_zips(geography, [z for z in zips if geography.place(z) is not None])
-    place = geography.place(base.zfill(5))
+    place = geography.place(place_zip(base))
     if place is None:
         return []
     return [
