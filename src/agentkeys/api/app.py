@@ -61,6 +61,18 @@ DESCRIPTION = """Self-serve, sandbox-only API credentials for AI agents.
 An agent asks for a key with `POST /v1/agent-credentials` (no authentication), sends it as the
 `x-ws-api-key` header on sandbox requests, and can revoke it. Every error answers in the
 `ApiErrorEnvelopeDto` envelope and every response carries `X-Request-Id`.
+
+**Sandbox coverage.** Every ZIP code of the 50 states and DC resolves to the utilities serving
+it (`serviceAreaMatch` `zip` or `county`); 1,305 real residential plans of 1,256 utilities, each
+stating its `source`, `effectiveDate`, `dataSource` (`ratebook`, `urdb`, `eia-average`), whether
+it is `stale` and what was simplified. Puerto Rico and the territories are not covered.
+
+**Data sources and attribution.** Tariffs: the ratebook dataset (CC0-1.0) and the U.S. Utility
+Rate Database, OpenEI / NREL (CC BY 4.0). Utilities by ZIP and average rates: NREL / OpenEI,
+"U.S. Electric Utility Companies and Rates: Look-up by Zipcode (2024)"; source data: U.S.
+Energy Information Administration, Form EIA-861 (CC BY 4.0). Utilities by county: U.S. Energy
+Information Administration, Form EIA-861 (2018), as tabulated by PNNL's IMMM-SFA
+`electricity_entity_boundaries` (BSD 2-Clause). ZIP places: the `zipcodes` package (MIT).
 """
 
 
