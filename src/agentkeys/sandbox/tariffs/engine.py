@@ -304,7 +304,7 @@ def _energy_lines(
 
 
 def _when(season: str, period: str) -> str:
-    """"summer peak" for a line: the season, then the period, unless its name has the season."""
+    """A line's "summer peak": the season, then the period, unless the period's name has it."""
     return period if period.startswith(season) else f"{season} {period}"
 
 
