@@ -379,7 +379,9 @@ def read_ratebook(data: Path, build: Build) -> None:
         )
 
 
-URL = re.compile(r"https?://[^\s)]+")
+# A URL in prose: its own balanced parentheses ("EV2%20(Sch).pdf") belong to it, a closing one
+# that ends the sentence's "(see https://…)" does not.
+URL = re.compile(r"https?://(?:[^\s()]|\([^\s()]*\))+")
 
 
 def source_of(doc: dict[str, Any], utility: str) -> dict[str, str] | None:

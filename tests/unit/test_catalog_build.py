@@ -212,3 +212,23 @@ def test_every_plan_states_where_it_comes_from(catalog: Catalog) -> None:
     assert all(plan.id == plan.rate_id for plan in plans if plan.data_source == "urdb")
     names = [[period.name for period in plan.periods] for plan in plans]
     assert all(len(set(each)) == len(each) for each in names)
+
+
+def test_every_source_is_one_whole_url(catalog: Catalog) -> None:
+    # A URL taken out of prose keeps its own parentheses (PG&E's "ELEC_SCHEDS_EV2%20(Sch).pdf")
+    # and nothing of the sentence around it.
+    urls = [
+        url
+        for utility in catalog.utilities
+        for plan in utility.rate_plans
+        for url in (plan.source, *(source.url for source in plan.sources))
+    ]
+    broken = [
+        url
+        for url in urls
+        if not url.startswith(("http://", "https://"))
+        or any(char.isspace() for char in url)
+        or url.count("(") != url.count(")")
+    ]
+    assert broken == []
+    assert "https://www.pge.com/tariffs/assets/pdf/tariffbook/ELEC_SCHEDS_EV2%20(Sch).pdf" in urls
