@@ -644,8 +644,12 @@ def urdb_plan(record: dict[str, Any]) -> RawPlan:
         notes=" ".join((record.get("description") or "").split())[:400],
     )
     cited = record.get("source") or ""
-    if cited.startswith("http"):
-        plan.sources.append({"url": cited, "title": "rate sheet cited by URDB"})
+    found = URL.match(cited.strip())
+    if found is not None:
+        sheet = {"url": found[0], "title": "rate sheet cited by URDB"}
+        if found[0] != cited:
+            sheet["what"] = " ".join(cited.split())
+        plan.sources.append(sheet)
     urdb_dates(plan, record)
     urdb_charges(plan, record)
     if weekend_differs(plan):
