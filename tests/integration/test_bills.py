@@ -17,7 +17,15 @@ from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import compute_bill
 from agentkeys.sandbox.tariffs.model import RatePlan
 from tests.support.assertions import assert_envelope, assert_validation_failed
-from tests.support.catalog import DUKE_RS, E_1, E_TOU_C, NO_SUCH_HOME, SCE_TOU_D, UNKNOWN_PLAN
+from tests.support.catalog import (
+    DUKE_RS,
+    E_1,
+    E_TOU_C,
+    LEGACY_IDS,
+    NO_SUCH_HOME,
+    SCE_TOU_D,
+    UNKNOWN_PLAN,
+)
 from tests.support.factories import create_home, key_with, new_home
 from tests.support.waiting import on_an_event_loop
 
@@ -522,6 +530,18 @@ class TestRatePlanQuote:
         assert_validation_failed(
             await client.post(quote(E_TOU_C), json=body, headers=headers), "endDate"
         )
+
+    @pytest.mark.parametrize(("former", "current"), LEGACY_IDS.items())
+    async def test_a_former_plan_id_is_quoted_under_its_current_id(
+        self, client: httpx.AsyncClient, former: str, current: str
+    ) -> None:
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
+
+        response = await client.post(
+            quote(former), json=period_body("2026-07-01", "2026-08-01", 31), headers=headers
+        )
+
+        assert bill_of(response)["ratePlanId"] == current
 
     @pytest.mark.parametrize("rate_plan_id", [UNKNOWN_PLAN, "E-TOU-C", "8FAFE26C6F12CD7DA414D3CD"])
     async def test_an_unknown_rate_plan_is_404(

@@ -22,7 +22,7 @@ from agentkeys.sandbox.bills.schemas import (
     PeriodFields,
 )
 from agentkeys.sandbox.geo import Geography, ZipPlace
-from agentkeys.sandbox.homes.service import HomeService
+from agentkeys.sandbox.homes.service import HomeService, serving_offer
 from agentkeys.sandbox.tariffs.engine import Bill, compute_bill
 from agentkeys.sandbox.tariffs.model import Catalog, RatePlan, Utility
 from agentkeys.sandbox.utility.service import place_zip
@@ -101,25 +101,15 @@ def placed_plan(
         )
     zip_code = place_zip(zipcode)
     place = geography.place(zip_code)
-    if place is None:
-        raise ValidationFailed(
-            [FieldError(f"{prefix}zipcode", f"'{zipcode}' is not a 5-digit U.S. ZIP code")]
-        )
-    serving = geography.serving(zip_code)
-    if utility.utility_id not in {other.utility_id for other in serving}:
-        offer = (
-            "utilities serving it: "
-            + "; ".join(f"{other.utility_id} ({other.utility_name})" for other in serving)
-            if serving
-            else "no utility is known to serve it"
-        )
+    serving = geography.serving(zip_code) if place is not None else ()
+    if place is None or utility.utility_id not in {other.utility_id for other in serving}:
         raise ValidationFailed(
             [
                 FieldError(
                     f"{prefix}zipcode",
-                    f"ZIP code {zip_code} is not served by utility '{utility.utility_id}' "
-                    f"({utility.utility_name}) of rate plan '{plan.id}'; {offer} "
-                    "(see /v1/utility/get)",
+                    f"ZIP code '{echo(zipcode)}' is not served by utility "
+                    f"'{utility.utility_id}' ({utility.utility_name}) of rate plan '{plan.id}'; "
+                    + serving_offer(catalog, geography, zip_code),
                 )
             ]
         )
@@ -215,4 +205,4 @@ class BillService:
             raise ValidationFailed(problems)
         start, _ = _period(request)
         bill = await self._bill(found[1], start=start, usage=request.usage, export=request.export)
-        return PricedBill(bill, rate_plan_id)
+        return PricedBill(bill, found[1].id)

@@ -118,6 +118,34 @@ def new_home_id() -> str:
     return "ws_home_" + secrets.token_hex(16)
 
 
+def serving_offer(catalog: Catalog, geography: Geography, zipcode: str) -> str:
+    """The plans that would serve a 5-digit ``zipcode``, bounded, for a refusal's message."""
+    if geography.place(zipcode) is None:
+        return "it is not a U.S. ZIP code the sandbox covers (5 digits, in the 50 states or DC)"
+    billable = [
+        utility
+        for serving in geography.serving(zipcode)
+        if (utility := catalog.utility(serving.utility_id)) is not None
+    ]
+    if not billable:
+        return "no sandbox utility serves it"
+    listed = []
+    for utility in billable[:_OFFERED_UTILITIES]:
+        plans = ", ".join(plan.id for plan in utility.rate_plans[:_OFFERED_PLANS])
+        more = len(utility.rate_plans) - _OFFERED_PLANS
+        listed.append(
+            f"{utility.utility_id} ({utility.utility_name}): {plans}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    more_utilities = len(billable) - _OFFERED_UTILITIES
+    return (
+        "rate plans serving it: "
+        + "; ".join(listed)
+        + (f"; and {more_utilities} more utilities" if more_utilities > 0 else "")
+        + " (all of them: /v1/utility/get with this zipcode)"
+    )
+
+
 class HomeService:
     def __init__(
         self,
@@ -423,36 +451,10 @@ class HomeService:
                 FieldError(
                     named,
                     f"ZIP code {home.zipcode} is not served by utility '{utility.utility_id}' "
-                    f"({utility.utility_name}){plan}; {self._offer(zipcode)}",
+                    f"({utility.utility_name}){plan}; "
+                    + serving_offer(self._catalog, self._geography, zipcode),
                 )
             ]
-        )
-
-    def _offer(self, zipcode: str) -> str:
-        """The plans that would serve ``zipcode``, bounded, for a refusal's message."""
-        if self._geography.place(zipcode) is None:
-            return "it is not a U.S. ZIP code the sandbox knows"
-        billable = [
-            utility
-            for serving in self._geography.serving(zipcode)
-            if (utility := self._catalog.utility(serving.utility_id)) is not None
-        ]
-        if not billable:
-            return "no sandbox utility serves it"
-        listed = []
-        for utility in billable[:_OFFERED_UTILITIES]:
-            plans = ", ".join(plan.id for plan in utility.rate_plans[:_OFFERED_PLANS])
-            more = len(utility.rate_plans) - _OFFERED_PLANS
-            listed.append(
-                f"{utility.utility_id} ({utility.utility_name}): {plans}"
-                + (f" and {more} more" if more > 0 else "")
-            )
-        more_utilities = len(billable) - _OFFERED_UTILITIES
-        return (
-            "rate plans serving it: "
-            + "; ".join(listed)
-            + (f"; and {more_utilities} more utilities" if more_utilities > 0 else "")
-            + " (all of them: /v1/utility/get with this zipcode)"
         )
 
     def _resolve(
