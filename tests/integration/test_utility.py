@@ -233,7 +233,13 @@ class TestLookUpByZipcode:
     async def test_a_zip_outside_the_published_pattern_is_refused(
         self, client: httpx.AsyncClient, zipcode: str
     ) -> None:
-        assert_validation_failed(await look_up(client, {"zipcode": zipcode}), "zipcode")
+        envelope = assert_validation_failed(await look_up(client, {"zipcode": zipcode}), "zipcode")
+        # Said in words a person reads, not as the regular expression.
+        message = envelope["field_errors"][0]["message"]
+        if 0 < len(zipcode) <= 10:  # longer: "at most 10 characters"; empty: a blank field
+            assert message == (
+                "Must be a U.S. ZIP code: 5 digits (02134), ZIP+4 (02134-1234) or a 3-digit prefix"
+            )
 
     async def test_a_zip_that_is_a_number_is_refused(self, client: httpx.AsyncClient) -> None:
         assert_validation_failed(await look_up(client, {"zipcode": 94107}), "zipcode")

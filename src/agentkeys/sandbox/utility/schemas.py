@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from agentkeys.sandbox.tariffs.model import RatePlan
 from agentkeys.sandbox.wire import CamelResponse
@@ -16,7 +18,24 @@ from agentkeys.validation import CamelRequestBody, UnixSeconds
 # break or any other white space (the published pattern's `\s`) is no ZIP separator anyone
 # writes, and would reach the stored home and the answers. Every ZIP field is this type.
 ZIP_PATTERN = r"^(?:0{0,4}[0-9]{1,5}|[0-9]{3})(?:[- ][0-9]{4})?$"
-ZipCode = Annotated[str, Field(pattern=ZIP_PATTERN, max_length=10)]
+_ZIP = re.compile(ZIP_PATTERN)
+
+
+def _zip_form(value: str) -> str:
+    if _ZIP.match(value) is None:
+        raise PydanticCustomError(
+            "zipcode",
+            "Must be a U.S. ZIP code: 5 digits (02134), ZIP+4 (02134-1234) or a 3-digit prefix",
+        )
+    return value
+
+
+# The pattern stays in the OpenAPI description; the check gives a message a person can read.
+ZipCode = Annotated[
+    str,
+    Field(max_length=10, json_schema_extra={"pattern": ZIP_PATTERN}),
+    AfterValidator(_zip_form),
+]
 MAX_PAGE_SIZE = 100
 
 
