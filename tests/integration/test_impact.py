@@ -21,7 +21,7 @@ from agentkeys.sandbox.bills import service as bill_service
 from agentkeys.sandbox.impact import profiles
 from agentkeys.sandbox.tariffs.engine import compute_bill
 from tests.support.assertions import assert_envelope, assert_validation_failed
-from tests.support.catalog import DUKE, DUKE_RS, NO_SUCH_HOME, PGE, UNKNOWN_PLAN
+from tests.support.catalog import DUKE, DUKE_RS, E_TOU_C, NO_SUCH_HOME, PGE, UNKNOWN_PLAN
 from tests.support.factories import create_home, key_with
 from tests.support.waiting import on_an_event_loop
 
@@ -320,6 +320,41 @@ class TestImpactWithoutAHome:
         assert answer["assumptions"]["modified"] == "baseline-with-solar"
         assert answer["assumptions"]["solarCapacityKw"] == 5
         assert any("28202" in note and "pvlib" in note for note in answer["assumptions"]["notes"])
+
+    async def test_a_plan_crediting_no_exports_says_so(self, client: httpx.AsyncClient) -> None:
+        # E-TOU-C's ratebook file says metering "none": 5 kW of solar in July exports kWh that
+        # earn nothing, and the answer must say so rather than look like a small saving.
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
+        body = {
+            "ratePlanId": E_TOU_C,
+            "zipcode": SAN_FRANCISCO,
+            "startDate": "2026-07-01",
+            "endDate": "2026-08-01",
+            "useDefaultUsage": True,
+            "solarCapacityKw": 5,
+        }
+
+        answer = impact_of(await client.post(IMPACT, json=body, headers=headers))
+
+        assert answer["modified"]["exportKwh"] > 0
+        assert answer["modified"]["breakdown"]["exportCredit"] == 0
+        notes = [note for note in answer["assumptions"]["notes"] if "credits no exports" in note]
+        assert len(notes) == 1
+        assert E_TOU_C in notes[0]
+
+    async def test_a_plan_crediting_exports_has_no_such_note(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        headers = await key_with(client, Scope.BILL_IMPACT_READ)
+
+        answer = impact_of(
+            await client.post(
+                IMPACT, json=plan_body(useDefaultUsage=True, solarCapacityKw=5), headers=headers
+            )
+        )
+
+        assert answer["modified"]["breakdown"]["exportCredit"] < 0
+        assert not any("credits no exports" in note for note in answer["assumptions"]["notes"])
 
     async def test_zero_kw_of_solar_changes_nothing(self, client: httpx.AsyncClient) -> None:
         headers = await key_with(client, Scope.BILL_IMPACT_READ)

@@ -110,7 +110,7 @@ class ImpactService:
             baseline="sent",
             modified="sent",
             solar_capacity_kw=None,
-            notes=(),
+            notes=_export_notes(priced.plan, bills),
         )
 
     async def impact(self, request: ImpactRequestDto) -> PricedImpact:
@@ -131,6 +131,7 @@ class ImpactService:
         notes = (
             *((DEFAULT_LOAD.source,) if baseline is None else ()),
             *((solar_note(solar, zipcode=placed.place.zipcode),) if solar is not None else ()),
+            *_export_notes(placed.plan, bills),
         )
         return PricedImpact(
             bills=bills,
@@ -140,6 +141,17 @@ class ImpactService:
             solar_capacity_kw=request.solar_capacity_kw,
             notes=notes,
         )
+
+
+def _export_notes(plan: RatePlan, bills: ImpactBills) -> tuple[str, ...]:
+    """Say so when exported kWh earn nothing: a saving would otherwise look understated."""
+    exported = max(bills.baseline.export_kwh, bills.modified.export_kwh)
+    if plan.export_credit.type != "none" or exported <= 0:
+        return ()
+    return (
+        f"Rate plan {plan.id} credits no exports (its source names no net metering or sell "
+        f"rate): up to {exported:,.1f} kWh exported in the period earn nothing.",
+    )
 
 
 def _baseline(request: ImpactRequestDto, *, days: int, what: str) -> MeterProfile | None:
