@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,7 @@ from agentkeys.sandbox.battery.solar import (
     clear_sky,
     quarter_hour_solar_kwh,
     slot_midpoints_utc,
+    year_midpoints_utc,
 )
 
 Site = tuple[float, float, str]
@@ -190,6 +191,31 @@ class TestWallClock:
         after = centre_minutes(production(date(2026, 3, 9), PHOENIX))
 
         assert after - before == pytest.approx(0, abs=2)
+
+    @pytest.mark.parametrize(
+        ("zone", "year"),
+        [
+            ("America/New_York", 2026),
+            ("America/Los_Angeles", 2024),  # a leap year
+            ("America/Phoenix", 2026),  # no daylight saving
+            ("Australia/Lord_Howe", 2026),  # a half-hour shift, in October and April
+            ("America/Havana", 2026),  # shifts at midnight
+        ],
+    )
+    def test_a_years_instants_are_each_days_slot_midpoints(self, zone: str, year: int) -> None:
+        """The year is converted a day at a time (the cached computation); every day, the
+        spring-forward and fall-back days included, must be the day converted slot by slot."""
+        table = year_midpoints_utc(timezone=zone, year=year)
+        days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
+
+        assert table.shape == (days, 96)
+        for index in range(days):
+            day = date(year, 1, 1) + timedelta(days=index)
+            expected = [
+                instant.replace(tzinfo=None)
+                for instant in slot_midpoints_utc(timezone=zone, day=day)
+            ]
+            assert table[index].astype("datetime64[us]").tolist() == expected, day
 
     def test_a_leap_years_last_day_is_there(self) -> None:
         kwh = production(date(2028, 12, 31))

@@ -15,7 +15,7 @@ from agentkeys.admin.service import CursorCodec
 from agentkeys.admin.verifier import AdminKeyVerifier
 from agentkeys.api import health, metrics_route
 from agentkeys.api.context import AppContext
-from agentkeys.api.deps import required_scopes
+from agentkeys.api.deps import costed_route_problems, required_scopes
 from agentkeys.api.errors import HEAD_AS_GET, install_error_handlers
 from agentkeys.api.metrics_route import MetricsWiring
 from agentkeys.api.middleware import (
@@ -35,7 +35,12 @@ from agentkeys.credentials.cache import KeyCaches, VerifiedKeyCache
 from agentkeys.credentials.deps import CredentialWiring
 from agentkeys.credentials.identity import AdminIdentity
 from agentkeys.credentials.policy import IssuingPolicy
-from agentkeys.credentials.policy_file import PolicyError, load_policy, route_scope_problems
+from agentkeys.credentials.policy_file import (
+    PolicyError,
+    load_policy,
+    route_cost_problems,
+    route_scope_problems,
+)
 from agentkeys.credentials.revocations import (
     LocalRevocationBus,
     RedisRevocationBus,
@@ -118,6 +123,14 @@ def create_app(
     problems = route_scope_problems(issuing_policy.catalog.scopes, required_scopes(ROUTERS))
     if problems:
         raise PolicyError("<policy>", [f"0: scopes: {problem}" for problem in problems])
+    # Route costs are keyed by path template: only routes whose guards declare their path
+    # (``CostedRoute``) are charged one, so a cost for any other path would price nothing.
+    problems = route_cost_problems(issuing_policy.request_costs.route_costs)
+    problems += costed_route_problems(ROUTERS)
+    if problems:
+        raise PolicyError(
+            "<policy>", [f"0: request_rate.route_costs: {problem}" for problem in problems]
+        )
     engine = create_engine(settings.database_url)
     limiter_backend = redis_backend(settings.redis_url) if settings.redis_url else memory_backend()
     costs = issuing_policy.request_costs

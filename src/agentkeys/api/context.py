@@ -53,6 +53,9 @@ def request_id_of(request: Request) -> str:
 # The request scope's key for the rest of an expensive route's cost (``api.deps``): an async
 # callable the middleware awaits once the route answered a success, before the headers go out.
 DEFERRED_CHARGE = "deferred_rate_charge"
+# Set by a route that did not do the work its route cost prices (``api.deps.settle_route_cost``):
+# the deferred charge is then only what its scopes cost.
+ROUTE_COST_WAIVED = "route_cost_waived"
 
 
 # The request scope's state keys naming who the request authenticated as, for its access line:

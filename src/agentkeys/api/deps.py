@@ -12,13 +12,19 @@ from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agentkeys.api.context import DEFERRED_CHARGE, app_context, note_credential, request_id_of
+from agentkeys.api.context import (
+    DEFERRED_CHARGE,
+    ROUTE_COST_WAIVED,
+    app_context,
+    note_credential,
+    request_id_of,
+)
 from agentkeys.api.errors import field_errors_from
 from agentkeys.client_address import client_address as address_of
 from agentkeys.client_address import network_of
 from agentkeys.credentials.identity import AuthenticatedCredential
 from agentkeys.credentials.keys import ADMIN_KEYS
-from agentkeys.credentials.scopes import Scope
+from agentkeys.credentials.scopes import CostedRoute, Scope
 from agentkeys.credentials.verifier import admin_key_refused, repeated_key_header
 from agentkeys.db.engine import pop_after_commit
 from agentkeys.errors import DomainError, ErrorCode, FieldError, InvalidApiKey, ValidationFailed
@@ -171,14 +177,19 @@ def agent_key_of(request: Request) -> str | None:
 Guard = Callable[[Request], Coroutine[Any, Any, AuthenticatedCredential]]
 # The scopes each guard requires, so the application can list what its routes need.
 GUARD_SCOPES: dict[Guard, tuple[Scope, ...]] = {}
+# The route each guard prices on its own (``route=``), so the application can check it is the
+# path of the route the guard is on.
+GUARD_ROUTES: dict[Guard, CostedRoute] = {}
 
 
-def require_scopes(*scopes: Scope) -> Guard:
+def require_scopes(*scopes: Scope, route: CostedRoute | None = None) -> Guard:
     """The key guard: a verified credential, within its request rate, holding every listed scope.
 
     One dependency (plus the header it reads) so the hot path costs one resolution: a cached
     key is answered without a database session. Use as
-    ``Annotated[AuthenticatedCredential, Depends(require_scopes(Scope.HOMES_READ))]``.
+    ``Annotated[AuthenticatedCredential, Depends(require_scopes(Scope.HOMES_READ))]``. ``route``:
+    the guarded route's own path template, for a route the policy may price on its own
+    (``[request_rate.route_costs]``); declared here, so no request looks its route up.
     """
 
     async def guard(request: Request) -> AuthenticatedCredential:
@@ -204,7 +215,8 @@ def require_scopes(*scopes: Scope) -> Guard:
         # only when it answers: every request counts one now, and the rest of its cost is
         # charged by the middleware if the answer is a success. A refused request (400, 404,
         # 429...) did none of the expensive work and costs one.
-        cost = context.policy.request_costs.cost_of(scopes)
+        costs = context.policy.request_costs
+        cost = costs.cost_of(scopes, route=route)
         decision = await context.rate_limiter.hit(credential.id)
         # The middleware turns this into RateLimit headers on whatever the route answers.
         describe_rate(request, "credential", decision)
@@ -226,14 +238,30 @@ def require_scopes(*scopes: Scope) -> Guard:
                 )
         credential.require(*scopes)
         if cost > 1:
+            # Room was kept for the route's full cost; a route that did not do the work it
+            # prices may waive it (``settle_route_cost``), leaving its scopes' cost.
             request.scope["state"][DEFERRED_CHARGE] = _charge_rest(
-                request, credential.id, network, cost - 1
+                request,
+                credential.id,
+                network,
+                rest=cost - 1,
+                rest_if_waived=costs.cost_of(scopes) - 1,
             )
         return credential
 
     guard.__name__ = "require_" + ("_".join(s.replace(":", "_") for s in scopes) or "any_scope")
     GUARD_SCOPES[guard] = scopes
+    if route is not None:
+        GUARD_ROUTES[guard] = route
     return guard
+
+
+def settle_route_cost(request: Request, *, did_priced_work: bool) -> None:
+    """Tell the guard whether this request did the work its route's own cost prices (e.g.
+    generated a load or solar profile); when not, a success counts only as its scopes price it.
+    A route that never calls this is charged its route cost in full: the safe side."""
+    if not did_priced_work:
+        request.scope["state"][ROUTE_COST_WAIVED] = True
 
 
 VERIFIED_OK = VERIFIED["ok"]
@@ -252,17 +280,20 @@ def _priced(cost: int) -> str:
 
 
 def _charge_rest(
-    request: Request, credential_id: str, network: str, rest: int
+    request: Request, credential_id: str, network: str, *, rest: int, rest_if_waived: int
 ) -> Callable[[], Coroutine[Any, Any, None]]:
     async def charge() -> None:
+        owed = rest_if_waived if request.scope["state"].get(ROUTE_COST_WAIVED) else rest
+        if owed < 1:
+            return
         context = app_context(request)
         # Room was checked by the guard; a concurrent request may have taken it since, and the
         # limiter then counts nothing: the overshoot is bounded by requests in flight.
-        decision = await context.rate_limiter.hit(credential_id, cost=rest)
+        decision = await context.rate_limiter.hit(credential_id, cost=owed)
         if decision.allowed:
             describe_rate(request, "credential", decision)
         if context.network_rate_limiter is not None:
-            await context.network_rate_limiter.hit(network, cost=rest)
+            await context.network_rate_limiter.hit(network, cost=owed)
 
     return charge
 
@@ -282,6 +313,32 @@ def required_scopes(routers: Iterable[APIRouter]) -> dict[Scope, list[str]]:
             for method in sorted(route.methods or ()):
                 walk(route.dependant, f"{method} {route.path}")
     return found
+
+
+def costed_route_problems(routers: Iterable[APIRouter]) -> list[str]:
+    """Why the routes' guards and ``CostedRoute`` disagree: a guard pricing a path that is not
+    its route's (its cost would price the wrong name), or a member no route's guard declares
+    (a policy could set its cost and nothing would charge it)."""
+    declared: set[CostedRoute] = set()
+    problems: list[str] = []
+
+    def walk(dependant: Dependant, path: str) -> None:
+        priced = GUARD_ROUTES.get(dependant.call)  # type: ignore[arg-type]
+        if priced is not None:
+            declared.add(priced)
+            if priced != path:
+                problems.append(f"the guard of {path} prices '{priced}', another route's path")
+        for sub in dependant.dependencies:
+            walk(sub, path)
+
+    for route in (route for router in routers for route in router.routes):
+        if isinstance(route, APIRoute):
+            walk(route.dependant, route.path)
+    problems += [
+        f"no route's guard declares '{missing}', a CostedRoute"
+        for missing in sorted(set(CostedRoute) - declared)
+    ]
+    return problems
 
 
 CurrentCredential = Annotated[AuthenticatedCredential, Depends(require_scopes())]

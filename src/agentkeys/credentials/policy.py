@@ -70,13 +70,21 @@ class RequestCosts:
     per_network: RequestRate | None = None
     # A route needing one of these scopes counts this many requests (the highest applies).
     scope_costs: Mapping[str, int] = field(default_factory=dict)
+    # A request to one of these routes (path template, a ``CostedRoute``) counts this many, when
+    # that is more than its scopes' cost.
+    route_costs: Mapping[str, int] = field(default_factory=dict)
     # Revocations per client network (None: no such rate).
     revocations_per_network: RequestRate | None = None
     # Credential requests per client network, counted before any database work (None: none).
     issuance_per_network: RequestRate | None = None
 
-    def cost_of(self, scopes: Iterable[str]) -> int:
-        return max((self.scope_costs.get(scope, 1) for scope in scopes), default=1)
+    def cost_of(self, scopes: Iterable[str], *, route: str | None = None) -> int:
+        """What a request needing ``scopes`` counts: the highest of its scopes' costs and, for
+        a route given, that route's cost (1 when none is set)."""
+        by_scopes = max((self.scope_costs.get(scope, 1) for scope in scopes), default=1)
+        if route is None:
+            return by_scopes
+        return max(by_scopes, self.route_costs.get(route, 1))
 
 
 @dataclass(frozen=True, slots=True)

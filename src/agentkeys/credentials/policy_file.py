@@ -30,11 +30,12 @@ from agentkeys.credentials.policy import (
     StorageBudgets,
 )
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
-from agentkeys.credentials.scopes import Scope
+from agentkeys.credentials.scopes import ROUTE_COST_CHARGED, CostedRoute, Scope
 from agentkeys.durations import format_duration, parse_duration
 from agentkeys.ratelimit.base import RequestRate
 
 SCOPE_NAMES = frozenset(scope.value for scope in Scope)
+COSTED_ROUTES = frozenset(route.value for route in CostedRoute)
 DEFAULT_POLICY_NAME = "default_policy.toml"
 PLACEHOLDERS = {"max_ttl": 1, "min_ttl": 1, "retry_after": 1, "production_access": "text"}
 # Optional request fields a policy may require; the four required by the API always are.
@@ -90,6 +91,8 @@ class RequestRateSection(_Section):
     window_seconds: PositiveInt
     per_network_limit: PositiveInt | None = None
     scope_costs: dict[ScopeName, PositiveInt] = {}
+    # Path template → cost; only ``CostedRoute`` members (checked with the other coherence rules).
+    route_costs: dict[str, PositiveInt] = {}
 
 
 class RevocationRateSection(_Section):
@@ -256,6 +259,18 @@ def route_scope_problems(
     return problems
 
 
+def route_cost_problems(route_costs: Iterable[str]) -> list[str]:
+    """Why route costs keyed by ``route_costs`` cannot all be charged: only the routes of
+    ``CostedRoute`` declare their path to their guard, so a cost for any other path (a typo, a
+    route priced by its scopes) would never apply."""
+    return [
+        f"'{route}' is not a route with a cost of its own; one of: "
+        f"{', '.join(sorted(COSTED_ROUTES))}"
+        for route in route_costs
+        if route not in COSTED_ROUTES
+    ]
+
+
 def _scope_problems(document: PolicyDocument) -> list[Problem]:
     """The catalog against ``Scope``, the closed set of scopes the routes require."""
     problems = [
@@ -293,6 +308,11 @@ def _coherence_problems(document: PolicyDocument) -> list[Problem]:
                     ("request_rate", "scope_costs", name), f"'{name}' is not a scope of [scopes]"
                 )
             )
+    problems += [
+        Problem(("request_rate", "route_costs", route), problem)
+        for route in document.request_rate.route_costs
+        for problem in route_cost_problems([route])
+    ]
     address = document.quotas.address_decisions
     if address is not None and address.alarm_at is not None:
         problems.append(
@@ -357,6 +377,7 @@ def _to_policy(document: PolicyDocument) -> IssuingPolicy:
                 RequestRate(rate.per_network_limit, window) if rate.per_network_limit else None
             ),
             scope_costs=dict(rate.scope_costs),
+            route_costs=dict(rate.route_costs),
             revocations_per_network=(
                 RequestRate(revocations.limit, timedelta(seconds=revocations.window_seconds))
                 if revocations
@@ -473,6 +494,9 @@ def describe(policy: IssuingPolicy) -> str:
         )
     for scope, cost in costs.scope_costs.items():
         lines.append(f"  a request needing {scope} counts {cost}")
+    for route, cost in costs.route_costs.items():
+        when = ROUTE_COST_CHARGED.get(route, "always")
+        lines.append(f"  a request to {route} counts {cost}, {when}")
     if costs.revocations_per_network:
         lines.append(
             f"Revocations: {costs.revocations_per_network.limit} per credential by its own "

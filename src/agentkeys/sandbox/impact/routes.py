@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from agentkeys.api.deps import JsonBodyRoute
+from agentkeys.api.deps import JsonBodyRoute, settle_route_cost
 from agentkeys.api.openapi import error_responses
 from agentkeys.sandbox.bills.schemas import BillResponseDto
 from agentkeys.sandbox.homes.deps import HomeId
-from agentkeys.sandbox.impact.deps import ImpactReader, ImpactServiceDep
+from agentkeys.sandbox.impact.deps import HomeImpactReader, ImpactServiceDep, ZipImpactReader
 from agentkeys.sandbox.impact.schemas import (
     BillDifferenceDto,
     HomeImpactRequestDto,
@@ -49,7 +49,10 @@ def _answer(priced: PricedImpact, *, debug: bool) -> ImpactResponseDto:
     responses=error_responses(400, 401, 403, 404, 429),
 )
 async def home_impact(
-    home_id: HomeId, body: HomeImpactRequestDto, credential: ImpactReader, service: ImpactServiceDep
+    home_id: HomeId,
+    body: HomeImpactRequestDto,
+    credential: HomeImpactReader,
+    service: ImpactServiceDep,
 ) -> ImpactResponseDto:
     """The period bill's body (`usage`, optional `export`, `startDate`, `endDate`: one array of
     96 quarter-hour kWh per day from `startDate` up to, not including, `endDate`) plus
@@ -68,7 +71,10 @@ async def home_impact(
     responses=error_responses(400, 401, 403, 429),
 )
 async def impact(
-    body: ImpactRequestDto, _credential: ImpactReader, service: ImpactServiceDep
+    request: Request,
+    body: ImpactRequestDto,
+    _credential: ZipImpactReader,
+    service: ImpactServiceDep,
 ) -> ImpactResponseDto:
     """`ratePlanId` and `zipcode` (served by the plan's utility), `startDate`, `endDate`. The
     baseline is `usage` (and `export`) as sent, or with `useDefaultUsage: true` the sandbox's
@@ -76,6 +82,9 @@ async def impact(
     `modifiedUsage` (and `modifiedExport`) as sent; without them, `solarCapacityKw` is required
     and the modified load is the baseline with that much clear-sky solar at the ZIP code netted
     per quarter-hour (import = max(load - solar, 0), the surplus exported), so the answer is what
-    the solar saves. `assumptions` says which of these was used. Nothing is stored."""
+    the solar saves. `assumptions` says which of these was used. Nothing is stored. A request
+    generating the typical load or solar counts as the policy's cost for this route (shipped:
+    10 requests), one billing only what it was sent as its scope's."""
     priced = await service.impact(body)
+    settle_route_cost(request, did_priced_work=priced.generated_profiles)
     return _answer(priced, debug=bool(body.debug))

@@ -60,6 +60,12 @@ class PricedImpact:
     solar_capacity_kw: float | None
     notes: tuple[str, ...]
 
+    @property
+    def generated_profiles(self) -> bool:
+        """Whether the typical load or a solar profile was generated (the CPU work a route
+        cost prices), rather than only what the client sent billed."""
+        return self.baseline == "typical-home" or self.modified == "baseline-with-solar"
+
 
 def _refuse(field: str, message: str) -> ValidationFailed:
     return ValidationFailed([FieldError(field, message)])
