@@ -22,7 +22,7 @@ _ZIP = re.compile(ZIP_PATTERN)
 
 
 def _zip_form(value: str) -> str:
-    if _ZIP.match(value) is None:
+    if _ZIP.fullmatch(value) is None:
         raise PydanticCustomError(
             "zipcode",
             "Must be a U.S. ZIP code: 5 digits (02134), ZIP+4 (02134-1234) or a 3-digit prefix",
