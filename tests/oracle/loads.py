@@ -25,6 +25,8 @@ PEAKY_WEEKEND = (
 )  # fmt: skip
 # The year's swing: x1.6 in mid-July (day 196, air conditioning), x0.4 in mid-January.
 SEASONAL_SWING = 0.6
+# A home that is rarely there (about 22 kWh a month): its bills fall below minimum charges.
+LOW_USE_KWH_PER_HOUR = 0.03
 PEAK_DAY_OF_YEAR = 196
 
 
@@ -36,6 +38,10 @@ def year_days() -> list[date]:
 def flat_year(kwh_per_hour: float = 1.0) -> tuple[float, ...]:
     """The same kWh every hour of the year."""
     return (kwh_per_hour,) * HOURS_PER_YEAR
+
+
+def low_use_year() -> tuple[float, ...]:
+    return flat_year(LOW_USE_KWH_PER_HOUR)
 
 
 def peaky_year() -> tuple[float, ...]:

@@ -21,7 +21,7 @@ import pytest
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import Bill, ChargeKind, compute_bill
 from agentkeys.sandbox.tariffs.model import RatePlan
-from tests.oracle.loads import flat_year, peaky_year, quarter_hour_days
+from tests.oracle.loads import flat_year, low_use_year, peaky_year, quarter_hour_days
 from tests.oracle.sam import MONTHS, SAM_YEAR, SamYear, sam_year
 
 # Each month's total must agree within a cent, or within half a cent per line of our bill when
@@ -33,12 +33,20 @@ CENT = 0.01
 HALF_CENT = 0.005
 FLOAT_NOISE = 1e-9
 UNROUNDED = 1e-6
-PROFILES: dict[str, Callable[[], tuple[float, ...]]] = {"flat": flat_year, "peaky": peaky_year}
+PROFILES: dict[str, Callable[[], tuple[float, ...]]] = {
+    "flat": flat_year,
+    "peaky": peaky_year,
+    "low": low_use_year,
+}
+# The low-use year only where it matters: a plan with a minimum charge, which it falls below.
+EVERY_PLAN = ("flat", "peaky")
+WITH_A_MINIMUM = ("flat", "peaky", "low")
 
 # How a shipped plan was put into SAM's terms (tests/oracle/sam.py); counted and printed.
 HOLIDAYS_REMOVED = "holidays removed (SAM has none): holidays are priced as the days they fall on"
 DAILY_CHARGES = "$/day fixed or minimum charge: one SAM run per month length"
 TIER_LIMITS_MERGED = "tier limits differ between periods: each period given every limit"
+LOW_USE = "minimum charge: a low-use year below it compared too"
 AS_SHIPPED = "compared as shipped"
 
 # Plans SAM cannot price at all, by id, with the reason (counted by the census test).
@@ -48,8 +56,13 @@ KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 @cache
+def hourly_year(profile: str) -> tuple[float, ...]:
+    return PROFILES[profile]()
+
+
+@cache
 def usage_by_month(profile: str) -> dict[int, list[list[float]]]:
-    return quarter_hour_days(PROFILES[profile]())
+    return quarter_hour_days(hourly_year(profile))
 
 
 def our_year(plan: RatePlan, profile: str) -> list[Bill]:
@@ -72,6 +85,8 @@ def as_sam_sees_it(plan: RatePlan) -> tuple[RatePlan, tuple[str, ...]]:
     per_period = {tuple(tier.max_kwh for tier in period.tiers) for period in plan.periods}
     if len(per_period) > 1:
         notes.append(TIER_LIMITS_MERGED)
+    if plan.minimum_charge is not None:
+        notes.append(LOW_USE)
     return plan, tuple(notes)
 
 
@@ -98,8 +113,9 @@ def crosscheck(plan: RatePlan) -> list[str]:
     """Every profile's differing months of ``plan`` (empty: SAM agrees to the cent)."""
     sam_plan, _ = as_sam_sees_it(plan)
     found: list[str] = []
-    for profile, hourly in PROFILES.items():
-        months = differences(our_year(sam_plan, profile), sam_year(sam_plan, hourly()))
+    profiles = EVERY_PLAN if plan.minimum_charge is None else WITH_A_MINIMUM
+    for profile in profiles:
+        months = differences(our_year(sam_plan, profile), sam_year(sam_plan, hourly_year(profile)))
         found.extend(f"{profile} {line}" for line in months)
     return found
 
