@@ -82,12 +82,15 @@ class PeriodBillRequestDto(_UsageBody):
 
 
 class ChargeLineDto(CamelResponse):
-    kind: ChargeKind = Field(description="fixed, energy or export_credit")
+    kind: ChargeKind = Field(description="fixed, energy, export_credit or minimum_charge")
     description: str
     season: str | None
-    period: str | None = Field(description="TOU period, or tier_N for tiered plans.")
+    period: str | None = Field(description="The plan's period (energy, export credit).")
+    tier: int | None = Field(default=None, description="1, 2, ... on a tiered period's energy.")
     kwh: float
-    rate: float = Field(description="$ per kWh (energy, credit) or $ per month (fixed).")
+    rate: float = Field(
+        description="$ per kWh (energy, credit); $ per month or per day (fixed, minimum)."
+    )
     amount: float = Field(description="$; credits are negative.")
 
 
@@ -95,6 +98,9 @@ class BillBreakdownDto(CamelResponse):
     fixed_charges: float
     energy_charges: float
     export_credit: float = Field(description="$; negative (a credit).")
+    minimum_charges: float = Field(
+        default=0.0, description="$ added to bring a month up to the plan's minimum charge."
+    )
     lines: list[ChargeLineDto]
 
 
@@ -126,6 +132,7 @@ class BillResponseDto(CamelResponse):
                 fixed_charges=bill.fixed_charges,
                 energy_charges=bill.energy_charges,
                 export_credit=bill.export_credit,
+                minimum_charges=bill.minimum_charges,
                 lines=[_line(line) for line in bill.lines],
             ),
             debug_info={"engine": "agentkeys sandbox tariff engine"} if debug else None,
@@ -138,6 +145,7 @@ def _line(line: ChargeLine) -> ChargeLineDto:
         description=line.description,
         season=line.season,
         period=line.period,
+        tier=line.tier,
         kwh=round(line.kwh, 6),
         rate=line.rate,
         amount=line.amount,
