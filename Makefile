@@ -9,7 +9,7 @@ PORT ?= 8080
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install serve test check lint format typecheck imports bench clean
+.PHONY: help install serve test check lint format typecheck imports bench catalog clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ check: lint typecheck imports test ## Everything CI cares about: lint, types, im
 
 bench: install ## Load the server with wrk (installed if missing) and write BENCHMARKS.md (~10 min)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+catalog: install ## Rebuild sandbox/tariffs/catalog.json from the source data (AGENTKEYS_SOURCE_DATA or ../shared/data)
+	$(BIN)/python scripts/build_catalog.py $(CATALOG_ARGS)
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
