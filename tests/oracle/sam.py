@@ -6,7 +6,7 @@ twelve monthly bills come out. SAM's year has 8,760 hours, starts on a Monday an
 daylight saving nor holidays, so our side bills ``SAM_YEAR`` (2029 starts on a Monday and is not
 a leap year) for plans without holidays.
 
-Three things SAM cannot take as they are, each put into SAM's terms without changing a price:
+Four things SAM cannot take as they are, each put into SAM's terms without changing a price:
 
 - ``$/day`` fixed or minimum charges: SAM has one ``$/month`` figure for every month, so SAM runs
   once per distinct monthly amount (at most three: months of 28, 30 and 31 days) and each month is
@@ -14,6 +14,8 @@ Three things SAM cannot take as they are, each put into SAM's terms without chan
 - Tier limits that differ between periods: SAM refuses them ("Tiers should have the same Max.
   Usage across Periods"), so every period gets the union of all limits, a tier split at a limit
   keeping its price (the same kWh at the same price cost the same).
+- Negative prices: SAM's net-metering option (the one used) floors a month's energy charge at
+  zero, so a plan with a credit runs under net billing (``metering_option``).
 - Holidays: SAM has none; callers remove the plan's holiday rule and say so.
 """
 
@@ -41,6 +43,11 @@ TIER_UNIT_CODES = {"month": 0, "day": 2}
 # meter totals); options 2-4 fill the tiers hour by hour in time order, so which period's kWh fall
 # in a cheap tier depends on the hours of the month they came in.
 NET_METERING = 0
+# ur_metering_option 2, net billing: for plans with a negative price (a credit), which net metering
+# would not bill: there a month's energy charge never falls below zero. Net billing fills tiers
+# hour by hour, which is the pro-rata split only when a month's periods tier alike, so such a plan
+# must not have several periods in a month with tiers (``metering_option`` refuses it).
+NET_BILLING = 2
 NOT_INSTALLED = "nrel-pysam is not installed: pip install '.[dev]'"
 
 
@@ -87,6 +94,24 @@ def tou_matrix(plan: RatePlan) -> tuple[tuple[float, ...], ...]:
             sell = tier.sell or 0.0
             rows.append((period_number, tier_number, maximum, unit, tier.price, sell))
     return tuple(rows)
+
+
+def tiered_time_of_use(plan: RatePlan) -> bool:
+    """Whether some month uses several periods, one of them tiered."""
+    for weekday, weekend in zip(plan.weekday_schedule, plan.weekend_schedule, strict=True):
+        used = {int(char) for char in weekday + weekend}
+        if len(used) > 1 and any(len(plan.periods[index].tiers) > 1 for index in used):
+            return True
+    return False
+
+
+def metering_option(plan: RatePlan) -> int:
+    """``NET_METERING``, or ``NET_BILLING`` for a plan with a negative price."""
+    if all(tier.price >= 0 for period in plan.periods for tier in period.tiers):
+        return NET_METERING
+    if tiered_time_of_use(plan):
+        raise ValueError("SAM cannot bill negative prices with tiers shared between periods")
+    return NET_BILLING
 
 
 def sam_schedule(schedule: Sequence[str]) -> tuple[tuple[int, ...], ...]:
@@ -143,7 +168,7 @@ def _run(plan: RatePlan, hourly_kwh: Sequence[float], *, fixed: float, minimum: 
         {
             "en_electricity_rates": 1,
             "rate_escalation": (0,),
-            "ur_metering_option": NET_METERING,
+            "ur_metering_option": metering_option(plan),
             "ur_monthly_fixed_charge": fixed,
             "ur_monthly_min_charge": minimum,
             "ur_annual_min_charge": 0,

@@ -22,7 +22,14 @@ from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import Bill, ChargeKind, compute_bill
 from agentkeys.sandbox.tariffs.model import RatePlan
 from tests.oracle.loads import flat_year, low_use_year, peaky_year, quarter_hour_days
-from tests.oracle.sam import MONTHS, SAM_YEAR, SamYear, sam_year
+from tests.oracle.sam import (
+    MONTHS,
+    NET_BILLING,
+    SAM_YEAR,
+    SamYear,
+    metering_option,
+    sam_year,
+)
 
 # Each month's total must agree within a cent, or within half a cent per line of our bill when
 # that is more: every line is rounded to the cent (as a printed bill is) and the total adds the
@@ -47,6 +54,7 @@ HOLIDAYS_REMOVED = "holidays removed (SAM has none): holidays are priced as the 
 DAILY_CHARGES = "$/day fixed or minimum charge: one SAM run per month length"
 TIER_LIMITS_MERGED = "tier limits differ between periods: each period given every limit"
 LOW_USE = "minimum charge: a low-use year below it compared too"
+NEGATIVE_PRICES = "negative price: SAM's net-billing option (net metering floors energy at $0)"
 AS_SHIPPED = "compared as shipped"
 
 # Plans SAM cannot price at all, by id, with the reason (counted by the census test).
@@ -87,6 +95,8 @@ def as_sam_sees_it(plan: RatePlan) -> tuple[RatePlan, tuple[str, ...]]:
         notes.append(TIER_LIMITS_MERGED)
     if plan.minimum_charge is not None:
         notes.append(LOW_USE)
+    if metering_option(plan) == NET_BILLING:
+        notes.append(NEGATIVE_PRICES)
     return plan, tuple(notes)
 
 
@@ -236,6 +246,16 @@ HAND_PRICED: dict[str, tuple[RatePlan, float, float, float]] = {
         1.0,
         89.90,
         81.20,
+    ),
+    # A credit rider's negative price: 11 - 744 x 0.01 = 3.56; 11 - 672 x 0.01 = 4.28.
+    "negative price": (
+        synthetic_plan(
+            periods=[[{"price": -0.01}]],
+            fixedCharges=[{"name": "Customer", "amount": 11.0, "per": "month"}],
+        ),
+        1.0,
+        3.56,
+        4.28,
     ),
     # 0.02 kWh/h: Jan 14.88 x 0.10 + 5 = 6.488 < 10 → 10.00; Feb 13.44 x 0.10 + 5 = 6.344 → 10.00.
     "$/month minimum charge": (
