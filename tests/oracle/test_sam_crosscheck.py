@@ -1,10 +1,12 @@
 """Our bills against NREL's System Advisor Model (SAM), an oracle we did not write.
 
 Every shipped plan is billed month by month for a year of hourly loads (flat, and an evening-
-peaking home with a summer swing) by our engine and by SAM's ``Utilityrate5``; each month's bills
-must agree within a cent. Plans are put into SAM's terms as ``tests/oracle/sam.py`` explains
-(holidays removed: SAM has none). First, hand-priced plans check that the harness says to SAM
-what the plan says: SAM must reproduce the hand arithmetic before it may judge our engine.
+peaking home with a summer swing; a low-use home too where a minimum charge applies) by our
+engine and by SAM's ``Utilityrate5``; each month's bills must agree within a cent, or within our
+rounding of each line to the cent (``differences``). Plans are put into SAM's terms as
+``tests/oracle/sam.py`` explains (holidays removed: SAM has none). First, hand-priced plans check
+that the harness says to SAM what the plan says: SAM must reproduce the hand arithmetic before it
+may judge our engine.
 """
 
 from __future__ import annotations
@@ -107,14 +109,15 @@ def differences(ours: list[Bill], sam: SamYear) -> list[str]:
         index = month - 1
         energy = sum(line.kwh * line.rate for line in bill.lines if line.kind is ChargeKind.ENERGY)
         rounding = max(CENT, HALF_CENT * len(bill.lines)) + FLOAT_NOISE
-        unrounded_agrees = abs(energy - sam.energy[index]) <= UNROUNDED * max(1.0, energy)
+        unrounded_agrees = abs(energy - sam.energy[index]) <= UNROUNDED * max(1.0, abs(energy))
         if abs(bill.total - sam.total[index]) > rounding or not unrounded_agrees:
             found.append(
                 f"{calendar.month_abbr[month]}: ours {bill.total:.2f} (energy "
                 f"{bill.energy_charges:.2f}, unrounded {energy:.4f}; fixed "
-                f"{bill.fixed_charges:.2f}; {len(bill.lines)} lines) vs SAM "
-                f"{sam.total[index]:.4f} (energy {sam.energy[index]:.4f}, fixed "
-                f"{sam.fixed[index]:.4f}, minimum {sam.minimum[index]:.4f})"
+                f"{bill.fixed_charges:.2f}; minimum {bill.minimum_charges:.2f}; "
+                f"{len(bill.lines)} lines) vs SAM {sam.total[index]:.4f} (energy "
+                f"{sam.energy[index]:.4f}, fixed {sam.fixed[index]:.4f}, minimum "
+                f"{sam.minimum[index]:.4f})"
             )
     return found
 
@@ -287,6 +290,15 @@ class TestSamYear:
         # SAM's hour 0 is a Monday 00:00 and its year has 365 days: so must ours.
         assert date(SAM_YEAR, 1, 1).weekday() == calendar.MONDAY
         assert not calendar.isleap(SAM_YEAR)
+
+    def test_a_credit_in_tiered_time_of_use_is_refused_not_misjudged(self) -> None:
+        # Net billing, needed for a negative price, fills tiers hour by hour: not our pro rata.
+        plan = synthetic_plan(
+            periods=[[{"price": -0.01, "maxKwh": 300}, {"price": 0.30}], [{"price": 0.40}]],
+            weekday=MORNING_AND_AFTERNOON,
+        )
+        with pytest.raises(ValueError, match="negative prices with tiers"):
+            sam_year(plan, flat_year())
 
 
 class TestHandPricedPlans:
