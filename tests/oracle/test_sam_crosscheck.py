@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date
 from functools import cache
 from typing import Any
@@ -22,6 +22,7 @@ import pytest
 
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.engine import Bill, ChargeKind, compute_bill
+from agentkeys.sandbox.tariffs.holidays import HOLIDAY_NAMES
 from agentkeys.sandbox.tariffs.model import RatePlan
 from tests.oracle.loads import flat_year, low_use_year, peaky_year, quarter_hour_days
 from tests.oracle.sam import (
@@ -52,12 +53,30 @@ EVERY_PLAN = ("flat", "peaky")
 WITH_A_MINIMUM = ("flat", "peaky", "low")
 
 # How a shipped plan was put into SAM's terms (tests/oracle/sam.py); counted and printed.
-HOLIDAYS_REMOVED = "holidays removed (SAM has none): holidays are priced as the days they fall on"
+HOLIDAYS_REMOVED = "holidays removed (SAM has none); months without one compared with them on"
 DAILY_CHARGES = "$/day fixed or minimum charge: one SAM run per month length"
 TIER_LIMITS_MERGED = "tier limits differ between periods: each period given every limit"
 LOW_USE = "minimum charge: a low-use year below it compared too"
 NEGATIVE_PRICES = "negative price: SAM's net-billing option (net metering floors energy at $0)"
 AS_SHIPPED = "compared as shipped"
+
+# The month of each holiday a plan may name, in 2029 (a weekend one observed in the same month:
+# Veterans Day, Sunday 11 November, on Monday 12). A holiday plan's other months are compared
+# with its holiday rule on: the rule must not touch them.
+HOLIDAY_MONTHS_2029 = {
+    "new_years_day": 1,  # Monday 1 January
+    "mlk_day": 1,  # third Monday: 15 January
+    "washingtons_birthday": 2,  # third Monday: 19 February
+    "memorial_day": 5,  # last Monday: 28 May
+    "juneteenth": 6,  # Tuesday 19 June
+    "independence_day": 7,  # Wednesday 4 July
+    "labor_day": 9,  # first Monday: 3 September
+    "columbus_day": 10,  # second Monday: 8 October
+    "veterans_day": 11,  # Sunday 11 November (observed Monday 12)
+    "thanksgiving": 11,  # fourth Thursday: 22 November
+    "day_after_thanksgiving": 11,  # Friday 23 November
+    "christmas": 12,  # Tuesday 25 December
+}
 
 # Plans SAM cannot price at all, by id, with the reason (counted by the census test).
 NOT_COMPARED: dict[str, str] = {}
@@ -102,10 +121,12 @@ def as_sam_sees_it(plan: RatePlan) -> tuple[RatePlan, tuple[str, ...]]:
     return plan, tuple(notes)
 
 
-def differences(ours: list[Bill], sam: SamYear) -> list[str]:
-    """Months where our bill and SAM's differ by more than rounding, with both sides' parts."""
+def differences(ours: list[Bill], sam: SamYear, months: Collection[int] = MONTHS) -> list[str]:
+    """``months`` where our bill and SAM's differ by more than rounding, with both sides' parts."""
     found = []
     for month, bill in zip(MONTHS, ours, strict=True):
+        if month not in months:
+            continue
         index = month - 1
         energy = sum(line.kwh * line.rate for line in bill.lines if line.kind is ChargeKind.ENERGY)
         rounding = max(CENT, HALF_CENT * len(bill.lines)) + FLOAT_NOISE
@@ -130,6 +151,12 @@ def crosscheck(plan: RatePlan) -> list[str]:
     for profile in profiles:
         months = differences(our_year(sam_plan, profile), sam_year(sam_plan, hourly_year(profile)))
         found.extend(f"{profile} {line}" for line in months)
+    if plan.holidays is not None:
+        holiday_months = {HOLIDAY_MONTHS_2029[name] for name in plan.holidays.days}
+        others = [month for month in MONTHS if month not in holiday_months]
+        sam = sam_year(sam_plan, hourly_year("flat"))
+        months = differences(our_year(plan, "flat"), sam, others)
+        found.extend(f"flat, holidays on, {line}" for line in months)
     return found
 
 
@@ -290,6 +317,9 @@ class TestSamYear:
         # SAM's hour 0 is a Monday 00:00 and its year has 365 days: so must ours.
         assert date(SAM_YEAR, 1, 1).weekday() == calendar.MONDAY
         assert not calendar.isleap(SAM_YEAR)
+
+    def test_every_holiday_a_plan_may_name_has_its_2029_month(self) -> None:
+        assert set(HOLIDAY_MONTHS_2029) == set(HOLIDAY_NAMES)
 
     def test_a_credit_in_tiered_time_of_use_is_refused_not_misjudged(self) -> None:
         # Net billing, needed for a negative price, fills tiers hour by hour: not our pro rata.
