@@ -159,10 +159,10 @@ def request_key(  # one option per field of the request, as the API names them
     body.update({name: value for name, value in optional.items() if value is not None})
     with _client(url, api_key=None) as http:
         answer = _or_fail(lambda: http.request_credential(body, use_issued_key=False))
-    raise typer.Exit(code=_report(answer, output=output, print_key=print_key))
+    raise typer.Exit(code=report_outcome(answer, output=output, print_key=print_key))
 
 
-def _report(answer: AgentCredentialResponseDto, *, output: Path, print_key: bool) -> int:
+def report_outcome(answer: AgentCredentialResponseDto, *, output: Path, print_key: bool) -> int:
     """Print the outcome (the key only with ``print_key``), store an issued key; the exit code."""
     typer.echo(f"outcome: {answer.outcome}")
     match answer.outcome:
