@@ -153,6 +153,16 @@ class TestRequest:
         assert "next steps: " in result.stderr
         assert not (in_tmp_path / ".env").exists()
 
+    def test_a_key_that_cannot_be_stored_is_revoked_and_never_printed(
+        self, base_url: str, in_tmp_path: Path
+    ) -> None:
+        result = run("request", "--url", base_url, *WITH_EMAIL, "--output", "missing/dir/.env")
+
+        assert result.exit_code == 1, result.output
+        assert "cannot write missing/dir/.env" in result.stderr
+        assert "so it was revoked" in result.stderr
+        assert "wsk_agent_" not in result.output
+
     def test_production_is_denied_with_exit_4(self, base_url: str, in_tmp_path: Path) -> None:
         result = run("request", "--url", base_url, *WITH_EMAIL, "--environment", "production")
 

@@ -159,16 +159,40 @@ def request_key(  # one option per field of the request, as the API names them
     body.update({name: value for name, value in optional.items() if value is not None})
     with _client(url, api_key=None) as http:
         answer = _or_fail(lambda: http.request_credential(body, use_issued_key=False))
+        if answer.credential is not None:
+            _store_or_revoke(http, output, key=answer.credential, answer=answer)
     raise typer.Exit(code=report_outcome(answer, output=output, print_key=print_key))
 
 
+def _store_or_revoke(
+    http: AgentKeysClient, output: Path, *, key: str, answer: AgentCredentialResponseDto
+) -> None:
+    """Write the key; if it cannot be written, revoke it at once: a key nobody holds is only a
+    risk (it is never printed in its place)."""
+    from agentkeys.client import AgentKeysError
+
+    try:
+        write_key(output, key=key, answer=answer)
+    except OSError as error:
+        http.use_api_key(key)
+        try:
+            http.revoke_credential(answer.credential_id, body={"reason": "could not be stored"})
+            fate = "so it was revoked; fix the path and ask again"
+        except AgentKeysError as refusal:
+            fate = (
+                f"and revoking it failed ({refusal.error_code}): it expires at {answer.expires_at}"
+            )
+        _fail(
+            f"cannot write {output}: {error.strerror or error}; the key issued "
+            f"({answer.credential_id}) was not stored, {fate}"
+        )
+
+
 def report_outcome(answer: AgentCredentialResponseDto, *, output: Path, print_key: bool) -> int:
-    """Print the outcome (the key only with ``print_key``), store an issued key; the exit code."""
+    """Print the outcome (the key only with ``print_key``, once stored); the exit code."""
     typer.echo(f"outcome: {answer.outcome}")
     match answer.outcome:
         case "issued":
-            assert answer.credential is not None  # noqa: S101 - issued always carries the key
-            write_key(output, key=answer.credential, answer=answer)
             typer.echo(f"credential_id: {answer.credential_id}")
             typer.echo(f"scopes: {','.join(answer.scopes or [])}")
             typer.echo(f"expires_at: {answer.expires_at}")
