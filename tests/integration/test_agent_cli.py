@@ -14,7 +14,10 @@ from typer.testing import CliRunner, Result
 
 from agentkeys.cli import agent as agent_cli
 from agentkeys.cli.main import app as cli
-from agentkeys.credentials.schemas import AgentCredentialResponseDto
+from agentkeys.credentials.schemas import (
+    AgentCredentialResponseDto,
+    CreateAgentCredentialRequestDto,
+)
 from tests.support.databases import sqlite_url
 from tests.support.policies import relaxed_policy_file
 from tests.support.servers import running_server
@@ -202,6 +205,15 @@ class TestRequest:
         assert code == 3
         assert "retry after: 120 seconds" in capsys.readouterr().err
         assert not (in_tmp_path / ".env").exists()
+
+
+class TestFlags:
+    def test_every_request_field_has_the_flag_what_to_add_names(self) -> None:
+        # The policy may require any field: needs_more_info must be answerable from the CLI.
+        listed = run("request", "--help", env={"COLUMNS": "200"}).stdout
+
+        assert set(agent_cli.FLAG_OF_FIELD) == set(CreateAgentCredentialRequestDto.model_fields)
+        assert [flag for flag in agent_cli.FLAG_OF_FIELD.values() if flag not in listed] == []
 
 
 class TestWhoamiAndRevoke:

@@ -125,6 +125,12 @@ def request_key(  # one option per field of the request, as the API names them
     use_case: Annotated[str | None, typer.Option(help="The use case, in a few words.")] = None,
     company: Annotated[str | None, typer.Option(help="Company, if not the organization.")] = None,
     project: Annotated[str | None, typer.Option(help="Project name.")] = None,
+    device_segment: Annotated[
+        str | None, typer.Option(help="Devices concerned, e.g. residential batteries.")
+    ] = None,
+    docs_context: Annotated[
+        str | None, typer.Option(help="URL of the docs page the agent is following.")
+    ] = None,
     environment: Annotated[
         Environment, typer.Option(help="Only sandbox keys are issued.")
     ] = Environment.SANDBOX,
@@ -155,6 +161,8 @@ def request_key(  # one option per field of the request, as the API names them
         "use_case": use_case,
         "company": company,
         "project": project,
+        "device_segment": device_segment,
+        "docs_context": docs_context,
     }
     body.update({name: value for name, value in optional.items() if value is not None})
     with _client(url, api_key=None) as http:
