@@ -111,8 +111,7 @@ FEEDBACK = TypeAdapter(FeedbackReceivedDto)
 def request_credential(
     body: Body[CreateAgentCredentialRequestDto],
 ) -> Call[AgentCredentialResponseDto]:
-    call = _post(CREDENTIALS, CREDENTIAL, body)
-    return Call(call.method, call.path, call.answer, call.body, call.has_body, issuance=True)
+    return Call("POST", CREDENTIALS, CREDENTIAL, json_body(body), has_body=True, issuance=True)
 
 
 def whoami() -> Call[AgentCredentialSelfResponseDto]:
