@@ -10,7 +10,18 @@ import sys
 from pathlib import Path
 
 HEAVY = ("fastapi", "sqlalchemy", "alembic", "uvicorn", "redis", "starlette", "pandas", "pvlib")
-COMMAND_GROUPS = ("serve", "db", "policy", "admin", "credentials", "decisions", "stats")
+COMMAND_GROUPS = (
+    "serve",
+    "db",
+    "policy",
+    "admin",
+    "credentials",
+    "decisions",
+    "stats",
+    "request",
+    "whoami",
+    "revoke",
+)
 
 
 def run(command: list[str]) -> subprocess.CompletedProcess[str]:

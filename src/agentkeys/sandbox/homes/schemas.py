@@ -6,15 +6,19 @@ The docs give limits for ``name`` only (1-255); other strings are capped at 255 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, JsonValue
 
 from agentkeys.clock import format_instant
-from agentkeys.sandbox.homes.models import HomeRecord
 from agentkeys.sandbox.utility.schemas import ZipCode
 from agentkeys.sandbox.wire import CamelResponse
 from agentkeys.validation import CamelRequestBody, FreeFormObject, NonBlank
+
+if TYPE_CHECKING:
+    # Only ``ClientHomeDto.of`` names it: the wire shapes (and so ``agentkeys.client``) import
+    # no ORM.
+    from agentkeys.sandbox.homes.models import HomeRecord
 
 HomeName = Annotated[str, Field(min_length=1, max_length=255), NonBlank]
 ShortText = Annotated[str, Field(max_length=255)]
