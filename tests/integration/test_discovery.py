@@ -177,6 +177,16 @@ class TestLlmsTxt:
             operation_id = page.removeprefix("/docs/md/").removesuffix(".md")
             assert response.text.startswith(f"# {operation_id}\n"), page
 
+    async def test_every_other_link_answers(self, client: httpx.AsyncClient) -> None:
+        links = {link.partition("#")[0] for link in LINK.findall(await llms_txt(client))}
+        others = {link for link in links if not link.startswith("/docs/md/")}
+
+        # The MCP server is another feature's: the link is there only when it is mounted.
+        assert others - {"/mcp"} == {"/openapi.json", WELL_KNOWN, "/docs", "/redoc"}
+        for link in sorted(others):
+            response = await client.get(link)
+            assert response.status_code == 200, link
+
     async def test_the_openapi_link_answers_the_document(self, client: httpx.AsyncClient) -> None:
         text = await llms_txt(client)
 
@@ -259,6 +269,40 @@ class TestLlmsTxt:
         assert response.content == b""
         full = await client.get(LLMS)
         assert int(response.headers["content-length"]) == len(full.content)
+
+
+class TestOperationPages:
+    async def test_the_issuance_page_describes_its_body(self, client: httpx.AsyncClient) -> None:
+        openapi = (await client.get("/openapi.json")).json()
+        operation_id = openapi["paths"]["/v1/agent-credentials"]["post"]["operationId"]
+
+        page = (await client.get(f"/docs/md/{operation_id}.md")).text
+
+        assert "- **Request:** `POST /v1/agent-credentials`" in page
+        assert "- **Access:** No key: anyone may call it." in page
+        assert "## Request body" in page
+        assert (
+            "- `assignment` (string; required; at least 10 characters; at most 4000 characters)"
+            in page
+        )
+        assert '- `requested_environment` (one of `"sandbox"`, `"production"`; optional' in page
+        assert "- **200** (`application/json` object `AgentCredentialResponseDto`)" in page
+        assert "- **400** (`application/json` object `ApiErrorEnvelopeDto`)" in page
+        # The answer's fields, with the descriptions the schema gives them.
+        assert "- `credential` (string; optional): The secret key. Shown once" in page
+
+    async def test_a_guarded_page_names_its_header_and_scope(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        openapi = (await client.get("/openapi.json")).json()
+        operation_id = openapi["paths"]["/v1/homes/{id}/bill/monthly"]["post"]["operationId"]
+
+        page = (await client.get(f"/docs/md/{operation_id}.md")).text
+
+        assert "- **Required scopes:** `bill_impact:read`" in page
+        assert "`x-ws-api-key`" in page
+        assert "- `id` (in path; string; required)" in page
+        assert "- `month` (integer; required; ≥ 1; ≤ 12)" in page
 
 
 class TestGeneratedFromThePolicy:

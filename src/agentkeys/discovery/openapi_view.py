@@ -73,7 +73,7 @@ def _declared_scopes(operation: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 
 def fallback_operation_id(method: str, path: str) -> str:
-    return _UNSAFE.sub("_", f"{method}_{path}").strip("_")
+    return _UNSAFE.sub("_", f"{method} {path}").strip("_")
 
 
 def read_operations(

@@ -96,17 +96,23 @@ def _request_body(operation: Operation, reader: SchemaReader) -> list[str]:
     fields = list(reader.fields(schema))
     if fields:
         lines += [*fields, ""]
-    lines += _examples(media)
-    return lines
+    examples = _examples(media)
+    if not examples:
+        # pydantic's ``json_schema_extra={"examples": [...]}`` lands on the schema itself.
+        examples = _examples({"examples": dict(enumerate(resolved.get("examples") or ()))})
+    return lines + examples
 
 
 def _examples(media: Mapping[str, Any]) -> list[str]:
     examples: list[tuple[str, Any]] = []
     if "example" in media:
         examples.append(("Example", media["example"]))
-    for name, example in (media.get("examples") or {}).items():
+    listed = media.get("examples") or {}
+    for name, example in listed.items() if isinstance(listed, Mapping) else ():
         if isinstance(example, Mapping) and "value" in example:
             examples.append((str(example.get("summary") or name), example["value"]))
+        elif isinstance(name, int):  # a schema's plain list of example values
+            examples.append((f"Example {name + 1}", example))
     lines = []
     for title, value in examples:
         text = json.dumps(value, indent=2, ensure_ascii=False)

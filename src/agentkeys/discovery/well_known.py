@@ -3,6 +3,8 @@ programs (``/llms.txt`` says the same to a reader). Built from ``Facts``. Pure."
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from agentkeys.credentials.policy import Outcome
@@ -47,6 +49,9 @@ class IssuanceDto(BaseModel):
     assignment_min_word_letters: int = Field(description="...of at least this many letters.")
     environments: list[str] = Field(description="Environments a key may be issued for.")
     outcomes: list[str] = Field(description="Every value `outcome` may take.")
+    example: dict[str, Any] = Field(
+        description="A complete request body this policy accepts (put your own values)."
+    )
 
 
 class ScopeDto(BaseModel):
@@ -161,6 +166,7 @@ def well_known(facts: Facts) -> AgentCredentialsDiscoveryDto:
             assignment_min_word_letters=policy.min_word_letters,
             environments=["sandbox"],
             outcomes=[outcome.value for outcome in Outcome],
+            example=facts.example_request(),
         ),
         authentication=AuthenticationDto(
             header=facts.header,
