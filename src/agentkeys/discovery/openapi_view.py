@@ -221,10 +221,10 @@ class SchemaReader:
 def _constraints(schema: Mapping[str, Any]) -> list[str]:
     facts = []
     for key, label in (
-        ("minLength", "at least {} characters"),
-        ("maxLength", "at most {} characters"),
-        ("minItems", "at least {} items"),
-        ("maxItems", "at most {} items"),
+        ("minLength", "at least {} character{s}"),
+        ("maxLength", "at most {} character{s}"),
+        ("minItems", "at least {} item{s}"),
+        ("maxItems", "at most {} item{s}"),
         ("minimum", "≥ {}"),
         ("exclusiveMinimum", "> {}"),
         ("maximum", "≤ {}"),
@@ -235,7 +235,7 @@ def _constraints(schema: Mapping[str, Any]) -> list[str]:
             value = schema[key]
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
-            facts.append(label.format(value))
+            facts.append(label.format(value, s="" if value == 1 else "s"))
     return facts
 
 
