@@ -16,7 +16,7 @@ from agentkeys import __version__
 from agentkeys.api.context import AppContext
 from agentkeys.api.deps import API_KEY_HEADER, GUARD_SCOPES
 from agentkeys.credentials.keys import AGENT_KEYS
-from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto, revocation_path
+from agentkeys.credentials.schemas import revocation_path
 from agentkeys.discovery.facts import REQUEST_SCHEMA, SELF_SCHEMA, Facts
 from agentkeys.discovery.llms import render_llms_txt
 from agentkeys.discovery.openapi_view import (
@@ -72,6 +72,7 @@ def read_facts(app: FastAPI) -> Facts:
     """What discovery says about ``app``: its policy, its OpenAPI document, its routes."""
     document: dict[str, Any] = app.openapi()
     context: AppContext = app.state.context
+    schemas = document.get("components", {}).get("schemas", {})
     operations = read_operations(document, route_scopes(app.routes))
     info = document.get("info", {})
     description = str(info.get("description") or "").strip()
@@ -81,13 +82,11 @@ def read_facts(app: FastAPI) -> Facts:
         version=str(info.get("version") or __version__),
         policy=context.policy,
         operations=operations,
-        reader=SchemaReader(document.get("components", {}).get("schemas", {})),
+        reader=SchemaReader(schemas),
         header=API_KEY_HEADER,
         key_prefix=AGENT_KEYS.prefix,
         key_pattern=AGENT_KEYS.pattern.pattern,
-        api_required_fields=tuple(
-            CreateAgentCredentialRequestDto.model_json_schema().get("required", ())
-        ),
+        api_required_fields=tuple(schemas.get(REQUEST_SCHEMA, {}).get("required", ())),
         issuance=find_operation(operations, body=REQUEST_SCHEMA),
         revocation_template=revocation_path("{credentialId}"),
         self_check=find_answering(operations, answer=SELF_SCHEMA),
@@ -113,4 +112,9 @@ def route_scopes(routes: Iterable[BaseRoute]) -> dict[tuple[str, str], tuple[str
 
 
 def _mounts(routes: Iterable[BaseRoute], path: str) -> bool:
-    return any(getattr(route, "path", "").rstrip("/") == path for route in routes)
+    """Whether a route or a mounted application answers at ``path`` (or below it)."""
+    return any(
+        (route_path := str(getattr(route, "path", "")).rstrip("/")) == path
+        or route_path.startswith(path + "/")
+        for route in routes
+    )
