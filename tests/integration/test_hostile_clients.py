@@ -358,7 +358,9 @@ class TestMethods:
                     if admin_route
                     else key_header(issued["credential"])
                 )
-                path = concrete(template, issued["credential_id"])
+                # A page of the discovery documents is named by an operationId.
+                named = "getLlmsTxt" if "{operationId}" in template else issued["credential_id"]
+                path = concrete(template, named)
                 got = await client.get(path, headers=headers)
                 head = await client.head(path, headers=headers)
 

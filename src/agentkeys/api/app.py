@@ -49,6 +49,7 @@ from agentkeys.credentials.revocations import (
 from agentkeys.credentials.usage import CredentialUsage
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import create_engine, create_session_factory
+from agentkeys.discovery import routes as discovery_routes
 from agentkeys.ratelimit.limiter import memory_backend, redis_backend
 from agentkeys.sandbox.battery import routes as battery_routes
 from agentkeys.sandbox.bills import routes as bill_routes
@@ -93,6 +94,7 @@ ROUTERS = (
     battery_routes.router,
     health.router,
     metrics_route.router,
+    discovery_routes.router,
 )
 
 
