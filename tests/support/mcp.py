@@ -28,7 +28,8 @@ async def mcp_on_app(
 
 
 @asynccontextmanager
-async def mcp_over(http: httpx.AsyncClient, url: str) -> AsyncIterator[ClientSession]:
+async def mcp_over(http: httpx.AsyncClient | None, url: str) -> AsyncIterator[ClientSession]:
+    """An initialized MCP session at ``url``, through ``http`` (None: the SDK's own client)."""
     async with (
         streamable_http_client(url, http_client=http) as (read, write, _session_id),
         ClientSession(read, write) as session,
