@@ -3,6 +3,8 @@ HTTP routes, with their request models as input schemas and their envelopes as t
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from pydantic import BaseModel
 
@@ -23,6 +25,7 @@ from agentkeys.sandbox.price_signal.schemas import GetPriceSignalRequestDto
 from agentkeys.sandbox.utility.schemas import UtilityRequestDTO
 from tests.support.app import AppFactory, client_for
 from tests.support.catalog import E_TOU_C, ZIP_OF_PLAN
+from tests.support.databases import DatabaseProbe
 from tests.support.factories import credential_request, issue_credential, key_header
 from tests.support.mcp import mcp_on_app, mcp_over, ok, tool_error
 
@@ -136,6 +139,28 @@ class TestSessionKey:
                 "credential_id": issued["credential_id"],
             }
             tool_error(await session.call_tool("whoami", {}), code="AUTH_REVOKED_CREDENTIAL")
+
+
+class TestSameApi:
+    async def test_the_api_counts_the_agents_address_not_the_servers(
+        self, make_app: AppFactory, db: DatabaseProbe
+    ) -> None:
+        # Per-network quotas and rates must see the agent, or every MCP agent would share one.
+        async with mcp_on_app(make_app(), client_address="198.51.100.23") as session:
+            ok(await session.call_tool("request_credential", credential_request()))
+        [row] = await db.rows("SELECT client_address, client_network FROM credential_requests")
+        assert (row["client_address"], row["client_network"]) == (
+            "198.51.100.23",
+            "198.51.100.23/32",
+        )
+
+    async def test_ending_a_session_logs_no_error(
+        self, make_app: AppFactory, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level(logging.WARNING):
+            async with mcp_on_app(make_app()) as session:
+                ok(await session.call_tool("request_credential", credential_request()))
+        assert [record.getMessage() for record in caplog.records] == []
 
 
 class TestErrors:

@@ -18,13 +18,15 @@ from tests.support.app import client_for
 
 @asynccontextmanager
 async def mcp_on_app(
-    app: FastAPI, *, headers: dict[str, str] | None = None
+    app: FastAPI, *, client_address: str = "203.0.113.7"
 ) -> AsyncIterator[ClientSession]:
-    """An initialized MCP session on ``app``'s ``/mcp``, lifespan included, no socket."""
-    async with client_for(app) as http:
-        http.headers.update(headers or {})
-        async with mcp_over(http, "http://agentkeys.test/mcp") as session:
-            yield session
+    """An initialized MCP session on ``app``'s ``/mcp`` from ``client_address``, lifespan
+    included, no socket."""
+    async with (
+        client_for(app, client_address=client_address) as http,
+        mcp_over(http, "http://agentkeys.test/mcp") as session,
+    ):
+        yield session
 
 
 @asynccontextmanager

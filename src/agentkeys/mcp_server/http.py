@@ -9,10 +9,12 @@ API's own 401 envelope for it. The session manager must run in the app's lifespa
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from anyio import ClosedResourceError
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, BearerAuthBackend
 from mcp.server.auth.provider import AccessToken, TokenVerifier
@@ -32,6 +34,17 @@ from agentkeys.mcp_server.tools import TOOLS_BY_NAME
 MCP_PATH = "/mcp"
 UNAUTHORIZED = 401
 SERVICE_UNAVAILABLE = 503
+
+
+def _not_a_closed_stream(record: logging.LogRecord) -> bool:
+    """mcp 1.30 logs, as an error with its traceback, the closing of a session's notification
+    stream when the client ends the session (DELETE): every normal goodbye. That one only is
+    dropped; any other error of the SDK's is still logged."""
+    closed = record.exc_info is not None and isinstance(record.exc_info[1], ClosedResourceError)
+    return not (closed and record.getMessage() == "Error in standalone SSE writer")
+
+
+logging.getLogger("mcp.server.streamable_http").addFilter(_not_a_closed_stream)
 
 
 @dataclass(frozen=True, kw_only=True)
