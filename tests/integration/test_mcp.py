@@ -183,6 +183,14 @@ class TestErrors:
         envelope = tool_error(result, code="VALIDATION_FAILED")
         assert "month" in [error["field"] for error in envelope["field_errors"]]
 
+    async def test_an_unknown_tool_is_refused_in_the_same_envelope(
+        self, make_app: AppFactory
+    ) -> None:
+        async with mcp_on_app(make_app()) as session:
+            result = await session.call_tool("delete_everything", {})
+        envelope = tool_error(result, code="VALIDATION_FAILED")
+        assert [error["field"] for error in envelope["field_errors"]] == ["name"]
+
     async def test_a_missing_home_id_is_refused_in_the_same_envelope(
         self, make_app: AppFactory
     ) -> None:

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -33,9 +34,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 @asynccontextmanager
-async def over_stdio(base_url: str) -> AsyncIterator[ClientSession]:
-    """`agentkeys mcp --url base_url` as an MCP client launches it: a subprocess on stdio."""
+async def over_stdio(base_url: str, *, key: str | None = None) -> AsyncIterator[ClientSession]:
+    """`agentkeys mcp --url base_url` as an MCP client launches it: a subprocess on stdio, with
+    ``key`` in WATTSHIFT_API_KEY when given."""
     environment = {name: value for name, value in os.environ.items() if name != "WATTSHIFT_API_KEY"}
+    if key is not None:
+        environment["WATTSHIFT_API_KEY"] = key
     parameters = StdioServerParameters(
         command=str(Path(sys.executable).with_name("agentkeys")),
         args=["mcp", "--url", base_url],
@@ -122,6 +126,19 @@ class TestStdio:
             )
         envelope = tool_error(invalid, code="VALIDATION_FAILED")
         assert [error["field"] for error in envelope["field_errors"]] == ["requested_ttl_seconds"]
+
+    async def test_a_key_in_the_environment_is_used_until_one_is_requested(
+        self, server: RunningServer
+    ) -> None:
+        body = credential_request(
+            organization_name="Env Energy", user_email="agent@env-energy.example.com"
+        )
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            issued = (await http.post("/v1/agent-credentials", json=body)).json()
+        assert issued["outcome"] == "issued", issued
+        async with over_stdio(server.base_url, key=issued["credential"]) as session:
+            me = ok(await session.call_tool("whoami", {}))
+        assert me["credential_id"] == issued["credential_id"]
 
     async def test_a_server_that_is_not_there_is_a_tool_error(self) -> None:
         # Port 9 (discard) on the loopback: nothing of ours listens there.
