@@ -83,6 +83,15 @@ class TestToolList:
         # The credential to revoke defaults to the session's own; a home must be named.
         assert "credentialId" not in listed["revoke_credential"].inputSchema.get("required", [])
         assert "homeId" in listed["get_home"].inputSchema["required"]
+        # Only the tools that change nothing say so; the two that delete say that.
+        changing = {"request_credential", "revoke_credential", "create_home", "update_home"}
+        changing |= {"remove_home", "send_feedback"}
+        for name, tool in listed.items():
+            assert tool.annotations is not None, name
+            assert tool.annotations.readOnlyHint is (name not in changing), name
+            assert tool.annotations.destructiveHint is (
+                name in {"revoke_credential", "remove_home"}
+            ), name
 
 
 class TestSessionKey:

@@ -67,7 +67,16 @@ def build_server(api: Api, *, initial_key: str | None = None) -> Server[Any, Any
     server: Server[Any, Any] = Server("agentkeys", version=__version__, instructions=INSTRUCTIONS)
     sessions: weakref.WeakKeyDictionary[ServerSession, SessionKey] = weakref.WeakKeyDictionary()
     tools = [
-        types.Tool(name=spec.name, description=spec.description, inputSchema=spec.input_schema())
+        types.Tool(
+            name=spec.name,
+            description=spec.description,
+            inputSchema=spec.input_schema(),
+            annotations=types.ToolAnnotations(
+                readOnlyHint=spec.read_only,
+                destructiveHint=spec.destructive,
+                openWorldHint=False,
+            ),
+        )
         for spec in TOOLS
     ]
 

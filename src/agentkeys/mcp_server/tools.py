@@ -52,6 +52,9 @@ class ToolSpec:
     path_parameter: str | None = None
     path_parameter_required: bool = True
     needs_key: bool = True
+    # Hints for the agent's host (MCP tool annotations): whether the tool changes anything.
+    read_only: bool = False
+    destructive: bool = False
 
     def input_schema(self) -> dict[str, Any]:
         """The body model's JSON schema, with the path parameter as one more property."""
@@ -89,12 +92,14 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="whoami",
+        read_only=True,
         description="Describe the key in use: credential id, scopes, expiry (GET .../self).",
         method="GET",
         path="/v1/agent-credentials/self",
     ),
     ToolSpec(
         name="revoke_credential",
+        destructive=True,
         description="Revoke the key in use (or credentialId) at once; do it when you are done.",
         method="POST",
         path=f"/v1/agent-credentials/{{{CREDENTIAL_ID}}}/revoke",
@@ -104,6 +109,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="lookup_utility",
+        read_only=True,
         description="Utilities and their rate plans for a ZIP code, a place or a utility id.",
         method="POST",
         path="/v1/utility/get",
@@ -118,6 +124,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="list_homes",
+        read_only=True,
         description="List this credential's homes, a page at a time.",
         method="POST",
         path="/v1/homes/list",
@@ -125,6 +132,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="get_home",
+        read_only=True,
         description="Get one home by id.",
         method="POST",
         path=f"{_HOME}/get",
@@ -140,6 +148,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="remove_home",
+        destructive=True,
         description="Remove a home.",
         method="POST",
         path=f"{_HOME}/remove",
@@ -147,6 +156,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="monthly_bill",
+        read_only=True,
         description="A home's bill for a calendar month, from its usage.",
         method="POST",
         path=f"{_HOME}/bill/monthly",
@@ -155,6 +165,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="period_bill",
+        read_only=True,
         description="A home's bill for a period (startDate to endDate), from its usage.",
         method="POST",
         path=f"{_HOME}/bill/period",
@@ -163,6 +174,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="rate_plan_quote",
+        read_only=True,
         description="A period bill under a rate plan, without a home.",
         method="POST",
         path=f"/v1/homes/bill/period/rateplan/{{{RATE_PLAN_ID}}}",
@@ -171,6 +183,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="calculate_impact",
+        read_only=True,
         description="The bill impact of a modified load under a rate plan at a ZIP code.",
         method="POST",
         path="/v1/calculate/impact",
@@ -178,6 +191,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="home_calculate_impact",
+        read_only=True,
         description="The bill impact of a modified load for a home.",
         method="POST",
         path=f"/v1/homes/{{{HOME_ID}}}/calculate/impact",
@@ -186,6 +200,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="price_signal",
+        read_only=True,
         description="A home's 15-minute price signal.",
         method="POST",
         path=f"{_HOME}/price_signal",
@@ -194,6 +209,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         name="battery_estimate",
+        read_only=True,
         description="A home's estimated annual battery savings.",
         method="POST",
         path=f"{_HOME}/battery/estimate_savings",
