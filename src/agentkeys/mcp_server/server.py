@@ -22,10 +22,11 @@ from mcp.server.session import ServerSession
 from starlette.requests import Request
 
 from agentkeys import __version__
-from agentkeys.errors import ErrorCode, FieldError, ValidationFailed
+from agentkeys.errors import ErrorCode, FieldError, ValidationFailed, echo
 from agentkeys.ids import new_request_id
 from agentkeys.mcp_server.api import Api, ApiAnswer, Origin
 from agentkeys.mcp_server.tools import CREDENTIAL_ID, TOOLS, TOOLS_BY_NAME, ToolSpec
+from agentkeys.redaction import redact
 
 INSTRUCTIONS = (
     "agentkeys: self-serve, sandbox-only API keys for AI agents, and the sandbox API they open. "
@@ -101,7 +102,7 @@ def build_server(api: Api, *, initial_key: str | None = None) -> Server[Any, Any
     async def call_tool(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         spec = TOOLS_BY_NAME.get(name)
         if spec is None:
-            return _local_error(f"No tool is named '{name}'.", field="name")
+            return _local_error(f"No tool is named '{echo(redact(name))}'.", field="name")
         try:
             return await run_tool(api, spec, dict(arguments), caller())
         except httpx.TransportError as error:
