@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agentkeys import __version__
@@ -50,6 +51,7 @@ from agentkeys.credentials.usage import CredentialUsage
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.discovery import routes as discovery_routes
+from agentkeys.mcp_server.http import MCP_PATH, McpEndpoint
 from agentkeys.ratelimit.limiter import memory_backend, redis_backend
 from agentkeys.sandbox.battery import routes as battery_routes
 from agentkeys.sandbox.bills import routes as bill_routes
@@ -161,7 +163,9 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await revocations.start()
         await usage.start()
-        yield
+        # The MCP sessions end before the services their tool calls use.
+        async with mcp.run():
+            yield
         # Before the engine goes: the uses recorded since the last flush are written now.
         await usage.close()
         await revocations.close()
@@ -248,6 +252,9 @@ def create_app(
     # Outermost: times every answer, the request middleware's own refusals included.
     app.add_middleware(RequestMetricsMiddleware)
     mount_routers(app, ROUTERS)
+    # MCP over streamable HTTP; its tools call this same app in process (api.py there).
+    mcp = McpEndpoint.in_process(app, app.state.context.verifier)
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     describe_openapi(
         app,
         credential_routes.OPENAPI_SCHEMAS,
