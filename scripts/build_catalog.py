@@ -238,6 +238,10 @@ def check_shape(plan: RawPlan) -> None:
     if not plan.periods or any(not tiers for tiers in plan.periods):
         raise Excluded("no energy rate structure")
     drop_unused_periods(plan)
+    if all(tier.price <= 0 for tiers in plan.periods for tier in tiers):
+        # A credit rider (URDB's "Residential Power Exchange" pays for every kWh), not a tariff:
+        # billed alone it would charge a home less than nothing for its energy.
+        raise Excluded("no positive energy price (a credit rider, not a tariff)")
     if len(plan.periods) > 10:
         raise Excluded("more than 10 periods")
     last_dropped = False
