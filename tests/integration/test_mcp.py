@@ -248,3 +248,25 @@ class TestPresentedKey:
         assert response.status_code == 401
         assert response.json()["error_code"] == code
         assert response.headers["www-authenticate"] == "Bearer"
+
+    @pytest.mark.parametrize(
+        ("header", "form"), [("authorization", "Bearer {}"), ("x-ws-api-key", "{}")]
+    )
+    async def test_a_key_header_sent_twice_is_no_key(
+        self, make_app: AppFactory, header: str, form: str
+    ) -> None:
+        # Read whole, never by the first line: a valid key beside another line authenticates no
+        # one.
+        async with client_for(make_app()) as http:
+            key = (await issue_credential(http))["credential"]
+            response = await http.post(
+                "/mcp",
+                headers=[
+                    (header, form.format(key)),
+                    (header, form.format("wsk_agent_other")),
+                    ("accept", "application/json, text/event-stream"),
+                ],
+                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            )
+        assert response.status_code == 401
+        assert response.json()["error_code"] == "AUTH_INVALID_API_KEY"

@@ -93,7 +93,9 @@ SINGLE_LINE_HEADERS = {'"content-length"', '"content-type"', "API_KEY_HEADER"}
 def test_no_multi_line_header_is_read_by_its_first_line_only() -> None:
     source = Path(__file__).parents[2] / "src" / "agentkeys"
     first_line_reads = set()
-    for path in source.rglob("*.py"):
+    # The client reads our server's answers, not what a client sent.
+    client = source / "client"
+    for path in (path for path in source.rglob("*.py") if client not in path.parents):
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if (
                 isinstance(node, ast.Call)

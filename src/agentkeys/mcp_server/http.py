@@ -89,10 +89,11 @@ class AgentKeyVerifier(TokenVerifier):
 
 
 def _bearer(headers: Headers) -> str | None:
-    authorization = headers.get("authorization")
+    # One Authorization line by now (KeyHeaderAsBearer joined them); read whole all the same.
+    authorization = ", ".join(headers.getlist("authorization")) or None
     if authorization is not None and authorization[:7].lower() == "bearer ":
         return authorization[7:]
-    return headers.get(API_KEY_HEADER)
+    return ", ".join(headers.getlist(API_KEY_HEADER)) or None
 
 
 class KeyHeaderAsBearer:
@@ -104,12 +105,16 @@ class KeyHeaderAsBearer:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             headers = Headers(scope=scope)
-            key = headers.get(API_KEY_HEADER)
-            if key is not None and "authorization" not in headers:
-                scope = {
-                    **scope,
-                    "headers": [*scope["headers"], (b"authorization", f"Bearer {key}".encode())],
-                }
+            # Every header read whole: a key sent on two lines is one value no key matches (the
+            # verifier refuses it), never the first line's key with the second ignored.
+            keys = headers.getlist(API_KEY_HEADER)
+            authorizations = headers.getlist("authorization")
+            if not authorizations and keys:
+                authorizations = [f"Bearer {', '.join(keys)}"]
+            if authorizations:
+                others = [(n, v) for n, v in scope["headers"] if n.lower() != b"authorization"]
+                joined = ", ".join(authorizations).encode("latin-1")
+                scope = {**scope, "headers": [*others, (b"authorization", joined)]}
         await self.app(scope, receive, send)
 
 
