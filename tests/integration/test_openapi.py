@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
+from openapi_spec_validator import validate
 
+from agentkeys.api.app import ROUTERS
 from tests.support.app import AppFactory, client_for
 
 SEED_SCHEMAS = {
@@ -15,6 +19,46 @@ SEED_SCHEMAS = {
     "AgentCredentialRevocationResponseDto",
     "ApiErrorEnvelopeDto",
 }
+
+
+# WattShift's own operationIds (docs/wattshift-sandbox-reference.md; createHome is named in its
+# removeHome description): an SDK generated from either document has the same method names.
+WATTSHIFT_OPERATION_IDS = {
+    ("post", "/v1/agent-credentials"): "requestAgentSandboxCredential",
+    ("post", "/v1/utility/get"): "getUtility",
+    ("post", "/v1/homes/create"): "createHome",
+    ("post", "/v1/homes/{id}/update"): "ClientHomeCompositeAuthController_updateHome_v1",
+    ("post", "/v1/homes/{id}/remove"): "removeHome",
+    ("post", "/v1/homes/bill/period"): "calculatePeriodBillWithHome",
+    ("post", "/v1/homes/{id}/price_signal"): "getHomePriceSignal",
+    ("post", "/v1/homes/{id}/battery/estimate_savings"): "estimateBatterySavings",
+    ("post", "/v1/feedback"): "submitFeedback",
+}
+# The scope each sandbox route needs, as CONTRACT.md §7 tables them (and the shipped policy).
+SCOPE_OF = {
+    "/v1/utility/get": ["utility:read"],
+    "/v1/homes/create": ["homes:write"],
+    "/v1/homes/{id}/update": ["homes:write"],
+    "/v1/homes/{id}/remove": ["homes:write"],
+    "/v1/homes/list": ["homes:read"],
+    "/v1/homes/{id}/get": ["homes:read"],
+    "/v1/homes/{id}/bill/monthly": ["bill_impact:read"],
+    "/v1/homes/{id}/bill/period": ["bill_impact:read"],
+    "/v1/homes/bill/period/rateplan/{ratePlanId}": ["bill_impact:read"],
+    "/v1/homes/{id}/price_signal": ["price_signal:read"],
+    "/v1/homes/{id}/battery/estimate_savings": ["battery:estimate"],
+    "/v1/feedback": ["feedback:write"],
+    "/v1/agent-credentials": [],
+    "/v1/agent-credentials/self": [],
+}
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
 
 
 @pytest.fixture
@@ -103,6 +147,90 @@ class TestOpenApi:
 
         assert response.status_code == 200
         assert "swagger" in response.text.lower()
+
+
+class TestCompleteDocument:
+    """Issue 12: a document an agent or an SDK generator can rely on alone."""
+
+    async def test_it_is_a_valid_openapi_document(self, openapi: dict[str, Any]) -> None:
+        validate(openapi)  # raises, naming the first violation
+
+    def test_every_route_names_its_operation_id_explicitly(self) -> None:
+        implicit = [
+            route.path
+            for router in ROUTERS
+            for route in router.routes
+            if isinstance(route, APIRoute) and route.operation_id is None
+        ]
+        assert implicit == []
+
+    async def test_operation_ids_are_unique_camel_case_or_wattshift_s(
+        self, openapi: dict[str, Any]
+    ) -> None:
+        ids = [operation["operationId"] for _, _, operation in operations(openapi)]
+
+        assert len(ids) == len(set(ids))
+        wattshift = set(WATTSHIFT_OPERATION_IDS.values())
+        for operation_id in set(ids) - wattshift:
+            assert re.fullmatch(r"[a-z][A-Za-z0-9]*", operation_id), operation_id
+
+    async def test_wattshift_s_operation_ids_are_used(self, openapi: dict[str, Any]) -> None:
+        for (method, path), operation_id in WATTSHIFT_OPERATION_IDS.items():
+            assert openapi["paths"][path][method]["operationId"] == operation_id, path
+
+    async def test_each_operation_states_its_required_scopes(self, openapi: dict[str, Any]) -> None:
+        for method, path, operation in operations(openapi):
+            assert "x-required-scopes" in operation, (method, path)
+            assert "**Required scope:**" in operation["description"], (method, path)
+        for path, scopes in SCOPE_OF.items():
+            (operation,) = openapi["paths"][path].values()
+            assert operation["x-required-scopes"] == scopes, path
+            for scope in scopes:
+                assert f"`{scope}`" in operation["description"], path
+
+    async def test_a_coarse_scope_is_named_where_it_grants_the_route(
+        self, openapi: dict[str, Any]
+    ) -> None:
+        create = openapi["paths"]["/v1/homes/create"]["post"]["description"]
+        battery = openapi["paths"]["/v1/homes/{id}/battery/estimate_savings"]["post"]
+        # homes = homes:read + homes:write; calculate = bill_impact:read + battery:estimate.
+        assert "`homes:write` or `homes`" in create
+        assert "`battery:estimate` or `calculate`" in battery["description"]
+
+    async def test_the_scope_catalog_is_in_the_document(self, openapi: dict[str, Any]) -> None:
+        catalog = openapi["info"]["x-scopes"]
+
+        assert set(catalog) == {
+            "utility:read",
+            "homes:read",
+            "homes:write",
+            "price_signal:read",
+            "bill_impact:read",
+            "battery:estimate",
+            "feedback:write",
+            "homes",
+            "calculate",
+        }
+        for name, entry in catalog.items():
+            assert entry["description"], name
+        assert catalog["homes"]["includes"] == ["homes:read", "homes:write"]
+        assert "getUtility" in catalog["utility:read"]["operations"]
+        assert "estimateBatterySavings" in catalog["calculate"]["operations"]
+        scheme = openapi["components"]["securitySchemes"]["WattShiftApiKey"]["description"]
+        assert "| `feedback:write` | Send feedback to the API team. |" in scheme
+
+    @pytest.mark.parametrize(
+        ("schema", "always_present"),
+        [
+            ("AgentCredentialResponseDto", {"outcome", "environment", "production_access"}),
+            ("AgentCredentialRevocationResponseDto", {"outcome", "production_access"}),
+            ("FeedbackReceivedDto", {"received"}),
+        ],
+    )
+    async def test_fields_always_present_are_required(
+        self, openapi: dict[str, Any], schema: str, always_present: set[str]
+    ) -> None:
+        assert always_present <= set(openapi["components"]["schemas"][schema]["required"])
 
 
 class TestTransportAnswers:

@@ -68,6 +68,7 @@ CredentialIdPath = Annotated[str, Path(alias="credentialId", max_length=128), St
 
 @router.get(
     "/credentials",
+    operation_id="listCredentials",
     summary="List credentials, newest first",
     response_model=AdminCredentialPageDto,
     responses=READ_ERRORS,
@@ -130,6 +131,7 @@ async def list_credentials(
 
 @router.post(
     "/credentials/revoke",
+    operation_id="revokeCredentials",
     summary="Revoke every active credential of an organization, an e-mail, or created before",
     response_model=AdminBulkRevocationDto,
     responses=error_responses(400, 401, 403, descriptions=DESCRIPTIONS),
@@ -145,6 +147,7 @@ async def revoke_credentials(
 
 @router.get(
     ONE,
+    operation_id="getCredential",
     summary="One credential, with the decision that issued it",
     response_model=AdminCredentialDetailDto,
     responses=ONE_ERRORS,
@@ -162,6 +165,7 @@ async def get_credential(
 
 @router.post(
     ONE + "/revoke",
+    operation_id="revokeCredential",
     summary="Revoke one credential",
     response_model=AdminCredentialDto,
     responses=ONE_ERRORS,
@@ -217,6 +221,7 @@ def _instant_or_none(text: str | None) -> datetime | None:
 
 @router.get(
     "/decisions",
+    operation_id="listDecisions",
     summary="The decision ledger, newest first",
     response_model=AdminDecisionPageDto,
     responses=READ_ERRORS,
@@ -277,6 +282,7 @@ class JsonLinesDocumented(JSONResponse):
 
 @router.get(
     "/decisions/export",
+    operation_id="exportDecisions",
     summary="Export the decision ledger as JSON Lines, oldest first",
     response_class=JsonLinesDocumented,
     responses={
@@ -319,6 +325,7 @@ async def export_decisions(
 
 @router.get(
     "/stats",
+    operation_id="getStats",
     summary="Decisions, credentials and revocations within a window",
     response_model=AdminStatsDto,
     responses=READ_ERRORS,

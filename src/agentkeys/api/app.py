@@ -242,6 +242,7 @@ def create_app(
             header_timeout_seconds=settings.header_timeout_seconds,
             body_timeout_seconds=settings.body_timeout_seconds,
         ),
+        catalog=issuing_policy.catalog,
     )
     return app
 

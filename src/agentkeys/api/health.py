@@ -26,6 +26,7 @@ class HealthDto(BaseModel):
 
 @router.get(
     "/healthz",
+    operation_id="getLiveness",
     response_model=HealthDto,
     summary="Liveness: the process answers",
     # Never an error of its own, but the transport's (405 for another method, 408, 431...).
@@ -37,6 +38,7 @@ async def healthz() -> HealthDto:
 
 @router.get(
     "/readyz",
+    operation_id="getReadiness",
     response_model=HealthDto,
     summary="Readiness: the database answers and its schema is at the current revision",
     responses=error_responses(503),

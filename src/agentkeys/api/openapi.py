@@ -1,16 +1,21 @@
-"""The OpenAPI description: the error answers every route documents, and the touch-ups that make
-the generated description true to the wire."""
+"""The OpenAPI description: the error answers every route documents, the scope each route
+requires (read from its guard) with the policy's scope catalog, and the touch-ups that make the
+generated description true to the wire."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
-from agentkeys.api.deps import API_KEY_HEADER
+from agentkeys.api.deps import API_KEY_HEADER, GUARD_SCOPES
 from agentkeys.api.errors import ApiErrorEnvelopeDto
+from agentkeys.credentials.policy import ScopeCatalog
 
 API_KEY_SCHEME = "WattShiftApiKey"
 ADMIN_KEY_SCHEME = "AdminKey"
@@ -79,19 +84,116 @@ def error_responses(
     }
 
 
+def guard_scopes(dependant: Dependant) -> tuple[str, ...] | None:
+    """The scopes the route's key guard (``require_scopes``) requires; None without a guard
+    (no agent key, or a key checked otherwise: revocation, the admin API)."""
+    guarded = GUARD_SCOPES.get(dependant.call)  # type: ignore[arg-type]
+    found = None if guarded is None else tuple(str(scope) for scope in guarded)
+    for sub in dependant.dependencies:
+        inner = guard_scopes(sub)
+        if inner is not None:
+            found = (*(found or ()), *inner)
+    return found
+
+
+def api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """The routes, those of included routers too (``include_router`` nests them)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        nested = getattr(route, "original_router", None)
+        if nested is not None:
+            yield from api_routes(nested.routes)
+
+
+def route_scopes(app: FastAPI) -> dict[tuple[str, str], tuple[str, ...] | None]:
+    """``(path, method)`` of each documented operation to the scopes its guard requires."""
+    return {
+        (route.path_format, method.lower()): guard_scopes(route.dependant)
+        for route in api_routes(app.routes)
+        if route.include_in_schema
+        for method in route.methods or ()
+    }
+
+
+def _granted_by(scope: str, catalog: ScopeCatalog) -> str:
+    aliases = [alias for alias, members in sorted(catalog.aliases.items()) if scope in members]
+    return f"`{scope}`" + "".join(f" or `{alias}`" for alias in aliases)
+
+
+def scope_paragraph(
+    scopes: tuple[str, ...] | None, operation: Mapping[str, Any], catalog: ScopeCatalog
+) -> str:
+    """The sentence each operation's description ends with: the scope it needs, or why none."""
+    if scopes:
+        needed = ", ".join(_granted_by(scope, catalog) for scope in scopes)
+        return f"**Required scope:** {needed} (an agent key in `{API_KEY_HEADER}`)."
+    if scopes is not None:
+        return f"**Required scope:** none: any valid agent key in `{API_KEY_HEADER}`."
+    schemes = {name for requirement in operation.get("security", []) for name in requirement}
+    if schemes == {ADMIN_KEY_SCHEME}:
+        return "**Required scope:** none: an operator's admin key (no agent key is accepted)."
+    if schemes:
+        return (
+            "**Required scope:** none: the credential's own key (any scope) or an operator's "
+            "admin key."
+        )
+    return "**Required scope:** none: no key is needed."
+
+
+def scope_catalog(
+    catalog: ScopeCatalog, operations: Mapping[str, tuple[str, ...]]
+) -> dict[str, dict[str, Any]]:
+    """``info.x-scopes``: every name a credential request may ask for (scopes and aliases) with
+    its description and the operationIds it unlocks."""
+    unlocks: dict[str, list[str]] = {}
+    for operation_id, scopes in operations.items():
+        for scope in scopes:
+            unlocks.setdefault(scope, []).append(operation_id)
+    described: dict[str, dict[str, Any]] = {
+        name: {"description": text, "operations": sorted(unlocks.get(name, []))}
+        for name, text in catalog.scopes.items()
+    }
+    for alias, members in catalog.aliases.items():
+        described[alias] = {
+            "description": "Alias: every scope of " + ", ".join(members) + ".",
+            "includes": list(members),
+            "operations": sorted({op for m in members for op in unlocks.get(m, [])}),
+        }
+    return described
+
+
+def scope_table(catalog: ScopeCatalog) -> str:
+    """The catalog as Markdown, for the descriptions people read in /docs and /redoc."""
+    rows = [f"| `{name}` | {text} |" for name, text in catalog.scopes.items()]
+    rows += [
+        f"| `{alias}` | Alias: " + ", ".join(f"`{m}`" for m in members) + ". |"
+        for alias, members in catalog.aliases.items()
+    ]
+    return "| Scope | Unlocks |\n|---|---|\n" + "\n".join(rows)
+
+
 def describe_openapi(
-    app: FastAPI, components: Mapping[str, dict[str, Any]], limits: TransportLimits
+    app: FastAPI,
+    components: Mapping[str, dict[str, Any]],
+    limits: TransportLimits,
+    *,
+    catalog: ScopeCatalog,
 ) -> None:
     """Make the generated OpenAPI true to the wire: our 400 envelope replaces FastAPI's 422, and
     bodies parsed after the guards (not FastAPI parameters) get their schemas, given by the
-    feature that declares them as ``components``."""
+    feature that declares them as ``components``. Each operation states the scope it requires
+    (``x-required-scopes`` and its description, both read from its guard), and the policy's
+    scope catalog is ``info.x-scopes`` and a table in the API key scheme's description."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
-            for operations in schema.get("paths", {}).values():
-                for operation in operations.values():
+            required = route_scopes(app)
+            unlocking: dict[str, tuple[str, ...]] = {}
+            for path, operations in schema.get("paths", {}).items():
+                for method, operation in operations.items():
                     responses = operation.get("responses", {})
                     responses.pop("422", None)
                     for status, description in limits.described().items():
@@ -101,13 +203,24 @@ def describe_openapi(
                     # declaring its own (the admin API's bearer key) keeps it.
                     if "401" in responses and "security" not in operation:
                         operation["security"] = [{API_KEY_SCHEME: []}]
+                    scopes = required.get((path, method))
+                    operation["x-required-scopes"] = list(scopes or ())
+                    unlocking[operation["operationId"]] = scopes or ()
+                    sentence = scope_paragraph(scopes, operation, catalog)
+                    described = operation.get("description")
+                    operation["description"] = (
+                        f"{described}\n\n{sentence}" if described else sentence
+                    )
             schema.setdefault("components", {}).setdefault("securitySchemes", {})[
                 API_KEY_SCHEME
             ] = {
                 "type": "apiKey",
                 "in": "header",
                 "name": API_KEY_HEADER,
-                "description": "An agent credential (wsk_agent_…) from POST /v1/agent-credentials.",
+                "description": "An agent credential (wsk_agent_…) from POST /v1/agent-credentials "
+                "(operationId `requestAgentSandboxCredential`). It holds the scopes it was "
+                "granted; each operation names the one it requires (`x-required-scopes`).\n\n"
+                + scope_table(catalog),
             }
             schema["components"]["securitySchemes"][ADMIN_KEY_SCHEME] = {
                 "type": "http",
@@ -121,6 +234,7 @@ def describe_openapi(
             schemas.update(components)
             info = schema.setdefault("info", {})
             info["description"] = info.get("description", "") + limits.paragraph()
+            info["x-scopes"] = scope_catalog(catalog, unlocking)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -52,6 +52,7 @@ OPENAPI_SCHEMAS = {
 
 @router.post(
     "",
+    operation_id="requestAgentSandboxCredential",
     summary="Request a sandbox-only agent credential",
     response_model=AgentCredentialResponseDto,
     response_model_exclude_none=True,
@@ -89,6 +90,7 @@ async def request_agent_credential(
 
 @router.get(
     "/self",
+    operation_id="getOwnAgentCredential",
     summary="Describe the credential presented in x-ws-api-key",
     response_model=AgentCredentialSelfResponseDto,
     responses=error_responses(401, 429),
@@ -99,8 +101,11 @@ async def describe_own_credential(credential: CurrentCredential, request: Reques
         credential_id=credential.id,
         scopes=list(credential.scopes),
         effective_scopes=sorted(credential.effective_scopes),
+        environment="sandbox",
+        production_access=False,
         created_at=format_instant(credential.created_at),
         expires_at=format_instant(credential.expires_at),
+        revocation_method="POST",
         revocation_path=revocation_path(credential.id),
         request_id=request_id_of(request),
     )
@@ -151,6 +156,7 @@ async def revocation_body(
 
 @router.post(
     "/{credentialId}/revoke",
+    operation_id="revokeAgentCredential",
     summary="Revoke a credential",
     response_model=AgentCredentialRevocationResponseDto,
     responses=error_responses(
@@ -184,6 +190,6 @@ async def revoke_agent_credential(
     admin key (`Authorization: Bearer wsk_admin_…`, role `admin`). Idempotent: revoking again
     answers `revoked` again; the first revocation's time, actor and reason are kept."""
     revoked = await service.revoke(target, reason=body.reason)
-    return AgentCredentialRevocationResponseDto(
-        credential_id=revoked, request_id=request_id, next_steps=REVOKED_NEXT_STEPS
+    return AgentCredentialRevocationResponseDto.revoked(
+        revoked, request_id=request_id, next_steps=REVOKED_NEXT_STEPS
     )

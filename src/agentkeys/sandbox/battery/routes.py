@@ -18,6 +18,7 @@ router = APIRouter(prefix="/v1/homes", tags=["battery"], route_class=JsonBodyRou
 
 @router.post(
     "/{id}/battery/estimate_savings",
+    operation_id="estimateBatterySavings",
     summary="Estimate a home's annual battery savings",
     response_model=BatteryEstimatedSavingsResponseDto,
     responses=error_responses(400, 401, 403, 404, 429, 503),

@@ -20,6 +20,7 @@ router = APIRouter(prefix="/v1/homes", tags=["bills"], route_class=JsonBodyRoute
 
 @router.post(
     "/{id}/bill/monthly",
+    operation_id="calculateMonthlyBill",
     summary="Calculate a home's bill for a calendar month",
     response_model=BillResponseDto,
     responses=error_responses(400, 401, 403, 404, 429),
@@ -35,6 +36,7 @@ async def monthly_bill(
 
 @router.post(
     "/{id}/bill/period",
+    operation_id="calculatePeriodBill",
     summary="Calculate a home's bill for a period",
     response_model=BillResponseDto,
     responses=error_responses(400, 401, 403, 404, 429),
@@ -49,6 +51,7 @@ async def period_bill(
 
 @router.post(
     "/bill/period",
+    operation_id="calculatePeriodBillWithHome",
     summary="Calculate a period bill for a home described inline",
     response_model=BillResponseDto,
     responses=error_responses(400, 401, 403, 429),
@@ -66,6 +69,7 @@ async def inline_home_period_bill(
 
 @router.post(
     "/bill/period/rateplan/{ratePlanId}",
+    operation_id="calculatePeriodBillForRatePlan",
     summary="Quote a bill under a rate plan, without a home",
     response_model=BillResponseDto,
     responses=error_responses(400, 401, 403, 404, 429),

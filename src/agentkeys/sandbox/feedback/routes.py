@@ -17,6 +17,7 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"], route_class=JsonBod
 
 @router.post(
     "",
+    operation_id="submitFeedback",
     status_code=201,
     summary="Send feedback about the API",
     response_model=FeedbackReceivedDto,

@@ -104,15 +104,19 @@ class FeedbackFollowUpDto(BaseModel):
 
 
 class FeedbackReceivedDto(BaseModel):
-    feedback_id: str
-    received: Literal[True] = True
-    follow_up: FeedbackFollowUpDto
+    """WattShift's FeedbackResponseDto: the feedback is stored."""
+
+    feedback_id: str = Field(description="The stored feedback's id (ws_feedback_…).")
+    # Always present, so required (no default).
+    received: Literal[True] = Field(description="Always true.")
+    follow_up: FeedbackFollowUpDto = Field(description="Whether and how a person will reply.")
 
     @classmethod
     def acknowledging(cls, feedback: CreateFeedbackDto, *, feedback_id: str) -> FeedbackReceivedDto:
         contact = feedback.contact if feedback.wants_reply else None
         return cls(
             feedback_id=feedback_id,
+            received=True,
             follow_up=FeedbackFollowUpDto(
                 requested=contact is not None,
                 contact_method=(contact.preferred_contact or "email") if contact else None,

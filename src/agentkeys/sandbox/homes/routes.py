@@ -21,6 +21,7 @@ router = APIRouter(prefix="/v1/homes", tags=["homes"], route_class=JsonBodyRoute
 
 @router.post(
     "/create",
+    operation_id="createHome",
     status_code=201,
     summary="Create a home",
     response_model=ClientHomeDto,
@@ -45,6 +46,7 @@ async def create_home(
 
 @router.post(
     "/solar/create",
+    operation_id="createHomeSolar",
     status_code=201,
     summary="Create (or replace) a home's solar system",
     response_model=CreateSolarResponseDto,
@@ -65,6 +67,7 @@ async def create_solar(
 
 @router.post(
     "/list",
+    operation_id="listHomes",
     summary="List this credential's homes",
     response_model=list[ClientHomeDto],
     responses=error_responses(400, 401, 403, 429),
@@ -82,6 +85,7 @@ async def list_homes(
 
 @router.post(
     "/{id}/get",
+    operation_id="getHome",
     summary="Get one home",
     response_model=ClientHomeDto,
     responses=error_responses(401, 403, 404, 429),
@@ -95,6 +99,7 @@ async def get_home(
 
 @router.post(
     "/{id}/update",
+    operation_id="ClientHomeCompositeAuthController_updateHome_v1",
     summary="Update a home",
     response_model=ClientHomeDto,
     responses=error_responses(400, 401, 403, 404, 429),
@@ -120,6 +125,7 @@ async def update_home(
 
 @router.post(
     "/{id}/remove",
+    operation_id="removeHome",
     summary="Remove a home",
     response_model=ClientHomeDto,
     responses=error_responses(401, 403, 404, 429),

@@ -44,6 +44,7 @@ def _answer(priced: PricedImpact, *, debug: bool) -> ImpactResponseDto:
 
 @router.post(
     "/homes/{id}/calculate/impact",
+    operation_id="calculateHomeImpact",
     summary="Calculate the bill impact of a modified load for a home",
     response_model=ImpactResponseDto,
     responses=error_responses(400, 401, 403, 404, 429),
@@ -63,6 +64,7 @@ async def home_impact(
 
 @router.post(
     "/calculate/impact",
+    operation_id="calculateImpact",
     summary="Calculate a bill impact under a rate plan at a ZIP code, without a home",
     response_model=ImpactResponseDto,
     responses=error_responses(400, 401, 403, 429),

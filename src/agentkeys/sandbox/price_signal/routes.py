@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1/homes", tags=["price signal"], route_class=JsonBo
 
 @router.post(
     "/{id}/price_signal",
+    operation_id="getHomePriceSignal",
     summary="Get a home's 15-minute price signal",
     response_model=GetPriceSignalResponseDto,
     responses=error_responses(400, 401, 403, 404, 429),
@@ -49,6 +50,7 @@ async def get_price_signal(
 
 @router.post(
     "/{id}/price_signal/open_adr",
+    operation_id="getHomePriceSignalOpenAdr",
     summary="Get a home's 15-minute price signal as an OpenADR 3.0 event",
     response_model=OpenAdrEventDto,
     responses=error_responses(400, 401, 403, 404, 429),

@@ -23,6 +23,7 @@ UTILITY_LIST = TypeAdapter(list[UtilityDto])
 
 @router.post(
     "/get",
+    operation_id="getUtility",
     summary="List utilities and rate plans for a ZIP code, a place or an id",
     response_model=list[UtilityDto],
     responses=error_responses(400, 401, 403, 429),
