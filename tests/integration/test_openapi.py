@@ -12,6 +12,8 @@ from openapi_spec_validator import validate
 
 from agentkeys.api.app import ROUTERS
 from tests.support.app import AppFactory, client_for
+from tests.support.catalog import E_TOU_C
+from tests.support.factories import create_home, key_with
 
 SEED_SCHEMAS = {
     "CreateAgentCredentialRequestDto",
@@ -283,6 +285,93 @@ class TestCompleteDocument:
         self, openapi: dict[str, Any], schema: str, always_present: set[str]
     ) -> None:
         assert always_present <= set(openapi["components"]["schemas"][schema]["required"])
+
+
+class TestExamples:
+    """Every request body has an example, and every example is a request this server grants:
+    an agent copying one gets an answer, not a 400."""
+
+    async def test_every_request_body_has_an_example(self, openapi: dict[str, Any]) -> None:
+        for method, path, operation in operations(openapi):
+            if "requestBody" in operation:
+                content = operation["requestBody"]["content"]["application/json"]
+                assert content.get("examples") or content.get("example"), (method, path)
+
+    async def test_each_credential_outcome_has_its_example(self, openapi: dict[str, Any]) -> None:
+        ok = openapi["paths"]["/v1/agent-credentials"]["post"]["responses"]["200"]
+        examples = ok["content"]["application/json"]["examples"]
+        by_outcome: dict[str, set[str]] = {}
+        for example in examples.values():
+            answer = example["value"]
+            shape = {
+                name
+                for name in ("missing_fields", "unknown_scopes", "unclear_fields")
+                if answer.get(name)
+            }
+            by_outcome.setdefault(answer["outcome"], set()).update(shape)
+            # What the contract says every answer holds.
+            assert answer["environment"] == "sandbox"
+            assert answer["production_access"] is False
+
+        assert set(by_outcome) == {"issued", "needs_more_info", "rate_limited", "production_denied"}
+        # Each needs_more_info shape: a missing field, an unknown scope, an unclear field.
+        assert by_outcome["needs_more_info"] == {
+            "missing_fields",
+            "unknown_scopes",
+            "unclear_fields",
+        }
+
+    async def test_every_error_answer_has_example_envelopes(self, openapi: dict[str, Any]) -> None:
+        for method, path, operation in operations(openapi):
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")) and "/decisions/export" not in path:
+                    examples = response["content"]["application/json"]["examples"]
+                    for example in examples.values():
+                        envelope = example["value"]
+                        assert {"request_id", "error_code", "message"} <= set(envelope)
+                        assert envelope["error_code"] in response["description"] or (
+                            status == "405"
+                        ), (method, path, status)
+
+    async def test_every_sandbox_example_is_granted(
+        self, client: httpx.AsyncClient, openapi: dict[str, Any]
+    ) -> None:
+        headers = await key_with(
+            client,
+            "utility:read",
+            "homes",
+            "price_signal:read",
+            "calculate",
+            "feedback:write",
+        )
+        home = await create_home(client, headers, plan=E_TOU_C, zipcode="94107")
+        tried = 0
+        for method, path, operation in operations(openapi):
+            if not path.startswith(("/v1/homes", "/v1/utility", "/v1/calculate", "/v1/feedback")):
+                continue
+            if path == "/v1/homes/{id}/remove" or "requestBody" not in operation:
+                continue
+            url = path.replace("{id}", home["id"]).replace("{ratePlanId}", E_TOU_C)
+            content = operation["requestBody"]["content"]["application/json"]
+            for name, example in content["examples"].items():
+                body = example["value"]
+                if "homeId" in body:  # the legacy solar route names the home in its body
+                    body = {**body, "homeId": home["id"]}
+                response = await client.request(method, url, json=body, headers=headers)
+                assert response.status_code in {200, 201}, (path, name, response.text)
+                tried += 1
+        # 15 sandbox operations take a body, 6 of them with two examples: 15 + 6 = 21 requests.
+        assert tried == 21
+
+    async def test_credential_request_examples_are_issued(
+        self, client: httpx.AsyncClient, openapi: dict[str, Any]
+    ) -> None:
+        operation = openapi["paths"]["/v1/agent-credentials"]["post"]
+        for name, example in operation["requestBody"]["content"]["application/json"][
+            "examples"
+        ].items():
+            response = await client.post("/v1/agent-credentials", json=example["value"])
+            assert response.json()["outcome"] == "issued", (name, response.text)
 
 
 class TestTransportAnswers:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.convertors import StringConvertor, register_url_convertor
 
@@ -63,6 +63,19 @@ READ_ERRORS = error_responses(400, 401, 403, descriptions=DESCRIPTIONS)
 ONE_ERRORS = error_responses(400, 401, 403, 404, descriptions=DESCRIPTIONS)
 
 QueryText = Annotated[str, NonBlank, Storable]
+BULK_REVOKE_EXAMPLES = {
+    "organization": {
+        "summary": "Every active key of an organization",
+        "value": {"organization": "Example Energy Co", "reason": "Leaked in a public repository"},
+    },
+    "before": {
+        "summary": "Every active key created before an instant",
+        "value": {"created_before": "2026-03-01T00:00:00Z", "reason": "Secret rotation"},
+    },
+}
+REVOKE_EXAMPLES = {
+    "example": {"summary": "Revoke one key", "value": {"reason": "Reported as leaked"}}
+}
 CredentialIdPath = Annotated[str, Path(alias="credentialId", max_length=128), Storable]
 
 
@@ -138,7 +151,9 @@ async def list_credentials(
     openapi_extra=SECURITY,
 )
 async def revoke_credentials(
-    admin: RevokingAdmin, body: AdminBulkRevokeRequestDto, service: AdminCredentialServiceDep
+    admin: RevokingAdmin,
+    body: Annotated[AdminBulkRevokeRequestDto, Body(openapi_examples=BULK_REVOKE_EXAMPLES)],
+    service: AdminCredentialServiceDep,
 ) -> AdminBulkRevocationDto:
     """Exactly one selector. Each revoked key is refused at once on every replica. Credentials
     already revoked or expired are left as they are (and not counted)."""
@@ -173,7 +188,7 @@ async def get_credential(
 )
 async def revoke_credential(
     admin: RevokingAdmin,
-    body: AdminRevokeRequestDto,
+    body: Annotated[AdminRevokeRequestDto, Body(openapi_examples=REVOKE_EXAMPLES)],
     service: AdminCredentialServiceDep,
     credential_id: CredentialIdPath,
 ) -> AdminCredentialDto:

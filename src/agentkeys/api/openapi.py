@@ -40,6 +40,86 @@ _DESCRIPTIONS = {
 
 COMMON = (405, 408, 413, 415, 431, 500, 503)
 
+_REQUEST_ID = "ws_request_123456789"
+# One example envelope per error code a status answers (``error_responses`` attaches them).
+_ERROR_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
+    400: {
+        "VALIDATION_FAILED": {
+            "message": "The request is invalid: 1 field(s) failed validation.",
+            "recovery_action": "Fix the fields named in field_errors and retry.",
+            "field_errors": [{"field": "zipcode", "message": "zipcode is invalid"}],
+        }
+    },
+    401: {
+        "AUTH_MISSING_API_KEY": {
+            "message": "Missing x-ws-api-key header.",
+            "recovery_action": "Provide the x-ws-api-key header.",
+        },
+        "AUTH_INVALID_API_KEY": {
+            "message": "The x-ws-api-key header is not a valid key.",
+            "recovery_action": "Send the key exactly as issued, or request a new one.",
+        },
+        "AUTH_EXPIRED_CREDENTIAL": {
+            "message": "This credential has expired.",
+            "recovery_action": "Request a new credential: POST /v1/agent-credentials.",
+        },
+        "AUTH_REVOKED_CREDENTIAL": {
+            "message": "This credential was revoked.",
+            "recovery_action": "Request a new credential: POST /v1/agent-credentials.",
+        },
+    },
+    403: {
+        "AUTH_INSUFFICIENT_SCOPE": {
+            "message": "This credential lacks the scope 'homes:write' needed for this route.",
+            "recovery_action": "Request a credential with the scope homes:write.",
+        },
+        "FORBIDDEN": {
+            "message": "This admin key has the role viewer, which may not revoke.",
+            "recovery_action": "Use an admin key of the role admin.",
+        },
+    },
+    404: {"NOT_FOUND": {"message": "No home ws_home_123456789 of this credential."}},
+    405: {"METHOD_NOT_ALLOWED": {"message": "Method GET is not allowed here; allowed: POST."}},
+    408: {"VALIDATION_FAILED": {"message": "The request was not received in time."}},
+    413: {"VALIDATION_FAILED": {"message": "The body is larger than the server accepts."}},
+    415: {"VALIDATION_FAILED": {"message": "The body must be application/json."}},
+    431: {"VALIDATION_FAILED": {"message": "The request head is too large."}},
+    429: {
+        "RATE_LIMITED": {
+            "message": "This credential may make 600 requests per 60 seconds.",
+            "recovery_action": "Retry after retry_after_seconds (also the Retry-After header).",
+            "retry_after_seconds": 12,
+        }
+    },
+    500: {
+        "INTERNAL_ERROR": {
+            "message": "An internal error occurred.",
+            "recovery_action": "Retry; if it persists, send the request_id to /v1/feedback.",
+        }
+    },
+    503: {
+        "SERVICE_UNAVAILABLE": {
+            "message": "The service's database is unavailable.",
+            "recovery_action": "Retry in a few seconds.",
+            "retry_after_seconds": 5,
+        }
+    },
+}
+
+
+def error_examples(status: int, description: str) -> dict[str, dict[str, Any]]:
+    """The ``examples`` of an error answer: one envelope per code its description names (every
+    code of the status when it names none)."""
+    known = _ERROR_EXAMPLES[status]
+    named = [code for code in known if code in description] or list(known)
+    return {
+        code: {
+            "summary": code,
+            "value": {"request_id": _REQUEST_ID, "error_code": code, **known[code]},
+        }
+        for code in named
+    }
+
 
 @dataclass(frozen=True, slots=True)
 class TransportLimits:
@@ -79,7 +159,13 @@ def error_responses(
     ``descriptions`` replaces the usual text of some (what a 403 means on this route)."""
     described = {**_DESCRIPTIONS, **(descriptions or {})}
     return {
-        status: {"model": ApiErrorEnvelopeDto, "description": described[status]}
+        status: {
+            "model": ApiErrorEnvelopeDto,
+            "description": described[status],
+            "content": {
+                "application/json": {"examples": error_examples(status, described[status])}
+            },
+        }
         for status in sorted({*statuses, *COMMON})
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Request, Response
 
 from agentkeys.api.context import note_credential, request_id_of
 from agentkeys.api.deps import (
@@ -23,6 +23,13 @@ from agentkeys.credentials.deps import (
     RevokingAdminDep,
     limit_failed_revocations,
     limit_revocations_of,
+)
+from agentkeys.credentials.examples import (
+    REQUEST_EXAMPLES,
+    RESPONSE_EXAMPLES,
+    REVOCATION_EXAMPLE,
+    REVOCATION_REQUEST_EXAMPLES,
+    SELF_EXAMPLE,
 )
 from agentkeys.credentials.policy import RateLimited
 from agentkeys.credentials.schemas import (
@@ -56,12 +63,15 @@ OPENAPI_SCHEMAS = {
     summary="Request a sandbox-only agent credential",
     response_model=AgentCredentialResponseDto,
     response_model_exclude_none=True,
-    responses=error_responses(400),
+    responses={
+        **error_responses(400),
+        200: {"content": {"application/json": {"examples": RESPONSE_EXAMPLES}}},
+    },
     response_description="Sandbox credential issuance outcome.",
 )
 async def request_agent_credential(
     *,
-    body: CreateAgentCredentialRequestDto,
+    body: Annotated[CreateAgentCredentialRequestDto, Body(openapi_examples=REQUEST_EXAMPLES)],
     service: CredentialServiceDep,
     request_id: RequestIdDep,
     address: ClientAddressDep,
@@ -93,7 +103,10 @@ async def request_agent_credential(
     operation_id="getOwnAgentCredential",
     summary="Describe the credential presented in x-ws-api-key",
     response_model=AgentCredentialSelfResponseDto,
-    responses=error_responses(401, 429),
+    responses={
+        **error_responses(401, 429),
+        200: {"content": {"application/json": {"example": SELF_EXAMPLE}}},
+    },
 )
 async def describe_own_credential(credential: CurrentCredential, request: Request) -> Response:
     """Any valid key may ask what it is: its id, scopes and lifetime. Never the secret."""
@@ -166,7 +179,8 @@ async def revocation_body(
         404,
         429,
         descriptions={403: "FORBIDDEN: the admin key has the role viewer, which may not revoke."},
-    ),
+    )
+    | {200: {"content": {"application/json": {"example": REVOCATION_EXAMPLE}}}},
     openapi_extra={
         # The credential's own key, or an operator's admin key.
         "security": [{API_KEY_SCHEME: []}, {ADMIN_KEY_SCHEME: []}],
@@ -174,7 +188,8 @@ async def revocation_body(
             "required": False,
             "content": {
                 "application/json": {
-                    "schema": {"$ref": "#/components/schemas/RevokeAgentCredentialRequestDto"}
+                    "schema": {"$ref": "#/components/schemas/RevokeAgentCredentialRequestDto"},
+                    "examples": REVOCATION_REQUEST_EXAMPLES,
                 }
             },
         },

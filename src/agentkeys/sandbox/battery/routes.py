@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.battery.deps import BatteryEstimator, BatteryServiceDep
 from agentkeys.sandbox.battery.schemas import (
     BatteryAnnualEstimatedSavingsRequestDto,
@@ -25,7 +28,9 @@ router = APIRouter(prefix="/v1/homes", tags=["battery"], route_class=JsonBodyRou
 )
 async def estimate_battery_savings(
     home_id: HomeId,
-    body: BatteryAnnualEstimatedSavingsRequestDto,
+    body: Annotated[
+        BatteryAnnualEstimatedSavingsRequestDto, Body(openapi_examples=examples.BATTERY)
+    ],
     credential: BatteryEstimator,
     service: BatteryServiceDep,
 ) -> BatteryEstimatedSavingsResponseDto:

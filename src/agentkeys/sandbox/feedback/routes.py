@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from agentkeys.api.deps import ClientNetworkDep, JsonBodyRoute, RequestIdDep
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.feedback.deps import FeedbackServiceDep, FeedbackWriter
 from agentkeys.sandbox.feedback.schemas import (
     CreateFeedbackDto,
@@ -24,7 +27,7 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"], route_class=JsonBod
     responses=error_responses(400, 401, 403, 429),
 )
 async def send_feedback(
-    body: CreateFeedbackDto,
+    body: Annotated[CreateFeedbackDto, Body(openapi_examples=examples.FEEDBACK)],
     credential: FeedbackWriter,
     service: FeedbackServiceDep,
     request_id: RequestIdDep,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from agentkeys.api.deps import ClientNetworkDep, JsonBodyRoute
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.homes.deps import HomeId, HomeReader, HomeServiceDep, HomeWriter
 from agentkeys.sandbox.homes.schemas import (
     ClientHomeDto,
@@ -28,7 +31,7 @@ router = APIRouter(prefix="/v1/homes", tags=["homes"], route_class=JsonBodyRoute
     responses=error_responses(400, 401, 403, 429),
 )
 async def create_home(
-    body: CreateClientHomeDto,
+    body: Annotated[CreateClientHomeDto, Body(openapi_examples=examples.CREATE_HOME)],
     credential: HomeWriter,
     service: HomeServiceDep,
     network: ClientNetworkDep,
@@ -53,7 +56,7 @@ async def create_home(
     responses=error_responses(400, 401, 403, 404, 429),
 )
 async def create_solar(
-    body: CreateSolarDto,
+    body: Annotated[CreateSolarDto, Body(openapi_examples=examples.CREATE_SOLAR)],
     credential: HomeWriter,
     service: HomeServiceDep,
     network: ClientNetworkDep,
@@ -73,7 +76,9 @@ async def create_solar(
     responses=error_responses(400, 401, 403, 429),
 )
 async def list_homes(
-    credential: HomeReader, service: HomeServiceDep, body: ListHomesRequestDto | None = None
+    credential: HomeReader,
+    service: HomeServiceDep,
+    body: Annotated[ListHomesRequestDto | None, Body(openapi_examples=examples.LIST_HOMES)] = None,
 ) -> list[ClientHomeDto]:
     """The homes this credential created, oldest first. No body: all of them (at most 100).
     Optional paging: `{"pageSize": 20, "pageNumber": 2}`; a page shorter than `pageSize` is the
@@ -106,7 +111,7 @@ async def get_home(
 )
 async def update_home(
     home_id: HomeId,
-    body: UpdateClientHomeDto,
+    body: Annotated[UpdateClientHomeDto, Body(openapi_examples=examples.UPDATE_HOME)],
     credential: HomeWriter,
     service: HomeServiceDep,
     network: ClientNetworkDep,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.bills.schemas import BillResponseDto
 from agentkeys.sandbox.homes.deps import HomeId
 from agentkeys.sandbox.impact.deps import ImpactReader, ImpactServiceDep
@@ -50,7 +53,10 @@ def _answer(priced: PricedImpact, *, debug: bool) -> ImpactResponseDto:
     responses=error_responses(400, 401, 403, 404, 429),
 )
 async def home_impact(
-    home_id: HomeId, body: HomeImpactRequestDto, credential: ImpactReader, service: ImpactServiceDep
+    home_id: HomeId,
+    body: Annotated[HomeImpactRequestDto, Body(openapi_examples=examples.HOME_IMPACT)],
+    credential: ImpactReader,
+    service: ImpactServiceDep,
 ) -> ImpactResponseDto:
     """The period bill's body (`usage`, optional `export`, `startDate`, `endDate`: one array of
     96 quarter-hour kWh per day from `startDate` up to, not including, `endDate`) plus
@@ -70,7 +76,9 @@ async def home_impact(
     responses=error_responses(400, 401, 403, 429),
 )
 async def impact(
-    body: ImpactRequestDto, _credential: ImpactReader, service: ImpactServiceDep
+    body: Annotated[ImpactRequestDto, Body(openapi_examples=examples.IMPACT)],
+    _credential: ImpactReader,
+    service: ImpactServiceDep,
 ) -> ImpactResponseDto:
     """`ratePlanId` and `zipcode` (served by the plan's utility), `startDate`, `endDate`. The
     baseline is `usage` (and `export`) as sent, or with `useDefaultUsage: true` the sandbox's

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body
 
 from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.homes.deps import HomeId
 from agentkeys.sandbox.price_signal.deps import PriceReader, PriceSignalServiceDep
 from agentkeys.sandbox.price_signal.open_adr import OpenAdrEventDto
@@ -31,7 +32,9 @@ async def get_price_signal(
     home_id: HomeId,
     credential: PriceReader,
     service: PriceSignalServiceDep,
-    body: Annotated[GetPriceSignalRequestDto | None, Body()] = None,
+    body: Annotated[
+        GetPriceSignalRequestDto | None, Body(openapi_examples=examples.PRICE_SIGNAL)
+    ] = None,
 ) -> GetPriceSignalResponseDto:
     """Import and export $/kWh per quarter-hour from the home's rate plan, for `startTime` to
     `endTime` (both or neither; default the next 24 hours, at most 31 days). A time without an
@@ -59,7 +62,9 @@ async def get_price_signal_open_adr(
     home_id: HomeId,
     credential: PriceReader,
     service: PriceSignalServiceDep,
-    body: Annotated[GetPriceSignalRequestDto | None, Body()] = None,
+    body: Annotated[
+        GetPriceSignalRequestDto | None, Body(openapi_examples=examples.PRICE_SIGNAL)
+    ] = None,
 ) -> OpenAdrEventDto:
     """The prices of `/price_signal` for the same body, as an OpenADR 3.0 `event`: one interval per
     quarter-hour (ids from 0, each `PT15M` from the event's `intervalPeriod.start`), each with a
