@@ -209,6 +209,21 @@ class TestCompleteDocument:
     async def test_it_is_a_valid_openapi_document(self, openapi: dict[str, Any]) -> None:
         validate(openapi)  # raises, naming the first violation
 
+    async def test_every_field_and_parameter_is_described(self, openapi: dict[str, Any]) -> None:
+        undescribed = [
+            f"{name}.{field}"
+            for name, schema in openapi["components"]["schemas"].items()
+            for field, described in schema.get("properties", {}).items()
+            if not described.get("description")
+        ]
+        undescribed += [
+            f"{operation['operationId']}({parameter['name']})"
+            for _, _, operation in operations(openapi)
+            for parameter in operation.get("parameters", [])
+            if not parameter.get("description")
+        ]
+        assert undescribed == []
+
     def test_every_route_names_its_operation_id_explicitly(self) -> None:
         implicit = [
             route.path

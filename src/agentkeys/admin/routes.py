@@ -76,7 +76,11 @@ BULK_REVOKE_EXAMPLES = {
 REVOKE_EXAMPLES = {
     "example": {"summary": "Revoke one key", "value": {"reason": "Reported as leaked"}}
 }
-CredentialIdPath = Annotated[str, Path(alias="credentialId", max_length=128), Storable]
+CredentialIdPath = Annotated[
+    str,
+    Path(alias="credentialId", max_length=128, description="A credential id (ws_agent_cred_…)."),
+    Storable,
+]
 
 
 @router.get(
@@ -107,7 +111,9 @@ async def list_credentials(
             description="Its quota identity: case, +tags and Gmail dots do not matter.",
         ),
     ] = None,
-    status: Annotated[CredentialStatus | None, Query()] = None,
+    status: Annotated[
+        CredentialStatus | None, Query(description="Only credentials in this state now.")
+    ] = None,
     scope: Annotated[
         QueryText | None,
         Query(
@@ -127,7 +133,7 @@ async def list_credentials(
     cursor: Annotated[
         QueryText | None, Query(max_length=512, description="next_cursor of the previous page.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page, 1-200.")] = 50,
 ) -> AdminCredentialPageDto:
     """Every credential matching all the filters given, newest first, a page at a time."""
     response.headers["Cache-Control"] = "no-store"
@@ -213,7 +219,9 @@ EmailQuery = Annotated[
         max_length=320, description="Its quota identity: case, +tags and Gmail dots do not matter."
     ),
 ]
-OutcomeQuery = Annotated[DecisionOutcome | None, Query()]
+OutcomeQuery = Annotated[
+    DecisionOutcome | None, Query(description="Only decisions with this outcome.")
+]
 AddressQuery = Annotated[
     QueryText | None,
     Query(
@@ -256,7 +264,7 @@ async def list_decisions(
     cursor: Annotated[
         QueryText | None, Query(max_length=512, description="next_cursor of the previous page.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page, 1-200.")] = 50,
 ) -> AdminDecisionPageDto:
     """Every issuance decision matching all the filters given, whatever its outcome: the
     request as sent (never a secret) and what the answer said. A page at a time."""

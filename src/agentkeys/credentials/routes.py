@@ -47,7 +47,9 @@ router = APIRouter(
     prefix="/v1/agent-credentials", tags=["agent credentials"], route_class=JsonBodyRoute
 )
 
-CredentialIdPath = Annotated[str, Path(alias="credentialId")]
+CredentialIdPath = Annotated[
+    str, Path(alias="credentialId", description="The credential to revoke (ws_agent_cred_…).")
+]
 # Revoke parses its body after the guards, so FastAPI does not see it: its schema is declared
 # here and added to the description's components by ``api.openapi``.
 OPENAPI_SCHEMAS = {
