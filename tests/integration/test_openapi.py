@@ -301,6 +301,16 @@ class TestCompleteDocument:
     ) -> None:
         assert always_present <= set(openapi["components"]["schemas"][schema]["required"])
 
+    async def test_answers_written_whole_require_every_field(self, openapi: dict[str, Any]) -> None:
+        schemas = openapi["components"]["schemas"]
+        for name in ("ClientHomeDto", "BillResponseDto", "AgentCredentialSelfResponseDto"):
+            assert set(schemas[name]["required"]) == set(schemas[name]["properties"]), name
+        # The issuance answer omits what its outcome does not carry; requests keep defaults.
+        issued_only = {"credential", "credential_id", "expires_at", "retry_after_seconds"}
+        assert not issued_only & set(schemas["AgentCredentialResponseDto"]["required"])
+        assert "detailLevel" not in schemas["UtilityRequestDTO"].get("required", [])
+        assert "recovery_action" not in schemas["ApiErrorEnvelopeDto"]["required"]
+
 
 class TestExamples:
     """Every request body has an example, and every example is a request this server grants:

@@ -192,6 +192,16 @@ def api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
             yield from api_routes(nested.routes)
 
 
+def sparse_answers(app: FastAPI) -> set[tuple[str, str]]:
+    """``(path, method)`` of the operations whose answers omit null fields."""
+    return {
+        (route.path_format, method.lower())
+        for route in api_routes(app.routes)
+        if route.include_in_schema and route.response_model_exclude_none
+        for method in route.methods or ()
+    }
+
+
 def route_scopes(app: FastAPI) -> dict[tuple[str, str], tuple[str, ...] | None]:
     """``(path, method)`` of each documented operation to the scopes its guard requires."""
     return {
@@ -259,6 +269,57 @@ def scope_table(catalog: ScopeCatalog) -> str:
     return "| Scope | Unlocks |\n|---|---|\n" + "\n".join(rows)
 
 
+def _refs(node: Any) -> set[str]:
+    """The component names a part of the document refers to."""
+    if isinstance(node, dict):
+        found = set()
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                found.add(value.rsplit("/", 1)[-1])
+            else:
+                found |= _refs(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_refs(item) for item in node)) if node else set()
+    return set()
+
+
+def _closure(names: set[str], schemas: Mapping[str, Any]) -> set[str]:
+    reached, todo = set(), set(names)
+    while todo:
+        name = todo.pop()
+        if name not in reached and name in schemas:
+            reached.add(name)
+            todo |= _refs(schemas[name])
+    return reached
+
+
+def require_written_fields(schema: dict[str, Any], sparse: set[tuple[str, str]]) -> None:
+    """Every field of a success answer is written (null included), except on the operations in
+    ``sparse`` (``response_model_exclude_none``): a schema reached only from those answers gets
+    every property ``required``, so generated clients need not treat them as optional. A schema
+    also used in a request keeps its own ``required`` (a request may omit defaults)."""
+    schemas = schema.get("components", {}).get("schemas", {})
+    inputs: set[str] = set()
+    written: set[str] = set()
+    omitting: set[str] = set()
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            inputs |= _refs(operation.get("requestBody", {}))
+            inputs |= _refs(operation.get("parameters", []))
+            successes = {
+                status: answer
+                for status, answer in operation.get("responses", {}).items()
+                if status.startswith("2")
+            }
+            (omitting if (path, method) in sparse else written).update(_refs(successes))
+    always = _closure(written, schemas) - _closure(inputs, schemas) - _closure(omitting, schemas)
+    for name in always:
+        properties = schemas[name].get("properties")
+        if properties:
+            schemas[name]["required"] = list(properties)
+
+
 def describe_openapi(
     app: FastAPI,
     components: Mapping[str, dict[str, Any]],
@@ -318,6 +379,7 @@ def describe_openapi(
             schemas.pop("HTTPValidationError", None)
             schemas.pop("ValidationError", None)
             schemas.update(components)
+            require_written_fields(schema, sparse_answers(app))
             info = schema.setdefault("info", {})
             info["description"] = info.get("description", "") + limits.paragraph()
             info["x-scopes"] = scope_catalog(catalog, unlocking)
