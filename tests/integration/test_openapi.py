@@ -287,6 +287,7 @@ class TestCompleteDocument:
         assert "estimateBatterySavings" in catalog["calculate"]["operations"]
         scheme = openapi["components"]["securitySchemes"]["WattShiftApiKey"]["description"]
         assert "| `feedback:write` | Send feedback to the API team. |" in scheme
+        assert "| `homes` | Alias: `homes:read`, `homes:write`. |" in openapi["info"]["description"]
 
     @pytest.mark.parametrize(
         ("schema", "always_present"),

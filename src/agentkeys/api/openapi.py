@@ -381,7 +381,14 @@ def describe_openapi(
             schemas.update(components)
             require_written_fields(schema, sparse_answers(app))
             info = schema.setdefault("info", {})
-            info["description"] = info.get("description", "") + limits.paragraph()
+            info["description"] = (
+                info.get("description", "")
+                + limits.paragraph()
+                + "\n\n**Scopes.** Each operation names the scope it requires (in its "
+                "description and as `x-required-scopes`); `info.x-scopes` lists every scope and "
+                "alias a credential request may ask for, with the operationIds it unlocks.\n\n"
+                + scope_table(catalog)
+            )
             info["x-scopes"] = scope_catalog(catalog, unlocking)
             app.openapi_schema = schema
         return app.openapi_schema
