@@ -269,6 +269,22 @@ def scope_table(catalog: ScopeCatalog) -> str:
     return "| Scope | Unlocks |\n|---|---|\n" + "\n".join(rows)
 
 
+def share_error_examples(schema: dict[str, Any]) -> None:
+    """Each error example once, in ``components.examples``, referred to by every operation:
+    written out per operation they would be a quarter of the document."""
+    shared = schema.setdefault("components", {}).setdefault("examples", {})
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, answer in operation.get("responses", {}).items():
+                if not status.startswith(("4", "5")):
+                    continue
+                examples = answer.get("content", {}).get("application/json", {}).get("examples")
+                for code, example in (examples or {}).items():
+                    name = f"{code}_{status}"
+                    if shared.setdefault(name, example) == example:
+                        examples[code] = {"$ref": f"#/components/examples/{name}"}
+
+
 def _refs(node: Any) -> set[str]:
     """The component names a part of the document refers to."""
     if isinstance(node, dict):
@@ -380,6 +396,7 @@ def describe_openapi(
             schemas.pop("ValidationError", None)
             schemas.update(components)
             require_written_fields(schema, sparse_answers(app))
+            share_error_examples(schema)
             info = schema.setdefault("info", {})
             info["description"] = (
                 info.get("description", "")
