@@ -1,4 +1,6 @@
-"""The OpenAPI description uses the seed's schema names and documents every error answer."""
+"""The OpenAPI description: the seed's schema names, every error answer, and a document complete
+enough for an agent or an SDK generator alone (operationIds, scopes, descriptions, examples,
+required fields, offline /docs and /redoc)."""
 
 from __future__ import annotations
 
