@@ -373,7 +373,14 @@ FreeFormObject = Annotated[
 _BODY_WALKED: ContextVar[bool] = ContextVar("agentkeys_body_walked", default=False)
 
 
-class RequestBody(BaseModel):
+class DescribedModel(BaseModel):
+    """A model whose fields are described by the docstring under each (the OpenAPI document
+    and every schema generated from the model carry it as the field's description)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class RequestBody(DescribedModel):
     """Base of every JSON request body: strict JSON types, unknown fields ignored, and only
     storable values.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.convertors import StringConvertor, register_url_convertor
 
@@ -63,11 +63,29 @@ READ_ERRORS = error_responses(400, 401, 403, descriptions=DESCRIPTIONS)
 ONE_ERRORS = error_responses(400, 401, 403, 404, descriptions=DESCRIPTIONS)
 
 QueryText = Annotated[str, NonBlank, Storable]
-CredentialIdPath = Annotated[str, Path(alias="credentialId", max_length=128), Storable]
+BULK_REVOKE_EXAMPLES = {
+    "organization": {
+        "summary": "Every active key of an organization",
+        "value": {"organization": "Example Energy Co", "reason": "Leaked in a public repository"},
+    },
+    "before": {
+        "summary": "Every active key created before an instant",
+        "value": {"created_before": "2026-03-01T00:00:00Z", "reason": "Secret rotation"},
+    },
+}
+REVOKE_EXAMPLES = {
+    "example": {"summary": "Revoke one key", "value": {"reason": "Reported as leaked"}}
+}
+CredentialIdPath = Annotated[
+    str,
+    Path(alias="credentialId", max_length=128, description="A credential id (ws_agent_cred_…)."),
+    Storable,
+]
 
 
 @router.get(
     "/credentials",
+    operation_id="listCredentials",
     summary="List credentials, newest first",
     response_model=AdminCredentialPageDto,
     responses=READ_ERRORS,
@@ -93,7 +111,9 @@ async def list_credentials(
             description="Its quota identity: case, +tags and Gmail dots do not matter.",
         ),
     ] = None,
-    status: Annotated[CredentialStatus | None, Query()] = None,
+    status: Annotated[
+        CredentialStatus | None, Query(description="Only credentials in this state now.")
+    ] = None,
     scope: Annotated[
         QueryText | None,
         Query(
@@ -113,7 +133,7 @@ async def list_credentials(
     cursor: Annotated[
         QueryText | None, Query(max_length=512, description="next_cursor of the previous page.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page, 1-200.")] = 50,
 ) -> AdminCredentialPageDto:
     """Every credential matching all the filters given, newest first, a page at a time."""
     response.headers["Cache-Control"] = "no-store"
@@ -130,13 +150,16 @@ async def list_credentials(
 
 @router.post(
     "/credentials/revoke",
+    operation_id="revokeCredentials",
     summary="Revoke every active credential of an organization, an e-mail, or created before",
     response_model=AdminBulkRevocationDto,
     responses=error_responses(400, 401, 403, descriptions=DESCRIPTIONS),
     openapi_extra=SECURITY,
 )
 async def revoke_credentials(
-    admin: RevokingAdmin, body: AdminBulkRevokeRequestDto, service: AdminCredentialServiceDep
+    admin: RevokingAdmin,
+    body: Annotated[AdminBulkRevokeRequestDto, Body(openapi_examples=BULK_REVOKE_EXAMPLES)],
+    service: AdminCredentialServiceDep,
 ) -> AdminBulkRevocationDto:
     """Exactly one selector. Each revoked key is refused at once on every replica. Credentials
     already revoked or expired are left as they are (and not counted)."""
@@ -145,6 +168,7 @@ async def revoke_credentials(
 
 @router.get(
     ONE,
+    operation_id="getCredential",
     summary="One credential, with the decision that issued it",
     response_model=AdminCredentialDetailDto,
     responses=ONE_ERRORS,
@@ -162,6 +186,7 @@ async def get_credential(
 
 @router.post(
     ONE + "/revoke",
+    operation_id="revokeCredential",
     summary="Revoke one credential",
     response_model=AdminCredentialDto,
     responses=ONE_ERRORS,
@@ -169,7 +194,7 @@ async def get_credential(
 )
 async def revoke_credential(
     admin: RevokingAdmin,
-    body: AdminRevokeRequestDto,
+    body: Annotated[AdminRevokeRequestDto, Body(openapi_examples=REVOKE_EXAMPLES)],
     service: AdminCredentialServiceDep,
     credential_id: CredentialIdPath,
 ) -> AdminCredentialDto:
@@ -194,7 +219,9 @@ EmailQuery = Annotated[
         max_length=320, description="Its quota identity: case, +tags and Gmail dots do not matter."
     ),
 ]
-OutcomeQuery = Annotated[DecisionOutcome | None, Query()]
+OutcomeQuery = Annotated[
+    DecisionOutcome | None, Query(description="Only decisions with this outcome.")
+]
 AddressQuery = Annotated[
     QueryText | None,
     Query(
@@ -217,6 +244,7 @@ def _instant_or_none(text: str | None) -> datetime | None:
 
 @router.get(
     "/decisions",
+    operation_id="listDecisions",
     summary="The decision ledger, newest first",
     response_model=AdminDecisionPageDto,
     responses=READ_ERRORS,
@@ -236,7 +264,7 @@ async def list_decisions(
     cursor: Annotated[
         QueryText | None, Query(max_length=512, description="next_cursor of the previous page.")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page, 1-200.")] = 50,
 ) -> AdminDecisionPageDto:
     """Every issuance decision matching all the filters given, whatever its outcome: the
     request as sent (never a secret) and what the answer said. A page at a time."""
@@ -277,6 +305,7 @@ class JsonLinesDocumented(JSONResponse):
 
 @router.get(
     "/decisions/export",
+    operation_id="exportDecisions",
     summary="Export the decision ledger as JSON Lines, oldest first",
     response_class=JsonLinesDocumented,
     responses={
@@ -319,6 +348,7 @@ async def export_decisions(
 
 @router.get(
     "/stats",
+    operation_id="getStats",
     summary="Decisions, credentials and revocations within a window",
     response_model=AdminStatsDto,
     responses=READ_ERRORS,

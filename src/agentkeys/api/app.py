@@ -14,7 +14,7 @@ from agentkeys.admin import routes as admin_routes
 from agentkeys.admin.deps import AdminWiring
 from agentkeys.admin.service import CursorCodec
 from agentkeys.admin.verifier import AdminKeyVerifier
-from agentkeys.api import health, metrics_route
+from agentkeys.api import docs, health, metrics_route
 from agentkeys.api.context import AppContext
 from agentkeys.api.deps import costed_route_problems, required_scopes
 from agentkeys.api.errors import HEAD_AS_GET, install_error_handlers
@@ -97,6 +97,7 @@ ROUTERS = (
     health.router,
     metrics_route.router,
     discovery_routes.router,
+    docs.router,
 )
 
 
@@ -178,6 +179,9 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         separate_input_output_schemas=False,
+        # /docs and /redoc are api.docs's: the same pages with their assets served from here.
+        docs_url=None,
+        redoc_url=None,
         # A trailing slash is an unknown route (404 in the envelope), never a redirect: a 307
         # built from the Host header could send a client, and its key, anywhere.
         redirect_slashes=False,
@@ -264,6 +268,7 @@ def create_app(
             header_timeout_seconds=settings.header_timeout_seconds,
             body_timeout_seconds=settings.body_timeout_seconds,
         ),
+        catalog=issuing_policy.catalog,
     )
     return app
 

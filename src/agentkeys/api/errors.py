@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,6 +26,7 @@ from agentkeys.errors import (
     echo,
 )
 from agentkeys.redaction import redact
+from agentkeys.validation import DescribedModel
 
 logger = logging.getLogger(__name__)
 
@@ -48,20 +49,27 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
 }
 
 
-class FieldErrorDto(BaseModel):
+class FieldErrorDto(DescribedModel):
     field: str = Field(description="JSON path of the failing value, e.g. requested_scopes[0].")
     message: str
+    """What is wrong with the value."""
 
 
-class ApiErrorEnvelopeDto(BaseModel):
+class ApiErrorEnvelopeDto(DescribedModel):
     """Every error answer has this shape."""
 
     request_id: str
+    """This HTTP request's id (also the X-Request-Id header): quote it in feedback."""
     error_code: ErrorCode
+    """A stable code saying what went wrong."""
     message: str
+    """What went wrong, in plain words."""
     recovery_action: str | None = None
+    """What to do to succeed."""
     field_errors: list[FieldErrorDto] | None = None
+    """VALIDATION_FAILED: one entry per failing field."""
     retry_after_seconds: int | None = Field(default=None, gt=0)
+    """RATE_LIMITED, SERVICE_UNAVAILABLE: seconds to wait before retrying (also Retry-After)."""
 
 
 # Backstops for whatever a message quotes, wherever it was written: no answer repeats a client's

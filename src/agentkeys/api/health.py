@@ -6,7 +6,6 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from agentkeys.api.context import app_context, request_id_of
 from agentkeys.api.deps import JsonBodyRoute
@@ -14,18 +13,21 @@ from agentkeys.api.errors import error_response
 from agentkeys.api.openapi import error_responses
 from agentkeys.db import migrate
 from agentkeys.errors import ErrorCode
+from agentkeys.validation import DescribedModel
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"], route_class=JsonBodyRoute)
 NOT_READY_RETRY_SECONDS = 5
 
 
-class HealthDto(BaseModel):
+class HealthDto(DescribedModel):
     status: str
+    """ok (liveness) or ready (readiness)."""
 
 
 @router.get(
     "/healthz",
+    operation_id="getLiveness",
     response_model=HealthDto,
     summary="Liveness: the process answers",
     # Never an error of its own, but the transport's (405 for another method, 408, 431...).
@@ -37,6 +39,7 @@ async def healthz() -> HealthDto:
 
 @router.get(
     "/readyz",
+    operation_id="getReadiness",
     response_model=HealthDto,
     summary="Readiness: the database answers and its schema is at the current revision",
     responses=error_responses(503),

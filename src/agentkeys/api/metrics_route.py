@@ -99,7 +99,7 @@ async def admit_reader(request: Request) -> None:
     await wiring.admins.authenticate(token)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, operation_id="getMetrics")
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of every worker of this server."""
     await admit_reader(request)

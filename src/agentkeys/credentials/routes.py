@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Request, Response
 
 from agentkeys.api.context import note_credential, request_id_of
 from agentkeys.api.deps import (
@@ -24,6 +24,13 @@ from agentkeys.credentials.deps import (
     limit_failed_revocations,
     limit_revocations_of,
 )
+from agentkeys.credentials.examples import (
+    REQUEST_EXAMPLES,
+    RESPONSE_EXAMPLES,
+    REVOCATION_EXAMPLE,
+    REVOCATION_REQUEST_EXAMPLES,
+    SELF_EXAMPLE,
+)
 from agentkeys.credentials.policy import RateLimited
 from agentkeys.credentials.schemas import (
     AgentCredentialResponseDto,
@@ -40,7 +47,9 @@ router = APIRouter(
     prefix="/v1/agent-credentials", tags=["agent credentials"], route_class=JsonBodyRoute
 )
 
-CredentialIdPath = Annotated[str, Path(alias="credentialId")]
+CredentialIdPath = Annotated[
+    str, Path(alias="credentialId", description="The credential to revoke (ws_agent_cred_…).")
+]
 # Revoke parses its body after the guards, so FastAPI does not see it: its schema is declared
 # here and added to the description's components by ``api.openapi``.
 OPENAPI_SCHEMAS = {
@@ -52,15 +61,19 @@ OPENAPI_SCHEMAS = {
 
 @router.post(
     "",
+    operation_id="requestAgentSandboxCredential",
     summary="Request a sandbox-only agent credential",
     response_model=AgentCredentialResponseDto,
     response_model_exclude_none=True,
-    responses=error_responses(400),
+    responses={
+        **error_responses(400),
+        200: {"content": {"application/json": {"examples": RESPONSE_EXAMPLES}}},
+    },
     response_description="Sandbox credential issuance outcome.",
 )
 async def request_agent_credential(
     *,
-    body: CreateAgentCredentialRequestDto,
+    body: Annotated[CreateAgentCredentialRequestDto, Body(openapi_examples=REQUEST_EXAMPLES)],
     service: CredentialServiceDep,
     request_id: RequestIdDep,
     address: ClientAddressDep,
@@ -89,9 +102,13 @@ async def request_agent_credential(
 
 @router.get(
     "/self",
+    operation_id="getOwnAgentCredential",
     summary="Describe the credential presented in x-ws-api-key",
     response_model=AgentCredentialSelfResponseDto,
-    responses=error_responses(401, 429),
+    responses={
+        **error_responses(401, 429),
+        200: {"content": {"application/json": {"example": SELF_EXAMPLE}}},
+    },
 )
 async def describe_own_credential(credential: CurrentCredential, request: Request) -> Response:
     """Any valid key may ask what it is: its id, scopes and lifetime. Never the secret."""
@@ -99,8 +116,11 @@ async def describe_own_credential(credential: CurrentCredential, request: Reques
         credential_id=credential.id,
         scopes=list(credential.scopes),
         effective_scopes=sorted(credential.effective_scopes),
+        environment="sandbox",
+        production_access=False,
         created_at=format_instant(credential.created_at),
         expires_at=format_instant(credential.expires_at),
+        revocation_method="POST",
         revocation_path=revocation_path(credential.id),
         request_id=request_id_of(request),
     )
@@ -151,6 +171,7 @@ async def revocation_body(
 
 @router.post(
     "/{credentialId}/revoke",
+    operation_id="revokeAgentCredential",
     summary="Revoke a credential",
     response_model=AgentCredentialRevocationResponseDto,
     responses=error_responses(
@@ -160,7 +181,8 @@ async def revocation_body(
         404,
         429,
         descriptions={403: "FORBIDDEN: the admin key has the role viewer, which may not revoke."},
-    ),
+    )
+    | {200: {"content": {"application/json": {"example": REVOCATION_EXAMPLE}}}},
     openapi_extra={
         # The credential's own key, or an operator's admin key.
         "security": [{API_KEY_SCHEME: []}, {ADMIN_KEY_SCHEME: []}],
@@ -168,7 +190,8 @@ async def revocation_body(
             "required": False,
             "content": {
                 "application/json": {
-                    "schema": {"$ref": "#/components/schemas/RevokeAgentCredentialRequestDto"}
+                    "schema": {"$ref": "#/components/schemas/RevokeAgentCredentialRequestDto"},
+                    "examples": REVOCATION_REQUEST_EXAMPLES,
                 }
             },
         },
@@ -184,6 +207,6 @@ async def revoke_agent_credential(
     admin key (`Authorization: Bearer wsk_admin_…`, role `admin`). Idempotent: revoking again
     answers `revoked` again; the first revocation's time, actor and reason are kept."""
     revoked = await service.revoke(target, reason=body.reason)
-    return AgentCredentialRevocationResponseDto(
-        credential_id=revoked, request_id=request_id, next_steps=REVOKED_NEXT_STEPS
+    return AgentCredentialRevocationResponseDto.revoked(
+        revoked, request_id=request_id, next_steps=REVOKED_NEXT_STEPS
     )

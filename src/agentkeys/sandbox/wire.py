@@ -13,5 +13,9 @@ class CamelResponse(BaseModel):
     """A response built with Python names and written with camelCase wire names."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, serialize_by_alias=True
+        alias_generator=to_camel,
+        validate_by_name=True,
+        serialize_by_alias=True,
+        # Each field's docstring is its description in the OpenAPI document.
+        use_attribute_docstrings=True,
     )

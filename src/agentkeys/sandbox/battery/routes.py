@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.battery.deps import BatteryEstimator, BatteryServiceDep
 from agentkeys.sandbox.battery.schemas import (
     BatteryAnnualEstimatedSavingsRequestDto,
@@ -18,13 +21,16 @@ router = APIRouter(prefix="/v1/homes", tags=["battery"], route_class=JsonBodyRou
 
 @router.post(
     "/{id}/battery/estimate_savings",
+    operation_id="estimateBatterySavings",
     summary="Estimate a home's annual battery savings",
     response_model=BatteryEstimatedSavingsResponseDto,
     responses=error_responses(400, 401, 403, 404, 429, 503),
 )
 async def estimate_battery_savings(
     home_id: HomeId,
-    body: BatteryAnnualEstimatedSavingsRequestDto,
+    body: Annotated[
+        BatteryAnnualEstimatedSavingsRequestDto, Body(openapi_examples=examples.BATTERY)
+    ],
     credential: BatteryEstimator,
     service: BatteryServiceDep,
 ) -> BatteryEstimatedSavingsResponseDto:

@@ -39,19 +39,28 @@ class BatteryAnnualEstimatedSavingsRequestDto(CamelRequestBody):
     )
     max_capacity_kilo_watt_hours: Kilowatts = Field(description="Battery capacity in kWh.")
     charging_power_kilo_watts: Kilowatts
+    """Maximum charging power in kW."""
     discharging_power_kilo_watts: Kilowatts
+    """Maximum discharging power in kW."""
     charging_efficiency: Efficiency
+    """Charging efficiency, (0, 1]; typical 0.95."""
     discharging_efficiency: Efficiency
+    """Discharging efficiency, (0, 1]; typical 0.95."""
     min_preferred_soc: Fraction = Field(alias="minPreferredSOC")
+    """Lowest state of charge to keep, 0-1 (at most currentSOC)."""
     max_preferred_soc: Fraction = Field(alias="maxPreferredSOC")
+    """Highest state of charge to reach, 0-1 (at least currentSOC)."""
     # After the bounds, so its validator can compare with them.
     current_soc: Fraction = Field(alias="currentSOC")
+    """State of charge at the start of each simulated day, 0-1; typical 0.5."""
     months: Annotated[list[MonthNumber], Field(max_length=12)] | None = Field(
         default=None, description="Calendar months 1-12; null or absent for all."
     )
     dispatch_hours_per_day: FreeFormJson = None
     num_bidding_hours: FreeFormJson = None
     leap: Literal["CAISO", "NYISO"] | None = None
+    """A LEAP wholesale program: accepted only as null (the sandbox does not simulate them; a
+    value is refused, 400)."""
 
     @field_validator("max_preferred_soc")
     @classmethod
@@ -98,21 +107,31 @@ class BatteryAnnualEstimatedSavingsRequestDto(CamelRequestBody):
 
 class MonthSavingsDto(CamelResponse):
     month: int
+    """Calendar month, 1-12."""
     days_in_month: int
+    """Days the month has (what the simulated days are scaled to)."""
     days_simulated: int
+    """Days simulated for this month."""
     load_kwh: float
+    """The simulated home's load over the month, in kWh."""
     solar_kwh: float
+    """The simulated solar production over the month, in kWh."""
     baseline_cost: float
+    """The month's bill without the battery, in dollars."""
     optimized_cost: float
+    """The month's bill with the battery dispatched, in dollars."""
     dollars_saved: float
+    """baselineCost minus optimizedCost, in dollars."""
 
 
 class BatteryEstimatedSavingsResponseDto(CamelResponse):
     baseline_cost: float = Field(description="$ over the requested months without a battery.")
     optimized_cost: float = Field(description="$ with the battery dispatched optimally.")
     dollars_saved: float
+    """baselineCost minus optimizedCost for the year, in dollars."""
     percentage_saved: float = Field(description="0-1 of the baseline cost.")
     months: list[MonthSavingsDto]
+    """The estimate of each month simulated."""
     assumptions: dict[str, Any] = Field(description="The simulated load, solar and location.")
 
     @classmethod

@@ -62,6 +62,7 @@ class _UsageBody(CamelRequestBody):
         default=None, description="Optional exports, same shape and number of days as usage."
     )
     debug: bool | None = None
+    """true: debugInfo says what computed the bill."""
 
     _export_days = field_validator("export")(
         as_many_days_as("usage", wire_name="export", other_wire_name="usage")
@@ -74,7 +75,9 @@ def _this_year() -> int:
 
 class MonthlyBillRequestDto(_UsageBody):
     month: Annotated[int, Field(ge=1, le=12)]
+    """Month number (1-12, where 1 = January)."""
     year: Year = Field(default_factory=_this_year)
+    """Year (2000-2100); default this year."""
 
 
 class PeriodFields(CamelRequestBody):
@@ -131,15 +134,19 @@ class PeriodBillWithHomeRequestDto(PeriodBillRequestDto):
     """A period bill for a home described inline (nothing is stored)."""
 
     home: InlineHomeDto
+    """The home, described inline (not stored)."""
 
 
 class ChargeLineDto(CamelResponse):
     kind: ChargeKind = Field(description="fixed, energy, export_credit or minimum_charge")
     description: str
+    """What the line charges, in words."""
     season: str | None
+    """The plan's season the line belongs to, if any."""
     period: str | None = Field(description="The plan's period (energy, export credit).")
     tier: int | None = Field(default=None, description="1, 2, ... on a tiered period's energy.")
     kwh: float
+    """kWh the line prices (0 for a fixed charge)."""
     rate: float = Field(
         description="$ per kWh (energy, credit); $ per month or per day (fixed, minimum)."
     )
@@ -148,26 +155,37 @@ class ChargeLineDto(CamelResponse):
 
 class BillBreakdownDto(CamelResponse):
     fixed_charges: float
+    """Fixed charges ($/month, $/day), in dollars."""
     energy_charges: float
+    """Energy charges net of export credits, in dollars."""
     export_credit: float = Field(description="$; negative (a credit).")
     minimum_charges: float = Field(
         default=0.0, description="$ added to bring a month up to the plan's minimum charge."
     )
     lines: list[ChargeLineDto]
+    """Every charge of the bill, one line each."""
 
 
 class BillResponseDto(CamelResponse):
     bill_total: float = Field(description="Total in US dollars.")
     total_bill: float = Field(description="The same total, under the older response name.")
     start_date: str
+    """First day billed (YYYY-MM-DD)."""
     end_date: str = Field(description="Exclusive.")
     days: int
+    """Number of days billed."""
     currency: str = "USD"
+    """Always USD."""
     rate_plan_id: str
+    """The rate plan billed (its current id)."""
     import_kwh: float
+    """kWh imported over the period (the sum of usage)."""
     export_kwh: float
+    """kWh exported over the period (the sum of export)."""
     breakdown: BillBreakdownDto
+    """The bill split by kind of charge and line by line."""
     debug_info: dict[str, Any] | None = None
+    """With debug: true, what computed the bill; otherwise null."""
 
     @classmethod
     def of(cls, bill: Bill, *, rate_plan_id: str, debug: bool) -> BillResponseDto:

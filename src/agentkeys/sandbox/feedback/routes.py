@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from agentkeys.api.deps import ClientNetworkDep, JsonBodyRoute, RequestIdDep
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.feedback.deps import FeedbackServiceDep, FeedbackWriter
 from agentkeys.sandbox.feedback.schemas import (
     CreateFeedbackDto,
@@ -17,13 +20,14 @@ router = APIRouter(prefix="/v1/feedback", tags=["feedback"], route_class=JsonBod
 
 @router.post(
     "",
+    operation_id="submitFeedback",
     status_code=201,
     summary="Send feedback about the API",
     response_model=FeedbackReceivedDto,
     responses=error_responses(400, 401, 403, 429),
 )
 async def send_feedback(
-    body: CreateFeedbackDto,
+    body: Annotated[CreateFeedbackDto, Body(openapi_examples=examples.FEEDBACK)],
     credential: FeedbackWriter,
     service: FeedbackServiceDep,
     request_id: RequestIdDep,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from agentkeys.api.deps import ClientNetworkDep, JsonBodyRoute
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.homes.deps import HomeId, HomeReader, HomeServiceDep, HomeWriter
 from agentkeys.sandbox.homes.schemas import (
     ClientHomeDto,
@@ -21,13 +24,14 @@ router = APIRouter(prefix="/v1/homes", tags=["homes"], route_class=JsonBodyRoute
 
 @router.post(
     "/create",
+    operation_id="createHome",
     status_code=201,
     summary="Create a home",
     response_model=ClientHomeDto,
     responses=error_responses(400, 401, 403, 429),
 )
 async def create_home(
-    body: CreateClientHomeDto,
+    body: Annotated[CreateClientHomeDto, Body(openapi_examples=examples.CREATE_HOME)],
     credential: HomeWriter,
     service: HomeServiceDep,
     network: ClientNetworkDep,
@@ -45,13 +49,14 @@ async def create_home(
 
 @router.post(
     "/solar/create",
+    operation_id="createHomeSolar",
     status_code=201,
     summary="Create (or replace) a home's solar system",
     response_model=CreateSolarResponseDto,
     responses=error_responses(400, 401, 403, 404, 429),
 )
 async def create_solar(
-    body: CreateSolarDto,
+    body: Annotated[CreateSolarDto, Body(openapi_examples=examples.CREATE_SOLAR)],
     credential: HomeWriter,
     service: HomeServiceDep,
     network: ClientNetworkDep,
@@ -65,12 +70,15 @@ async def create_solar(
 
 @router.post(
     "/list",
+    operation_id="listHomes",
     summary="List this credential's homes",
     response_model=list[ClientHomeDto],
     responses=error_responses(400, 401, 403, 429),
 )
 async def list_homes(
-    credential: HomeReader, service: HomeServiceDep, body: ListHomesRequestDto | None = None
+    credential: HomeReader,
+    service: HomeServiceDep,
+    body: Annotated[ListHomesRequestDto | None, Body(openapi_examples=examples.LIST_HOMES)] = None,
 ) -> list[ClientHomeDto]:
     """The homes this credential created, oldest first. No body: all of them (at most 100).
     Optional paging: `{"pageSize": 20, "pageNumber": 2}`; a page shorter than `pageSize` is the
@@ -82,6 +90,7 @@ async def list_homes(
 
 @router.post(
     "/{id}/get",
+    operation_id="getHome",
     summary="Get one home",
     response_model=ClientHomeDto,
     responses=error_responses(401, 403, 404, 429),
@@ -95,13 +104,14 @@ async def get_home(
 
 @router.post(
     "/{id}/update",
+    operation_id="ClientHomeCompositeAuthController_updateHome_v1",
     summary="Update a home",
     response_model=ClientHomeDto,
     responses=error_responses(400, 401, 403, 404, 429),
 )
 async def update_home(
     home_id: HomeId,
-    body: UpdateClientHomeDto,
+    body: Annotated[UpdateClientHomeDto, Body(openapi_examples=examples.UPDATE_HOME)],
     credential: HomeWriter,
     service: HomeServiceDep,
     network: ClientNetworkDep,
@@ -120,6 +130,7 @@ async def update_home(
 
 @router.post(
     "/{id}/remove",
+    operation_id="removeHome",
     summary="Remove a home",
     response_model=ClientHomeDto,
     responses=error_responses(401, 403, 404, 429),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request
 
 from agentkeys.api.deps import JsonBodyRoute, settle_route_cost
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.bills.schemas import BillResponseDto
 from agentkeys.sandbox.homes.deps import HomeId
 from agentkeys.sandbox.impact.deps import HomeImpactReader, ImpactServiceDep, ZipImpactReader
@@ -44,13 +47,14 @@ def _answer(priced: PricedImpact, *, debug: bool) -> ImpactResponseDto:
 
 @router.post(
     "/homes/{id}/calculate/impact",
+    operation_id="calculateHomeImpact",
     summary="Calculate the bill impact of a modified load for a home",
     response_model=ImpactResponseDto,
     responses=error_responses(400, 401, 403, 404, 429),
 )
 async def home_impact(
     home_id: HomeId,
-    body: HomeImpactRequestDto,
+    body: Annotated[HomeImpactRequestDto, Body(openapi_examples=examples.HOME_IMPACT)],
     credential: HomeImpactReader,
     service: ImpactServiceDep,
 ) -> ImpactResponseDto:
@@ -66,13 +70,14 @@ async def home_impact(
 
 @router.post(
     "/calculate/impact",
+    operation_id="calculateImpact",
     summary="Calculate a bill impact under a rate plan at a ZIP code, without a home",
     response_model=ImpactResponseDto,
     responses=error_responses(400, 401, 403, 429),
 )
 async def impact(
     request: Request,
-    body: ImpactRequestDto,
+    body: Annotated[ImpactRequestDto, Body(openapi_examples=examples.IMPACT)],
     _credential: ZipImpactReader,
     service: ImpactServiceDep,
 ) -> ImpactResponseDto:

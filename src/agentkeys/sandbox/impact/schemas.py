@@ -76,6 +76,7 @@ class ImpactRequestDto(PeriodFields):
     modified_usage: IntervalDays | None = Field(default=None, description=_MODIFIED_USAGE)
     modified_export: IntervalDays | None = Field(default=None, description=_MODIFIED_EXPORT)
     debug: bool | None = None
+    """true: each bill's debugInfo says what computed it."""
 
     _export_days = field_validator("export")(
         as_many_days_as("usage", wire_name="export", other_wire_name="usage")
@@ -94,7 +95,9 @@ class BillDifferenceDto(CamelResponse):
     )
     minimum_charges: float = Field(description="$, difference of the minimum-charge top-ups.")
     import_kwh: float
+    """Modified minus baseline kWh imported."""
     export_kwh: float
+    """Modified minus baseline kWh exported."""
 
     @classmethod
     def between(cls, baseline: Bill, modified: Bill) -> BillDifferenceDto:
@@ -122,20 +125,27 @@ class ImpactAssumptionsDto(CamelResponse):
         "baseline with solarCapacityKw of solar netted per quarter-hour."
     )
     solar_capacity_kw: float | None = None
+    """The solar netted from the modified load, in kW, if any."""
     notes: list[str] = Field(description="Where the generated loads come from.")
 
 
 class ImpactResponseDto(CamelResponse):
     start_date: str
+    """First day billed (YYYY-MM-DD)."""
     end_date: str = Field(description="Exclusive.")
     days: int
+    """Number of days billed."""
     currency: str = "USD"
+    """Always USD."""
     rate_plan_id: str
+    """The rate plan both loads are billed under."""
     baseline: BillResponseDto = Field(description="The baseline's bill, as the period bill.")
     modified: BillResponseDto = Field(description="The modified load's bill, as the period bill.")
     difference: BillDifferenceDto
+    """Modified minus baseline: the total and each charge."""
     savings: float = Field(
         description="$, baseline billTotal - modified billTotal: positive when the "
         "modification saves money."
     )
     assumptions: ImpactAssumptionsDto
+    """Which loads were billed and where generated ones come from."""

@@ -27,9 +27,12 @@ QUARTER_HOUR: Literal["PT15M"] = "PT15M"
 
 class EventPayloadDescriptorDto(CamelResponse):
     object_type: Literal["EVENT_PAYLOAD_DESCRIPTOR"] = "EVENT_PAYLOAD_DESCRIPTOR"
+    """Always EVENT_PAYLOAD_DESCRIPTOR."""
     payload_type: PayloadType
+    """PRICE (import $/kWh) or EXPORT_PRICE (export credit $/kWh)."""
     units: Literal["KWH"] = Field(default="KWH", description="Prices are per kWh.")
     currency: Literal["USD"] = "USD"
+    """Always USD."""
 
 
 class IntervalPeriodDto(CamelResponse):
@@ -41,23 +44,30 @@ class IntervalPeriodDto(CamelResponse):
 
 class ValuesMapDto(CamelResponse):
     type: PayloadType
+    """PRICE (import $/kWh) or EXPORT_PRICE (export credit $/kWh)."""
     values: list[float] = Field(description="One value: $ per kWh in this interval.")
 
 
 class IntervalDto(CamelResponse):
     id: int = Field(description="The quarter-hour's index in the window, from 0.")
     payloads: list[ValuesMapDto]
+    """The interval's prices: PRICE, and EXPORT_PRICE when the plan credits exports."""
 
 
 class OpenAdrEventDto(CamelResponse):
     """An OpenADR 3.0 event: the home's 15-minute import (and export) prices."""
 
     object_type: Literal["EVENT"] = "EVENT"
+    """Always EVENT."""
     program_id: str = Field(alias="programID", description="The home's rate plan (ratePlanId).")
     event_name: str
+    """The event's name (the home and the window)."""
     payload_descriptors: list[EventPayloadDescriptorDto]
+    """What the intervals' payloads hold."""
     interval_period: IntervalPeriodDto
+    """Start and duration (PT15M) of the first interval."""
     intervals: list[IntervalDto]
+    """One interval per quarter-hour, ids from 0."""
 
     @classmethod
     def of(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body
 
 from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.homes.deps import HomeId
 from agentkeys.sandbox.price_signal.deps import PriceReader, PriceSignalServiceDep
 from agentkeys.sandbox.price_signal.open_adr import OpenAdrEventDto
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/v1/homes", tags=["price signal"], route_class=JsonBo
 
 @router.post(
     "/{id}/price_signal",
+    operation_id="getHomePriceSignal",
     summary="Get a home's 15-minute price signal",
     response_model=GetPriceSignalResponseDto,
     responses=error_responses(400, 401, 403, 404, 429),
@@ -30,7 +32,9 @@ async def get_price_signal(
     home_id: HomeId,
     credential: PriceReader,
     service: PriceSignalServiceDep,
-    body: Annotated[GetPriceSignalRequestDto | None, Body()] = None,
+    body: Annotated[
+        GetPriceSignalRequestDto | None, Body(openapi_examples=examples.PRICE_SIGNAL)
+    ] = None,
 ) -> GetPriceSignalResponseDto:
     """Import and export $/kWh per quarter-hour from the home's rate plan, for `startTime` to
     `endTime` (both or neither; default the next 24 hours, at most 31 days). A time without an
@@ -49,6 +53,7 @@ async def get_price_signal(
 
 @router.post(
     "/{id}/price_signal/open_adr",
+    operation_id="getHomePriceSignalOpenAdr",
     summary="Get a home's 15-minute price signal as an OpenADR 3.0 event",
     response_model=OpenAdrEventDto,
     responses=error_responses(400, 401, 403, 404, 429),
@@ -57,7 +62,9 @@ async def get_price_signal_open_adr(
     home_id: HomeId,
     credential: PriceReader,
     service: PriceSignalServiceDep,
-    body: Annotated[GetPriceSignalRequestDto | None, Body()] = None,
+    body: Annotated[
+        GetPriceSignalRequestDto | None, Body(openapi_examples=examples.PRICE_SIGNAL)
+    ] = None,
 ) -> OpenAdrEventDto:
     """The prices of `/price_signal` for the same body, as an OpenADR 3.0 `event`: one interval per
     quarter-hour (ids from 0, each `PT15M` from the event's `intervalPeriod.start`), each with a

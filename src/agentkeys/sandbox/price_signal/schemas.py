@@ -25,7 +25,9 @@ class GetPriceSignalRequestDto(CamelRequestBody):
     an offset is the home's local time."""
 
     start_time: WallClockOrInstantText | None = None
+    """Start of the window (with endTime)."""
     end_time: WallClockOrInstantText | None = None
+    """End of the window (with startTime), at most 31 days after it."""
     # The times as parsed once, when the body is validated (the wire text is kept as sent):
     # aware instants, or naive wall-clock times the service reads in the home's time zone.
     _start: datetime | None = PrivateAttr(default=None)
@@ -56,21 +58,31 @@ class PriceBlockDto(CamelResponse):
     """A run of quarter-hours with the same prices."""
 
     start_time: str
+    """Start of the run (ISO 8601 UTC)."""
     end_time: str
+    """End of the run (ISO 8601 UTC)."""
     price: float = Field(description="$ per kWh imported.")
     import_price: float = Field(alias="import", description="$ per kWh imported.")
     export_price: float = Field(alias="export", description="$ per kWh exported.")
     confidence: float
+    """How sure the price is, 0-1: always 1, read from the tariff."""
     period: str
+    """The plan's period in force (e.g. peak)."""
     season: str
+    """The plan's season in force."""
 
 
 class GetPriceSignalResponseDto(CamelResponse):
     home_id: str
+    """The home priced."""
     start_time: str
+    """Start of the window (ISO 8601 UTC)."""
     end_time: str
+    """End of the window (ISO 8601 UTC)."""
     timezone: str
+    """The home's time zone, in which the plan's periods are read."""
     data: list[PriceBlockDto]
+    """Runs of quarter-hours with the same prices."""
     prices: list[float] = Field(description="Expected price in $/kWh in 15-minute intervals.")
     import_prices: list[float] = Field(alias="import", description="$/kWh imported, per slot.")
     export_prices: list[float] = Field(alias="export", description="$/kWh exported, per slot.")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
 from pydantic import TypeAdapter
 
 from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
+from agentkeys.sandbox import examples
 from agentkeys.sandbox.utility.deps import CatalogDep, GeographyDep, UtilityReader
 from agentkeys.sandbox.utility.schemas import (
     NO_PLANS_NOTE,
@@ -23,12 +26,13 @@ UTILITY_LIST = TypeAdapter(list[UtilityDto])
 
 @router.post(
     "/get",
+    operation_id="getUtility",
     summary="List utilities and rate plans for a ZIP code, a place or an id",
     response_model=list[UtilityDto],
     responses=error_responses(400, 401, 403, 429),
 )
 async def get_utilities(
-    body: UtilityRequestDTO,
+    body: Annotated[UtilityRequestDTO, Body(openapi_examples=examples.UTILITY)],
     _credential: UtilityReader,
     catalog: CatalogDep,
     geography: GeographyDep,

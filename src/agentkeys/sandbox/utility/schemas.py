@@ -62,10 +62,15 @@ class UtilityRequestDTO(CamelRequestBody):
         description="The utility's EIA id (PG&E is 14328). With zipcode or lat/long: a filter.",
     )
     detail_level: Literal["full", "minimal"] = "full"
+    """full (the default): each plan's whole tariff; minimal: what is needed to choose."""
     page_size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 20
+    """Utilities per page, 1-100 (default 20)."""
     page_number: Annotated[int, Field(ge=1)] = 1
+    """The page, from 1 (default 1)."""
     effective_on_date: UnixSeconds | None = None
+    """Only plans effective on or before this day (seconds since 1970-01-01 UTC)."""
     is_solar_prioritized_order: bool | None = None
+    """true: within each utility, plans crediting solar exports best come first."""
     lat: Coordinate | None = Field(
         default=None, description="Latitude in decimal degrees (-90 to 90); needs long."
     )
@@ -87,6 +92,7 @@ class RatePlanSummaryDto(CamelResponse):
     id: str = Field(description="Send this as ratePlanId.")
     rate_id: str = Field(alias="rateID", description="Human-readable tariff reference.")
     rate_plan_name: str
+    """The plan's name, e.g. E-TOU-C."""
     supported_type: Literal["tou", "tiered", "flat"] = Field(
         description="tou: prices change by hour; tiered: by monthly or daily kWh; flat: neither."
     )
@@ -94,7 +100,9 @@ class RatePlanSummaryDto(CamelResponse):
 
 class SourceDto(CamelResponse):
     url: str
+    """Where the data comes from."""
     title: str
+    """The source's title."""
     what: str | None = Field(default=None, description="What the source gave.")
 
 
@@ -110,11 +118,13 @@ class TierDto(CamelResponse):
 
 class PeriodDto(CamelResponse):
     name: str
+    """The period's name (e.g. peak, off-peak)."""
     tiers: list[TierDto] = Field(description="Prices by usage, the last one unbounded.")
 
 
 class FixedChargeDto(CamelResponse):
     name: str
+    """The charge's name."""
     amount: float = Field(description="$ per `per`.")
     per: Literal["month", "day"] = Field(description="month: prorated by day; day: per day.")
 
@@ -122,6 +132,7 @@ class FixedChargeDto(CamelResponse):
 class MinimumChargeDto(CamelResponse):
     amount: float = Field(description="The least the bill may come to, $ per `per`.")
     per: Literal["month", "day"]
+    """month or day: what the amount is per."""
 
 
 class HolidayRuleDto(CamelResponse):
@@ -143,6 +154,7 @@ class RatePlanDetailDto(RatePlanSummaryDto):
     """``detailLevel: full``: the whole tariff as the sandbox prices it, with its provenance."""
 
     description: str
+    """The plan in a sentence."""
     data_source: Literal["ratebook", "urdb", "eia-average"] = Field(
         description=(
             "ratebook: a current tariff from the ratebook dataset; urdb: a U.S. Utility Rate "
@@ -164,6 +176,7 @@ class RatePlanDetailDto(RatePlanSummaryDto):
         description="What the sandbox prices differently from the tariff, one line each."
     )
     notes: str
+    """What the sandbox simplified in pricing it."""
     seasons: dict[str, list[int]] = Field(description="Season name → calendar months (1-12).")
     periods: list[PeriodDto] = Field(
         description="Energy periods; the schedules name them by index (0-9)."
@@ -189,7 +202,9 @@ class RatePlanDetailDto(RatePlanSummaryDto):
 class UtilityDto(CamelResponse):
     utility_id: str = Field(description="The utility's EIA id: send it as utilityId.")
     utility_name: str
+    """The utility's name."""
     state: str
+    """The utility's state (two letters)."""
     timezone: str | None = Field(
         description=(
             "IANA time zone: the queried ZIP's, else the most common one of the utility's ZIPs "
