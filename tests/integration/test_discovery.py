@@ -4,6 +4,7 @@ there are those of the policy in force."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from dataclasses import replace
@@ -12,10 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
+from typer.core import TyperGroup
 
+from agentkeys.cli.main import app as cli_app
 from agentkeys.credentials.policy import IssuingPolicy, Quota, ScopeCatalog
 from agentkeys.credentials.policy_file import load_policy
 from agentkeys.discovery import documents
+from agentkeys.discovery.llms import render_llms_txt
 from agentkeys.ratelimit.base import RequestRate
 from tests.support.app import AppFactory, client_for
 from tests.support.assertions import assert_envelope
@@ -149,6 +154,7 @@ class TestLlmsTxt:
             "Revoke",
             "Limits in force",
             "Instructions for agents",
+            "Other ways in",
             "API reference",
         ):
             assert title in titles, titles
@@ -181,8 +187,7 @@ class TestLlmsTxt:
         links = {link.partition("#")[0] for link in LINK.findall(await llms_txt(client))}
         others = {link for link in links if not link.startswith("/docs/md/")}
 
-        # The MCP server is another feature's: the link is there only when it is mounted.
-        assert others - {"/mcp"} == {"/openapi.json", WELL_KNOWN, "/docs", "/redoc"}
+        assert others == {"/openapi.json", WELL_KNOWN, "/docs", "/redoc", "/mcp"}
         # /mcp speaks MCP (a POST with a JSON-RPC body), not a page to GET.
         for link in sorted(others - {"/mcp"}):
             response = await client.get(link)
@@ -304,6 +309,95 @@ class TestOperationPages:
         assert "`x-ws-api-key`" in page
         assert "- `id` (in path; string; required)" in page
         assert "- `month` (integer; required; ≥ 1; ≤ 12)" in page
+
+
+COMMAND = re.compile(r"`(agentkeys [a-z]+)((?: --[a-z-]+(?: [^`\s]+)?)*)`")
+
+
+def named_commands(text: str) -> dict[str, list[str]]:
+    """``agentkeys <command>`` quoted in ``text`` → the options it is shown with."""
+    found: dict[str, list[str]] = {}
+    for command, options in COMMAND.findall(text):
+        found.setdefault(command, []).extend(re.findall(r"--[a-z-]+", options))
+    return found
+
+
+def cli_options(name: str) -> set[str]:
+    """The options ``agentkeys <name>`` accepts."""
+    group = typer.main.get_command(cli_app)
+    assert isinstance(group, TyperGroup)
+    command = group.commands.get(name)
+    assert command is not None, name
+    return {option for parameter in command.params for option in parameter.opts}
+
+
+class TestOtherWaysIn:
+    """The section naming MCP, the Python client and the command line: each name it gives an
+    agent is real (the class imports, the command takes the options shown)."""
+
+    async def test_it_names_the_mcp_endpoint_and_its_stdio_command(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        section = sections(await llms_txt(client))["Other ways in"]
+
+        [line] = [line for line in section.splitlines() if line.startswith("- [MCP server]")]
+        assert LINK.findall(line) == ["/mcp"]
+        assert "streamable HTTP" in line
+        assert "`x-ws-api-key`" in line
+        assert named_commands(line) == {"agentkeys mcp": ["--url"]}
+
+    async def test_the_python_client_it_names_imports(self, client: httpx.AsyncClient) -> None:
+        section = sections(await llms_txt(client))["Other ways in"]
+
+        named = re.findall(r"`(agentkeys\.[a-z_.]+\.[A-Za-z]+)", section)
+        assert named == [
+            "agentkeys.client.AgentKeysClient",
+            "agentkeys.client.AsyncAgentKeysClient",
+        ]
+        for dotted in named:
+            module, _, name = dotted.rpartition(".")
+            assert isinstance(getattr(importlib.import_module(module), name), type), dotted
+
+    async def test_the_commands_it_shows_take_the_options_shown(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        section = sections(await llms_txt(client))["Other ways in"]
+        commands = named_commands(section)
+
+        assert set(commands) == {
+            "agentkeys mcp",
+            "agentkeys request",
+            "agentkeys whoami",
+            "agentkeys revoke",
+        }
+        assert commands["agentkeys request"] == [
+            "--url",
+            "--organization",
+            "--user-name",
+            "--email",
+            "--assignment",
+            "--scopes",
+        ]
+        for command, options in commands.items():
+            accepted = cli_options(command.removeprefix("agentkeys "))
+            assert set(options) <= accepted, (command, options, accepted)
+        assert "`.env` (created with mode 0600) as `WATTSHIFT_API_KEY=…`" in section
+
+    async def test_without_mcp_mounted_it_names_no_mcp(self, make_app: AppFactory) -> None:
+        # Every app this project builds mounts /mcp: the facts of one that does not.
+        facts = replace(documents.read_facts(make_app()), mcp_endpoint=None)
+
+        text = render_llms_txt(facts)
+
+        assert "/mcp" not in LINK.findall(text)
+        assert "MCP" not in text
+        section = sections(text)["Other ways in"]
+        assert set(named_commands(section)) == {
+            "agentkeys request",
+            "agentkeys whoami",
+            "agentkeys revoke",
+        }
+        assert "`agentkeys.client.AgentKeysClient(BASE)`" in section
 
 
 class TestGeneratedFromThePolicy:

@@ -22,6 +22,10 @@ from agentkeys.discovery.pages import access_of
 WELL_KNOWN_PATH = "/.well-known/agent-credentials"
 LLMS_PATH = "/llms.txt"
 ENV_VARIABLE = "WATTSHIFT_API_KEY"
+# What `pip install agentkeys` gives an agent besides HTTP (named here, not imported: this module
+# stays pure, and the tests import each name to keep the text true).
+CLIENT_CLASS = "agentkeys.client.AgentKeysClient"
+ASYNC_CLIENT_CLASS = "agentkeys.client.AsyncAgentKeysClient"
 
 
 def render_llms_txt(facts: Facts) -> str:
@@ -35,6 +39,7 @@ def render_llms_txt(facts: Facts) -> str:
         _revoke(facts),
         _limits(facts),
         _instructions(facts),
+        _other_ways_in(facts),
         _reference(facts),
         _optional(facts),
     ]
@@ -209,6 +214,35 @@ faster than they say.
 - Production access is never granted through this API; a human requests it."""
 
 
+def _other_ways_in(facts: Facts) -> str:
+    """The same API without writing HTTP requests: MCP (only if this app mounts it), the Python
+    client, the command line. ``BASE`` is a placeholder: behind a proxy the server cannot know
+    the base URL its reader used."""
+    lines = [
+        "## Other ways in",
+        "",
+        "BASE below is this server's base URL, where you fetched this file.",
+        "",
+    ]
+    if facts.mcp_endpoint:
+        lines.append(
+            f"- [MCP server]({facts.mcp_endpoint}): every operation above as an MCP tool, over "
+            f"streamable HTTP at `{facts.mcp_endpoint}` (the key in `{facts.header}` or "
+            "`Authorization: Bearer`; `request_credential` needs none and keeps the key it gets "
+            "for the session). For MCP clients that launch servers as subprocesses: "
+            "`agentkeys mcp --url BASE` (stdio)."
+        )
+    lines += [
+        f"- Python client (package `agentkeys`): `{CLIENT_CLASS}(BASE)`, or "
+        f"`{ASYNC_CLIENT_CLASS}`; one method per operation, answers as typed models, refusals "
+        "as `AgentKeysError` with `error_code` and `recovery_action`.",
+        "- Command line: `agentkeys request --url BASE --organization … --user-name … --email … "
+        "--assignment … --scopes a,b` asks for a key and writes it to `.env` (created with mode "
+        f"0600) as `{ENV_VARIABLE}=…`; `agentkeys whoami` and `agentkeys revoke` read it there.",
+    ]
+    return "\n".join(lines)
+
+
 def _reference(facts: Facts) -> str:
     lines = [
         "## API reference",
@@ -216,11 +250,6 @@ def _reference(facts: Facts) -> str:
         f"- [OpenAPI document]({OPENAPI_PATH}): every operation, schema, example and error code",
         f"- [Discovery document]({WELL_KNOWN_PATH}): these facts as JSON",
     ]
-    if facts.mcp_endpoint:
-        lines.append(
-            f"- [MCP server]({facts.mcp_endpoint}): the same operations as MCP tools "
-            f"(streamable HTTP; the key in `{facts.header}` or `Authorization: Bearer`)"
-        )
     lines += [_page_line(op, facts) for op in facts.operations if _for_agents(op, facts)]
     return "\n".join(lines)
 
