@@ -194,6 +194,8 @@ class TestRequest:
     ) -> None:
         answer = AgentCredentialResponseDto(
             outcome="rate_limited",
+            environment="sandbox",
+            production_access=False,
             request_id="ws_request_1",
             credential_request_id="ws_cred_request_1",
             next_steps="Wait, then ask again.",
