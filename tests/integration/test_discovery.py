@@ -295,7 +295,10 @@ class TestOperationPages:
         assert "- **200** (`application/json` object `AgentCredentialResponseDto`)" in page
         assert "- **400** (`application/json` object `ApiErrorEnvelopeDto`)" in page
         # The answer's fields, with the descriptions the schema gives them.
-        assert "- `credential` (string; optional): The secret key. Shown once" in page
+        assert (
+            "- `credential` (string; optional): issued: the secret key (wsk_agent_…). Shown once"
+            in page
+        )
 
     async def test_a_guarded_page_names_its_header_and_scope(
         self, client: httpx.AsyncClient

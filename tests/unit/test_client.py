@@ -23,6 +23,9 @@ SELF = {
     "created_at": "2026-03-01T12:00:00.000Z",
     "expires_at": "2026-03-02T12:00:00.000Z",
     "revocation_path": "/v1/agent-credentials/ws_agent_cred_1/revoke",
+    "revocation_method": "POST",
+    "environment": "sandbox",
+    "production_access": False,
     "request_id": "ws_request_1",
 }
 RATE_LIMITED = {

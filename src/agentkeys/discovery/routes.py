@@ -54,7 +54,10 @@ async def get_llms_txt(request: Request) -> Response:
     },
 )
 async def get_operation_markdown(
-    request: Request, operation_id: Annotated[str, Path(alias="operationId")]
+    request: Request,
+    operation_id: Annotated[
+        str, Path(alias="operationId", description="An operationId of the OpenAPI document.")
+    ],
 ) -> Response:
     """No key. `operationId` as in the OpenAPI document; /llms.txt links every page."""
     page = documents_of(request.app).pages.get(operation_id)

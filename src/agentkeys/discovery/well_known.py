@@ -130,15 +130,15 @@ class AgentCredentialsDiscoveryDto(BaseModel):
 
     service: str = Field(description="The service's name.")
     version: str = Field(description="The server's version.")
-    documentation: DocumentationDto
-    issuance: IssuanceDto
-    authentication: AuthenticationDto
+    documentation: DocumentationDto = Field(description="Where the guides are.")
+    issuance: IssuanceDto = Field(description="How to ask for a key.")
+    authentication: AuthenticationDto = Field(description="How to send the key.")
     scopes: list[ScopeDto] = Field(description="The scope catalog.")
     aliases: list[AliasDto] = Field(description="Coarse names and what they expand to.")
-    ttl: TtlDto
+    ttl: TtlDto = Field(description="A key's lifetime bounds.")
     quotas: list[QuotaDto] = Field(description="Quotas on issuance; over one: `rate_limited`.")
-    rates: RatesDto
-    revocation: RevocationDto
+    rates: RatesDto = Field(description="Request rates in force.")
+    revocation: RevocationDto = Field(description="How to revoke a key.")
     mcp: McpDto | None = Field(description="The MCP server, when this server mounts one.")
 
 
