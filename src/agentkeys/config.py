@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentkeys.client_address import Network, parse_networks
+from agentkeys.leak_report_keys import LeakReportKeysError, load_leak_report_keys
 from agentkeys.logs import LogFormat
 
 if TYPE_CHECKING:
@@ -350,6 +351,20 @@ class Settings(BaseSettings):
         "CPUs this process may use.",
     )
 
+    leak_report_keys: Path | None = Field(
+        default=None,
+        description="File of the public keys that sign leaked-key reports, in the shape of "
+        "https://api.github.com/meta/public_keys/secret_scanning (ECDSA P-256 PEM keys). Unset: "
+        "signed reports are refused (401); unsigned reports are still accepted.",
+    )
+    security_contact: str = Field(
+        default="mailto:security@example.com",
+        min_length=1,
+        max_length=500,
+        description="`Contact:` of `/.well-known/security.txt` (RFC 9116): a `mailto:` or "
+        "`https:` URI where security reports are read.",
+    )
+
     @property
     def cpu_bound_concurrency(self) -> int:
         """``cpu_workers`` if set, else the CPUs this process may use."""
@@ -371,6 +386,27 @@ class Settings(BaseSettings):
             scheme = ""
         if scheme not in REDIS_SCHEMES:
             raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("leak_report_keys")
+    @classmethod
+    def _readable_leak_report_keys(cls, value: Path | None) -> Path | None:
+        # Read once here so that a missing, unreadable or malformed file stops the server at
+        # start in one line; the application reads it again when it is built.
+        if value is not None:
+            try:
+                load_leak_report_keys(value)
+            except LeakReportKeysError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("security_contact")
+    @classmethod
+    def _contact_uri(cls, value: str) -> str:
+        if not value.startswith(("mailto:", "https://", "tel:")) or any(
+            character.isspace() for character in value
+        ):
+            raise ValueError("expected a mailto:, https:// or tel: URI (RFC 9116 Contact)")
         return value
 
     @field_validator("log_level")

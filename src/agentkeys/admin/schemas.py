@@ -223,7 +223,7 @@ class RevocationStatsDto(DescribedModel):
     """Credentials revoked within the window."""
     by_revoked_by: dict[str, int] = Field(
         description="Revocations per `revoked_by` value (`self`, `admin:<admin key name>`, "
-        "later `leak`), most first; at most 100."
+        "`leak`), most first; at most 100."
     )
 
 

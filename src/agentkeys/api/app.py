@@ -31,6 +31,7 @@ from agentkeys.api.request_metrics import RequestMetricsMiddleware
 from agentkeys.clock import Clock, SystemClock
 from agentkeys.config import Settings
 from agentkeys.cpu import CpuPool
+from agentkeys.credentials import leak_routes
 from agentkeys.credentials import routes as credential_routes
 from agentkeys.credentials.cache import KeyCaches, VerifiedKeyCache
 from agentkeys.credentials.deps import CredentialWiring
@@ -51,6 +52,7 @@ from agentkeys.credentials.usage import CredentialUsage
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.discovery import routes as discovery_routes
+from agentkeys.leak_report_keys import load_leak_report_keys
 from agentkeys.mcp_server.http import MCP_PATH, McpEndpoint
 from agentkeys.ratelimit.limiter import memory_backend, redis_backend
 from agentkeys.sandbox.battery import routes as battery_routes
@@ -86,6 +88,7 @@ Information Administration, Form EIA-861 (2018), as tabulated by PNNL's IMMM-SFA
 
 ROUTERS = (
     credential_routes.router,
+    leak_routes.router,
     admin_routes.router,
     feedback_routes.router,
     utility_routes.router,
@@ -241,6 +244,18 @@ def create_app(
             if costs.revocations_per_network
             else None
         ),
+        # Checked when the settings were read; read again here, as built into this app.
+        leak_report_keys=(
+            load_leak_report_keys(settings.leak_report_keys)
+            if settings.leak_report_keys is not None
+            else None
+        ),
+        # Unsigned leak reports at the revocation rate, counted apart from revocations.
+        leak_report_rate_limiter=(
+            limiter_backend.limiter(costs.revocations_per_network, namespace="leak-report")
+            if costs.revocations_per_network
+            else None
+        ),
     )
     app.state.engine = engine
     install_error_handlers(app)
@@ -261,7 +276,7 @@ def create_app(
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     describe_openapi(
         app,
-        credential_routes.OPENAPI_SCHEMAS,
+        {**credential_routes.OPENAPI_SCHEMAS, **leak_routes.OPENAPI_SCHEMAS},
         TransportLimits(
             max_body_bytes=settings.max_body_bytes,
             max_header_bytes=settings.max_header_bytes,

@@ -19,6 +19,7 @@ from agentkeys.credentials.identity import AdminAuthenticator, AdminIdentity
 from agentkeys.credentials.keys import ADMIN_KEYS
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.service import CredentialService
+from agentkeys.leak_report_keys import LeakReportKeys
 from agentkeys.ratelimit.base import RequestRateLimiter
 
 
@@ -34,6 +35,10 @@ class CredentialWiring:
     # Revocations by a credential's own key, per credential; failed attempts per network.
     revocation_rate_limiter: RequestRateLimiter | None = None
     failed_revocation_rate_limiter: RequestRateLimiter | None = None
+    # Keys that sign leaked-key reports (None: signed reports are refused); unsigned reports
+    # per client network.
+    leak_report_keys: LeakReportKeys | None = None
+    leak_report_rate_limiter: RequestRateLimiter | None = None
 
 
 def credential_wiring(request: Request) -> CredentialWiring:

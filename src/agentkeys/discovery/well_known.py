@@ -112,6 +112,47 @@ class RevocationDto(BaseModel):
     request_schema: str = Field(description="JSON reference to the optional body's schema.")
 
 
+LEAKED_PATH = "/v1/agent-credentials/leaked"
+SECURITY_TXT_PATH = "/.well-known/security.txt"
+SIGNATURE_HEADERS = ["Github-Public-Key-Identifier", "Github-Public-Key-Signature"]
+
+
+class LeakReportsDto(BaseModel):
+    """Where to report a leaked key, signed (GitHub's secret scanning) or not (anyone)."""
+
+    method: str = Field(description="HTTP method of the reporting endpoint.")
+    path: str = Field(description="Path of the reporting endpoint, relative to the base URL.")
+    operation_id: str = Field(description="Its operationId in the OpenAPI document.")
+    key_pattern: str = Field(
+        description="A regular expression matching every agent key: what a scanner looks for."
+    )
+    unsigned_request_schema: str = Field(
+        description='JSON reference to the unsigned body: `{"credential": "wsk_agent_…", '
+        '"url": "…"}`, accepted from anyone.'
+    )
+    unsigned_answer_status: int = Field(
+        description="The status of every unsigned report: the same answer whatever the key "
+        "(a live key named is revoked)."
+    )
+    unsigned_rate: RateDto | None = Field(
+        description="Unsigned reports per client network (null: none)."
+    )
+    signed_format: str = Field(
+        description="`github_secret_scanning`: GitHub's partner program format, a JSON array "
+        "of `{token, type, url, source}`."
+    )
+    signed_request_schema: str = Field(description="JSON reference to one item of that array.")
+    signature_headers: list[str] = Field(
+        description="The headers carrying the signing key's identifier and the signature."
+    )
+    signature_algorithm: str = Field(description="How the signature is made and encoded.")
+    feedback_schema: str = Field(
+        description="JSON reference to one item of the answer to a signed report."
+    )
+    revoked_by: str = Field(description="What a key revoked this way shows as `revoked_by`.")
+    security_txt: str = Field(description="The RFC 9116 file naming this endpoint.")
+
+
 class McpDto(BaseModel):
     endpoint: str = Field(description="Path of the MCP server (streamable HTTP).")
     transport: str = Field(description="The MCP transport served there.")
@@ -139,6 +180,7 @@ class AgentCredentialsDiscoveryDto(BaseModel):
     quotas: list[QuotaDto] = Field(description="Quotas on issuance; over one: `rate_limited`.")
     rates: RatesDto = Field(description="Request rates in force.")
     revocation: RevocationDto = Field(description="How to revoke a key.")
+    leak_reports: LeakReportsDto = Field(description="How to report a leaked key.")
     mcp: McpDto | None = Field(description="The MCP server, when this server mounts one.")
 
 
@@ -212,6 +254,23 @@ def well_known(facts: Facts) -> AgentCredentialsDiscoveryDto:
             path_template=facts.revocation_template,
             authentication=f"The credential's own key in `{facts.header}`.",
             request_schema=schema_ref(REVOCATION_SCHEMA),
+        ),
+        leak_reports=LeakReportsDto(
+            method="POST",
+            path=LEAKED_PATH,
+            operation_id="reportLeakedAgentCredentials",
+            key_pattern=facts.key_pattern,
+            unsigned_request_schema=schema_ref("LeakReportDto"),
+            unsigned_answer_status=202,
+            unsigned_rate=_rate(costs.revocations_per_network),
+            signed_format="github_secret_scanning",
+            signed_request_schema=schema_ref("GitHubLeakMatchDto"),
+            signature_headers=list(SIGNATURE_HEADERS),
+            signature_algorithm="ECDSA P-256 with SHA-256 over the raw body; the DER signature "
+            "in base64. Keys as at https://api.github.com/meta/public_keys/secret_scanning.",
+            feedback_schema=schema_ref("LeakFeedbackDto"),
+            revoked_by="leak",
+            security_txt=SECURITY_TXT_PATH,
         ),
         mcp=(
             McpDto(endpoint=facts.mcp_endpoint, transport="streamable-http")
