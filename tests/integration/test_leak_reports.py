@@ -395,6 +395,27 @@ class TestDiscoveryAndStats:
         answer = await client.post(leaks["path"], json={"credential": "x"})
         assert answer.status_code == 202
 
+    async def test_security_txt_names_the_contact_the_expiry_and_the_endpoint(
+        self, make_app: AppFactory
+    ) -> None:
+        app = make_app(security_contact="mailto:keys@wattshift.test")
+        async with client_for(app) as http:
+            response = await http.get("/.well-known/security.txt")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/plain; charset=utf-8"
+        fields = [line for line in response.text.splitlines() if not line.startswith("#")]
+        # The test clock starts at 2026-03-01T12:00:00Z; 180 days later is 2026-08-28.
+        assert fields == [
+            "Contact: mailto:keys@wattshift.test",
+            "Expires: 2026-08-28T12:00:00Z",
+            "Preferred-Languages: en",
+        ]
+        assert f"POST {LEAKED}" in response.text
+
+    def test_a_contact_that_is_no_uri_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="security_contact"):
+            Settings(mode=Mode.PRODUCTION, secret=TEST_SECRET, security_contact="call Bob")
+
     async def test_leak_revocations_count_as_leak_in_the_stats(
         self, client: httpx.AsyncClient, settings: Settings
     ) -> None:

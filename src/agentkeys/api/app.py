@@ -258,6 +258,8 @@ def create_app(
         ),
     )
     app.state.engine = engine
+    # /.well-known/security.txt's Contact.
+    app.state.security_contact = settings.security_contact
     install_error_handlers(app)
     app.add_exception_handler(BodyTimedOut, body_timed_out)
     app.add_exception_handler(ClientClosedRequest, client_closed_request)

@@ -7,11 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
+from agentkeys.api.context import app_context
 from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.openapi import error_responses
 from agentkeys.discovery.documents import documents_of
 from agentkeys.discovery.llms import LLMS_PATH, WELL_KNOWN_PATH
-from agentkeys.discovery.well_known import AgentCredentialsDiscoveryDto
+from agentkeys.discovery.well_known import (
+    SECURITY_TXT_LIFETIME,
+    SECURITY_TXT_PATH,
+    AgentCredentialsDiscoveryDto,
+    security_txt,
+)
 from agentkeys.errors import NotFound, echo
 
 router = APIRouter(tags=["discovery"], route_class=JsonBodyRoute)
@@ -81,6 +87,28 @@ async def get_agent_credentials_discovery(request: Request) -> Response:
     """No key. The issuance endpoint, the request schema, the scope catalog, the limits in force,
     the key's header and format, the revocation path and the MCP endpoint."""
     return _answer(documents_of(request.app).well_known, "application/json")
+
+
+@router.get(
+    SECURITY_TXT_PATH,
+    operation_id="getSecurityTxt",
+    summary="Where to report security problems and leaked keys (RFC 9116)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "`Contact`, `Expires` and `Preferred-Languages` fields, and comments "
+            "naming the leaked-key endpoint.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **error_responses(),
+    },
+)
+async def get_security_txt(request: Request) -> Response:
+    """No key. `Contact` is the operator's (AGENTKEYS_SECURITY_CONTACT); `Expires` is always
+    180 days ahead, so the file never goes stale while the server runs."""
+    contact: str = request.app.state.security_contact
+    expires = app_context(request).clock.now() + SECURITY_TXT_LIFETIME
+    return _answer(security_txt(contact, expires).encode("utf-8"), PLAIN_TEXT)
 
 
 def _answer(content: bytes, media_type: str) -> Response:

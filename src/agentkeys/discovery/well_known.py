@@ -3,10 +3,12 @@ programs (``/llms.txt`` says the same to a reader). Built from ``Facts``. Pure."
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agentkeys.clock import format_instant
 from agentkeys.credentials.policy import Outcome
 from agentkeys.discovery.facts import (
     OPENAPI_PATH,
@@ -114,6 +116,8 @@ class RevocationDto(BaseModel):
 
 LEAKED_PATH = "/v1/agent-credentials/leaked"
 SECURITY_TXT_PATH = "/.well-known/security.txt"
+# RFC 9116 §2.5.5: Expires SHOULD be less than a year away.
+SECURITY_TXT_LIFETIME = timedelta(days=180)
 SIGNATURE_HEADERS = ["Github-Public-Key-Identifier", "Github-Public-Key-Signature"]
 
 
@@ -287,3 +291,18 @@ def _rate(rate: RequestRate | None) -> RateDto | None:
 
 def _per_credential(rate: RequestRate) -> RateDto:
     return RateDto(limit=rate.limit, window_seconds=int(rate.window.total_seconds()))
+
+
+def security_txt(contact: str, expires: datetime) -> str:
+    """``/.well-known/security.txt`` (RFC 9116): the operator's contact, and how to report a
+    leaked agent key, which needs no contact at all."""
+    instant = format_instant(expires.replace(microsecond=0)).replace(".000Z", "Z")
+    return (
+        f"# Leaked agent keys (wsk_agent_...): POST {LEAKED_PATH} with\n"
+        '# {"credential": "wsk_agent_...", "url": "where you found it"}: the key is revoked at\n'
+        "# once; the answer is always 202. GitHub secret scanning reports (signed) are\n"
+        "# accepted there too. Details: /.well-known/agent-credentials (leak_reports).\n"
+        f"Contact: {contact}\n"
+        f"Expires: {instant}\n"
+        "Preferred-Languages: en\n"
+    )
