@@ -8,6 +8,7 @@ a replay, a mismatch or a request still running never reaches the route, so quot
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
@@ -44,6 +45,9 @@ REPLAYED = "Idempotent-Replayed"
 NOT_STORED = frozenset({429})
 # Errors whose answer is the client's to keep: the app's own handlers turn them into answers.
 _ANSWERED_ERRORS = (DomainError, RequestValidationError, StarletteHTTPException)
+
+# Where FastAPI (0.12x+) keeps the exit stack of a request's ``scope="function"`` dependencies.
+FUNCTION_STACK = "fastapi_function_astack"
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
@@ -139,7 +143,7 @@ async def _run_first(
     body: bytes,
 ) -> Response:
     try:
-        response = await handler(Request(request.scope, _replaying(body, request)))
+        response = await _committed(request, handler, body)
     except _ANSWERED_ERRORS as error:
         response = await _answer_of(request, error)
     except BaseException:
@@ -154,6 +158,23 @@ async def _run_first(
         claim, StoredAnswer(status=response.status_code, headers=headers, body=content)
     )
     return response
+
+
+async def _committed(request: Request, handler: Handler, body: bytes) -> Response:
+    """The route's answer once its unit of work has committed (or rolled back and raised).
+
+    FastAPI closes the ``scope="function"`` dependencies (the session that commits) only after
+    the route handler returns, which here would be after the answer is stored: an answer could
+    be kept whose commit then failed, and on SQLite the stored answer would wait on the route's
+    own write lock. So the route runs with an exit stack of our own, closed before we go on.
+    """
+    previous = request.scope.get(FUNCTION_STACK)
+    async with AsyncExitStack() as stack:
+        request.scope[FUNCTION_STACK] = stack
+        try:
+            return await handler(Request(request.scope, _replaying(body, request)))
+        finally:
+            request.scope[FUNCTION_STACK] = previous
 
 
 async def _answer_of(request: Request, error: Exception) -> Response:
