@@ -12,10 +12,12 @@ import pytest
 from fastapi import FastAPI
 from typer.testing import CliRunner, Result
 
+from agentkeys import cpu
 from agentkeys.cli import retention as retention_cli
 from agentkeys.cli.main import app as cli
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Settings
+from agentkeys.credentials.service import CredentialService
 from tests.support.admin import create_admin_key
 from tests.support.app import TEST_SECRET, AppFactory, client_for
 from tests.support.assertions import assert_envelope, field_names
@@ -158,6 +160,48 @@ class TestIssuanceReplay:
         assert not replayed(theirs)
         assert theirs.json()["credential_id"] != first.json()["credential_id"]
         assert await count(db, "credential_requests") == 2
+
+
+class TestServerErrorsAreNotStored:
+    async def test_a_retry_after_a_503_runs_again(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        real = CredentialService.request_credential
+
+        async def busy_once(self: CredentialService, *args: Any, **kwargs: Any) -> Any:
+            monkeypatch.setattr(CredentialService, "request_credential", real)
+            raise cpu.busy()
+
+        monkeypatch.setattr(CredentialService, "request_credential", busy_once)
+
+        first = await post(client, ISSUE, SEED_REQUEST)
+        retry = await post(client, ISSUE, SEED_REQUEST)
+
+        assert first.status_code == 503
+        assert retry.status_code == 200
+        assert not replayed(retry)
+        assert retry.json()["outcome"] == "issued"
+        assert await count(db, "credentials") == 1
+
+    async def test_a_retry_after_an_unexpected_error_runs_again(
+        self, client: httpx.AsyncClient, db: DatabaseProbe, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        real = CredentialService.request_credential
+
+        async def fail_once(self: CredentialService, *args: Any, **kwargs: Any) -> Any:
+            monkeypatch.setattr(CredentialService, "request_credential", real)
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(CredentialService, "request_credential", fail_once)
+
+        first = await post(client, ISSUE, SEED_REQUEST)
+        retry = await post(client, ISSUE, SEED_REQUEST)
+
+        assert_envelope(first, status=500, code="INTERNAL_ERROR")
+        assert retry.status_code == 200
+        assert not replayed(retry)
+        assert await count(db, "credentials") == 1
+        assert await count(db, "idempotency_keys") == 1
 
 
 @pytest.mark.both_backends  # the INSERT race on the unique constraint
@@ -388,3 +432,27 @@ class TestPurge:
             assert await app.state.idempotency.purge() == 1
 
         assert await count(db, "idempotency_keys") == 0
+
+
+class TestDescribed:
+    async def test_the_four_writes_document_the_header_and_its_answers(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        document = (await client.get("/openapi.json")).json()
+        operations = {
+            ("/v1/agent-credentials", "post"),
+            ("/v1/agent-credentials/{credentialId}/revoke", "post"),
+            ("/v1/homes/create", "post"),
+            ("/v1/admin/credentials/revoke", "post"),
+            ("/v1/admin/credentials/{credentialId}/revoke", "post"),
+        }
+        for path, method in operations:
+            operation = document["paths"][path][method]
+            headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+            assert HEADER in headers, path
+            assert {"409", "422"} <= set(operation["responses"]), path
+        homes_list = document["paths"]["/v1/homes/list"]
+        assert all(
+            HEADER not in [p["name"] for p in operation.get("parameters", [])]
+            for operation in homes_list.values()
+        )

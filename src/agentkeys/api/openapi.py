@@ -205,6 +205,10 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
 }
 
 
+def _header_names(operation: Mapping[str, Any]) -> set[str]:
+    return {p["name"] for p in operation.get("parameters", []) if p.get("in") == "header"}
+
+
 def idempotent_openapi(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``openapi_extra`` of a route taking an Idempotency-Key: the header parameter, with
     ``extra`` (FastAPI concatenates the parameter lists)."""
@@ -399,7 +403,10 @@ def describe_openapi(
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():
                     responses = operation.get("responses", {})
-                    responses.pop("422", None)
+                    # FastAPI's own 422 only: a route taking an Idempotency-Key answers 422
+                    # (in our envelope) for a key reused with another body.
+                    if "Idempotency-Key" not in _header_names(operation):
+                        responses.pop("422", None)
                     for status, description in limits.described().items():
                         if status in responses:
                             responses[status]["description"] = description
