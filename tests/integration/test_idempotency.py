@@ -18,6 +18,7 @@ from agentkeys.cli.main import app as cli
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Settings
 from agentkeys.credentials.service import CredentialService
+from agentkeys.idempotency.service import Claimed, IdempotencyService, InProgress
 from tests.support.admin import create_admin_key
 from tests.support.app import TEST_SECRET, AppFactory, client_for
 from tests.support.assertions import assert_envelope, field_names
@@ -456,3 +457,24 @@ class TestDescribed:
             HEADER not in [p["name"] for p in operation.get("parameters", [])]
             for operation in homes_list.values()
         )
+
+
+@pytest.mark.both_backends  # the running row and its takeover
+class TestAbandonedClaims:
+    async def test_a_claim_whose_process_died_is_taken_over_after_five_minutes(
+        self, make_app: AppFactory, clock: FrozenClock
+    ) -> None:
+        app: FastAPI = make_app()
+        service: IdempotencyService = app.state.idempotency
+        claim = {"caller": "net:192.0.2.0/24", "route": "POST /x", "key": "k", "body": b"{}"}
+        async with client_for(app):
+            first = await service.begin(**claim)  # never finished: its process died
+            clock.advance(timedelta(minutes=4, seconds=59))
+            meanwhile = await service.begin(**claim)
+            clock.advance(timedelta(seconds=1))  # five minutes since the claim
+            later = await service.begin(**claim)
+
+        assert isinstance(first, Claimed)
+        assert isinstance(meanwhile, InProgress)
+        assert isinstance(later, Claimed)
+        assert later.record_id != first.record_id
