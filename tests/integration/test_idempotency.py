@@ -18,7 +18,7 @@ from agentkeys.cli.main import app as cli
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Settings
 from agentkeys.credentials.service import CredentialService
-from agentkeys.idempotency.service import Claimed, IdempotencyService, InProgress
+from agentkeys.idempotency.service import Claimed, IdempotencyService, InProgress, Outcome
 from tests.support.admin import create_admin_key
 from tests.support.app import TEST_SECRET, AppFactory, client_for
 from tests.support.assertions import assert_envelope, field_names
@@ -466,13 +466,18 @@ class TestAbandonedClaims:
     ) -> None:
         app: FastAPI = make_app()
         service: IdempotencyService = app.state.idempotency
-        claim = {"caller": "net:192.0.2.0/24", "route": "POST /x", "key": "k", "body": b"{}"}
+
+        async def claim() -> Outcome:
+            return await service.begin(
+                caller="net:192.0.2.0/24", route="POST /x", key="k", body=b"{}"
+            )
+
         async with client_for(app):
-            first = await service.begin(**claim)  # never finished: its process died
+            first = await claim()  # never finished: its process died
             clock.advance(timedelta(minutes=4, seconds=59))
-            meanwhile = await service.begin(**claim)
+            meanwhile = await claim()
             clock.advance(timedelta(seconds=1))  # five minutes since the claim
-            later = await service.begin(**claim)
+            later = await claim()
 
         assert isinstance(first, Claimed)
         assert isinstance(meanwhile, InProgress)
