@@ -19,6 +19,8 @@ class ErrorCode(StrEnum):
     # Raised by nothing (a production ask is answered as the outcome `production_denied`), but
     # CONTRACT §5 lists it among the codes, so it stays in the documented list.
     PRODUCTION_ACCESS_DENIED = "PRODUCTION_ACCESS_DENIED"
+    # The Idempotency-Key's first request is still running (409, Retry-After).
+    CONFLICT = "CONFLICT"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 

@@ -6,6 +6,7 @@ here; no feature imports it."""
 from agentkeys.admin.models import AdminKeyRecord
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.db.base import Base
+from agentkeys.idempotency.models import IdempotencyRecord
 from agentkeys.sandbox.feedback.models import FeedbackRecord
 from agentkeys.sandbox.homes.models import HomeRecord
 
@@ -17,5 +18,6 @@ __all__ = [
     "CredentialRequestRecord",
     "FeedbackRecord",
     "HomeRecord",
+    "IdempotencyRecord",
     "metadata",
 ]

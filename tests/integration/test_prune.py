@@ -29,7 +29,7 @@ from tests.support.policies import EXECUTABLE
 
 pytestmark = pytest.mark.both_backends
 
-TABLES = ("credential_requests", "credentials", "homes", "feedback")
+TABLES = ("credential_requests", "credentials", "homes", "feedback", "idempotency_keys")
 FEEDBACK = {"name": "Avery Developer", "message": "The sandbox was easy to try."}
 
 
@@ -130,7 +130,13 @@ class TestPrune:
         planned = report(
             await prune_async(settings.database_url, "--older-than", "2d", "--dry-run", "--json")
         )
-        expected = {"credential_requests": 3, "credentials": 2, "homes": 1, "feedback": 1}
+        expected = {
+            "credential_requests": 3,
+            "credentials": 2,
+            "homes": 1,
+            "feedback": 1,
+            "idempotency_keys": 0,
+        }
         assert planned == {
             "older_than": "2d",
             "cutoff": format_instant(clock.now() - timedelta(days=2)),
@@ -161,6 +167,7 @@ class TestPrune:
             "credentials": {expired["credential_id"], revoked["credential_id"]},
             "homes": {home},
             "feedback": {feedback},
+            "idempotency_keys": set(),
         }
 
         again = report(await prune_async(settings.database_url, "--older-than", "2d", "--json"))
@@ -197,6 +204,7 @@ class TestPrune:
             "credentials": "1",
             "homes": "0",
             "feedback": "0",
+            "idempotency_keys": "0",
         }
         assert "removed" in done.stdout
         assert "nothing was changed" not in done.stdout
@@ -228,6 +236,7 @@ class TestPrune:
             "credentials": 5,
             "homes": 2,
             "feedback": 2,
+            "idempotency_keys": 0,
         }
         after = await ids(db)
         assert after["credentials"] == {issued["credential_id"] for issued in kept}

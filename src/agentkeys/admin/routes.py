@@ -32,11 +32,11 @@ from agentkeys.admin.schemas import (
     DecisionOutcome,
 )
 from agentkeys.admin.service import CredentialQuery, DecisionQuery
-from agentkeys.api.deps import JsonBodyRoute
-from agentkeys.api.openapi import ADMIN_KEY_SCHEME, error_responses
+from agentkeys.api.openapi import ADMIN_KEY_SCHEME, error_responses, idempotent_openapi
+from agentkeys.idempotency.route import IdempotentRoute, idempotent
 from agentkeys.validation import InstantText, NonBlank, Storable, parse_instant
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=JsonBodyRoute)
+router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=IdempotentRoute)
 
 
 class CredentialIdConvertor(StringConvertor):
@@ -153,9 +153,10 @@ async def list_credentials(
     operation_id="revokeCredentials",
     summary="Revoke every active credential of an organization, an e-mail, or created before",
     response_model=AdminBulkRevocationDto,
-    responses=error_responses(400, 401, 403, descriptions=DESCRIPTIONS),
-    openapi_extra=SECURITY,
+    responses=error_responses(400, 401, 403, 409, 422, descriptions=DESCRIPTIONS),
+    openapi_extra=idempotent_openapi(SECURITY),
 )
+@idempotent
 async def revoke_credentials(
     admin: RevokingAdmin,
     body: Annotated[AdminBulkRevokeRequestDto, Body(openapi_examples=BULK_REVOKE_EXAMPLES)],
@@ -189,9 +190,10 @@ async def get_credential(
     operation_id="revokeCredential",
     summary="Revoke one credential",
     response_model=AdminCredentialDto,
-    responses=ONE_ERRORS,
-    openapi_extra=SECURITY,
+    responses=error_responses(400, 401, 403, 404, 409, 422, descriptions=DESCRIPTIONS),
+    openapi_extra=idempotent_openapi(SECURITY),
 )
+@idempotent
 async def revoke_credential(
     admin: RevokingAdmin,
     body: Annotated[AdminRevokeRequestDto, Body(openapi_examples=REVOKE_EXAMPLES)],

@@ -52,6 +52,7 @@ from agentkeys.credentials.usage import CredentialUsage
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.discovery import routes as discovery_routes
+from agentkeys.idempotency.service import IdempotencyService
 from agentkeys.leak_report_keys import load_leak_report_keys
 from agentkeys.mcp_server.http import MCP_PATH, McpEndpoint
 from agentkeys.ratelimit.limiter import memory_backend, redis_backend
@@ -163,14 +164,22 @@ def create_app(
         flush_seconds=settings.last_used_flush_seconds,
     )
 
+    server_secret = settings.secret.get_secret_value().encode("utf-8")
+    idempotency = IdempotencyService(
+        session_factory=session_factory, clock=clock, server_secret=server_secret
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await revocations.start()
         await usage.start()
+        # Purges Idempotency-Keys past their 24 hours (``agentkeys db prune`` does too).
+        await idempotency.start()
         # The MCP sessions end before the services their tool calls use.
         async with mcp.run():
             yield
         # Before the engine goes: the uses recorded since the last flush are written now.
+        await idempotency.close()
         await usage.close()
         await revocations.close()
         await limiter_backend.close()
@@ -189,7 +198,6 @@ def create_app(
         # built from the Host header could send a client, and its key, anywhere.
         redirect_slashes=False,
     )
-    server_secret = settings.secret.get_secret_value().encode("utf-8")
     app.state.context = AppContext(
         session_factory=session_factory,
         clock=clock,
@@ -257,6 +265,8 @@ def create_app(
             else None
         ),
     )
+    # The routes taking an Idempotency-Key (``idempotency.route``) claim and replay through it.
+    app.state.idempotency = idempotency
     app.state.engine = engine
     # /.well-known/security.txt's Contact.
     app.state.security_contact = settings.security_contact

@@ -44,6 +44,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.PRODUCTION_ACCESS_DENIED: 403,
+    ErrorCode.CONFLICT: 409,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }

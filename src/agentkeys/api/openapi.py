@@ -35,6 +35,10 @@ _DESCRIPTIONS = {
     "server accepts; the connection is closed.",
     429: "RATE_LIMITED: too many requests; retry after retry_after_seconds.",
     500: "INTERNAL_ERROR: quote the request_id.",
+    409: "CONFLICT: a request with this Idempotency-Key is still running; retry after "
+    "Retry-After seconds to get its answer.",
+    422: "VALIDATION_FAILED: this Idempotency-Key was already used with another body or path "
+    "(field_errors names Idempotency-Key).",
     503: "SERVICE_UNAVAILABLE: a backing service is down; retry.",
 }
 
@@ -95,6 +99,25 @@ _ERROR_EXAMPLES: dict[int, dict[str, dict[str, Any]]] = {
         "INTERNAL_ERROR": {
             "message": "An internal error occurred.",
             "recovery_action": "Retry; if it persists, send the request_id to /v1/feedback.",
+        }
+    },
+    409: {
+        "CONFLICT": {
+            "message": "A request with this Idempotency-Key is still running.",
+            "recovery_action": "Retry after Retry-After seconds: its answer is then replayed.",
+            "retry_after_seconds": 1,
+        }
+    },
+    422: {
+        "VALIDATION_FAILED": {
+            "message": "This Idempotency-Key was used with another request.",
+            "recovery_action": "Send a new Idempotency-Key for a different request.",
+            "field_errors": [
+                {
+                    "field": "Idempotency-Key",
+                    "message": "Already used with another body or path on this route.",
+                }
+            ],
         }
     },
     503: {
@@ -168,6 +191,28 @@ def error_responses(
         }
         for status in sorted({*statuses, *COMMON})
     }
+
+
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": '1-255 printable ASCII characters, bare or quoted (`"..."`). Retrying with '
+    "the same key and body within 24 hours replays the first answer (with "
+    "`Idempotent-Replayed: true`) instead of acting again. Use a fresh random value (a UUID) "
+    "per operation.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 257},
+}
+
+
+def _header_names(operation: Mapping[str, Any]) -> set[str]:
+    return {p["name"] for p in operation.get("parameters", []) if p.get("in") == "header"}
+
+
+def idempotent_openapi(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``openapi_extra`` of a route taking an Idempotency-Key: the header parameter, with
+    ``extra`` (FastAPI concatenates the parameter lists)."""
+    return {**(extra or {}), "parameters": [IDEMPOTENCY_KEY_PARAMETER]}
 
 
 def guard_scopes(dependant: Dependant) -> tuple[str, ...] | None:
@@ -358,7 +403,10 @@ def describe_openapi(
             for path, operations in schema.get("paths", {}).items():
                 for method, operation in operations.items():
                     responses = operation.get("responses", {})
-                    responses.pop("422", None)
+                    # FastAPI's own 422 only: a route taking an Idempotency-Key answers 422
+                    # (in our envelope) for a key reused with another body.
+                    if "Idempotency-Key" not in _header_names(operation):
+                        responses.pop("422", None)
                     for status, description in limits.described().items():
                         if status in responses:
                             responses[status]["description"] = description

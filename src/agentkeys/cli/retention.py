@@ -49,7 +49,7 @@ def db_prune(
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
 ) -> None:
     """Remove old decisions and long-dead credentials (with their homes and feedback); a
-    decision whose credential is kept stays."""
+    decision whose credential is kept stays. Idempotency-Keys go once past their 24 hours."""
     from agentkeys.credentials.policy_file import retention_problem
 
     settings = load_settings()
@@ -63,8 +63,9 @@ def db_prune(
         problem = retention_problem(retention, policy)
         if problem is not None:
             fail(f"--older-than: {problem}", code=2)
-    cutoff = to_millisecond(clock.now() - retention)
-    pruned = run_prune(settings, cutoff=cutoff, dry_run=dry_run, batch_size=batch_size)
+    now = clock.now()
+    cutoff = to_millisecond(now - retention)
+    pruned = run_prune(settings, cutoff=cutoff, now=now, dry_run=dry_run, batch_size=batch_size)
     report(
         pruned,
         older_than=format_duration(retention),
@@ -74,7 +75,9 @@ def db_prune(
     )
 
 
-def run_prune(settings: Settings, *, cutoff: datetime, dry_run: bool, batch_size: int) -> Pruned:
+def run_prune(
+    settings: Settings, *, cutoff: datetime, now: datetime, dry_run: bool, batch_size: int
+) -> Pruned:
     """Count (dry run), or prune batch by batch: each batch its own committed transaction, so
     an interrupted prune keeps what it did and a rerun goes on."""
     from sqlalchemy.exc import DBAPIError
@@ -90,7 +93,7 @@ def run_prune(settings: Settings, *, cutoff: datetime, dry_run: bool, batch_size
         try:
             if dry_run:
                 async with sessions() as session:
-                    return await RetentionService(session).plan(cutoff)
+                    return await RetentionService(session).plan(cutoff, now=now)
             for step in ("credentials", "decisions"):
                 after: str | None = None
                 while True:
@@ -106,6 +109,15 @@ def run_prune(settings: Settings, *, cutoff: datetime, dry_run: bool, batch_size
                     if batch.done:
                         break
                     after = batch.next_after
+            while True:
+                async with sessions() as session:
+                    batch = await RetentionService(session).prune_idempotency_keys(
+                        now, size=batch_size
+                    )
+                    await session.commit()
+                total += batch.pruned
+                if batch.done:
+                    break
             return total
         finally:
             await engine.dispose()

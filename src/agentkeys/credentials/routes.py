@@ -11,11 +11,15 @@ from agentkeys.api.deps import (
     ClientAddressDep,
     ClientNetworkDep,
     CurrentCredential,
-    JsonBodyRoute,
     RequestIdDep,
     parse_json_body,
 )
-from agentkeys.api.openapi import ADMIN_KEY_SCHEME, API_KEY_SCHEME, error_responses
+from agentkeys.api.openapi import (
+    ADMIN_KEY_SCHEME,
+    API_KEY_SCHEME,
+    error_responses,
+    idempotent_openapi,
+)
 from agentkeys.clock import format_instant
 from agentkeys.credentials.deps import (
     CredentialServiceDep,
@@ -42,9 +46,10 @@ from agentkeys.credentials.schemas import (
 )
 from agentkeys.credentials.service import REVOKED_NEXT_STEPS, RevocationTarget
 from agentkeys.errors import DomainError
+from agentkeys.idempotency.route import IdempotentRoute, idempotent
 
 router = APIRouter(
-    prefix="/v1/agent-credentials", tags=["agent credentials"], route_class=JsonBodyRoute
+    prefix="/v1/agent-credentials", tags=["agent credentials"], route_class=IdempotentRoute
 )
 
 CredentialIdPath = Annotated[
@@ -66,11 +71,13 @@ OPENAPI_SCHEMAS = {
     response_model=AgentCredentialResponseDto,
     response_model_exclude_none=True,
     responses={
-        **error_responses(400),
+        **error_responses(400, 409, 422),
         200: {"content": {"application/json": {"examples": RESPONSE_EXAMPLES}}},
     },
     response_description="Sandbox credential issuance outcome.",
+    openapi_extra=idempotent_openapi(),
 )
+@idempotent
 async def request_agent_credential(
     *,
     body: Annotated[CreateAgentCredentialRequestDto, Body(openapi_examples=REQUEST_EXAMPLES)],
@@ -179,24 +186,29 @@ async def revocation_body(
         401,
         403,
         404,
+        409,
+        422,
         429,
         descriptions={403: "FORBIDDEN: the admin key has the role viewer, which may not revoke."},
     )
     | {200: {"content": {"application/json": {"example": REVOCATION_EXAMPLE}}}},
-    openapi_extra={
-        # The credential's own key, or an operator's admin key.
-        "security": [{API_KEY_SCHEME: []}, {ADMIN_KEY_SCHEME: []}],
-        "requestBody": {
-            "required": False,
-            "content": {
-                "application/json": {
-                    "schema": {"$ref": "#/components/schemas/RevokeAgentCredentialRequestDto"},
-                    "examples": REVOCATION_REQUEST_EXAMPLES,
-                }
+    openapi_extra=idempotent_openapi(
+        {
+            # The credential's own key, or an operator's admin key.
+            "security": [{API_KEY_SCHEME: []}, {ADMIN_KEY_SCHEME: []}],
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/RevokeAgentCredentialRequestDto"},
+                        "examples": REVOCATION_REQUEST_EXAMPLES,
+                    }
+                },
             },
-        },
-    },
+        }
+    ),
 )
+@idempotent
 async def revoke_agent_credential(
     target: Annotated[RevocationTarget, Depends(revocation_target)],
     body: Annotated[RevokeAgentCredentialRequestDto, Depends(revocation_body)],

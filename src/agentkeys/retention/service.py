@@ -4,7 +4,8 @@ One batch is one unit of work over a bounded slice of a table (in primary-key or
 large prune never holds a transaction (SQLite's one writer lock) for long: the caller commits
 after each batch. A credential goes with everything that refers to it (its homes and feedback,
 useless without it: only its own key could reach them) and with the decision that issued it; a
-decision whose credential is kept is kept too. Never commits.
+decision whose credential is kept is kept too. Idempotency-Keys go once past their own 24
+hours, whatever the cutoff. Never commits.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentkeys.db.engine import begin_write
+from agentkeys.idempotency.repository import IdempotencyRepository
 from agentkeys.retention.repository import RetentionRepository
 
-TABLES = ("credential_requests", "credentials", "homes", "feedback")
+TABLES = ("credential_requests", "credentials", "homes", "feedback", "idempotency_keys")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class Pruned:
     credentials: int = 0
     homes: int = 0
     feedback: int = 0
+    idempotency_keys: int = 0
 
     def __add__(self, other: Pruned) -> Pruned:
         return Pruned(
@@ -35,6 +38,7 @@ class Pruned:
             credentials=self.credentials + other.credentials,
             homes=self.homes + other.homes,
             feedback=self.feedback + other.feedback,
+            idempotency_keys=self.idempotency_keys + other.idempotency_keys,
         )
 
     def by_table(self) -> dict[str, int]:
@@ -55,8 +59,8 @@ class RetentionService:
         self._session = session
         self._repository = RetentionRepository(session)
 
-    async def plan(self, cutoff: datetime) -> Pruned:
-        """What pruning at ``cutoff`` would remove now, changing nothing (a dry run)."""
+    async def plan(self, cutoff: datetime, *, now: datetime) -> Pruned:
+        """What pruning at ``cutoff`` would remove ``now``, changing nothing (a dry run)."""
         credentials = await self._repository.count_dead_credentials(cutoff)
         homes, feedback = await self._repository.count_owned(cutoff)
         unissued = await self._repository.count_unissued_decisions(cutoff)
@@ -65,7 +69,14 @@ class RetentionService:
             credentials=credentials,
             homes=homes,
             feedback=feedback,
+            idempotency_keys=await IdempotencyRepository(self._session).count_expired(now),
         )
+
+    async def prune_idempotency_keys(self, now: datetime, *, size: int) -> Batch:
+        """Remove up to ``size`` Idempotency-Keys past their 24 hours at ``now``."""
+        await begin_write(self._session)
+        removed = await IdempotencyRepository(self._session).delete_expired(now, limit=size)
+        return Batch(Pruned(idempotency_keys=removed), next_after=None, done=removed < size)
 
     async def prune_credentials(self, cutoff: datetime, *, after: str | None, size: int) -> Batch:
         """Of the next ``size`` credentials after ``after``, remove those dead before ``cutoff``

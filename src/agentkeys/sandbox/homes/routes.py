@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from agentkeys.api.deps import ClientNetworkDep, JsonBodyRoute
-from agentkeys.api.openapi import error_responses
+from agentkeys.api.deps import ClientNetworkDep
+from agentkeys.api.openapi import error_responses, idempotent_openapi
+from agentkeys.idempotency.route import IdempotentRoute, idempotent
 from agentkeys.sandbox import examples
 from agentkeys.sandbox.homes.deps import HomeId, HomeReader, HomeServiceDep, HomeWriter
 from agentkeys.sandbox.homes.schemas import (
@@ -19,7 +20,7 @@ from agentkeys.sandbox.homes.schemas import (
     UpdateClientHomeDto,
 )
 
-router = APIRouter(prefix="/v1/homes", tags=["homes"], route_class=JsonBodyRoute)
+router = APIRouter(prefix="/v1/homes", tags=["homes"], route_class=IdempotentRoute)
 
 
 @router.post(
@@ -28,8 +29,10 @@ router = APIRouter(prefix="/v1/homes", tags=["homes"], route_class=JsonBodyRoute
     status_code=201,
     summary="Create a home",
     response_model=ClientHomeDto,
-    responses=error_responses(400, 401, 403, 429),
+    responses=error_responses(400, 401, 403, 409, 422, 429),
+    openapi_extra=idempotent_openapi(),
 )
+@idempotent
 async def create_home(
     body: Annotated[CreateClientHomeDto, Body(openapi_examples=examples.CREATE_HOME)],
     credential: HomeWriter,
