@@ -21,6 +21,7 @@ from fastapi.dependencies.models import Dependant
 from agentkeys.api.app import create_app
 from agentkeys.api.deps import unit_of_work
 from agentkeys.config import Mode, Settings
+from agentkeys.credentials.leak_routes import leak_report_body
 from agentkeys.credentials.routes import revocation_request_body
 from tests.support.databases import ServedDatabase
 from tests.support.factories import credential_request, key_header
@@ -111,9 +112,9 @@ class TestSlowRevocationBodies:
 
 class TestBodiesBeforeLocks:
     def test_every_route_with_a_body_reads_it_before_any_dependency(self) -> None:
-        """FastAPI reads a declared body before it runs a route's dependencies; the one route
-        that parses its body after the guards (revoke) reads it raw first, so no route can hold
-        a session, transaction or lock while its body arrives."""
+        """FastAPI reads a declared body before it runs a route's dependencies; the routes that
+        read their body raw (revoke: parsed after the guards; leak reports: signed as sent) read
+        it first, so no route can hold a session, transaction or lock while its body arrives."""
         app = create_app(Settings(mode=Mode.DEVELOPMENT, database_url="sqlite+aiosqlite://"))
         documented = {
             (method.upper(), path)
@@ -134,9 +135,16 @@ class TestBodiesBeforeLocks:
             # FastAPI solves sub-dependencies before their dependant, depth first and in order:
             # the raw body read must come before the first call that opens a session.
             calls = solving_order(route.dependant)
-            assert revocation_request_body in calls, key
-            assert calls.index(revocation_request_body) < calls.index(unit_of_work), key
-            assert key == ("POST", "/v1/agent-credentials/{credentialId}/revoke")
+            reader = RAW_BODY_READERS[key]
+            assert reader in calls, key
+            assert calls.index(reader) < calls.index(unit_of_work), key
+
+
+# The routes that read their body raw, and the dependency that reads it.
+RAW_BODY_READERS = {
+    ("POST", "/v1/agent-credentials/{credentialId}/revoke"): revocation_request_body,
+    ("POST", "/v1/agent-credentials/leaked"): leak_report_body,
+}
 
 
 def solving_order(dependant: Dependant) -> list[Callable[..., Any] | None]:

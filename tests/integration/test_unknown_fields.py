@@ -50,6 +50,7 @@ def test_every_body_route_is_walked_here(make_app: AppFactory) -> None:
 ROUTES = [
     "/v1/agent-credentials",
     "/v1/agent-credentials/{credentialId}/revoke",
+    "/v1/agent-credentials/leaked",
     "/v1/feedback",
     "/v1/utility/get",
     "/v1/homes/create",

@@ -44,7 +44,16 @@ OPENAPI_SCHEMAS = {
 }
 
 
-async def leak_reports(request: Request, session: SessionDep) -> LeakReports:
+async def leak_report_body(request: Request) -> bytes:
+    # Read first, before any database work: a client sending its body slowly holds no session,
+    # transaction or lock meanwhile.
+    return await request.body()
+
+
+LeakReportBody = Annotated[bytes, Depends(leak_report_body)]
+
+
+async def leak_reports(request: Request, _body: LeakReportBody, session: SessionDep) -> LeakReports:
     context = app_context(request)
     return LeakReports(
         session,
@@ -181,7 +190,7 @@ SIGNED_EXAMPLE = [
     },
 )
 async def report_leaked_credentials(
-    request: Request, reports: LeakReportsDep, response: Response
+    request: Request, body: LeakReportBody, reports: LeakReportsDep, response: Response
 ) -> Any:
     """Revoke leaked keys at once (`revoked_by: leak`; the reporting URL is stored).
 
@@ -191,7 +200,6 @@ async def report_leaked_credentials(
     else may post one key unsigned: always 202 with the same body, whatever it names, so the
     answer never says whether a key was valid (RFC 7009 §2.2); unsigned reports are rate-limited
     per client network. Bad JSON or shape: 400."""
-    body = await request.body()
     response.headers["Cache-Control"] = "no-store"
     signed = IDENTIFIER_HEADER in request.headers or SIGNATURE_HEADER in request.headers
     if signed:
