@@ -8,6 +8,12 @@ from agentkeys.credentials.models import CredentialRecord, CredentialRequestReco
 from agentkeys.db.base import Base
 from agentkeys.sandbox.feedback.models import FeedbackRecord
 from agentkeys.sandbox.homes.models import HomeRecord
+from agentkeys.webhooks.models import (
+    WebhookAttemptRecord,
+    WebhookEndpointRecord,
+    WebhookMessageRecord,
+    WebhookSweepRecord,
+)
 
 metadata = Base.metadata
 
@@ -17,5 +23,9 @@ __all__ = [
     "CredentialRequestRecord",
     "FeedbackRecord",
     "HomeRecord",
+    "WebhookAttemptRecord",
+    "WebhookEndpointRecord",
+    "WebhookMessageRecord",
+    "WebhookSweepRecord",
     "metadata",
 ]

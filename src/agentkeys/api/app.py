@@ -63,6 +63,8 @@ from agentkeys.sandbox.price_signal import routes as price_signal_routes
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.model import Catalog
 from agentkeys.sandbox.utility import routes as utility_routes
+from agentkeys.webhooks import routes as webhook_routes
+from agentkeys.webhooks.deps import WebhookWiring
 
 DESCRIPTION = """Self-serve, sandbox-only API credentials for AI agents.
 
@@ -87,6 +89,7 @@ Information Administration, Form EIA-861 (2018), as tabulated by PNNL's IMMM-SFA
 ROUTERS = (
     credential_routes.router,
     admin_routes.router,
+    webhook_routes.router,
     feedback_routes.router,
     utility_routes.router,
     home_routes.router,
@@ -160,13 +163,20 @@ def create_app(
         flush_seconds=settings.last_used_flush_seconds,
     )
 
+    server_secret = settings.secret.get_secret_value().encode("utf-8")
+    webhooks = WebhookWiring.build(settings, session_factory=session_factory, clock=clock)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await revocations.start()
         await usage.start()
+        if settings.webhooks_deliver:
+            # Pending messages (a restart's included) are picked up by its first round.
+            await webhooks.delivery.start()
         # The MCP sessions end before the services their tool calls use.
         async with mcp.run():
             yield
+        await webhooks.delivery.close()
         # Before the engine goes: the uses recorded since the last flush are written now.
         await usage.close()
         await revocations.close()
@@ -186,7 +196,6 @@ def create_app(
         # built from the Host header could send a client, and its key, anywhere.
         redirect_slashes=False,
     )
-    server_secret = settings.secret.get_secret_value().encode("utf-8")
     app.state.context = AppContext(
         session_factory=session_factory,
         clock=clock,
@@ -242,6 +251,7 @@ def create_app(
             else None
         ),
     )
+    app.state.webhooks = webhooks
     app.state.engine = engine
     install_error_handlers(app)
     app.add_exception_handler(BodyTimedOut, body_timed_out)
