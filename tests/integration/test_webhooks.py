@@ -5,6 +5,7 @@ rotation, the test event, the expiry sweep, and the SSRF refusals."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -33,6 +34,7 @@ from tests.support.app import AppFactory, client_for
 from tests.support.assertions import assert_envelope, assert_validation_failed
 from tests.support.databases import DatabaseProbe
 from tests.support.factories import issue_credential, key_header, request_credential
+from tests.support.waiting import until
 from tests.support.webhooks import Receiver, running_receiver
 
 pytestmark = pytest.mark.both_backends
@@ -524,3 +526,35 @@ class TestDelivery:
         event = json.loads(received.body)
         assert event["type"] == "credential.expired"
         assert event["data"]["credential_id"] == issued["credential_id"]
+
+
+class TestWorkerInTheApp:
+    async def test_a_message_pending_at_shutdown_is_delivered_after_a_restart(
+        self, make_app: AppFactory, admin: dict[str, str], receiver: Receiver, db: DatabaseProbe
+    ) -> None:
+        """The first process queues and stops before delivering; the next one's worker, started
+        by its lifespan, finds the message and delivers it."""
+        first = make_app(webhooks_allow_private=True, webhooks_deliver=False)
+        async with client_for(first) as client:
+            created = await create_endpoint(client, admin, receiver.url)
+            issued = await issue_credential(client)
+        assert receiver.received == []
+        restarted = make_app(
+            webhooks_allow_private=True, webhooks_deliver=True, webhooks_poll_seconds=0.05
+        )
+        async with client_for(restarted):
+            await until(lambda: len(receiver.received) == 1)
+            await until_delivered(db)
+        event = verified(receiver.received[0], created["secret"])
+        assert event["data"]["credential_id"] == issued["credential_id"]
+
+
+async def until_delivered(db: DatabaseProbe) -> None:
+    """Until every message is recorded delivered (the receiver answers before the row is
+    written)."""
+    for _ in range(500):
+        rows = await db.rows("SELECT status FROM webhook_messages")
+        if rows and all(row["status"] == "delivered" for row in rows):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the message was never recorded delivered")

@@ -4,6 +4,7 @@ server's worker."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -112,8 +113,6 @@ class TestWebhooksCli:
     async def test_a_queued_test_message_is_delivered_by_the_server(
         self, settings: Settings, make_app: AppFactory, db: DatabaseProbe
     ) -> None:
-        import asyncio
-
         with running_receiver() as receiver:
             created = as_json(
                 await asyncio.to_thread(

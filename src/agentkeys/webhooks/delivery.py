@@ -45,6 +45,8 @@ ERROR_MAX_LENGTH = 255
 EXPIRY_SWEEP = "credential.expired"
 # The sweep runs this often: `credential.expired` is at most this late (the issue allows 60 s).
 SWEEP_SECONDS = 20.0
+# How long shutdown waits for a round in progress (its requests' timeout is longer: then cut).
+CLOSE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,31 +103,38 @@ class WebhookDelivery:
             timeout=TIMEOUT_SECONDS,
         )
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._last_sweep = float("-inf")
 
     async def start(self) -> None:
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._loop(), name="webhook-delivery")
 
     async def close(self) -> None:
+        """Let the round in progress finish (a database call cancelled half-way would answer a
+        closed loop), then stop; cancelled only if it outlasts ``CLOSE_SECONDS``."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), CLOSE_SECONDS)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         await self._http.aclose()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 if time.monotonic() - self._last_sweep >= SWEEP_SECONDS:
                     await self.sweep_expired()
                     self._last_sweep = time.monotonic()
-                while await self.run_once() == BATCH:
+                while await self.run_once() == BATCH and not self._stopping.is_set():
                     pass
-            except asyncio.CancelledError:
-                raise
             except Exception:  # a database outage: try again next round, never die
                 logger.exception("webhook delivery round failed")
-            await asyncio.sleep(self._poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._poll_seconds)
 
     async def run_once(self) -> int:
         """One round: claim the due messages, send them, record each outcome. How many sent."""

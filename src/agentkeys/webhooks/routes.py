@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 
 from agentkeys.admin.deps import CurrentAdmin, RevokingAdmin
 from agentkeys.api.deps import JsonBodyRoute
@@ -34,6 +34,23 @@ DESCRIPTIONS = {
 READ_ERRORS = error_responses(400, 401, 403, descriptions=DESCRIPTIONS)
 ONE_ERRORS = error_responses(400, 401, 403, 404, descriptions=DESCRIPTIONS)
 ONE = "/{endpointId}"
+CREATE_EXAMPLES = {
+    "example": {
+        "summary": "Revocations and leaks to an incident channel",
+        "value": {
+            "url": "https://hooks.example.com/agentkeys",
+            "events": ["credential.revoked", "credential.leaked"],
+            "description": "Incident channel",
+        },
+    }
+}
+UPDATE_EXAMPLES = {
+    "events": {
+        "summary": "Subscribe to issuance too",
+        "value": {"events": ["credential.issued", "credential.revoked", "credential.leaked"]},
+    },
+    "enable": {"summary": "Re-enable a disabled endpoint", "value": {"enabled": True}},
+}
 EndpointIdPath = Annotated[
     str,
     Path(alias="endpointId", max_length=128, description="A webhook endpoint id (ws_webhook_…)."),
@@ -52,7 +69,7 @@ EndpointIdPath = Annotated[
 )
 async def create_webhook(
     _admin: RevokingAdmin,
-    body: WebhookCreateRequestDto,
+    body: Annotated[WebhookCreateRequestDto, Body(openapi_examples=CREATE_EXAMPLES)],
     service: WebhookServiceDep,
     response: Response,
 ) -> WebhookEndpointWithSecretDto:
@@ -104,7 +121,7 @@ async def get_webhook(
 )
 async def update_webhook(
     _admin: RevokingAdmin,
-    body: WebhookUpdateRequestDto,
+    body: Annotated[WebhookUpdateRequestDto, Body(openapi_examples=UPDATE_EXAMPLES)],
     service: WebhookServiceDep,
     endpoint_id: EndpointIdPath,
 ) -> WebhookEndpointDto:
