@@ -20,7 +20,11 @@ from standardwebhooks.webhooks import Webhook
 
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Settings
+from agentkeys.credentials.cache import KeyCaches
 from agentkeys.credentials.identity import AdminRole
+from agentkeys.credentials.revocations import LocalRevocationBus
+from agentkeys.credentials.service import CredentialAdministration
+from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.webhooks.delivery import WebhookDelivery
 from agentkeys.webhooks.ssrf import (
     Destination,
@@ -558,3 +562,44 @@ async def until_delivered(db: DatabaseProbe) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the message was never recorded delivered")
+
+
+class TestOutboxTransaction:
+    async def test_a_rolled_back_revocation_leaves_no_event_and_a_committed_leak_two(
+        self,
+        client: httpx.AsyncClient,
+        admin: dict[str, str],
+        receiver: Receiver,
+        settings: Settings,
+        clock: FrozenClock,
+        db: DatabaseProbe,
+    ) -> None:
+        """The message rows are in the revocation's own transaction: rolled back together. A
+        revocation recorded as ``leak`` emits credential.revoked and credential.leaked."""
+        await create_endpoint(
+            client, admin, receiver.url, ["credential.revoked", "credential.leaked"]
+        )
+        issued = await issue_credential(client)
+        engine = create_engine(settings.database_url)
+        try:
+            for commit in (False, True):
+                async with create_session_factory(engine)() as session:
+                    administration = CredentialAdministration(
+                        session, clock=clock, revocations=LocalRevocationBus(KeyCaches())
+                    )
+                    await administration.revoke(issued["credential_id"], actor="leak", reason="r")
+                    if commit:
+                        await session.commit()
+                    else:
+                        await session.rollback()
+                if not commit:
+                    assert await db.rows("SELECT id FROM webhook_messages") == []
+                    revoked = await db.rows(
+                        "SELECT revoked_at FROM credentials WHERE id = :id",
+                        id=issued["credential_id"],
+                    )
+                    assert revoked == [{"revoked_at": None}]
+        finally:
+            await engine.dispose()
+        rows = await db.rows("SELECT event_type FROM webhook_messages ORDER BY event_type")
+        assert [row["event_type"] for row in rows] == ["credential.leaked", "credential.revoked"]
