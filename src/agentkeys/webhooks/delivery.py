@@ -139,10 +139,13 @@ class WebhookDelivery:
     async def run_once(self) -> int:
         """One round: claim the due messages, send them, record each outcome. How many sent."""
         claimed = await self._claim()
-        for message in claimed:
-            sent = await self._send(message)
-            await self._record(message, sent)
+        # Side by side, each bounded by TIMEOUT_SECONDS: the round ends well within the claims'
+        # lease, so no replica ever claims a message still being sent here.
+        await asyncio.gather(*(self._deliver(message) for message in claimed))
         return len(claimed)
+
+    async def _deliver(self, message: Claimed) -> None:
+        await self._record(message, await self._send(message))
 
     async def _claim(self) -> list[Claimed]:
         async with self._session_factory() as session, session.begin():
@@ -212,9 +215,14 @@ class WebhookDelivery:
             extensions={"sni_hostname": destination.host} if destination.scheme == "https" else {},
         )
         try:
-            # Streamed and closed unread: a receiver's answer body is never needed.
-            response = await self._http.send(request, stream=True)
-            await response.aclose()
+            # The whole exchange bounded (httpx's timeout is per read or write: a receiver
+            # dripping bytes would hold it for ever). Streamed and closed unread: a receiver's
+            # answer body is never needed.
+            async with asyncio.timeout(TIMEOUT_SECONDS):
+                response = await self._http.send(request, stream=True)
+                await response.aclose()
+        except TimeoutError:
+            return ended(error=f"no answer within {TIMEOUT_SECONDS:g} s")
         except httpx.HTTPError as error:
             return ended(error=f"{type(error).__name__}: {error}")
         return ended(status=response.status_code)
