@@ -9,6 +9,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -603,3 +604,35 @@ class TestOutboxTransaction:
             await engine.dispose()
         rows = await db.rows("SELECT event_type FROM webhook_messages ORDER BY event_type")
         assert [row["event_type"] for row in rows] == ["credential.leaked", "credential.revoked"]
+
+
+class TestPinnedAddress:
+    async def test_the_request_goes_to_the_address_checked_without_a_second_look_up(
+        self,
+        app: FastAPI,
+        client: httpx.AsyncClient,
+        admin: dict[str, str],
+        receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """``hooks.invalid`` resolves once, to the receiver; any later look-up fails (as a DNS
+        rebinding answer would differ). Delivered, with the URL's name as its Host."""
+        port = receiver.url.rsplit(":", 1)[1]
+        created = await create_endpoint(client, admin, f"http://hooks.invalid:{port}/in")
+        look_ups: list[str] = []
+        loop = asyncio.get_running_loop()
+
+        async def resolve_once(host: str, *args: Any, **kwargs: Any) -> Any:
+            look_ups.append(host)
+            if len(look_ups) > 1:
+                raise OSError("a second look-up")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", int(port)))]
+
+        monkeypatch.setattr(loop, "getaddrinfo", resolve_once)
+        await issue_credential(client)
+        assert await worker(app).run_once() == 1
+        assert look_ups == ["hooks.invalid"]
+        assert len(receiver.received) == 1
+        assert receiver.received[0].headers["Host"] == f"hooks.invalid:{port}"
+        assert receiver.received[0].path == "/in"
+        verified(receiver.received[0], created["secret"])
