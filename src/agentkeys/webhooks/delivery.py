@@ -148,6 +148,10 @@ class WebhookDelivery:
         await self._record(message, await self._send(message))
 
     async def _claim(self) -> list[Claimed]:
+        # A plain read first: an idle round takes no write lock (SQLite has but one).
+        async with self._session_factory() as session:
+            if not await WebhookRepository(session).any_due(now=self._clock.now()):
+                return []
         async with self._session_factory() as session, session.begin():
             await begin_write(session)
             now = to_millisecond(self._clock.now())

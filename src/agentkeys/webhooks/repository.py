@@ -70,6 +70,21 @@ class WebhookRepository:
     async def message(self, message_id: str) -> WebhookMessageRecord | None:
         return await self._session.get(WebhookMessageRecord, message_id)
 
+    async def any_due(self, *, now: datetime) -> bool:
+        statement = (
+            select(WebhookMessageRecord.id)
+            .join(
+                WebhookEndpointRecord, WebhookEndpointRecord.id == WebhookMessageRecord.endpoint_id
+            )
+            .where(
+                WebhookMessageRecord.status == PENDING,
+                WebhookMessageRecord.next_attempt_at <= now,
+                WebhookEndpointRecord.enabled.is_(True),
+            )
+            .limit(1)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
     async def claim_due(self, *, now: datetime, limit: int) -> list[WebhookMessageRecord]:
         """Pending messages due by ``now`` to enabled endpoints, locked: on PostgreSQL another
         replica's claim skips them (``SKIP LOCKED``), so each message is claimed by one."""
@@ -101,8 +116,10 @@ class WebhookRepository:
     async def expired_between(
         self, after: datetime, until: datetime
     ) -> list[tuple[CredentialRecord, str]]:
-        """Credentials whose life ended in (after, until] unrevoked by then, oldest first, each
-        with its organization's name as the request gave it."""
+        """Credentials unrevoked whose life ended in (after, until], oldest first, each with
+        its organization's name as the request gave it. A range of the partial index
+        ``ix_credentials_active_expires_at``: a key revoked after it expired but before the
+        sweep saw it (at most ``SWEEP_SECONDS``) is reported revoked only."""
         statement = (
             select(CredentialRecord, CredentialRequestRecord.organization_name)
             .join(
@@ -112,8 +129,7 @@ class WebhookRepository:
             .where(
                 CredentialRecord.expires_at > after,
                 CredentialRecord.expires_at <= until,
-                (CredentialRecord.revoked_at.is_(None))
-                | (CredentialRecord.revoked_at > CredentialRecord.expires_at),
+                CredentialRecord.revoked_at.is_(None),
             )
             .order_by(CredentialRecord.expires_at, CredentialRecord.id)
         )
