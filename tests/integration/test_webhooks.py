@@ -45,6 +45,7 @@ from tests.support.webhooks import Receiver, running_receiver
 pytestmark = pytest.mark.both_backends
 
 HOOKS = "/v1/admin/webhooks"
+CREATE = "/v1/admin/webhooks/create"
 ALL_EVENTS = [
     "credential.issued",
     "credential.denied",
@@ -101,7 +102,7 @@ async def create_endpoint(
     client: httpx.AsyncClient, admin: dict[str, str], url: str, events: list[str] | None = None
 ) -> dict[str, Any]:
     answer = await client.post(
-        HOOKS,
+        CREATE,
         json={"url": url, "events": events or ALL_EVENTS, "description": "ops"},
         headers=admin,
     )
@@ -163,12 +164,12 @@ class TestAdminApi:
         assert (await client.get(one, headers=viewer)).status_code == 200
         assert (await client.get(f"{one}/attempts", headers=viewer)).status_code == 200
         for method, path, body in (
-            ("POST", HOOKS, {"url": receiver.url, "events": ALL_EVENTS}),
-            ("PATCH", one, {"description": "mine"}),
+            ("POST", CREATE, {"url": receiver.url, "events": ALL_EVENTS}),
+            ("POST", f"{one}/update", {"description": "mine"}),
             ("POST", f"{one}/disable", None),
             ("POST", f"{one}/rotate-secret", None),
             ("POST", f"{one}/test", None),
-            ("DELETE", one, None),
+            ("POST", f"{one}/delete", None),
         ):
             answer = await client.request(method, path, json=body, headers=viewer)
             assert_envelope(answer, status=403, code="FORBIDDEN")
@@ -192,9 +193,9 @@ class TestAdminApi:
         assert updated.json()["description"] == "revocations"
         disabled = (await client.post(f"{one}/disable", headers=admin)).json()
         assert (disabled["enabled"], disabled["disabled_reason"]) == (False, "admin")
-        enabled = (await client.patch(one, json={"enabled": True}, headers=admin)).json()
+        enabled = (await client.post(f"{one}/update", json={"enabled": True}, headers=admin)).json()
         assert (enabled["enabled"], enabled["disabled_reason"]) == (True, None)
-        assert (await client.delete(one, headers=admin)).status_code == 204
+        assert (await client.post(f"{one}/delete", headers=admin)).status_code == 204
         assert_envelope(await client.get(one, headers=admin), status=404, code="NOT_FOUND")
 
     async def test_unknown_events_and_blank_urls_are_refused(
@@ -205,7 +206,7 @@ class TestAdminApi:
             ({"url": receiver.url, "events": []}, "events"),
             ({"url": " ", "events": ALL_EVENTS}, "url"),
         ):
-            assert_validation_failed(await client.post(HOOKS, json=body, headers=admin), field)
+            assert_validation_failed(await client.post(CREATE, json=body, headers=admin), field)
 
 
 class TestSsrfRefusals:
@@ -230,7 +231,7 @@ class TestSsrfRefusals:
     ) -> None:
         async with client_for(make_app(webhooks_deliver=False)) as client:
             answer = await client.post(
-                HOOKS, json={"url": url, "events": ALL_EVENTS}, headers=admin
+                CREATE, json={"url": url, "events": ALL_EVENTS}, headers=admin
             )
         assert_validation_failed(answer, "url")
 

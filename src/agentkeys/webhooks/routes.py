@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from agentkeys.admin.deps import CurrentAdmin, RevokingAdmin
 from agentkeys.api.deps import JsonBodyRoute
@@ -33,7 +34,17 @@ DESCRIPTIONS = {
 }
 READ_ERRORS = error_responses(400, 401, 403, descriptions=DESCRIPTIONS)
 ONE_ERRORS = error_responses(400, 401, 403, 404, descriptions=DESCRIPTIONS)
-ONE = "/{endpointId}"
+
+
+class EndpointIdConvertor(StringConvertor):
+    """An endpoint id in a path: any segment but ``create``, so ``/v1/admin/webhooks/create``
+    is the creating route only (GET or HEAD there answers 405), never the look-up of an id."""
+
+    regex = "(?!create$)[^/]+"
+
+
+register_url_convertor("webhook_endpoint_id", EndpointIdConvertor())
+ONE = "/{endpointId:webhook_endpoint_id}"
 CREATE_EXAMPLES = {
     "example": {
         "summary": "Revocations and leaks to an incident channel",
@@ -59,7 +70,7 @@ EndpointIdPath = Annotated[
 
 
 @router.post(
-    "",
+    "/create",
     operation_id="createWebhook",
     summary="Create a webhook endpoint (its secret shown once)",
     response_model=WebhookEndpointWithSecretDto,
@@ -111,8 +122,8 @@ async def get_webhook(
     return await service.get(endpoint_id)
 
 
-@router.patch(
-    ONE,
+@router.post(
+    ONE + "/update",
     operation_id="updateWebhook",
     summary="Change a webhook endpoint's URL, events, description or enabled state",
     response_model=WebhookEndpointDto,
@@ -143,8 +154,8 @@ async def disable_webhook(
     return await service.disable(endpoint_id)
 
 
-@router.delete(
-    ONE,
+@router.post(
+    ONE + "/delete",
     operation_id="deleteWebhook",
     summary="Delete a webhook endpoint, its pending messages and attempts",
     status_code=204,
