@@ -184,8 +184,8 @@ class TestAdminApi:
     ) -> None:
         created = await create_endpoint(client, admin, receiver.url)
         one = f"{HOOKS}/{created['endpoint_id']}"
-        updated = await client.patch(
-            one,
+        updated = await client.post(
+            f"{one}/update",
             json={"events": ["credential.revoked"], "description": "revocations"},
             headers=admin,
         )
