@@ -116,7 +116,14 @@ def served_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(mode=Mode.PRODUCTION, secret=TEST_SECRET, database_url=database_url)
+    # No webhook worker in the tests' apps: its rounds would take connections and SQLite's
+    # write lock at moments tests measure; the webhook tests drive it (or start it) themselves.
+    return Settings(
+        mode=Mode.PRODUCTION,
+        secret=TEST_SECRET,
+        database_url=database_url,
+        webhooks_deliver=False,
+    )
 
 
 @pytest.fixture

@@ -335,6 +335,22 @@ class Settings(BaseSettings):
         description="Credentials' last use is kept in memory and written at most once per "
         "credential per this many seconds, in one batch (and at shutdown).",
     )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Development and tests only: webhooks may also go to `http` URLs and to "
+        "private, loopback and link-local addresses (refused by default: SSRF).",
+    )
+    webhooks_deliver: bool = Field(
+        default=True,
+        description="Run the webhook delivery worker (and the expiry sweep) in this process; "
+        "several replicas may, each message is still delivered by one.",
+    )
+    webhooks_poll_seconds: float = Field(
+        default=1.0,
+        ge=0.05,
+        le=60,
+        description="How often the delivery worker looks for due webhook messages.",
+    )
     log_level: str = Field(default="INFO", description="Level of the `agentkeys` loggers.")
     # None is never the value once validated: unset, it follows the mode.
     log_format: LogFormat = Field(

@@ -42,3 +42,16 @@ def new_feedback_id() -> str:
 
 def new_admin_key_id() -> str:
     return new_id("ws_admin_key_")
+
+
+def new_webhook_endpoint_id() -> str:
+    return new_id("ws_webhook_")
+
+
+def new_webhook_message_id() -> str:
+    # Standard Webhooks' examples name messages msg_…; the id is the receiver's idempotency key.
+    return new_id("msg_")
+
+
+def new_webhook_attempt_id() -> str:
+    return new_id("ws_webhook_attempt_")

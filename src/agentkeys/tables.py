@@ -9,6 +9,12 @@ from agentkeys.db.base import Base
 from agentkeys.idempotency.models import IdempotencyRecord
 from agentkeys.sandbox.feedback.models import FeedbackRecord
 from agentkeys.sandbox.homes.models import HomeRecord
+from agentkeys.webhooks.models import (
+    WebhookAttemptRecord,
+    WebhookEndpointRecord,
+    WebhookMessageRecord,
+    WebhookSweepRecord,
+)
 
 metadata = Base.metadata
 
@@ -19,5 +25,9 @@ __all__ = [
     "FeedbackRecord",
     "HomeRecord",
     "IdempotencyRecord",
+    "WebhookAttemptRecord",
+    "WebhookEndpointRecord",
+    "WebhookMessageRecord",
+    "WebhookSweepRecord",
     "metadata",
 ]

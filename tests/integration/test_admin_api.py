@@ -586,6 +586,15 @@ class TestOpenApi:
             ("/v1/admin/decisions", "get"),
             ("/v1/admin/decisions/export", "get"),
             ("/v1/admin/stats", "get"),
+            ("/v1/admin/webhooks", "get"),
+            ("/v1/admin/webhooks/create", "post"),
+            ("/v1/admin/webhooks/{endpointId}", "get"),
+            ("/v1/admin/webhooks/{endpointId}/update", "post"),
+            ("/v1/admin/webhooks/{endpointId}/delete", "post"),
+            ("/v1/admin/webhooks/{endpointId}/attempts", "get"),
+            ("/v1/admin/webhooks/{endpointId}/disable", "post"),
+            ("/v1/admin/webhooks/{endpointId}/rotate-secret", "post"),
+            ("/v1/admin/webhooks/{endpointId}/test", "post"),
         }
         for path, method, operation in admin_operations:
             assert operation["tags"] == ["admin"], path

@@ -342,10 +342,15 @@ class TestMethods:
     async def test_head_answers_wherever_get_does_without_a_body(
         self, make_app: AppFactory, settings: Settings
     ) -> None:
-        app = make_app()
+        app = make_app(webhooks_allow_private=True)
         _, admin_key = await create_admin_key(settings, "ops")
         async with client_for(app) as client:
             issued = await issue_credential(client)
+            endpoint = await client.post(
+                "/v1/admin/webhooks/create",
+                json={"url": "http://127.0.0.1:9/", "events": ["credential.issued"]},
+                headers={"Authorization": f"Bearer {admin_key}"},
+            )
             gets = [
                 (path, operation) for method, path, operation in operations(app) if method == "GET"
             ]
@@ -359,7 +364,13 @@ class TestMethods:
                     else key_header(issued["credential"])
                 )
                 # A page of the discovery documents is named by an operationId.
-                named = "getLlmsTxt" if "{operationId}" in template else issued["credential_id"]
+                named = (
+                    "getLlmsTxt"
+                    if "{operationId}" in template
+                    else endpoint.json()["endpoint_id"]
+                    if "{endpointId}" in template
+                    else issued["credential_id"]
+                )
                 path = concrete(template, named)
                 got = await client.get(path, headers=headers)
                 head = await client.head(path, headers=headers)

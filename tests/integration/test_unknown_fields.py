@@ -44,7 +44,7 @@ def body_routes(app: object) -> list[str]:
 
 
 def test_every_body_route_is_walked_here(make_app: AppFactory) -> None:
-    assert body_routes(make_app()) == sorted(ROUTES + ADMIN_ROUTES)
+    assert body_routes(make_app()) == sorted(ROUTES + ADMIN_ROUTES + WEBHOOK_ROUTES)
 
 
 ROUTES = [
@@ -70,6 +70,32 @@ ROUTES = [
 
 # Sent with an admin key (role admin).
 ADMIN_ROUTES = ["/v1/admin/credentials/revoke", "/v1/admin/credentials/{credentialId}/revoke"]
+# Sent with an admin key: create and update.
+WEBHOOK_ROUTES = ["/v1/admin/webhooks/create", "/v1/admin/webhooks/{endpointId}/update"]
+
+
+async def test_hostile_unknown_fields_are_refused_by_path_on_the_webhook_routes(
+    make_app: AppFactory, settings: Settings
+) -> None:
+    app = make_app(webhooks_allow_private=True)
+    _, admin_key = await create_admin_key(settings, "walker")
+    headers = {"Authorization": f"Bearer {admin_key}", "Content-Type": "application/json"}
+    async with client_for(app) as client:
+        created = await client.post(
+            "/v1/admin/webhooks/create",
+            headers=headers,
+            json={"url": "http://127.0.0.1:9/", "events": ["credential.issued"]},
+        )
+        assert created.status_code == 201, created.text
+        one = "/v1/admin/webhooks/" + created.json()["endpoint_id"]
+        for method, url in (("POST", "/v1/admin/webhooks/create"), ("POST", one + "/update")):
+            for value, field in [*HOSTILE_UNKNOWN_FIELDS, (DEEP, "extraField" + "[0]" * 20)]:
+                response = await client.request(
+                    method, url, headers=headers, content='{"extraField": ' + value + "}"
+                )
+                assert_validation_failed(response, field)
+        listed = await client.get("/v1/admin/webhooks", headers=headers)
+        assert len(listed.json()["items"]) == 1  # nothing created by the refused bodies
 
 
 async def test_hostile_unknown_fields_are_refused_by_path_on_every_admin_body_route(

@@ -21,6 +21,7 @@ COMMAND_GROUPS = (
     "request",
     "whoami",
     "revoke",
+    "webhooks",
 )
 
 

@@ -66,6 +66,8 @@ from agentkeys.sandbox.price_signal import routes as price_signal_routes
 from agentkeys.sandbox.tariffs.catalog import load_catalog
 from agentkeys.sandbox.tariffs.model import Catalog
 from agentkeys.sandbox.utility import routes as utility_routes
+from agentkeys.webhooks import routes as webhook_routes
+from agentkeys.webhooks.deps import WebhookWiring
 
 DESCRIPTION = """Self-serve, sandbox-only API credentials for AI agents.
 
@@ -91,6 +93,7 @@ ROUTERS = (
     credential_routes.router,
     leak_routes.router,
     admin_routes.router,
+    webhook_routes.router,
     feedback_routes.router,
     utility_routes.router,
     home_routes.router,
@@ -118,15 +121,8 @@ def mount_routers(app: FastAPI, routers: tuple[APIRouter, ...]) -> None:
         app.router.routes.extend(router.routes)
 
 
-def create_app(
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    policy: IssuingPolicy | None = None,
-    catalog: Catalog | None = None,
-    geography: Geography | None = None,
-) -> FastAPI:
-    issuing_policy = policy or load_policy(settings.policy)
+def check_policy_against_routes(issuing_policy: IssuingPolicy) -> None:
+    """Refuse a policy the routes cannot honour (one line per problem, as a policy file's)."""
     # A policy must grant exactly the scopes the routes require (a file is checked line by line
     # when loaded; one built in code is checked here against the routes themselves).
     problems = route_scope_problems(issuing_policy.catalog.scopes, required_scopes(ROUTERS))
@@ -140,6 +136,18 @@ def create_app(
         raise PolicyError(
             "<policy>", [f"0: request_rate.route_costs: {problem}" for problem in problems]
         )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    policy: IssuingPolicy | None = None,
+    catalog: Catalog | None = None,
+    geography: Geography | None = None,
+) -> FastAPI:
+    issuing_policy = policy or load_policy(settings.policy)
+    check_policy_against_routes(issuing_policy)
     engine = create_engine(settings.database_url)
     limiter_backend = redis_backend(settings.redis_url) if settings.redis_url else memory_backend()
     costs = issuing_policy.request_costs
@@ -168,6 +176,7 @@ def create_app(
     idempotency = IdempotencyService(
         session_factory=session_factory, clock=clock, server_secret=server_secret
     )
+    webhooks = WebhookWiring.build(settings, session_factory=session_factory, clock=clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -175,9 +184,13 @@ def create_app(
         await usage.start()
         # Purges Idempotency-Keys past their 24 hours (``agentkeys db prune`` does too).
         await idempotency.start()
+        if settings.webhooks_deliver:
+            # Pending messages (a restart's included) are picked up by its first round.
+            await webhooks.delivery.start()
         # The MCP sessions end before the services their tool calls use.
         async with mcp.run():
             yield
+        await webhooks.delivery.close()
         # Before the engine goes: the uses recorded since the last flush are written now.
         await idempotency.close()
         await usage.close()
@@ -267,6 +280,7 @@ def create_app(
     )
     # The routes taking an Idempotency-Key (``idempotency.route``) claim and replay through it.
     app.state.idempotency = idempotency
+    app.state.webhooks = webhooks
     app.state.engine = engine
     # /.well-known/security.txt's Contact.
     app.state.security_contact = settings.security_contact

@@ -363,4 +363,4 @@ def admin_revoke_key(
 
 
 # Command groups of their own modules: each registers itself on `app` (or `db_app`) as imported.
-from agentkeys.cli import agent, credentials, decisions, mcp, retention  # noqa: E402, F401
+from agentkeys.cli import agent, credentials, decisions, mcp, retention, webhooks  # noqa: E402, F401

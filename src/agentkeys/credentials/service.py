@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentkeys import ids
-from agentkeys.clock import Clock, to_millisecond
+from agentkeys.clock import Clock, format_instant, to_millisecond
 from agentkeys.credentials import keys
 from agentkeys.credentials.identity import AdminIdentity
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
@@ -48,6 +48,8 @@ from agentkeys.metrics import (
     revoker,
 )
 from agentkeys.ratelimit.base import RequestRateLimiter
+from agentkeys.webhooks import outbox
+from agentkeys.webhooks.events import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +210,9 @@ class CredentialService:
             UNRECORDED_DECISIONS.labels(outcome=result.outcome).inc()
         if isinstance(decision, Issue):
             result = await self._mint(result, decision, keys_=keys_, now=now)
+        if recorded:
+            # In this decision's transaction: the event commits with it or not at all.
+            await self._emit_decision(result, request, now=now)
         # Flush inside the service so a constraint failure surfaces before any secret is returned.
         await self._repository.flush()
         logger.info(
@@ -222,6 +227,30 @@ class CredentialService:
         )
         self._count_decision(result.outcome)
         return result
+
+    async def _emit_decision(
+        self, result: IssuanceResult, request: CreateAgentCredentialRequestDto, *, now: datetime
+    ) -> None:
+        """``credential.issued`` or ``credential.denied`` (its reason the outcome)."""
+        data: dict[str, Any] = {
+            "credential_request_id": result.credential_request_id,
+            "organization": request.organization_name,
+        }
+        if isinstance(result.decision, Issue):
+            data |= {
+                "credential_id": result.credential_id,
+                "scopes": list(result.decision.scopes),
+                "environment": "sandbox",
+                "expires_at": format_instant(result.decision.expires_at),
+            }
+            await outbox.emit(self._session, EventType.ISSUED, data=data, now=now)
+            return
+        data |= {
+            "reason": result.outcome.value,
+            "requested_scopes": list(request.requested_scopes),
+            "requested_environment": request.requested_environment,
+        }
+        await outbox.emit(self._session, EventType.DENIED, data=data, now=now)
 
     def _count_decision(self, outcome: Outcome) -> None:
         """``agentkeys_decisions_total{outcome}``, once the unit of work commits (a decision
@@ -482,6 +511,8 @@ async def revoke_record(
     record.revoked_by = actor
     record.revocation_reason = reason
     await session.flush()
+    # In the revocation's transaction: the event commits with it or not at all.
+    await outbox.emit_revoked(session, record, now=now)
     logger.info("credential revoked", extra={"credential_id": record.id, "revoked_by": actor})
     # Announce only once the revocation is committed: a replica that re-read the row before the
     # commit would otherwise cache the credential as still valid.

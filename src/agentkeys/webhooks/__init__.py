@@ -1,0 +1,1 @@
+"""Webhooks: signed notifications of credential events (the Standard Webhooks specification)."""
