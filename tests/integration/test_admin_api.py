@@ -587,7 +587,7 @@ class TestOpenApi:
             ("/v1/admin/decisions/export", "get"),
             ("/v1/admin/stats", "get"),
             ("/v1/admin/webhooks", "get"),
-            ("/v1/admin/webhooks/create", "post"),
+            ("/v1/admin/webhooks", "post"),
             ("/v1/admin/webhooks/{endpointId}", "get"),
             ("/v1/admin/webhooks/{endpointId}/update", "post"),
             ("/v1/admin/webhooks/{endpointId}/delete", "post"),

@@ -71,7 +71,7 @@ ROUTES = [
 # Sent with an admin key (role admin).
 ADMIN_ROUTES = ["/v1/admin/credentials/revoke", "/v1/admin/credentials/{credentialId}/revoke"]
 # Sent with an admin key: create and update.
-WEBHOOK_ROUTES = ["/v1/admin/webhooks/create", "/v1/admin/webhooks/{endpointId}/update"]
+WEBHOOK_ROUTES = ["/v1/admin/webhooks", "/v1/admin/webhooks/{endpointId}/update"]
 
 
 async def test_hostile_unknown_fields_are_refused_by_path_on_the_webhook_routes(
@@ -82,13 +82,13 @@ async def test_hostile_unknown_fields_are_refused_by_path_on_the_webhook_routes(
     headers = {"Authorization": f"Bearer {admin_key}", "Content-Type": "application/json"}
     async with client_for(app) as client:
         created = await client.post(
-            "/v1/admin/webhooks/create",
+            "/v1/admin/webhooks",
             headers=headers,
             json={"url": "http://127.0.0.1:9/", "events": ["credential.issued"]},
         )
         assert created.status_code == 201, created.text
         one = "/v1/admin/webhooks/" + created.json()["endpoint_id"]
-        for method, url in (("POST", "/v1/admin/webhooks/create"), ("POST", one + "/update")):
+        for method, url in (("POST", "/v1/admin/webhooks"), ("POST", one + "/update")):
             for value, field in [*HOSTILE_UNKNOWN_FIELDS, (DEEP, "extraField" + "[0]" * 20)]:
                 response = await client.request(
                     method, url, headers=headers, content='{"extraField": ' + value + "}"

@@ -45,7 +45,7 @@ from tests.support.webhooks import Receiver, running_receiver
 pytestmark = pytest.mark.both_backends
 
 HOOKS = "/v1/admin/webhooks"
-CREATE = "/v1/admin/webhooks/create"
+CREATE = "/v1/admin/webhooks"
 ALL_EVENTS = [
     "credential.issued",
     "credential.denied",

@@ -42,7 +42,7 @@ def admin_header(database_url: str) -> dict[str, str]:
 
 def create_endpoint(base_url: str, admin: dict[str, str], receiver: Receiver) -> None:
     answer = httpx.post(
-        f"{base_url}/v1/admin/webhooks/create",
+        f"{base_url}/v1/admin/webhooks",
         json={"url": receiver.url, "events": ["credential.issued"]},
         headers=admin,
     )

@@ -14,6 +14,7 @@ from pydantic import Field
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from agentkeys.api.context import request_id_of
 from agentkeys.db.outages import is_database_unavailable
@@ -208,7 +209,7 @@ async def _http_exception(request: Request, error: Exception) -> JSONResponse:
             code=ErrorCode.METHOD_NOT_ALLOWED,
             message=f"Method {method} is not allowed on {path}.",
             recovery_action="Use one of the methods in the Allow header.",
-            headers=_with_head(dict(error.headers or {})),
+            headers=_with_head(_allow_every_method(request, dict(error.headers or {}))),
         )
     if status == 404:
         return error_response(
@@ -238,6 +239,20 @@ HEAD_AS_GET = "agentkeys.head_as_get"
 def requested_method(request: Request) -> str:
     """The method the client sent (HEAD is routed as GET: see ``api.app.HeadAsGet``)."""
     return "HEAD" if request.scope.get(HEAD_AS_GET) else request.method
+
+
+def _allow_every_method(request: Request, headers: dict[str, str]) -> dict[str, str]:
+    """Allow: the methods of every route at this path (Starlette names the first route's only,
+    and a path may hold several: GET lists webhooks where POST creates one)."""
+    probe = {**request.scope, "method": ""}
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(probe)[0] is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if methods:
+        headers = {name: value for name, value in headers.items() if name.lower() != "allow"}
+        headers["Allow"] = ", ".join(sorted(methods))
+    return headers
 
 
 def _with_head(headers: dict[str, str]) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
-from starlette.convertors import StringConvertor, register_url_convertor
 
 from agentkeys.admin.deps import CurrentAdmin, RevokingAdmin
 from agentkeys.api.deps import JsonBodyRoute
@@ -36,15 +35,7 @@ READ_ERRORS = error_responses(400, 401, 403, descriptions=DESCRIPTIONS)
 ONE_ERRORS = error_responses(400, 401, 403, 404, descriptions=DESCRIPTIONS)
 
 
-class EndpointIdConvertor(StringConvertor):
-    """An endpoint id in a path: any segment but ``create``, so ``/v1/admin/webhooks/create``
-    is the creating route only (GET or HEAD there answers 405), never the look-up of an id."""
-
-    regex = "(?!create$)[^/]+"
-
-
-register_url_convertor("webhook_endpoint_id", EndpointIdConvertor())
-ONE = "/{endpointId:webhook_endpoint_id}"
+ONE = "/{endpointId}"
 CREATE_EXAMPLES = {
     "example": {
         "summary": "Revocations and leaks to an incident channel",
@@ -70,7 +61,7 @@ EndpointIdPath = Annotated[
 
 
 @router.post(
-    "/create",
+    "",
     operation_id="createWebhook",
     summary="Create a webhook endpoint (its secret shown once)",
     response_model=WebhookEndpointWithSecretDto,
