@@ -459,6 +459,9 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "/v1/feedback": {"name": "Ada", "message": "It works"},
     "/v1/admin/credentials/{credentialId}/revoke": {"reason": "incident"},
     "/v1/admin/credentials/revoke": {"organization": "Nobody Co", "reason": "incident"},
+    # Private addresses are allowed in these apps (the SSRF guard has tests of its own).
+    "/v1/admin/webhooks": {"url": "http://127.0.0.1:9/hook", "events": ["credential.issued"]},
+    "/v1/admin/webhooks/{endpointId}/update": {"description": "Renamed"},
     "/v1/utility/get": {"zipcode": "94107"},
     "/v1/homes/create": dict(HOME),
     SOLAR: {"homeId": HOME_ID, "solarSystemSizeKw": 6.4, "isNonNetMetered": False},
@@ -694,7 +697,8 @@ async def test_hostile_values_in_every_field_are_refused_or_answered_as_document
     operation: str, make_app: AppFactory, settings: Settings
 ) -> None:
     _, admin_key = await create_admin_key(settings, "fuzz")
-    async with client_for(make_app(policy=relaxed_policy())) as http:
+    app = make_app(policy=relaxed_policy(), webhooks_allow_private=True)
+    async with client_for(app) as http:
         holder = await issue_credential(
             http, requested_scopes=ALL_SCOPES, user_email="hostile@example.com"
         )
@@ -707,8 +711,18 @@ async def test_hostile_values_in_every_field_are_refused_or_answered_as_document
         assert created.status_code == 201, created.text
         revoking = operation == REVOKE
         key = revocable["credential"] if revoking else holder["credential"]
+        if "{endpointId}" in operation:
+            endpoint = await http.post(
+                "/v1/admin/webhooks",
+                json=VALID_BODIES["/v1/admin/webhooks"],
+                headers={"Authorization": f"Bearer {admin_key}"},
+            )
+            assert endpoint.status_code == 201, endpoint.text
+            operation_url = operation.replace("{endpointId}", endpoint.json()["endpoint_id"])
+        else:
+            operation_url = operation
         url = (
-            operation.replace("{credentialId}", revocable["credential_id"])
+            operation_url.replace("{credentialId}", revocable["credential_id"])
             .replace("{id}", created.json()["id"])
             .replace("{ratePlanId}", RATE_PLANS[0])
         )
