@@ -88,6 +88,8 @@ class TestTwoWorkers:
             "TMPDIR": str(temporary),
             # No background flush: only the shutdown writes the last uses.
             "AGENTKEYS_LAST_USED_FLUSH_SECONDS": "300",
+            # Not about webhooks: two workers' delivery loops would share the SQLite file.
+            "AGENTKEYS_WEBHOOKS_DELIVER": "0",
         }
         with running_server(
             database_url=served_database.url,

@@ -37,7 +37,8 @@ class RunningServer:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=15)
+            # Generous: a loaded CI machine stops two workers slower than an idle one (~2 s).
+            self.process.wait(timeout=30)
 
 
 @contextmanager
