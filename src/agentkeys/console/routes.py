@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/console"
 SIGN_IN = f"{PREFIX}/login"
-PER_PAGE_CHOICES = (25, 50, 100)
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+DEFAULT_PER_PAGE = 25
 STATUSES = ("active", "expired", "revoked")
 DIRECTIONS = ("asc", "desc")
 DECISIONS_PER_PAGE = 50
@@ -342,7 +343,7 @@ async def credentials(
     sort: Annotated[str | None, Query(max_length=16)] = None,
     direction: Annotated[str | None, Query(alias="dir", max_length=4)] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = PER_PAGE_CHOICES[0],
+    per_page: Annotated[int, Query(ge=1, le=100)] = DEFAULT_PER_PAGE,
     notice: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """The table of every credential: search, filters, one sort column, numbered pages. htmx
