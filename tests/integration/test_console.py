@@ -5,7 +5,10 @@ parameters, security headers, and that no secret is ever rendered."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
+import time
 from datetime import timedelta
 from http.cookies import SimpleCookie
 from typing import Any
@@ -324,6 +327,34 @@ class TestRevocation:
             assert (await browser.get(SELF, headers=key_header(other["credential"]))).is_success
         revoked_by = await db.rows("SELECT DISTINCT revoked_by FROM credentials")
         assert sorted(row["revoked_by"] or "" for row in revoked_by) == ["", "admin:ops"]
+
+
+@pytest.mark.redis
+async def test_a_console_revocation_is_refused_by_another_replica_at_once(
+    make_app: AppFactory, admin_key: str, redis_url: str
+) -> None:
+    # Redis keeps its rates between runs: an address of this run's own.
+    address = f"198.18.{random.randrange(256)}.{random.randrange(1, 255)}"
+    one = make_app(redis_url=redis_url, key_cache_seconds=1)
+    two = make_app(redis_url=redis_url, key_cache_seconds=1)
+    async with (
+        console_client(one, client_address=address) as browser,
+        console_client(two, client_address=address) as agent,
+    ):
+        issued = await issue_credential(browser)
+        # Verified, and so cached, on the second replica.
+        assert (await agent.get(SELF, headers=key_header(issued["credential"]))).is_success
+        token = await signed_in(browser, admin_key)
+        answer = await browser.post(
+            f"/console/credentials/{issued['credential_id']}/revoke",
+            data={"csrf_token": token, "reason": "incident"},
+        )
+        assert answer.status_code == 303
+        started = time.monotonic()
+        # Under the cache bound (1 s): only the announcement can refuse the key this soon.
+        while (await agent.get(SELF, headers=key_header(issued["credential"]))).is_success:
+            assert time.monotonic() - started < 0.75
+            await asyncio.sleep(0.02)
 
 
 class TestCsrf:
