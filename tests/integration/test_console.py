@@ -15,11 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from agentkeys.clock import FrozenClock
 from agentkeys.config import Mode, Settings
 from agentkeys.credentials import keys
 from agentkeys.credentials.identity import AdminRole
+from agentkeys.db.engine import create_engine
 from tests.support.admin import create_admin_key, revoke_admin_key
 from tests.support.app import TEST_SECRET, AppFactory
 from tests.support.console import (
@@ -228,6 +230,22 @@ class TestSessions:
             await revoke_admin_key(settings, key_id)
             assert (await browser.get("/console")).status_code == 303
             assert (await sign_in(browser, key)).status_code == 401
+
+    async def test_a_key_whose_role_is_not_admin_or_viewer_has_no_session(
+        self, make_app: AppFactory, settings: Settings
+    ) -> None:
+        key_id, key = await create_admin_key(settings, "service")
+        async with console_client(make_app()) as browser:
+            await signed_in(browser, key)
+            engine = create_engine(settings.database_url)
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(
+                        text("UPDATE admin_keys SET role = 'verify' WHERE id = :id"), {"id": key_id}
+                    )
+            finally:
+                await engine.dispose()
+            assert (await browser.get("/console")).status_code == 303
 
     async def test_signing_out_drops_the_cookie(self, make_app: AppFactory, admin_key: str) -> None:
         async with console_client(make_app()) as browser:
@@ -516,12 +534,17 @@ class TestCredentialsTable:
         async with console_client(make_app()) as browser:
             await issue_credential(browser)
             await signed_in(browser, admin_key)
-            partial = await browser.get("/console/credentials", headers={"HX-Request": "true"})
+            htmx = {"HX-Request": "true", "HX-Target": "credentials-table"}
+            partial = await browser.get("/console/credentials", headers=htmx)
             assert partial.status_code == 200
             assert partial.text.lstrip().startswith('<section id="credentials-table"')
             assert "<html" not in partial.text
             assert len(row_ids(partial)) == 1
             assert "HX-Request" in partial.headers["vary"]
+            restoring = await browser.get(
+                "/console/credentials", headers={**htmx, "HX-History-Restore-Request": "true"}
+            )
+            assert restoring.text.startswith("<!doctype html>")
 
 
 class TestBadParameters:

@@ -50,6 +50,7 @@ PREFIX = "/console"
 SIGN_IN = f"{PREFIX}/login"
 PER_PAGE_CHOICES = (10, 25, 50, 100)
 DEFAULT_PER_PAGE = 25
+TABLE_ID = "credentials-table"
 STATUSES = ("active", "expired", "revoked")
 DIRECTIONS = ("asc", "desc")
 DECISIONS_PER_PAGE = 50
@@ -404,9 +405,19 @@ async def credentials(
         "per_page_choices": PER_PAGE_CHOICES,
         "notice": _blank_to_none(notice),
     }
-    if request.headers.get("hx-request") == "true":
+    if _wants_table_only(request):
         return _page(request, console, "credentials_table.html", nav="credentials", **context)
     return _page(request, console, "credentials.html", nav="credentials", **context)
+
+
+def _wants_table_only(request: Request) -> bool:
+    """htmx swapping the table (never a history restore, which needs the whole page)."""
+    headers = request.headers
+    return (
+        headers.get("hx-request") == "true"
+        and headers.get("hx-target") == TABLE_ID
+        and headers.get("hx-history-restore-request") != "true"
+    )
 
 
 CredentialIdPath = Annotated[str, Path(max_length=128)]
