@@ -743,3 +743,31 @@ class TestDecisionsPage:
             assert everything.text.count("<tr data-outcome=") == 2
             elsewhere = await browser.get("/console/decisions", params={"address": "192.0.2.1"})
             assert elsewhere.text.count("<tr data-outcome=") == 0
+
+
+class TestWebhooksPage:
+    async def test_a_test_event_and_its_failed_delivery_are_shown(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        app = make_app(webhooks_allow_private=True)
+        async with console_client(app) as browser:
+            created = await browser.post(
+                "/v1/admin/webhooks",
+                # Nothing listens on the discard port: the delivery fails at once.
+                json={"url": "http://127.0.0.1:9/hook", "events": ["credential.revoked"]},
+                headers={"Authorization": f"Bearer {admin_key}"},
+            )
+            endpoint_id = created.json()["endpoint_id"]
+            token = await signed_in(browser, admin_key)
+            before = await browser.get("/console/webhooks")
+            assert "No delivery yet." in before.text
+            sent = await browser.post(
+                f"/console/webhooks/{endpoint_id}/test", data={"csrf_token": token}
+            )
+            assert sent.status_code == 303
+            assert await app.state.webhooks.delivery.run_once() == 1
+            page = await browser.get(sent.headers["location"])
+        assert f'data-endpoint-id="{endpoint_id}"' in page.text
+        assert page.text.count('<tr data-succeeded="false">') == 1
+        assert 'data-testid="failures">1<' in page.text
+        assert "Send test event" in page.text
