@@ -106,6 +106,11 @@ class TestSignIn:
             assert cookie["max-age"] == str(8 * 3600)
             assert admin_key not in cookie.value
             assert admin_key.removeprefix("wsk_admin_") not in answer.headers["set-cookie"]
+            # The sign-in form's pre-session is dropped, Secure as it was set (__Host-).
+            pre_session = "__Host-agentkeys_console_sign_in"
+            dropped = set_cookie_of(answer, pre_session)[pre_session]
+            assert dropped["max-age"] == "0"
+            assert dropped["secure"] is True
             overview = await browser.get("/console")
             assert overview.status_code == 200
             assert "Signed in as <strong>ops</strong> (admin)" in overview.text
@@ -253,6 +258,11 @@ class TestSessions:
             answer = await browser.post("/console/logout", data={"csrf_token": token})
             assert answer.status_code == 303
             assert answer.headers["location"] == SIGN_IN
+            # Browsers refuse a __Host- cookie without Secure, its deletion included.
+            dropped = set_cookie_of(answer, SESSION_COOKIE)[SESSION_COOKIE]
+            assert dropped["secure"] is True
+            assert dropped["path"] == "/"
+            assert dropped["max-age"] == "0"
             assert SESSION_COOKIE not in browser.cookies
             assert (await browser.get("/console")).status_code == 303
 

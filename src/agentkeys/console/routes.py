@@ -73,7 +73,7 @@ class ConsoleRoute(JsonBodyRoute):
                 response = await handler(request)
             except SignInRequired:
                 response = RedirectResponse(SIGN_IN, status_code=303)
-                response.delete_cookie(console_wiring(request).session_cookie, path="/")
+                _drop_cookie(response, request, console_wiring(request).session_cookie)
             except CsrfRefused:
                 response = _error_page(
                     request,
@@ -102,6 +102,18 @@ class ConsoleRoute(JsonBodyRoute):
 
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+
+
+def _drop_cookie(response: Response, request: Request, name: str) -> None:
+    """Expire a cookie with the attributes it was set with: a browser ignores a ``__Host-``
+    cookie (a deletion included) without ``Secure``, and the session would outlive sign-out."""
+    response.delete_cookie(
+        name,
+        path="/",
+        secure=console_wiring(request).secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
 
 
 def _error_page(request: Request, *, status: int, title: str, messages: list[str]) -> Response:
@@ -255,7 +267,7 @@ async def sign_in(request: Request) -> Response:
         httponly=True,
         samesite="strict",
     )
-    response.delete_cookie(wiring.sign_in_cookie, path="/")
+    _drop_cookie(response, request, wiring.sign_in_cookie)
     logger.info("console sign-in", extra={"admin_key_id": admin.id})
     return response
 
@@ -290,7 +302,7 @@ async def _failed_sign_in(request: Request) -> Response:
 async def sign_out(request: Request, form: CheckedFormDep) -> Response:
     del form  # the CSRF check is the point: no page may sign an operator out
     response = RedirectResponse(SIGN_IN, status_code=303)
-    response.delete_cookie(console_wiring(request).session_cookie, path="/")
+    _drop_cookie(response, request, console_wiring(request).session_cookie)
     return response
 
 
