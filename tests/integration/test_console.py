@@ -159,6 +159,7 @@ class TestSignIn:
             assert limited.status_code == 429
             assert "Too many failed sign-ins" in limited.text
             assert int(limited.headers["retry-after"]) > 0
+            assert limited.headers["ratelimit-policy"] == '"console-sign-in-failed";q=10;w=900'
         async with console_client(app, client_address="198.51.100.9") as elsewhere:
             assert (await sign_in(elsewhere, wrong)).status_code == 401
             assert (await sign_in(elsewhere, admin_key)).status_code == 303

@@ -18,11 +18,15 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from agentkeys.admin.deps import AdminCredentialServiceDep, AdminDecisionServiceDep
+from agentkeys.admin.deps import (
+    AdminCredentialServiceDep,
+    AdminDecisionServiceDep,
+    admin_wiring,
+)
 from agentkeys.admin.schemas import AdminBulkRevokeRequestDto, AdminRevokeRequestDto
 from agentkeys.admin.service import CredentialQuery, DecisionQuery
 from agentkeys.api.context import app_context, request_id_of
-from agentkeys.api.deps import JsonBodyRoute
+from agentkeys.api.deps import JsonBodyRoute, describe_rate
 from agentkeys.api.errors import STATUS_BY_CODE, field_errors_from
 from agentkeys.console.charts import OUTCOMES, policy_sentence, stacked_chart
 from agentkeys.console.deps import (
@@ -247,7 +251,7 @@ async def sign_in(request: Request) -> Response:
         raise CsrfRefused
     presented = fields.get("admin_key", "").strip()
     try:
-        admin = await request.app.state.admin.verifier.authenticate(presented or None)
+        admin = await admin_wiring(request).verifier.authenticate(presented or None)
     except DomainError:
         return await _failed_sign_in(request)
     if admin.role.value not in CONSOLE_ROLES:
@@ -275,6 +279,7 @@ async def sign_in(request: Request) -> Response:
 async def _failed_sign_in(request: Request) -> Response:
     address = client_address_of(request)
     decision = await console_wiring(request).sign_in_failures.hit(address)
+    describe_rate(request, "console-sign-in-failed", decision)
     logger.info(
         "console sign-in refused",
         extra={"client_address": address, "rate_limited": not decision.allowed},
