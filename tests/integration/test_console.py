@@ -428,8 +428,12 @@ class TestCsrf:
             token = await signed_in(browser, admin_key)
             page = await browser.get("/console")
             assert f'hx-headers=\'{{"X-CSRF-Token": "{token}"}}\'' in page.text
+            path = f"/console/credentials/{issued['credential_id']}/revoke"
+            twice = httpx.Headers([("X-CSRF-Token", token), ("X-CSRF-Token", token)])
+            refused = await browser.post(path, data={"reason": "incident"}, headers=twice)
+            assert refused.status_code == 403
             answer = await browser.post(
-                f"/console/credentials/{issued['credential_id']}/revoke",
+                path,
                 data={"reason": "incident"},
                 headers={"X-CSRF-Token": token, "HX-Request": "true"},
             )

@@ -41,6 +41,7 @@ from agentkeys.console.deps import (
     client_address_of,
     console_wiring,
     read_form,
+    single_header,
 )
 from agentkeys.console.rendering import SECURITY_HEADERS, with_security_headers
 from agentkeys.credentials.repository import CredentialOrder
@@ -429,11 +430,10 @@ async def credentials(
 
 def _wants_table_only(request: Request) -> bool:
     """htmx swapping the table (never a history restore, which needs the whole page)."""
-    headers = request.headers
     return (
-        headers.get("hx-request") == "true"
-        and headers.get("hx-target") == TABLE_ID
-        and headers.get("hx-history-restore-request") != "true"
+        single_header(request, "hx-request") == "true"
+        and single_header(request, "hx-target") == TABLE_ID
+        and not request.headers.getlist("hx-history-restore-request")
     )
 
 
