@@ -51,7 +51,7 @@ from agentkeys.credentials.ledger import DecisionFilter, DecisionLedger, LedgerP
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.credentials.policy import Outcome, ScopeCatalog
 from agentkeys.credentials.quota_keys import email_key, organization_key
-from agentkeys.credentials.repository import CredentialFilter, Position
+from agentkeys.credentials.repository import CredentialFilter, CredentialOrder, Position
 from agentkeys.credentials.service import CredentialAdministration
 from agentkeys.db.engine import begin_write
 from agentkeys.durations import parse_duration
@@ -121,6 +121,12 @@ class AdminKeyService:
     async def list(self) -> list[AdminKeyRecord]:
         return await self._repository.all()
 
+    async def active(self, key_id: str) -> AdminKeyRecord | None:
+        """The admin key with this id unless it is unknown or revoked (read now, no cache: the
+        console checks its sessions' keys on every request)."""
+        record = await self._repository.get(key_id)
+        return record if record is not None and record.revoked_at is None else None
+
     async def revoke(self, key_id: str) -> tuple[AdminKeyRecord, bool]:
         """Revoke at once; the record and whether this call revoked it (False: already was)."""
         await begin_write(self._session)
@@ -150,6 +156,14 @@ class CredentialQuery:
     scope: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialTable:
+    """A page of the console's table and how many credentials match in all."""
+
+    items: list[AdminCredentialDto]
+    total: int
 
 
 def cursor_problem() -> ValidationFailed:
@@ -324,10 +338,8 @@ class AdminCredentialService:
         coarse = [name for name, members in self._catalog.aliases.items() if scope in members]
         return (scope, *sorted(coarse))
 
-    async def list(
-        self, query: CredentialQuery, *, cursor: str | None, limit: int
-    ) -> AdminCredentialPageDto:
-        where = CredentialFilter(
+    def _filter(self, query: CredentialQuery) -> CredentialFilter:
+        return CredentialFilter(
             organization_key=(
                 organization_key(query.organization) if query.organization is not None else None
             ),
@@ -337,6 +349,11 @@ class AdminCredentialService:
             created_after=query.created_after,
             created_before=query.created_before,
         )
+
+    async def list(
+        self, query: CredentialQuery, *, cursor: str | None, limit: int
+    ) -> AdminCredentialPageDto:
+        where = self._filter(query)
         after = self._cursors.decode(cursor) if cursor is not None else None
         now = self._credentials.now()
         # One row more than asked: whether another page exists, without a count.
@@ -352,6 +369,38 @@ class AdminCredentialService:
             items=[credential_view(record, decision, now=now) for record, decision in shown],
             next_cursor=next_cursor,
         )
+
+    async def table(
+        self,
+        query: CredentialQuery,
+        *,
+        search: str | None,
+        order: CredentialOrder,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> CredentialTable:
+        """The operator console's table: the listing's filters, a search, one sort column, and
+        numbered pages (with the count of every match)."""
+        now = self._credentials.now()
+        rows, total = await self._credentials.table(
+            self._filter(query),
+            search=search,
+            order=order,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+            now=now,
+        )
+        return CredentialTable(
+            items=[credential_view(record, decision, now=now) for record, decision in rows],
+            total=total,
+        )
+
+    async def count_revocable(self, organization: str) -> int:
+        """How many credentials a bulk revocation of ``organization`` would revoke now."""
+        where = self._filter(CredentialQuery(organization=organization, status="active"))
+        return await self._credentials.count(where, now=self._credentials.now())
 
     async def get(self, credential_id: str) -> AdminCredentialDetailDto:
         record, decision = await self._credentials.get(credential_id)
@@ -467,6 +516,14 @@ def _by_outcome(counts: Mapping[str, int]) -> OutcomeCountsDto:
     return OutcomeCountsDto(**{outcome.value: counts.get(outcome.value, 0) for outcome in Outcome})
 
 
+@dataclass(frozen=True, slots=True)
+class DailyCounts:
+    """Decisions per outcome on one UTC day."""
+
+    day: datetime
+    by_outcome: dict[str, int]
+
+
 class AdminDecisionService:
     """The ledger read by operators: filtered pages newest first, and the stats of a window."""
 
@@ -493,6 +550,20 @@ class AdminDecisionService:
         return AdminDecisionPageDto(
             items=[decision_view(row, credential_id=issued) for row, issued in shown],
             next_cursor=next_cursor,
+        )
+
+    async def daily(self, *, days: int) -> tuple[DailyCounts, ...]:
+        """Decisions per UTC day and outcome over the last ``days`` days (today included), every
+        day listed, counted by the database (one GROUP BY)."""
+        now = to_millisecond(self._clock.now())
+        first = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
+        counted: dict[datetime, dict[str, int]] = {
+            first + timedelta(days=offset): {} for offset in range(days)
+        }
+        for row in await self._ledger.count_by_day(since=first, until=now + ONE_MILLISECOND):
+            counted.setdefault(row.hour, {})[row.outcome] = row.count
+        return tuple(
+            DailyCounts(day=day, by_outcome=counts) for day, counts in sorted(counted.items())
         )
 
     async def stats(self, window_text: str) -> AdminStatsDto:

@@ -29,7 +29,11 @@ from agentkeys.api.middleware import (
 from agentkeys.api.openapi import TransportLimits, describe_openapi
 from agentkeys.api.request_metrics import RequestMetricsMiddleware
 from agentkeys.clock import Clock, SystemClock
-from agentkeys.config import Settings
+from agentkeys.config import Mode, Settings
+from agentkeys.console import routes as console_routes
+from agentkeys.console.deps import SIGN_IN_FAILURES, ConsoleWiring
+from agentkeys.console.rendering import Renderer, load_static_assets
+from agentkeys.console.session import SessionSigner
 from agentkeys.cpu import CpuPool
 from agentkeys.credentials import leak_routes
 from agentkeys.credentials import routes as credential_routes
@@ -105,6 +109,7 @@ ROUTERS = (
     metrics_route.router,
     discovery_routes.router,
     docs.router,
+    console_routes.router,
 )
 
 
@@ -278,6 +283,14 @@ def create_app(
             else None
         ),
     )
+    # The operator console (/console): its cookies' signer, templates, assets, sign-in rate.
+    app.state.console = ConsoleWiring(
+        signer=SessionSigner(server_secret),
+        renderer=Renderer(),
+        static_assets=load_static_assets(),
+        secure_cookies=settings.mode is not Mode.DEVELOPMENT,
+        sign_in_failures=limiter_backend.limiter(SIGN_IN_FAILURES, namespace="console-sign-in"),
+    )
     # The routes taking an Idempotency-Key (``idempotency.route``) claim and replay through it.
     app.state.idempotency = idempotency
     app.state.webhooks = webhooks
@@ -293,6 +306,7 @@ def create_app(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         body_timeout_seconds=settings.body_timeout_seconds,
+        form_path_prefixes=(console_routes.PREFIX + "/",),
     )
     # Outermost: times every answer, the request middleware's own refusals included.
     app.add_middleware(RequestMetricsMiddleware)

@@ -98,11 +98,23 @@ def is_json_content_type(value: str) -> bool:
     )
 
 
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        body_timeout_seconds: float,
+        form_path_prefixes: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout_seconds = body_timeout_seconds
+        # Paths whose routes read HTML forms (the operator console): urlencoded bodies allowed.
+        self.form_path_prefixes = form_path_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -192,9 +204,16 @@ class RequestContextMiddleware:
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers
         content_type = headers.get("content-type")
         if has_body and content_type is not None and not is_json_content_type(content_type):
+            if self._takes_forms(scope, content_type):
+                return None
             shown = echo(content_type)
             return 415, f"Content-Type {shown!r} is not supported; send application/json."
         return None
+
+    def _takes_forms(self, scope: Scope, content_type: str) -> bool:
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        path: str = scope["path"]
+        return media_type == FORM_MEDIA_TYPE and path.startswith(self.form_path_prefixes)
 
     def _limited(self, receive: Receive) -> Receive:
         received = 0

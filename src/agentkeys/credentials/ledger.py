@@ -126,6 +126,27 @@ class DecisionLedger:
             for row in rows
         ]
 
+    async def count_by_day(self, *, since: datetime, until: datetime) -> list[HourCount]:
+        """Decisions per UTC day and outcome (``hour`` holds the day's midnight); days without
+        a decision are absent."""
+        day = self._day_of(CredentialRequestRecord.created_at)
+        outcome = CredentialRequestRecord.outcome
+        statement = (
+            select(day, outcome, func.count())
+            .where(*_decided_within(since, until))
+            .group_by(day, outcome)
+            .order_by(day, outcome)
+        )
+        rows = (await self._session.execute(statement)).all()
+        return [
+            HourCount(
+                hour=datetime.strptime(row[0], "%Y-%m-%d").replace(tzinfo=UTC),
+                outcome=row[1],
+                count=row[2],
+            )
+            for row in rows
+        ]
+
     async def top_organizations(
         self, *, since: datetime, until: datetime, limit: int
     ) -> list[OrganizationCount]:
@@ -180,6 +201,13 @@ class DecisionLedger:
             return func.to_char(func.date_trunc("hour", utc), "YYYY-MM-DD HH24", type_=String())
         # SQLite keeps UTCDateTime as naive UTC text, which strftime reads.
         return func.strftime("%Y-%m-%d %H", column, type_=String())
+
+    def _day_of(self, column: InstrumentedAttribute[datetime]) -> ColumnElement[str]:
+        """The UTC day of an instant as text ``YYYY-MM-DD``, computed by the database."""
+        if self._session.get_bind().dialect.name == "postgresql":
+            utc = func.timezone("UTC", column)
+            return func.to_char(func.date_trunc("day", utc), "YYYY-MM-DD", type_=String())
+        return func.strftime("%Y-%m-%d", column, type_=String())
 
 
 def _decided_within(since: datetime, until: datetime) -> list[ColumnElement[bool]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import (
     ColumnElement,
@@ -46,6 +47,16 @@ class CredentialFilter:
     granted_any: tuple[str, ...] | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+
+
+class CredentialOrder(StrEnum):
+    """The columns an operator's table of credentials may be sorted by (a closed set: never a
+    column name taken from a request)."""
+
+    CREATED = "created"
+    EXPIRES = "expires"
+    LAST_USED = "last_used"
+    ORGANIZATION = "organization"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +109,44 @@ class CredentialRepository:
             CredentialRecord.created_at.desc(), CredentialRecord.id.desc()
         ).limit(limit)
         return [(row[0], row[1]) for row in (await self._session.execute(statement)).all()]
+
+    async def table(
+        self,
+        where: CredentialFilter,
+        *,
+        search: str | None,
+        order: CredentialOrder,
+        descending: bool,
+        offset: int,
+        limit: int,
+        now: datetime,
+    ) -> list[IssuedCredential]:
+        """A page of the operator console's table: sorted by one whitelisted column (the id
+        breaking ties, never used uses last), ``limit`` rows from ``offset``."""
+        statement = _issued().where(*self._conditions(where, now=now))
+        if search:
+            statement = statement.where(_search(search))
+        column = _ORDER_COLUMNS[order]
+        sort = column.desc() if descending else column.asc()
+        tie = CredentialRecord.id.desc() if descending else CredentialRecord.id.asc()
+        statement = statement.order_by(sort.nulls_last(), tie).offset(offset).limit(limit)
+        return [(row[0], row[1]) for row in (await self._session.execute(statement)).all()]
+
+    async def count(self, where: CredentialFilter, *, search: str | None, now: datetime) -> int:
+        """How many credentials match (the console's page count, a bulk revocation's preview)."""
+        statement = (
+            select(func.count())
+            .select_from(CredentialRecord)
+            .join(
+                CredentialRequestRecord,
+                CredentialRecord.credential_request_id == CredentialRequestRecord.id,
+            )
+            .where(*self._conditions(where, now=now))
+        )
+        if search:
+            statement = statement.where(_search(search))
+        counted: int = (await self._session.execute(statement)).scalar_one()
+        return counted
 
     async def active_for_update(
         self, where: CredentialFilter, *, now: datetime
@@ -309,6 +358,30 @@ def _from(condition: ColumnElement[bool], network: str | None) -> ColumnElement[
     if network is None:
         return condition
     return condition & (CredentialRecord.client_network == network)
+
+
+_ORDER_COLUMNS: dict[
+    CredentialOrder, InstrumentedAttribute[datetime] | InstrumentedAttribute[str]
+] = {
+    CredentialOrder.CREATED: CredentialRecord.created_at,
+    CredentialOrder.EXPIRES: CredentialRecord.expires_at,
+    CredentialOrder.LAST_USED: CredentialRecord.last_used_at,  # type: ignore[dict-item]
+    CredentialOrder.ORGANIZATION: CredentialRequestRecord.organization_name,
+}
+
+
+def _search(text_sought: str) -> ColumnElement[bool]:
+    """Any of the credential's id, organization, user's name or e-mail, or agent contains the
+    text, whatever its case (``%`` and ``_`` match themselves)."""
+    request = CredentialRequestRecord.request
+    fields = [
+        CredentialRecord.id,
+        CredentialRequestRecord.organization_name,
+        request["user_email"].as_string(),
+        request["user_name"].as_string(),
+        request["agent"].as_string(),
+    ]
+    return or_(*(field.icontains(text_sought, autoescape=True) for field in fields))
 
 
 def _issued() -> Select[CredentialRecord, CredentialRequestRecord]:

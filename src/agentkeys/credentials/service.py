@@ -31,6 +31,7 @@ from agentkeys.credentials.policy import (
 from agentkeys.credentials.quota_keys import email_key, organization_key
 from agentkeys.credentials.repository import (
     CredentialFilter,
+    CredentialOrder,
     CredentialRepository,
     IssuedCredential,
     Position,
@@ -544,6 +545,32 @@ class CredentialAdministration:
         self, where: CredentialFilter, *, after: Position | None, limit: int, now: datetime
     ) -> list[IssuedCredential]:
         return await self._repository.page(where, after=after, limit=limit, now=now)
+
+    async def table(
+        self,
+        where: CredentialFilter,
+        *,
+        search: str | None,
+        order: CredentialOrder,
+        descending: bool,
+        offset: int,
+        limit: int,
+        now: datetime,
+    ) -> tuple[list[IssuedCredential], int]:
+        """One page of a sorted table of credentials, and how many match in all."""
+        rows = await self._repository.table(
+            where,
+            search=search,
+            order=order,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+            now=now,
+        )
+        return rows, await self._repository.count(where, search=search, now=now)
+
+    async def count(self, where: CredentialFilter, *, now: datetime) -> int:
+        return await self._repository.count(where, search=None, now=now)
 
     async def get(self, credential_id: str) -> IssuedCredential:
         found = await self._repository.get_issued(credential_id)

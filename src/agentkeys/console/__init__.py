@@ -1,0 +1,1 @@
+"""The operator console (``/console``): server-rendered pages over the admin API's services."""

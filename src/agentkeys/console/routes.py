@@ -1,0 +1,614 @@
+"""The operator console (``/console``): server-rendered pages over the admin API's services.
+
+Thin, as every route: parse, call the admin API's own service (one code path: a revocation here
+is the admin API's, recorded as ``admin:<name>`` and announced on the revocation bus), render.
+Every page needs a session (else 303 to the sign-in page); every POST carries the session's CSRF
+token. None of these routes is in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from agentkeys.admin.deps import AdminCredentialServiceDep, AdminDecisionServiceDep
+from agentkeys.admin.schemas import AdminBulkRevokeRequestDto, AdminRevokeRequestDto
+from agentkeys.admin.service import CredentialQuery, DecisionQuery
+from agentkeys.api.context import app_context, request_id_of
+from agentkeys.api.errors import STATUS_BY_CODE, field_errors_from
+from agentkeys.console.charts import OUTCOMES, policy_sentence, stacked_chart
+from agentkeys.console.deps import (
+    CONSOLE_ROLES,
+    CSRF_FIELD,
+    BadForm,
+    CheckedFormDep,
+    ConsoleSession,
+    ConsoleSessionDep,
+    CsrfRefused,
+    SignInRequired,
+    client_address_of,
+    console_wiring,
+    read_form,
+)
+from agentkeys.console.rendering import SECURITY_HEADERS, with_security_headers
+from agentkeys.credentials.repository import CredentialOrder
+from agentkeys.errors import DomainError, FieldError, Forbidden, ValidationFailed
+from agentkeys.validation import parse_instant
+from agentkeys.webhooks.deps import WebhookServiceDep
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/console"
+SIGN_IN = f"{PREFIX}/login"
+PER_PAGE_CHOICES = (25, 50, 100)
+STATUSES = ("active", "expired", "revoked")
+DIRECTIONS = ("asc", "desc")
+DECISIONS_PER_PAGE = 50
+WEBHOOK_ATTEMPTS_SHOWN = 10
+DAYS_CHARTED = 30
+MAX_PAGE = 1_000_000
+
+
+class ConsoleRoute(APIRoute):
+    """Answers in HTML, never the API's JSON envelope: no session → 303 to the sign-in page,
+    a missing CSRF token → 403 page, a bad parameter → 400 page, a domain error → its status
+    with its message. Every answer carries the console's security headers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except SignInRequired:
+                response = RedirectResponse(SIGN_IN, status_code=303)
+                response.delete_cookie(console_wiring(request).session_cookie, path="/")
+            except CsrfRefused:
+                response = _error_page(
+                    request,
+                    status=403,
+                    title="Refused: the form's security token is missing or wrong",
+                    messages=["Reload the page and submit the form again."],
+                )
+            except BadForm:
+                response = _error_page(
+                    request, status=400, title="Not a form", messages=["Send the page's form."]
+                )
+            except RequestValidationError as error:
+                response = _validation_page(request, field_errors_from(error.errors()))
+            except ValidationFailed as error:
+                response = _validation_page(request, list(error.field_errors))
+            except DomainError as error:
+                response = _error_page(
+                    request,
+                    status=STATUS_BY_CODE.get(error.code, 500),
+                    title=error.message,
+                    messages=[error.recovery_action] if error.recovery_action else [],
+                )
+            return with_security_headers(response)
+
+        return handle
+
+
+router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+
+
+def _error_page(request: Request, *, status: int, title: str, messages: list[str]) -> Response:
+    return console_wiring(request).renderer.page(
+        "error.html",
+        {
+            "console": None,
+            "title": title,
+            "messages": messages,
+            "status": status,
+            "request_id": request_id_of(request),
+            "nav": "",
+        },
+        status=status,
+    )
+
+
+def _validation_page(request: Request, errors: list[FieldError]) -> Response:
+    return _error_page(
+        request,
+        status=400,
+        title="Bad request: a parameter is invalid",
+        messages=[f"{error.field}: {error.message}" for error in errors],
+    )
+
+
+def _page(
+    request: Request,
+    console: ConsoleSession,
+    template: str,
+    *,
+    nav: str,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    return console_wiring(request).renderer.page(
+        template,
+        {"console": console, "csrf_token": console.csrf_token, "nav": nav, **context},
+        status=status,
+    )
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    stripped = value.strip()
+    return stripped or None
+
+
+def _choice(field: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+    value = _blank_to_none(value)
+    if value is not None and value not in allowed:
+        raise ValidationFailed([FieldError(field, "Must be one of: " + ", ".join(allowed))])
+    return value
+
+
+def _instant(field: str, value: str | None) -> Any:
+    value = _blank_to_none(value)
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise ValidationFailed(
+            [FieldError(field, "Must be a date and time, like 2026-03-01T12:00 (UTC)")]
+        ) from None
+
+
+# Static assets, from the package.
+
+
+@router.get("/static/{name}")
+async def static_asset(request: Request, name: Annotated[str, Path(max_length=64)]) -> Response:
+    asset = console_wiring(request).static_assets.get(name)
+    if asset is None:
+        return _error_page(request, status=404, title="No such file", messages=[])
+    return Response(
+        asset.body,
+        media_type=asset.media_type,
+        headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"},
+    )
+
+
+# Signing in and out.
+
+
+def _sign_in_page(request: Request, *, status: int = 200, message: str | None = None) -> Response:
+    """The sign-in form, with a fresh pre-session cookie holding its CSRF secret."""
+    wiring = console_wiring(request)
+    claims = wiring.signer.new_sign_in(now=app_context(request).clock.now())
+    response = wiring.renderer.page(
+        "login.html",
+        {
+            "console": None,
+            "nav": "",
+            "csrf_token": wiring.signer.csrf_token(claims),
+            "message": message,
+        },
+        status=status,
+    )
+    response.set_cookie(
+        wiring.sign_in_cookie,
+        wiring.signer.encode(claims),
+        max_age=int(timedelta(hours=1).total_seconds()),
+        path="/",
+        secure=wiring.secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+@router.get("/login")
+async def sign_in_form(request: Request) -> Response:
+    return _sign_in_page(request)
+
+
+@router.post("/login")
+async def sign_in(request: Request) -> Response:
+    """A right admin key (role admin or viewer) opens an 8-hour session; a wrong one is
+    answered 401 with the form again and counted against the client address's rate."""
+    wiring = console_wiring(request)
+    now = app_context(request).clock.now()
+    fields = await read_form(request)
+    pre_session = wiring.signer.decode(request.cookies.get(wiring.sign_in_cookie), now=now)
+    if pre_session is None or not wiring.signer.csrf_matches(pre_session, fields.get(CSRF_FIELD)):
+        raise CsrfRefused
+    presented = fields.get("admin_key", "").strip()
+    try:
+        admin = await request.app.state.admin.verifier.authenticate(presented or None)
+    except DomainError:
+        return await _failed_sign_in(request)
+    if admin.role.value not in CONSOLE_ROLES:
+        return _sign_in_page(
+            request,
+            status=403,
+            message="This key's role may not sign in to the console (admin or viewer only).",
+        )
+    claims = wiring.signer.new_session(admin.id, now=now)
+    response = RedirectResponse(PREFIX, status_code=303)
+    response.set_cookie(
+        wiring.session_cookie,
+        wiring.signer.encode(claims),
+        max_age=int((claims.expires_at - now).total_seconds()),
+        path="/",
+        secure=wiring.secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
+    response.delete_cookie(wiring.sign_in_cookie, path="/")
+    logger.info("console sign-in", extra={"admin_key_id": admin.id})
+    return response
+
+
+async def _failed_sign_in(request: Request) -> Response:
+    address = client_address_of(request)
+    decision = await console_wiring(request).sign_in_failures.hit(address)
+    if not decision.allowed:
+        response = _sign_in_page(
+            request,
+            status=429,
+            message=(
+                f"Too many failed sign-ins from this address ({decision.limit} per "
+                f"{decision.window_seconds} seconds). Try again in {decision.reset_seconds} "
+                "seconds."
+            ),
+        )
+        response.headers["Retry-After"] = str(decision.reset_seconds)
+        return response
+    return _sign_in_page(
+        request,
+        status=401,
+        message="That is not a valid admin key. Paste the whole key (wsk_admin_…).",
+    )
+
+
+@router.post("/logout")
+async def sign_out(request: Request, form: CheckedFormDep) -> Response:
+    del form  # the CSRF check is the point: no page may sign an operator out
+    response = RedirectResponse(SIGN_IN, status_code=303)
+    response.delete_cookie(console_wiring(request).session_cookie, path="/")
+    return response
+
+
+# The overview.
+
+
+@router.get("")
+async def overview(
+    request: Request,
+    console: ConsoleSessionDep,
+    decisions: AdminDecisionServiceDep,
+) -> Response:
+    stats = await decisions.stats("24h")
+    daily = await decisions.daily(days=DAYS_CHARTED)
+    context = app_context(request)
+    hourly_chart = stacked_chart(
+        "Decisions per hour, last 24 hours (UTC)",
+        [
+            (parse_instant(hour.hour), hour.by_outcome.model_dump())
+            for hour in stats.decisions_by_hour
+        ],
+        label_format="%H:00",
+    )
+    daily_chart = stacked_chart(
+        f"Decisions per day, last {DAYS_CHARTED} days (UTC)",
+        [(day.day, day.by_outcome) for day in daily],
+        label_format="%m-%d",
+    )
+    return _page(
+        request,
+        console,
+        "overview.html",
+        nav="overview",
+        stats=stats,
+        charts=[("hourly", hourly_chart), ("daily", daily_chart)],
+        policy=policy_sentence(context.policy),
+    )
+
+
+# Credentials.
+
+
+def _credentials_url(params: dict[str, Any], **changes: Any) -> str:
+    merged = {**params, **changes}
+    shown = {name: value for name, value in merged.items() if value not in (None, "")}
+    return f"{PREFIX}/credentials" + (f"?{urlencode(shown)}" if shown else "")
+
+
+@router.get("/credentials")
+async def credentials(
+    *,
+    request: Request,
+    console: ConsoleSessionDep,
+    service: AdminCredentialServiceDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    organization: Annotated[str | None, Query(max_length=255)] = None,
+    scope: Annotated[str | None, Query(max_length=64)] = None,
+    sort: Annotated[str | None, Query(max_length=16)] = None,
+    direction: Annotated[str | None, Query(alias="dir", max_length=4)] = None,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = PER_PAGE_CHOICES[0],
+    notice: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The table of every credential: search, filters, one sort column, numbered pages. htmx
+    asks for the table alone (``HX-Request``); the URL holds everything, so it can be shared."""
+    if per_page not in PER_PAGE_CHOICES:
+        raise ValidationFailed(
+            [FieldError("per_page", "Must be one of: " + ", ".join(map(str, PER_PAGE_CHOICES)))]
+        )
+    sort_by = CredentialOrder(
+        _choice("sort", sort, tuple(order.value for order in CredentialOrder)) or "created"
+    )
+    descending = (_choice("dir", direction, DIRECTIONS) or "desc") == "desc"
+    search = _blank_to_none(q)
+    query = CredentialQuery(
+        organization=_blank_to_none(organization),
+        status=_choice("status", status, STATUSES),
+        scope=_blank_to_none(scope),
+    )
+    params: dict[str, Any] = {
+        "q": search,
+        "status": query.status,
+        "organization": query.organization,
+        "scope": query.scope,
+        "sort": sort_by.value,
+        "dir": "desc" if descending else "asc",
+        "per_page": per_page,
+    }
+    table = await service.table(
+        query,
+        search=search,
+        order=sort_by,
+        descending=descending,
+        offset=(page - 1) * per_page,
+        limit=per_page,
+    )
+    pages = max(1, -(-table.total // per_page))
+    if page > pages:
+        raise ValidationFailed(
+            [FieldError("page", f"Must be from 1 to {pages} (the last page) for these filters")]
+        )
+    context: dict[str, Any] = {
+        "table": table,
+        "params": params,
+        "page": page,
+        "pages": pages,
+        "url": lambda **changes: _credentials_url(params, **changes),
+        "sortable": [order.value for order in CredentialOrder],
+        "statuses": STATUSES,
+        "scopes": app_context(request).policy.catalog.grantable_names(),
+        "per_page_choices": PER_PAGE_CHOICES,
+        "notice": _blank_to_none(notice),
+    }
+    if request.headers.get("hx-request") == "true":
+        return _page(request, console, "credentials_table.html", nav="credentials", **context)
+    return _page(request, console, "credentials.html", nav="credentials", **context)
+
+
+CredentialIdPath = Annotated[str, Path(max_length=128)]
+
+
+@router.get("/credentials/{credential_id}")
+async def credential(
+    request: Request,
+    console: ConsoleSessionDep,
+    service: AdminCredentialServiceDep,
+    credential_id: CredentialIdPath,
+    revoked: Annotated[str | None, Query(max_length=1)] = None,
+) -> Response:
+    """One credential: the request as the agent sent it, its decision, its activity."""
+    detail = await service.get(credential_id)
+    return _page(
+        request,
+        console,
+        "credential.html",
+        nav="credentials",
+        credential=detail,
+        just_revoked=revoked == "1",
+    )
+
+
+@router.get("/credentials/{credential_id}/revoke")
+async def confirm_revocation(
+    request: Request,
+    console: ConsoleSessionDep,
+    service: AdminCredentialServiceDep,
+    credential_id: CredentialIdPath,
+) -> Response:
+    """The confirmation step: what will be revoked, and why (the reason is asked here)."""
+    console.admin.require_admin()
+    detail = await service.get(credential_id)
+    return _page(request, console, "revoke.html", nav="credentials", credential=detail)
+
+
+@router.post("/credentials/{credential_id}/revoke")
+async def revoke(
+    request: Request,
+    form: CheckedFormDep,
+    service: AdminCredentialServiceDep,
+    credential_id: CredentialIdPath,
+) -> Response:
+    """The admin API's revocation (a viewer is refused there, 403): refused at once on every
+    replica, recorded as ``admin:<name>`` with the reason."""
+    body = _revoke_body(form.text("reason"))
+    await service.revoke(credential_id, admin=form.console.admin, reason=body.reason)
+    return RedirectResponse(f"{PREFIX}/credentials/{credential_id}?revoked=1", status_code=303)
+
+
+def _revoke_body(reason: str) -> AdminRevokeRequestDto:
+    try:
+        return AdminRevokeRequestDto(reason=reason)
+    except ValidationError as error:
+        raise ValidationFailed(
+            [FieldError("reason", str(problem["msg"])) for problem in error.errors()]
+        ) from None
+
+
+@router.get("/bulk-revoke")
+async def confirm_bulk_revocation(
+    request: Request,
+    console: ConsoleSessionDep,
+    service: AdminCredentialServiceDep,
+    organization: Annotated[str | None, Query(max_length=255)] = None,
+) -> Response:
+    """Pick an organization; then see how many active credentials a revocation would take,
+    before confirming it."""
+    organization = _blank_to_none(organization)
+    count = await service.count_revocable(organization) if organization is not None else None
+    return _page(
+        request,
+        console,
+        "bulk_revoke.html",
+        nav="credentials",
+        organization=organization,
+        count=count,
+        revoked=None,
+    )
+
+
+@router.post("/bulk-revoke")
+async def bulk_revoke(
+    request: Request,
+    form: CheckedFormDep,
+    service: AdminCredentialServiceDep,
+) -> Response:
+    """The admin API's bulk revocation of an organization's active credentials."""
+    try:
+        body = AdminBulkRevokeRequestDto(
+            organization=form.text("organization") or None, reason=form.text("reason")
+        )
+    except ValidationError as error:
+        raise ValidationFailed(
+            [
+                FieldError(".".join(map(str, problem["loc"])) or "form", str(problem["msg"]))
+                for problem in error.errors()
+            ]
+        ) from None
+    result = await service.revoke_matching(body, admin=form.console.admin)
+    return _page(
+        request,
+        form.console,
+        "bulk_revoke.html",
+        nav="credentials",
+        organization=body.organization,
+        count=None,
+        revoked=result,
+    )
+
+
+# Decisions.
+
+
+@router.get("/decisions")
+async def decisions(
+    *,
+    request: Request,
+    console: ConsoleSessionDep,
+    service: AdminDecisionServiceDep,
+    outcome: Annotated[str | None, Query(max_length=32)] = None,
+    organization: Annotated[str | None, Query(max_length=255)] = None,
+    address: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[str | None, Query(max_length=64)] = None,
+    until: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    """The decision ledger, newest first, a page at a time, with what each answer asked for."""
+    params = {
+        "outcome": _choice("outcome", outcome, OUTCOMES),
+        "organization": _blank_to_none(organization),
+        "address": _blank_to_none(address),
+        "since": _blank_to_none(since),
+        "until": _blank_to_none(until),
+    }
+    page = await service.list(
+        DecisionQuery(
+            outcome=params["outcome"],
+            organization=params["organization"],
+            client_address=params["address"],
+            since=_instant("since", since),
+            until=_instant("until", until),
+        ),
+        cursor=_blank_to_none(cursor),
+        limit=DECISIONS_PER_PAGE,
+    )
+    shown = {name: value for name, value in params.items() if value is not None}
+    next_url = (
+        f"{PREFIX}/decisions?" + urlencode({**shown, "cursor": page.next_cursor})
+        if page.next_cursor
+        else None
+    )
+    return _page(
+        request,
+        console,
+        "decisions.html",
+        nav="decisions",
+        page=page,
+        params=params,
+        outcomes=OUTCOMES,
+        next_url=next_url,
+        first_url=f"{PREFIX}/decisions" + (f"?{urlencode(shown)}" if shown else ""),
+        paged=cursor is not None,
+    )
+
+
+# Webhooks.
+
+
+@router.get("/webhooks")
+async def webhooks(
+    request: Request,
+    console: ConsoleSessionDep,
+    service: WebhookServiceDep,
+    sent: Annotated[str | None, Query(max_length=128)] = None,
+) -> Response:
+    """Every endpoint with its latest deliveries and failures. Never a secret."""
+    endpoints = (await service.list()).items
+    attempts = {
+        endpoint.endpoint_id: (
+            await service.attempts(endpoint.endpoint_id, limit=WEBHOOK_ATTEMPTS_SHOWN)
+        ).items
+        for endpoint in endpoints
+    }
+    return _page(
+        request,
+        console,
+        "webhooks.html",
+        nav="webhooks",
+        endpoints=endpoints,
+        attempts=attempts,
+        sent=_blank_to_none(sent),
+    )
+
+
+@router.post("/webhooks/{endpoint_id}/test")
+async def send_test_event(
+    request: Request,
+    form: CheckedFormDep,
+    service: WebhookServiceDep,
+    endpoint_id: Annotated[str, Path(max_length=128)],
+) -> Response:
+    """A ``webhook.test`` message for this endpoint (admins only), delivered like any event."""
+    if not form.console.can_revoke:
+        raise Forbidden(
+            f"The admin key '{form.console.admin.name}' has the role 'viewer', which may read "
+            "but not send test events."
+        )
+    sent = await service.send_test(endpoint_id)
+    return RedirectResponse(
+        f"{PREFIX}/webhooks?" + urlencode({"sent": sent.message_id}), status_code=303
+    )
