@@ -6,6 +6,7 @@ Each scenario saves screenshots at its key steps (tests/support/browser.py says 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,6 +100,11 @@ class TestRevocation:
         await expect(page.locator("#agent-request")).to_contain_text(
             credential_request()["assignment"]
         )
+        # Times in the browser's zone (the context's: Los Angeles), UTC kept on hover.
+        created = page.locator("#credential-facts time").first
+        await expect(created).to_have_attribute("data-localized", "true")
+        await expect(created).to_contain_text(re.compile(r"P[SD]T"))
+        await expect(created).to_have_attribute("title", re.compile(r" UTC$"))
         await screenshots.take(page, "credential-active")
 
         await page.get_by_role("link", name="Revoke this credential…").click()
