@@ -91,11 +91,16 @@ def stacked_chart(
 
 
 def _duration(seconds: int) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
         if seconds >= size and seconds % size == 0:
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''}"
     return f"{seconds} seconds"
+
+
+def _per(seconds: int) -> str:
+    """``per hour``, ``per 2 hours``."""
+    return "per " + _duration(seconds).removeprefix("1 ")
 
 
 _QUOTA_PHRASES = {
@@ -111,7 +116,7 @@ def policy_sentence(policy: IssuingPolicy) -> str:
     scopes = ", ".join(policy.catalog.grantable_names())
     quotas = []
     for kind, quota in policy.quotas.items():
-        per = f" per {_duration(int(quota.window.total_seconds()))}" if quota.window else ""
+        per = f" {_per(int(quota.window.total_seconds()))}" if quota.window else ""
         quotas.append(f"{quota.limit} {_QUOTA_PHRASES.get(kind, str(kind))}{per}")
     required = ", ".join(policy.required_fields) or "nothing beyond the required fields"
     quota_text = "; ".join(quotas) if quotas else "no quotas"

@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 
 from agentkeys.admin.service import AdminKeyService
 from agentkeys.api.context import app_context, note_admin_key
-from agentkeys.api.deps import SessionDep, address_of_request
+from agentkeys.api.deps import address_of_request
 from agentkeys.console.rendering import Renderer, StaticAsset
 from agentkeys.console.session import SessionClaims, SessionSigner
 from agentkeys.credentials.identity import AdminIdentity, AdminRole
@@ -84,9 +84,12 @@ class ConsoleSession:
         return self.admin.role is AdminRole.ADMIN
 
 
-async def console_session(request: Request, session: SessionDep) -> ConsoleSession:
+async def console_session(request: Request) -> ConsoleSession:
     """The session of a valid cookie whose admin key still exists, unrevoked, with a console
-    role, read from the database on every request: a revoked key's sessions end at once."""
+    role, read from the database on every request: a revoked key's sessions end at once.
+
+    Read in a short session of its own, as the admin key verifier does: the request's unit of
+    work must start with the write lock when the route revokes (``begin_write``)."""
     wiring = console_wiring(request)
     context = app_context(request)
     claims = wiring.signer.decode(
@@ -94,9 +97,10 @@ async def console_session(request: Request, session: SessionDep) -> ConsoleSessi
     )
     if claims is None or not claims.admin_key_id:
         raise SignInRequired
-    record = await AdminKeyService(
-        session, clock=context.clock, server_secret=context.server_secret
-    ).active(claims.admin_key_id)
+    async with context.session_factory() as session:
+        record = await AdminKeyService(
+            session, clock=context.clock, server_secret=context.server_secret
+        ).active(claims.admin_key_id)
     if record is None or record.role not in CONSOLE_ROLES:
         raise SignInRequired
     note_admin_key(request, record.id)

@@ -29,7 +29,7 @@ PAGE_HEADERS = {
     **SECURITY_HEADERS,
     "Cache-Control": "no-store",
     # htmx asks for a table alone (HX-Request): never answer one with the other from a cache.
-    "Vary": "HX-Request",
+    "Vary": "HX-Request, HX-Target, HX-History-Restore-Request",
 }
 
 STATIC_TYPES = {

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
@@ -24,6 +22,7 @@ from agentkeys.admin.deps import AdminCredentialServiceDep, AdminDecisionService
 from agentkeys.admin.schemas import AdminBulkRevokeRequestDto, AdminRevokeRequestDto
 from agentkeys.admin.service import CredentialQuery, DecisionQuery
 from agentkeys.api.context import app_context, request_id_of
+from agentkeys.api.deps import JsonBodyRoute
 from agentkeys.api.errors import STATUS_BY_CODE, field_errors_from
 from agentkeys.console.charts import OUTCOMES, policy_sentence, stacked_chart
 from agentkeys.console.deps import (
@@ -49,7 +48,9 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "/console"
 SIGN_IN = f"{PREFIX}/login"
-PER_PAGE_CHOICES = (25, 50, 100)
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+DEFAULT_PER_PAGE = 25
+TABLE_ID = "credentials-table"
 STATUSES = ("active", "expired", "revoked")
 DIRECTIONS = ("asc", "desc")
 DECISIONS_PER_PAGE = 50
@@ -58,10 +59,11 @@ DAYS_CHARTED = 30
 MAX_PAGE = 1_000_000
 
 
-class ConsoleRoute(APIRoute):
+class ConsoleRoute(JsonBodyRoute):
     """Answers in HTML, never the API's JSON envelope: no session → 303 to the sign-in page,
     a missing CSRF token → 403 page, a bad parameter → 400 page, a domain error → its status
-    with its message. Every answer carries the console's security headers."""
+    with its message. Every answer carries the console's security headers. (A ``JsonBodyRoute``
+    like every route, though the console's bodies are forms, read by ``deps.read_form``.)"""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -187,9 +189,13 @@ async def static_asset(request: Request, name: Annotated[str, Path(max_length=64
 
 
 def _sign_in_page(request: Request, *, status: int = 200, message: str | None = None) -> Response:
-    """The sign-in form, with a fresh pre-session cookie holding its CSRF secret."""
+    """The sign-in form, with a pre-session cookie holding its CSRF secret: the one the browser
+    holds while it is valid (two tabs' forms both work), else a new one."""
     wiring = console_wiring(request)
-    claims = wiring.signer.new_sign_in(now=app_context(request).clock.now())
+    now = app_context(request).clock.now()
+    held = wiring.signer.decode(request.cookies.get(wiring.sign_in_cookie), now=now)
+    claims = held if held is not None and not held.admin_key_id else None
+    claims = claims or wiring.signer.new_sign_in(now=now)
     response = wiring.renderer.page(
         "login.html",
         {
@@ -203,7 +209,7 @@ def _sign_in_page(request: Request, *, status: int = 200, message: str | None = 
     response.set_cookie(
         wiring.sign_in_cookie,
         wiring.signer.encode(claims),
-        max_age=int(timedelta(hours=1).total_seconds()),
+        max_age=max(1, int((claims.expires_at - now).total_seconds())),
         path="/",
         secure=wiring.secure_cookies,
         httponly=True,
@@ -257,6 +263,10 @@ async def sign_in(request: Request) -> Response:
 async def _failed_sign_in(request: Request) -> Response:
     address = client_address_of(request)
     decision = await console_wiring(request).sign_in_failures.hit(address)
+    logger.info(
+        "console sign-in refused",
+        extra={"client_address": address, "rate_limited": not decision.allowed},
+    )
     if not decision.allowed:
         response = _sign_in_page(
             request,
@@ -342,7 +352,7 @@ async def credentials(
     sort: Annotated[str | None, Query(max_length=16)] = None,
     direction: Annotated[str | None, Query(alias="dir", max_length=4)] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=100)] = PER_PAGE_CHOICES[0],
+    per_page: Annotated[int, Query(ge=1, le=100)] = DEFAULT_PER_PAGE,
     notice: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """The table of every credential: search, filters, one sort column, numbered pages. htmx
@@ -395,9 +405,19 @@ async def credentials(
         "per_page_choices": PER_PAGE_CHOICES,
         "notice": _blank_to_none(notice),
     }
-    if request.headers.get("hx-request") == "true":
+    if _wants_table_only(request):
         return _page(request, console, "credentials_table.html", nav="credentials", **context)
     return _page(request, console, "credentials.html", nav="credentials", **context)
+
+
+def _wants_table_only(request: Request) -> bool:
+    """htmx swapping the table (never a history restore, which needs the whole page)."""
+    headers = request.headers
+    return (
+        headers.get("hx-request") == "true"
+        and headers.get("hx-target") == TABLE_ID
+        and headers.get("hx-history-restore-request") != "true"
+    )
 
 
 CredentialIdPath = Annotated[str, Path(max_length=128)]

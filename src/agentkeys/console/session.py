@@ -113,6 +113,9 @@ def _unb64(text: str) -> bytes | None:
     if _BASE64URL.fullmatch(text) is None:
         return None
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
+    # One spelling per value: the last character's unused bits could otherwise be changed and
+    # still decode to the same bytes (an altered cookie that is accepted).
+    return decoded if _b64(decoded) == text else None

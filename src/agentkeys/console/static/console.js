@@ -8,7 +8,10 @@
     window.htmx.config.allowEval = false;
     window.htmx.config.allowScriptTags = false;
     window.htmx.config.selfRequestsOnly = true;
+    // No page snapshots in localStorage (the pages are no-store); Back reloads the URL whole.
     window.htmx.config.historyCacheSize = 0;
+    window.htmx.config.refreshOnHistoryMiss = true;
+    window.htmx.config.historyRestoreAsHxRequest = false;
   }
 
   var format = new Intl.DateTimeFormat(undefined, {

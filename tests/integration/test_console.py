@@ -1,0 +1,745 @@
+"""The operator console through HTTP (the browser's requests, without a browser): sign-in and
+its rate, the session cookie and its expiry, CSRF, roles, revocation through the admin API's
+services, the credentials table's filters, sorting and pages, the charts' counts, bad
+parameters, security headers, and that no secret is ever rendered."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+from datetime import timedelta
+from http.cookies import SimpleCookie
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from agentkeys.clock import FrozenClock
+from agentkeys.config import Mode, Settings
+from agentkeys.credentials import keys
+from agentkeys.credentials.identity import AdminRole
+from agentkeys.db.engine import create_engine
+from tests.support.admin import create_admin_key, revoke_admin_key
+from tests.support.app import TEST_SECRET, AppFactory
+from tests.support.console import (
+    SIGN_IN,
+    console_client,
+    csrf_token_of,
+    sign_in,
+    signed_in,
+)
+from tests.support.databases import DatabaseProbe
+from tests.support.factories import issue_credential, key_header, request_credential
+
+SESSION_COOKIE = "__Host-agentkeys_console"
+SELF = "/v1/agent-credentials/self"
+PAGES = (
+    "/console",
+    "/console/credentials",
+    "/console/credentials/ws_agent_cred_x",
+    "/console/credentials/ws_agent_cred_x/revoke",
+    "/console/bulk-revoke",
+    "/console/decisions",
+    "/console/webhooks",
+)
+POSTS = (
+    "/console/logout",
+    "/console/credentials/ws_agent_cred_x/revoke",
+    "/console/bulk-revoke",
+    "/console/webhooks/ws_webhook_x/test",
+)
+
+
+def set_cookie_of(answer: httpx.Response, name: str) -> SimpleCookie:
+    for header in answer.headers.get_list("set-cookie"):
+        if header.startswith(f"{name}="):
+            cookie: SimpleCookie = SimpleCookie()
+            cookie.load(header)
+            return cookie
+    raise AssertionError(f"no Set-Cookie for {name}: {answer.headers.get_list('set-cookie')}")
+
+
+async def issue_for(
+    client: httpx.AsyncClient, organization: str, **overrides: Any
+) -> dict[str, Any]:
+    slug = "".join(c for c in organization.lower() if c.isalnum())
+    overrides.setdefault("user_email", f"dev-{slug}-{len(overrides)}@example.com")
+    return await issue_credential(client, organization_name=organization, **overrides)
+
+
+def row_ids(page: httpx.Response) -> list[str]:
+    return re.findall(r'<tr data-credential-id="([^"]+)"', page.text)
+
+
+def data_attribute(page: httpx.Response, element_id: str, name: str) -> int:
+    found = re.search(rf'id="{element_id}"[^>]*\bdata-{name}="(\d+)"', page.text)
+    assert found is not None, f"#{element_id} has no data-{name}"
+    return int(found.group(1))
+
+
+@pytest.fixture
+async def admin_key(settings: Settings) -> str:
+    return (await create_admin_key(settings, "ops"))[1]
+
+
+@pytest.fixture
+async def viewer_key(settings: Settings) -> str:
+    return (await create_admin_key(settings, "auditor", AdminRole.VIEWER))[1]
+
+
+class TestSignIn:
+    async def test_an_admin_key_opens_an_8_hour_session_in_a_hardened_cookie(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            answer = await sign_in(browser, admin_key)
+            assert answer.status_code == 303
+            assert answer.headers["location"] == "/console"
+            cookie = set_cookie_of(answer, SESSION_COOKIE)[SESSION_COOKIE]
+            assert cookie["httponly"] is True
+            assert cookie["secure"] is True
+            assert cookie["samesite"] == "strict"
+            assert cookie["path"] == "/"
+            assert cookie["max-age"] == str(8 * 3600)
+            assert admin_key not in cookie.value
+            assert admin_key.removeprefix("wsk_admin_") not in answer.headers["set-cookie"]
+            overview = await browser.get("/console")
+            assert overview.status_code == 200
+            assert "Signed in as <strong>ops</strong> (admin)" in overview.text
+
+    async def test_development_mode_cookies_are_not_secure_so_http_works(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app(mode=Mode.DEVELOPMENT)) as browser:
+            answer = await sign_in(browser, admin_key)
+            cookie = set_cookie_of(answer, "agentkeys_console")["agentkeys_console"]
+            assert cookie["secure"] == ""
+            assert cookie["httponly"] is True
+            assert cookie["samesite"] == "strict"
+
+    async def test_a_wrong_key_is_401_with_a_clear_message_and_not_echoed(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        unknown = keys.ADMIN_KEYS.mint(server_secret=TEST_SECRET.encode()).secret
+        async with console_client(make_app()) as browser:
+            for wrong in (unknown, admin_key[:-2], "wsk_admin_short", "", "<script>x</script>"):
+                answer = await sign_in(browser, wrong)
+                assert answer.status_code == 401, wrong
+                assert "That is not a valid admin key" in answer.text
+                assert 'id="sign-in-form"' in answer.text
+                if wrong:
+                    assert wrong not in answer.text
+                assert f"{SESSION_COOKIE}=" not in answer.headers.get("set-cookie", "")
+            assert (await browser.get("/console")).status_code == 303
+
+    async def test_an_agent_key_cannot_sign_in(self, make_app: AppFactory) -> None:
+        async with console_client(make_app()) as browser:
+            agent_key = (await issue_credential(browser))["credential"]
+            answer = await sign_in(browser, agent_key)
+            assert answer.status_code == 401
+            assert agent_key not in answer.text
+
+    async def test_wrong_keys_are_rate_limited_per_client_address(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        app = make_app()
+        wrong = keys.ADMIN_KEYS.mint(server_secret=TEST_SECRET.encode()).secret
+        async with console_client(app) as browser:
+            statuses = [(await sign_in(browser, wrong)).status_code for _ in range(11)]
+            assert statuses == [401] * 10 + [429]
+            limited = await sign_in(browser, wrong)
+            assert limited.status_code == 429
+            assert "Too many failed sign-ins" in limited.text
+            assert int(limited.headers["retry-after"]) > 0
+        async with console_client(app, client_address="198.51.100.9") as elsewhere:
+            assert (await sign_in(elsewhere, wrong)).status_code == 401
+            assert (await sign_in(elsewhere, admin_key)).status_code == 303
+
+    async def test_a_sign_in_without_the_forms_token_is_refused(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await browser.get(SIGN_IN)
+            for data in ({"admin_key": admin_key}, {"admin_key": admin_key, "csrf_token": "x"}):
+                answer = await browser.post(SIGN_IN, data=data)
+                assert answer.status_code == 403
+                assert "security token" in answer.text
+                assert f"{SESSION_COOKIE}=" not in answer.headers.get("set-cookie", "")
+
+    async def test_a_viewer_may_sign_in(self, make_app: AppFactory, viewer_key: str) -> None:
+        async with console_client(make_app()) as browser:
+            await signed_in(browser, viewer_key)
+            overview = await browser.get("/console")
+            assert "Signed in as <strong>auditor</strong> (viewer)" in overview.text
+
+
+class TestSessions:
+    async def test_every_page_and_form_without_a_session_goes_to_sign_in(
+        self, make_app: AppFactory
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            for path in PAGES:
+                answer = await browser.get(path)
+                assert answer.status_code == 303, path
+                assert answer.headers["location"] == SIGN_IN
+                assert answer.headers["cache-control"] == "no-store"
+            for path in POSTS:
+                answer = await browser.post(path, data={"reason": "incident"})
+                assert answer.status_code == 303, path
+                assert answer.headers["location"] == SIGN_IN
+
+    async def test_an_altered_cookie_is_no_session(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await signed_in(browser, admin_key)
+            real = browser.cookies[SESSION_COOKIE]
+            version, payload, signature = real.split(".")
+            altered = [
+                f"{version}.{payload}.{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}",
+                f"{version}.{payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}.{signature}",
+                f"v2.{payload}.{signature}",
+                "garbage",
+            ]
+            for cookie in altered:
+                browser.cookies.set(SESSION_COOKIE, cookie, domain="agentkeys.test")
+                assert (await browser.get("/console")).status_code == 303, cookie
+
+    async def test_a_session_ends_after_8_hours(
+        self, make_app: AppFactory, admin_key: str, clock: FrozenClock
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await signed_in(browser, admin_key)
+            clock.advance(timedelta(hours=8) - timedelta(seconds=1))
+            assert (await browser.get("/console/credentials")).status_code == 200
+            clock.advance(timedelta(seconds=1))
+            expired = await browser.get("/console/credentials")
+            assert expired.status_code == 303
+            assert expired.headers["location"] == SIGN_IN
+
+    async def test_revoking_the_admin_key_ends_its_sessions_at_once(
+        self, make_app: AppFactory, settings: Settings
+    ) -> None:
+        key_id, key = await create_admin_key(settings, "leaving")
+        # No verified-key cache: revoked here by another process, not announced on the bus.
+        async with console_client(make_app(key_cache_seconds=0)) as browser:
+            await signed_in(browser, key)
+            await revoke_admin_key(settings, key_id)
+            assert (await browser.get("/console")).status_code == 303
+            assert (await sign_in(browser, key)).status_code == 401
+
+    async def test_a_key_whose_role_is_not_admin_or_viewer_has_no_session(
+        self, make_app: AppFactory, settings: Settings
+    ) -> None:
+        key_id, key = await create_admin_key(settings, "service")
+        async with console_client(make_app()) as browser:
+            await signed_in(browser, key)
+            engine = create_engine(settings.database_url)
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(
+                        text("UPDATE admin_keys SET role = 'verify' WHERE id = :id"), {"id": key_id}
+                    )
+            finally:
+                await engine.dispose()
+            assert (await browser.get("/console")).status_code == 303
+
+    async def test_signing_out_drops_the_cookie(self, make_app: AppFactory, admin_key: str) -> None:
+        async with console_client(make_app()) as browser:
+            token = await signed_in(browser, admin_key)
+            answer = await browser.post("/console/logout", data={"csrf_token": token})
+            assert answer.status_code == 303
+            assert answer.headers["location"] == SIGN_IN
+            assert SESSION_COOKIE not in browser.cookies
+            assert (await browser.get("/console")).status_code == 303
+
+
+@pytest.mark.both_backends
+class TestRevocation:
+    async def test_a_revocation_from_the_console_refuses_the_agents_next_request(
+        self, make_app: AppFactory, admin_key: str, db: DatabaseProbe
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            credential_id = issued["credential_id"]
+            assert (await browser.get(SELF, headers=key_header(issued["credential"]))).is_success
+            await signed_in(browser, admin_key)
+            confirm = await browser.get(f"/console/credentials/{credential_id}/revoke")
+            assert confirm.status_code == 200
+            assert "Revoke credential" in confirm.text
+            answer = await browser.post(
+                f"/console/credentials/{credential_id}/revoke",
+                data={"csrf_token": csrf_token_of(confirm), "reason": "Leaked in a screenshot"},
+            )
+            assert answer.status_code == 303
+            assert answer.headers["location"] == f"/console/credentials/{credential_id}?revoked=1"
+            refused = await browser.get(SELF, headers=key_header(issued["credential"]))
+            assert refused.status_code == 401
+            assert refused.json()["error_code"] == "AUTH_REVOKED_CREDENTIAL"
+            page = await browser.get(answer.headers["location"])
+            assert 'data-testid="revoked-by">admin:ops<' in page.text
+            assert "Leaked in a screenshot" in page.text
+        stored = await db.rows(
+            "SELECT revoked_by, revocation_reason FROM credentials WHERE id = :id",
+            id=credential_id,
+        )
+        assert stored == [
+            {"revoked_by": "admin:ops", "revocation_reason": "Leaked in a screenshot"}
+        ]
+
+    async def test_a_revocation_needs_a_reason(self, make_app: AppFactory, admin_key: str) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            token = await signed_in(browser, admin_key)
+            answer = await browser.post(
+                f"/console/credentials/{issued['credential_id']}/revoke",
+                data={"csrf_token": token, "reason": "   "},
+            )
+            assert answer.status_code == 400
+            assert "reason" in answer.text
+            assert (await browser.get(SELF, headers=key_header(issued["credential"]))).is_success
+
+    async def test_an_unknown_credential_is_a_404_page(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await signed_in(browser, admin_key)
+            answer = await browser.get("/console/credentials/ws_agent_cred_nope")
+            assert answer.status_code == 404
+            assert answer.headers["content-type"].startswith("text/html")
+
+    async def test_a_bulk_revocation_shows_the_count_then_revokes_that_many(
+        self, make_app: AppFactory, admin_key: str, db: DatabaseProbe
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            acme = [
+                await issue_for(browser, "Acme Grid", user_email=f"a{i}@acme.example")
+                for i in range(3)
+            ]
+            other = await issue_for(browser, "Other Power")
+            await signed_in(browser, admin_key)
+            preview = await browser.get(
+                "/console/bulk-revoke", params={"organization": "acme grid"}
+            )
+            count = re.search(r'data-testid="bulk-count" data-count="(\d+)"', preview.text)
+            assert count is not None
+            assert count.group(1) == "3"
+            assert "Revoke 3 credentials" in preview.text
+            answer = await browser.post(
+                "/console/bulk-revoke",
+                data={
+                    "csrf_token": csrf_token_of(preview),
+                    "organization": "Acme Grid",
+                    "reason": "Contract ended",
+                },
+            )
+            assert answer.status_code == 200
+            assert 'data-revoked="3"' in answer.text
+            for issued in acme:
+                assert (
+                    await browser.get(SELF, headers=key_header(issued["credential"]))
+                ).status_code == 401
+            assert (await browser.get(SELF, headers=key_header(other["credential"]))).is_success
+        revoked_by = await db.rows("SELECT DISTINCT revoked_by FROM credentials")
+        assert sorted(row["revoked_by"] or "" for row in revoked_by) == ["", "admin:ops"]
+
+
+@pytest.mark.redis
+async def test_a_console_revocation_is_refused_by_another_replica_at_once(
+    make_app: AppFactory, admin_key: str, redis_url: str
+) -> None:
+    # Redis keeps its rates between runs: an address of this run's own.
+    address = f"198.18.{random.randrange(256)}.{random.randrange(1, 255)}"
+    one = make_app(redis_url=redis_url, key_cache_seconds=1)
+    two = make_app(redis_url=redis_url, key_cache_seconds=1)
+    async with (
+        console_client(one, client_address=address) as browser,
+        console_client(two, client_address=address) as agent,
+    ):
+        issued = await issue_credential(browser)
+        # Verified, and so cached, on the second replica.
+        assert (await agent.get(SELF, headers=key_header(issued["credential"]))).is_success
+        token = await signed_in(browser, admin_key)
+        answer = await browser.post(
+            f"/console/credentials/{issued['credential_id']}/revoke",
+            data={"csrf_token": token, "reason": "incident"},
+        )
+        assert answer.status_code == 303
+        started = time.monotonic()
+        # Under the cache bound (1 s): only the announcement can refuse the key this soon.
+        while (await agent.get(SELF, headers=key_header(issued["credential"]))).is_success:
+            assert time.monotonic() - started < 0.75
+            await asyncio.sleep(0.02)
+
+
+class TestCsrf:
+    async def test_a_post_without_the_token_is_refused_and_changes_nothing(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            await signed_in(browser, admin_key)
+            path = f"/console/credentials/{issued['credential_id']}/revoke"
+            for data in ({"reason": "x y z"}, {"reason": "x y z", "csrf_token": "forged"}):
+                answer = await browser.post(path, data=data)
+                assert answer.status_code == 403
+                assert "security token is missing or wrong" in answer.text
+            bulk = await browser.post(
+                "/console/bulk-revoke",
+                data={"organization": "Example Energy Co", "reason": "incident"},
+            )
+            assert bulk.status_code == 403
+            assert (await browser.get(SELF, headers=key_header(issued["credential"]))).is_success
+
+    async def test_another_sessions_token_is_refused(
+        self, make_app: AppFactory, admin_key: str, settings: Settings
+    ) -> None:
+        _, second_key = await create_admin_key(settings, "second")
+        app = make_app()
+        async with console_client(app) as first, console_client(app) as second:
+            issued = await issue_credential(first)
+            await signed_in(first, admin_key)
+            other_token = await signed_in(second, second_key)
+            answer = await first.post(
+                f"/console/credentials/{issued['credential_id']}/revoke",
+                data={"csrf_token": other_token, "reason": "incident"},
+            )
+            assert answer.status_code == 403
+
+    async def test_htmx_sends_the_token_as_a_header(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            token = await signed_in(browser, admin_key)
+            page = await browser.get("/console")
+            assert f'hx-headers=\'{{"X-CSRF-Token": "{token}"}}\'' in page.text
+            answer = await browser.post(
+                f"/console/credentials/{issued['credential_id']}/revoke",
+                data={"reason": "incident"},
+                headers={"X-CSRF-Token": token, "HX-Request": "true"},
+            )
+            assert answer.status_code == 303
+
+
+class TestRoles:
+    async def test_a_viewer_sees_no_revoke_or_test_buttons(
+        self, make_app: AppFactory, viewer_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            await signed_in(browser, viewer_key)
+            detail = await browser.get(f"/console/credentials/{issued['credential_id']}")
+            assert detail.status_code == 200
+            assert "Revoke this credential" not in detail.text
+            assert "may read but not revoke" in detail.text
+            table = await browser.get("/console/credentials")
+            assert "bulk-revoke-link" not in table.text
+            bulk = await browser.get(
+                "/console/bulk-revoke", params={"organization": "Example Energy Co"}
+            )
+            assert 'data-count="1"' in bulk.text
+            assert "bulk-revoke-form" not in bulk.text
+            confirm = await browser.get(f"/console/credentials/{issued['credential_id']}/revoke")
+            assert confirm.status_code == 403
+
+    async def test_a_viewers_forged_revocations_are_refused(
+        self, make_app: AppFactory, viewer_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            token = await signed_in(browser, viewer_key)
+            one = await browser.post(
+                f"/console/credentials/{issued['credential_id']}/revoke",
+                data={"csrf_token": token, "reason": "forged"},
+            )
+            assert one.status_code == 403
+            assert "viewer" in one.text
+            bulk = await browser.post(
+                "/console/bulk-revoke",
+                data={"csrf_token": token, "organization": "Example Energy Co", "reason": "x"},
+            )
+            assert bulk.status_code == 403
+            assert (await browser.get(SELF, headers=key_header(issued["credential"]))).is_success
+
+
+@pytest.mark.both_backends
+class TestCredentialsTable:
+    async def test_filters_search_sorting_and_pages(
+        self, make_app: AppFactory, admin_key: str, clock: FrozenClock
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            made = []
+            for index in range(12):
+                clock.advance(timedelta(seconds=1))
+                organization = ("Acme Grid", "Beta Volt", "Coastal Power")[index % 3]
+                made.append(
+                    await issue_for(
+                        browser,
+                        organization,
+                        user_email=f"dev{index}@example.org",
+                        requested_scopes=["utility:read"] if index % 2 else ["homes"],
+                    )
+                )
+            await signed_in(browser, admin_key)
+            acme = await browser.get("/console/credentials", params={"organization": "acme grid"})
+            assert len(row_ids(acme)) == 4
+            assert 'data-total="4"' in acme.text
+            homes = await browser.get("/console/credentials", params={"scope": "homes:read"})
+            assert sorted(row_ids(homes)) == sorted(
+                m["credential_id"] for i, m in enumerate(made) if i % 2 == 0
+            )
+            found = await browser.get("/console/credentials", params={"q": "DEV7@"})
+            assert row_ids(found) == [made[7]["credential_id"]]
+            by_organization = await browser.get(
+                "/console/credentials", params={"sort": "organization", "dir": "asc"}
+            )
+            names = re.findall(
+                r'<td><a href="/console/credentials/[^"]+">([^<]+)</a>', by_organization.text
+            )
+            assert names == sorted(names)
+            assert names[0] == "Acme Grid"
+            first = await browser.get(
+                "/console/credentials", params={"per_page": 10, "sort": "created", "dir": "asc"}
+            )
+            second = await browser.get(
+                "/console/credentials",
+                params={"per_page": 10, "sort": "created", "dir": "asc", "page": 2},
+            )
+            assert 'data-pages="2"' in first.text
+            assert row_ids(first) + row_ids(second) == [m["credential_id"] for m in made]
+            assert "Next page" in first.text
+            assert "Previous page" in second.text
+
+    async def test_a_status_filter_follows_revocation(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            kept = await issue_for(browser, "Acme Grid", user_email="a@acme.example")
+            gone = await issue_for(browser, "Acme Grid", user_email="b@acme.example")
+            token = await signed_in(browser, admin_key)
+            await browser.post(
+                f"/console/credentials/{gone['credential_id']}/revoke",
+                data={"csrf_token": token, "reason": "incident"},
+            )
+            active = await browser.get("/console/credentials", params={"status": "active"})
+            revoked = await browser.get("/console/credentials", params={"status": "revoked"})
+            assert row_ids(active) == [kept["credential_id"]]
+            assert row_ids(revoked) == [gone["credential_id"]]
+
+    async def test_htmx_gets_the_table_alone(self, make_app: AppFactory, admin_key: str) -> None:
+        async with console_client(make_app()) as browser:
+            await issue_credential(browser)
+            await signed_in(browser, admin_key)
+            htmx = {"HX-Request": "true", "HX-Target": "credentials-table"}
+            partial = await browser.get("/console/credentials", headers=htmx)
+            assert partial.status_code == 200
+            assert partial.text.lstrip().startswith('<section id="credentials-table"')
+            assert "<html" not in partial.text
+            assert len(row_ids(partial)) == 1
+            assert "HX-Request" in partial.headers["vary"]
+            restoring = await browser.get(
+                "/console/credentials", headers={**htmx, "HX-History-Restore-Request": "true"}
+            )
+            assert restoring.text.startswith("<!doctype html>")
+
+
+class TestBadParameters:
+    @pytest.mark.parametrize(
+        ("path", "params"),
+        [
+            ("/console/credentials", {"page": "0"}),
+            ("/console/credentials", {"page": "two"}),
+            ("/console/credentials", {"page": "99"}),
+            ("/console/credentials", {"sort": "key_digest"}),
+            ("/console/credentials", {"dir": "sideways"}),
+            ("/console/credentials", {"status": "lost"}),
+            ("/console/credentials", {"per_page": "7"}),
+            ("/console/credentials", {"scope": "nuclear:launch"}),
+            ("/console/credentials", {"q": "x" * 300}),
+            ("/console/decisions", {"since": "yesterday"}),
+            ("/console/decisions", {"until": "2026-13-45T99:00"}),
+            ("/console/decisions", {"outcome": "maybe"}),
+            ("/console/decisions", {"cursor": "forged.cursor"}),
+        ],
+    )
+    async def test_a_bad_parameter_is_a_400_page(
+        self, make_app: AppFactory, admin_key: str, path: str, params: dict[str, str]
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await signed_in(browser, admin_key)
+            answer = await browser.get(path, params=params)
+            assert answer.status_code == 400, answer.text
+            assert answer.headers["content-type"].startswith("text/html")
+            assert "Bad request: a parameter is invalid" in answer.text
+            assert answer.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.both_backends
+class TestOverview:
+    async def test_the_charts_count_the_decisions_made(
+        self, make_app: AppFactory, admin_key: str, clock: FrozenClock
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await issue_for(browser, "Acme Grid", user_email="old@acme.example")
+            clock.advance(timedelta(days=2))
+            for index in range(3):
+                await issue_for(browser, "Beta Volt", user_email=f"b{index}@beta.example")
+            missing = await request_credential(browser, user_email=None)
+            assert missing.json()["outcome"] == "needs_more_info"
+            await signed_in(browser, admin_key)
+            overview = await browser.get("/console")
+        assert data_attribute(overview, "chart-hourly", "total") == 4
+        assert data_attribute(overview, "chart-hourly", "issued") == 3
+        assert data_attribute(overview, "chart-hourly", "needs-more-info") == 1
+        assert data_attribute(overview, "chart-daily", "total") == 5
+        assert data_attribute(overview, "chart-daily", "issued") == 4
+        bars = re.findall(r'<g class="bar" data-start="([^"]+)" data-total="(\d+)"', overview.text)
+        assert len(bars) == 25 + 30
+        hourly, daily = bars[:25], bars[25:]
+        assert [total for _, total in hourly if total != "0"] == ["4"]
+        assert [(start[:10], total) for start, total in daily if total != "0"] == [
+            ("2026-03-01", "1"),
+            ("2026-03-03", "4"),
+        ]
+        assert 'data-testid="credentials-active">3<' in overview.text  # the first expired
+        assert "Beta Volt" in overview.text
+        assert "Keys live 1 day by default" in overview.text
+
+
+class TestPagesAreSafe:
+    async def test_console_answers_carry_the_security_headers(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            answers = [await browser.get(SIGN_IN), await browser.get("/console")]
+            await signed_in(browser, admin_key)
+            answers += [
+                await browser.get("/console"),
+                await browser.get("/console/credentials", params={"page": "0"}),
+            ]
+            for answer in answers:
+                policy = answer.headers["content-security-policy"]
+                assert "script-src 'self'" in policy
+                assert "frame-ancestors 'none'" in policy
+                assert "unsafe-inline" not in policy
+                assert answer.headers["x-frame-options"] == "DENY"
+                assert answer.headers["cache-control"] == "no-store"
+                assert answer.headers["referrer-policy"] == "no-referrer"
+            page = answers[2].text
+            assert "<script>" not in page
+            assert ' style="' not in page
+
+    async def test_static_assets_come_from_the_package(self, make_app: AppFactory) -> None:
+        async with console_client(make_app()) as browser:
+            for name, media_type in (
+                ("htmx.min.js", "text/javascript"),
+                ("console.js", "text/javascript"),
+                ("console.css", "text/css"),
+                ("htmx.LICENSE", "text/plain"),
+            ):
+                answer = await browser.get(f"/console/static/{name}")
+                assert answer.status_code == 200
+                assert answer.headers["content-type"].startswith(media_type)
+                assert answer.content
+            assert (await browser.get("/console/static/../config.py")).status_code == 404
+            assert (await browser.get("/console/static/nope.js")).status_code == 404
+
+    async def test_what_agents_wrote_is_escaped(self, make_app: AppFactory, admin_key: str) -> None:
+        async with console_client(make_app()) as browser:
+            hostile = "<script>alert(1)</script> Grid"
+            await issue_for(browser, hostile, user_email="x@hostile.example")
+            await signed_in(browser, admin_key)
+            for path in ("/console", "/console/credentials", "/console/decisions"):
+                page = await browser.get(path)
+                assert "<script>alert(1)</script>" not in page.text
+                assert "&lt;script&gt;alert(1)&lt;/script&gt; Grid" in page.text
+
+    async def test_no_secret_is_ever_rendered(
+        self, make_app: AppFactory, admin_key: str, settings: Settings
+    ) -> None:
+        app = make_app(webhooks_allow_private=True)
+        async with console_client(app) as browser:
+            issued = await issue_credential(browser)
+            created = await browser.post(
+                "/v1/admin/webhooks",
+                json={"url": "http://127.0.0.1:9/hook", "events": ["credential.revoked"]},
+                headers={"Authorization": f"Bearer {admin_key}"},
+            )
+            assert created.status_code == 201, created.text
+            webhook_secret = created.json()["secret"]
+            token = await signed_in(browser, admin_key)
+            sent = await browser.post(
+                f"/console/webhooks/{created.json()['endpoint_id']}/test",
+                data={"csrf_token": token},
+            )
+            assert sent.status_code == 303
+            secrets = (issued["credential"], admin_key, webhook_secret, TEST_SECRET)
+            paths = [
+                "/console",
+                "/console/credentials",
+                f"/console/credentials/{issued['credential_id']}",
+                "/console/decisions",
+                sent.headers["location"],
+            ]
+            for path in paths:
+                page = await browser.get(path)
+                assert page.status_code == 200, path
+                for secret in secrets:
+                    assert secret not in page.text, path
+            webhooks = await browser.get(sent.headers["location"])
+            assert 'data-testid="test-sent"' in webhooks.text
+            assert "http://127.0.0.1:9/hook" in webhooks.text
+
+    async def test_a_viewer_cannot_send_a_test_event(
+        self, make_app: AppFactory, admin_key: str, viewer_key: str
+    ) -> None:
+        app = make_app(webhooks_allow_private=True)
+        async with console_client(app) as browser:
+            created = await browser.post(
+                "/v1/admin/webhooks",
+                json={"url": "http://127.0.0.1:9/hook", "events": ["credential.revoked"]},
+                headers={"Authorization": f"Bearer {admin_key}"},
+            )
+            token = await signed_in(browser, viewer_key)
+            page = await browser.get("/console/webhooks")
+            assert "Send test event" not in page.text
+            answer = await browser.post(
+                f"/console/webhooks/{created.json()['endpoint_id']}/test",
+                data={"csrf_token": token},
+            )
+            assert answer.status_code == 403
+
+    async def test_console_routes_are_not_in_the_openapi_document(
+        self, make_app: AppFactory
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            document = (await browser.get("/openapi.json")).json()
+        assert not [path for path in document["paths"] if path.startswith("/console")]
+
+
+class TestDecisionsPage:
+    async def test_each_entry_shows_what_the_answer_asked_for(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await issue_credential(browser)
+            asked = await request_credential(
+                browser, user_email=None, requested_scopes=["homes", "nuclear:launch"]
+            )
+            assert asked.json()["outcome"] == "needs_more_info"
+            await signed_in(browser, admin_key)
+            page = await browser.get("/console/decisions", params={"outcome": "needs_more_info"})
+            assert page.status_code == 200
+            assert page.text.count("<tr data-outcome=") == 1
+            assert "Missing fields: <code>user_email</code>" in page.text
+            assert "Unknown scopes: <code>nuclear:launch</code>" in page.text
+            everything = await browser.get(
+                "/console/decisions", params={"address": "203.0.113.7", "since": "2026-03-01T00:00"}
+            )
+            assert everything.text.count("<tr data-outcome=") == 2
+            elsewhere = await browser.get("/console/decisions", params={"address": "192.0.2.1"})
+            assert elsewhere.text.count("<tr data-outcome=") == 0
