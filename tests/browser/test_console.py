@@ -127,6 +127,39 @@ class TestRevocation:
         # The other organization's key was not touched.
         assert (await agent.get(SELF, headers=key_header(other["credential"]))).status_code == 200
 
+    async def test_a_bulk_revocation_shows_the_count_before_it_revokes_that_many(
+        self,
+        server: RunningServer,
+        served_database: ServedDatabase,
+        agent: httpx.AsyncClient,
+        page: Page,
+        screenshots: Screenshots,
+    ) -> None:
+        admin_key = await served_admin_key(served_database.url, "oncall")
+        keys = [
+            (await issued(agent, ORGANIZATION, f"dev{number}@browser-grid.example"))["credential"]
+            for number in range(3)
+        ]
+        other = (await issued(agent, OTHER_ORGANIZATION, "dev@unrelated.example"))["credential"]
+        await sign_in(page, server, admin_key)
+
+        await page.goto(f"{server.base_url}/console/credentials")
+        await page.locator("#bulk-revoke-link").click()
+        await page.get_by_label("Organization").fill(ORGANIZATION.upper())
+        await page.get_by_role("button", name="Count its active credentials").click()
+        await expect(page.get_by_test_id("bulk-count")).to_have_attribute("data-count", "3")
+        await page.get_by_label("Reason (recorded with each revocation)").fill("contract ended")
+        await screenshots.take(page, "bulk-count-before-confirming")
+        for key in keys:  # nothing is revoked by counting
+            assert (await agent.get(SELF, headers=key_header(key))).status_code == 200
+
+        await page.get_by_role("button", name="Revoke 3 credentials").click()
+        await expect(page.get_by_test_id("bulk-revoked")).to_have_attribute("data-revoked", "3")
+        await screenshots.take(page, "bulk-revoked")
+        for key in keys:
+            assert (await agent.get(SELF, headers=key_header(key))).status_code == 401
+        assert (await agent.get(SELF, headers=key_header(other))).status_code == 200
+
 
 class TestRefusedPosts:
     async def test_a_viewer_has_no_revoke_control_and_a_forged_revoke_is_refused(
@@ -212,6 +245,32 @@ class TestSession:
             assert page.url == f"{server.base_url}{SIGN_IN}", path
         await expect(page.get_by_label("Admin key")).to_be_visible()
         await screenshots.take(page, "sign-in")
+
+    # Strict: when the console deletes its cookies as it set them, this passes and the mark goes.
+    @pytest.mark.xfail(
+        strict=True,
+        reason="console defect: sign-out deletes __Host-agentkeys_console without Secure, and "
+        "a browser refuses a __Host- Set-Cookie lacking Secure, so the session cookie stays",
+    )
+    async def test_signing_out_ends_the_session(
+        self,
+        server: RunningServer,
+        served_database: ServedDatabase,
+        context: BrowserContext,
+        page: Page,
+        screenshots: Screenshots,
+    ) -> None:
+        admin_key = await served_admin_key(served_database.url, "oncall")
+        await sign_in(page, server, admin_key)
+        await session_cookie(context)
+
+        await page.get_by_role("button", name="Sign out").click()
+        await page.wait_for_url(f"{server.base_url}{SIGN_IN}")
+        await screenshots.take(page, "signed-out")
+        await page.goto(f"{server.base_url}/console/credentials")
+        assert page.url == f"{server.base_url}{SIGN_IN}"
+        names = [cookie.get("name") for cookie in await context.cookies()]
+        assert "__Host-agentkeys_console" not in names
 
     async def test_a_wrong_key_is_refused_with_a_clear_message(
         self,
@@ -316,6 +375,35 @@ class TestOverview:
         await expect(page.get_by_test_id("credentials-issued")).to_contain_text("3")
         await expect(page.locator("#top-organizations")).to_contain_text(ORGANIZATION)
         await screenshots.take(page, "overview-with-decisions")
+
+
+class TestDecisions:
+    async def test_the_ledger_filtered_by_outcome_shows_what_the_answer_asked_for(
+        self,
+        server: RunningServer,
+        served_database: ServedDatabase,
+        agent: httpx.AsyncClient,
+        page: Page,
+        screenshots: Screenshots,
+    ) -> None:
+        admin_key = await served_admin_key(served_database.url, "oncall")
+        await issued(agent, ORGANIZATION, "dev@browser-grid.example")
+        missing = await agent.post(
+            "/v1/agent-credentials",
+            json=credential_request(organization_name=ORGANIZATION, user_email=None),
+        )
+        assert missing.json()["outcome"] == "needs_more_info", missing.text
+        await sign_in(page, server, admin_key)
+
+        await page.get_by_role("link", name="Decisions", exact=True).click()
+        rows = page.locator("#decisions-table tr[data-outcome]")
+        await expect(rows).to_have_count(2)
+        await page.get_by_label("Outcome").select_option("needs_more_info")
+        await page.get_by_role("button", name="Apply filters").click()
+        await expect(rows).to_have_count(1)
+        await expect(rows.first).to_have_attribute("data-outcome", "needs_more_info")
+        await expect(rows.first).to_contain_text("Missing fields: user_email")
+        await screenshots.take(page, "decisions-needs-more-info")
 
 
 def console_pages(credential_id: str) -> list[tuple[str, str]]:
