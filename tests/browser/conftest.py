@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.support.browser import (
     WIDE,
@@ -25,6 +25,9 @@ from tests.support.servers import RunningServer, running_server
 
 # Times on the pages follow the browser's zone: one that is not UTC shows the conversion.
 TIME_ZONE = "America/Los_Angeles"
+# expect(...) waits 5 s by default: a page from a server on a loaded two-core CI machine, with
+# the other worker busy, can take longer.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
