@@ -25,6 +25,7 @@ from tests.support.console_browser import (
     csrf_token_of,
     focus_ring,
     horizontal_overflow,
+    low_contrast_text,
     post_from_page,
     served_admin_key,
     shows_focus,
@@ -463,6 +464,30 @@ class TestLayout:
                 assert overflow["scrollWidth"] <= overflow["innerWidth"], (step, overflow)
         finally:
             await context.close()
+
+
+class TestContrast:
+    async def test_every_pages_text_is_readable_against_its_background(
+        self,
+        server: RunningServer,
+        served_database: ServedDatabase,
+        agent: httpx.AsyncClient,
+        page: Page,
+    ) -> None:
+        admin_key = await served_admin_key(served_database.url, "oncall")
+        body = await issued(agent, ORGANIZATION, "dev@browser-grid.example")
+        await agent.post("/v1/agent-credentials", json=credential_request(user_email=None))
+        await page.goto(f"{server.base_url}{SIGN_IN}")
+        assert await low_contrast_text(page) == [], "sign-in"
+        await page.get_by_label("Admin key").fill("wsk_admin_" + "0" * 49)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_test_id("sign-in-error")).to_be_visible()
+        assert await low_contrast_text(page) == [], "sign-in refused"
+        await sign_in(page, server, admin_key)
+        for step, path in console_pages(body["credential_id"]):
+            await page.goto(f"{server.base_url}{path}")
+            await expect(page.locator("main h1")).to_be_visible()
+            assert await low_contrast_text(page) == [], step
 
 
 class TestKeyboard:

@@ -116,3 +116,58 @@ def shows_focus(ring: dict[str, str]) -> bool:
 def _pixels(length: str) -> float:
     match = re.fullmatch(r"([0-9.]+)px", length)
     return float(match.group(1)) if match else 0.0
+
+
+# WCAG 2.2 AA (1.4.3): 4.5:1 for text, 3:1 for large text (24 px, or 18.66 px bold).
+CONTRAST_SCRIPT = """() => {
+    const channels = (color) => {
+        const parts = color.match(/[0-9.]+/g).map(Number);
+        return {rgb: parts.slice(0, 3), alpha: parts.length > 3 ? parts[3] : 1};
+    };
+    const luminance = ([r, g, b]) => {
+        const linear = [r, g, b].map((value) => {
+            const v = value / 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2];
+    };
+    const background = (node) => {
+        for (let at = node; at; at = at.parentElement) {
+            const {rgb, alpha} = channels(getComputedStyle(at).backgroundColor);
+            if (alpha > 0) return rgb;
+        }
+        return [255, 255, 255];
+    };
+    const failures = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+        const node = text.parentElement;
+        if (!text.textContent.trim() || seen.has(node) || node.closest("svg")) continue;
+        seen.add(node);
+        const box = node.getBoundingClientRect();
+        const style = getComputedStyle(node);
+        if (box.width === 0 || style.visibility === "hidden" || node.closest("[hidden]")) continue;
+        if (box.right < 0 || box.bottom < 0) continue;  // off-screen (the skip link at rest)
+        const front = luminance(channels(style.color).rgb);
+        const back = luminance(background(node));
+        const ratio = (Math.max(front, back) + 0.05) / (Math.min(front, back) + 0.05);
+        const size = parseFloat(style.fontSize);
+        const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+        if (ratio < (large ? 3 : 4.5)) {
+            failures.push({
+                text: text.textContent.trim().slice(0, 40),
+                ratio: Math.round(ratio * 100) / 100,
+                color: style.color,
+                background: background(node).join(","),
+            });
+        }
+    }
+    return failures;
+}"""
+
+
+async def low_contrast_text(page: Page) -> list[dict[str, Any]]:
+    """Visible text (outside the charts' SVG) below WCAG AA contrast against its background."""
+    failures: list[dict[str, Any]] = await page.evaluate(CONTRAST_SCRIPT)
+    return failures
