@@ -106,6 +106,11 @@ class TestSignIn:
             assert cookie["max-age"] == str(8 * 3600)
             assert admin_key not in cookie.value
             assert admin_key.removeprefix("wsk_admin_") not in answer.headers["set-cookie"]
+            # The sign-in form's pre-session is dropped, Secure as it was set (__Host-).
+            pre_session = "__Host-agentkeys_console_sign_in"
+            dropped = set_cookie_of(answer, pre_session)[pre_session]
+            assert dropped["max-age"] == "0"
+            assert dropped["secure"] is True
             overview = await browser.get("/console")
             assert overview.status_code == 200
             assert "Signed in as <strong>ops</strong> (admin)" in overview.text
@@ -154,6 +159,7 @@ class TestSignIn:
             assert limited.status_code == 429
             assert "Too many failed sign-ins" in limited.text
             assert int(limited.headers["retry-after"]) > 0
+            assert limited.headers["ratelimit-policy"] == '"console-sign-in-failed";q=10;w=900'
         async with console_client(app, client_address="198.51.100.9") as elsewhere:
             assert (await sign_in(elsewhere, wrong)).status_code == 401
             assert (await sign_in(elsewhere, admin_key)).status_code == 303
@@ -253,6 +259,11 @@ class TestSessions:
             answer = await browser.post("/console/logout", data={"csrf_token": token})
             assert answer.status_code == 303
             assert answer.headers["location"] == SIGN_IN
+            # Browsers refuse a __Host- cookie without Secure, its deletion included.
+            dropped = set_cookie_of(answer, SESSION_COOKIE)[SESSION_COOKIE]
+            assert dropped["secure"] is True
+            assert dropped["path"] == "/"
+            assert dropped["max-age"] == "0"
             assert SESSION_COOKIE not in browser.cookies
             assert (await browser.get("/console")).status_code == 303
 
@@ -417,8 +428,12 @@ class TestCsrf:
             token = await signed_in(browser, admin_key)
             page = await browser.get("/console")
             assert f'hx-headers=\'{{"X-CSRF-Token": "{token}"}}\'' in page.text
+            path = f"/console/credentials/{issued['credential_id']}/revoke"
+            twice = httpx.Headers([("X-CSRF-Token", token), ("X-CSRF-Token", token)])
+            refused = await browser.post(path, data={"reason": "incident"}, headers=twice)
+            assert refused.status_code == 403
             answer = await browser.post(
-                f"/console/credentials/{issued['credential_id']}/revoke",
+                path,
                 data={"reason": "incident"},
                 headers={"X-CSRF-Token": token, "HX-Request": "true"},
             )
@@ -743,3 +758,31 @@ class TestDecisionsPage:
             assert everything.text.count("<tr data-outcome=") == 2
             elsewhere = await browser.get("/console/decisions", params={"address": "192.0.2.1"})
             assert elsewhere.text.count("<tr data-outcome=") == 0
+
+
+class TestWebhooksPage:
+    async def test_a_test_event_and_its_failed_delivery_are_shown(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        app = make_app(webhooks_allow_private=True)
+        async with console_client(app) as browser:
+            created = await browser.post(
+                "/v1/admin/webhooks",
+                # Nothing listens on the discard port: the delivery fails at once.
+                json={"url": "http://127.0.0.1:9/hook", "events": ["credential.revoked"]},
+                headers={"Authorization": f"Bearer {admin_key}"},
+            )
+            endpoint_id = created.json()["endpoint_id"]
+            token = await signed_in(browser, admin_key)
+            before = await browser.get("/console/webhooks")
+            assert "No delivery yet." in before.text
+            sent = await browser.post(
+                f"/console/webhooks/{endpoint_id}/test", data={"csrf_token": token}
+            )
+            assert sent.status_code == 303
+            assert await app.state.webhooks.delivery.run_once() == 1
+            page = await browser.get(sent.headers["location"])
+        assert f'data-endpoint-id="{endpoint_id}"' in page.text
+        assert page.text.count('<tr data-succeeded="false">') == 1
+        assert 'data-testid="failures">1<' in page.text
+        assert "Send test event" in page.text

@@ -151,13 +151,20 @@ async def checked_form(request: Request, console: ConsoleSessionDep) -> CheckedF
     """Every console POST: the token in the form (``csrf_token``) or, from htmx, the
     ``X-CSRF-Token`` header; missing or wrong is refused (403) before anything is done."""
     fields = await read_form(request)
-    presented = fields.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+    presented = fields.get(CSRF_FIELD) or single_header(request, CSRF_HEADER)
     if not console_wiring(request).signer.csrf_matches(console.claims, presented):
         raise CsrfRefused
     return CheckedForm(console=console, fields=fields)
 
 
 CheckedFormDep = Annotated[CheckedForm, Depends(checked_form)]
+
+
+def single_header(request: Request, name: str) -> str | None:
+    """A header sent on exactly one line, else None: which of several copies counts is for no
+    one to guess (a CSRF token sent twice is no token)."""
+    values = request.headers.getlist(name)
+    return values[0] if len(values) == 1 else None
 
 
 def client_address_of(request: Request) -> str:

@@ -18,11 +18,15 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from agentkeys.admin.deps import AdminCredentialServiceDep, AdminDecisionServiceDep
+from agentkeys.admin.deps import (
+    AdminCredentialServiceDep,
+    AdminDecisionServiceDep,
+    admin_wiring,
+)
 from agentkeys.admin.schemas import AdminBulkRevokeRequestDto, AdminRevokeRequestDto
 from agentkeys.admin.service import CredentialQuery, DecisionQuery
 from agentkeys.api.context import app_context, request_id_of
-from agentkeys.api.deps import JsonBodyRoute
+from agentkeys.api.deps import JsonBodyRoute, describe_rate
 from agentkeys.api.errors import STATUS_BY_CODE, field_errors_from
 from agentkeys.console.charts import OUTCOMES, policy_sentence, stacked_chart
 from agentkeys.console.deps import (
@@ -37,6 +41,7 @@ from agentkeys.console.deps import (
     client_address_of,
     console_wiring,
     read_form,
+    single_header,
 )
 from agentkeys.console.rendering import SECURITY_HEADERS, with_security_headers
 from agentkeys.credentials.repository import CredentialOrder
@@ -73,7 +78,7 @@ class ConsoleRoute(JsonBodyRoute):
                 response = await handler(request)
             except SignInRequired:
                 response = RedirectResponse(SIGN_IN, status_code=303)
-                response.delete_cookie(console_wiring(request).session_cookie, path="/")
+                _drop_cookie(response, request, console_wiring(request).session_cookie)
             except CsrfRefused:
                 response = _error_page(
                     request,
@@ -102,6 +107,18 @@ class ConsoleRoute(JsonBodyRoute):
 
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+
+
+def _drop_cookie(response: Response, request: Request, name: str) -> None:
+    """Expire a cookie with the attributes it was set with: a browser ignores a ``__Host-``
+    cookie (a deletion included) without ``Secure``, and the session would outlive sign-out."""
+    response.delete_cookie(
+        name,
+        path="/",
+        secure=console_wiring(request).secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
 
 
 def _error_page(request: Request, *, status: int, title: str, messages: list[str]) -> Response:
@@ -235,7 +252,7 @@ async def sign_in(request: Request) -> Response:
         raise CsrfRefused
     presented = fields.get("admin_key", "").strip()
     try:
-        admin = await request.app.state.admin.verifier.authenticate(presented or None)
+        admin = await admin_wiring(request).verifier.authenticate(presented or None)
     except DomainError:
         return await _failed_sign_in(request)
     if admin.role.value not in CONSOLE_ROLES:
@@ -255,7 +272,7 @@ async def sign_in(request: Request) -> Response:
         httponly=True,
         samesite="strict",
     )
-    response.delete_cookie(wiring.sign_in_cookie, path="/")
+    _drop_cookie(response, request, wiring.sign_in_cookie)
     logger.info("console sign-in", extra={"admin_key_id": admin.id})
     return response
 
@@ -263,6 +280,7 @@ async def sign_in(request: Request) -> Response:
 async def _failed_sign_in(request: Request) -> Response:
     address = client_address_of(request)
     decision = await console_wiring(request).sign_in_failures.hit(address)
+    describe_rate(request, "console-sign-in-failed", decision)
     logger.info(
         "console sign-in refused",
         extra={"client_address": address, "rate_limited": not decision.allowed},
@@ -290,7 +308,7 @@ async def _failed_sign_in(request: Request) -> Response:
 async def sign_out(request: Request, form: CheckedFormDep) -> Response:
     del form  # the CSRF check is the point: no page may sign an operator out
     response = RedirectResponse(SIGN_IN, status_code=303)
-    response.delete_cookie(console_wiring(request).session_cookie, path="/")
+    _drop_cookie(response, request, console_wiring(request).session_cookie)
     return response
 
 
@@ -412,11 +430,10 @@ async def credentials(
 
 def _wants_table_only(request: Request) -> bool:
     """htmx swapping the table (never a history restore, which needs the whole page)."""
-    headers = request.headers
     return (
-        headers.get("hx-request") == "true"
-        and headers.get("hx-target") == TABLE_ID
-        and headers.get("hx-history-restore-request") != "true"
+        single_header(request, "hx-request") == "true"
+        and single_header(request, "hx-target") == TABLE_ID
+        and not request.headers.getlist("hx-history-restore-request")
     )
 
 
