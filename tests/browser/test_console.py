@@ -247,12 +247,6 @@ class TestSession:
         await expect(page.get_by_label("Admin key")).to_be_visible()
         await screenshots.take(page, "sign-in")
 
-    # Strict: when the console deletes its cookies as it set them, this passes and the mark goes.
-    @pytest.mark.xfail(
-        strict=True,
-        reason="console defect: sign-out deletes __Host-agentkeys_console without Secure, and "
-        "a browser refuses a __Host- Set-Cookie lacking Secure, so the session cookie stays",
-    )
     async def test_signing_out_ends_the_session(
         self,
         server: RunningServer,
