@@ -243,6 +243,16 @@ class TestLlmsTxt:
         assert "[POST /v1/feedback]" in lines["feedback:write"]
         assert "/v1/homes/create" not in lines["homes:read"]
 
+    async def test_any_key_routes_are_the_agents_own_not_the_gateways(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        scopes = sections(await llms_txt(client))["Scopes"]
+        any_key = next(line for line in scopes.split("\n") if line.startswith("Any valid key"))
+
+        assert "[GET /v1/agent-credentials/self]" in any_key
+        # Forward auth is called by a gateway and needs the scope of the [upstream] table.
+        assert "/v1/auth/forward" not in any_key
+
     async def test_it_states_the_header_the_outcomes_and_how_to_revoke(
         self, client: httpx.AsyncClient
     ) -> None:
