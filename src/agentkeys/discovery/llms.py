@@ -144,6 +144,10 @@ def _scopes(facts: Facts) -> str:
     for scope, description in sorted(catalog.scopes.items()):
         opened = facts.operations_needing(scope)
         routes = ", ".join(_link(op) for op in opened) if opened else "no route"
+        if scope in facts.policy.upstream.scopes:
+            # A scope of the API behind a gateway (the policy's [upstream] table).
+            upstream = "requests to the API this server guards"
+            routes = f"{routes}; {upstream}" if opened else upstream
         lines.append(f"- `{scope}`: {description} Unlocks: {routes}.")
     if catalog.aliases:
         lines += ["", "Aliases (each expands to the scopes listed):", ""]
