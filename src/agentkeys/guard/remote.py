@@ -1,0 +1,120 @@
+"""The call to agentkeys' verification API (``POST /v1/keys/verify``) over one shared client.
+
+The guard authenticates with an admin key holding the ``verify`` role (a ``SecretStr``: no
+``repr`` or log line shows it). The agent key travels in the JSON body, never in a URL, so no
+access log on either side holds it. Anything but a readable 200 answer (a connection failure, a
+time-out, a 5xx, agentkeys refusing the guard's own key) raises ``AgentkeysUnavailable``: the
+guard then answers 503 and lets nothing through.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from agentkeys.guard.verdict import VerifyAnswerDto
+
+logger = logging.getLogger(__name__)
+
+VERIFY_PATH = "/v1/keys/verify"
+# Short: a guarded request waits for this call, and a slow agentkeys must become a quick 503.
+DEFAULT_TIMEOUT = httpx.Timeout(2.0, connect=1.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+class AgentkeysUnavailable(Exception):
+    """agentkeys gave no answer the guard can act on; ``reason`` says why (no secret in it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a request needs: explicit ``scopes``, or agentkeys' upstream route for ``method``
+    and ``path`` (its policy's ``[[upstream.routes]]`` table picks the scope)."""
+
+    scopes: tuple[str, ...] = ()
+    method: str | None = None
+    path: str | None = None
+
+    def cache_key(self) -> str:
+        """One string per distinct requirement (scopes in any order are the same one)."""
+        if self.scopes:
+            return "scopes " + " ".join(sorted(set(self.scopes)))
+        return f"route {self.method} {self.path}"
+
+    def body(self) -> dict[str, object]:
+        if self.scopes:
+            return {"scopes": list(self.scopes)}
+        return {"method": self.method, "path": self.path}
+
+
+class RemoteVerifier:
+    """Asks agentkeys about one key at a time, on one pooled ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        verify_key: SecretStr,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._verify_key = verify_key
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url,
+            timeout=timeout,
+            # One retry of a failed connection (nothing was sent): a pooled connection agentkeys
+            # closed meanwhile must not become a 503.
+            transport=transport or httpx.AsyncHTTPTransport(limits=limits, retries=1),
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"RemoteVerifier(base_url={self._base_url!r}, verify_key=<hidden>)"
+
+    async def verify(self, key: str, requirement: Requirement) -> VerifyAnswerDto:
+        """agentkeys' verdict on ``key`` for ``requirement`` (this counts one request)."""
+        try:
+            response = await self._client.post(
+                VERIFY_PATH,
+                json={"key": key, **requirement.body()},
+                headers={"Authorization": f"Bearer {self._verify_key.get_secret_value()}"},
+            )
+        except httpx.HTTPError as error:
+            raise AgentkeysUnavailable(f"no answer ({type(error).__name__})") from None
+        if response.status_code != httpx.codes.OK:
+            raise AgentkeysUnavailable(_refused_because(response))
+        try:
+            answer = VerifyAnswerDto.model_validate_json(response.content)
+        except ValidationError:
+            raise AgentkeysUnavailable("the answer is not a verification") from None
+        if not answer.is_coherent():
+            raise AgentkeysUnavailable(f"an incoherent verification ({answer.code})")
+        return answer
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _refused_because(response: httpx.Response) -> str:
+    """Why a non-200 answer: the envelope's code when there is one (a 401 or 403 means the
+    guard's own verify key is wrong, revoked or lacks the ``verify`` role)."""
+    code = None
+    try:
+        envelope = response.json()
+    except ValueError:
+        envelope = None
+    if isinstance(envelope, dict) and isinstance(envelope.get("error_code"), str):
+        code = envelope["error_code"][:64]
+    reason = f"HTTP {response.status_code}" + (f" {code}" if code else "")
+    if response.status_code in {httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN}:
+        reason += " (the guard's verify key was refused: is it an admin key with the verify role?)"
+    return reason
