@@ -7,9 +7,11 @@ it; a requirement not yet granted is asked of agentkeys, so every scope decision
 own (its scope catalog and upstream route table). Refusals are never cached.
 
 Rate: agentkeys counts one request per verification, so a request served from the cache is one
-it never sees. An allowance per credential keeps those honest locally: the room agentkeys last
-reported, less the requests served here since. The cache serves a request only while that room
-lasts, then asks agentkeys again, which decides and counts: the cache never refuses anything.
+it never sees. The guard counts those itself, per credential, over the credential's rate window
+(``rate_window_seconds``: agentkeys' ``[request_rate]`` window): the cache serves a request only
+while agentkeys' last reported room exceeds what was served here unseen, and when agentkeys
+answers again, its room less those unseen requests is the credential's true room: below zero,
+the request is over the rate (the guard answers 429 itself). The cache never refuses anything.
 
 Revocations evict at once (``evict``, called by the revocation listener); ``generation`` makes
 sure a verification begun before an eviction cannot store its possibly stale answer after it.
@@ -44,11 +46,13 @@ class _Entry:
 
 @dataclass(slots=True)
 class _Allowance:
-    """agentkeys' last word on a credential's rate, and what was served here unseen since."""
+    """agentkeys' last word on a credential's rate, and what was served here unseen in this
+    window (a fixed window of ``rate_window_seconds`` from ``window_started``)."""
 
     limit: int
     remaining: int
     resets_at: float
+    window_started: float
     drawn: int = 0
 
     def state(self, instant: float) -> RateLimitState:
@@ -57,6 +61,16 @@ class _Allowance:
             remaining=max(0, self.remaining - self.drawn),
             reset_seconds=max(1, math.ceil(self.resets_at - instant)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A request agentkeys granted, with the requests served here that it did not see:
+    ``over`` when those leave no room for this one; ``wait_seconds`` until they are forgotten."""
+
+    rate: RateLimitState
+    over: bool
+    wait_seconds: int
 
 
 class KeyDigester:
@@ -78,14 +92,18 @@ class IdentityCache:
         *,
         max_age_seconds: float,
         max_entries: int,
+        rate_window_seconds: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if rate_window_seconds <= 0:
+            raise ValueError("the rate window must be positive")
         if not 0 <= max_age_seconds <= MAX_CACHE_SECONDS:
             raise ValueError(f"the cache bound must be 0-{MAX_CACHE_SECONDS} s")
         if max_entries < 1:
             raise ValueError("the cache needs room for at least one key")
         self._max_age = max_age_seconds
         self._max_entries = max_entries
+        self._rate_window = rate_window_seconds
         self._monotonic = monotonic
         self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
         self._digest_by_id: dict[str, bytes] = {}
@@ -117,14 +135,11 @@ class IdentityCache:
         if requirement not in entry.granted or now >= entry.identity.expires_at:
             return None
         allowance = self._allowances.get(entry.identity.credential_id)
-        if (
-            allowance is None
-            or instant >= allowance.resets_at
-            or allowance.drawn >= allowance.remaining
-        ):
+        if allowance is None or allowance.drawn >= allowance.remaining:
             return None
         allowance.drawn += 1
         self._entries.move_to_end(digest)
+        self._allowances.move_to_end(entry.identity.credential_id)
         return Admission(identity=entry.identity, rate=allowance.state(instant), from_cache=True)
 
     def store(
@@ -135,16 +150,22 @@ class IdentityCache:
         rate: RateLimitState,
         *,
         generation: int,
-    ) -> RateLimitState:
-        """Remember agentkeys' grant of ``requirement`` to this key, unless anything was evicted
-        since ``generation`` (the answer may predate a revocation). Returns the rate to report:
-        agentkeys' room less the requests served here that it did not see."""
+    ) -> Counted:
+        """Count agentkeys' grant of ``requirement`` to this key with the requests served here
+        unseen, and remember the grant unless anything was evicted since ``generation`` (the
+        answer may predate a revocation) or the request is over the rate."""
         instant = self._monotonic()
-        reported = self._remember_rate(identity.credential_id, rate, instant).state(instant)
-        # agentkeys' own wait is the truthful one for a request it counted.
-        reported = RateLimitState(reported.limit, reported.remaining, rate.reset_seconds)
-        if not self.enabled or generation != self._generation:
-            return reported
+        allowance = self._remember_rate(identity.credential_id, rate, instant)
+        counted = Counted(
+            # agentkeys' own wait is the truthful one for a request it counted.
+            rate=RateLimitState(
+                rate.limit, max(0, rate.remaining - allowance.drawn), rate.reset_seconds
+            ),
+            over=rate.remaining < allowance.drawn,
+            wait_seconds=max(1, math.ceil(allowance.window_started + self._rate_window - instant)),
+        )
+        if counted.over or not self.enabled or generation != self._generation:
+            return counted
         entry = self._entries.get(digest)
         if entry is None or entry.identity != identity:
             self._forget(identity.credential_id)
@@ -160,15 +181,17 @@ class IdentityCache:
         if len(entry.granted) > MAX_REQUIREMENTS_PER_KEY:
             entry.granted.popitem(last=False)
         self._entries.move_to_end(digest)
-        return reported
+        return counted
 
     def _remember_rate(
         self, credential_id: str, rate: RateLimitState, instant: float
     ) -> _Allowance:
         allowance = self._allowances.get(credential_id)
-        if allowance is None or instant >= allowance.resets_at:
-            # A new window at agentkeys: what was served here in the last one no longer counts.
-            allowance = _Allowance(limit=rate.limit, remaining=rate.remaining, resets_at=0.0)
+        if allowance is None or instant - allowance.window_started >= self._rate_window:
+            # A new window: what was served here in the last one no longer counts.
+            allowance = _Allowance(
+                limit=rate.limit, remaining=rate.remaining, resets_at=0.0, window_started=instant
+            )
             self._allowances[credential_id] = allowance
         allowance.limit = rate.limit
         allowance.remaining = rate.remaining

@@ -36,7 +36,13 @@ from agentkeys.guard.remote import (
     Requirement,
 )
 from agentkeys.guard.revocations import RevocationListener
-from agentkeys.guard.verdict import Admission, Refusal, refusal_of, unavailable
+from agentkeys.guard.verdict import (
+    Admission,
+    Refusal,
+    over_the_rate,
+    refusal_of,
+    unavailable,
+)
 from agentkeys.redaction import redact
 
 if TYPE_CHECKING:
@@ -46,6 +52,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SECONDS = 0.5
 DEFAULT_CACHE_ENTRIES = 10_000
+# agentkeys' shipped ``[request_rate]`` window; set the guard's to your policy's.
+DEFAULT_RATE_WINDOW_SECONDS = 60.0
 # An outage is logged at most this often: a busy service would otherwise log every request.
 OUTAGE_LOG_INTERVAL_SECONDS = 10.0
 
@@ -66,6 +74,8 @@ class Guard:
     ``base_url``: where agentkeys serves; ``verify_key``: an admin key (``wsk_admin_…``) with the
     ``verify`` role, which agentkeys asks of every verification caller. ``cache_seconds`` (0-1,
     default 0.5; 0 asks agentkeys on every request) and ``cache_entries`` bound the cache;
+    ``rate_window_seconds`` is agentkeys' request-rate window (its policy's ``[request_rate]``),
+    over which requests served from the cache, which agentkeys never sees, are counted here;
     ``redis_url``: agentkeys' Redis, when this service can reach it, to evict revoked keys at
     once. Use as ``async with guard:`` (or ``FastAPI(lifespan=guard.lifespan)``); it also starts
     itself on first use.
@@ -78,6 +88,7 @@ class Guard:
         verify_key: str | SecretStr,
         cache_seconds: float = DEFAULT_CACHE_SECONDS,
         cache_entries: int = DEFAULT_CACHE_ENTRIES,
+        rate_window_seconds: float = DEFAULT_RATE_WINDOW_SECONDS,
         redis_url: str | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
@@ -93,7 +104,10 @@ class Guard:
             transport=transport,
         )
         self._cache = IdentityCache(
-            max_age_seconds=cache_seconds, max_entries=cache_entries, monotonic=monotonic
+            max_age_seconds=cache_seconds,
+            max_entries=cache_entries,
+            rate_window_seconds=rate_window_seconds,
+            monotonic=monotonic,
         )
         self._digester = KeyDigester()
         self._listener = RevocationListener(redis_url, self._cache) if redis_url else None
@@ -192,10 +206,13 @@ class Guard:
             self.stats.refusals += 1
             return refusal_of(answer, needed=_needed(requirement))
         identity, rate = grant
-        reported = self._cache.store(
+        counted = self._cache.store(
             digest, requirement.cache_key(), identity, rate, generation=generation
         )
-        return Admission(identity=identity, rate=reported)
+        if counted.over:
+            self.stats.refusals += 1
+            return over_the_rate(counted.rate, counted.wait_seconds)
+        return Admission(identity=identity, rate=counted.rate)
 
     def _log_outage(self, reason: str) -> None:
         instant = self._monotonic()

@@ -145,6 +145,20 @@ def unavailable() -> Refusal:
     )
 
 
+def over_the_rate(rate: RateLimitState | None, wait_seconds: int) -> Refusal:
+    """A 429: agentkeys said so, or the requests served from the guard's cache, which agentkeys
+    did not see, leave no room for this one."""
+    return Refusal(
+        status=429,
+        code=ErrorCode.RATE_LIMITED,
+        message="This credential has made too many requests"
+        + (f": at most {rate.limit} per window." if rate is not None else "."),
+        recovery_action="Slow down and retry after retry_after_seconds.",
+        retry_after_seconds=max(1, wait_seconds),
+        rate=rate,
+    )
+
+
 def refusal_of(answer: VerifyAnswerDto, *, needed: str) -> Refusal:
     """The refusal for an answer whose code is not ``VALID``; ``needed`` says what the request
     required (its scopes, or its method and path), for the 403's message."""
@@ -175,15 +189,6 @@ def refusal_of(answer: VerifyAnswerDto, *, needed: str) -> Refusal:
                 rate=rate,
             )
         case VerifyCode.RATE_LIMITED:
-            wait = max(1, rate.reset_seconds) if rate is not None else 1
-            return Refusal(
-                status=429,
-                code=ErrorCode.RATE_LIMITED,
-                message="This credential has made too many requests"
-                + (f": at most {rate.limit} per window." if rate is not None else "."),
-                recovery_action="Slow down and retry after retry_after_seconds.",
-                retry_after_seconds=wait,
-                rate=rate,
-            )
+            return over_the_rate(rate, rate.reset_seconds if rate is not None else 1)
         case VerifyCode.VALID:  # pragma: no cover - the caller admits VALID answers
             raise ValueError("a VALID answer is no refusal")
