@@ -1,4 +1,4 @@
-"""Which agent key a request carries: ``x-ws-api-key``, or ``Authorization: Bearer``. Pure.
+"""Which agent key a request carries: ``x-ws-api-key``, else ``Authorization: Bearer``. Pure.
 
 Read from the raw ASGI header list, so the middleware and the FastAPI dependency read it the
 same way. A header sent more than once, two different keys, or a value that cannot be an agent
@@ -42,14 +42,11 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> PresentedKey | Refu
             authorizations.append(value.decode("latin-1"))
     if len(api_keys) > 1:
         return invalid_key(f"The x-ws-api-key header was sent {len(api_keys)} times.", SEND_ONE)
-    bearer = _bearer_token(authorizations)
-    if isinstance(bearer, Refusal):
-        return bearer
-    if api_keys and bearer is not None and bearer != api_keys[0]:
-        return invalid_key(
-            "Two different keys were sent (x-ws-api-key and Authorization: Bearer).", SEND_ONE
-        )
-    candidate = api_keys[0] if api_keys else bearer
+    # As agentkeys' forward auth reads it: x-ws-api-key first, and then the service's own
+    # Authorization header is left alone (it may carry the service's own credentials).
+    candidate = api_keys[0] if api_keys else _bearer_token(authorizations)
+    if isinstance(candidate, Refusal):
+        return candidate
     if candidate is None:
         return missing_key()
     if not AGENT_KEYS.is_well_formed(candidate):
@@ -58,13 +55,16 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> PresentedKey | Refu
 
 
 def _bearer_token(authorizations: list[str]) -> str | Refusal | None:
-    """The token of the one ``Authorization: Bearer`` header; another scheme carries no key."""
+    """The token of the one ``Authorization: Bearer`` header; sent twice or with another scheme,
+    it is refused rather than guessed at."""
+    if not authorizations:
+        return None
     if len(authorizations) > 1:
         return invalid_key(
             f"The Authorization header was sent {len(authorizations)} times.", SEND_ONE
         )
-    if not authorizations or authorizations[0][: len(_BEARER)].lower() != _BEARER:
-        return None
+    if authorizations[0][: len(_BEARER)].lower() != _BEARER:
+        return invalid_key("The Authorization header must be 'Bearer <agent key>'.", SEND_ONE)
     return authorizations[0][len(_BEARER) :]
 
 
