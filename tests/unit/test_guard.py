@@ -8,16 +8,17 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
+from starlette.applications import Starlette
 
 from agentkeys.credentials.keys import ADMIN_KEYS, AGENT_KEYS
-from agentkeys.guard import AgentIdentity, Guard
+from agentkeys.guard import AgentIdentity, Guard, GuardMiddleware
 from agentkeys.guard.cache import IdentityCache
 from agentkeys.guard.dependency import install_guard
 from agentkeys.guard.identity import RateLimitState
@@ -531,3 +532,36 @@ def test_the_guard_loads_no_web_framework_or_database() -> None:
     ).stdout
 
     assert loaded.strip() == "[]"
+
+
+class TestLifecycle:
+    async def test_a_closed_guard_serves_again_in_a_new_lifespan(
+        self, fake: FakeAgentkeys, ticker: Ticker
+    ) -> None:
+        key = fake.issue("meters:read")
+        guard = guard_for(fake, ticker)
+        statuses = []
+        for _ in range(2):
+            async with guard, service(guard) as http:
+                statuses.append((await http.get(METER, headers={"x-ws-api-key": key})).status_code)
+
+        assert statuses == [200, 200]
+
+    async def test_the_middleware_runs_the_guard_with_the_applications_lifespan(
+        self, fake: FakeAgentkeys, ticker: Ticker
+    ) -> None:
+        guard = guard_for(fake, ticker)
+        app = GuardMiddleware(Starlette(), guard=guard)
+        sent: list[str] = []
+        messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+        async def receive() -> MutableMapping[str, Any]:
+            return next(messages)
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message["type"])
+
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+
+        assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        assert not guard._started

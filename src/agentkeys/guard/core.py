@@ -131,6 +131,7 @@ class Guard:
         async with self._starting:
             if self._started:
                 return
+            self._remote.open()
             if self._listener is not None:
                 await self._listener.start()
             self._started = True

@@ -68,22 +68,33 @@ class RemoteVerifier:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._verify_key = verify_key
-        self._client = httpx.AsyncClient(
-            base_url=self._base_url,
-            timeout=timeout,
-            # One retry of a failed connection (nothing was sent): a pooled connection agentkeys
-            # closed meanwhile must not become a 503.
-            transport=transport or httpx.AsyncHTTPTransport(limits=limits, retries=1),
-            follow_redirects=False,
-        )
+        self._timeout = timeout
+        self._limits = limits
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    def open(self) -> httpx.AsyncClient:
+        """The pooled client, made (again, after ``close``) when there is none."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self._base_url,
+                timeout=self._timeout,
+                # One retry of a failed connection (nothing was sent): a pooled connection
+                # agentkeys closed meanwhile must not become a 503.
+                transport=self._transport
+                or httpx.AsyncHTTPTransport(limits=self._limits, retries=1),
+                follow_redirects=False,
+            )
+        return self._client
 
     def __repr__(self) -> str:
         return f"RemoteVerifier(base_url={self._base_url!r}, verify_key=<hidden>)"
 
     async def verify(self, key: str, requirement: Requirement) -> VerifyAnswerDto:
         """agentkeys' verdict on ``key`` for ``requirement`` (this counts one request)."""
+        client = self.open()
         try:
-            response = await self._client.post(
+            response = await client.post(
                 VERIFY_PATH,
                 json={"key": key, **requirement.body()},
                 headers={"Authorization": f"Bearer {self._verify_key.get_secret_value()}"},
@@ -101,7 +112,9 @@ class RemoteVerifier:
         return answer
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
 
 
 def _refused_because(response: httpx.Response) -> str:

@@ -43,9 +43,7 @@ class RevocationListener:
 
     def __init__(self, redis_url: str, cache: Evicting) -> None:
         self._cache = cache
-        self._redis: Redis = Redis.from_url(
-            redis_url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS
-        )
+        self._redis_url = redis_url
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self.received = 0
@@ -57,14 +55,26 @@ class RevocationListener:
     async def start(self) -> None:
         """Listen from now on; wait briefly for the first subscription."""
         self._cache.suspend()
-        self._listener = asyncio.create_task(self._listen(), name="agentkeys-guard-revocations")
+        redis: Redis = Redis.from_url(
+            self._redis_url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS
+        )
+        self._listener = asyncio.create_task(
+            self._listen(redis), name="agentkeys-guard-revocations"
+        )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._subscribed.wait(), timeout=FIRST_SUBSCRIPTION_SECONDS)
 
-    async def _listen(self) -> None:
+    async def _listen(self, redis: Redis) -> None:
+        try:
+            await self._listen_until_cancelled(redis)
+        finally:
+            self._subscribed.clear()
+            await redis.aclose()
+
+    async def _listen_until_cancelled(self, redis: Redis) -> None:
         while True:
             try:
-                await self._listen_once()
+                await self._listen_once(redis)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:
@@ -76,8 +86,8 @@ class RevocationListener:
             self._cache.suspend()
             await asyncio.sleep(RECONNECT_SECONDS)
 
-    async def _listen_once(self) -> None:
-        async with self._redis.pubsub() as pubsub:
+    async def _listen_once(self, redis: Redis) -> None:
+        async with redis.pubsub() as pubsub:
             await pubsub.subscribe(CHANNEL)
             self._cache.resume()
             self._subscribed.set()
@@ -96,4 +106,3 @@ class RevocationListener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
             self._listener = None
-        await self._redis.aclose()
