@@ -402,7 +402,7 @@ class TestCache:
         began = cache.generation
 
         cache.evict("ws_agent_cred_x")
-        cache.store(b"digest", "route", identity, RateLimitState(10, 9, 30), generation=began)
+        cache.store(b"digest", b"route", identity, RateLimitState(10, 9, 30), generation=began)
 
         assert len(cache) == 0
 
@@ -565,3 +565,40 @@ class TestLifecycle:
 
         assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
         assert not guard._started
+
+
+class TestRequirements:
+    async def test_a_method_no_route_can_name_is_403_without_asking_agentkeys(
+        self, fake: FakeAgentkeys, client: httpx.AsyncClient
+    ) -> None:
+        key = fake.issue("meters:read")
+
+        response = await client.request("M-SEARCH", METER, headers={"x-ws-api-key": key})
+
+        assert_envelope(response, 403, "AUTH_INSUFFICIENT_SCOPE")
+        assert fake.calls == 0
+
+    async def test_a_path_longer_than_agentkeys_reads_is_403_not_503(
+        self, fake: FakeAgentkeys, client: httpx.AsyncClient
+    ) -> None:
+        key = fake.issue("meters:read")
+
+        response = await client.get("/v2/meters/" + "x" * 5000, headers={"x-ws-api-key": key})
+
+        body = assert_envelope(response, 403, "AUTH_INSUFFICIENT_SCOPE")
+        assert "characters omitted" in body["message"]
+        assert fake.calls == 0
+
+    def test_scopes_agentkeys_cannot_take_are_refused_when_the_route_is_declared(
+        self, guard: Guard
+    ) -> None:
+        with pytest.raises(ValueError, match="scopes"):
+            guard.require("x" * 129)
+
+    def test_a_naive_expiry_is_no_answer(self) -> None:
+        from agentkeys.guard.verdict import VerifyAnswerDto  # noqa: PLC0415
+
+        with pytest.raises(ValueError, match="timezone"):
+            VerifyAnswerDto.model_validate(
+                {"valid": True, "code": "VALID", "expires_at": "2026-03-01T12:00:00"}
+            )

@@ -41,7 +41,7 @@ MAX_REQUIREMENTS_PER_KEY = 64
 class _Entry:
     identity: AgentIdentity
     confirmed_at: float
-    granted: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    granted: OrderedDict[bytes, None] = field(default_factory=OrderedDict)
 
 
 @dataclass(slots=True)
@@ -120,7 +120,7 @@ class IdentityCache:
     def enabled(self) -> bool:
         return self._max_age > 0 and not self._suspended
 
-    def serve(self, digest: bytes, requirement: str, *, now: datetime) -> Admission | None:
+    def serve(self, digest: bytes, requirement: bytes, *, now: datetime) -> Admission | None:
         """This key's cached admission for ``requirement``, drawing one request from its
         credential's allowance; ``None`` when agentkeys must be asked: not cached, older than the
         bound, this requirement never granted, expired at ``now``, or the allowance spent."""
@@ -145,7 +145,7 @@ class IdentityCache:
     def store(
         self,
         digest: bytes,
-        requirement: str,
+        requirement: bytes,
         identity: AgentIdentity,
         rate: RateLimitState,
         *,

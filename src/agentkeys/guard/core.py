@@ -31,14 +31,18 @@ from agentkeys.guard.presented import presented_key
 from agentkeys.guard.remote import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
+    MAX_SCOPE_CHARACTERS,
+    MAX_SCOPES,
     AgentkeysUnavailable,
     RemoteVerifier,
     Requirement,
 )
 from agentkeys.guard.revocations import RevocationListener
 from agentkeys.guard.verdict import (
+    UNAVAILABLE_STATUS,
     Admission,
     Refusal,
+    no_route,
     over_the_rate,
     refusal_of,
     unavailable,
@@ -168,6 +172,12 @@ class Guard:
         # Imported here: the guard itself needs no web framework, only this dependency does.
         from agentkeys.guard.dependency import identity_dependency  # noqa: PLC0415
 
+        if len(scopes) > MAX_SCOPES or not all(
+            0 < len(scope) <= MAX_SCOPE_CHARACTERS for scope in scopes
+        ):
+            raise ValueError(
+                f"at most {MAX_SCOPES} scopes of 1-{MAX_SCOPE_CHARACTERS} characters each"
+            )
         return identity_dependency(self, scopes)
 
     async def check(
@@ -183,13 +193,23 @@ class Guard:
         if not self._started:
             await self.start()
         presented = presented_key(headers)
-        if isinstance(presented, Refusal):
-            self.stats.refusals += 1
-            return presented
         requirement = (
             Requirement(scopes=scopes) if scopes else Requirement(method=method, path=path)
         )
-        digest = self._digester.digest(presented.secret)
+        if isinstance(presented, Refusal):
+            verdict: Admission | Refusal = presented
+        elif not scopes and not requirement.is_routable():
+            # No upstream route can name it, and agentkeys would refuse to look it up.
+            verdict = no_route(_needed(requirement))
+        else:
+            verdict = await self._verify(presented.secret, requirement)
+        if isinstance(verdict, Refusal) and verdict.status != UNAVAILABLE_STATUS:
+            self.stats.refusals += 1
+        return verdict
+
+    async def _verify(self, key: str, requirement: Requirement) -> Admission | Refusal:
+        """From the cache, else from agentkeys (counting what the cache served unseen)."""
+        digest = self._digester.digest(key)
         cached = self._cache.serve(digest, requirement.cache_key(), now=self._now())
         if cached is not None:
             self.stats.cache_hits += 1
@@ -197,21 +217,19 @@ class Guard:
         generation = self._cache.generation
         self.stats.remote_calls += 1
         try:
-            answer = await self._remote.verify(presented.secret, requirement)
+            answer = await self._remote.verify(key, requirement)
         except AgentkeysUnavailable as outage:
             self.stats.unavailable += 1
             self._log_outage(outage.reason)
             return unavailable()
         grant = answer.grant()
         if grant is None:
-            self.stats.refusals += 1
             return refusal_of(answer, needed=_needed(requirement))
         identity, rate = grant
         counted = self._cache.store(
             digest, requirement.cache_key(), identity, rate, generation=generation
         )
         if counted.over:
-            self.stats.refusals += 1
             return over_the_rate(counted.rate, counted.wait_seconds)
         return Admission(identity=identity, rate=counted.rate)
 

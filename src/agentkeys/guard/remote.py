@@ -9,7 +9,9 @@ guard then answers 503 and lets nothing through.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from dataclasses import dataclass
 
 import httpx
@@ -20,6 +22,11 @@ from agentkeys.guard.verdict import VerifyAnswerDto
 logger = logging.getLogger(__name__)
 
 VERIFY_PATH = "/v1/keys/verify"
+# What the verification API takes (a longer one is its 400, which the guard would answer 503).
+MAX_PATH_CHARACTERS = 4096
+MAX_SCOPE_CHARACTERS = 128
+MAX_SCOPES = 64
+_METHOD = re.compile(r"[A-Za-z]{1,32}")
 # Short: a guarded request waits for this call, and a slow agentkeys must become a quick 503.
 DEFAULT_TIMEOUT = httpx.Timeout(2.0, connect=1.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -42,11 +49,25 @@ class Requirement:
     method: str | None = None
     path: str | None = None
 
-    def cache_key(self) -> str:
-        """One string per distinct requirement (scopes in any order are the same one)."""
+    def cache_key(self) -> bytes:
+        """16 bytes per distinct requirement (scopes in any order are the same one), whatever
+        the length of its path: the cache's memory does not grow with what clients send."""
         if self.scopes:
-            return "scopes " + " ".join(sorted(set(self.scopes)))
-        return f"route {self.method} {self.path}"
+            text = "scopes " + " ".join(sorted(set(self.scopes)))
+        else:
+            text = f"route {self.method} {self.path}"
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def is_routable(self) -> bool:
+        """Whether agentkeys can look this method and path up at all (letters only, an
+        absolute path of at most 4096 characters, as its verification API takes them)."""
+        return bool(
+            self.method
+            and _METHOD.fullmatch(self.method)
+            and self.path
+            and self.path.startswith("/")
+            and len(self.path) <= MAX_PATH_CHARACTERS
+        )
 
     def body(self) -> dict[str, object]:
         if self.scopes:

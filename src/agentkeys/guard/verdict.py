@@ -9,10 +9,9 @@ serve (``unavailable``): the guard fails closed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from agentkeys.errors import ErrorCode
 from agentkeys.guard.identity import AgentIdentity, RateLimitState
@@ -20,6 +19,7 @@ from agentkeys.guard.identity import AgentIdentity, RateLimitState
 NEW_CREDENTIAL = "Request a new agent credential from agentkeys (POST /v1/agent-credentials)."
 # How long a client is told to wait when agentkeys cannot be asked.
 UNAVAILABLE_RETRY_SECONDS = 5
+UNAVAILABLE_STATUS = 503
 
 
 class VerifyCode(StrEnum):
@@ -48,7 +48,7 @@ class VerifyAnswerDto(BaseModel):
     code: VerifyCode
     credential_id: str | None = None
     scopes: list[str] | None = None
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None
     ratelimit: RateLimitDto | None = None
 
     def identity(self) -> AgentIdentity | None:
@@ -137,12 +137,27 @@ def invalid_key(message: str, recovery_action: str) -> Refusal:
 def unavailable() -> Refusal:
     """agentkeys could not say whether the key is good: never a grant (fail closed)."""
     return Refusal(
-        status=503,
+        status=UNAVAILABLE_STATUS,
         code=ErrorCode.SERVICE_UNAVAILABLE,
         message="The key service (agentkeys) could not verify the credential.",
         recovery_action="Retry in a few seconds.",
         retry_after_seconds=UNAVAILABLE_RETRY_SECONDS,
     )
+
+
+def insufficient_scope(needed: str, rate: RateLimitState | None = None) -> Refusal:
+    return Refusal(
+        status=403,
+        code=ErrorCode.AUTH_INSUFFICIENT_SCOPE,
+        message=f"This credential lacks a scope needed for {needed}.",
+        recovery_action="Request a new credential that includes the scope this route needs.",
+        rate=rate,
+    )
+
+
+def no_route(needed: str) -> Refusal:
+    """A method or path no upstream route can name: refused like an unrouted request."""
+    return insufficient_scope(needed)
 
 
 def over_the_rate(rate: RateLimitState | None, wait_seconds: int) -> Refusal:
@@ -180,14 +195,7 @@ def refusal_of(answer: VerifyAnswerDto, *, needed: str) -> Refusal:
                 NEW_CREDENTIAL,
             )
         case VerifyCode.INSUFFICIENT_SCOPE:
-            return Refusal(
-                status=403,
-                code=ErrorCode.AUTH_INSUFFICIENT_SCOPE,
-                message=f"This credential lacks a scope needed for {needed}.",
-                recovery_action="Request a new credential that includes the scope this route "
-                "needs.",
-                rate=rate,
-            )
+            return insufficient_scope(needed, rate)
         case VerifyCode.RATE_LIMITED:
             return over_the_rate(rate, rate.reset_seconds if rate is not None else 1)
         case VerifyCode.VALID:  # pragma: no cover - the caller admits VALID answers
