@@ -47,7 +47,8 @@ def refusal_body(refusal: Refusal, request_id: str) -> bytes:
         envelope["recovery_action"] = refusal.recovery_action
     if refusal.retry_after_seconds is not None:
         envelope["retry_after_seconds"] = refusal.retry_after_seconds
-    return json.dumps(envelope, ensure_ascii=False).encode("utf-8")
+    # Written as agentkeys' own answers are (Starlette's JSONResponse): compact, UTF-8.
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def refusal_headers(refusal: Refusal, request_id: str, *, body_length: int) -> RawHeaders:
