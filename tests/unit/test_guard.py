@@ -471,6 +471,20 @@ class TestFastAPIDependency:
         assert fake.bodies[0] == {"key": key, "scopes": ["meters:read"]}
         assert response.headers["ratelimit"] == '"credential";r=99;t=30'
 
+    async def test_the_openapi_description_names_the_key_header(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        described = (await api.get("/openapi.json")).json()
+
+        scheme = described["components"]["securitySchemes"]["AgentKey"]
+        assert scheme == {
+            "type": "apiKey",
+            "in": "header",
+            "name": "x-ws-api-key",
+            "description": scheme["description"],
+        }
+        assert described["paths"]["/v2/meters/{meter_id}"]["get"]["security"] == [{"AgentKey": []}]
+
     async def test_refusals_answer_the_envelope(
         self, fake: FakeAgentkeys, api: httpx.AsyncClient
     ) -> None:

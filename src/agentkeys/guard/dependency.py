@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response, Security
+from fastapi.security import APIKeyHeader
 
 from agentkeys.guard.asgi import IDENTITY_STATE, RATE_STATE, RateLimitHeaders
 from agentkeys.guard.identity import AgentIdentity
@@ -23,7 +24,16 @@ from agentkeys.guard.verdict import Refusal
 if TYPE_CHECKING:
     from agentkeys.guard.core import Guard
 
-IdentityDependency = Callable[[Request], Coroutine[Any, Any, AgentIdentity]]
+IdentityDependency = Callable[..., Coroutine[Any, Any, AgentIdentity]]
+# Declared for the OpenAPI description only (the service's /docs shows the key it needs); the
+# guard reads the headers itself, ``Authorization: Bearer`` included.
+AGENT_KEY_SCHEME = APIKeyHeader(
+    name="x-ws-api-key",
+    scheme_name="AgentKey",
+    description="An agentkeys agent credential (wsk_agent_...), or send it as "
+    "'Authorization: Bearer <key>'.",
+    auto_error=False,
+)
 
 
 class GuardRefused(Exception):
@@ -37,7 +47,10 @@ class GuardRefused(Exception):
 def identity_dependency(guard: Guard, scopes: tuple[str, ...]) -> IdentityDependency:
     """The dependency ``Guard.require`` hands out (one per set of scopes)."""
 
-    async def agent_identity(request: Request) -> AgentIdentity:
+    async def agent_identity(
+        request: Request,
+        _declared: str | None = Security(AGENT_KEY_SCHEME),
+    ) -> AgentIdentity:
         verdict = await guard.check(
             request.scope["headers"], scopes=scopes, method=request.method, path=request.url.path
         )
