@@ -96,8 +96,8 @@ class TestPathTemplate:
 
 class TestMethods:
     def test_one_a_list_or_any(self) -> None:
-        assert parse_methods("get") == {"GET"}
-        assert parse_methods(["POST", "put"]) == {"POST", "PUT"}
+        assert parse_methods("get") == frozenset({"GET"})
+        assert parse_methods(["POST", "put"]) == frozenset({"POST", "PUT"})
         assert parse_methods("*") is None
         assert parse_methods(["*"]) is None
 
