@@ -4,7 +4,9 @@ without its subscription the guard serves nothing from its cache."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -12,6 +14,7 @@ from redis.asyncio import Redis
 from agentkeys.credentials.revocation_channel import CHANNEL, revocation_message
 from agentkeys.guard import Guard
 from tests.support.guard import METER, VERIFY_KEY, FakeAgentkeys, Ticker, service
+from tests.support.private_services import private_redis
 from tests.support.servers import free_port
 from tests.support.waiting import until
 
@@ -73,6 +76,29 @@ class TestRevocationStream:
             await http.get(METER, headers={"x-ws-api-key": key})
 
         assert fake.calls == 1
+
+    async def test_a_lost_subscription_turns_the_cache_off_until_it_is_back(
+        self, fake: FakeAgentkeys, tmp_path: Path
+    ) -> None:
+        key = fake.issue("meters:read")
+        with private_redis(tmp_path) as redis:
+            async with guard_on(redis.url, fake) as guard, service(guard) as http:
+                await http.get(METER, headers={"x-ws-api-key": key})
+                await asyncio.to_thread(redis.stop)
+                await until(lambda: not guard.listening_for_revocations)
+                # Messages may be missed now: nothing is served from the cache.
+                await http.get(METER, headers={"x-ws-api-key": key})
+                await http.get(METER, headers={"x-ws-api-key": key})
+                calls_while_down = fake.calls
+
+                await asyncio.to_thread(redis.start)
+                await until(lambda: guard.listening_for_revocations)
+                await http.get(METER, headers={"x-ws-api-key": key})
+                await http.get(METER, headers={"x-ws-api-key": key})
+
+        assert calls_while_down == 3
+        # Back from empty: one verification, then the cache again.
+        assert fake.calls == 4
 
     async def test_without_its_subscription_the_guard_asks_agentkeys_every_time(
         self, fake: FakeAgentkeys
