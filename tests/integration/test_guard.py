@@ -188,15 +188,18 @@ class TestThroughTheDependency:
         assert "'meters:write'" in response.json()["message"]
 
     async def test_a_cache_hit_does_not_call_agentkeys(
-        self, agentkeys: tuple[RunningServer, str], guard: Guard, api: httpx.AsyncClient
+        self, agentkeys: tuple[RunningServer, str]
     ) -> None:
         issued = issue(agentkeys[0], "meters:read")
-
-        answers = [await api.get(METER, headers=key(issued)) for _ in range(5)]
+        # A frozen clock: however slow the machine, the five requests fall within the bound.
+        caching = guard_of(agentkeys, cache_seconds=1.0, monotonic=Ticker())
+        transport = httpx.ASGITransport(app=team_api(caching))
+        async with caching, httpx.AsyncClient(transport=transport, base_url="http://m") as api:
+            answers = [await api.get(METER, headers=key(issued)) for _ in range(5)]
 
         assert [answer.status_code for answer in answers] == [200] * 5
-        assert guard.stats.remote_calls == 1
-        assert guard.stats.cache_hits == 4
+        assert caching.stats.remote_calls == 1
+        assert caching.stats.cache_hits == 4
 
 
 class TestRevocation:
@@ -205,11 +208,17 @@ class TestRevocation:
     ) -> None:
         issued = issue(agentkeys[0], "meters:read")
         assert (await api.get(METER, headers=key(issued))).status_code == 200
+        # The cache entry was confirmed before this instant: nothing may be admitted from it
+        # once the bound (1 s) has passed since, however slow the machine.
+        confirmed_by = time.monotonic()
 
         await revoke(agentkeys[0], issued)
-        started = time.monotonic()
-        while (response := await api.get(METER, headers=key(issued))).status_code == 200:
-            assert time.monotonic() - started < 1.5, "still admitted after the cache bound"
+        while True:
+            asked_at = time.monotonic()
+            response = await api.get(METER, headers=key(issued))
+            if response.status_code != 200:
+                break
+            assert asked_at < confirmed_by + 1.0, "admitted after the cache bound"
             await asyncio.sleep(0.01)
 
         assert_refused(response, 401, "AUTH_REVOKED_CREDENTIAL")
@@ -229,7 +238,7 @@ class TestRevocation:
             await revoke(agentkeys[0], issued)
             started = time.monotonic()
             while (response := await api.get(METER, headers=key(issued))).status_code == 200:
-                assert time.monotonic() - started < 2, "the announcement never arrived"
+                assert time.monotonic() - started < 5, "the announcement never arrived"
                 await asyncio.sleep(0.01)
 
         assert_refused(response, 401, "AUTH_REVOKED_CREDENTIAL")
