@@ -305,11 +305,19 @@ class TestRequestRate:
         assert wrong.headers["ratelimit"].startswith('"credential";r=1;')
         assert right.headers["ratelimit"].startswith('"credential";r=0;')
 
-    async def test_status_on_limit_takes_403_or_429_only(self, make_app: AppFactory) -> None:
-        async with client_for(make_app(policy=gateway_policy())) as client:
-            response = await client.get(FORWARD + "?status_on_limit=500")
+    @pytest.mark.parametrize("value", ["429", "500", "", "x" * 100])
+    async def test_any_other_status_on_limit_answers_429_and_is_never_refused(
+        self, make_app: AppFactory, value: str
+    ) -> None:
+        async with client_for(make_app(policy=gateway_policy(request_limit=1))) as client:
+            key = (await issue_key(client, "meters:read"))["credential"]
+            path = FORWARD + "/v2/meters/1?status_on_limit=" + value
+            allowed = await client.get(path, headers={"x-ws-api-key": key})
 
-        assert_envelope(response, status=400, code="VALIDATION_FAILED")
+            response = await client.get(path, headers={"x-ws-api-key": key})
+
+        assert allowed.status_code == 200
+        assert_denied(response, status=429, code="RATE_LIMITED")
 
 
 class TestUpstreamDefaultScope:

@@ -3,7 +3,11 @@ shadowing; and the policy file's checks of the table, one line per problem."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +22,7 @@ from agentkeys.credentials.upstream import (
     parse_methods,
     shadowed_routes,
 )
-from tests.support.policies import METERS_SCOPES
+from tests.support.policies import METERS_SCOPES, gateway_policy_text
 
 
 def route(methods: str | list[str], path: str, scope: str = "s") -> UpstreamRoute:
@@ -279,3 +283,58 @@ class TestPolicyFile:
         )
 
         assert any("upstream.routes.0.methods" in line for line in problems(text))
+
+
+class TestCommands:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        executable = Path(sys.executable).with_name("agentkeys")
+        return subprocess.run(
+            [str(executable), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **(env or {})},
+            timeout=60,
+        )
+
+    def test_policy_check_describes_the_table_in_order(self, tmp_path: Path) -> None:
+        path = tmp_path / "gateway.toml"
+        path.write_text(gateway_policy_text(default_scope="meters:read"))
+
+        result = self.run("policy", "check", str(path))
+
+        assert result.returncode == 0, result.stderr
+        described = result.stdout.split("Upstream routes (the first match wins):\n", 1)[1]
+        assert [line.split()[:2] for line in described.splitlines()[:4]] == [
+            ["GET,HEAD", "/v2/meters/{id}"],
+            ["DELETE,POST,PUT", "/v2/meters/**"],
+            ["*", "/v2/public/**"],
+            ["any", "other"],
+        ]
+        assert "needs meters:read" in described.splitlines()[3]
+
+    def test_a_bad_table_stops_the_server_at_start_with_one_line(self, tmp_path: Path) -> None:
+        path = tmp_path / "gateway.toml"
+        text = gateway_policy_text().replace('path = "/v2/meters/{id}"', 'path = "/v2/m/{id}/"')
+        path.write_text(text)
+
+        result = self.run(
+            "serve",
+            "--port",
+            "1",
+            env={
+                "AGENTKEYS_MODE": "development",
+                "AGENTKEYS_POLICY": str(path),
+                "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'never.db'}",
+            },
+        )
+
+        assert result.returncode == 2
+        problems = [line for line in result.stderr.splitlines() if line.startswith(str(path))]
+        assert problems == [
+            f"{path}:{line_of(text, '/v2/m/{id}/')}: upstream.routes.0.path: a path template "
+            "has no empty segment ('//' or a trailing '/')"
+        ]
+        assert not (tmp_path / "never.db").exists()
