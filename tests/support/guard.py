@@ -45,6 +45,7 @@ class FakeAgentkeys:
     status: int | None = None
     body: bytes | None = None
     bodies: list[dict[str, object]] = field(default_factory=list)
+    forwarded_for: list[str | None] = field(default_factory=list)
     now: datetime = NOW
 
     def issue(self, *scopes: str, limit: int = 100, expires_at: datetime | None = None) -> str:
@@ -77,6 +78,7 @@ class FakeAgentkeys:
             return httpx.Response(401, json={"error_code": "AUTH_INVALID_API_KEY"})
         asked = json.loads(request.content)
         self.bodies.append(asked)
+        self.forwarded_for.append(request.headers.get("x-forwarded-for"))
         return httpx.Response(200, json=self._verdict(asked))
 
     def _verdict(self, asked: dict[str, object]) -> dict[str, object]:

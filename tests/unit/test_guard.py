@@ -85,6 +85,17 @@ class TestReadingTheKey:
         }
         assert fake.bodies == [{"key": key, "method": "GET", "path": METER}]
 
+    async def test_the_agents_address_is_passed_on_for_the_per_network_rate(
+        self, fake: FakeAgentkeys, guard: Guard
+    ) -> None:
+        key = fake.issue("meters:read")
+        app = GuardMiddleware(Starlette(), guard=guard)
+        transport = httpx.ASGITransport(app=app, client=("2001:db8::0:1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as http:
+            await http.get(METER, headers={"x-ws-api-key": key})
+
+        assert fake.forwarded_for == ["2001:db8::1"]
+
     async def test_a_bearer_token_is_read_like_the_key_header(
         self, fake: FakeAgentkeys, client: httpx.AsyncClient
     ) -> None:

@@ -94,8 +94,13 @@ class GuardMiddleware:
         if scope["type"] != "http" or scope["path"] in self.exempt_paths:
             await self.app(scope, receive, send)
             return
+        client = scope.get("client")
         verdict = await self.guard.check(
-            scope["headers"], scopes=self.scopes, method=scope["method"], path=scope["path"]
+            scope["headers"],
+            scopes=self.scopes,
+            method=scope["method"],
+            path=scope["path"],
+            client_address=client[0] if client else None,
         )
         if isinstance(verdict, Refusal):
             await send_refusal(verdict, scope, send)

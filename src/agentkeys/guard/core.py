@@ -13,6 +13,7 @@ through that agentkeys did not vouch for within the cache bound.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -187,9 +188,11 @@ class Guard:
         scopes: tuple[str, ...] = (),
         method: str,
         path: str,
+        client_address: str | None = None,
     ) -> Admission | Refusal:
         """Admit or refuse a request by its raw ASGI ``headers``: it needs every one of
-        ``scopes``, or, with none, what agentkeys' upstream route for ``method`` ``path`` needs."""
+        ``scopes``, or, with none, what agentkeys' upstream route for ``method`` ``path`` needs.
+        ``client_address``: the agent's IP, passed on for agentkeys' per-network rate."""
         if not self._started:
             await self.start()
         presented = presented_key(headers)
@@ -202,12 +205,16 @@ class Guard:
             # No upstream route can name it, and agentkeys would refuse to look it up.
             verdict = no_route(_needed(requirement))
         else:
-            verdict = await self._verify(presented.secret, requirement)
+            verdict = await self._verify(
+                presented.secret, requirement, client_address=_ip_or_none(client_address)
+            )
         if isinstance(verdict, Refusal) and verdict.status != UNAVAILABLE_STATUS:
             self.stats.refusals += 1
         return verdict
 
-    async def _verify(self, key: str, requirement: Requirement) -> Admission | Refusal:
+    async def _verify(
+        self, key: str, requirement: Requirement, *, client_address: str | None
+    ) -> Admission | Refusal:
         """From the cache, else from agentkeys (counting what the cache served unseen)."""
         digest = self._digester.digest(key)
         cached = self._cache.serve(digest, requirement.cache_key(), now=self._now())
@@ -217,7 +224,7 @@ class Guard:
         generation = self._cache.generation
         self.stats.remote_calls += 1
         try:
-            answer = await self._remote.verify(key, requirement)
+            answer = await self._remote.verify(key, requirement, client_address=client_address)
         except AgentkeysUnavailable as outage:
             self.stats.unavailable += 1
             self._log_outage(outage.reason)
@@ -243,6 +250,16 @@ class Guard:
             logger.error(
                 "agentkeys could not verify a key (%s); refusing with 503 (fail closed)", reason
             )
+
+
+def _ip_or_none(address: str | None) -> str | None:
+    """An IP address in its canonical form, or nothing (a Unix socket's peer, a test's name)."""
+    if address is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def _needed(requirement: Requirement) -> str:

@@ -52,7 +52,11 @@ def identity_dependency(guard: Guard, scopes: tuple[str, ...]) -> IdentityDepend
         _declared: str | None = Security(AGENT_KEY_SCHEME),
     ) -> AgentIdentity:
         verdict = await guard.check(
-            request.scope["headers"], scopes=scopes, method=request.method, path=request.url.path
+            request.scope["headers"],
+            scopes=scopes,
+            method=request.method,
+            path=request.url.path,
+            client_address=request.client.host if request.client else None,
         )
         if isinstance(verdict, Refusal):
             raise GuardRefused(verdict)

@@ -111,14 +111,23 @@ class RemoteVerifier:
     def __repr__(self) -> str:
         return f"RemoteVerifier(base_url={self._base_url!r}, verify_key=<hidden>)"
 
-    async def verify(self, key: str, requirement: Requirement) -> VerifyAnswerDto:
-        """agentkeys' verdict on ``key`` for ``requirement`` (this counts one request)."""
+    async def verify(
+        self, key: str, requirement: Requirement, *, client_address: str | None = None
+    ) -> VerifyAnswerDto:
+        """agentkeys' verdict on ``key`` for ``requirement`` (this counts one request).
+
+        ``client_address`` (the agent's IP) goes as ``X-Forwarded-For``: agentkeys counts its
+        per-network rate by it when this service is one of its ``AGENTKEYS_TRUSTED_PROXIES``,
+        and otherwise by this service's own address (all its agents as one network)."""
+        headers = {"Authorization": f"Bearer {self._verify_key.get_secret_value()}"}
+        if client_address is not None:
+            headers["X-Forwarded-For"] = client_address
         client = self.open()
         try:
             response = await client.post(
                 VERIFY_PATH,
                 json={"key": key, **requirement.body()},
-                headers={"Authorization": f"Bearer {self._verify_key.get_secret_value()}"},
+                headers=headers,
             )
         except httpx.HTTPError as error:
             raise AgentkeysUnavailable(f"no answer ({type(error).__name__})") from None
