@@ -62,7 +62,7 @@ from agentkeys.gateway.service import FORWARD_PATH
 from agentkeys.idempotency.service import IdempotencyService
 from agentkeys.leak_report_keys import load_leak_report_keys
 from agentkeys.mcp_server.http import MCP_PATH, McpEndpoint
-from agentkeys.ratelimit.limiter import memory_backend, redis_backend
+from agentkeys.ratelimit.limiter import LimiterBackend, memory_backend, redis_backend
 from agentkeys.sandbox.battery import routes as battery_routes
 from agentkeys.sandbox.bills import routes as bill_routes
 from agentkeys.sandbox.feedback import routes as feedback_routes
@@ -150,6 +150,41 @@ def check_policy_against_routes(issuing_policy: IssuingPolicy) -> None:
         raise PolicyError(
             "<policy>", [f"0: request_rate.route_costs: {problem}" for problem in problems]
         )
+
+
+def console_wiring(
+    settings: Settings, server_secret: bytes, limiter_backend: LimiterBackend
+) -> ConsoleWiring:
+    """The operator console's state (/console): its cookies' signer, templates, assets and the
+    sign-in failures' rate."""
+    return ConsoleWiring(
+        signer=SessionSigner(server_secret),
+        renderer=Renderer(),
+        static_assets=load_static_assets(),
+        secure_cookies=settings.mode is not Mode.DEVELOPMENT,
+        sign_in_failures=limiter_backend.limiter(SIGN_IN_FAILURES, namespace="console-sign-in"),
+    )
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """The error handlers and the middleware stack, innermost first."""
+    install_error_handlers(app)
+    app.add_exception_handler(BodyTimedOut, body_timed_out)
+    app.add_exception_handler(ClientClosedRequest, client_closed_request)
+    # Inside the request context: the access log names HEAD, the routes see GET.
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        form_path_prefixes=(console_routes.PREFIX + "/",),
+        # Forward auth never reads a body (a gateway may pass the original request's headers);
+        # introspection takes RFC 7662's form-encoded body.
+        unread_body_prefix=FORWARD_PATH,
+        form_paths=frozenset({gateway_routes.INTROSPECT_PATH}),
+    )
+    # Outermost: times every answer, the request middleware's own refusals included.
+    app.add_middleware(RequestMetricsMiddleware)
 
 
 def create_app(
@@ -292,14 +327,7 @@ def create_app(
             else None
         ),
     )
-    # The operator console (/console): its cookies' signer, templates, assets, sign-in rate.
-    app.state.console = ConsoleWiring(
-        signer=SessionSigner(server_secret),
-        renderer=Renderer(),
-        static_assets=load_static_assets(),
-        secure_cookies=settings.mode is not Mode.DEVELOPMENT,
-        sign_in_failures=limiter_backend.limiter(SIGN_IN_FAILURES, namespace="console-sign-in"),
-    )
+    app.state.console = console_wiring(settings, server_secret, limiter_backend)
     # The gateway feature's own state: who may verify keys.
     app.state.gateway = GatewayWiring(admins=admin_keys)
     # The routes taking an Idempotency-Key (``idempotency.route``) claim and replay through it.
@@ -308,23 +336,7 @@ def create_app(
     app.state.engine = engine
     # /.well-known/security.txt's Contact.
     app.state.security_contact = settings.security_contact
-    install_error_handlers(app)
-    app.add_exception_handler(BodyTimedOut, body_timed_out)
-    app.add_exception_handler(ClientClosedRequest, client_closed_request)
-    # Inside the request context: the access log names HEAD, the routes see GET.
-    app.add_middleware(HeadAsGet)
-    app.add_middleware(
-        RequestContextMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        body_timeout_seconds=settings.body_timeout_seconds,
-        form_path_prefixes=(console_routes.PREFIX + "/",),
-        # Forward auth never reads a body (a gateway may pass the original request's headers);
-        # introspection takes RFC 7662's form-encoded body.
-        unread_body_prefix=FORWARD_PATH,
-        form_paths=frozenset({gateway_routes.INTROSPECT_PATH}),
-    )
-    # Outermost: times every answer, the request middleware's own refusals included.
-    app.add_middleware(RequestMetricsMiddleware)
+    install_middleware(app, settings)
     mount_routers(app, ROUTERS)
     # MCP over streamable HTTP; its tools call this same app in process (api.py there).
     mcp = McpEndpoint.in_process(app, app.state.context.verifier)
