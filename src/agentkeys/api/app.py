@@ -215,9 +215,12 @@ def create_app(
         session_factory=session_factory,
         clock=clock,
         policy=issuing_policy,
-        rate_limiter=limiter_backend.limiter(issuing_policy.request_rate, namespace="credential"),
+        # The two rates of every verified request: leased from Redis with several processes.
+        rate_limiter=limiter_backend.hot_limiter(
+            issuing_policy.request_rate, namespace="credential"
+        ),
         network_rate_limiter=(
-            limiter_backend.limiter(costs.per_network, namespace="network")
+            limiter_backend.hot_limiter(costs.per_network, namespace="network")
             if costs.per_network
             else None
         ),

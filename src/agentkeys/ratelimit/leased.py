@@ -1,0 +1,125 @@
+"""A rate shared through Redis without a round trip per request: leased budgets.
+
+Each process takes requests from the shared counter in leases: a hit that finds no lease of its
+key takes ``n`` requests at once from the shared (Redis) counter, atomically and only if the
+rate has room for all ``n``, and spends them locally, one dict entry per key, until they are
+gone. The shared counter so counts every request *before* any process admits it, and:
+
+- **Overshoot bound.** A request is counted when its lease is taken, at or before the moment it
+  is admitted. In any window of the rate, the requests admitted are those counted in that window
+  (at most ``limit``, as the shared counter allows) plus those counted before it and spent
+  within it: at most the leases outstanding when the window began, one per process and key.
+  A lease is at most ``limit // LEASE_DIVISOR`` requests (1 % of the limit), so with N
+  processes a key is admitted at most ``limit + N × (limit // 100)`` requests in any window,
+  never more (``tests/integration/test_leased_rates.py`` checks it). A rate under 100 requests
+  per window is never leased: every hit asks the shared counter, exactly as before.
+- **Early refusals.** Requests leased by a process and not spent there are counted yet never
+  served: another process may refuse a request while this one still holds part of a lease (at
+  most one lease per process and key). Leases shrink as the shared rate fills (a quarter of
+  what the shared counter had left at the previous lease), and a lease the counter cannot grant
+  whole is retried for the hit's own cost alone, so near the limit every process asks for
+  exactly what it needs.
+- **Headers.** ``remaining`` is what the shared counter had left when this process last took a
+  lease, plus what is left of that lease: exact when one process serves the key, an estimate
+  (other processes may have spent since) otherwise.
+- **Failures.** A shared counter that cannot be asked fails open, as the limiter it wraps
+  (counted and logged there); no lease is taken, so the next hit asks again.
+
+Memory: one small entry per key holding a lease, at most ``max_leases`` of them (the oldest is
+dropped first: its unspent requests are simply never served, the safe side).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from agentkeys.ratelimit.base import RateDecision, RequestRateLimiter
+
+# A lease is at most this fraction of the limit: the overshoot bound per process.
+LEASE_DIVISOR = 100
+# A lease is at most this fraction of what the shared counter had left at the previous one.
+SHRINK_DIVISOR = 4
+MAX_LEASES = 100_000
+
+
+@dataclass(slots=True)
+class _Lease:
+    left: int  # requests taken from the shared counter and not yet spent here
+    shared_remaining: int  # what the shared counter had left after granting them
+    reset_at: float  # wall-clock instant the shared counter next frees a request
+
+
+class LeasedRateLimiter:
+    """A ``RequestRateLimiter`` spending leases of a shared limiter's requests locally."""
+
+    def __init__(
+        self,
+        shared: RequestRateLimiter,
+        *,
+        limit: int,
+        window_seconds: int,
+        max_leases: int = MAX_LEASES,
+    ) -> None:
+        self._shared = shared
+        self._limit = limit
+        self._window = window_seconds
+        self._max_lease = limit // LEASE_DIVISOR
+        self._max_leases = max_leases
+        self._leases: dict[str, _Lease] = {}
+
+    @property
+    def max_lease(self) -> int:
+        """The largest lease a process takes (0: every hit asks the shared counter)."""
+        return self._max_lease
+
+    async def hit(self, key: str, *, cost: int = 1) -> RateDecision:
+        lease = self._leases.get(key)
+        if lease is not None and lease.left >= cost:
+            lease.left -= cost
+            return RateDecision(
+                allowed=True,
+                limit=self._limit,
+                remaining=lease.shared_remaining + lease.left,
+                reset_seconds=min(self._window, max(1, math.ceil(lease.reset_at - time.time()))),
+                window_seconds=self._window,
+            )
+        return await self._take(key, cost, lease)
+
+    async def _take(self, key: str, cost: int, lease: _Lease | None) -> RateDecision:
+        # What a lease at hand could not pay stays there: the hit takes its whole cost anew.
+        known = lease.shared_remaining if lease is not None else self._limit
+        size = max(cost, min(self._max_lease, known // SHRINK_DIVISOR))
+        decision = await self._shared.hit(key, cost=size)
+        if not decision.allowed and size > cost:
+            # No room for the whole lease: perhaps for this hit alone.
+            size = cost
+            decision = await self._shared.hit(key, cost=cost)
+        if not decision.allowed or decision.degraded:
+            return decision
+        spare = size - cost
+        held = self._leases.get(key)  # another hit of this key may have taken one meanwhile
+        if held is not None:
+            held.left += spare
+            held.shared_remaining = decision.remaining
+            held.reset_at = time.time() + decision.reset_seconds
+            spare = held.left
+        elif spare > 0:
+            if len(self._leases) >= self._max_leases:
+                del self._leases[next(iter(self._leases))]
+            self._leases[key] = _Lease(
+                left=spare,
+                shared_remaining=decision.remaining,
+                reset_at=time.time() + decision.reset_seconds,
+            )
+        return RateDecision(
+            allowed=True,
+            limit=decision.limit,
+            remaining=decision.remaining + spare,
+            reset_seconds=decision.reset_seconds,
+            window_seconds=decision.window_seconds,
+        )
+
+    async def close(self) -> None:
+        await self._shared.close()
