@@ -70,10 +70,10 @@ async def measure(
     best = float("inf")
     status = 0
     for _ in range(rounds):
-        started = time.perf_counter()
+        started = time.process_time()
         for _ in range(count):
             status = await call(app, scope, body)
-        best = min(best, (time.perf_counter() - started) / count)
+        best = min(best, (time.process_time() - started) / count)
     return best * 1e6, status
 
 
