@@ -153,7 +153,9 @@ async def serve(args: argparse.Namespace, key: str) -> None:
             print(f"{name:>12}: {micros:7.1f} µs/request (status {status}){ratio}")
 
 
-def extra_scenarios(key_header: list[tuple[bytes, bytes]]) -> dict[str, tuple[dict[str, Any], bytes]]:
+def extra_scenarios(
+    key_header: list[tuple[bytes, bytes]],
+) -> dict[str, tuple[dict[str, Any], bytes]]:
     """Scenarios of routes other branches add (forward auth, verify), when present."""
     return {}
 

@@ -353,7 +353,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--large", type=int, default=1_000_000, help="credentials in the big db")
     parser.add_argument("--skip-peer", action="store_true")
+    add_partial_options(parser)
     args = parser.parse_args()
+    if args.only:
+        partial_run(args)
+        return
     config = Config(args.runs, args.duration, args.connections)
     WORK.mkdir(parents=True, exist_ok=True)
     wrk = ensure_wrk()
@@ -422,6 +426,140 @@ def main() -> None:
                     },
                 )
     write_report(config, ours, peer, large=args.large, seed_seconds=seed_seconds)
+
+
+# --- partial runs (``make bench BENCH_ARGS="--only verified --workers 2 --runs 1"``) -------------
+
+
+def add_partial_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated scenarios of agentkeys (floor, verified, utility, issuance, and "
+        "the gateway ones when present); prints the figures and leaves BENCHMARKS.md alone",
+    )
+    parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
+
+
+def partial_run(args: argparse.Namespace) -> None:
+    """Some scenarios on the 1,000-credential database, printed as ratios to the floor of the
+    same run (always measured): for measuring a change, not for BENCHMARKS.md.
+
+    Besides the throughput, each scenario's server CPU time per request (all of the server's
+    processes, user and system, over the wrk run): on a machine other work is loading, a
+    steadier figure than requests per second, since time the server was not given is not
+    counted.
+    """
+    config = Config(args.runs, args.duration, args.connections)
+    WORK.mkdir(parents=True, exist_ok=True)
+    wrk = ensure_wrk()
+    policy = bench_policy()
+    key_file = WORK / "key"
+    small_db = WORK / "small.db"
+    log("seeding 1,000 credentials")
+    key_file.write_text(seed_sqlite(small_db, 1_000) + "\n")
+    wanted = ["floor", *(name for name in args.only.split(",") if name != "floor")]
+    for workers in (int(count) for count in args.workers.split(",")):
+        log(f"agentkeys, {workers} worker(s): {', '.join(wanted)}")
+        with agentkeys_server(small_db, workers, policy) as base:
+            every = scenario_targets(base, key_file)
+            unknown = [name for name in wanted if name not in every]
+            if unknown:
+                known = ", ".join(every)
+                raise SystemExit(f"unknown scenarios: {', '.join(unknown)}; known: {known}")
+            group = server_group(int(base.rsplit(":", 1)[1]))
+            rps: dict[str, list[float]] = {name: [] for name in wanted}
+            cpu: dict[str, list[float]] = {name: [] for name in wanted}
+            for name in wanted:  # warm up
+                url, script, env = every[name]
+                run_wrk(
+                    wrk, url, duration=2, connections=config.connections, env=env, script=script
+                )
+            for _ in range(config.runs):
+                for name in wanted:
+                    url, script, env = every[name]
+                    before = group_cpu_seconds(group)
+                    sample, requests = run_wrk_counted(wrk, url, config, env, script)
+                    spent = group_cpu_seconds(group) - before
+                    rps[name].append(sample.requests_per_second)
+                    cpu[name].append(spent / max(1, requests) * 1e6)
+        floor_rps = statistics.median(rps["floor"])
+        floor_cpu = statistics.median(cpu["floor"])
+        for name in wanted:
+            mid_rps, mid_cpu = statistics.median(rps[name]), statistics.median(cpu[name])
+            print(
+                f"{workers} worker(s) {name:>12}: {mid_rps:9,.0f} req/s "
+                f"({mid_rps / floor_rps:.2f} of floor); server CPU {mid_cpu:6.1f} µs/request "
+                f"({floor_cpu / mid_cpu:.2f} of floor)",
+                flush=True,
+            )
+
+
+def run_wrk_counted(
+    wrk: str, url: str, config: Config, env: dict[str, str], script: Path | None
+) -> tuple[Sample, int]:
+    """``run_wrk``, with the number of requests wrk completed."""
+    command = [wrk, "-t2", f"-c{config.connections}", f"-d{config.duration}s", url]
+    if script is not None:
+        command[1:1] = ["-s", str(script)]
+    output = subprocess.run(
+        command, capture_output=True, text=True, check=True, env={**os.environ, **env}
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    return Sample(rps, 0.0, 0), requests
+
+
+def server_group(port: int) -> int:
+    """The process group of the server listening on ``port`` (``serve`` and its workers)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in command and str(port).encode() in command:
+            return os.getpgid(int(entry.name))
+    raise RuntimeError(f"no server on port {port}")
+
+
+def group_cpu_seconds(group: int) -> float:
+    """User and system CPU seconds of every live process in ``group``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def scenario_targets(
+    base: str, key_file: Path
+) -> dict[str, tuple[str, Path | None, dict[str, str]]]:
+    """Every scenario of a server holding the key in ``key_file``, by name."""
+    key_env = {"BENCH_KEY_FILE": str(key_file)}
+    utility_env = {**key_env, "BENCH_METHOD": "POST", "BENCH_BODY": UTILITY_BODY}
+    return {
+        "floor": (base + "/healthz", None, {}),
+        "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua", key_env),
+        "utility": (base + UTILITY_PATH, BENCH / "lua/key.lua", utility_env),
+        "issuance": (base + "/v1/agent-credentials", BENCH / "lua/issue.lua", {}),
+        **gateway_targets(base, key_file),
+    }
+
+
+def gateway_targets(
+    base: str, key_file: Path
+) -> dict[str, tuple[str, Path | None, dict[str, str]]]:
+    """The gateway routes' scenarios (forward auth, verify), once the routes exist."""
+    return {}
 
 
 def machine() -> str:
