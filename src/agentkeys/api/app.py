@@ -52,6 +52,9 @@ from agentkeys.credentials.usage import CredentialUsage
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.discovery import routes as discovery_routes
+from agentkeys.gateway import routes as gateway_routes
+from agentkeys.gateway.deps import GatewayWiring
+from agentkeys.gateway.service import FORWARD_PATH
 from agentkeys.idempotency.service import IdempotencyService
 from agentkeys.leak_report_keys import load_leak_report_keys
 from agentkeys.mcp_server.http import MCP_PATH, McpEndpoint
@@ -94,6 +97,7 @@ ROUTERS = (
     leak_routes.router,
     admin_routes.router,
     webhook_routes.router,
+    gateway_routes.router,
     feedback_routes.router,
     utility_routes.router,
     home_routes.router,
@@ -125,7 +129,12 @@ def check_policy_against_routes(issuing_policy: IssuingPolicy) -> None:
     """Refuse a policy the routes cannot honour (one line per problem, as a policy file's)."""
     # A policy must grant exactly the scopes the routes require (a file is checked line by line
     # when loaded; one built in code is checked here against the routes themselves).
-    problems = route_scope_problems(issuing_policy.catalog.scopes, required_scopes(ROUTERS))
+    required: dict[str, list[str]] = {
+        str(scope): routes for scope, routes in required_scopes(ROUTERS).items()
+    }
+    for scope in sorted(issuing_policy.upstream.scopes):
+        required.setdefault(scope, []).append("an [upstream] route")
+    problems = route_scope_problems(issuing_policy.catalog.scopes, required)
     if problems:
         raise PolicyError("<policy>", [f"0: scopes: {problem}" for problem in problems])
     # Route costs are keyed by path template: only routes whose guards declare their path
@@ -281,6 +290,8 @@ def create_app(
             else None
         ),
     )
+    # The gateway feature's own state: who may verify keys.
+    app.state.gateway = GatewayWiring(admins=admin_keys)
     # The routes taking an Idempotency-Key (``idempotency.route``) claim and replay through it.
     app.state.idempotency = idempotency
     app.state.webhooks = webhooks
@@ -296,6 +307,10 @@ def create_app(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         body_timeout_seconds=settings.body_timeout_seconds,
+        # Forward auth never reads a body (a gateway may pass the original request's headers);
+        # introspection takes RFC 7662's form-encoded body.
+        unread_body_prefix=FORWARD_PATH,
+        form_paths=frozenset({gateway_routes.INTROSPECT_PATH}),
     )
     # Outermost: times every answer, the request middleware's own refusals included.
     app.add_middleware(RequestMetricsMiddleware)
@@ -305,7 +320,11 @@ def create_app(
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     describe_openapi(
         app,
-        {**credential_routes.OPENAPI_SCHEMAS, **leak_routes.OPENAPI_SCHEMAS},
+        {
+            **credential_routes.OPENAPI_SCHEMAS,
+            **leak_routes.OPENAPI_SCHEMAS,
+            **gateway_routes.OPENAPI_SCHEMAS,
+        },
         TransportLimits(
             max_body_bytes=settings.max_body_bytes,
             max_header_bytes=settings.max_header_bytes,

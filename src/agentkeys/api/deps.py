@@ -4,7 +4,7 @@ network, the key guard with its scopes, and bodies parsed after the guards."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
@@ -32,7 +32,14 @@ from agentkeys.credentials.keys import ADMIN_KEYS
 from agentkeys.credentials.scopes import CostedRoute, Scope
 from agentkeys.credentials.verifier import admin_key_refused, repeated_key_header
 from agentkeys.db.engine import pop_after_commit
-from agentkeys.errors import DomainError, ErrorCode, FieldError, InvalidApiKey, ValidationFailed
+from agentkeys.errors import (
+    DomainError,
+    ErrorCode,
+    FieldError,
+    InsufficientScope,
+    InvalidApiKey,
+    ValidationFailed,
+)
 from agentkeys.metrics import VERIFIED
 from agentkeys.ratelimit.base import RateDecision
 from agentkeys.validation import decode_json
@@ -295,67 +302,95 @@ def require_scopes(*scopes: Scope, route: CostedRoute | None = None) -> Guard:
     """
 
     async def guard(request: Request) -> AuthenticatedCredential:
-        try:
-            credential = await admit(request)
-        except DomainError as refusal:
-            # agentkeys_verifications_total{result}: every refusal the guard makes is one of
-            # these codes (a database outage is none: it is answered 503, not a verification).
-            result = VERIFICATION_REFUSALS.get(refusal.code)
-            if result is not None:
-                result.inc()
-            raise
-        VERIFIED_OK.inc()
-        return credential
-
-    async def admit(request: Request) -> AuthenticatedCredential:
-        context = app_context(request)
-        # Read here rather than through a sub-dependency: one resolution less on every request.
-        # The OpenAPI security scheme is declared in api.app for every route documenting 401.
-        credential = await context.verifier.authenticate(agent_key_of(request))
-        note_credential(request, credential.id)
-        # An expensive route (the battery's linear program) counts as several requests, but
-        # only when it answers: every request counts one now, and the rest of its cost is
-        # charged by the middleware if the answer is a success. A refused request (400, 404,
-        # 429...) did none of the expensive work and costs one.
-        costs = context.policy.request_costs
-        cost = costs.cost_of(scopes, route=route)
-        decision = await context.rate_limiter.hit(credential.id)
-        # The middleware turns this into RateLimit headers on whatever the route answers.
-        describe_rate(request, "credential", decision)
-        if not decision.allowed or decision.remaining < cost - 1:
-            raise decision.refusal(
-                f"This credential may make {decision.limit} requests per "
-                f"{decision.window_seconds} seconds{_priced(cost)}."
-            )
-        network = network_of_request(request)
-        if context.network_rate_limiter is not None:
-            # Many keys must not multiply the rate: one aggregate per client network.
-            shared = await context.network_rate_limiter.hit(network)
-            if not shared.allowed or shared.remaining < cost - 1:
-                # A 429 describes the rate that refused it, not the credential's.
-                describe_rate(request, "network", shared)
-                raise shared.refusal(
-                    f"This client network ({network}) may make {shared.limit} requests per "
-                    f"{shared.window_seconds} seconds over all its keys{_priced(cost)}."
-                )
-        credential.require(*scopes)
-        if cost > 1:
-            # Room was kept for the route's full cost; a route that did not do the work it
-            # prices may waive it (``settle_route_cost``), leaving its scopes' cost.
-            request.scope["state"][DEFERRED_CHARGE] = _charge_rest(
-                request,
-                credential.id,
-                network,
-                rest=cost - 1,
-                rest_if_waived=costs.cost_of(scopes) - 1,
-            )
-        return credential
+        return await admit_key(request, agent_key_of(request), scopes, route=route)
 
     guard.__name__ = "require_" + ("_".join(s.replace(":", "_") for s in scopes) or "any_scope")
     GUARD_SCOPES[guard] = scopes
     if route is not None:
         GUARD_ROUTES[guard] = route
     return guard
+
+
+async def admit_key(
+    request: Request,
+    presented: str | None,
+    scopes: Sequence[str],
+    *,
+    route: CostedRoute | None = None,
+    unroutable: str | None = None,
+) -> AuthenticatedCredential:
+    """Every use of an agent key, wherever it is presented (the sandbox routes' guard, forward
+    auth, the verification API): the key verified, the request counted against the
+    credential's rate (and its network's), then the scopes required; counted in
+    ``agentkeys_verifications_total``. ``unroutable``: why no scope can be named for the request
+    (an upstream request no route maps), refused as a scope the key lacks, after the key and
+    the rate, like any other request."""
+    try:
+        credential = await _admit(request, presented, scopes, route=route, unroutable=unroutable)
+    except DomainError as refusal:
+        # agentkeys_verifications_total{result}: every refusal the guard makes is one of
+        # these codes (a database outage is none: it is answered 503, not a verification).
+        result = VERIFICATION_REFUSALS.get(refusal.code)
+        if result is not None:
+            result.inc()
+        raise
+    VERIFIED_OK.inc()
+    return credential
+
+
+async def _admit(
+    request: Request,
+    presented: str | None,
+    scopes: Sequence[str],
+    *,
+    route: CostedRoute | None,
+    unroutable: str | None,
+) -> AuthenticatedCredential:
+    context = app_context(request)
+    # The OpenAPI security scheme is declared in api.app for every route documenting 401.
+    credential = await context.verifier.authenticate(presented)
+    note_credential(request, credential.id)
+    # An expensive route (the battery's linear program) counts as several requests, but
+    # only when it answers: every request counts one now, and the rest of its cost is
+    # charged by the middleware if the answer is a success. A refused request (400, 404,
+    # 429...) did none of the expensive work and costs one.
+    costs = context.policy.request_costs
+    cost = costs.cost_of(scopes, route=route)
+    decision = await context.rate_limiter.hit(credential.id)
+    # The middleware turns this into RateLimit headers on whatever the route answers.
+    describe_rate(request, "credential", decision)
+    if not decision.allowed or decision.remaining < cost - 1:
+        raise decision.refusal(
+            f"This credential may make {decision.limit} requests per "
+            f"{decision.window_seconds} seconds{_priced(cost)}."
+        )
+    network = network_of_request(request)
+    if context.network_rate_limiter is not None:
+        # Many keys must not multiply the rate: one aggregate per client network.
+        shared = await context.network_rate_limiter.hit(network)
+        if not shared.allowed or shared.remaining < cost - 1:
+            # A 429 describes the rate that refused it, not the credential's.
+            describe_rate(request, "network", shared)
+            raise shared.refusal(
+                f"This client network ({network}) may make {shared.limit} requests per "
+                f"{shared.window_seconds} seconds over all its keys{_priced(cost)}."
+            )
+    if unroutable is not None:
+        raise InsufficientScope(
+            unroutable, recovery_action="Ask the API's operator which requests keys may make."
+        )
+    credential.require(*scopes)
+    if cost > 1:
+        # Room was kept for the route's full cost; a route that did not do the work it
+        # prices may waive it (``settle_route_cost``), leaving its scopes' cost.
+        request.scope["state"][DEFERRED_CHARGE] = _charge_rest(
+            request,
+            credential.id,
+            network,
+            rest=cost - 1,
+            rest_if_waived=costs.cost_of(scopes) - 1,
+        )
+    return credential
 
 
 def settle_route_cost(request: Request, *, did_priced_work: bool) -> None:
@@ -465,4 +500,7 @@ async def parse_json_body(
     try:
         return model.model_validate(document)
     except ValidationError as error:
-        raise ValidationFailed(field_errors_from(error.errors())) from None
+        # Located in the body, as FastAPI locates a declared body's errors: a field named
+        # ``path`` or ``query`` is then named as itself, not taken for the location.
+        located = [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors()]
+        raise ValidationFailed(field_errors_from(located)) from None
