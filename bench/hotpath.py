@@ -156,8 +156,13 @@ async def serve(args: argparse.Namespace, key: str) -> None:
 def extra_scenarios(
     key_header: list[tuple[bytes, bytes]],
 ) -> dict[str, tuple[dict[str, Any], bytes]]:
-    """Scenarios of routes other branches add (forward auth, verify), when present."""
-    return {}
+    """Forward auth as nginx asks (``bench/lua/forward.lua``)."""
+    forward = [
+        *key_header,
+        (b"x-original-method", b"GET"),
+        (b"x-original-uri", b"/v2/meters/42?fields=reading"),
+    ]
+    return {"forward": (scope_for("GET", bench_run.FORWARD_PATH, forward), b"")}
 
 
 if __name__ == "__main__":

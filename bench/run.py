@@ -41,6 +41,28 @@ RESULTS_END = "<!-- results:end -->"
 VERIFIED_PATH = "/v1/agent-credentials/self"
 UTILITY_PATH = "/v1/utility/get"
 UTILITY_BODY = '{"zipcode":"94107","detailLevel":"minimal"}'
+# The upstream API the gateway scenarios ask about: the forwarded request matches the second
+# route, as a request to a real API would match one of several.
+UPSTREAM_ROUTES = """
+[upstream]
+
+[[upstream.routes]]
+method = ["POST", "PUT", "DELETE"]
+path = "/v2/meters/**"
+scope = "homes:write"
+
+[[upstream.routes]]
+method = "GET"
+path = "/v2/meters/{id}"
+scope = "utility:read"
+
+[[upstream.routes]]
+method = "*"
+path = "/v2/public/**"
+scope = "utility:read"
+"""
+FORWARD_PATH = "/v1/auth/forward"
+VERIFY_PATH = "/v1/keys/verify"
 ALL_SCOPES = ["utility:read", "homes", "calculate", "price_signal:read", "feedback:write"]
 
 
@@ -149,6 +171,7 @@ def bench_policy() -> Path:
         check=True,
     ).stdout
     text = re.sub(r"(?m)^(limit|per_network_limit) = \d+$", r"\1 = 1000000000", text)
+    text += UPSTREAM_ROUTES
     path = WORK / "policy.toml"
     path.write_text(text)
     return path
@@ -386,6 +409,7 @@ def main() -> None:
                     "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua", key_env),
                     "utility": (base + UTILITY_PATH, BENCH / "lua/key.lua", utility_env),
                     "issuance": (base + "/v1/agent-credentials", BENCH / "lua/issue.lua", {}),
+                    **gateway_targets(base, key_file, small_db),
                 },
             )
         log(f"agentkeys, {workers} worker(s), {args.large:,} credentials")
@@ -462,7 +486,7 @@ def partial_run(args: argparse.Namespace) -> None:
     for workers in (int(count) for count in args.workers.split(",")):
         log(f"agentkeys, {workers} worker(s): {', '.join(wanted)}")
         with agentkeys_server(small_db, workers, policy) as base:
-            every = scenario_targets(base, key_file)
+            every = scenario_targets(base, key_file, small_db)
             unknown = [name for name in wanted if name not in every]
             if unknown:
                 known = ", ".join(every)
@@ -470,6 +494,7 @@ def partial_run(args: argparse.Namespace) -> None:
             group = server_group(int(base.rsplit(":", 1)[1]))
             rps: dict[str, list[float]] = {name: [] for name in wanted}
             cpu: dict[str, list[float]] = {name: [] for name in wanted}
+            errors: dict[str, int] = dict.fromkeys(wanted, 0)
             for name in wanted:  # warm up
                 url, script, env = every[name]
                 run_wrk(
@@ -482,6 +507,7 @@ def partial_run(args: argparse.Namespace) -> None:
                     sample, requests = run_wrk_counted(wrk, url, config, env, script)
                     spent = group_cpu_seconds(group) - before
                     rps[name].append(sample.requests_per_second)
+                    errors[name] += sample.non_2xx
                     cpu[name].append(spent / max(1, requests) * 1e6)
         floor_rps = statistics.median(rps["floor"])
         floor_cpu = statistics.median(cpu["floor"])
@@ -490,7 +516,7 @@ def partial_run(args: argparse.Namespace) -> None:
             print(
                 f"{workers} worker(s) {name:>12}: {mid_rps:9,.0f} req/s "
                 f"({mid_rps / floor_rps:.2f} of floor); server CPU {mid_cpu:6.1f} µs/request "
-                f"({floor_cpu / mid_cpu:.2f} of floor)",
+                f"({floor_cpu / mid_cpu:.2f} of floor); non-2xx {errors[name]}",
                 flush=True,
             )
 
@@ -507,7 +533,8 @@ def run_wrk_counted(
     ).stdout
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    return Sample(rps, 0.0, 0), requests
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Sample(rps, 0.0, int(non_2xx.group(1)) if non_2xx else 0), requests
 
 
 def server_group(port: int) -> int:
@@ -541,7 +568,7 @@ def group_cpu_seconds(group: int) -> float:
 
 
 def scenario_targets(
-    base: str, key_file: Path
+    base: str, key_file: Path, database: Path
 ) -> dict[str, tuple[str, Path | None, dict[str, str]]]:
     """Every scenario of a server holding the key in ``key_file``, by name."""
     key_env = {"BENCH_KEY_FILE": str(key_file)}
@@ -551,15 +578,63 @@ def scenario_targets(
         "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua", key_env),
         "utility": (base + UTILITY_PATH, BENCH / "lua/key.lua", utility_env),
         "issuance": (base + "/v1/agent-credentials", BENCH / "lua/issue.lua", {}),
-        **gateway_targets(base, key_file),
+        **gateway_targets(base, key_file, database),
     }
 
 
 def gateway_targets(
-    base: str, key_file: Path
+    base: str, key_file: Path, database: Path
 ) -> dict[str, tuple[str, Path | None, dict[str, str]]]:
-    """The gateway routes' scenarios (forward auth, verify), once the routes exist."""
-    return {}
+    """The gateway routes' scenarios: forward auth as nginx asks (the original request in
+    X-Original-Method/URI, matched against the policy's upstream routes) and the verification
+    API called by a service with its verify-role admin key."""
+    key_env = {"BENCH_KEY_FILE": str(key_file)}
+    admin_env = {**key_env, "BENCH_ADMIN_KEY_FILE": str(verify_admin_key(database))}
+    return {
+        "forward": (base + FORWARD_PATH, BENCH / "lua/forward.lua", key_env),
+        "verify": (base + VERIFY_PATH, BENCH / "lua/verify.lua", admin_env),
+    }
+
+
+def verify_admin_key(database: Path) -> Path:
+    """A file holding a new admin key with the role ``verify`` in ``database``."""
+    path = WORK / f"admin-{database.stem}.key"
+    output = subprocess.run(
+        [
+            str(VENV_BIN / "agentkeys"),
+            "admin",
+            "create-key",
+            "--name",
+            f"bench-{secrets.token_hex(4)}",
+            "--role",
+            "verify",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **os.environ,
+            "AGENTKEYS_MODE": "production",
+            "AGENTKEYS_SECRET": SECRET,
+            "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        },
+    ).stdout
+    path.write_text(re.search(r"wsk_admin_[0-9A-Za-z]+", output).group(0) + "\n")  # type: ignore[union-attr]
+    return path
+
+
+def gateway_rows(series: dict[str, Series]) -> list[tuple[str, Series, str]]:
+    """The report's rows for the gateway scenarios (when measured)."""
+    floor = series["floor"].rps
+    names = {
+        "forward": "forward auth: GET /v1/auth/forward (key, upstream route, scope, rate limit)",
+        "verify": "verification API: POST /v1/keys/verify (admin key, then key, scope, rate)",
+    }
+    return [
+        (title, series[name], f"{series[name].rps / floor:.2f} of floor")
+        for name, title in names.items()
+        if name in series
+    ]
 
 
 def machine() -> str:
@@ -617,6 +692,7 @@ def write_report(
                 series["issuance"],
                 f"{series['issuance'].rps / floor:.2f} of floor",
             ),
+            *gateway_rows(series),
             (f"floor, {large:,} credentials stored", series["floor_large"], "1.00 (baseline)"),
             (
                 f"verified, {large:,} credentials stored",

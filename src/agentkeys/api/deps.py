@@ -72,7 +72,8 @@ class JsonBodyRoute(APIRoute):
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
-        fast = guarded_endpoint(self)
+        raw = RAW_HANDLERS.get(endpoint)
+        fast = raw_endpoint(self, raw) if raw is not None else guarded_endpoint(self)
         if fast is not None:
             self.app = fast
 
@@ -146,6 +147,46 @@ def guarded_endpoint(route: APIRoute) -> ASGIApp | None:
                 values[request_name] = request
             response: Response = await call(**values)
             await response(scope, receive, send)
+
+        await wrap_app_handling_exceptions(answer, request)(scope, receive, send)
+
+    return app
+
+
+RawHandler = Callable[[Request], Coroutine[Any, Any, Response | None]]
+# Endpoints whose requests a handler of their own may serve from the request alone (``served_raw``).
+RAW_HANDLERS: dict[Callable[..., Any], RawHandler] = {}
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+
+def served_raw(handler: RawHandler) -> Callable[[EndpointT], EndpointT]:
+    """Let ``handler(request)`` answer the decorated endpoint's requests without FastAPI's
+    parameter parsing and dependency resolution (forward auth: asked once per request of a
+    whole upstream API). ``handler`` reads what it needs from the request itself and answers
+    None for any request it leaves to FastAPI, such as a query it does not recognize exactly:
+    FastAPI then parses it as declared (the endpoint's signature, which also describes the
+    operation in OpenAPI), refusals included. Apply it under the route decorator."""
+
+    def register(endpoint: EndpointT) -> EndpointT:
+        RAW_HANDLERS[endpoint] = handler
+        return endpoint
+
+    return register
+
+
+def raw_endpoint(route: APIRoute, handler: RawHandler) -> ASGIApp:
+    """The ASGI app of a ``served_raw`` route: its handler first, FastAPI's for what it leaves."""
+    standard = route.app
+
+    async def app(scope: AsgiScope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+
+        async def answer(scope: AsgiScope, receive: Receive, send: Send) -> None:
+            response = await handler(request)
+            if response is None:  # nothing was done: FastAPI's handler serves it whole
+                await standard(scope, receive, send)
+            else:
+                await response(scope, receive, send)
 
         await wrap_app_handling_exceptions(answer, request)(scope, receive, send)
 

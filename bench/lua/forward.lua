@@ -1,0 +1,9 @@
+-- Forward auth as nginx's auth_request sends it: the key in x-ws-api-key, the original request
+-- in X-Original-Method and X-Original-URI (BENCH_KEY_FILE holds the key).
+local f = assert(io.open(os.getenv("BENCH_KEY_FILE"), "r"))
+local key = f:read("*l")
+f:close()
+wrk.method = "GET"
+wrk.headers["x-ws-api-key"] = key
+wrk.headers["X-Original-Method"] = "GET"
+wrk.headers["X-Original-URI"] = "/v2/meters/42?fields=reading"
