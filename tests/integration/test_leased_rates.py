@@ -77,8 +77,8 @@ class TestSharedThroughRedis:
     async def test_most_hits_ask_no_other_process(self, redis: LimiterBackend) -> None:
         rate = RequestRate(1_000_000, DAY)
         limiter = next(iter(replicas(redis, rate, 1)))
-        counted = Counted(limiter._shared)  # noqa: SLF001 - spying on the round trips
-        limiter._shared = counted  # noqa: SLF001
+        counted = Counted(limiter._shared)
+        limiter._shared = counted
 
         decisions = [await limiter.hit("credential") for _ in range(500)]
 
@@ -133,7 +133,7 @@ class TestOvershootBound:
         chooser = random.Random(11)
         admitted = refused = 0
         for _ in range(20_000):
-            # Bursts and lulls over several windows: about 0.025 s between hits on average, over the rate.
+            # Bursts and lulls over several windows, 0.025 s apart on average (over the rate).
             clock[0] += chooser.expovariate(40.0)
             cost = chooser.choice((1, 1, 1, 3))
             if (await chooser.choice(processes).hit("credential", cost=cost)).allowed:

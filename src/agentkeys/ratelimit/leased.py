@@ -10,7 +10,7 @@ gone. The shared counter so counts every request *before* any process admits it,
   (at most ``limit``, as the shared counter allows) plus those counted before it and spent
   within it: at most the leases outstanding when the window began, one per process and key.
   A lease is at most ``limit // LEASE_DIVISOR`` requests (1 % of the limit), so with N
-  processes a key is admitted at most ``limit + N × (limit // 100)`` requests in any window,
+  processes a key is admitted at most ``limit + N x (limit // 100)`` requests in any window,
   never more (``tests/integration/test_leased_rates.py`` checks it). A rate under 100 requests
   per window is never leased: every hit asks the shared counter, exactly as before.
 - **Early refusals.** Requests leased by a process and not spent there are counted yet never

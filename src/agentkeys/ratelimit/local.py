@@ -3,7 +3,7 @@
 The same sliding-window-counter approximation as the ``limits`` library's
 ``SlidingWindowCounterRateLimiter`` (and so as the Redis counters the replicas share): windows
 aligned on multiples of the rate's length, and a request allowed while
-``floor(previous × (time left in the current window / window) + current) + cost <= limit``.
+``floor(previous x (time left in the current window / window) + current) + cost <= limit``.
 Written here rather than through ``limits``' ``MemoryStorage`` because that storage takes an
 asyncio lock per key, builds two key strings and reads four entries per hit, and answering the
 RateLimit headers needs a second call: about 12 µs per rate on every verified request, where
@@ -30,9 +30,7 @@ MIN_SWEEP_SIZE = 1024
 class LocalRateLimiter:
     """A ``RequestRateLimiter`` in this process's memory (one worker, or tests)."""
 
-    def __init__(
-        self, rate: RequestRate, *, wall_clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, rate: RequestRate, *, wall_clock: Callable[[], float] = time.time) -> None:
         self._limit = rate.limit
         self._window = max(1, int(rate.window.total_seconds()))
         self._time = wall_clock

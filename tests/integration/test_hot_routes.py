@@ -1,0 +1,89 @@
+"""The hot routes served without FastAPI's per-request machinery (``api.deps.guarded_endpoint``
+for ``/self``, ``served_raw`` for forward auth) answer exactly as FastAPI would: the same
+refusals through the same handlers, the same headers, and FastAPI's own parsing for whatever
+the fast path does not recognize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from agentkeys.api.deps import RAW_HANDLERS
+from agentkeys.gateway.routes import forward_auth, forward_auth_path
+from tests.support.app import AppFactory, client_for
+from tests.support.assertions import assert_envelope
+from tests.support.factories import issue_credential, key_header
+from tests.support.policies import gateway_policy
+
+SELF = "/v1/agent-credentials/self"
+FORWARD = "/v1/auth/forward"
+METERS = {"X-Original-Method": "GET", "X-Original-URI": "/v2/meters/42"}
+
+
+def self_route_app(app: FastAPI) -> Any:
+    route = next(r for r in app.routes if getattr(r, "path", None) == SELF)
+    return getattr(route, "app", None)
+
+
+class TestSelf:
+    def test_is_served_by_its_guard_without_dependency_resolution(
+        self, make_app: AppFactory
+    ) -> None:
+        assert self_route_app(make_app()).__qualname__.startswith("guarded_endpoint.")
+
+    async def test_refusals_go_through_the_application_s_handlers(
+        self, make_app: AppFactory
+    ) -> None:
+        async with client_for(make_app()) as client:
+            missing = await client.get(SELF)
+            invalid = await client.get(SELF, headers={"x-ws-api-key": "wsk_agent_nope"})
+            credential = (await issue_credential(client))["credential"]
+            ok = await client.get(SELF, headers=key_header(credential))
+            head = await client.head(SELF, headers=key_header(credential))
+
+        assert_envelope(missing, status=401, code="AUTH_MISSING_API_KEY")
+        assert_envelope(invalid, status=401, code="AUTH_INVALID_API_KEY")
+        assert missing.headers["x-request-id"] == missing.json()["request_id"]
+        assert ok.status_code == 200
+        assert ok.json()["request_id"] == ok.headers["x-request-id"]
+        assert ok.headers["ratelimit-policy"].startswith('"credential";')
+        assert head.status_code == 200
+        assert head.content == b""
+
+
+class TestForwardAuth:
+    def test_is_served_from_the_request(self) -> None:
+        assert forward_auth in RAW_HANDLERS
+        assert forward_auth_path in RAW_HANDLERS
+
+    @pytest.mark.parametrize(
+        ("query", "status"),
+        [("", 429), ("?status_on_limit=403", 403), ("?status_on_limit=429", 429)],
+    )
+    async def test_the_queries_a_gateway_sends_are_answered(
+        self, make_app: AppFactory, query: str, status: int
+    ) -> None:
+        async with client_for(make_app(policy=gateway_policy(request_limit=1))) as client:
+            key = (await issue_credential(client, requested_scopes=["meters:read"]))["credential"]
+            allowed = await client.get(FORWARD + query, headers={**key_header(key), **METERS})
+            limited = await client.get(FORWARD + query, headers={**key_header(key), **METERS})
+
+        assert allowed.status_code == 200
+        assert allowed.content == b""
+        assert allowed.headers["x-agentkeys-scopes"] == "meters:read"
+        assert limited.status_code == status
+        assert limited.headers["x-agentkeys-reason"] == "RATE_LIMITED"
+
+    async def test_any_other_query_is_parsed_as_declared(self, make_app: AppFactory) -> None:
+        async with client_for(make_app(policy=gateway_policy())) as client:
+            key = (await issue_credential(client, requested_scopes=["meters:read"]))["credential"]
+            headers = {**key_header(key), **METERS}
+            bad = await client.get(FORWARD + "?status_on_limit=500", headers=headers)
+            extra = await client.get(FORWARD + "?status_on_limit=403&trace=1", headers=headers)
+            envoy = await client.get(FORWARD + "/v2/meters/42?a=b", headers=key_header(key))
+
+        assert_envelope(bad, status=400, code="VALIDATION_FAILED")
+        assert extra.status_code == 200
+        assert envoy.status_code == 200
