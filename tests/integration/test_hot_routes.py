@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from agentkeys.api.deps import RAW_HANDLERS
 from agentkeys.gateway.routes import forward_auth, forward_auth_path
@@ -87,3 +88,30 @@ class TestForwardAuth:
         assert_envelope(bad, status=400, code="VALIDATION_FAILED")
         assert extra.status_code == 200
         assert envoy.status_code == 200
+
+
+class TestWhatTheHotPathStillRecords:
+    async def test_metrics_last_use_and_route_templates(self, make_app: AppFactory) -> None:
+        def duration_count(route: str) -> float:
+            labels = {"route": route, "method": "GET", "status": "2xx"}
+            value = REGISTRY.get_sample_value(
+                "agentkeys_http_request_duration_seconds_count", labels
+            )
+            return value or 0.0
+
+        def verified_ok() -> float:
+            value = REGISTRY.get_sample_value("agentkeys_verifications_total", {"result": "ok"})
+            return value or 0.0
+
+        app = make_app(policy=gateway_policy())
+        before = (duration_count(SELF), duration_count(FORWARD), verified_ok())
+        async with client_for(app) as client:
+            issued = await issue_credential(client, requested_scopes=["meters:read"])
+            headers = key_header(issued["credential"])
+            assert (await client.get(SELF, headers=headers)).status_code == 200
+            assert (await client.get(FORWARD, headers={**headers, **METERS})).status_code == 200
+            pending = dict(app.state.context.verifier.usage.pending)
+
+        after = (duration_count(SELF), duration_count(FORWARD), verified_ok())
+        assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 2]
+        assert issued["credential_id"] in pending
