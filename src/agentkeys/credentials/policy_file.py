@@ -632,4 +632,20 @@ def describe(policy: IssuingPolicy) -> str:
         f"older than {format_duration(policy.retention.older_than)}"
     )
     lines.append("Production: never issued; " + policy.production_access)
+    lines += _describe_upstream(policy.upstream)
     return "\n".join(lines)
+
+
+def _describe_upstream(upstream: UpstreamTable) -> list[str]:
+    if not upstream.routes and upstream.default_scope is None:
+        return [
+            "Upstream: no [upstream] table; forward auth and verification by method and "
+            "path refuse every request"
+        ]
+    lines = ["Upstream routes (the first match wins):"]
+    lines += [f"  {route.describe():40} needs {route.scope}" for route in upstream.routes]
+    if upstream.default_scope is not None:
+        lines.append(f"  any other request{'':23} needs {upstream.default_scope}")
+    else:
+        lines.append("  any other request is refused")
+    return lines

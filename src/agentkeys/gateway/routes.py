@@ -4,7 +4,7 @@ Thin: parse, call one service function, present."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -59,11 +59,13 @@ FORWARD_DESCRIPTIONS = {
     429: "RATE_LIMITED: the credential's request rate is spent (Retry-After).",
 }
 WWW_AUTHENTICATE = 'Bearer realm="agentkeys"'
+# Any other value is taken as absent, never refused: in Envoy's mode the query string is the
+# original request's, which agentkeys must not answer with a 400 for a name it happens to use.
 StatusOnLimit = Annotated[
-    Literal["403", "429"] | None,
+    str | None,
     Query(
-        description="The status of a refusal for the request rate: 429 (the default), or 403 "
-        "for a gateway that turns any status but 401 and 403 into an error (nginx)."
+        description="`403`: a refusal for the request rate answers 403 (for a gateway that "
+        "turns any status but 401 and 403 into an error: nginx). Otherwise 429.",
     ),
 ]
 NO_STORE = "no-store"
@@ -134,7 +136,7 @@ async def forward_raw(request: Request) -> Response | None:
 
 
 FORWARD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **error_responses(400, 401, 403, 429, descriptions=FORWARD_DESCRIPTIONS),
+    **error_responses(401, 403, 429, descriptions=FORWARD_DESCRIPTIONS),
     200: {
         "description": "The key may make the original request. Empty body; copy these headers "
         "upstream.",

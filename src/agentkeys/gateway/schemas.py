@@ -6,9 +6,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field, ValidationInfo, field_validator
 
-from agentkeys.validation import DescribedModel
+from agentkeys.redaction import redact_all
+from agentkeys.validation import DescribedModel, RequestBody
 
 DateTimeString = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 # A key is short (wsk_agent_ + 49); anything much longer is no key, answered NOT_FOUND unread.
@@ -27,12 +28,17 @@ class VerificationCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
 
 
-class VerifyKeyRequestDto(DescribedModel):
+class VerifyKeyRequestDto(RequestBody):
     """Is this agent key good, for these scopes or this upstream request?"""
 
-    # Strict JSON types, unknown fields ignored (as every body), but not ``RequestBody``: its
-    # rule redacts keys pasted into text, and here the key is the point.
-    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
+    @field_validator("*", mode="after")
+    @classmethod
+    # Replaces RequestBody's validator of the same name (pydantic overrides by name); it takes
+    # the field's name too, which the base's signature does not.
+    def _redact_keys(cls, value: object, info: ValidationInfo) -> object:  # type: ignore[override]
+        # Every body's rule (keys pasted into text are redacted) but for ``key``: here the key
+        # is the point. It is never stored, logged or echoed.
+        return value if info.field_name == "key" else redact_all(value)
 
     key: str = Field(min_length=1, max_length=MAX_KEY_CHARACTERS)
     """The agent key to verify (wsk_agent_…), as the service received it."""
