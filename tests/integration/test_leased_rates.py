@@ -3,6 +3,7 @@ per request, and the overshoot stays within its documented bound."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ class Counted:
 
     async def hit(self, key: str, *, cost: int = 1) -> RateDecision:
         self.calls += 1
+        await asyncio.sleep(0)  # a round trip: other hits run meanwhile
         decision = await self.shared.hit(key, cost=cost)
         if decision.allowed:
             self.granted += cost
@@ -146,3 +148,16 @@ class TestOvershootBound:
         # The traffic was over the rate: leases were taken and spent, and hits refused.
         assert refused > 0
         assert admitted > 2 * rate.limit
+
+    async def test_hits_missing_together_share_one_lease(self) -> None:
+        rate = RequestRate(10_000, DAY)
+        shared = Counted(LocalRateLimiter(rate))
+        process = LeasedRateLimiter(shared, limit=rate.limit, window_seconds=86_400)
+
+        decisions = await asyncio.gather(*(process.hit("credential") for _ in range(50)))
+
+        assert all(decision.allowed for decision in decisions)
+        # All missed together: one took a lease, the others waited for it and spent it.
+        assert shared.calls == 1
+        assert shared.granted == process.max_lease
+        assert sorted(decision.remaining for decision in decisions)[0] == 10_000 - 50

@@ -22,8 +22,12 @@ gone. The shared counter so counts every request *before* any process admits it,
 - **Headers.** ``remaining`` is what the shared counter had left when this process last took a
   lease, plus what is left of that lease: exact when one process serves the key, an estimate
   (other processes may have spent since) otherwise.
+- **One refill at a time.** Hits of a key that find no lease while one is being taken wait for
+  it and spend it, so a burst of concurrent first hits takes one lease, not one each (at most
+  ``held + lease`` requests of a key are ever counted and not yet spent in a process).
 - **Failures.** A shared counter that cannot be asked fails open, as the limiter it wraps
-  (counted and logged there); no lease is taken, so the next hit asks again.
+  (counted and logged there), for the hits that waited on that refill too; no lease is taken,
+  so the next hit asks again.
 
 Memory: one small entry per key holding a lease, at most ``max_leases`` of them (the oldest is
 dropped first: its unspent requests are simply never served, the safe side).
@@ -31,6 +35,7 @@ dropped first: its unspent requests are simply never served, the safe side).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -68,6 +73,8 @@ class LeasedRateLimiter:
         self._max_lease = limit // LEASE_DIVISOR
         self._max_leases = max_leases
         self._leases: dict[str, _Lease] = {}
+        # The refill under way for a key, resolved with its decision.
+        self._refills: dict[str, asyncio.Future[RateDecision | None]] = {}
 
     @property
     def max_lease(self) -> int:
@@ -75,17 +82,36 @@ class LeasedRateLimiter:
         return self._max_lease
 
     async def hit(self, key: str, *, cost: int = 1) -> RateDecision:
-        lease = self._leases.get(key)
-        if lease is not None and lease.left >= cost:
-            lease.left -= cost
-            return RateDecision(
-                allowed=True,
-                limit=self._limit,
-                remaining=lease.shared_remaining + lease.left,
-                reset_seconds=min(self._window, max(1, math.ceil(lease.reset_at - time.time()))),
-                window_seconds=self._window,
-            )
-        return await self._take(key, cost, lease)
+        while True:
+            lease = self._leases.get(key)
+            if lease is not None and lease.left >= cost:
+                lease.left -= cost
+                return RateDecision(
+                    allowed=True,
+                    limit=self._limit,
+                    remaining=lease.shared_remaining + lease.left,
+                    reset_seconds=min(
+                        self._window, max(1, math.ceil(lease.reset_at - time.time()))
+                    ),
+                    window_seconds=self._window,
+                )
+            refilling = self._refills.get(key)
+            if refilling is None:
+                break
+            # One refill per key at a time: hits missing together wait for it and spend its
+            # lease, rather than each taking (and mostly wasting) a lease of its own.
+            outcome = await asyncio.shield(refilling)
+            if outcome is not None and outcome.degraded:
+                return outcome  # the shared counter is away: fail open with it, not in turn
+        refill: asyncio.Future[RateDecision | None] = asyncio.get_running_loop().create_future()
+        self._refills[key] = refill
+        outcome = None
+        try:
+            outcome = await self._take(key, cost, lease)
+            return outcome
+        finally:
+            del self._refills[key]
+            refill.set_result(outcome)
 
     async def _take(self, key: str, cost: int, lease: _Lease | None) -> RateDecision:
         # What a lease at hand could not pay stays there: the hit takes its whole cost anew.
@@ -99,8 +125,8 @@ class LeasedRateLimiter:
         if not decision.allowed or decision.degraded:
             return decision
         spare = size - cost
-        held = self._leases.get(key)  # another hit of this key may have taken one meanwhile
-        if held is not None:
+        held = self._leases.get(key)
+        if held is not None:  # what was left of it (less than this hit's cost) stays
             held.left += spare
             held.shared_remaining = decision.remaining
             held.reset_at = time.time() + decision.reset_seconds
