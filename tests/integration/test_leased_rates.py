@@ -161,3 +161,18 @@ class TestOvershootBound:
         assert shared.calls == 1
         assert shared.granted == process.max_lease
         assert sorted(decision.remaining for decision in decisions)[0] == 10_000 - 50
+
+    async def test_hits_waiting_on_a_refused_refill_are_refused_with_it(self) -> None:
+        rate = RequestRate(200, DAY)
+        shared = Counted(LocalRateLimiter(rate))
+        process = LeasedRateLimiter(shared, limit=rate.limit, window_seconds=86_400)
+        spent = [await process.hit("credential") for _ in range(200)]
+        calls = shared.calls
+
+        refused = await asyncio.gather(*(process.hit("credential") for _ in range(20)))
+
+        assert all(decision.allowed for decision in spent)
+        assert not any(decision.allowed for decision in refused)
+        # The first asked the shared counter (for its cost alone: the rate is spent); the other
+        # 19 were refused with its answer.
+        assert shared.calls - calls == 1

@@ -23,8 +23,10 @@ gone. The shared counter so counts every request *before* any process admits it,
   lease, plus what is left of that lease: exact when one process serves the key, an estimate
   (other processes may have spent since) otherwise.
 - **One refill at a time.** Hits of a key that find no lease while one is being taken wait for
-  it and spend it, so a burst of concurrent first hits takes one lease, not one each (at most
-  ``held + lease`` requests of a key are ever counted and not yet spent in a process).
+  it and spend it, so a burst of concurrent first hits takes one lease, not one each. When the
+  shared counter refused that refill, the hits waiting on it that cost as much are refused with
+  the same answer rather than asking in turn (a client hammering past its rate costs one round
+  trip per refusal of the burst, not a queue of them).
 - **Failures.** A shared counter that cannot be asked fails open, as the limiter it wraps
   (counted and logged there), for the hits that waited on that refill too; no lease is taken,
   so the next hit asks again.
@@ -73,8 +75,8 @@ class LeasedRateLimiter:
         self._max_lease = limit // LEASE_DIVISOR
         self._max_leases = max_leases
         self._leases: dict[str, _Lease] = {}
-        # The refill under way for a key, resolved with its decision.
-        self._refills: dict[str, asyncio.Future[RateDecision | None]] = {}
+        # The refill under way for a key, resolved with its decision and the cost it asked for.
+        self._refills: dict[str, asyncio.Future[tuple[RateDecision, int] | None]] = {}
 
     @property
     def max_lease(self) -> int:
@@ -101,17 +103,22 @@ class LeasedRateLimiter:
             # One refill per key at a time: hits missing together wait for it and spend its
             # lease, rather than each taking (and mostly wasting) a lease of its own.
             outcome = await asyncio.shield(refilling)
-            if outcome is not None and outcome.degraded:
-                return outcome  # the shared counter is away: fail open with it, not in turn
-        refill: asyncio.Future[RateDecision | None] = asyncio.get_running_loop().create_future()
+            if outcome is not None:
+                decision, refill_cost = outcome
+                if decision.degraded:
+                    return decision  # the shared counter is away: fail open with it, not in turn
+                if not decision.allowed and cost >= refill_cost:
+                    return decision  # no room for as much just now: refused alike, not in turn
+        refill: asyncio.Future[tuple[RateDecision, int] | None]
+        refill = asyncio.get_running_loop().create_future()
         self._refills[key] = refill
-        outcome = None
+        taken = None
         try:
-            outcome = await self._take(key, cost, lease)
-            return outcome
+            taken = await self._take(key, cost, lease)
+            return taken
         finally:
             del self._refills[key]
-            refill.set_result(outcome)
+            refill.set_result(None if taken is None else (taken, cost))
 
     async def _take(self, key: str, cost: int, lease: _Lease | None) -> RateDecision:
         # What a lease at hand could not pay stays there: the hit takes its whole cost anew.
