@@ -346,3 +346,27 @@ class TestAdminKeys:
             )
 
         assert_denied(response, status=401, code="AUTH_INVALID_API_KEY")
+
+
+class TestDescription:
+    async def test_the_operation_documents_its_answers_headers(self, make_app: AppFactory) -> None:
+        operation = make_app().openapi()["paths"][FORWARD]["get"]
+
+        responses = operation["responses"]
+        assert "content" not in responses["200"]
+        assert set(responses["200"]["headers"]) == {
+            "X-Agentkeys-Credential-Id",
+            "X-Agentkeys-Scopes",
+            "X-Agentkeys-Expires-At",
+            "RateLimit",
+            "RateLimit-Policy",
+        }
+        assert set(responses["401"]["headers"]) == {"X-Agentkeys-Reason", "WWW-Authenticate"}
+        assert set(responses["429"]["headers"]) == {"X-Agentkeys-Reason", "Retry-After"}
+        assert {p["name"] for p in operation["parameters"]} >= {
+            "X-Forwarded-Method",
+            "X-Forwarded-Uri",
+            "X-Original-Method",
+            "X-Original-URI",
+            "status_on_limit",
+        }

@@ -84,6 +84,24 @@ class TestVerdicts:
         assert lacking["scopes"] == ["meters:read"]
         assert lacking["ratelimit"] is not None
 
+    async def test_a_coarse_name_asks_for_every_scope_it_stands_for(
+        self, make_app: AppFactory, settings: Settings
+    ) -> None:
+        _, caller = await create_admin_key(settings, "gateway", AdminRole.VERIFY)
+        async with client_for(make_app(policy=gateway_policy())) as client:
+            both = (await issue_key(client, "homes"))["credential"]
+            half = (await issue_key(client, "homes:read"))["credential"]
+
+            by_both = await verdict(client, caller, key=both, scopes=["homes"])
+            member = await verdict(client, caller, key=both, scopes=["homes:write"])
+            by_half = await verdict(client, caller, key=half, scopes=["homes"])
+
+        assert [by_both["code"], member["code"], by_half["code"]] == [
+            "VALID",
+            "VALID",
+            "INSUFFICIENT_SCOPE",
+        ]
+
     async def test_method_and_path_need_the_first_matching_upstream_routes_scope(
         self, make_app: AppFactory, settings: Settings
     ) -> None:

@@ -6,8 +6,10 @@ Skipped when nginx is not installed; fails under ``AGENTKEYS_REQUIRE_SERVICES=1`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +35,7 @@ class Gateway:
 
     url: str
     agentkeys: str
+    agentkeys_log: Path
 
     def issue(self, *scopes: str) -> dict[str, Any]:
         organization = "Gateway " + "-".join(scopes)
@@ -64,7 +67,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         running_server(
             database_url=f"sqlite+aiosqlite:///{directory / 'agentkeys.db'}",
             log_path=directory / "agentkeys.log",
-            extra_env={"AGENTKEYS_POLICY": str(policy)},
+            # nginx's address is trusted for X-Forwarded-For, as the configuration asks.
+            extra_env={"AGENTKEYS_POLICY": str(policy), "AGENTKEYS_TRUSTED_PROXIES": "127.0.0.1"},
         ) as agentkeys,
         echo_upstream(directory) as api_port,
     ):
@@ -74,7 +78,11 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             agentkeys_port=agentkeys_port, api_port=api_port, listen_port=listen
         )
         with running_nginx(nginx, directory, config, listen):
-            yield Gateway(url=f"http://127.0.0.1:{listen}", agentkeys=agentkeys.base_url)
+            yield Gateway(
+                url=f"http://127.0.0.1:{listen}",
+                agentkeys=agentkeys.base_url,
+                agentkeys_log=agentkeys.log_path,
+            )
 
 
 def reached_upstream(response: httpx.Response) -> dict[str, Any]:
@@ -191,3 +199,25 @@ class TestNginxAuthRequest:
         seen = reached_upstream(allowed)
         assert seen["headers"]["x-agentkeys-credential-id"] == public["credential_id"]
         assert seen["headers"]["x-agentkeys-scopes"] == "utility:read"
+
+    def test_agentkeys_counts_the_address_nginx_saw_never_one_the_client_claims(
+        self, gateway: Gateway
+    ) -> None:
+        issued = gateway.issue("meters:read")
+
+        reached_upstream(
+            gateway.request(
+                "GET",
+                "/v2/meters/7",
+                issued["credential"],
+                headers={"X-Forwarded-For": "203.0.113.9"},
+            )
+        )
+
+        lines = [
+            json.loads(line)
+            for line in gateway.agentkeys_log.read_text().splitlines()
+            if line.startswith("{") and '"/v1/auth/forward"' in line
+        ]
+        mine = [line for line in lines if line.get("credential_id") == issued["credential_id"]]
+        assert [line["client_address"] for line in mine] == ["127.0.0.1"]

@@ -166,6 +166,37 @@ FORWARD_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
 }
+_REASON = {
+    "description": "The envelope's error_code, for the gateway to pass on.",
+    "schema": {"type": "string"},
+}
+_DENIAL_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "X-Agentkeys-Reason": _REASON,
+        "WWW-Authenticate": {
+            "description": 'Bearer realm="agentkeys" (with error="invalid_token" for a key '
+            "sent but refused).",
+            "schema": {"type": "string"},
+        },
+    },
+    403: {
+        "X-Agentkeys-Reason": _REASON,
+        "Retry-After": {
+            "description": "RATE_LIMITED only: seconds until a request is allowed again.",
+            "schema": {"type": "integer"},
+        },
+    },
+    429: {
+        "X-Agentkeys-Reason": _REASON,
+        "Retry-After": {
+            "description": "Seconds until a request is allowed again.",
+            "schema": {"type": "integer"},
+        },
+    },
+}
+for _status, _headers in _DENIAL_HEADERS.items():
+    FORWARD_RESPONSES[_status]["headers"] = _headers
+
 FORWARD_OPENAPI: dict[str, Any] = {
     # The key in x-ws-api-key, or as 'Authorization: Bearer <key>'.
     "security": [{API_KEY_SCHEME: []}],

@@ -45,7 +45,8 @@ class VerifyKeyRequestDto(RequestBody):
     scopes: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
         default=None, max_length=MAX_SCOPES
     )
-    """Scopes the key must hold, every one (a coarse name granted counts for its members)."""
+    """Scopes the key must hold, every one; a coarse name (`homes`) asks for all its members,
+    and a key granted one holds them."""
     method: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z]+$")
     """With `path`: the upstream request's method; the policy's `[upstream]` table names the
     scope it needs (first matching route, else `default_scope`, else refused)."""

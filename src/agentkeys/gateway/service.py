@@ -117,7 +117,9 @@ async def verify_key(request: Request, body: VerifyKeyRequestDto) -> VerifyKeyRe
     if (body.method is None) != (body.path is None):
         missing = "path" if body.path is None else "method"
         raise ValidationFailed([FieldError(missing, "method and path are given together")])
-    scopes = list(dict.fromkeys(body.scopes or ()))
+    # A coarse name asked for means every scope it stands for, as a credential granted it has.
+    catalog = app_context(request).policy.catalog
+    scopes = list(dict.fromkeys(s for name in body.scopes or () for s in catalog.expand([name])))
     unroutable = None
     if body.method is not None and body.path is not None:
         original = OriginalRequest(method=body.method, uri=body.path)
