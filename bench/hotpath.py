@@ -98,6 +98,7 @@ def main() -> None:
             "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
             "AGENTKEYS_POLICY": str(bench_run.bench_policy()),
             "AGENTKEYS_LOG_LEVEL": "WARNING",
+            "AGENTKEYS_TRUSTED_PROXIES": "127.0.0.1/32",
         }
     )
     if args.redis:
@@ -161,6 +162,7 @@ def extra_scenarios(
         *key_header,
         (b"x-original-method", b"GET"),
         (b"x-original-uri", b"/v2/meters/42?fields=reading"),
+        (b"x-forwarded-for", b"198.51.100.23"),
     ]
     return {"forward": (scope_for("GET", bench_run.FORWARD_PATH, forward), b"")}
 

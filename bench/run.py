@@ -263,6 +263,8 @@ def agentkeys_server(database: Path, workers: int, policy: Path) -> Iterator[str
         "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "AGENTKEYS_POLICY": str(policy),
         "AGENTKEYS_LOG_LEVEL": "WARNING",
+        # The forward-auth scenario's gateway (wrk) is on loopback and passes X-Forwarded-For.
+        "AGENTKEYS_TRUSTED_PROXIES": "127.0.0.1/32",
     }
     if workers > 1:
         env["AGENTKEYS_REDIS_URL"] = REDIS_URL

@@ -7,3 +7,6 @@ wrk.method = "GET"
 wrk.headers["x-ws-api-key"] = key
 wrk.headers["X-Original-Method"] = "GET"
 wrk.headers["X-Original-URI"] = "/v2/meters/42?fields=reading"
+-- The agent's address, as nginx passes it ($proxy_add_x_forwarded_for): the bench server
+-- trusts loopback as its gateway, so per-network rates count the agent's network.
+wrk.headers["X-Forwarded-For"] = "198.51.100.23"
