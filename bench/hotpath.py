@@ -2,9 +2,11 @@
 
 ``python bench/hotpath.py [--redis URL] [--profile ROUTE] [--count N]``. No sockets and no wrk:
 what is left is the application's own work per request, the part a change to the guard, the
-rate counters or the middleware moves. Each figure is the best of several rounds (the least
-disturbed by the other processes on a shared machine), and the ratio to the floor is printed
-as ``make bench`` would report it if the protocol stack cost nothing.
+rate counters or the middleware moves. Each figure is the process's CPU time (time it was not
+given is not counted), the best of several rounds (the least disturbed by the other processes
+on a shared machine), and the ratio to the floor is printed as ``make bench`` would report it
+if the protocol stack cost nothing. ``--redis`` shares the rates through Redis, as several
+workers do.
 """
 
 from __future__ import annotations
