@@ -3,14 +3,19 @@ network, the key guard with its scopes, and bodies parsed after the guards."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_typed_return_annotation
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from agentkeys.api.context import (
     DEFERRED_CHARGE,
@@ -57,7 +62,20 @@ class JsonBodyRequest(Request):
 
 class JsonBodyRoute(APIRoute):
     """The route class of every router (``APIRouter(route_class=JsonBodyRoute)``): FastAPI reads
-    declared bodies through ``JsonBodyRequest``."""
+    declared bodies through ``JsonBodyRequest``.
+
+    A route taking nothing but key guards and the request, and answering a ``Response`` it built
+    itself (``/v1/agent-credentials/self``: the hot path), is served without FastAPI's
+    dependency resolution (``guarded_endpoint``): its guards, resolved once here, are awaited
+    and the endpoint called directly. Its OpenAPI description is FastAPI's, unchanged.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        raw = RAW_HANDLERS.get(endpoint)
+        fast = raw_endpoint(self, raw) if raw is not None else guarded_endpoint(self)
+        if fast is not None:
+            self.app = fast
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -69,6 +87,132 @@ class JsonBodyRoute(APIRoute):
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def guarded_endpoint(route: APIRoute) -> ASGIApp | None:
+    """An ASGI app serving ``route`` without FastAPI's dependency resolution, or None when the
+    route needs any of it.
+
+    Only for a route whose endpoint is a coroutine taking key guards (``require_scopes``) and
+    at most the ``Request``, and returning a ``Response`` (never a model to validate): then
+    resolving its dependencies is awaiting each guard with the request, which is what this app
+    does, in the order declared, with errors answered by the application's exception handlers
+    as on every route (Starlette's ``wrap_app_handling_exceptions``, which its routes use). About
+    15 µs less per request than the resolution it replaces. Should the route's overrides
+    provider (where FastAPI's handler looks for ``dependency_overrides``) hold any, FastAPI's own
+    handler serves the request instead.
+    """
+    dependant = route.dependant
+    call = dependant.call
+    if (
+        call is None
+        or not inspect.iscoroutinefunction(call)
+        or not _answers_a_response(call)
+        or dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.websocket_param_name
+        or dependant.http_connection_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+    ):
+        return None
+    guards: list[tuple[str, Guard]] = []
+    for sub in dependant.dependencies:
+        guard = sub.call
+        if sub.name is None or guard not in GUARD_SCOPES or not _takes_the_request_only(sub):
+            return None
+        guards.append((sub.name, guard))
+    if not guards:
+        return None
+    request_name = dependant.request_param_name
+    standard = route.app
+    overrides_provider = route.dependency_overrides_provider
+
+    async def app(scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if overrides_provider is not None and getattr(
+            overrides_provider, "dependency_overrides", None
+        ):
+            await standard(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+
+        async def answer(scope: AsgiScope, receive: Receive, send: Send) -> None:
+            values: dict[str, Any] = {}
+            for name, guard in guards:
+                values[name] = await guard(request)
+            if request_name is not None:
+                values[request_name] = request
+            response: Response = await call(**values)
+            await response(scope, receive, send)
+
+        await wrap_app_handling_exceptions(answer, request)(scope, receive, send)
+
+    return app
+
+
+RawHandler = Callable[[Request], Coroutine[Any, Any, Response | None]]
+# Endpoints whose requests a handler of their own may serve from the request alone (``served_raw``).
+RAW_HANDLERS: dict[Callable[..., Any], RawHandler] = {}
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+
+def served_raw(handler: RawHandler) -> Callable[[EndpointT], EndpointT]:
+    """Let ``handler(request)`` answer the decorated endpoint's requests without FastAPI's
+    parameter parsing and dependency resolution (forward auth: asked once per request of a
+    whole upstream API). ``handler`` reads what it needs from the request itself and answers
+    None for any request it leaves to FastAPI, such as a query it does not recognize exactly:
+    FastAPI then parses it as declared (the endpoint's signature, which also describes the
+    operation in OpenAPI), refusals included. Apply it under the route decorator."""
+
+    def register(endpoint: EndpointT) -> EndpointT:
+        RAW_HANDLERS[endpoint] = handler
+        return endpoint
+
+    return register
+
+
+def raw_endpoint(route: APIRoute, handler: RawHandler) -> ASGIApp:
+    """The ASGI app of a ``served_raw`` route: its handler first, FastAPI's for what it leaves."""
+    standard = route.app
+
+    async def app(scope: AsgiScope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+
+        async def answer(scope: AsgiScope, receive: Receive, send: Send) -> None:
+            response = await handler(request)
+            if response is None:  # nothing was done: FastAPI's handler serves it whole
+                await standard(scope, receive, send)
+            else:
+                await response(scope, receive, send)
+
+        await wrap_app_handling_exceptions(answer, request)(scope, receive, send)
+
+    return app
+
+
+def _answers_a_response(call: Callable[..., Any]) -> bool:
+    returned = get_typed_return_annotation(call)
+    return isinstance(returned, type) and issubclass(returned, Response)
+
+
+def _takes_the_request_only(dependant: Dependant) -> bool:
+    return not (
+        dependant.dependencies
+        or dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.websocket_param_name
+        or dependant.http_connection_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+    )
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:

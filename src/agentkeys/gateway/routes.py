@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from agentkeys.api.context import request_id_of
-from agentkeys.api.deps import JsonBodyRoute, parse_json_body
+from agentkeys.api.deps import JsonBodyRoute, parse_json_body, served_raw
 from agentkeys.api.errors import STATUS_BY_CODE, error_response
 from agentkeys.api.openapi import ADMIN_KEY_SCHEME, API_KEY_SCHEME, error_responses
 from agentkeys.clock import format_instant
@@ -116,6 +116,25 @@ async def _forward(request: Request, status_on_limit: str | None) -> Response:
     )
 
 
+# The queries forward auth answers without FastAPI's parsing (``served_raw``): none, or
+# ``status_on_limit`` alone, exactly. Any other is parsed (and refused if need be) as declared.
+RAW_QUERIES: dict[bytes, str | None] = {
+    b"": None,
+    b"status_on_limit=403": "403",
+    b"status_on_limit=429": "429",
+}
+
+
+async def forward_raw(request: Request) -> Response | None:
+    """Forward auth straight from the request: asked once per request of a whole upstream API,
+    so it skips FastAPI's parameter parsing (``api.deps.served_raw``). The sub-path of the
+    Envoy route is read from the raw path in either case (``service.original_request``)."""
+    query: bytes = request.scope["query_string"]
+    if query not in RAW_QUERIES:
+        return None
+    return await _forward(request, RAW_QUERIES[query])
+
+
 FORWARD_RESPONSES: dict[int | str, dict[str, Any]] = {
     **error_responses(401, 403, 429, descriptions=FORWARD_DESCRIPTIONS),
     200: {
@@ -208,6 +227,7 @@ FORWARD_OPENAPI: dict[str, Any] = {
     responses=FORWARD_RESPONSES,
     openapi_extra=FORWARD_OPENAPI,
 )
+@served_raw(forward_raw)
 async def forward_auth(request: Request, status_on_limit: StatusOnLimit = None) -> Response:
     return await _forward(request, status_on_limit)
 
@@ -221,6 +241,7 @@ async def forward_auth(request: Request, status_on_limit: StatusOnLimit = None) 
     responses=FORWARD_RESPONSES,
     openapi_extra=FORWARD_OPENAPI,
 )
+@served_raw(forward_raw)
 async def forward_auth_path(
     request: Request,
     path: Annotated[
