@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     Select,
     Table,
     and_,
@@ -15,6 +17,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -204,104 +207,129 @@ class CredentialRepository:
             statement = statement.with_for_update()
         return (await self._session.execute(statement)).scalar_one_or_none()
 
-    async def organization_issued(
-        self,
-        organization_key: str,
-        *,
-        network: str | None,
-        limit: int,
-        window: timedelta,
-        now: datetime,
-    ) -> QuotaUsage:
+    def organization_issued(
+        self, organization_key: str, *, network: str | None, window: timedelta, now: datetime
+    ) -> Tally:
         """Credentials issued to one organization (from one network, unless None) in the window."""
-        return await self._usage(
+        return Tally(
             CredentialRecord.created_at,
-            _from(CredentialRecord.organization_key == organization_key, network),
-            limit=limit,
-            window=window,
-            now=now,
+            _from(CredentialRecord.organization_key == organization_key, network)
+            & (CredentialRecord.created_at > now - window),
+            window,
         )
 
-    async def email_issued(
-        self,
-        email_key: str,
-        *,
-        network: str | None,
-        limit: int,
-        window: timedelta,
-        now: datetime,
-    ) -> QuotaUsage:
+    def email_issued(
+        self, email_key: str, *, network: str | None, window: timedelta, now: datetime
+    ) -> Tally:
         """Credentials issued to one e-mail key (from one network, unless None) in the window."""
-        return await self._usage(
+        return Tally(
             CredentialRecord.created_at,
-            _from(CredentialRecord.user_email_key == email_key, network),
-            limit=limit,
-            window=window,
-            now=now,
+            _from(CredentialRecord.user_email_key == email_key, network)
+            & (CredentialRecord.created_at > now - window),
+            window,
         )
 
-    async def organization_active(
-        self, organization_key: str, *, network: str | None, limit: int, now: datetime
-    ) -> QuotaUsage:
+    def organization_active(
+        self, organization_key: str, *, network: str | None, now: datetime
+    ) -> Tally:
         """Unexpired, unrevoked credentials of one organization; frees as the soonest expire."""
-        active = (
+        return Tally(
+            CredentialRecord.expires_at,
             _from(CredentialRecord.organization_key == organization_key, network)
             & CredentialRecord.revoked_at.is_(None)
-            & (CredentialRecord.expires_at > now)
+            & (CredentialRecord.expires_at > now),
+            None,
         )
-        used = (await self._session.execute(select(func.count()).where(active))).scalar_one()
+
+    def address_decisions(self, network: str, *, window: timedelta, now: datetime) -> Tally:
+        """Decisions made for one client network within the window; refusals do not count."""
+        return Tally(
+            CredentialRequestRecord.created_at,
+            (CredentialRequestRecord.client_network == network)
+            & (CredentialRequestRecord.outcome != RATE_LIMITED_OUTCOME)
+            & (CredentialRequestRecord.created_at > now - window),
+            window,
+        )
+
+    def refusals_stored(self, network: str, *, window: timedelta, now: datetime) -> Tally:
+        """``rate_limited`` rows stored for one client network within the window."""
+        return Tally(
+            CredentialRequestRecord.created_at,
+            (CredentialRequestRecord.client_network == network)
+            & (CredentialRequestRecord.outcome == RATE_LIMITED_OUTCOME)
+            & (CredentialRequestRecord.created_at > now - window),
+            window,
+        )
+
+    async def counts(self, figures: Mapping[str, ScalarSelect[int]]) -> dict[str, int]:
+        """Every figure (a scalar count, ``Tally.count()``) in one statement, one round trip."""
+        if not figures:
+            return {}
+        statement = select(*(figure.label(name) for name, figure in figures.items()))
+        row = (await self._session.execute(statement)).one()
+        return {name: int(value) for name, value in zip(figures, row, strict=True)}
+
+    async def usage(self, tally: Tally, *, used: int, limit: int) -> QuotaUsage:
+        """``used`` (counted by ``counts``) as a quota's usage: when full, also when it frees.
+
+        Only a refusal pays this second statement; the events are counted under the decision's
+        locks, so the rows it reads are the ones counted.
+        """
         if used < limit:
             return QuotaUsage(used=used)
-        expiring = await self._session.execute(
-            select(CredentialRecord.expires_at)
-            .where(active)
-            .order_by(CredentialRecord.expires_at)
+        # One more is allowed once the (used - limit + 1) oldest events have left the window (or,
+        # for active credentials, expired).
+        blocking = await self._session.execute(
+            select(tally.timestamp)
+            .where(tally.condition)
+            .order_by(tally.timestamp)
             .offset(used - limit)
             .limit(1)
         )
-        return QuotaUsage(used=used, frees_at=expiring.scalar_one())
-
-    async def address_decisions(
-        self, network: str, *, limit: int, window: timedelta, now: datetime
-    ) -> QuotaUsage:
-        """Decisions made for one client network within the window; refusals do not count."""
-        return await self._usage(
-            CredentialRequestRecord.created_at,
-            (CredentialRequestRecord.client_network == network)
-            & (CredentialRequestRecord.outcome != RATE_LIMITED_OUTCOME),
-            limit=limit,
-            window=window,
-            now=now,
+        frees_at = blocking.scalar_one()
+        return QuotaUsage(
+            used=used, frees_at=frees_at if tally.window is None else frees_at + tally.window
         )
 
-    async def refusals_stored(self, network: str, *, window: timedelta, now: datetime) -> int:
-        """``rate_limited`` rows stored for one client network within the window."""
-        statement = select(func.count()).where(
-            (CredentialRequestRecord.client_network == network)
-            & (CredentialRequestRecord.outcome == RATE_LIMITED_OUTCOME)
-            & (CredentialRequestRecord.created_at > now - window)
+    async def record_decision(
+        self, decision: Mapping[str, Any], credential: Mapping[str, Any] | None = None
+    ) -> None:
+        """Insert a decision's ledger row and, when it issued one, its credential: one statement
+        on PostgreSQL (the credential selects the id its ledger row's insert returns), one
+        after the other on SQLite (which has no data-modifying CTE; both in the transaction)."""
+        requests, credentials = cast_table(CredentialRequestRecord), cast_table(CredentialRecord)
+        ledger_row = insert(requests).values(dict(decision))
+        if credential is None:
+            await self._session.execute(ledger_row)
+            return
+        if self._session.get_bind().dialect.name != "postgresql":
+            await self._session.execute(ledger_row)
+            await self._session.execute(insert(credentials).values(dict(credential)))
+            return
+        inserted = ledger_row.returning(requests.c.id).cte("ledger_row")
+        names = [name for name in credential if name != "credential_request_id"]
+        both = insert(credentials).from_select(
+            [*names, "credential_request_id"],
+            select(
+                *(literal(credential[name], credentials.c[name].type) for name in names),
+                inserted.c.id,
+            ),
         )
-        count: int = (await self._session.execute(statement)).scalar_one()
-        return count
+        await self._session.execute(both)
 
-    async def _usage(
-        self,
-        timestamp: InstrumentedAttribute[datetime],
-        condition: ColumnElement[bool],
-        *,
-        limit: int,
-        window: timedelta,
-        now: datetime,
-    ) -> QuotaUsage:
-        in_window = condition & (timestamp > now - window)
-        used = (await self._session.execute(select(func.count()).where(in_window))).scalar_one()
-        if used < limit:
-            return QuotaUsage(used=used)
-        # The quota allows one more once the (used - limit + 1) oldest events have left the window.
-        oldest_blocking = await self._session.execute(
-            select(timestamp).where(in_window).order_by(timestamp).offset(used - limit).limit(1)
-        )
-        return QuotaUsage(used=used, frees_at=oldest_blocking.scalar_one() + window)
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A quota's events: counted with the others in one statement (``count`` in
+    ``CredentialRepository.counts``), and ordered by ``timestamp`` to find when a full quota
+    frees (that instant, plus ``window`` when the quota has one)."""
+
+    timestamp: InstrumentedAttribute[datetime]
+    condition: ColumnElement[bool]
+    window: timedelta | None
+
+    def count(self) -> ScalarSelect[int]:
+        return select(func.count()).where(self.condition).scalar_subquery()
 
 
 def _from(condition: ColumnElement[bool], network: str | None) -> ColumnElement[bool]:
@@ -318,7 +346,7 @@ def _issued() -> Select[CredentialRecord, CredentialRequestRecord]:
     )
 
 
-def cast_table(model: type[CredentialRecord]) -> Table:
+def cast_table(model: type[CredentialRecord] | type[CredentialRequestRecord]) -> Table:
     """The model's Core table (for statements executed once per row of a batch)."""
     table = model.__table__
     assert isinstance(table, Table)  # noqa: S101 - a declarative model maps one table

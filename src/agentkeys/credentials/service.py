@@ -14,7 +14,7 @@ from agentkeys import ids
 from agentkeys.clock import Clock, format_instant, to_millisecond
 from agentkeys.credentials import keys
 from agentkeys.credentials.identity import AdminIdentity
-from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
+from agentkeys.credentials.models import CredentialRecord
 from agentkeys.credentials.policy import (
     CredentialAsk,
     Decision,
@@ -23,7 +23,6 @@ from agentkeys.credentials.policy import (
     NeedsMoreInfo,
     Outcome,
     QuotaKind,
-    QuotaUsage,
     RateLimited,
     decide,
     quota_refusal,
@@ -34,6 +33,7 @@ from agentkeys.credentials.repository import (
     CredentialRepository,
     IssuedCredential,
     Position,
+    Tally,
 )
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
@@ -60,6 +60,11 @@ REVOKED_NEXT_STEPS = (
     "The credential is revoked and refused from now on. Request a new one if you still need access."
 )
 
+
+# Names of the figures a decision reads in one statement besides its quotas (``QuotaKind``).
+ALARM = "alarm:"
+REFUSALS_STORED = "refusals_stored"
+WEBHOOK_ENDPOINTS = "webhook_endpoints"
 
 # What a rate_limited ledger row keeps of the request: identity fields cut to this length.
 STORED_TEXT_LIMIT = 128
@@ -167,7 +172,27 @@ class CredentialService:
         # change until this decision commits: a quota is never exceeded under concurrency.
         await begin_write(self._session, *keys_.lock_names())
         now = to_millisecond(self._clock.now())
-        usage = await self._quota_usage(keys_, now=now)
+        # Every figure the decision may need, in one statement: the quotas (per network), the
+        # same over every network (alarms), the refusals stored and the webhook endpoints.
+        quotas = self._quota_tallies(keys_, now=now)
+        alarms = self._alarm_tallies(keys_, now=now)
+        refusals = self._repository.refusals_stored(
+            network, window=self._policy.refused_ledger.window, now=now
+        )
+        figures = await self._repository.counts(
+            {
+                **{kind.value: tally.count() for kind, tally in quotas.items()},
+                **{ALARM + kind.value: tally.count() for kind, tally in alarms.items()},
+                REFUSALS_STORED: refusals.count(),
+                WEBHOOK_ENDPOINTS: outbox.enabled_endpoints(),
+            }
+        )
+        usage = {
+            kind: await self._repository.usage(
+                tally, used=figures[kind.value], limit=self._policy.quotas[kind].limit
+            )
+            for kind, tally in quotas.items()
+        }
         ask = CredentialAsk(
             requested_scopes=tuple(request.requested_scopes),
             requested_environment=request.requested_environment,
@@ -180,41 +205,45 @@ class CredentialService:
             credential_request_id=ids.new_credential_request_id(), decision=decision
         )
         details = _decision_details(decision)
-        recorded = True
         if isinstance(decision, RateLimited):
-            recorded = await self._may_store_refusal(network, now=now)
+            # Within this network's budget of stored rate_limited rows?
+            recorded = figures[REFUSALS_STORED] < self._policy.refused_ledger.limit
             stored_request = compact_request(request)
         else:
-            alarms = await self._alarms(keys_, now=now)
-            if alarms:
-                details["alarms"] = alarms
+            recorded = True
+            raised = self._alarms(keys_, {kind: figures[ALARM + kind.value] for kind in alarms})
+            if raised:
+                details["alarms"] = raised
             stored_request = request.model_dump(mode="json")
+        credential: dict[str, Any] | None = None
+        if isinstance(decision, Issue):
+            result, credential = self._mint(result, decision, keys_=keys_, now=now)
         if recorded:
-            self._repository.add(
-                CredentialRequestRecord(
-                    id=result.credential_request_id,
-                    request_id=request_id,
-                    created_at=now,
-                    outcome=result.outcome,
-                    client_address=client_address,
-                    client_network=network,
-                    organization_name=request.organization_name,
-                    organization_key=keys_.organization,
-                    user_email_key=keys_.email,
-                    requested_environment=request.requested_environment,
-                    request=stored_request,
-                    details=details,
-                )
+            # The ledger row and the credential in one round trip where the backend allows it;
+            # a constraint failure surfaces here, before any secret is returned.
+            await self._repository.record_decision(
+                {
+                    "id": result.credential_request_id,
+                    "request_id": request_id,
+                    "created_at": now,
+                    "outcome": result.outcome.value,
+                    "client_address": client_address,
+                    "client_network": network,
+                    "organization_name": request.organization_name,
+                    "organization_key": keys_.organization,
+                    "user_email_key": keys_.email,
+                    "requested_environment": request.requested_environment,
+                    "request": stored_request,
+                    "details": details,
+                },
+                credential,
             )
+            if figures[WEBHOOK_ENDPOINTS]:
+                # In this decision's transaction: the event commits with it or not at all.
+                await self._emit_decision(result, request, now=now)
+                await self._repository.flush()
         else:
             UNRECORDED_DECISIONS.labels(outcome=result.outcome).inc()
-        if isinstance(decision, Issue):
-            result = await self._mint(result, decision, keys_=keys_, now=now)
-        if recorded:
-            # In this decision's transaction: the event commits with it or not at all.
-            await self._emit_decision(result, request, now=now)
-        # Flush inside the service so a constraint failure surfaces before any secret is returned.
-        await self._repository.flush()
         logger.info(
             "credential request decided",
             extra={
@@ -310,69 +339,67 @@ class CredentialService:
         if quota is None or quota.window is None:
             return None
         now = to_millisecond(self._clock.now())
-        usage = await self._repository.address_decisions(
-            network, limit=quota.limit, window=quota.window, now=now
-        )
+        tally = self._repository.address_decisions(network, window=quota.window, now=now)
+        used = (await self._repository.counts({"used": tally.count()}))["used"]
+        usage = await self._repository.usage(tally, used=used, limit=quota.limit)
         return quota_refusal(self._policy, {QuotaKind.ADDRESS_DECISIONS: usage}, now=now)
 
-    async def _quota_usage(
-        self, keys_: _QuotaKeys, *, now: datetime
-    ) -> dict[QuotaKind, QuotaUsage]:
-        usage: dict[QuotaKind, QuotaUsage] = {}
+    def _quota_tallies(self, keys_: _QuotaKeys, *, now: datetime) -> dict[QuotaKind, Tally]:
+        """The policy's quotas, each counted for this client network."""
+        tallies: dict[QuotaKind, Tally] = {}
         network = keys_.network
         for kind, quota in self._policy.quotas.items():
             if kind is QuotaKind.ORGANIZATION_ACTIVE:
-                usage[kind] = await self._repository.organization_active(
-                    keys_.organization, network=network, limit=quota.limit, now=now
+                tallies[kind] = self._repository.organization_active(
+                    keys_.organization, network=network, now=now
                 )
                 continue
             assert quota.window is not None  # noqa: S101 - the policy loader guarantees it
             if kind is QuotaKind.ORGANIZATION_ISSUED:
-                usage[kind] = await self._repository.organization_issued(
-                    keys_.organization,
-                    network=network,
-                    limit=quota.limit,
-                    window=quota.window,
-                    now=now,
+                tallies[kind] = self._repository.organization_issued(
+                    keys_.organization, network=network, window=quota.window, now=now
                 )
             elif kind is QuotaKind.EMAIL_ISSUED and keys_.email is not None:
-                usage[kind] = await self._repository.email_issued(
-                    keys_.email, network=network, limit=quota.limit, window=quota.window, now=now
+                tallies[kind] = self._repository.email_issued(
+                    keys_.email, network=network, window=quota.window, now=now
                 )
             elif kind is QuotaKind.ADDRESS_DECISIONS:
-                usage[kind] = await self._repository.address_decisions(
-                    network, limit=quota.limit, window=quota.window, now=now
+                tallies[kind] = self._repository.address_decisions(
+                    network, window=quota.window, now=now
                 )
-        return usage
+        return tallies
 
-    async def _alarms(self, keys_: _QuotaKeys, *, now: datetime) -> list[str]:
-        """Organization and e-mail quotas whose figure over every network reached its alarm.
-
-        An alarm never refuses (a stranger elsewhere could otherwise lock the name out); it is
-        counted in ``agentkeys_quota_alarms_total`` and noted in the ledger row's details.
-        """
-        raised: list[str] = []
+    def _alarm_tallies(self, keys_: _QuotaKeys, *, now: datetime) -> dict[QuotaKind, Tally]:
+        """The organization and e-mail quotas' figures over every client network."""
+        tallies: dict[QuotaKind, Tally] = {}
         for kind, quota in self._policy.quotas.items():
-            threshold = quota.alarm_threshold
             if kind is QuotaKind.ORGANIZATION_ACTIVE:
-                figure = await self._repository.organization_active(
-                    keys_.organization, network=None, limit=threshold, now=now
+                tallies[kind] = self._repository.organization_active(
+                    keys_.organization, network=None, now=now
                 )
             elif kind is QuotaKind.ORGANIZATION_ISSUED and quota.window is not None:
-                figure = await self._repository.organization_issued(
-                    keys_.organization, network=None, limit=threshold, window=quota.window, now=now
+                tallies[kind] = self._repository.organization_issued(
+                    keys_.organization, network=None, window=quota.window, now=now
                 )
             elif (
                 kind is QuotaKind.EMAIL_ISSUED
                 and keys_.email is not None
                 and quota.window is not None
             ):
-                figure = await self._repository.email_issued(
-                    keys_.email, network=None, limit=threshold, window=quota.window, now=now
+                tallies[kind] = self._repository.email_issued(
+                    keys_.email, network=None, window=quota.window, now=now
                 )
-            else:
-                continue
-            if figure.used >= threshold:
+        return tallies
+
+    def _alarms(self, keys_: _QuotaKeys, figures: dict[QuotaKind, int]) -> list[str]:
+        """Organization and e-mail quotas whose figure over every network reached its alarm.
+
+        An alarm never refuses (a stranger elsewhere could otherwise lock the name out); it is
+        counted in ``agentkeys_quota_alarms_total`` and noted in the ledger row's details.
+        """
+        raised: list[str] = []
+        for kind, figure in figures.items():
+            if figure >= self._policy.quotas[kind].alarm_threshold:
                 QUOTA_ALARMS.labels(quota=kind.value).inc()
                 raised.append(kind.value)
         if raised:
@@ -382,44 +409,36 @@ class CredentialService:
             )
         return raised
 
-    async def _may_store_refusal(self, network: str, *, now: datetime) -> bool:
-        """Whether this network's budget of stored ``rate_limited`` rows has room for one more."""
-        budget = self._policy.refused_ledger
-        stored = await self._repository.refusals_stored(network, window=budget.window, now=now)
-        return stored < budget.limit
-
-    async def _mint(
+    def _mint(
         self,
         result: IssuanceResult,
         decision: Issue,
         *,
         keys_: _QuotaKeys,
         now: datetime,
-    ) -> IssuanceResult:
+    ) -> tuple[IssuanceResult, dict[str, Any]]:
+        """A new key: the result showing its secret once, and the credential row to store."""
         minted = keys.mint(server_secret=self._server_secret)
         credential_id = ids.new_credential_id()
-        # The request row must exist before the credential that references it.
-        await self._repository.flush()
-        self._repository.add(
-            CredentialRecord(
-                id=credential_id,
-                key_digest=minted.digest,
-                credential_request_id=result.credential_request_id,
-                organization_key=keys_.organization,
-                user_email_key=keys_.email,
-                client_network=keys_.network,
-                scopes=list(decision.scopes),
-                environment="sandbox",
-                created_at=now,
-                expires_at=decision.expires_at,
-            )
-        )
-        return IssuanceResult(
+        row = {
+            "id": credential_id,
+            "key_digest": minted.digest,
+            "credential_request_id": result.credential_request_id,
+            "organization_key": keys_.organization,
+            "user_email_key": keys_.email,
+            "client_network": keys_.network,
+            "scopes": list(decision.scopes),
+            "environment": "sandbox",
+            "created_at": now,
+            "expires_at": decision.expires_at,
+        }
+        issued = IssuanceResult(
             credential_request_id=result.credential_request_id,
             decision=decision,
             credential_id=credential_id,
             secret=minted.secret,
         )
+        return issued, row
 
     async def revocation_target(
         self, presented: str | None, credential_id: str
