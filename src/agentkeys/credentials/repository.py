@@ -262,7 +262,8 @@ class CredentialRepository:
         )
 
     async def counts(self, figures: Mapping[str, ScalarSelect[int]]) -> dict[str, int]:
-        """Every figure (a scalar count, ``Tally.count()``) in one statement, one round trip."""
+        """Every figure (a scalar count, ``Tally.count(cap)``) in one statement, one round
+        trip."""
         if not figures:
             return {}
         statement = select(*(figure.label(name) for name, figure in figures.items()))
@@ -270,20 +271,21 @@ class CredentialRepository:
         return {name: int(value) for name, value in zip(figures, row, strict=True)}
 
     async def usage(self, tally: Tally, *, used: int, limit: int) -> QuotaUsage:
-        """``used`` (counted by ``counts``) as a quota's usage: when full, also when it frees.
+        """``used`` (counted by ``counts`` up to ``limit``) as a quota's usage: when full, also
+        when it frees.
 
-        Only a refusal pays this second statement; the events are counted under the decision's
-        locks, so the rows it reads are the ones counted.
+        Only a refusal pays this second statement. One more is allowed once every event but the
+        ``limit - 1`` newest has left the window (or, for active credentials, expired): the
+        ``limit``-th newest event's instant (plus the window) — the same instant as the
+        (used - limit + 1)-th oldest, found without knowing ``used`` beyond the limit.
         """
         if used < limit:
             return QuotaUsage(used=used)
-        # One more is allowed once the (used - limit + 1) oldest events have left the window (or,
-        # for active credentials, expired).
         blocking = await self._session.execute(
             select(tally.timestamp)
             .where(tally.condition)
-            .order_by(tally.timestamp)
-            .offset(used - limit)
+            .order_by(tally.timestamp.desc())
+            .offset(limit - 1)
             .limit(1)
         )
         frees_at = blocking.scalar_one()
@@ -328,8 +330,11 @@ class Tally:
     condition: ColumnElement[bool]
     window: timedelta | None
 
-    def count(self) -> ScalarSelect[int]:
-        return select(func.count()).where(self.condition).scalar_subquery()
+    def count(self, cap: int) -> ScalarSelect[int]:
+        """How many events, counted up to ``cap`` (a quota's limit, an alarm's threshold):
+        the work stays bounded by the cap however many events the window holds."""
+        capped = select(literal(1)).where(self.condition).limit(cap).subquery()
+        return select(func.count()).select_from(capped).scalar_subquery()
 
 
 def _from(condition: ColumnElement[bool], network: str | None) -> ColumnElement[bool]:

@@ -173,17 +173,22 @@ class CredentialService:
         await begin_write(self._session, *keys_.lock_names())
         now = to_millisecond(self._clock.now())
         # Every figure the decision may need, in one statement: the quotas (per network), the
-        # same over every network (alarms), the refusals stored and the webhook endpoints.
+        # same over every network (alarms), the refusals stored and the webhook endpoints; each
+        # counted only up to what it is compared with, so a long history costs nothing more.
         quotas = self._quota_tallies(keys_, now=now)
         alarms = self._alarm_tallies(keys_, now=now)
         refusals = self._repository.refusals_stored(
             network, window=self._policy.refused_ledger.window, now=now
         )
+        quota_of = self._policy.quotas
         figures = await self._repository.counts(
             {
-                **{kind.value: tally.count() for kind, tally in quotas.items()},
-                **{ALARM + kind.value: tally.count() for kind, tally in alarms.items()},
-                REFUSALS_STORED: refusals.count(),
+                **{kind.value: tally.count(quota_of[kind].limit) for kind, tally in quotas.items()},
+                **{
+                    ALARM + kind.value: tally.count(quota_of[kind].alarm_threshold)
+                    for kind, tally in alarms.items()
+                },
+                REFUSALS_STORED: refusals.count(self._policy.refused_ledger.limit),
                 WEBHOOK_ENDPOINTS: outbox.enabled_endpoints(),
             }
         )
@@ -340,7 +345,7 @@ class CredentialService:
             return None
         now = to_millisecond(self._clock.now())
         tally = self._repository.address_decisions(network, window=quota.window, now=now)
-        used = (await self._repository.counts({"used": tally.count()}))["used"]
+        used = (await self._repository.counts({"used": tally.count(quota.limit)}))["used"]
         usage = await self._repository.usage(tally, used=used, limit=quota.limit)
         return quota_refusal(self._policy, {QuotaKind.ADDRESS_DECISIONS: usage}, now=now)
 
