@@ -23,18 +23,25 @@ from agentkeys.credentials.policy import (
     NeedsMoreInfo,
     Outcome,
     QuotaKind,
+    QuotaUsage,
     RateLimited,
     decide,
     quota_refusal,
 )
 from agentkeys.credentials.quota_keys import email_key, organization_key
 from agentkeys.credentials.repository import (
+    ADDRESS_DECISIONS,
+    EMAIL_ISSUED,
+    ORGANIZATION_ACTIVE,
+    ORGANIZATION_ISSUED,
     CredentialFilter,
     CredentialRepository,
+    Figure,
     IssuedCredential,
     Position,
     Tally,
 )
+from agentkeys.credentials.repository import REFUSALS_STORED as REFUSALS
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
 from agentkeys.credentials.verifier import CredentialVerifier, invalid_key
@@ -60,6 +67,14 @@ REVOKED_NEXT_STEPS = (
     "The credential is revoked and refused from now on. Request a new one if you still need access."
 )
 
+
+# What each quota counts.
+TALLY_OF = {
+    QuotaKind.ORGANIZATION_ISSUED: ORGANIZATION_ISSUED,
+    QuotaKind.EMAIL_ISSUED: EMAIL_ISSUED,
+    QuotaKind.ORGANIZATION_ACTIVE: ORGANIZATION_ACTIVE,
+    QuotaKind.ADDRESS_DECISIONS: ADDRESS_DECISIONS,
+}
 
 # Names of the figures a decision reads in one statement besides its quotas (``QuotaKind``).
 ALARM = "alarm:"
@@ -175,29 +190,28 @@ class CredentialService:
         # Every figure the decision may need, in one statement: the quotas (per network), the
         # same over every network (alarms), the refusals stored and the webhook endpoints; each
         # counted only up to what it is compared with, so a long history costs nothing more.
-        quotas = self._quota_tallies(keys_, now=now)
-        alarms = self._alarm_tallies(keys_, now=now)
-        refusals = self._repository.refusals_stored(
-            network, window=self._policy.refused_ledger.window, now=now
+        wanted = self._figures(keys_)
+        figures = await self._repository.figures(
+            wanted,
+            organization_key=keys_.organization,
+            email_key=keys_.email,
+            network=network,
+            now=now,
+            constants=((WEBHOOK_ENDPOINTS, outbox.ENABLED_ENDPOINTS),),
         )
-        quota_of = self._policy.quotas
-        figures = await self._repository.counts(
-            {
-                **{kind.value: tally.count(quota_of[kind].limit) for kind, tally in quotas.items()},
-                **{
-                    ALARM + kind.value: tally.count(quota_of[kind].alarm_threshold)
-                    for kind, tally in alarms.items()
-                },
-                REFUSALS_STORED: refusals.count(self._policy.refused_ledger.limit),
-                WEBHOOK_ENDPOINTS: outbox.enabled_endpoints(),
-            }
-        )
-        usage = {
-            kind: await self._repository.usage(
-                tally, used=figures[kind.value], limit=self._policy.quotas[kind].limit
+        usage: dict[QuotaKind, QuotaUsage] = {}
+        for kind, quota in self._policy.quotas.items():
+            used = figures.get(kind.value)
+            if used is None:
+                continue
+            # A full quota (a refusal) reads when it frees: one statement more.
+            usage[kind] = (
+                QuotaUsage(used=used)
+                if used < quota.limit
+                else await self._repository.usage(
+                    self._quota_tally(kind, keys_, now=now), used=used, limit=quota.limit
+                )
             )
-            for kind, tally in quotas.items()
-        }
         ask = CredentialAsk(
             requested_scopes=tuple(request.requested_scopes),
             requested_environment=request.requested_environment,
@@ -216,7 +230,14 @@ class CredentialService:
             stored_request = compact_request(request)
         else:
             recorded = True
-            raised = self._alarms(keys_, {kind: figures[ALARM + kind.value] for kind in alarms})
+            raised = self._alarms(
+                keys_,
+                {
+                    kind: figures[ALARM + kind.value]
+                    for kind in self._policy.quotas
+                    if ALARM + kind.value in figures
+                },
+            )
             if raised:
                 details["alarms"] = raised
             stored_request = request.model_dump(mode="json")
@@ -349,52 +370,49 @@ class CredentialService:
         usage = await self._repository.usage(tally, used=used, limit=quota.limit)
         return quota_refusal(self._policy, {QuotaKind.ADDRESS_DECISIONS: usage}, now=now)
 
-    def _quota_tallies(self, keys_: _QuotaKeys, *, now: datetime) -> dict[QuotaKind, Tally]:
-        """The policy's quotas, each counted for this client network."""
-        tallies: dict[QuotaKind, Tally] = {}
-        network = keys_.network
+    def _figures(self, keys_: _QuotaKeys) -> tuple[Figure, ...]:
+        """What a decision counts: each quota for this client network (up to its limit), the
+        organization and e-mail quotas over every network (up to their alarm thresholds), and
+        this network's stored refusals (up to their budget)."""
+        wanted: list[Figure] = []
         for kind, quota in self._policy.quotas.items():
-            if kind is QuotaKind.ORGANIZATION_ACTIVE:
-                tallies[kind] = self._repository.organization_active(
-                    keys_.organization, network=network, now=now
-                )
+            if kind is QuotaKind.EMAIL_ISSUED and keys_.email is None:
                 continue
-            assert quota.window is not None  # noqa: S101 - the policy loader guarantees it
-            if kind is QuotaKind.ORGANIZATION_ISSUED:
-                tallies[kind] = self._repository.organization_issued(
-                    keys_.organization, network=network, window=quota.window, now=now
-                )
-            elif kind is QuotaKind.EMAIL_ISSUED and keys_.email is not None:
-                tallies[kind] = self._repository.email_issued(
-                    keys_.email, network=network, window=quota.window, now=now
-                )
-            elif kind is QuotaKind.ADDRESS_DECISIONS:
-                tallies[kind] = self._repository.address_decisions(
-                    network, window=quota.window, now=now
-                )
-        return tallies
-
-    def _alarm_tallies(self, keys_: _QuotaKeys, *, now: datetime) -> dict[QuotaKind, Tally]:
-        """The organization and e-mail quotas' figures over every client network."""
-        tallies: dict[QuotaKind, Tally] = {}
-        for kind, quota in self._policy.quotas.items():
-            if kind is QuotaKind.ORGANIZATION_ACTIVE:
-                tallies[kind] = self._repository.organization_active(
-                    keys_.organization, network=None, now=now
-                )
-            elif kind is QuotaKind.ORGANIZATION_ISSUED and quota.window is not None:
-                tallies[kind] = self._repository.organization_issued(
-                    keys_.organization, network=None, window=quota.window, now=now
-                )
-            elif (
-                kind is QuotaKind.EMAIL_ISSUED
-                and keys_.email is not None
-                and quota.window is not None
+            wanted.append(Figure(kind.value, TALLY_OF[kind], True, quota.window, quota.limit))
+            if kind is not QuotaKind.ADDRESS_DECISIONS and (
+                kind is QuotaKind.ORGANIZATION_ACTIVE or quota.window is not None
             ):
-                tallies[kind] = self._repository.email_issued(
-                    keys_.email, network=None, window=quota.window, now=now
+                wanted.append(
+                    Figure(
+                        ALARM + kind.value,
+                        TALLY_OF[kind],
+                        False,
+                        quota.window,
+                        quota.alarm_threshold,
+                    )
                 )
-        return tallies
+        budget = self._policy.refused_ledger
+        wanted.append(Figure(REFUSALS_STORED, REFUSALS, True, budget.window, budget.limit))
+        return tuple(wanted)
+
+    def _quota_tally(self, kind: QuotaKind, keys_: _QuotaKeys, *, now: datetime) -> Tally:
+        """The events one quota counts for this client network."""
+        network = keys_.network
+        window = self._policy.quotas[kind].window
+        if kind is QuotaKind.ORGANIZATION_ACTIVE:
+            return self._repository.organization_active(
+                keys_.organization, network=network, now=now
+            )
+        assert window is not None  # noqa: S101 - the policy loader guarantees it
+        if kind is QuotaKind.ORGANIZATION_ISSUED:
+            return self._repository.organization_issued(
+                keys_.organization, network=network, window=window, now=now
+            )
+        if kind is QuotaKind.EMAIL_ISSUED and keys_.email is not None:
+            return self._repository.email_issued(
+                keys_.email, network=network, window=window, now=now
+            )
+        return self._repository.address_decisions(network, window=window, now=now)
 
     def _alarms(self, keys_: _QuotaKeys, figures: dict[QuotaKind, int]) -> list[str]:
         """Organization and e-mail quotas whose figure over every network reached its alarm.

@@ -37,10 +37,11 @@ def message_for(
     )
 
 
-def enabled_endpoints() -> ScalarSelect[int]:
-    """How many endpoints are enabled, as a scalar count to read with a decision's quota counts:
-    with none (the usual case) ``emit`` need not be called, and its look-up is saved."""
-    return select(func.count()).where(WebhookEndpointRecord.enabled.is_(True)).scalar_subquery()
+# How many endpoints are enabled, as a scalar count to read with a decision's quota counts:
+# with none (the usual case) ``emit`` need not be called, and its look-up is saved.
+ENABLED_ENDPOINTS: ScalarSelect[int] = (
+    select(func.count()).where(WebhookEndpointRecord.enabled.is_(True)).scalar_subquery()
+)
 
 
 def _subscribed(endpoint: WebhookEndpointRecord, event_type: EventType) -> bool:
