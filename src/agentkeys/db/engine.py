@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
@@ -110,6 +111,18 @@ def _release_hold(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
     hold = record.info.pop(_HOLD, None) if record is not None else None
     if hold is not None:
         hold.release()
+
+
+def _session_ended(session: Session, *_args: Any) -> None:
+    """Give the queue up as soon as the transaction has committed or rolled back, before the
+    connection goes back to the pool (a pool event would release it a step later)."""
+    hold = session.info.get(_HOLD)
+    if hold is not None:
+        hold.release()
+
+
+event.listen(Session, "after_commit", _session_ended)
+event.listen(Session, "after_rollback", _session_ended)
 
 
 def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
