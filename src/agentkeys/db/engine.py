@@ -55,7 +55,8 @@ def json_dumps(value: Any) -> str:
 
 class _Hold:
     """One transaction's place at the head of its process's write queue, given up exactly once:
-    when its connection goes back to the pool (commit, rollback, close) or is invalidated."""
+    when the transaction commits or rolls back, or else when its connection goes back to the pool
+    or is invalidated."""
 
     __slots__ = ("_lock", "_loop", "released")
 
@@ -128,7 +129,7 @@ event.listen(Session, "after_rollback", _session_ended)
 def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
     """The engine of ``url``. ``pool_size`` (PostgreSQL) bounds this process's connections: the
     pool keeps that many and opens as many more under a burst (``max_overflow``), so a process
-    never holds more than twice ``pool_size`` (``settings.pool_size_for(workers)``)."""
+    never holds more than twice ``pool_size`` (``Settings.database_pool_size``)."""
     options: dict[str, Any] = {}
     if pool_size is not None and not is_sqlite(url):
         options = {"pool_size": pool_size, "max_overflow": pool_size}
@@ -152,9 +153,10 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 async def begin_write(session: AsyncSession, *lock_names: str) -> None:
     """Start the session's transaction as a writer that holds the named locks until it ends.
 
-    SQLite: ``BEGIN IMMEDIATE``, one writer at a time for the whole database. PostgreSQL: a
-    transaction-scoped advisory lock per name, taken in sorted order so two writers can never
-    wait on each other. Call it before the first read of a read-then-write unit of work (a quota
+    SQLite: ``BEGIN IMMEDIATE``, one writer at a time for the whole database, after a place in
+    this process's write queue (``WriteQueue``). PostgreSQL: a transaction-scoped advisory lock
+    per name, all taken by one statement in sorted order so two writers can never wait on each
+    other. Call it before the first read of a read-then-write unit of work (a quota
     count, then an insert): whoever holds the locks sees every earlier writer's commit.
     """
     queue = _WRITE_QUEUES.get(session.get_bind())  # type: ignore[arg-type]
@@ -169,7 +171,7 @@ async def begin_write(session: AsyncSession, *lock_names: str) -> None:
         except BaseException:
             hold.release()
             raise
-        # Given up when the connection goes back to the pool: at commit or rollback.
+        # Given up at commit or rollback (session events), else when the connection goes back.
         connection.info[_HOLD] = session.info[_HOLD] = hold
     if connection.dialect.name == "postgresql" and lock_names:
         await connection.execute(_ADVISORY_LOCKS, {"names": sorted(set(lock_names))})
