@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -71,6 +72,7 @@ class Sample:
     requests_per_second: float
     p99_ms: float
     non_2xx: int
+    p50_ms: float = 0.0
 
 
 @dataclass
@@ -84,6 +86,10 @@ class Series:
     @property
     def p99(self) -> float:
         return statistics.median(sample.p99_ms for sample in self.samples)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(sample.p50_ms for sample in self.samples)
 
     @property
     def errors(self) -> int:
@@ -152,11 +158,16 @@ def run_wrk(
         command, capture_output=True, text=True, check=True, env={**os.environ, **env}
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p99_match = re.search(r"99%\s+([\d.]+)(us|ms|s)", output)
-    value, unit = float(p99_match.group(1)), p99_match.group(2)  # type: ignore[union-attr]
-    p99 = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    p99 = latency_ms(output, "99%")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return Sample(rps, p99, int(non_2xx.group(1)) if non_2xx else 0)
+    return Sample(rps, p99, int(non_2xx.group(1)) if non_2xx else 0, latency_ms(output, "50%"))
+
+
+def latency_ms(output: str, percentile: str) -> float:
+    """A percentile of wrk's --latency distribution, in milliseconds."""
+    found = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)\b", output)
+    value, unit = float(found.group(1)), found.group(2)  # type: ignore[union-attr]
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
 # --- seeding -----------------------------------------------------------------------------------
@@ -371,6 +382,275 @@ def measure(
     return results
 
 
+# --- issuance on PostgreSQL, and three replicas behind a load balancer (issue 16) -------------
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+POSTGRES_DATABASE = "agentkeys_bench"
+NGINX = os.environ.get("BENCH_NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
+REPLICAS = 3
+ISSUANCE_PATH = "/v1/agent-credentials"
+# Connections each setup may open (AGENTKEYS_DATABASE_CONNECTIONS): every PostgreSQL setup runs
+# at once, on a server other work shares (max_connections 100): 14 + 14 + 3 x 8 = 52.
+SERVER_CONNECTIONS = "14"
+REPLICA_CONNECTIONS = "8"
+
+
+def postgres_bench_database() -> str:
+    """A fresh, migrated ``agentkeys_bench`` database; its asyncpg URL."""
+    import asyncio
+
+    import asyncpg
+
+    async def recreate() -> None:
+        connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{POSTGRES_DATABASE}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(recreate())
+    sys.path.insert(0, str(ROOT / "src"))
+    from agentkeys.db import migrate
+
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    url = f"{base}/{POSTGRES_DATABASE}".replace("postgresql://", "postgresql+asyncpg://", 1)
+    migrate.upgrade(url)
+    return url
+
+
+@contextmanager
+def served(
+    name: str, database_url: str, workers: int, policy: Path, extra: dict[str, str]
+) -> Iterator[str]:
+    """``agentkeys serve`` on any database URL, as in production (logging warnings)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "AGENTKEYS_MODE": "production",
+        "AGENTKEYS_SECRET": SECRET,
+        "AGENTKEYS_DATABASE_URL": database_url,
+        "AGENTKEYS_POLICY": str(policy),
+        "AGENTKEYS_LOG_LEVEL": "WARNING",
+        "AGENTKEYS_REDIS_URL": REDIS_URL,
+        **extra,
+    }
+    log_file = (WORK / f"agentkeys-{name}.log").open("wb")
+    process = subprocess.Popen(
+        [str(VENV_BIN / "agentkeys"), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/healthz", process)
+        yield base
+    finally:
+        stop(process)
+        log_file.close()
+
+
+@contextmanager
+def load_balancer(upstreams: list[str]) -> Iterator[str]:
+    """nginx (Debian's package) on loopback, round-robin over ``upstreams`` with keep-alive
+    connections to them, as a non-daemon child process with a private prefix directory."""
+    if not Path(NGINX).exists():
+        raise RuntimeError(f"nginx not found at {NGINX} (apt-get install nginx-light)")
+    prefix = WORK / "nginx"
+    shutil.rmtree(prefix, ignore_errors=True)
+    (prefix / "logs").mkdir(parents=True)
+    port = free_port()
+    servers = "\n".join(f"    server {url.removeprefix('http://')};" for url in upstreams)
+    temp = " ".join(
+        f"{kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi")
+    )
+    temp += f" uwsgi_temp_path {prefix / 'uwsgi'}; scgi_temp_path {prefix / 'scgi'};"
+    (prefix / "nginx.conf").write_text(
+        f"""daemon off;
+worker_processes 1;
+pid {prefix / "nginx.pid"};
+error_log {prefix / "logs/error.log"} warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  {temp}
+  upstream agentkeys {{
+{servers}
+    keepalive 64;
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://agentkeys;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }}
+  }}
+}}
+"""
+    )
+    log_file = (WORK / "nginx.log").open("wb")
+    process = subprocess.Popen(
+        [NGINX, "-p", str(prefix), "-e", str(prefix / "logs/error.log"), "-c", "nginx.conf"],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base + "/healthz", process)
+        yield base
+    finally:
+        stop(process)
+        log_file.close()
+
+
+def issued_key(base: str, path: Path) -> Path:
+    """Issue one credential through ``base`` and keep its key in ``path`` (for key.lua)."""
+    import urllib.request
+
+    body = json.dumps(
+        {
+            "organization_name": "Bench Verified Org",
+            "user_name": "Bench",
+            "user_email": "verified@example.com",
+            "assignment": "Benchmark the verified route through replicas",
+            "requested_scopes": ALL_SCOPES,
+        }
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        base + ISSUANCE_PATH, data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        answer = json.loads(response.read())
+    if answer.get("outcome") != "issued":
+        raise RuntimeError(f"no bench key issued: {answer}")
+    path.write_text(answer["credential"] + "\n")
+    return path
+
+
+def measure_postgres(wrk: str, config: Config, policy: Path) -> dict[str, Series]:
+    """Issuance on PostgreSQL with 1 and 2 workers, and three 1-worker replicas behind nginx,
+    all on one PostgreSQL database and Redis, all running at once so that every target is
+    measured interleaved with the others (the same drift for all)."""
+    log("PostgreSQL: a fresh agentkeys_bench database")
+    database_url = postgres_bench_database()
+    # Loopback is a trusted proxy (nginx; wrk for issue-networks.lua's X-Forwarded-For).
+    server = {
+        "AGENTKEYS_DATABASE_CONNECTIONS": SERVER_CONNECTIONS,
+        "AGENTKEYS_TRUSTED_PROXIES": "127.0.0.1",
+    }
+    replica = {**server, "AGENTKEYS_DATABASE_CONNECTIONS": REPLICA_CONNECTIONS}
+    log(f"PostgreSQL: 1 worker, 2 workers, {REPLICAS} replicas behind nginx")
+    with (
+        served("pg-1", database_url, 1, policy, server) as one,
+        served("pg-2", database_url, 2, policy, server) as two,
+        ExitStackOf(
+            served(f"pg-replica-{n}", database_url, 1, policy, replica) for n in range(REPLICAS)
+        ) as replicas,
+        load_balancer(replicas) as balanced,
+    ):
+        key_env = {"BENCH_KEY_FILE": str(issued_key(balanced, WORK / "key-postgres"))}
+        issue = BENCH / "lua/issue.lua"
+        networks = BENCH / "lua/issue-networks.lua"
+        key = BENCH / "lua/key.lua"
+        return measure(
+            wrk,
+            config,
+            {
+                "pg1 floor": (one + "/healthz", None, {}),
+                "pg1 issuance": (one + ISSUANCE_PATH, issue, {}),
+                "pg1 issuance networks": (one + ISSUANCE_PATH, networks, {}),
+                "pg2 floor": (two + "/healthz", None, {}),
+                "pg2 verified": (two + VERIFIED_PATH, key, key_env),
+                "pg2 issuance": (two + ISSUANCE_PATH, issue, {}),
+                "pg2 issuance networks": (two + ISSUANCE_PATH, networks, {}),
+                "lb floor": (balanced + "/healthz", None, {}),
+                "lb verified": (balanced + VERIFIED_PATH, key, key_env),
+                "lb issuance": (balanced + ISSUANCE_PATH, issue, {}),
+                "lb issuance networks": (balanced + ISSUANCE_PATH, networks, {}),
+            },
+        )
+
+
+class ExitStackOf:
+    """Enter every context manager of an iterable; the list of what they yield."""
+
+    def __init__(self, managers: Iterator[Any] | Any) -> None:
+        from contextlib import ExitStack
+
+        self._managers = list(managers)
+        self._stack = ExitStack()
+
+    def __enter__(self) -> list[Any]:
+        return [self._stack.enter_context(manager) for manager in self._managers]
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.__exit__(None, None, None)
+
+
+ISSUANCE_SCENARIOS = {
+    "issuance": "issuance, one client network (issue.lua)",
+    "issuance networks": "issuance, a network per request (issue-networks.lua)",
+}
+
+
+def issuance_report(
+    config: Config, ours: dict[int, dict[str, Series]], postgres: dict[str, Series]
+) -> list[str]:
+    """The issuance table (p50 and p99 for each) and the replicas' comparison."""
+    lines = [
+        "",
+        f"Issuance and replicas (issue 16): wrk -t2 -c{config.connections} --latency, p50 and "
+        "p99 of every run's distribution (median of the runs); PostgreSQL targets interleaved "
+        "run by run, all setups up at once on one database and Redis.",
+        "",
+        "| setup | workers | scenario | req/s | p50 ms | p99 ms | ratio | non-2xx |",
+        "|---|---|---|---:|---:|---:|---|---:|",
+    ]
+
+    def row(setup: str, workers: str, name: str, data: Series, ratio: str) -> None:
+        lines.append(
+            f"| {setup} | {workers} | {name} | {data.rps:,.0f} | {data.p50:.1f} | "
+            f"{data.p99:.1f} | {ratio} | {data.errors} |"
+        )
+
+    for workers, series in ours.items():
+        for scenario, name in ISSUANCE_SCENARIOS.items():
+            if scenario in series:
+                ratio = series[scenario].rps / series["floor"].rps
+                row("SQLite", str(workers), name, series[scenario], f"{ratio:.3f} of floor")
+    if postgres:
+        for setup, workers, prefix in (
+            ("PostgreSQL", "1", "pg1"),
+            ("PostgreSQL + Redis", "2", "pg2"),
+            (f"{REPLICAS} replicas + nginx", f"{REPLICAS} x 1", "lb"),
+        ):
+            floor = postgres[f"{prefix} floor"]
+            row(setup, workers, "floor: GET /healthz", floor, "1.00 (baseline)")
+            if f"{prefix} verified" in postgres:
+                verified = postgres[f"{prefix} verified"]
+                row(
+                    setup, workers, "verified", verified, f"{verified.rps / floor.rps:.3f} of floor"
+                )
+            for scenario in ("issuance", "issuance networks"):
+                data = postgres[f"{prefix} {scenario}"]
+                name = ISSUANCE_SCENARIOS[scenario]
+                row(setup, workers, name, data, f"{data.rps / floor.rps:.3f} of floor")
+        through = postgres["lb verified"].rps / postgres["pg2 verified"].rps
+        lines += [
+            "",
+            f"Verified through nginx and {REPLICAS} replicas: **{through:.2f}** of one "
+            "`--workers 2` server on the same database and Redis (same run).",
+        ]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
@@ -379,28 +659,37 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000, help="credentials in the big db")
     parser.add_argument("--skip-peer", action="store_true")
     add_partial_options(parser)
+    parser.add_argument(
+        "--groups",
+        default=",".join(GROUPS),
+        help=f"comma-separated scenario groups of {', '.join(GROUPS)} (peer needs sqlite); "
+        "fewer than all writes bench/.work/results.md instead of BENCHMARKS.md",
+    )
     args = parser.parse_args()
     if args.only:
         partial_run(args)
         return
+    only = selected_groups(args.groups)
     config = Config(args.runs, args.duration, args.connections)
     WORK.mkdir(parents=True, exist_ok=True)
     wrk = ensure_wrk()
     policy = bench_policy()
     key_file = WORK / "key"
     small_db, large_db = WORK / "small.db", WORK / "large.db"
-    log("seeding 1,000 credentials")
-    key_file.write_text(seed_sqlite(small_db, 1_000) + "\n")
-    log(f"seeding {args.large:,} credentials")
-    started = time.monotonic()
     large_key_file = WORK / "key-large"
-    large_key_file.write_text(seed_sqlite(large_db, args.large) + "\n")
-    seed_seconds = time.monotonic() - started
+    seed_seconds = 0.0
+    if "sqlite" in only:
+        log("seeding 1,000 credentials")
+        key_file.write_text(seed_sqlite(small_db, 1_000) + "\n")
+        log(f"seeding {args.large:,} credentials")
+        started = time.monotonic()
+        large_key_file.write_text(seed_sqlite(large_db, args.large) + "\n")
+        seed_seconds = time.monotonic() - started
 
     key_env = {"BENCH_KEY_FILE": str(key_file)}
     utility_env = {**key_env, "BENCH_METHOD": "POST", "BENCH_BODY": UTILITY_BODY}
     ours: dict[int, dict[str, Series]] = {}
-    for workers in (1, 2):
+    for workers in (1, 2) if "sqlite" in only else ():
         log(f"agentkeys, {workers} worker(s), 1,000 credentials")
         with agentkeys_server(small_db, workers, policy) as base:
             ours[workers] = measure(
@@ -432,7 +721,7 @@ def main() -> None:
             ours[workers]["verified_large"] = large["verified"]
 
     peer: dict[int, dict[str, Series]] = {}
-    if not args.skip_peer:
+    if not args.skip_peer and "peer" in only:
         peer_db, peer_key = WORK / "peer.db", WORK / "peer.key"
         log("seeding the peer with 1,000 keys")
         seed_peer(peer_db, 1_000, peer_key)
@@ -451,7 +740,30 @@ def main() -> None:
                         ),
                     },
                 )
-    write_report(config, ours, peer, large=args.large, seed_seconds=seed_seconds)
+    postgres = measure_postgres(wrk, config, policy) if "postgres" in only else {}
+    write_report(
+        config,
+        ours,
+        peer,
+        large=args.large,
+        seed_seconds=seed_seconds,
+        extra=issuance_report(config, ours, postgres),
+        report=ROOT / "BENCHMARKS.md" if only == set(GROUPS) else WORK / "results.md",
+    )
+
+
+# Scenario groups ``--groups`` selects (``make bench BENCH_ARGS="--groups postgres"``).
+GROUPS = ("sqlite", "peer", "postgres")
+
+
+def selected_groups(text: str) -> set[str]:
+    chosen = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = chosen - set(GROUPS)
+    if unknown:
+        raise SystemExit(f"--groups: unknown group(s) {', '.join(sorted(unknown))}; of {GROUPS}")
+    if "peer" in chosen:
+        chosen.add("sqlite")  # the peer's ratio is to our verified figure
+    return chosen
 
 
 # --- partial runs (``make bench BENCH_ARGS="--only verified --workers 2 --runs 1"``) -------------
@@ -664,6 +976,8 @@ def write_report(
     *,
     large: int,
     seed_seconds: float,
+    extra: list[str] | None = None,
+    report: Path = ROOT / "BENCHMARKS.md",
 ) -> None:
     lines = [
         RESULTS_START,
@@ -721,8 +1035,8 @@ def write_report(
             f"{verified:,.0f} | {series['verified'].p99:.1f} | {verified / floor:.2f} of "
             f"floor; agentkeys is {ratio:.1f}x | {series['verified'].errors} |"
         )
-    lines += ["", f"Seeding {large:,} credentials directly took {seed_seconds:.0f} s.", RESULTS_END]
-    report = ROOT / "BENCHMARKS.md"
+    lines += ["", f"Seeding {large:,} credentials directly took {seed_seconds:.0f} s."]
+    lines += [*(extra or []), RESULTS_END]
     text = (
         report.read_text()
         if report.exists()

@@ -381,6 +381,29 @@ class Settings(BaseSettings):
         "`https:` URI where security reports are read.",
     )
 
+    database_connections: int = Field(
+        default=20,
+        ge=2,
+        le=10_000,
+        description="The most PostgreSQL connections one `agentkeys serve` opens, over all its "
+        "worker processes: each worker's pool keeps half of its share open and opens the rest "
+        "only under a burst. Keep the sum over every replica (and the CLI, 2 at most) below the "
+        "server's `max_connections` (100 by default, 3 reserved for superusers). SQLite: unused.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=1_000,
+        description="Worker processes sharing `database_connections`; `agentkeys serve "
+        "--workers N` sets it for its workers.",
+    )
+
+    @property
+    def database_pool_size(self) -> int:
+        """Connections each worker keeps in its pool; as many more open under a burst, so the
+        workers together never hold more than ``database_connections`` (at least 2 each)."""
+        return max(1, self.database_connections // self.workers // 2)
+
     @property
     def cpu_bound_concurrency(self) -> int:
         """``cpu_workers`` if set, else the CPUs this process may use."""

@@ -200,7 +200,7 @@ def create_app(
 ) -> FastAPI:
     issuing_policy = policy or load_policy(settings.policy)
     check_policy_against_routes(issuing_policy)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     limiter_backend = redis_backend(settings.redis_url) if settings.redis_url else memory_backend()
     costs = issuing_policy.request_costs
 

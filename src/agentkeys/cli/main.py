@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -78,6 +79,8 @@ def serve(
             code=2,
         )
     configure_logging(settings.log_level, settings.log_format)
+    # The workers share the database connections (``database_pool_size``); each reads it here.
+    os.environ["AGENTKEYS_WORKERS"] = str(workers)
     # Everything that can be wrong is refused here, in one line, before a worker starts: the
     # policy (with its line numbers), the port, the database and its schema.
     checked_policy(settings.policy)

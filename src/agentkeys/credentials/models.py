@@ -39,6 +39,13 @@ class CredentialRequestRecord(Base):
 
     __table_args__ = (
         Index("ix_credential_requests_client_network_created_at", "client_network", "created_at"),
+        # A decision's per-network counts by outcome (the address quota, the refusals stored).
+        Index(
+            "ix_credential_requests_client_network_outcome_created_at",
+            "client_network",
+            "outcome",
+            "created_at",
+        ),
         Index(
             "ix_credential_requests_organization_key_created_at", "organization_key", "created_at"
         ),

@@ -147,6 +147,7 @@ class Retention:
 class QuotaUsage:
     """How much of one quota is used, and when enough of it frees up to allow one more."""
 
+    # Counted up to the quota's limit (no decision needs to know by how much it is exceeded).
     used: int
     frees_at: datetime | None = None
 

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     Select,
     Table,
     and_,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -25,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import BindParameter, Label
 from sqlalchemy.types import Text as TextType
 
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
@@ -253,104 +257,252 @@ class CredentialRepository:
             statement = statement.with_for_update()
         return (await self._session.execute(statement)).scalar_one_or_none()
 
-    async def organization_issued(
-        self,
-        organization_key: str,
-        *,
-        network: str | None,
-        limit: int,
-        window: timedelta,
-        now: datetime,
-    ) -> QuotaUsage:
+    def organization_issued(
+        self, organization_key: str, *, network: str | None, window: timedelta, now: datetime
+    ) -> Tally:
         """Credentials issued to one organization (from one network, unless None) in the window."""
-        return await self._usage(
-            CredentialRecord.created_at,
-            _from(CredentialRecord.organization_key == organization_key, network),
-            limit=limit,
+        return tally_of(
+            ORGANIZATION_ISSUED,
+            organization_key=organization_key,
+            network=network,
+            since=now - window,
             window=window,
-            now=now,
         )
 
-    async def email_issued(
-        self,
-        email_key: str,
-        *,
-        network: str | None,
-        limit: int,
-        window: timedelta,
-        now: datetime,
-    ) -> QuotaUsage:
+    def email_issued(
+        self, email_key: str, *, network: str | None, window: timedelta, now: datetime
+    ) -> Tally:
         """Credentials issued to one e-mail key (from one network, unless None) in the window."""
-        return await self._usage(
-            CredentialRecord.created_at,
-            _from(CredentialRecord.user_email_key == email_key, network),
-            limit=limit,
-            window=window,
-            now=now,
+        return tally_of(
+            EMAIL_ISSUED, email_key=email_key, network=network, since=now - window, window=window
         )
 
-    async def organization_active(
-        self, organization_key: str, *, network: str | None, limit: int, now: datetime
-    ) -> QuotaUsage:
+    def organization_active(
+        self, organization_key: str, *, network: str | None, now: datetime
+    ) -> Tally:
         """Unexpired, unrevoked credentials of one organization; frees as the soonest expire."""
-        active = (
-            _from(CredentialRecord.organization_key == organization_key, network)
-            & CredentialRecord.revoked_at.is_(None)
-            & (CredentialRecord.expires_at > now)
+        return tally_of(
+            ORGANIZATION_ACTIVE, organization_key=organization_key, network=network, now=now
         )
-        used = (await self._session.execute(select(func.count()).where(active))).scalar_one()
+
+    def address_decisions(self, network: str, *, window: timedelta, now: datetime) -> Tally:
+        """Decisions made for one client network within the window; refusals do not count."""
+        return tally_of(ADDRESS_DECISIONS, network=network, since=now - window, window=window)
+
+    async def counts(self, figures: Mapping[str, ScalarSelect[int]]) -> dict[str, int]:
+        """Every figure (a scalar count, ``Tally.count(cap)``) in one statement."""
+        statement = select(*(figure.label(name) for name, figure in figures.items()))
+        row = (await self._session.execute(statement)).one()
+        return {name: int(value) for name, value in zip(figures, row, strict=True)}
+
+    async def figures(
+        self,
+        wanted: tuple[Figure, ...],
+        *,
+        organization_key: str,
+        email_key: str | None,
+        network: str,
+        now: datetime,
+        constants: tuple[tuple[str, ScalarSelect[int]], ...] = (),
+    ) -> dict[str, int]:
+        """A decision's figures in one statement (one round trip). The statement is built once
+        per shape and run with bound values: building it anew cost more CPU than running it."""
+        statement = _figures_statement(wanted, constants)
+        values: dict[str, Any] = {
+            "organization_key": organization_key,
+            "email_key": email_key,
+            "network": network,
+            "now": now,
+        }
+        for figure in wanted:
+            values[f"cap_{figure.name}"] = figure.cap
+            if figure.window is not None:
+                values[f"since_{figure.name}"] = now - figure.window
+        row = (await self._session.execute(statement, values)).one()
+        names = [figure.name for figure in wanted] + [name for name, _ in constants]
+        return {name: int(value) for name, value in zip(names, row, strict=True)}
+
+    async def usage(self, tally: Tally, *, used: int, limit: int) -> QuotaUsage:
+        """``used`` (counted up to ``limit``) as a quota's usage: when full, also when it frees.
+
+        Only a refusal pays this second statement. One more is allowed once every event but the
+        ``limit - 1`` newest has left the window (or, for active credentials, expired): the
+        ``limit``-th newest event's instant (plus the window) — the same instant as the
+        (used - limit + 1)-th oldest, found without knowing ``used`` beyond the limit.
+        """
         if used < limit:
             return QuotaUsage(used=used)
-        expiring = await self._session.execute(
-            select(CredentialRecord.expires_at)
-            .where(active)
-            .order_by(CredentialRecord.expires_at)
-            .offset(used - limit)
+        blocking = await self._session.execute(
+            select(tally.timestamp)
+            .where(tally.condition)
+            .order_by(tally.timestamp.desc())
+            .offset(limit - 1)
             .limit(1)
         )
-        return QuotaUsage(used=used, frees_at=expiring.scalar_one())
-
-    async def address_decisions(
-        self, network: str, *, limit: int, window: timedelta, now: datetime
-    ) -> QuotaUsage:
-        """Decisions made for one client network within the window; refusals do not count."""
-        return await self._usage(
-            CredentialRequestRecord.created_at,
-            (CredentialRequestRecord.client_network == network)
-            & (CredentialRequestRecord.outcome != RATE_LIMITED_OUTCOME),
-            limit=limit,
-            window=window,
-            now=now,
+        frees_at = blocking.scalar_one()
+        return QuotaUsage(
+            used=used, frees_at=frees_at if tally.window is None else frees_at + tally.window
         )
 
-    async def refusals_stored(self, network: str, *, window: timedelta, now: datetime) -> int:
-        """``rate_limited`` rows stored for one client network within the window."""
-        statement = select(func.count()).where(
-            (CredentialRequestRecord.client_network == network)
-            & (CredentialRequestRecord.outcome == RATE_LIMITED_OUTCOME)
-            & (CredentialRequestRecord.created_at > now - window)
-        )
-        count: int = (await self._session.execute(statement)).scalar_one()
-        return count
+    async def record_decision(
+        self, decision: Mapping[str, Any], credential: Mapping[str, Any] | None = None
+    ) -> None:
+        """Insert a decision's ledger row and, when it issued one, its credential: one statement
+        on PostgreSQL (the credential selects the id its ledger row's insert returns), one
+        after the other on SQLite (which has no data-modifying CTE; both in the transaction).
+        Statements are built once per set of columns and run with bound values."""
+        postgresql = self._session.get_bind().dialect.name == "postgresql"
+        if credential is not None and postgresql:
+            statement = _ledger_and_credential(tuple(decision), tuple(credential))
+            values = {f"r_{name}": value for name, value in decision.items()}
+            values |= {f"c_{name}": value for name, value in credential.items()}
+            await self._session.execute(statement, values)
+            return
+        await self._session.execute(_INSERT_LEDGER_ROW, dict(decision))
+        if credential is not None:
+            await self._session.execute(_INSERT_CREDENTIAL, dict(credential))
 
-    async def _usage(
-        self,
-        timestamp: InstrumentedAttribute[datetime],
-        condition: ColumnElement[bool],
-        *,
-        limit: int,
-        window: timedelta,
-        now: datetime,
-    ) -> QuotaUsage:
-        in_window = condition & (timestamp > now - window)
-        used = (await self._session.execute(select(func.count()).where(in_window))).scalar_one()
-        if used < limit:
-            return QuotaUsage(used=used)
-        # The quota allows one more once the (used - limit + 1) oldest events have left the window.
-        oldest_blocking = await self._session.execute(
-            select(timestamp).where(in_window).order_by(timestamp).offset(used - limit).limit(1)
+
+# What a decision counts (``tally_of``); a figure names one, per network or over every network.
+ORGANIZATION_ISSUED = "organization_issued"
+EMAIL_ISSUED = "email_issued"
+ORGANIZATION_ACTIVE = "organization_active"
+ADDRESS_DECISIONS = "address_decisions"
+REFUSALS_STORED = "refusals_stored"
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A quota's events: counted with the others in one statement, and ordered by
+    ``timestamp`` to find when a full quota frees (that instant, plus ``window`` if any)."""
+
+    timestamp: InstrumentedAttribute[datetime]
+    condition: ColumnElement[bool]
+    window: timedelta | None
+
+    def count(self, cap: Any) -> ScalarSelect[int]:
+        """How many events, counted up to ``cap`` (a quota's limit, an alarm's threshold):
+        the work stays bounded by the cap however many events the window holds."""
+        capped = select(literal(1)).where(self.condition).limit(cap).subquery()
+        return select(func.count()).select_from(capped).scalar_subquery()
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One count a decision reads: ``tally`` (one of the names above), for the client network
+    or over every network, in ``window`` before now (None: no window), counted up to ``cap``."""
+
+    name: str
+    tally: str
+    per_network: bool
+    window: timedelta | None
+    cap: int
+
+    @property
+    def shape(self) -> tuple[str, str, bool, bool]:
+        """What the statement depends on (caps and windows are bound values)."""
+        return (self.name, self.tally, self.per_network, self.window is None)
+
+
+def tally_of(
+    tally: str,
+    *,
+    organization_key: Any = None,
+    email_key: Any = None,
+    network: Any = None,
+    since: Any = None,
+    now: Any = None,
+    window: timedelta | None = None,
+) -> Tally:
+    """The events ``tally`` counts, narrowed to ``network`` unless it is None. Values or bound
+    parameters alike (``_figures_statement`` passes parameters)."""
+    credential, decided = CredentialRecord, CredentialRequestRecord
+    if tally == ORGANIZATION_ISSUED:
+        condition = _from(credential.organization_key == organization_key, network)
+        return Tally(credential.created_at, condition & (credential.created_at > since), window)
+    if tally == EMAIL_ISSUED:
+        condition = _from(credential.user_email_key == email_key, network)
+        return Tally(credential.created_at, condition & (credential.created_at > since), window)
+    if tally == ORGANIZATION_ACTIVE:
+        condition = (
+            _from(credential.organization_key == organization_key, network)
+            & credential.revoked_at.is_(None)
+            & (credential.expires_at > now)
         )
-        return QuotaUsage(used=used, frees_at=oldest_blocking.scalar_one() + window)
+        return Tally(credential.expires_at, condition, None)
+    refused = decided.outcome == RATE_LIMITED_OUTCOME
+    if tally == ADDRESS_DECISIONS:
+        refused = decided.outcome != RATE_LIMITED_OUTCOME
+    elif tally != REFUSALS_STORED:
+        raise ValueError(f"unknown tally {tally!r}")
+    condition = (decided.client_network == network) & refused & (decided.created_at > since)
+    return Tally(decided.created_at, condition, window)
+
+
+_STATEMENTS: dict[Any, Any] = {}
+# Built statements kept by shape; a policy has a handful of shapes (with or without an e-mail).
+_STATEMENTS_KEPT = 64
+
+
+def _kept(key: Any, build: Any) -> Any:
+    found = _STATEMENTS.get(key)
+    if found is None:
+        if len(_STATEMENTS) >= _STATEMENTS_KEPT:
+            _STATEMENTS.clear()
+        found = _STATEMENTS[key] = build()
+    return found
+
+
+def _figures_statement(
+    wanted: tuple[Figure, ...], constants: tuple[tuple[str, ScalarSelect[int]], ...]
+) -> Select[Any]:
+    def build() -> Select[Any]:
+        network: BindParameter[str] = bindparam("network")
+        columns: list[Label[Any]] = []
+        for figure in wanted:
+            tally = tally_of(
+                figure.tally,
+                organization_key=bindparam("organization_key"),
+                email_key=bindparam("email_key"),
+                network=network if figure.per_network else None,
+                since=bindparam(f"since_{figure.name}") if figure.window is not None else None,
+                now=bindparam("now"),
+            )
+            columns.append(tally.count(bindparam(f"cap_{figure.name}")).label(figure.name))
+        columns += [constant.label(name) for name, constant in constants]
+        statement: Select[Any] = select(*columns)
+        return statement
+
+    shape = tuple(figure.shape for figure in wanted)
+    return cast_select(_kept(("figures", shape, constants), build))
+
+
+def _ledger_and_credential(decision: tuple[str, ...], credential: tuple[str, ...]) -> Any:
+    def build() -> Any:
+        requests, credentials = cast_table(CredentialRequestRecord), cast_table(CredentialRecord)
+        inserted = (
+            insert(requests)
+            .values(
+                {name: bindparam(f"r_{name}", type_=requests.c[name].type) for name in decision}
+            )
+            .returning(requests.c.id)
+            .cte("ledger_row")
+        )
+        names = [name for name in credential if name != "credential_request_id"]
+        return insert(credentials).from_select(
+            [*names, "credential_request_id"],
+            select(
+                *(bindparam(f"c_{name}", type_=credentials.c[name].type) for name in names),
+                inserted.c.id,
+            ),
+        )
+
+    return _kept(("ledger", decision, credential), build)
+
+
+def cast_select(statement: Any) -> Select[Any]:
+    assert isinstance(statement, Select)  # noqa: S101 - kept by _figures_statement only
+    return statement
 
 
 def _from(condition: ColumnElement[bool], network: str | None) -> ColumnElement[bool]:
@@ -391,8 +543,12 @@ def _issued() -> Select[CredentialRecord, CredentialRequestRecord]:
     )
 
 
-def cast_table(model: type[CredentialRecord]) -> Table:
+def cast_table(model: type[CredentialRecord] | type[CredentialRequestRecord]) -> Table:
     """The model's Core table (for statements executed once per row of a batch)."""
     table = model.__table__
     assert isinstance(table, Table)  # noqa: S101 - a declarative model maps one table
     return table
+
+
+_INSERT_LEDGER_ROW = insert(cast_table(CredentialRequestRecord))
+_INSERT_CREDENTIAL = insert(cast_table(CredentialRecord))

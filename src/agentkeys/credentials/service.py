@@ -14,7 +14,7 @@ from agentkeys import ids
 from agentkeys.clock import Clock, format_instant, to_millisecond
 from agentkeys.credentials import keys
 from agentkeys.credentials.identity import AdminIdentity
-from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
+from agentkeys.credentials.models import CredentialRecord
 from agentkeys.credentials.policy import (
     CredentialAsk,
     Decision,
@@ -30,12 +30,19 @@ from agentkeys.credentials.policy import (
 )
 from agentkeys.credentials.quota_keys import email_key, organization_key
 from agentkeys.credentials.repository import (
+    ADDRESS_DECISIONS,
+    EMAIL_ISSUED,
+    ORGANIZATION_ACTIVE,
+    ORGANIZATION_ISSUED,
     CredentialFilter,
     CredentialOrder,
     CredentialRepository,
+    Figure,
     IssuedCredential,
     Position,
+    Tally,
 )
+from agentkeys.credentials.repository import REFUSALS_STORED as REFUSALS
 from agentkeys.credentials.revocations import RevocationBus
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
 from agentkeys.credentials.verifier import CredentialVerifier, invalid_key
@@ -61,6 +68,19 @@ REVOKED_NEXT_STEPS = (
     "The credential is revoked and refused from now on. Request a new one if you still need access."
 )
 
+
+# What each quota counts.
+TALLY_OF = {
+    QuotaKind.ORGANIZATION_ISSUED: ORGANIZATION_ISSUED,
+    QuotaKind.EMAIL_ISSUED: EMAIL_ISSUED,
+    QuotaKind.ORGANIZATION_ACTIVE: ORGANIZATION_ACTIVE,
+    QuotaKind.ADDRESS_DECISIONS: ADDRESS_DECISIONS,
+}
+
+# Names of the figures a decision reads in one statement besides its quotas (``QuotaKind``).
+ALARM = "alarm:"
+REFUSALS_STORED = "refusals_stored"
+WEBHOOK_ENDPOINTS = "webhook_endpoints"
 
 # What a rate_limited ledger row keeps of the request: identity fields cut to this length.
 STORED_TEXT_LIMIT = 128
@@ -168,7 +188,31 @@ class CredentialService:
         # change until this decision commits: a quota is never exceeded under concurrency.
         await begin_write(self._session, *keys_.lock_names())
         now = to_millisecond(self._clock.now())
-        usage = await self._quota_usage(keys_, now=now)
+        # Every figure the decision may need, in one statement: the quotas (per network), the
+        # same over every network (alarms), the refusals stored and the webhook endpoints; each
+        # counted only up to what it is compared with, so a long history costs nothing more.
+        wanted = self._figures(keys_)
+        figures = await self._repository.figures(
+            wanted,
+            organization_key=keys_.organization,
+            email_key=keys_.email,
+            network=network,
+            now=now,
+            constants=((WEBHOOK_ENDPOINTS, outbox.ENABLED_ENDPOINTS),),
+        )
+        usage: dict[QuotaKind, QuotaUsage] = {}
+        for kind, quota in self._policy.quotas.items():
+            used = figures.get(kind.value)
+            if used is None:
+                continue
+            # A full quota (a refusal) reads when it frees: one statement more.
+            usage[kind] = (
+                QuotaUsage(used=used)
+                if used < quota.limit
+                else await self._repository.usage(
+                    self._quota_tally(kind, keys_, now=now), used=used, limit=quota.limit
+                )
+            )
         ask = CredentialAsk(
             requested_scopes=tuple(request.requested_scopes),
             requested_environment=request.requested_environment,
@@ -181,41 +225,52 @@ class CredentialService:
             credential_request_id=ids.new_credential_request_id(), decision=decision
         )
         details = _decision_details(decision)
-        recorded = True
         if isinstance(decision, RateLimited):
-            recorded = await self._may_store_refusal(network, now=now)
+            # Within this network's budget of stored rate_limited rows?
+            recorded = figures[REFUSALS_STORED] < self._policy.refused_ledger.limit
             stored_request = compact_request(request)
         else:
-            alarms = await self._alarms(keys_, now=now)
-            if alarms:
-                details["alarms"] = alarms
-            stored_request = request.model_dump(mode="json")
-        if recorded:
-            self._repository.add(
-                CredentialRequestRecord(
-                    id=result.credential_request_id,
-                    request_id=request_id,
-                    created_at=now,
-                    outcome=result.outcome,
-                    client_address=client_address,
-                    client_network=network,
-                    organization_name=request.organization_name,
-                    organization_key=keys_.organization,
-                    user_email_key=keys_.email,
-                    requested_environment=request.requested_environment,
-                    request=stored_request,
-                    details=details,
-                )
+            recorded = True
+            raised = self._alarms(
+                keys_,
+                {
+                    kind: figures[ALARM + kind.value]
+                    for kind in self._policy.quotas
+                    if ALARM + kind.value in figures
+                },
             )
+            if raised:
+                details["alarms"] = raised
+            stored_request = request.model_dump(mode="json")
+        credential: dict[str, Any] | None = None
+        if isinstance(decision, Issue):
+            result, credential = self._mint(result, decision, keys_=keys_, now=now)
+        if recorded:
+            # The ledger row and the credential in one round trip where the backend allows it;
+            # a constraint failure surfaces here, before any secret is returned.
+            await self._repository.record_decision(
+                {
+                    "id": result.credential_request_id,
+                    "request_id": request_id,
+                    "created_at": now,
+                    "outcome": result.outcome.value,
+                    "client_address": client_address,
+                    "client_network": network,
+                    "organization_name": request.organization_name,
+                    "organization_key": keys_.organization,
+                    "user_email_key": keys_.email,
+                    "requested_environment": request.requested_environment,
+                    "request": stored_request,
+                    "details": details,
+                },
+                credential,
+            )
+            if figures[WEBHOOK_ENDPOINTS]:
+                # In this decision's transaction: the event commits with it or not at all.
+                await self._emit_decision(result, request, now=now)
+                await self._repository.flush()
         else:
             UNRECORDED_DECISIONS.labels(outcome=result.outcome).inc()
-        if isinstance(decision, Issue):
-            result = await self._mint(result, decision, keys_=keys_, now=now)
-        if recorded:
-            # In this decision's transaction: the event commits with it or not at all.
-            await self._emit_decision(result, request, now=now)
-        # Flush inside the service so a constraint failure surfaces before any secret is returned.
-        await self._repository.flush()
         logger.info(
             "credential request decided",
             extra={
@@ -311,69 +366,64 @@ class CredentialService:
         if quota is None or quota.window is None:
             return None
         now = to_millisecond(self._clock.now())
-        usage = await self._repository.address_decisions(
-            network, limit=quota.limit, window=quota.window, now=now
-        )
+        tally = self._repository.address_decisions(network, window=quota.window, now=now)
+        used = (await self._repository.counts({"used": tally.count(quota.limit)}))["used"]
+        usage = await self._repository.usage(tally, used=used, limit=quota.limit)
         return quota_refusal(self._policy, {QuotaKind.ADDRESS_DECISIONS: usage}, now=now)
 
-    async def _quota_usage(
-        self, keys_: _QuotaKeys, *, now: datetime
-    ) -> dict[QuotaKind, QuotaUsage]:
-        usage: dict[QuotaKind, QuotaUsage] = {}
-        network = keys_.network
+    def _figures(self, keys_: _QuotaKeys) -> tuple[Figure, ...]:
+        """What a decision counts: each quota for this client network (up to its limit), the
+        organization and e-mail quotas over every network (up to their alarm thresholds), and
+        this network's stored refusals (up to their budget)."""
+        wanted: list[Figure] = []
         for kind, quota in self._policy.quotas.items():
-            if kind is QuotaKind.ORGANIZATION_ACTIVE:
-                usage[kind] = await self._repository.organization_active(
-                    keys_.organization, network=network, limit=quota.limit, now=now
-                )
+            if kind is QuotaKind.EMAIL_ISSUED and keys_.email is None:
                 continue
-            assert quota.window is not None  # noqa: S101 - the policy loader guarantees it
-            if kind is QuotaKind.ORGANIZATION_ISSUED:
-                usage[kind] = await self._repository.organization_issued(
-                    keys_.organization,
-                    network=network,
-                    limit=quota.limit,
-                    window=quota.window,
-                    now=now,
+            wanted.append(Figure(kind.value, TALLY_OF[kind], True, quota.window, quota.limit))
+            if kind is not QuotaKind.ADDRESS_DECISIONS and (
+                kind is QuotaKind.ORGANIZATION_ACTIVE or quota.window is not None
+            ):
+                wanted.append(
+                    Figure(
+                        ALARM + kind.value,
+                        TALLY_OF[kind],
+                        False,
+                        quota.window,
+                        quota.alarm_threshold,
+                    )
                 )
-            elif kind is QuotaKind.EMAIL_ISSUED and keys_.email is not None:
-                usage[kind] = await self._repository.email_issued(
-                    keys_.email, network=network, limit=quota.limit, window=quota.window, now=now
-                )
-            elif kind is QuotaKind.ADDRESS_DECISIONS:
-                usage[kind] = await self._repository.address_decisions(
-                    network, limit=quota.limit, window=quota.window, now=now
-                )
-        return usage
+        budget = self._policy.refused_ledger
+        wanted.append(Figure(REFUSALS_STORED, REFUSALS, True, budget.window, budget.limit))
+        return tuple(wanted)
 
-    async def _alarms(self, keys_: _QuotaKeys, *, now: datetime) -> list[str]:
+    def _quota_tally(self, kind: QuotaKind, keys_: _QuotaKeys, *, now: datetime) -> Tally:
+        """The events one quota counts for this client network."""
+        network = keys_.network
+        window = self._policy.quotas[kind].window
+        if kind is QuotaKind.ORGANIZATION_ACTIVE:
+            return self._repository.organization_active(
+                keys_.organization, network=network, now=now
+            )
+        assert window is not None  # noqa: S101 - the policy loader guarantees it
+        if kind is QuotaKind.ORGANIZATION_ISSUED:
+            return self._repository.organization_issued(
+                keys_.organization, network=network, window=window, now=now
+            )
+        if kind is QuotaKind.EMAIL_ISSUED and keys_.email is not None:
+            return self._repository.email_issued(
+                keys_.email, network=network, window=window, now=now
+            )
+        return self._repository.address_decisions(network, window=window, now=now)
+
+    def _alarms(self, keys_: _QuotaKeys, figures: dict[QuotaKind, int]) -> list[str]:
         """Organization and e-mail quotas whose figure over every network reached its alarm.
 
         An alarm never refuses (a stranger elsewhere could otherwise lock the name out); it is
         counted in ``agentkeys_quota_alarms_total`` and noted in the ledger row's details.
         """
         raised: list[str] = []
-        for kind, quota in self._policy.quotas.items():
-            threshold = quota.alarm_threshold
-            if kind is QuotaKind.ORGANIZATION_ACTIVE:
-                figure = await self._repository.organization_active(
-                    keys_.organization, network=None, limit=threshold, now=now
-                )
-            elif kind is QuotaKind.ORGANIZATION_ISSUED and quota.window is not None:
-                figure = await self._repository.organization_issued(
-                    keys_.organization, network=None, limit=threshold, window=quota.window, now=now
-                )
-            elif (
-                kind is QuotaKind.EMAIL_ISSUED
-                and keys_.email is not None
-                and quota.window is not None
-            ):
-                figure = await self._repository.email_issued(
-                    keys_.email, network=None, limit=threshold, window=quota.window, now=now
-                )
-            else:
-                continue
-            if figure.used >= threshold:
+        for kind, figure in figures.items():
+            if figure >= self._policy.quotas[kind].alarm_threshold:
                 QUOTA_ALARMS.labels(quota=kind.value).inc()
                 raised.append(kind.value)
         if raised:
@@ -383,44 +433,36 @@ class CredentialService:
             )
         return raised
 
-    async def _may_store_refusal(self, network: str, *, now: datetime) -> bool:
-        """Whether this network's budget of stored ``rate_limited`` rows has room for one more."""
-        budget = self._policy.refused_ledger
-        stored = await self._repository.refusals_stored(network, window=budget.window, now=now)
-        return stored < budget.limit
-
-    async def _mint(
+    def _mint(
         self,
         result: IssuanceResult,
         decision: Issue,
         *,
         keys_: _QuotaKeys,
         now: datetime,
-    ) -> IssuanceResult:
+    ) -> tuple[IssuanceResult, dict[str, Any]]:
+        """A new key: the result showing its secret once, and the credential row to store."""
         minted = keys.mint(server_secret=self._server_secret)
         credential_id = ids.new_credential_id()
-        # The request row must exist before the credential that references it.
-        await self._repository.flush()
-        self._repository.add(
-            CredentialRecord(
-                id=credential_id,
-                key_digest=minted.digest,
-                credential_request_id=result.credential_request_id,
-                organization_key=keys_.organization,
-                user_email_key=keys_.email,
-                client_network=keys_.network,
-                scopes=list(decision.scopes),
-                environment="sandbox",
-                created_at=now,
-                expires_at=decision.expires_at,
-            )
-        )
-        return IssuanceResult(
+        row = {
+            "id": credential_id,
+            "key_digest": minted.digest,
+            "credential_request_id": result.credential_request_id,
+            "organization_key": keys_.organization,
+            "user_email_key": keys_.email,
+            "client_network": keys_.network,
+            "scopes": list(decision.scopes),
+            "environment": "sandbox",
+            "created_at": now,
+            "expires_at": decision.expires_at,
+        }
+        issued = IssuanceResult(
             credential_request_id=result.credential_request_id,
             decision=decision,
             credential_id=credential_id,
             secret=minted.secret,
         )
+        return issued, row
 
     async def revocation_target(
         self, presented: str | None, credential_id: str

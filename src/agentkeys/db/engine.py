@@ -1,19 +1,25 @@
-"""Engine and session factory. SQLite: WAL, foreign keys and a busy timeout on each connection."""
+"""Engine and session factory. SQLite: WAL, foreign keys and a busy timeout on each connection,
+and one writer per process at a time (a queue in front of ``BEGIN IMMEDIATE``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import bindparam, event, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
+from sqlalchemy.types import Text
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 
@@ -47,11 +53,96 @@ def json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_pre_ping=not is_sqlite(url), json_serializer=json_dumps)
+class _Hold:
+    """One transaction's place at the head of its process's write queue, given up exactly once:
+    when the transaction commits or rolls back, or else when its connection goes back to the pool
+    or is invalidated."""
+
+    __slots__ = ("_lock", "_loop", "released")
+
+    def __init__(self, lock: asyncio.Lock, loop: asyncio.AbstractEventLoop) -> None:
+        self._lock = lock
+        self._loop = loop
+        self.released = False
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._lock.release()
+        elif not self._loop.is_closed():  # a connection collected outside the loop's thread
+            self._loop.call_soon_threadsafe(self._lock.release)
+
+
+class WriteQueue:
+    """The SQLite writers of one process, in arrival order (an ``asyncio.Lock`` per event loop).
+
+    SQLite has one writer at a time per database. Without a queue, every transaction waiting in
+    ``BEGIN IMMEDIATE`` polls the lock in its own thread with SQLite's busy handler, which
+    sleeps up to 100 ms between tries and serves no one in order: under a burst, a few writers
+    waited seconds (p99 1.7 s, and 503s past the busy timeout with two processes). Queued here,
+    a process sends one writer at a time to SQLite, woken as soon as the previous one is done;
+    only writers of *other* processes on the same file still meet in the busy handler.
+    """
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def hold(self) -> _Hold:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        await lock.acquire()
+        return _Hold(lock, loop)
+
+
+_HOLD = "agentkeys.write_queue_hold"
+_WRITE_QUEUES: weakref.WeakKeyDictionary[Engine, WriteQueue] = weakref.WeakKeyDictionary()
+
+
+def _release_hold(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
+    hold = record.info.pop(_HOLD, None) if record is not None else None
+    if hold is not None:
+        hold.release()
+
+
+def _session_ended(session: Session, *_args: Any) -> None:
+    """Give the queue up as soon as the transaction has committed or rolled back, before the
+    connection goes back to the pool (a pool event would release it a step later)."""
+    hold = session.info.get(_HOLD)
+    if hold is not None:
+        hold.release()
+
+
+event.listen(Session, "after_commit", _session_ended)
+event.listen(Session, "after_rollback", _session_ended)
+
+
+def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
+    """The engine of ``url``. ``pool_size`` (PostgreSQL) bounds this process's connections: the
+    pool keeps that many and opens as many more under a burst (``max_overflow``), so a process
+    never holds more than twice ``pool_size`` (``Settings.database_pool_size``)."""
+    options: dict[str, Any] = {}
+    if pool_size is not None and not is_sqlite(url):
+        options = {"pool_size": pool_size, "max_overflow": pool_size}
+    engine = create_async_engine(
+        url, pool_pre_ping=not is_sqlite(url), json_serializer=json_dumps, **options
+    )
     if is_sqlite(url):
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        event.listen(engine.sync_engine, "begin", _begin_sqlite)
+        sync_engine = engine.sync_engine
+        event.listen(sync_engine, "connect", _configure_sqlite)
+        event.listen(sync_engine, "begin", _begin_sqlite)
+        _WRITE_QUEUES[sync_engine] = WriteQueue()
+        for name in ("checkin", "invalidate", "close_detached", "detach"):
+            event.listen(sync_engine.pool, name, _release_hold)
     return engine
 
 
@@ -62,17 +153,37 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 async def begin_write(session: AsyncSession, *lock_names: str) -> None:
     """Start the session's transaction as a writer that holds the named locks until it ends.
 
-    SQLite: ``BEGIN IMMEDIATE``, one writer at a time for the whole database. PostgreSQL: a
-    transaction-scoped advisory lock per name, taken in sorted order so two writers can never
-    wait on each other. Call it before the first read of a read-then-write unit of work (a quota
+    SQLite: ``BEGIN IMMEDIATE``, one writer at a time for the whole database, after a place in
+    this process's write queue (``WriteQueue``). PostgreSQL: a transaction-scoped advisory lock
+    per name, all taken by one statement in sorted order so two writers can never wait on each
+    other. Call it before the first read of a read-then-write unit of work (a quota
     count, then an insert): whoever holds the locks sees every earlier writer's commit.
     """
-    connection = await session.connection(execution_options={"write_lock": True})
-    if connection.dialect.name == "postgresql":
-        for name in sorted(set(lock_names)):
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": name}
-            )
+    queue = _WRITE_QUEUES.get(session.get_bind())  # type: ignore[arg-type]
+    held: _Hold | None = session.info.get(_HOLD)
+    if queue is None or (held is not None and not held.released):
+        # PostgreSQL, or this transaction already holds its process's write queue.
+        connection = await session.connection(execution_options={"write_lock": True})
+    else:
+        hold = await queue.hold()
+        try:
+            connection = await session.connection(execution_options={"write_lock": True})
+        except BaseException:
+            hold.release()
+            raise
+        # Given up at commit or rollback (session events), else when the connection goes back.
+        connection.info[_HOLD] = session.info[_HOLD] = hold
+    if connection.dialect.name == "postgresql" and lock_names:
+        await connection.execute(_ADVISORY_LOCKS, {"names": sorted(set(lock_names))})
+
+
+# Every named lock in one round trip, in the order given (ORDER BY ordinality in a subquery the
+# planner keeps: it has its own ORDER BY), so two writers never wait on each other.
+_ADVISORY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(ordered.name, 0)) FROM"
+    " (SELECT name FROM unnest(:names) WITH ORDINALITY AS named(name, position)"
+    " ORDER BY position) AS ordered"
+).bindparams(bindparam("names", type_=ARRAY(Text())))
 
 
 AfterCommit = Callable[[], Awaitable[None]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agentkeys import ids
@@ -34,6 +35,13 @@ def message_for(
         next_attempt_at=now,
         created_at=now,
     )
+
+
+# How many endpoints are enabled, as a scalar count to read with a decision's quota counts:
+# with none (the usual case) ``emit`` need not be called, and its look-up is saved.
+ENABLED_ENDPOINTS: ScalarSelect[int] = (
+    select(func.count()).where(WebhookEndpointRecord.enabled.is_(True)).scalar_subquery()
+)
 
 
 def _subscribed(endpoint: WebhookEndpointRecord, event_type: EventType) -> bool:
