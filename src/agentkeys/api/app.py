@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
@@ -285,7 +286,9 @@ def create_app(
     )
     # The operator console (/console): its cookies' signer, templates, assets, sign-in rate.
     app.state.console = ConsoleWiring(
-        signer=SessionSigner(server_secret),
+        signer=SessionSigner(
+            server_secret, session_lifetime=timedelta(seconds=settings.console_session_seconds)
+        ),
         renderer=Renderer(),
         static_assets=load_static_assets(),
         secure_cookies=settings.mode is not Mode.DEVELOPMENT,
