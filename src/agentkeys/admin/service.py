@@ -406,15 +406,17 @@ class AdminCredentialService:
         where = self._filter(CredentialQuery(organization=organization, status="active"))
         return await self._credentials.count(where, now=self._credentials.now())
 
-    async def revocable_organization_names(self, organization: str) -> list[str]:
+    async def revocable_organization_names(self, organization: str) -> tuple[str, ...]:
         """The organization's names as stored (the agents' spelling, not the operator's) on the
         active credentials a bulk revocation of ``organization`` would revoke now."""
         where = self._filter(CredentialQuery(organization=organization, status="active"))
-        return await self._credentials.organization_names(
-            where, now=self._credentials.now(), limit=ORGANIZATION_NAMES_SHOWN
+        return tuple(
+            await self._credentials.organization_names(
+                where, now=self._credentials.now(), limit=ORGANIZATION_NAMES_SHOWN
+            )
         )
 
-    async def organization_names_of(self, credential_ids: Sequence[str]) -> list[str]:
+    async def organization_names_of(self, credential_ids: Sequence[str]) -> tuple[str, ...]:
         """The organization names as stored of these credentials (a bulk revocation's)."""
         names: set[str] = set()
         now = self._credentials.now()
@@ -425,7 +427,7 @@ class AdminCredentialService:
                     CredentialFilter(credential_ids=batch), now=now, limit=ORGANIZATION_NAMES_SHOWN
                 )
             )
-        return sorted(names)[:ORGANIZATION_NAMES_SHOWN]
+        return tuple(sorted(names)[:ORGANIZATION_NAMES_SHOWN])
 
     async def get(self, credential_id: str) -> AdminCredentialDetailDto:
         record, decision = await self._credentials.get(credential_id)

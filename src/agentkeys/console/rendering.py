@@ -83,9 +83,9 @@ class Renderer:
         self._environment.filters["human_instant"] = human_instant
         self._environment.filters["iso_instant"] = iso_instant
         self._environment.filters["human_duration"] = human_duration
-        self._environment.filters["human_rate_window"] = lambda seconds: Duration(
-            seconds, per=True
-        ).text
+        self._environment.filters["human_rate_window"] = lambda seconds: (
+            Duration(seconds, per=True).text
+        )
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         return self._environment.get_template(name).render(context)
