@@ -41,6 +41,28 @@ RESULTS_END = "<!-- results:end -->"
 VERIFIED_PATH = "/v1/agent-credentials/self"
 UTILITY_PATH = "/v1/utility/get"
 UTILITY_BODY = '{"zipcode":"94107","detailLevel":"minimal"}'
+# The upstream API the gateway scenarios ask about: the forwarded request matches the second
+# route, as a request to a real API would match one of several.
+UPSTREAM_ROUTES = """
+[upstream]
+
+[[upstream.routes]]
+method = ["POST", "PUT", "DELETE"]
+path = "/v2/meters/**"
+scope = "homes:write"
+
+[[upstream.routes]]
+method = "GET"
+path = "/v2/meters/{id}"
+scope = "utility:read"
+
+[[upstream.routes]]
+method = "*"
+path = "/v2/public/**"
+scope = "utility:read"
+"""
+FORWARD_PATH = "/v1/auth/forward"
+VERIFY_PATH = "/v1/keys/verify"
 ALL_SCOPES = ["utility:read", "homes", "calculate", "price_signal:read", "feedback:write"]
 
 
@@ -149,6 +171,7 @@ def bench_policy() -> Path:
         check=True,
     ).stdout
     text = re.sub(r"(?m)^(limit|per_network_limit) = \d+$", r"\1 = 1000000000", text)
+    text += UPSTREAM_ROUTES
     path = WORK / "policy.toml"
     path.write_text(text)
     return path
@@ -240,6 +263,8 @@ def agentkeys_server(database: Path, workers: int, policy: Path) -> Iterator[str
         "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "AGENTKEYS_POLICY": str(policy),
         "AGENTKEYS_LOG_LEVEL": "WARNING",
+        # The forward-auth scenario's gateway (wrk) is on loopback and passes X-Forwarded-For.
+        "AGENTKEYS_TRUSTED_PROXIES": "127.0.0.1/32",
     }
     if workers > 1:
         env["AGENTKEYS_REDIS_URL"] = REDIS_URL
@@ -353,7 +378,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--large", type=int, default=1_000_000, help="credentials in the big db")
     parser.add_argument("--skip-peer", action="store_true")
+    add_partial_options(parser)
     args = parser.parse_args()
+    if args.only:
+        partial_run(args)
+        return
     config = Config(args.runs, args.duration, args.connections)
     WORK.mkdir(parents=True, exist_ok=True)
     wrk = ensure_wrk()
@@ -382,6 +411,7 @@ def main() -> None:
                     "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua", key_env),
                     "utility": (base + UTILITY_PATH, BENCH / "lua/key.lua", utility_env),
                     "issuance": (base + "/v1/agent-credentials", BENCH / "lua/issue.lua", {}),
+                    **gateway_targets(base, key_file, small_db),
                 },
             )
         log(f"agentkeys, {workers} worker(s), {args.large:,} credentials")
@@ -422,6 +452,191 @@ def main() -> None:
                     },
                 )
     write_report(config, ours, peer, large=args.large, seed_seconds=seed_seconds)
+
+
+# --- partial runs (``make bench BENCH_ARGS="--only verified --workers 2 --runs 1"``) -------------
+
+
+def add_partial_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated scenarios of agentkeys (floor, verified, utility, issuance, and "
+        "the gateway ones when present); prints the figures and leaves BENCHMARKS.md alone",
+    )
+    parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
+
+
+def partial_run(args: argparse.Namespace) -> None:
+    """Some scenarios on the 1,000-credential database, printed as ratios to the floor of the
+    same run (always measured): for measuring a change, not for BENCHMARKS.md.
+
+    Besides the throughput, each scenario's server CPU time per request (all of the server's
+    processes, user and system, over the wrk run): on a machine other work is loading, a
+    steadier figure than requests per second, since time the server was not given is not
+    counted.
+    """
+    config = Config(args.runs, args.duration, args.connections)
+    WORK.mkdir(parents=True, exist_ok=True)
+    wrk = ensure_wrk()
+    policy = bench_policy()
+    key_file = WORK / "key"
+    small_db = WORK / "small.db"
+    log("seeding 1,000 credentials")
+    key_file.write_text(seed_sqlite(small_db, 1_000) + "\n")
+    wanted = ["floor", *(name for name in args.only.split(",") if name != "floor")]
+    for workers in (int(count) for count in args.workers.split(",")):
+        log(f"agentkeys, {workers} worker(s): {', '.join(wanted)}")
+        with agentkeys_server(small_db, workers, policy) as base:
+            every = scenario_targets(base, key_file, small_db)
+            unknown = [name for name in wanted if name not in every]
+            if unknown:
+                known = ", ".join(every)
+                raise SystemExit(f"unknown scenarios: {', '.join(unknown)}; known: {known}")
+            group = server_group(int(base.rsplit(":", 1)[1]))
+            rps: dict[str, list[float]] = {name: [] for name in wanted}
+            cpu: dict[str, list[float]] = {name: [] for name in wanted}
+            errors: dict[str, int] = dict.fromkeys(wanted, 0)
+            for name in wanted:  # warm up
+                url, script, env = every[name]
+                run_wrk(
+                    wrk, url, duration=2, connections=config.connections, env=env, script=script
+                )
+            for _ in range(config.runs):
+                for name in wanted:
+                    url, script, env = every[name]
+                    before = group_cpu_seconds(group)
+                    sample, requests = run_wrk_counted(wrk, url, config, env, script)
+                    spent = group_cpu_seconds(group) - before
+                    rps[name].append(sample.requests_per_second)
+                    errors[name] += sample.non_2xx
+                    cpu[name].append(spent / max(1, requests) * 1e6)
+        floor_rps = statistics.median(rps["floor"])
+        floor_cpu = statistics.median(cpu["floor"])
+        for name in wanted:
+            mid_rps, mid_cpu = statistics.median(rps[name]), statistics.median(cpu[name])
+            print(
+                f"{workers} worker(s) {name:>12}: {mid_rps:9,.0f} req/s "
+                f"({mid_rps / floor_rps:.2f} of floor); server CPU {mid_cpu:6.1f} µs/request "
+                f"({floor_cpu / mid_cpu:.2f} of floor); non-2xx {errors[name]}",
+                flush=True,
+            )
+
+
+def run_wrk_counted(
+    wrk: str, url: str, config: Config, env: dict[str, str], script: Path | None
+) -> tuple[Sample, int]:
+    """``run_wrk``, with the number of requests wrk completed."""
+    command = [wrk, "-t2", f"-c{config.connections}", f"-d{config.duration}s", url]
+    if script is not None:
+        command[1:1] = ["-s", str(script)]
+    output = subprocess.run(
+        command, capture_output=True, text=True, check=True, env={**os.environ, **env}
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Sample(rps, 0.0, int(non_2xx.group(1)) if non_2xx else 0), requests
+
+
+def server_group(port: int) -> int:
+    """The process group of the server listening on ``port`` (``serve`` and its workers)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in command and str(port).encode() in command:
+            return os.getpgid(int(entry.name))
+    raise RuntimeError(f"no server on port {port}")
+
+
+def group_cpu_seconds(group: int) -> float:
+    """User and system CPU seconds of every live process in ``group``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def scenario_targets(
+    base: str, key_file: Path, database: Path
+) -> dict[str, tuple[str, Path | None, dict[str, str]]]:
+    """Every scenario of a server holding the key in ``key_file``, by name."""
+    key_env = {"BENCH_KEY_FILE": str(key_file)}
+    utility_env = {**key_env, "BENCH_METHOD": "POST", "BENCH_BODY": UTILITY_BODY}
+    return {
+        "floor": (base + "/healthz", None, {}),
+        "verified": (base + VERIFIED_PATH, BENCH / "lua/key.lua", key_env),
+        "utility": (base + UTILITY_PATH, BENCH / "lua/key.lua", utility_env),
+        "issuance": (base + "/v1/agent-credentials", BENCH / "lua/issue.lua", {}),
+        **gateway_targets(base, key_file, database),
+    }
+
+
+def gateway_targets(
+    base: str, key_file: Path, database: Path
+) -> dict[str, tuple[str, Path | None, dict[str, str]]]:
+    """The gateway routes' scenarios: forward auth as nginx asks (the original request in
+    X-Original-Method/URI, matched against the policy's upstream routes) and the verification
+    API called by a service with its verify-role admin key."""
+    key_env = {"BENCH_KEY_FILE": str(key_file)}
+    admin_env = {**key_env, "BENCH_ADMIN_KEY_FILE": str(verify_admin_key(database))}
+    return {
+        "forward": (base + FORWARD_PATH, BENCH / "lua/forward.lua", key_env),
+        "verify": (base + VERIFY_PATH, BENCH / "lua/verify.lua", admin_env),
+    }
+
+
+def verify_admin_key(database: Path) -> Path:
+    """A file holding a new admin key with the role ``verify`` in ``database``."""
+    path = WORK / f"admin-{database.stem}.key"
+    output = subprocess.run(
+        [
+            str(VENV_BIN / "agentkeys"),
+            "admin",
+            "create-key",
+            "--name",
+            f"bench-{secrets.token_hex(4)}",
+            "--role",
+            "verify",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **os.environ,
+            "AGENTKEYS_MODE": "production",
+            "AGENTKEYS_SECRET": SECRET,
+            "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        },
+    ).stdout
+    path.write_text(re.search(r"wsk_admin_[0-9A-Za-z]+", output).group(0) + "\n")  # type: ignore[union-attr]
+    return path
+
+
+def gateway_rows(series: dict[str, Series]) -> list[tuple[str, Series, str]]:
+    """The report's rows for the gateway scenarios (when measured)."""
+    floor = series["floor"].rps
+    names = {
+        "forward": "forward auth: GET /v1/auth/forward (key, upstream route, scope, rate limit)",
+        "verify": "verification API: POST /v1/keys/verify (admin key, then key, scope, rate)",
+    }
+    return [
+        (title, series[name], f"{series[name].rps / floor:.2f} of floor")
+        for name, title in names.items()
+        if name in series
+    ]
 
 
 def machine() -> str:
@@ -479,6 +694,7 @@ def write_report(
                 series["issuance"],
                 f"{series['issuance'].rps / floor:.2f} of floor",
             ),
+            *gateway_rows(series),
             (f"floor, {large:,} credentials stored", series["floor_large"], "1.00 (baseline)"),
             (
                 f"verified, {large:,} credentials stored",

@@ -101,6 +101,20 @@ class TestCreateKey:
         )
         assert_envelope(refused, status=403, code="FORBIDDEN")
 
+    async def test_a_verify_key_verifies_and_may_not_read(
+        self, settings: Settings, client: httpx.AsyncClient
+    ) -> None:
+        result = await run_async(
+            settings.database_url, "admin", "create-key", "--name", "gateway", "--role", "verify"
+        )
+        _, key = created_key(result)
+        assert "role: verify" in result.stdout
+        verified = await client.post(
+            "/v1/keys/verify", json={"key": "wsk_agent_x"}, headers=bearer(key)
+        )
+        assert verified.json()["code"] == "NOT_FOUND"
+        assert_envelope(await client.get(LIST, headers=bearer(key)), status=403, code="FORBIDDEN")
+
     def test_a_duplicate_name_is_refused(self, settings: Settings) -> None:
         created_key(run(settings.database_url, "admin", "create-key", "--name", "ops"))
         again = run(

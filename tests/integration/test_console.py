@@ -292,6 +292,17 @@ class TestSessions:
                 await engine.dispose()
             assert (await browser.get("/console")).status_code == 303
 
+    async def test_a_verify_key_may_not_sign_in(
+        self, make_app: AppFactory, settings: Settings
+    ) -> None:
+        _, key = await create_admin_key(settings, "meters-api", AdminRole.VERIFY)
+        async with console_client(make_app()) as browser:
+            answer = await sign_in(browser, key)
+            assert answer.status_code == 403
+            assert "may not sign in to the console" in answer.text
+            assert SESSION_COOKIE not in browser.cookies
+            assert (await browser.get("/console")).status_code == 303
+
     async def test_signing_out_drops_the_cookie(self, make_app: AppFactory, admin_key: str) -> None:
         async with console_client(make_app()) as browser:
             token = await signed_in(browser, admin_key)

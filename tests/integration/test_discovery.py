@@ -25,7 +25,7 @@ from agentkeys.ratelimit.base import RequestRate
 from tests.support.app import AppFactory, client_for
 from tests.support.assertions import assert_envelope
 from tests.support.factories import key_header
-from tests.support.policies import with_quotas
+from tests.support.policies import gateway_policy, with_quotas
 
 LLMS = "/llms.txt"
 WELL_KNOWN = "/.well-known/agent-credentials"
@@ -242,6 +242,26 @@ class TestLlmsTxt:
         assert "[POST /v1/homes/{id}/bill/monthly]" in lines["bill_impact:read"]
         assert "[POST /v1/feedback]" in lines["feedback:write"]
         assert "/v1/homes/create" not in lines["homes:read"]
+
+    async def test_any_key_routes_are_the_agents_own_not_the_gateways(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        scopes = sections(await llms_txt(client))["Scopes"]
+        any_key = next(line for line in scopes.split("\n") if line.startswith("Any valid key"))
+
+        assert "[GET /v1/agent-credentials/self]" in any_key
+        # Forward auth is called by a gateway and needs the scope of the [upstream] table.
+        assert "/v1/auth/forward" not in any_key
+
+    async def test_a_scope_of_the_guarded_api_says_so(self, make_app: AppFactory) -> None:
+        async with client_for(make_app(policy=gateway_policy())) as client:
+            scopes = sections(await llms_txt(client))["Scopes"]
+
+        meters = next(line for line in scopes.split("\n") if line.startswith("- `meters:read`"))
+        assert meters.endswith("Unlocks: requests to the API this server guards.")
+        public = next(line for line in scopes.split("\n") if line.startswith("- `utility:read`"))
+        assert "[POST /v1/utility/get]" in public
+        assert public.endswith("; requests to the API this server guards.")
 
     async def test_it_states_the_header_the_outcomes_and_how_to_revoke(
         self, client: httpx.AsyncClient

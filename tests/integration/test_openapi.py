@@ -328,8 +328,9 @@ class TestExamples:
     async def test_every_request_body_has_an_example(self, openapi: dict[str, Any]) -> None:
         for method, path, operation in operations(openapi):
             if "requestBody" in operation:
-                content = operation["requestBody"]["content"]["application/json"]
-                assert content.get("examples") or content.get("example"), (method, path)
+                # JSON, but RFC 7662's form-encoded introspection.
+                for content in operation["requestBody"]["content"].values():
+                    assert content.get("examples") or content.get("example"), (method, path)
 
     async def test_each_credential_outcome_has_its_example(self, openapi: dict[str, Any]) -> None:
         ok = openapi["paths"]["/v1/agent-credentials"]["post"]["responses"]["200"]

@@ -1,26 +1,43 @@
-"""One contract for every rate-limiter backend (memory, Redis): costs, namespaces, keys."""
+"""One contract for every rate-limiter backend (memory, Redis, Redis through leases): costs,
+namespaces, keys."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
 
-from agentkeys.ratelimit.base import RequestRate
+from agentkeys.ratelimit.base import RequestRate, RequestRateLimiter
 from agentkeys.ratelimit.limiter import LimiterBackend, memory_backend, redis_backend
 
 TEN_PER_MINUTE = RequestRate(10, timedelta(seconds=60))
+Make = Callable[..., RequestRateLimiter]
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def limiter_backend(request: pytest.FixtureRequest) -> AsyncIterator[LimiterBackend]:
+class Backend:
+    """A backend's limiters as the service builds them: every hit asking the backend, or (the
+    verified requests' rates) through leases."""
+
+    def __init__(self, backend: LimiterBackend, *, hot: bool) -> None:
+        self.backend = backend
+        self.limiter: Make = backend.hot_limiter if hot else backend.limiter
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-leased", marks=pytest.mark.redis),
+    ]
+)
+async def limiter_backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     if request.param == "memory":
         chosen = memory_backend()
     else:
         chosen = redis_backend(request.getfixturevalue("redis_url"))
-    yield chosen
+    yield Backend(chosen, hot=request.param == "redis-leased")
     await chosen.close()
 
 
@@ -29,7 +46,7 @@ def fresh_key() -> str:
     return f"test:{uuid.uuid4().hex}"
 
 
-async def test_a_hit_counts_its_cost(limiter_backend: LimiterBackend) -> None:
+async def test_a_hit_counts_its_cost(limiter_backend: Backend) -> None:
     limiter = limiter_backend.limiter(TEN_PER_MINUTE, namespace=f"contract-{uuid.uuid4().hex}")
     key = fresh_key()
 
@@ -46,7 +63,7 @@ async def test_a_hit_counts_its_cost(limiter_backend: LimiterBackend) -> None:
 
 
 async def test_a_cost_above_what_remains_is_refused_and_not_counted(
-    limiter_backend: LimiterBackend,
+    limiter_backend: Backend,
 ) -> None:
     limiter = limiter_backend.limiter(TEN_PER_MINUTE, namespace=f"contract-{uuid.uuid4().hex}")
     key = fresh_key()
@@ -60,7 +77,7 @@ async def test_a_cost_above_what_remains_is_refused_and_not_counted(
 
 
 async def test_rates_sharing_a_backend_never_share_a_counter(
-    limiter_backend: LimiterBackend,
+    limiter_backend: Backend,
 ) -> None:
     suffix = uuid.uuid4().hex
     one = limiter_backend.limiter(RequestRate(1, timedelta(seconds=60)), namespace=f"one-{suffix}")
@@ -72,7 +89,7 @@ async def test_rates_sharing_a_backend_never_share_a_counter(
     assert not (await one.hit(key)).allowed
 
 
-async def test_each_key_has_its_own_count(limiter_backend: LimiterBackend) -> None:
+async def test_each_key_has_its_own_count(limiter_backend: Backend) -> None:
     limiter = limiter_backend.limiter(
         RequestRate(1, timedelta(seconds=60)), namespace="contract-keys"
     )

@@ -33,13 +33,14 @@ DEEP = "[" * 20 + "NaN" + "]" * 20
 
 
 def body_routes(app: object) -> list[str]:
-    """``METHOD path`` of every operation the OpenAPI description gives a request body."""
+    """``METHOD path`` of every operation the OpenAPI description gives a JSON request body
+    (RFC 7662 introspection's is form-encoded: no JSON values to walk)."""
     spec = app.openapi()  # type: ignore[attr-defined]
     return sorted(
         path
         for path, operations in spec["paths"].items()
         for operation in operations.values()
-        if "requestBody" in operation
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
     )
 
 
@@ -69,7 +70,11 @@ ROUTES = [
 ]
 
 # Sent with an admin key (role admin).
-ADMIN_ROUTES = ["/v1/admin/credentials/revoke", "/v1/admin/credentials/{credentialId}/revoke"]
+ADMIN_ROUTES = [
+    "/v1/admin/credentials/revoke",
+    "/v1/admin/credentials/{credentialId}/revoke",
+    "/v1/keys/verify",
+]
 # Sent with an admin key: create and update.
 WEBHOOK_ROUTES = ["/v1/admin/webhooks", "/v1/admin/webhooks/{endpointId}/update"]
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from agentkeys.credentials.policy import IssuingPolicy, Quota, QuotaKind, RequestCosts
-from agentkeys.credentials.policy_file import load_policy
+from agentkeys.credentials.policy_file import default_policy_text, load_policy, parse_policy
 from agentkeys.ratelimit.base import RequestRate
 
 # Far above anything a test sends, so a relaxed quota or rate never answers.
@@ -58,3 +58,54 @@ def with_quotas(policy: IssuingPolicy | None = None, **quotas: Quota) -> Issuing
     """``policy`` (the shipped one by default) with exactly these quotas (kind name → quota)."""
     chosen = policy or load_policy()
     return replace(chosen, quotas={QuotaKind(kind): quota for kind, quota in quotas.items()})
+
+
+METERS_SCOPES = """"meters:read" = "Read the upstream API's meters."
+"meters:write" = "Change the upstream API's meters."
+"""
+UPSTREAM_TABLE = """
+[upstream]
+
+[[upstream.routes]]
+method = "GET"
+path = "/v2/meters/{id}"
+scope = "meters:read"
+
+[[upstream.routes]]
+method = ["POST", "PUT", "DELETE"]
+path = "/v2/meters/**"
+scope = "meters:write"
+
+[[upstream.routes]]
+method = "*"
+path = "/v2/public/**"
+scope = "utility:read"
+"""
+
+
+def gateway_policy_text(*, request_limit: int = UNLIMITED, default_scope: str | None = None) -> str:
+    """The shipped policy's text with the meters scopes, the upstream table above (``GET
+    /v2/meters/{id}`` needs ``meters:read``; writes under ``/v2/meters`` ``meters:write``;
+    anything under ``/v2/public`` ``utility:read``) and ``request_limit`` requests per
+    credential per minute; every quota raised out of the way."""
+    text = default_policy_text()
+    text = text.replace("[scopes]\n", "[scopes]\n" + METERS_SCOPES, 1)
+    text, replaced = re.subn(r"(?m)^(limit|per_network_limit) = \d+$", rf"\1 = {UNLIMITED}", text)
+    assert replaced == 8, text
+    text = re.sub(
+        r"(?m)^(\[request_rate\]\n)limit = \d+$", rf"\1limit = {request_limit}", text, count=1
+    )
+    table = UPSTREAM_TABLE
+    if default_scope is not None:
+        table = table.replace("[upstream]\n", f'[upstream]\ndefault_scope = "{default_scope}"\n')
+    return text + table
+
+
+def gateway_policy(
+    *, request_limit: int = UNLIMITED, default_scope: str | None = None
+) -> IssuingPolicy:
+    """``gateway_policy_text`` loaded as a server loads a file."""
+    return parse_policy(
+        gateway_policy_text(request_limit=request_limit, default_scope=default_scope),
+        source="gateway.toml",
+    )

@@ -40,12 +40,14 @@ def admin_wiring(request: Request) -> AdminWiring:
 
 async def current_admin(request: Request) -> AdminIdentity:
     """The admin guard: ``Authorization: Bearer wsk_admin_…``. No key: 401; an agent key in
-    either header: 403; a bad or revoked admin key: 401."""
+    either header: 403; a bad or revoked admin key: 401; a verify key: 403."""
     token = bearer_token_of(request)
     if token is None and request.headers.getlist(API_KEY_HEADER):
         raise agent_key_refused()
     admin = await admin_wiring(request).verifier.authenticate(token)
     note_admin_key(request, admin.id)
+    # A verify key verifies agent keys (gateway routes) and may not use the admin API.
+    admin.require_reader()
     return admin
 
 

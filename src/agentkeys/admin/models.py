@@ -20,7 +20,7 @@ class AdminKeyRecord(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), unique=True)
-    # `admin` (read and revoke) or `viewer` (read only).
+    # `admin` (read, revoke, verify), `viewer` (read only) or `verify` (verify agent keys only).
     role: Mapped[str] = mapped_column(String(16))
     key_digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

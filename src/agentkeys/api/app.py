@@ -57,10 +57,13 @@ from agentkeys.credentials.usage import CredentialUsage
 from agentkeys.credentials.verifier import CredentialVerifier
 from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.discovery import routes as discovery_routes
+from agentkeys.gateway import routes as gateway_routes
+from agentkeys.gateway.deps import GatewayWiring
+from agentkeys.gateway.service import FORWARD_PATH
 from agentkeys.idempotency.service import IdempotencyService
 from agentkeys.leak_report_keys import load_leak_report_keys
 from agentkeys.mcp_server.http import MCP_PATH, McpEndpoint
-from agentkeys.ratelimit.limiter import memory_backend, redis_backend
+from agentkeys.ratelimit.limiter import LimiterBackend, memory_backend, redis_backend
 from agentkeys.sandbox.battery import routes as battery_routes
 from agentkeys.sandbox.bills import routes as bill_routes
 from agentkeys.sandbox.feedback import routes as feedback_routes
@@ -94,8 +97,12 @@ Information Administration, Form EIA-861 (2018), as tabulated by PNNL's IMMM-SFA
 """
 
 
+# In this order the router tries each request's path against the routes (and OpenAPI lists
+# them): the hot routes first. A gateway asks forward auth once per request of its whole API,
+# and each route tried before costs ~0.5 µs.
 ROUTERS = (
     credential_routes.router,
+    gateway_routes.router,
     leak_routes.router,
     admin_routes.router,
     webhook_routes.router,
@@ -131,7 +138,12 @@ def check_policy_against_routes(issuing_policy: IssuingPolicy) -> None:
     """Refuse a policy the routes cannot honour (one line per problem, as a policy file's)."""
     # A policy must grant exactly the scopes the routes require (a file is checked line by line
     # when loaded; one built in code is checked here against the routes themselves).
-    problems = route_scope_problems(issuing_policy.catalog.scopes, required_scopes(ROUTERS))
+    required: dict[str, list[str]] = {
+        str(scope): routes for scope, routes in required_scopes(ROUTERS).items()
+    }
+    for scope in sorted(issuing_policy.upstream.scopes):
+        required.setdefault(scope, []).append("an [upstream] route")
+    problems = route_scope_problems(issuing_policy.catalog.scopes, required)
     if problems:
         raise PolicyError("<policy>", [f"0: scopes: {problem}" for problem in problems])
     # Route costs are keyed by path template: only routes whose guards declare their path
@@ -142,6 +154,43 @@ def check_policy_against_routes(issuing_policy: IssuingPolicy) -> None:
         raise PolicyError(
             "<policy>", [f"0: request_rate.route_costs: {problem}" for problem in problems]
         )
+
+
+def console_wiring(
+    settings: Settings, server_secret: bytes, limiter_backend: LimiterBackend
+) -> ConsoleWiring:
+    """The operator console's state (/console): its cookies' signer, templates, assets and the
+    sign-in failures' rate."""
+    return ConsoleWiring(
+        signer=SessionSigner(
+            server_secret, session_lifetime=timedelta(seconds=settings.console_session_seconds)
+        ),
+        renderer=Renderer(),
+        static_assets=load_static_assets(),
+        secure_cookies=settings.mode is not Mode.DEVELOPMENT,
+        sign_in_failures=limiter_backend.limiter(SIGN_IN_FAILURES, namespace="console-sign-in"),
+    )
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """The error handlers and the middleware stack, innermost first."""
+    install_error_handlers(app)
+    app.add_exception_handler(BodyTimedOut, body_timed_out)
+    app.add_exception_handler(ClientClosedRequest, client_closed_request)
+    # Inside the request context: the access log names HEAD, the routes see GET.
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        form_path_prefixes=(console_routes.PREFIX + "/",),
+        # Forward auth never reads a body (a gateway may pass the original request's headers);
+        # introspection takes RFC 7662's form-encoded body.
+        unread_body_prefix=FORWARD_PATH,
+        form_paths=frozenset({gateway_routes.INTROSPECT_PATH}),
+    )
+    # Outermost: times every answer, the request middleware's own refusals included.
+    app.add_middleware(RequestMetricsMiddleware)
 
 
 def create_app(
@@ -221,9 +270,12 @@ def create_app(
         session_factory=session_factory,
         clock=clock,
         policy=issuing_policy,
-        rate_limiter=limiter_backend.limiter(issuing_policy.request_rate, namespace="credential"),
+        # The two rates of every verified request: leased from Redis with several processes.
+        rate_limiter=limiter_backend.hot_limiter(
+            issuing_policy.request_rate, namespace="credential"
+        ),
         network_rate_limiter=(
-            limiter_backend.limiter(costs.per_network, namespace="network")
+            limiter_backend.hot_limiter(costs.per_network, namespace="network")
             if costs.per_network
             else None
         ),
@@ -284,42 +336,27 @@ def create_app(
             else None
         ),
     )
-    # The operator console (/console): its cookies' signer, templates, assets, sign-in rate.
-    app.state.console = ConsoleWiring(
-        signer=SessionSigner(
-            server_secret, session_lifetime=timedelta(seconds=settings.console_session_seconds)
-        ),
-        renderer=Renderer(),
-        static_assets=load_static_assets(),
-        secure_cookies=settings.mode is not Mode.DEVELOPMENT,
-        sign_in_failures=limiter_backend.limiter(SIGN_IN_FAILURES, namespace="console-sign-in"),
-    )
+    app.state.console = console_wiring(settings, server_secret, limiter_backend)
+    # The gateway feature's own state: who may verify keys.
+    app.state.gateway = GatewayWiring(admins=admin_keys)
     # The routes taking an Idempotency-Key (``idempotency.route``) claim and replay through it.
     app.state.idempotency = idempotency
     app.state.webhooks = webhooks
     app.state.engine = engine
     # /.well-known/security.txt's Contact.
     app.state.security_contact = settings.security_contact
-    install_error_handlers(app)
-    app.add_exception_handler(BodyTimedOut, body_timed_out)
-    app.add_exception_handler(ClientClosedRequest, client_closed_request)
-    # Inside the request context: the access log names HEAD, the routes see GET.
-    app.add_middleware(HeadAsGet)
-    app.add_middleware(
-        RequestContextMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        body_timeout_seconds=settings.body_timeout_seconds,
-        form_path_prefixes=(console_routes.PREFIX + "/",),
-    )
-    # Outermost: times every answer, the request middleware's own refusals included.
-    app.add_middleware(RequestMetricsMiddleware)
+    install_middleware(app, settings)
     mount_routers(app, ROUTERS)
     # MCP over streamable HTTP; its tools call this same app in process (api.py there).
     mcp = McpEndpoint.in_process(app, app.state.context.verifier)
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     describe_openapi(
         app,
-        {**credential_routes.OPENAPI_SCHEMAS, **leak_routes.OPENAPI_SCHEMAS},
+        {
+            **credential_routes.OPENAPI_SCHEMAS,
+            **leak_routes.OPENAPI_SCHEMAS,
+            **gateway_routes.OPENAPI_SCHEMAS,
+        },
         TransportLimits(
             max_body_bytes=settings.max_body_bytes,
             max_header_bytes=settings.max_header_bytes,

@@ -3,14 +3,19 @@ network, the key guard with its scopes, and bodies parsed after the guards."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+import inspect
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_typed_return_annotation
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from agentkeys.api.context import (
     DEFERRED_CHARGE,
@@ -27,7 +32,14 @@ from agentkeys.credentials.keys import ADMIN_KEYS
 from agentkeys.credentials.scopes import CostedRoute, Scope
 from agentkeys.credentials.verifier import admin_key_refused, repeated_key_header
 from agentkeys.db.engine import pop_after_commit
-from agentkeys.errors import DomainError, ErrorCode, FieldError, InvalidApiKey, ValidationFailed
+from agentkeys.errors import (
+    DomainError,
+    ErrorCode,
+    FieldError,
+    InsufficientScope,
+    InvalidApiKey,
+    ValidationFailed,
+)
 from agentkeys.metrics import VERIFIED
 from agentkeys.ratelimit.base import RateDecision
 from agentkeys.validation import decode_json
@@ -50,7 +62,20 @@ class JsonBodyRequest(Request):
 
 class JsonBodyRoute(APIRoute):
     """The route class of every router (``APIRouter(route_class=JsonBodyRoute)``): FastAPI reads
-    declared bodies through ``JsonBodyRequest``."""
+    declared bodies through ``JsonBodyRequest``.
+
+    A route taking nothing but key guards and the request, and answering a ``Response`` it built
+    itself (``/v1/agent-credentials/self``: the hot path), is served without FastAPI's
+    dependency resolution (``guarded_endpoint``): its guards, resolved once here, are awaited
+    and the endpoint called directly. Its OpenAPI description is FastAPI's, unchanged.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        raw = RAW_HANDLERS.get(endpoint)
+        fast = raw_endpoint(self, raw) if raw is not None else guarded_endpoint(self)
+        if fast is not None:
+            self.app = fast
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -62,6 +87,132 @@ class JsonBodyRoute(APIRoute):
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def guarded_endpoint(route: APIRoute) -> ASGIApp | None:
+    """An ASGI app serving ``route`` without FastAPI's dependency resolution, or None when the
+    route needs any of it.
+
+    Only for a route whose endpoint is a coroutine taking key guards (``require_scopes``) and
+    at most the ``Request``, and returning a ``Response`` (never a model to validate): then
+    resolving its dependencies is awaiting each guard with the request, which is what this app
+    does, in the order declared, with errors answered by the application's exception handlers
+    as on every route (Starlette's ``wrap_app_handling_exceptions``, which its routes use). About
+    15 µs less per request than the resolution it replaces. Should the route's overrides
+    provider (where FastAPI's handler looks for ``dependency_overrides``) hold any, FastAPI's own
+    handler serves the request instead.
+    """
+    dependant = route.dependant
+    call = dependant.call
+    if (
+        call is None
+        or not inspect.iscoroutinefunction(call)
+        or not _answers_a_response(call)
+        or dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.websocket_param_name
+        or dependant.http_connection_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+    ):
+        return None
+    guards: list[tuple[str, Guard]] = []
+    for sub in dependant.dependencies:
+        guard = sub.call
+        if sub.name is None or guard not in GUARD_SCOPES or not _takes_the_request_only(sub):
+            return None
+        guards.append((sub.name, guard))
+    if not guards:
+        return None
+    request_name = dependant.request_param_name
+    standard = route.app
+    overrides_provider = route.dependency_overrides_provider
+
+    async def app(scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if overrides_provider is not None and getattr(
+            overrides_provider, "dependency_overrides", None
+        ):
+            await standard(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+
+        async def answer(scope: AsgiScope, receive: Receive, send: Send) -> None:
+            values: dict[str, Any] = {}
+            for name, guard in guards:
+                values[name] = await guard(request)
+            if request_name is not None:
+                values[request_name] = request
+            response: Response = await call(**values)
+            await response(scope, receive, send)
+
+        await wrap_app_handling_exceptions(answer, request)(scope, receive, send)
+
+    return app
+
+
+RawHandler = Callable[[Request], Coroutine[Any, Any, Response | None]]
+# Endpoints whose requests a handler of their own may serve from the request alone (``served_raw``).
+RAW_HANDLERS: dict[Callable[..., Any], RawHandler] = {}
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+
+def served_raw(handler: RawHandler) -> Callable[[EndpointT], EndpointT]:
+    """Let ``handler(request)`` answer the decorated endpoint's requests without FastAPI's
+    parameter parsing and dependency resolution (forward auth: asked once per request of a
+    whole upstream API). ``handler`` reads what it needs from the request itself and answers
+    None for any request it leaves to FastAPI, such as a query it does not recognize exactly:
+    FastAPI then parses it as declared (the endpoint's signature, which also describes the
+    operation in OpenAPI), refusals included. Apply it under the route decorator."""
+
+    def register(endpoint: EndpointT) -> EndpointT:
+        RAW_HANDLERS[endpoint] = handler
+        return endpoint
+
+    return register
+
+
+def raw_endpoint(route: APIRoute, handler: RawHandler) -> ASGIApp:
+    """The ASGI app of a ``served_raw`` route: its handler first, FastAPI's for what it leaves."""
+    standard = route.app
+
+    async def app(scope: AsgiScope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+
+        async def answer(scope: AsgiScope, receive: Receive, send: Send) -> None:
+            response = await handler(request)
+            if response is None:  # nothing was done: FastAPI's handler serves it whole
+                await standard(scope, receive, send)
+            else:
+                await response(scope, receive, send)
+
+        await wrap_app_handling_exceptions(answer, request)(scope, receive, send)
+
+    return app
+
+
+def _answers_a_response(call: Callable[..., Any]) -> bool:
+    returned = get_typed_return_annotation(call)
+    return isinstance(returned, type) and issubclass(returned, Response)
+
+
+def _takes_the_request_only(dependant: Dependant) -> bool:
+    return not (
+        dependant.dependencies
+        or dependant.path_params
+        or dependant.query_params
+        or dependant.header_params
+        or dependant.cookie_params
+        or dependant.body_params
+        or dependant.websocket_param_name
+        or dependant.http_connection_param_name
+        or dependant.response_param_name
+        or dependant.background_tasks_param_name
+        or dependant.security_scopes_param_name
+    )
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
@@ -193,67 +344,95 @@ def require_scopes(*scopes: Scope, route: CostedRoute | None = None) -> Guard:
     """
 
     async def guard(request: Request) -> AuthenticatedCredential:
-        try:
-            credential = await admit(request)
-        except DomainError as refusal:
-            # agentkeys_verifications_total{result}: every refusal the guard makes is one of
-            # these codes (a database outage is none: it is answered 503, not a verification).
-            result = VERIFICATION_REFUSALS.get(refusal.code)
-            if result is not None:
-                result.inc()
-            raise
-        VERIFIED_OK.inc()
-        return credential
-
-    async def admit(request: Request) -> AuthenticatedCredential:
-        context = app_context(request)
-        # Read here rather than through a sub-dependency: one resolution less on every request.
-        # The OpenAPI security scheme is declared in api.app for every route documenting 401.
-        credential = await context.verifier.authenticate(agent_key_of(request))
-        note_credential(request, credential.id)
-        # An expensive route (the battery's linear program) counts as several requests, but
-        # only when it answers: every request counts one now, and the rest of its cost is
-        # charged by the middleware if the answer is a success. A refused request (400, 404,
-        # 429...) did none of the expensive work and costs one.
-        costs = context.policy.request_costs
-        cost = costs.cost_of(scopes, route=route)
-        decision = await context.rate_limiter.hit(credential.id)
-        # The middleware turns this into RateLimit headers on whatever the route answers.
-        describe_rate(request, "credential", decision)
-        if not decision.allowed or decision.remaining < cost - 1:
-            raise decision.refusal(
-                f"This credential may make {decision.limit} requests per "
-                f"{decision.window_seconds} seconds{_priced(cost)}."
-            )
-        network = network_of_request(request)
-        if context.network_rate_limiter is not None:
-            # Many keys must not multiply the rate: one aggregate per client network.
-            shared = await context.network_rate_limiter.hit(network)
-            if not shared.allowed or shared.remaining < cost - 1:
-                # A 429 describes the rate that refused it, not the credential's.
-                describe_rate(request, "network", shared)
-                raise shared.refusal(
-                    f"This client network ({network}) may make {shared.limit} requests per "
-                    f"{shared.window_seconds} seconds over all its keys{_priced(cost)}."
-                )
-        credential.require(*scopes)
-        if cost > 1:
-            # Room was kept for the route's full cost; a route that did not do the work it
-            # prices may waive it (``settle_route_cost``), leaving its scopes' cost.
-            request.scope["state"][DEFERRED_CHARGE] = _charge_rest(
-                request,
-                credential.id,
-                network,
-                rest=cost - 1,
-                rest_if_waived=costs.cost_of(scopes) - 1,
-            )
-        return credential
+        return await admit_key(request, agent_key_of(request), scopes, route=route)
 
     guard.__name__ = "require_" + ("_".join(s.replace(":", "_") for s in scopes) or "any_scope")
     GUARD_SCOPES[guard] = scopes
     if route is not None:
         GUARD_ROUTES[guard] = route
     return guard
+
+
+async def admit_key(
+    request: Request,
+    presented: str | None,
+    scopes: Sequence[str],
+    *,
+    route: CostedRoute | None = None,
+    unroutable: str | None = None,
+) -> AuthenticatedCredential:
+    """Every use of an agent key, wherever it is presented (the sandbox routes' guard, forward
+    auth, the verification API): the key verified, the request counted against the
+    credential's rate (and its network's), then the scopes required; counted in
+    ``agentkeys_verifications_total``. ``unroutable``: why no scope can be named for the request
+    (an upstream request no route maps), refused as a scope the key lacks, after the key and
+    the rate, like any other request."""
+    try:
+        credential = await _admit(request, presented, scopes, route=route, unroutable=unroutable)
+    except DomainError as refusal:
+        # agentkeys_verifications_total{result}: every refusal the guard makes is one of
+        # these codes (a database outage is none: it is answered 503, not a verification).
+        result = VERIFICATION_REFUSALS.get(refusal.code)
+        if result is not None:
+            result.inc()
+        raise
+    VERIFIED_OK.inc()
+    return credential
+
+
+async def _admit(
+    request: Request,
+    presented: str | None,
+    scopes: Sequence[str],
+    *,
+    route: CostedRoute | None,
+    unroutable: str | None,
+) -> AuthenticatedCredential:
+    context = app_context(request)
+    # The OpenAPI security scheme is declared in api.app for every route documenting 401.
+    credential = await context.verifier.authenticate(presented)
+    note_credential(request, credential.id)
+    # An expensive route (the battery's linear program) counts as several requests, but
+    # only when it answers: every request counts one now, and the rest of its cost is
+    # charged by the middleware if the answer is a success. A refused request (400, 404,
+    # 429...) did none of the expensive work and costs one.
+    costs = context.policy.request_costs
+    cost = costs.cost_of(scopes, route=route)
+    decision = await context.rate_limiter.hit(credential.id)
+    # The middleware turns this into RateLimit headers on whatever the route answers.
+    describe_rate(request, "credential", decision)
+    if not decision.allowed or decision.remaining < cost - 1:
+        raise decision.refusal(
+            f"This credential may make {decision.limit} requests per "
+            f"{decision.window_seconds} seconds{_priced(cost)}."
+        )
+    network = network_of_request(request)
+    if context.network_rate_limiter is not None:
+        # Many keys must not multiply the rate: one aggregate per client network.
+        shared = await context.network_rate_limiter.hit(network)
+        if not shared.allowed or shared.remaining < cost - 1:
+            # A 429 describes the rate that refused it, not the credential's.
+            describe_rate(request, "network", shared)
+            raise shared.refusal(
+                f"This client network ({network}) may make {shared.limit} requests per "
+                f"{shared.window_seconds} seconds over all its keys{_priced(cost)}."
+            )
+    if unroutable is not None:
+        raise InsufficientScope(
+            unroutable, recovery_action="Ask the API's operator which requests keys may make."
+        )
+    credential.require(*scopes)
+    if cost > 1:
+        # Room was kept for the route's full cost; a route that did not do the work it
+        # prices may waive it (``settle_route_cost``), leaving its scopes' cost.
+        request.scope["state"][DEFERRED_CHARGE] = _charge_rest(
+            request,
+            credential.id,
+            network,
+            rest=cost - 1,
+            rest_if_waived=costs.cost_of(scopes) - 1,
+        )
+    return credential
 
 
 def settle_route_cost(request: Request, *, did_priced_work: bool) -> None:
@@ -363,4 +542,7 @@ async def parse_json_body(
     try:
         return model.model_validate(document)
     except ValidationError as error:
-        raise ValidationFailed(field_errors_from(error.errors())) from None
+        # Located in the body, as FastAPI locates a declared body's errors: a field named
+        # ``path`` or ``query`` is then named as itself, not taken for the location.
+        located = [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors()]
+        raise ValidationFailed(field_errors_from(located)) from None

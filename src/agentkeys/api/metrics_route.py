@@ -96,7 +96,9 @@ async def admit_reader(request: Request) -> None:
             recovery_action=METRICS_RECOVERY,
         )
     # 401 for a bad or revoked admin key, 403 for an agent key sent as the bearer token.
-    await wiring.admins.authenticate(token)
+    admin = await wiring.admins.authenticate(token)
+    # A verify key only verifies agent keys.
+    admin.require_reader()
 
 
 @router.get("/metrics", include_in_schema=False, operation_id="getMetrics")

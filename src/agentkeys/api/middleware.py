@@ -109,12 +109,19 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         body_timeout_seconds: float,
         form_path_prefixes: tuple[str, ...] = (),
+        unread_body_prefix: str | None = None,
+        form_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout_seconds = body_timeout_seconds
         # Paths whose routes read HTML forms (the operator console): urlencoded bodies allowed.
         self.form_path_prefixes = form_path_prefixes
+        # Routes under this path never read a body: none is judged (forward auth, whose
+        # gateway may pass on the original request's Content-Type and Content-Length).
+        self.unread_body_prefix = unread_body_prefix
+        # Paths whose body is form-encoded (RFC 7662 introspection); their route checks it.
+        self.form_paths = form_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -197,13 +204,21 @@ class RequestContextMiddleware:
     def _transport_refusal(self, scope: Scope) -> tuple[int, str] | None:
         if scope["method"] not in BODY_METHODS:
             return None
+        path: str = scope["path"]
+        if self.unread_body_prefix is not None and path.startswith(self.unread_body_prefix):
+            return None
         headers = Headers(scope=scope)
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             return 413, f"The request body exceeds {self.max_body_bytes} bytes."
         has_body = (length is not None and length != "0") or "transfer-encoding" in headers
         content_type = headers.get("content-type")
-        if has_body and content_type is not None and not is_json_content_type(content_type):
+        if (
+            has_body
+            and content_type is not None
+            and not is_json_content_type(content_type)
+            and path not in self.form_paths
+        ):
             if self._takes_forms(scope, content_type):
                 return None
             shown = echo(content_type)

@@ -437,7 +437,9 @@ def describe_openapi(
                 "type": "http",
                 "scheme": "bearer",
                 "description": "An operator's admin key (wsk_admin_…), created with "
-                "`agentkeys admin create-key`, sent as `Authorization: Bearer <key>`.",
+                "`agentkeys admin create-key`, sent as `Authorization: Bearer <key>`. Its role: "
+                "`admin` (read, revoke, verify keys), `viewer` (read), or `verify` (only "
+                "`/v1/keys/verify` and `/oauth/introspect`, for gateways and services).",
             }
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas.pop("HTTPValidationError", None)

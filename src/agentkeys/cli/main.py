@@ -298,7 +298,11 @@ def admin_create_key(
         str, typer.Option(help="A unique name, recorded as admin:NAME on revocations.")
     ],
     role: Annotated[
-        AdminRole, typer.Option(help="admin: read and revoke; viewer: read only.")
+        AdminRole,
+        typer.Option(
+            help="admin: read, revoke and verify; viewer: read only; verify: verify agent keys "
+            "(/v1/keys/verify, /oauth/introspect) and nothing else."
+        ),
     ] = AdminRole.ADMIN,
 ) -> None:
     """Create an admin key and print it once: only its digest is stored."""

@@ -33,8 +33,18 @@ class AuthenticatedCredential:
 
 
 class AdminRole(StrEnum):
-    ADMIN = "admin"  # reads everything, revokes any credential
+    ADMIN = "admin"  # reads everything, revokes any credential, verifies keys
     VIEWER = "viewer"  # reads everything
+    # Verifies agent keys for a gateway or a service (/v1/keys/verify, /oauth/introspect), and
+    # nothing else: a key kept in many services' configuration can read and change nothing.
+    VERIFY = "verify"
+
+
+ROLE_RECOVERY = {
+    AdminRole.ADMIN: "agentkeys admin create-key --role admin",
+    AdminRole.VIEWER: "agentkeys admin create-key --role viewer",
+    AdminRole.VERIFY: "agentkeys admin create-key --role verify",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +61,27 @@ class AdminIdentity:
         return f"admin:{self.name}"
 
     def require_admin(self) -> None:
-        """Refuse a viewer key on a route that changes anything."""
+        """Refuse a viewer or verify key on a route that changes anything."""
         if self.role is not AdminRole.ADMIN:
-            raise Forbidden(
-                f"The admin key '{self.name}' has the role 'viewer', which may read but not "
-                "revoke.",
-                recovery_action="Use an admin key with the role 'admin' "
-                "(agentkeys admin create-key --role admin).",
-            )
+            raise self._refused("revoke or change anything", AdminRole.ADMIN)
+
+    def require_reader(self) -> None:
+        """Refuse a verify key on the admin API's reading routes (and /metrics): it may only
+        verify keys."""
+        if self.role is AdminRole.VERIFY:
+            raise self._refused("use the admin API", AdminRole.VIEWER)
+
+    def require_verifier(self) -> None:
+        """Refuse a viewer key on the verification routes: only ``verify`` and ``admin`` keys
+        may ask whether an agent key is good."""
+        if self.role is AdminRole.VIEWER:
+            raise self._refused("verify agent keys", AdminRole.VERIFY)
+
+    def _refused(self, what: str, needed: AdminRole) -> Forbidden:
+        return Forbidden(
+            f"The admin key '{self.name}' has the role '{self.role}', which may not {what}.",
+            recovery_action=f"Use an admin key with the role '{needed}' ({ROLE_RECOVERY[needed]}).",
+        )
 
 
 class AdminAuthenticator(Protocol):

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
 
+from agentkeys.credentials.upstream import UpstreamTable
 from agentkeys.ratelimit.base import RequestRate
 
 SANDBOX = "sandbox"
@@ -202,6 +203,9 @@ class IssuingPolicy:
     refused_ledger: RefusedLedger = RefusedLedger()
     storage: StorageBudgets = StorageBudgets()
     retention: Retention = Retention()
+    # An upstream API's requests mapped to scopes (``[upstream]``), for forward auth and the
+    # verification API; empty: every upstream request is refused.
+    upstream: UpstreamTable = field(default_factory=UpstreamTable)
 
     def longest_counting_window(self) -> timedelta:
         """The longest window over which stored rows are counted (quotas, the refused ledger,

@@ -31,6 +31,13 @@ from agentkeys.credentials.policy import (
 )
 from agentkeys.credentials.schemas import CreateAgentCredentialRequestDto
 from agentkeys.credentials.scopes import ROUTE_COST_CHARGED, CostedRoute, Scope
+from agentkeys.credentials.upstream import (
+    PathTemplate,
+    TemplateError,
+    UpstreamRoute,
+    UpstreamTable,
+    parse_methods,
+)
 from agentkeys.durations import format_duration, parse_duration
 from agentkeys.ratelimit.base import RequestRate
 
@@ -150,6 +157,19 @@ class NextStepsSection(_Section):
     production_denied: Annotated[str, Field(min_length=1)]
 
 
+class UpstreamRouteSection(_Section):
+    # One method, a list of them, or "*" for any.
+    method: str | list[str]
+    path: Annotated[str, Field(min_length=1, max_length=1024)]
+    scope: ScopeName
+
+
+class UpstreamSection(_Section):
+    # The scope a request no route matches needs (absent: such a request is refused).
+    default_scope: ScopeName | None = None
+    routes: list[UpstreamRouteSection] = []
+
+
 class PolicyDocument(_Section):
     requirements: RequirementsSection = RequirementsSection()
     ttl: TtlSection
@@ -165,6 +185,7 @@ class PolicyDocument(_Section):
     retention: RetentionSection = RetentionSection()
     production: ProductionSection
     next_steps: NextStepsSection
+    upstream: UpstreamSection | None = None
 
 
 def _storage_budget(section: StorageBudgetSection) -> StorageBudget:
@@ -244,7 +265,7 @@ def retention_problem(older_than: timedelta, policy: IssuingPolicy) -> str | Non
 
 
 def route_scope_problems(
-    granted: Iterable[str], required: Mapping[Scope, Sequence[str]]
+    granted: Iterable[str], required: Mapping[str, Sequence[str]]
 ) -> list[str]:
     """Why a catalog granting ``granted`` does not fit routes requiring ``required`` (scope →
     the routes needing it): a scope no policy grants makes its routes unreachable for good, and
@@ -271,23 +292,91 @@ def route_cost_problems(route_costs: Iterable[str]) -> list[str]:
     ]
 
 
+def _upstream_scopes(document: PolicyDocument) -> set[str]:
+    upstream = document.upstream
+    if upstream is None:
+        return set()
+    named = {route.scope for route in upstream.routes}
+    if upstream.default_scope is not None:
+        named.add(upstream.default_scope)
+    return named
+
+
 def _scope_problems(document: PolicyDocument) -> list[Problem]:
-    """The catalog against ``Scope``, the closed set of scopes the routes require."""
+    """The catalog against ``Scope``, the closed set of scopes the routes require, and the
+    scopes the upstream routes require."""
     problems = [
         Problem(("scopes",), f"the catalog lacks '{scope}', which a route requires")
         for scope in Scope
         if scope not in document.scopes
     ]
+    required = SCOPE_NAMES | _upstream_scopes(document)
     problems += [
         Problem(("scopes", name), f"no route requires '{name}'")
         for name in document.scopes
-        if name not in SCOPE_NAMES
+        if name not in required
     ]
     return problems
 
 
+def _upstream_problems(document: PolicyDocument) -> list[Problem]:
+    """Every upstream route compiles, needs a scope of the catalog, and can be reached (no
+    earlier route always matches first)."""
+    upstream = document.upstream
+    if upstream is None:
+        return []
+    problems: list[Problem] = []
+    default = upstream.default_scope
+    if default is not None and default not in document.scopes:
+        problems.append(
+            Problem(("upstream", "default_scope"), f"'{default}' is not a scope of [scopes]")
+        )
+    reachable: list[UpstreamRoute] = []
+    for index, entry in enumerate(upstream.routes):
+        where = ("upstream", "routes", index)
+        if entry.scope not in document.scopes:
+            problems.append(
+                Problem((*where, "scope"), f"'{entry.scope}' is not a scope of [scopes]")
+            )
+        route = _upstream_route(entry, where, problems)
+        if route is None:
+            continue
+        earlier = next((seen for seen in reachable if seen.covers(route)), None)
+        if earlier is not None:
+            problems.append(
+                Problem(
+                    (*where, "path"),
+                    f"{route.describe()} is shadowed: the earlier route {earlier.describe()} "
+                    "always matches first",
+                )
+            )
+            continue
+        reachable.append(route)
+    return problems
+
+
+def _upstream_route(
+    entry: UpstreamRouteSection, where: tuple[str | int, ...], problems: list[Problem]
+) -> UpstreamRoute | None:
+    """The compiled route, or None with its problems added (the method's and the path's)."""
+    try:
+        methods = parse_methods(entry.method)
+    except TemplateError as error:
+        problems.append(Problem((*where, "method"), str(error)))
+        methods = None
+        failed = True
+    else:
+        failed = False
+    try:
+        template = PathTemplate.parse(entry.path)
+    except TemplateError as error:
+        problems.append(Problem((*where, "path"), str(error)))
+        return None
+    return None if failed else UpstreamRoute.of(methods, template, entry.scope)
+
+
 def _coherence_problems(document: PolicyDocument) -> list[Problem]:
-    problems: list[Problem] = _scope_problems(document)
+    problems: list[Problem] = _scope_problems(document) + _upstream_problems(document)
     ttl = document.ttl
     if not ttl.min_seconds <= ttl.default_seconds <= ttl.max_seconds:
         problems.append(
@@ -401,6 +490,7 @@ def _to_policy(document: PolicyDocument) -> IssuingPolicy:
             homes=_storage_budget(document.storage.homes),
         ),
         retention=Retention(older_than=parse_duration(document.retention.older_than)),
+        upstream=_upstream_table(document.upstream),
         production_access=document.production.how_to_obtain,
         next_steps=NextSteps(
             issued=steps.issued,
@@ -410,6 +500,18 @@ def _to_policy(document: PolicyDocument) -> IssuingPolicy:
             rate_limited=steps.rate_limited,
             production_denied=steps.production_denied,
         ),
+    )
+
+
+def _upstream_table(section: UpstreamSection | None) -> UpstreamTable:
+    if section is None:
+        return UpstreamTable()
+    return UpstreamTable(
+        routes=tuple(
+            UpstreamRoute.parse(methods=entry.method, path=entry.path, scope=entry.scope)
+            for entry in section.routes
+        ),
+        default_scope=section.default_scope,
     )
 
 
@@ -428,13 +530,18 @@ def _key_parts(dotted: str) -> tuple[str, ...]:
 
 def _line_of(text: str, path: tuple[str | int, ...]) -> int:
     """The line that defines the longest prefix of ``path`` (0 when nothing matches)."""
-    wanted = tuple(str(part) for part in path if not isinstance(part, int))
+    wanted = tuple(str(part) for part in path)
     best_line, best_length = 0, 0
     table: tuple[str, ...] = ()
+    # An array of tables (``[[upstream.routes]]``): each header opens the next index.
+    arrays: dict[tuple[str, ...], int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(line)
         if header:
             table = _key_parts(header.group(1))
+            if line.lstrip().startswith("[["):
+                arrays[table] = arrays.get(table, -1) + 1
+                table = (*table, str(arrays[table]))
             candidate = table
         else:
             key = _KEY.match(line)
@@ -525,4 +632,20 @@ def describe(policy: IssuingPolicy) -> str:
         f"older than {format_duration(policy.retention.older_than)}"
     )
     lines.append("Production: never issued; " + policy.production_access)
+    lines += _describe_upstream(policy.upstream)
     return "\n".join(lines)
+
+
+def _describe_upstream(upstream: UpstreamTable) -> list[str]:
+    if not upstream.routes and upstream.default_scope is None:
+        return [
+            "Upstream: no [upstream] table; forward auth and verification by method and "
+            "path refuse every request"
+        ]
+    lines = ["Upstream routes (the first match wins):"]
+    lines += [f"  {route.describe():40} needs {route.scope}" for route in upstream.routes]
+    if upstream.default_scope is not None:
+        lines.append(f"  any other request{'':23} needs {upstream.default_scope}")
+    else:
+        lines.append("  any other request is refused")
+    return lines

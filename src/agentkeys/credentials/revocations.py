@@ -19,10 +19,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from agentkeys.credentials.cache import Evicting
+from agentkeys.credentials.revocation_channel import CHANNEL, revocation_message, revoked_id
 from agentkeys.metrics import BACKEND_ERRORS
 
+__all__ = ["CHANNEL", "LocalRevocationBus", "RedisRevocationBus", "RevocationBus", "announce"]
+
 logger = logging.getLogger(__name__)
-CHANNEL = "agentkeys:revocations"
 RECONNECT_SECONDS = 0.5
 REDIS_TIMEOUT_SECONDS = 0.5
 
@@ -67,7 +69,7 @@ class RedisRevocationBus:
     async def publish(self, credential_id: str) -> None:
         self._cache.evict(credential_id)
         try:
-            await self._redis.publish(CHANNEL, credential_id)
+            await self._redis.publish(CHANNEL, revocation_message(credential_id))
         except (RedisError, OSError) as error:
             BACKEND_ERRORS.labels(backend="redis", operation="revocation_publish").inc()
             logger.warning(
@@ -111,8 +113,7 @@ class RedisRevocationBus:
                     # A quiet second: ping, so a dead connection is noticed within seconds.
                     await pubsub.ping()
                 elif message.get("type") == "message":
-                    data = message["data"]
-                    self._cache.evict(data.decode() if isinstance(data, bytes) else str(data))
+                    self._cache.evict(revoked_id(message["data"]))
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -134,7 +135,7 @@ async def announce(redis_url: str, credential_ids: Sequence[str]) -> bool:
     )
     try:
         for credential_id in credential_ids:
-            await redis.publish(CHANNEL, credential_id)
+            await redis.publish(CHANNEL, revocation_message(credential_id))
     except (RedisError, OSError):
         # The caller says so (the command line, on stderr, in its own words).
         BACKEND_ERRORS.labels(backend="redis", operation="revocation_publish").inc()

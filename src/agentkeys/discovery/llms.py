@@ -22,6 +22,8 @@ from agentkeys.discovery.pages import access_of
 WELL_KNOWN_PATH = "/.well-known/agent-credentials"
 LLMS_PATH = "/llms.txt"
 ENV_VARIABLE = "WATTSHIFT_API_KEY"
+# The tag of the routes gateways and services call about agent keys (``gateway.routes``).
+GATEWAY_TAG = "verification"
 # What `pip install agentkeys` gives an agent besides HTTP (named here, not imported: this module
 # stays pure, and the tests import each name to keep the text true).
 CLIENT_CLASS = "agentkeys.client.AgentKeysClient"
@@ -142,12 +144,24 @@ def _scopes(facts: Facts) -> str:
     for scope, description in sorted(catalog.scopes.items()):
         opened = facts.operations_needing(scope)
         routes = ", ".join(_link(op) for op in opened) if opened else "no route"
+        if scope in facts.policy.upstream.scopes:
+            # A scope of the API behind a gateway (the policy's [upstream] table).
+            upstream = "requests to the API this server guards"
+            routes = f"{routes}; {upstream}" if opened else upstream
         lines.append(f"- `{scope}`: {description} Unlocks: {routes}.")
     if catalog.aliases:
         lines += ["", "Aliases (each expands to the scopes listed):", ""]
         for alias, members in sorted(catalog.aliases.items()):
             lines.append(f"- `{alias}` = {_names(members)}")
-    any_key = [op for op in facts.operations if op.key is KeyNeeded.AGENT and not op.scopes]
+    # Forward auth takes an agent key too, but a gateway calls it (tag verification), needing
+    # the scope the policy's [upstream] table names: no route an agent uses "whatever its scopes".
+    any_key = [
+        op
+        for op in facts.operations
+        if op.key is KeyNeeded.AGENT
+        and not op.scopes
+        and GATEWAY_TAG not in op.spec.get("tags", ())
+    ]
     if any_key:
         lines += ["", f"Any valid key, whatever its scopes: {', '.join(map(_link, any_key))}."]
     return "\n".join(lines)

@@ -1,4 +1,6 @@
-"""Request rate limiting with the ``limits`` library: sliding-window counters, in memory or Redis.
+"""Request rate limiting: sliding-window counters in this process's memory (``local``), or in
+Redis through the ``limits`` library, shared by every replica (the hot rates through leases,
+``leased``).
 
 Failure policy: **fail open**. A credential reaching this point has already been verified
 against the database, and the sandbox does no harm at a higher rate; refusing every sandbox
@@ -14,13 +16,15 @@ import math
 import time
 
 from limits import RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 from redis.asyncio import ConnectionPool
 
 from agentkeys.metrics import BACKEND_ERRORS
-from agentkeys.ratelimit.base import RateDecision, RequestRate
+from agentkeys.ratelimit.base import RateDecision, RequestRate, RequestRateLimiter
+from agentkeys.ratelimit.leased import LeasedRateLimiter
+from agentkeys.ratelimit.local import LocalRateLimiter
 
 logger = logging.getLogger(__name__)
 LOG_EVERY_SECONDS = 10.0
@@ -92,15 +96,21 @@ class LimitsRateLimiter:
 
 
 class LimiterBackend:
-    """One storage (memory, or a Redis pool) shared by every rate the service keeps."""
+    """Where every rate the service keeps is counted: this process's memory (``storage`` None),
+    or one Redis storage shared by the replicas."""
 
-    def __init__(self, storage: Storage, *, name: str, pool: ConnectionPool | None = None) -> None:
+    def __init__(
+        self, storage: Storage | None, *, name: str, pool: ConnectionPool | None = None
+    ) -> None:
         self._storage = storage
         self.name = name
         self._pool = pool
 
-    def limiter(self, rate: RequestRate, *, namespace: str) -> LimitsRateLimiter:
-        """A rate of its own: counters (and failure counts) apart from every other rate's."""
+    def limiter(self, rate: RequestRate, *, namespace: str) -> RequestRateLimiter:
+        """A rate of its own: counters (and failure counts) apart from every other rate's.
+        Every hit asks the backend (exact over replicas)."""
+        if self._storage is None:
+            return LocalRateLimiter(rate)
         operation = "rate_limit" if namespace == "credential" else f"{namespace}_rate_limit"
         return LimitsRateLimiter(
             self._storage,
@@ -110,6 +120,18 @@ class LimiterBackend:
             operation=operation,
         )
 
+    def hot_limiter(self, rate: RequestRate, *, namespace: str) -> RequestRateLimiter:
+        """A rate counted on every verified request (a credential's, a network's): shared
+        through leases (``leased``), so most hits ask no other process."""
+        shared = self.limiter(rate, namespace=namespace)
+        if self._storage is None:
+            return shared  # one process: its own memory is already the shared counter
+        return LeasedRateLimiter(
+            shared,
+            limit=rate.limit,
+            window_seconds=max(1, int(rate.window.total_seconds())),
+        )
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()
@@ -117,7 +139,7 @@ class LimiterBackend:
 
 def memory_backend() -> LimiterBackend:
     """For one process: counters live in this process only."""
-    return LimiterBackend(MemoryStorage(), name="memory")
+    return LimiterBackend(None, name="memory")
 
 
 def redis_backend(redis_url: str) -> LimiterBackend:
@@ -136,6 +158,6 @@ def redis_backend(redis_url: str) -> LimiterBackend:
     return LimiterBackend(storage, name="redis", pool=pool)
 
 
-def memory_rate_limiter(rate: RequestRate) -> LimitsRateLimiter:
+def memory_rate_limiter(rate: RequestRate) -> LocalRateLimiter:
     """A single rate in this process's memory."""
-    return memory_backend().limiter(rate, namespace="credential")
+    return LocalRateLimiter(rate)
