@@ -328,6 +328,13 @@ class Settings(BaseSettings):
         description="Comma-separated networks (CIDR) besides loopback that may read `/metrics` "
         "without an admin key (e.g. `10.0.0.0/8`). Empty: loopback only.",
     )
+    console_session_seconds: int = Field(
+        default=28800,
+        ge=1,
+        le=7 * 86400,
+        description="How long an operator console session lasts from sign-in (absolute; "
+        "1 second to 7 days: a few seconds only makes sense in tests).",
+    )
     last_used_flush_seconds: float = Field(
         default=5,
         ge=0.1,

@@ -5,23 +5,25 @@ Each scenario saves screenshots at its key steps (tests/support/browser.py says 
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Cookie, Page, expect
 
-from agentkeys.console.session import SESSION_LIFETIME, SessionSigner
+from agentkeys.console.session import SessionSigner
 from agentkeys.credentials.identity import AdminRole
 from tests.support.app import TEST_SECRET
 from tests.support.browser import NARROW, WIDE, Screenshots
 from tests.support.console_browser import (
     CONSOLE,
     SIGN_IN,
+    bare_badges,
     csrf_token_of,
     focus_ring,
     horizontal_overflow,
@@ -30,16 +32,19 @@ from tests.support.console_browser import (
     served_admin_key,
     shows_focus,
     sign_in,
+    unreachable_scroll_regions,
 )
 from tests.support.databases import ServedDatabase
 from tests.support.factories import credential_request, issue_credential, key_header
-from tests.support.servers import RunningServer
+from tests.support.servers import RunningServer, running_server
 
 pytestmark = pytest.mark.browser
 
 SELF = "/v1/agent-credentials/self"
 ORGANIZATION = "Browser Grid Cooperative"
 OTHER_ORGANIZATION = "Unrelated Power & Light"
+# Long enough to sign in and read a page on a loaded two-core machine, short enough to wait.
+SHORT_SESSION_SECONDS = 8
 
 
 @pytest.fixture
@@ -106,6 +111,10 @@ class TestRevocation:
         await expect(created).to_have_attribute("data-localized", "true")
         await expect(created).to_contain_text(re.compile(r"P[SD]T"))
         await expect(created).to_have_attribute("title", re.compile(r" UTC$"))
+        # A duration in words, its exact seconds on hover.
+        lifetime = page.get_by_test_id("lifetime-granted").locator(".duration")
+        await expect(lifetime).to_have_text("1 day")
+        await expect(lifetime).to_have_attribute("title", "86400 seconds")
         await screenshots.take(page, "credential-active")
 
         await page.get_by_role("link", name="Revoke this credential…").click()
@@ -149,6 +158,8 @@ class TestRevocation:
         await page.get_by_label("Organization").fill(ORGANIZATION.upper())
         await page.get_by_role("button", name="Count its active credentials").click()
         await expect(page.get_by_test_id("bulk-count")).to_have_attribute("data-count", "3")
+        # The organization as its credentials store it, not as typed (upper case).
+        await expect(page.get_by_test_id("bulk-organization-names")).to_have_text(ORGANIZATION)
         await page.get_by_label("Reason (recorded with each revocation)").fill("contract ended")
         await screenshots.take(page, "bulk-count-before-confirming")
         for key in keys:  # nothing is revoked by counting
@@ -156,6 +167,9 @@ class TestRevocation:
 
         await page.get_by_role("button", name="Revoke 3 credentials").click()
         await expect(page.get_by_test_id("bulk-revoked")).to_have_attribute("data-revoked", "3")
+        await expect(page.get_by_test_id("bulk-revoked")).to_have_text(
+            f"Revoked 3 credentials of {ORGANIZATION}."
+        )
         await screenshots.take(page, "bulk-revoked")
         for key in keys:
             assert (await agent.get(SELF, headers=key_header(key))).status_code == 401
@@ -226,6 +240,10 @@ class TestRefusedPosts:
         await page.get_by_label("Reason (recorded with the revocation)").fill("no token")
         await page.get_by_role("button", name="Revoke credential").click()
         await expect(page.get_by_test_id("error")).to_contain_text("403")
+        # Still signed in: the page keeps the header, its nav and sign-out.
+        await expect(page.get_by_test_id("signed-in-as")).to_contain_text("oncall (admin)")
+        await expect(page.get_by_role("navigation", name="Console")).to_be_visible()
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
         await screenshots.take(page, "csrf-token-missing-refused")
         assert (await agent.get(SELF, headers=key_header(key))).status_code == 200
 
@@ -284,53 +302,51 @@ class TestSession:
 
     async def test_an_expired_session_is_sent_back_to_sign_in(
         self,
-        server: RunningServer,
         served_database: ServedDatabase,
+        tmp_path: Path,
         context: BrowserContext,
         page: Page,
         screenshots: Screenshots,
     ) -> None:
-        admin_key = await served_admin_key(served_database.url, "oncall")
-        signed_in_at = datetime.now(UTC)
-        await sign_in(page, server, admin_key)
-        cookie = await session_cookie(context)
-        assert cookie.get("httpOnly")
-        assert cookie.get("secure")
-        assert cookie.get("sameSite") == "Strict"
-        signer = SessionSigner(TEST_SECRET.encode())
-        claims = signer.decode(cookie.get("value"), now=datetime.now(UTC))
-        assert claims is not None
-        # 8 h from the sign-in (the server counts whole seconds).
-        earliest = signed_in_at.replace(microsecond=0) + SESSION_LIFETIME
-        assert earliest <= claims.expires_at <= datetime.now(UTC) + SESSION_LIFETIME
+        """A server whose sessions last seconds (AGENTKEYS_CONSOLE_SESSION_SECONDS): sign in,
+        wait the session out, and the next page is the sign-in form."""
+        lifetime = timedelta(seconds=SHORT_SESSION_SECONDS)
+        with running_server(
+            database_url=served_database.url,
+            log_path=tmp_path / "short-sessions.log",
+            extra_env={"AGENTKEYS_CONSOLE_SESSION_SECONDS": str(SHORT_SESSION_SECONDS)},
+        ) as server:
+            admin_key = await served_admin_key(served_database.url, "oncall")
+            await page.goto(f"{server.base_url}{SIGN_IN}")
+            await expect(page.get_by_test_id("session-lifetime")).to_have_text(
+                f"{SHORT_SESSION_SECONDS} seconds"
+            )
+            signed_in_at = datetime.now(UTC)
+            await sign_in(page, server, admin_key)
+            cookie = await session_cookie(context)
+            assert cookie.get("httpOnly")
+            assert cookie.get("secure")
+            assert cookie.get("sameSite") == "Strict"
+            claims = SessionSigner(TEST_SECRET.encode()).decode(
+                cookie.get("value"), now=datetime.now(UTC)
+            )
+            assert claims is not None
+            # The setting's lifetime from the sign-in (the server counts whole seconds).
+            earliest = signed_in_at.replace(microsecond=0) + lifetime
+            assert earliest <= claims.expires_at <= datetime.now(UTC) + lifetime
 
-        # The server's clock is the machine's: the same session, as its cookie reads once its
-        # 8 h are over (signed with the server's secret, so only the expiry can refuse it).
-        past = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-        expired = dataclasses.replace(claims, expires_at=past)
-        await context.add_cookies(
-            [
-                {
-                    "name": "__Host-agentkeys_console",
-                    "value": signer.encode(expired),
-                    # Host-only, as the server set it (a __Host- cookie has no Domain).
-                    "domain": cookie.get("domain"),
-                    "path": "/",
-                    "httpOnly": True,
-                    "secure": True,
-                    "sameSite": "Strict",
-                }
-            ]
-        )
-        assert (await session_cookie(context)).get("value") == signer.encode(expired)
-        await page.goto(f"{server.base_url}/console/credentials")
-        assert page.url == f"{server.base_url}{SIGN_IN}"
-        await expect(page.get_by_label("Admin key")).to_be_visible()
-        await screenshots.take(page, "expired-session-at-sign-in")
+            # Wait the session out (the browser drops the cookie at its Max-Age; the server
+            # would refuse its signed expiry all the same: tests/integration covers that).
+            await asyncio.sleep(max(0.0, (claims.expires_at - datetime.now(UTC)).total_seconds()))
+            await asyncio.sleep(1)
+            await page.goto(f"{server.base_url}/console/credentials")
+            assert page.url == f"{server.base_url}{SIGN_IN}"
+            await expect(page.get_by_label("Admin key")).to_be_visible()
+            await screenshots.take(page, "expired-session-at-sign-in")
 
-        # Signing in again starts a new session.
-        await sign_in(page, server, admin_key)
-        await expect(page.get_by_test_id("signed-in-as")).to_contain_text("oncall")
+            # Signing in again starts a new session.
+            await sign_in(page, server, admin_key)
+            await expect(page.get_by_test_id("signed-in-as")).to_contain_text("oncall")
 
 
 class TestOverview:
@@ -367,6 +383,12 @@ class TestOverview:
             assert sum(bars) == 4, bars
             assert sum(bars[-2:]) == 4, bars
             assert await figure.locator("svg[role=img] title").count() >= 1
+            # Each end of the axis says its day and that the buckets are UTC's.
+            ends = await figure.locator(".axis span").all_text_contents()
+            date = r"\d{4}-\d{2}-\d{2}"
+            assert re.fullmatch(rf"{date}( \d{{2}}:00)? UTC", ends[0]), ends
+            assert re.fullmatch(rf"{date}( \d{{2}}:00)? UTC", ends[-1]), ends
+            assert ends[0] != ends[-1], ends
         await expect(page.get_by_test_id("decisions-total")).to_contain_text("4")
         await expect(page.get_by_test_id("credentials-issued")).to_contain_text("3")
         await expect(page.locator("#top-organizations")).to_contain_text(ORGANIZATION)
@@ -456,6 +478,8 @@ class TestLayout:
                 overflow = await horizontal_overflow(page)
                 await screenshots.take(page, step)
                 assert overflow["scrollWidth"] <= overflow["innerWidth"], (step, overflow)
+                assert await unreachable_scroll_regions(page) == [], step
+                assert await bare_badges(page) == [], step
         finally:
             await context.close()
 

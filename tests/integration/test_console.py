@@ -80,6 +80,18 @@ def data_attribute(page: httpx.Response, element_id: str, name: str) -> int:
     return int(found.group(1))
 
 
+def assert_signed_in_layout(page: httpx.Response, name: str) -> None:
+    """The page has the signed-in header: nav, who, sign-out (an error page too)."""
+    assert '<nav aria-label="Console">' in page.text, page.text
+    assert f"Signed in as <strong>{name}</strong>" in page.text
+    assert 'action="/console/logout"' in page.text
+
+
+def scroll_regions(page: httpx.Response) -> list[str]:
+    """The opening tags of the page's sideways-scrolling containers."""
+    return re.findall(r'<div class="table-scroll"[^>]*>', page.text)
+
+
 @pytest.fixture
 async def admin_key(settings: Settings) -> str:
     return (await create_admin_key(settings, "ops"))[1]
@@ -197,6 +209,19 @@ class TestSessions:
                 assert answer.status_code == 303, path
                 assert answer.headers["location"] == SIGN_IN
 
+    async def test_an_error_page_without_a_session_has_no_signed_in_header(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            missing = await browser.get("/console/static/nope.js")
+            assert missing.status_code == 404
+            assert "Console" not in missing.text.split("<main", 1)[0]
+            assert "Signed in as" not in missing.text
+            await signed_in(browser, admin_key)
+            signed_in_missing = await browser.get("/console/static/nope.js")
+            assert signed_in_missing.status_code == 404
+            assert_signed_in_layout(signed_in_missing, "ops")
+
     async def test_an_altered_cookie_is_no_session(
         self, make_app: AppFactory, admin_key: str
     ) -> None:
@@ -225,6 +250,20 @@ class TestSessions:
             expired = await browser.get("/console/credentials")
             assert expired.status_code == 303
             assert expired.headers["location"] == SIGN_IN
+
+    async def test_the_session_lifetime_is_a_setting(
+        self, make_app: AppFactory, admin_key: str, clock: FrozenClock
+    ) -> None:
+        async with console_client(make_app(console_session_seconds=90 * 60)) as browser:
+            form = await browser.get(SIGN_IN)
+            assert 'data-testid="session-lifetime">90 minutes<' in form.text
+            answer = await sign_in(browser, admin_key)
+            cookie = set_cookie_of(answer, SESSION_COOKIE)[SESSION_COOKIE]
+            assert cookie["max-age"] == str(90 * 60)
+            clock.advance(timedelta(minutes=90) - timedelta(seconds=1))
+            assert (await browser.get("/console/credentials")).status_code == 200
+            clock.advance(timedelta(seconds=1))
+            assert (await browser.get("/console/credentials")).status_code == 303
 
     async def test_revoking_the_admin_key_ends_its_sessions_at_once(
         self, make_app: AppFactory, settings: Settings
@@ -304,6 +343,10 @@ class TestRevocation:
             page = await browser.get(answer.headers["location"])
             assert 'data-testid="revoked-by">admin:ops<' in page.text
             assert "Leaked in a screenshot" in page.text
+            assert (
+                'data-testid="lifetime-granted"><span class="duration" data-seconds="86400" '
+                'title="86400 seconds">1 day</span>'
+            ) in page.text
         stored = await db.rows(
             "SELECT revoked_by, revocation_reason FROM credentials WHERE id = :id",
             id=credential_id,
@@ -332,6 +375,7 @@ class TestRevocation:
             answer = await browser.get("/console/credentials/ws_agent_cred_nope")
             assert answer.status_code == 404
             assert answer.headers["content-type"].startswith("text/html")
+            assert_signed_in_layout(answer, "ops")
 
     async def test_a_bulk_revocation_shows_the_count_then_revokes_that_many(
         self, make_app: AppFactory, admin_key: str, db: DatabaseProbe
@@ -350,16 +394,23 @@ class TestRevocation:
             assert count is not None
             assert count.group(1) == "3"
             assert "Revoke 3 credentials" in preview.text
+            # The organization as stored, not as typed.
+            assert 'data-testid="bulk-organization-names">Acme Grid<' in preview.text
+            assert "acme grid" not in preview.text.replace('value="acme grid"', "")
             answer = await browser.post(
                 "/console/bulk-revoke",
                 data={
                     "csrf_token": csrf_token_of(preview),
-                    "organization": "Acme Grid",
+                    "organization": "ACME GRID",
                     "reason": "Contract ended",
                 },
             )
             assert answer.status_code == 200
             assert 'data-revoked="3"' in answer.text
+            assert "Revoked 3 credentials of <strong" in answer.text
+            assert 'data-testid="bulk-organization-names">Acme Grid<' in answer.text
+            assert "ACME GRID" not in answer.text
+            assert "/console/credentials?organization=Acme+Grid" in answer.text
             for issued in acme:
                 assert (
                     await browser.get(SELF, headers=key_header(issued["credential"]))
@@ -409,6 +460,7 @@ class TestCsrf:
                 answer = await browser.post(path, data=data)
                 assert answer.status_code == 403
                 assert "security token is missing or wrong" in answer.text
+                assert_signed_in_layout(answer, "ops")
             bulk = await browser.post(
                 "/console/bulk-revoke",
                 data={"organization": "Example Energy Co", "reason": "incident"},
@@ -601,6 +653,7 @@ class TestBadParameters:
             assert answer.status_code == 400, answer.text
             assert answer.headers["content-type"].startswith("text/html")
             assert "Bad request: a parameter is invalid" in answer.text
+            assert_signed_in_layout(answer, "ops")
             assert answer.headers["cache-control"] == "no-store"
 
 
@@ -633,10 +686,70 @@ class TestOverview:
         ]
         assert 'data-testid="credentials-active">3<' in overview.text  # the first expired
         assert "Beta Volt" in overview.text
-        assert "Keys live 1 day by default" in overview.text
+        # Durations in words, the exact seconds on hover.
+        assert (
+            'Keys live <span class="duration" data-seconds="86400" title="86400 seconds">'
+            "1 day</span> by default"
+        ) in overview.text
+        assert 'title="3600 seconds">per hour</span>' in overview.text
+        # The axes name the day and the zone of their buckets (UTC), not an hour alone.
+        axes = {
+            name: (first, last)
+            for name, first, last in re.findall(
+                r'data-testid="chart-(\w+)-axis"><span>([^<]+)</span><span>[^<]+</span>'
+                r"<span>([^<]+)</span>",
+                overview.text,
+            )
+        }
+        now = clock.now()
+        assert axes["hourly"] == (
+            f"{(now - timedelta(hours=24)):%Y-%m-%d %H}:00 UTC",
+            f"{now:%Y-%m-%d %H}:00 UTC",
+        )
+        assert axes["daily"] == (
+            f"{(now - timedelta(days=29)):%Y-%m-%d} UTC",
+            f"{now:%Y-%m-%d} UTC",
+        )
+        assert "Decisions per hour, last 24 hours (UTC hours)" in overview.text
 
 
 class TestPagesAreSafe:
+    async def test_every_scrolling_region_is_focusable_and_named(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_for(browser, "Acme Grid")
+            kept = await issue_for(browser, "Acme Grid", user_email="kept@acme.example")
+            token = await signed_in(browser, admin_key)
+            revoked = await browser.post(
+                f"/console/credentials/{issued['credential_id']}/revoke",
+                data={"csrf_token": token, "reason": "rotated"},
+            )
+            assert revoked.status_code == 303
+            regions: list[str] = []
+            for path in (
+                "/console",
+                "/console/credentials",
+                f"/console/credentials/{kept['credential_id']}",
+                "/console/decisions",
+            ):
+                page = await browser.get(path)
+                assert page.status_code == 200, path
+                found = scroll_regions(page)
+                assert found, path
+                regions += found
+        # The overview's tables of organizations and revocations and its charts' tables too.
+        assert len(regions) >= 4 + 3
+        labels = []
+        for tag in regions:
+            assert 'tabindex="0"' in tag, tag
+            assert 'role="region"' in tag, tag
+            label = re.search(r'aria-label="([^"]+)"', tag)
+            assert label is not None, tag
+            labels.append(label.group(1))
+        assert "Top organizations table" in labels
+        assert "Revocations table" in labels
+
     async def test_console_answers_carry_the_security_headers(
         self, make_app: AppFactory, admin_key: str
     ) -> None:
@@ -762,6 +875,11 @@ class TestDecisionsPage:
             assert page.status_code == 200
             assert page.text.count("<tr data-outcome=") == 1
             assert "Missing fields: <code>user_email</code>" in page.text
+            issued_page = await browser.get("/console/decisions", params={"outcome": "issued"})
+            assert (
+                'Issued for <span class="duration" data-seconds="86400" '
+                'title="86400 seconds">1 day</span>'
+            ) in issued_page.text
             assert "Unknown scopes: <code>nuclear:launch</code>" in page.text
             everything = await browser.get(
                 "/console/decisions", params={"address": "203.0.113.7", "since": "2026-03-01T00:00"}

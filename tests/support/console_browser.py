@@ -84,6 +84,48 @@ async def horizontal_overflow(page: Page) -> dict[str, Any]:
     return overflow
 
 
+async def unreachable_scroll_regions(page: Page) -> list[str]:
+    """Elements that scroll sideways (overflow-x auto or scroll, whether or not their content is
+    wider now: at another width it is) but that a keyboard cannot focus or a screen reader
+    cannot name: each needs tabindex="0", role="region" and an aria-label (form fields, which
+    scroll their own text, are focusable and labelled already)."""
+    found: list[str] = await page.evaluate(
+        """() => {
+            const bad = [];
+            // Form fields scroll their own text, are focusable and labelled by their <label>.
+            for (const node of document.querySelectorAll("body *:not(textarea, select, input)")) {
+                const overflow = getComputedStyle(node).overflowX;
+                if (overflow !== "auto" && overflow !== "scroll") continue;
+                if (node.getAttribute("tabindex") !== "0" || node.getAttribute("role") !== "region"
+                    || !(node.getAttribute("aria-label") || "").trim()) {
+                    bad.push(node.outerHTML.slice(0, 120));
+                }
+            }
+            return bad;
+        }"""
+    )
+    return found
+
+
+async def bare_badges(page: Page) -> list[str]:
+    """Status badges whose horizontal padding has no background to sit in (their text looks
+    indented against the column): each needs a background colour or no padding."""
+    found: list[str] = await page.evaluate(
+        """() => {
+            const bad = [];
+            for (const node of document.querySelectorAll(".status")) {
+                const style = getComputedStyle(node);
+                const padded = parseFloat(style.paddingLeft) > 0;
+                const transparent = style.backgroundColor === "rgba(0, 0, 0, 0)"
+                    || style.backgroundColor === "transparent";
+                if (padded && transparent) bad.push(node.outerHTML.slice(0, 120));
+            }
+            return bad;
+        }"""
+    )
+    return found
+
+
 async def focus_ring(page: Page) -> dict[str, str]:
     """The focused element and how it shows focus: its outline and box shadow."""
     ring: dict[str, str] = await page.evaluate(

@@ -374,3 +374,22 @@ class TestLogFormat:
         assert settings_problems(raised.value) == [
             f"AGENTKEYS_LOG_FORMAT: unknown log format {value!r}; use json or text"
         ]
+
+
+class TestConsoleSessionSeconds:
+    def test_eight_hours_unless_set(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("AGENTKEYS_CONSOLE_SESSION_SECONDS", raising=False)
+        assert Settings(secret=STRONG).console_session_seconds == 8 * 3600
+
+    @pytest.mark.parametrize("value", ["0", "604801", "8h", "1.5"])
+    def test_a_value_outside_one_second_to_seven_days_is_one_line_naming_it(
+        self, value: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("AGENTKEYS_CONSOLE_SESSION_SECONDS", value)
+        monkeypatch.setenv("AGENTKEYS_SECRET", STRONG)
+        with pytest.raises(ValidationError) as raised:
+            Settings()
+
+        problems = settings_problems(raised.value)
+        assert len(problems) == 1
+        assert problems[0].startswith("AGENTKEYS_CONSOLE_SESSION_SECONDS: "), problems

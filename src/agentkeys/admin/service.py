@@ -15,7 +15,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
@@ -144,6 +144,10 @@ class AdminKeyService:
 
 CURSOR_CONTEXT = b"agentkeys admin credentials cursor:"
 CURSOR_SIGNATURE_BYTES = 16
+# A bulk revocation's page names the organization as stored: its few spellings, not hundreds.
+ORGANIZATION_NAMES_SHOWN = 10
+# Credential ids per query (one bound parameter each: far below every database's limit).
+ID_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +405,29 @@ class AdminCredentialService:
         """How many credentials a bulk revocation of ``organization`` would revoke now."""
         where = self._filter(CredentialQuery(organization=organization, status="active"))
         return await self._credentials.count(where, now=self._credentials.now())
+
+    async def revocable_organization_names(self, organization: str) -> tuple[str, ...]:
+        """The organization's names as stored (the agents' spelling, not the operator's) on the
+        active credentials a bulk revocation of ``organization`` would revoke now."""
+        where = self._filter(CredentialQuery(organization=organization, status="active"))
+        return tuple(
+            await self._credentials.organization_names(
+                where, now=self._credentials.now(), limit=ORGANIZATION_NAMES_SHOWN
+            )
+        )
+
+    async def organization_names_of(self, credential_ids: Sequence[str]) -> tuple[str, ...]:
+        """The organization names as stored of these credentials (a bulk revocation's)."""
+        names: set[str] = set()
+        now = self._credentials.now()
+        for start in range(0, len(credential_ids), ID_BATCH):
+            batch = tuple(credential_ids[start : start + ID_BATCH])
+            names.update(
+                await self._credentials.organization_names(
+                    CredentialFilter(credential_ids=batch), now=now, limit=ORGANIZATION_NAMES_SHOWN
+                )
+            )
+        return tuple(sorted(names)[:ORGANIZATION_NAMES_SHOWN])
 
     async def get(self, credential_id: str) -> AdminCredentialDetailDto:
         record, decision = await self._credentials.get(credential_id)

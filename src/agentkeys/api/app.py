@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
@@ -161,7 +162,9 @@ def console_wiring(
     """The operator console's state (/console): its cookies' signer, templates, assets and the
     sign-in failures' rate."""
     return ConsoleWiring(
-        signer=SessionSigner(server_secret),
+        signer=SessionSigner(
+            server_secret, session_lifetime=timedelta(seconds=settings.console_session_seconds)
+        ),
         renderer=Renderer(),
         static_assets=load_static_assets(),
         secure_cookies=settings.mode is not Mode.DEVELOPMENT,

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from agentkeys.console.durations import Duration
 from agentkeys.credentials.policy import IssuingPolicy, Outcome, QuotaKind
 
 OUTCOMES: tuple[str, ...] = tuple(outcome.value for outcome in Outcome)
@@ -90,19 +91,6 @@ def stacked_chart(
     )
 
 
-def _duration(seconds: int) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
-        if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"
-
-
-def _per(seconds: int) -> str:
-    """``per hour``, ``per 2 hours``."""
-    return "per " + _duration(seconds).removeprefix("1 ")
-
-
 _QUOTA_PHRASES = {
     QuotaKind.ORGANIZATION_ISSUED: "credentials issued per organization",
     QuotaKind.EMAIL_ISSUED: "credentials issued per e-mail",
@@ -111,17 +99,34 @@ _QUOTA_PHRASES = {
 }
 
 
-def policy_sentence(policy: IssuingPolicy) -> str:
-    """The issuing policy in force, in one sentence: lifetimes, scopes, quotas."""
+def policy_parts(policy: IssuingPolicy) -> list[str | Duration]:
+    """The issuing policy in force, in one sentence (lifetimes, scopes, quotas): text, and its
+    durations as values (a page shows them in words with the exact seconds on hover)."""
     scopes = ", ".join(policy.catalog.grantable_names())
-    quotas = []
+    quotas: list[list[str | Duration]] = []
     for kind, quota in policy.quotas.items():
-        per = f" {_per(int(quota.window.total_seconds()))}" if quota.window else ""
-        quotas.append(f"{quota.limit} {_QUOTA_PHRASES.get(kind, str(kind))}{per}")
+        phrase: list[str | Duration] = [f"{quota.limit} {_QUOTA_PHRASES.get(kind, str(kind))}"]
+        if quota.window:
+            phrase += [" ", Duration(int(quota.window.total_seconds()), per=True)]
+        quotas.append(phrase)
     required = ", ".join(policy.required_fields) or "nothing beyond the required fields"
-    quota_text = "; ".join(quotas) if quotas else "no quotas"
-    return (
-        f"Keys live {_duration(policy.default_ttl_seconds)} by default "
-        f"(from {_duration(policy.min_ttl_seconds)} up to {_duration(policy.max_ttl_seconds)}), "
-        f"may be granted {scopes}, require {required}, and are limited to {quota_text}."
-    )
+    parts: list[str | Duration] = [
+        "Keys live ",
+        Duration(policy.default_ttl_seconds),
+        " by default (from ",
+        Duration(policy.min_ttl_seconds),
+        " up to ",
+        Duration(policy.max_ttl_seconds),
+        f"), may be granted {scopes}, require {required}, and are limited to ",
+    ]
+    if not quotas:
+        parts.append("no quotas")
+    for index, phrase in enumerate(quotas):
+        parts += (["; "] if index else []) + phrase
+    parts.append(".")
+    return parts
+
+
+def policy_sentence(policy: IssuingPolicy) -> str:
+    """The issuing policy in force, in one sentence of plain text."""
+    return "".join(str(part) for part in policy_parts(policy))

@@ -104,11 +104,14 @@ async def console_session(request: Request) -> ConsoleSession:
     if record is None or record.role not in CONSOLE_ROLES:
         raise SignInRequired
     note_admin_key(request, record.id)
-    return ConsoleSession(
+    signed_in = ConsoleSession(
         admin=AdminIdentity(id=record.id, name=record.name, role=AdminRole(record.role)),
         claims=claims,
         csrf_token=wiring.signer.csrf_token(claims),
     )
+    # For an error page of this request (its header and nav), without reading the key again.
+    request.state.console_session = signed_in
+    return signed_in
 
 
 ConsoleSessionDep = Annotated[ConsoleSession, Depends(console_session)]

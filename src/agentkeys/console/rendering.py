@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse, Response
 
+from agentkeys.console.durations import Duration, human_duration
 from agentkeys.validation import parse_instant
 
 # No inline script or style anywhere: htmx's configuration is a static file (console.js), and
@@ -81,6 +82,10 @@ class Renderer:
         )
         self._environment.filters["human_instant"] = human_instant
         self._environment.filters["iso_instant"] = iso_instant
+        self._environment.filters["human_duration"] = human_duration
+        self._environment.filters["human_rate_window"] = lambda seconds: (
+            Duration(seconds, per=True).text
+        )
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         return self._environment.get_template(name).render(context)

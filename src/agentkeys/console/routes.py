@@ -28,7 +28,7 @@ from agentkeys.admin.service import CredentialQuery, DecisionQuery
 from agentkeys.api.context import app_context, request_id_of
 from agentkeys.api.deps import JsonBodyRoute, describe_rate
 from agentkeys.api.errors import STATUS_BY_CODE, field_errors_from
-from agentkeys.console.charts import OUTCOMES, policy_sentence, stacked_chart
+from agentkeys.console.charts import OUTCOMES, policy_parts, stacked_chart
 from agentkeys.console.deps import (
     CONSOLE_ROLES,
     CSRF_FIELD,
@@ -39,10 +39,12 @@ from agentkeys.console.deps import (
     CsrfRefused,
     SignInRequired,
     client_address_of,
+    console_session,
     console_wiring,
     read_form,
     single_header,
 )
+from agentkeys.console.durations import human_duration
 from agentkeys.console.rendering import SECURITY_HEADERS, with_security_headers
 from agentkeys.credentials.repository import CredentialOrder
 from agentkeys.errors import DomainError, FieldError, Forbidden, ValidationFailed
@@ -80,22 +82,22 @@ class ConsoleRoute(JsonBodyRoute):
                 response = RedirectResponse(SIGN_IN, status_code=303)
                 _drop_cookie(response, request, console_wiring(request).session_cookie)
             except CsrfRefused:
-                response = _error_page(
+                response = await _error_page(
                     request,
                     status=403,
                     title="Refused: the form's security token is missing or wrong",
                     messages=["Reload the page and submit the form again."],
                 )
             except BadForm:
-                response = _error_page(
+                response = await _error_page(
                     request, status=400, title="Not a form", messages=["Send the page's form."]
                 )
             except RequestValidationError as error:
-                response = _validation_page(request, field_errors_from(error.errors()))
+                response = await _validation_page(request, field_errors_from(error.errors()))
             except ValidationFailed as error:
-                response = _validation_page(request, list(error.field_errors))
+                response = await _validation_page(request, list(error.field_errors))
             except DomainError as error:
-                response = _error_page(
+                response = await _error_page(
                     request,
                     status=STATUS_BY_CODE.get(error.code, 500),
                     title=error.message,
@@ -121,11 +123,32 @@ def _drop_cookie(response: Response, request: Request, name: str) -> None:
     )
 
 
-def _error_page(request: Request, *, status: int, title: str, messages: list[str]) -> Response:
+async def _signed_in(request: Request) -> ConsoleSession | None:
+    """The operator's session for an error page (its header and nav), if the request has one:
+    the one the route's guard already read, else read now. None without one, or should it
+    not be readable (the database down): the page is still answered, without the nav."""
+    known: ConsoleSession | None = getattr(request.state, "console_session", None)
+    if known is not None:
+        return known
+    try:
+        return await console_session(request)
+    except SignInRequired:
+        return None
+    except Exception:
+        logger.warning("console error page without its session", exc_info=True)
+        return None
+
+
+async def _error_page(
+    request: Request, *, status: int, title: str, messages: list[str]
+) -> Response:
+    """An error in the console's layout: with its header and nav when signed in."""
+    console = await _signed_in(request)
     return console_wiring(request).renderer.page(
         "error.html",
         {
-            "console": None,
+            "console": console,
+            "csrf_token": console.csrf_token if console is not None else "",
             "title": title,
             "messages": messages,
             "status": status,
@@ -136,8 +159,8 @@ def _error_page(request: Request, *, status: int, title: str, messages: list[str
     )
 
 
-def _validation_page(request: Request, errors: list[FieldError]) -> Response:
-    return _error_page(
+async def _validation_page(request: Request, errors: list[FieldError]) -> Response:
+    return await _error_page(
         request,
         status=400,
         title="Bad request: a parameter is invalid",
@@ -194,7 +217,7 @@ def _instant(field: str, value: str | None) -> Any:
 async def static_asset(request: Request, name: Annotated[str, Path(max_length=64)]) -> Response:
     asset = console_wiring(request).static_assets.get(name)
     if asset is None:
-        return _error_page(request, status=404, title="No such file", messages=[])
+        return await _error_page(request, status=404, title="No such file", messages=[])
     return Response(
         asset.body,
         media_type=asset.media_type,
@@ -220,6 +243,7 @@ def _sign_in_page(request: Request, *, status: int = 200, message: str | None = 
             "nav": "",
             "csrf_token": wiring.signer.csrf_token(claims),
             "message": message,
+            "session_seconds": int(wiring.signer.session_lifetime.total_seconds()),
         },
         status=status,
     )
@@ -242,7 +266,8 @@ async def sign_in_form(request: Request) -> Response:
 
 @router.post("/login")
 async def sign_in(request: Request) -> Response:
-    """A right admin key (role admin or viewer) opens an 8-hour session; a wrong one is
+    """A right admin key (role admin or viewer) opens a session (8 hours unless
+    ``AGENTKEYS_CONSOLE_SESSION_SECONDS`` says otherwise); a wrong one is
     answered 401 with the form again and counted against the client address's rate."""
     wiring = console_wiring(request)
     now = app_context(request).clock.now()
@@ -290,9 +315,9 @@ async def _failed_sign_in(request: Request) -> Response:
             request,
             status=429,
             message=(
-                f"Too many failed sign-ins from this address ({decision.limit} per "
-                f"{decision.window_seconds} seconds). Try again in {decision.reset_seconds} "
-                "seconds."
+                f"Too many failed sign-ins from this address ({decision.limit} in "
+                f"{human_duration(decision.window_seconds)}). Try again in "
+                f"{human_duration(decision.reset_seconds)}."
             ),
         )
         response.headers["Retry-After"] = str(decision.reset_seconds)
@@ -324,18 +349,21 @@ async def overview(
     stats = await decisions.stats("24h")
     daily = await decisions.daily(days=DAYS_CHARTED)
     context = app_context(request)
+    # Buckets are UTC hours and days (the database groups by them), labelled as such with
+    # their dates: the page's other times are the browser's, and an hour alone ("14:00 …
+    # 14:00") does not say which day.
     hourly_chart = stacked_chart(
-        "Decisions per hour, last 24 hours (UTC)",
+        "Decisions per hour, last 24 hours (UTC hours)",
         [
             (parse_instant(hour.hour), hour.by_outcome.model_dump())
             for hour in stats.decisions_by_hour
         ],
-        label_format="%H:00",
+        label_format="%Y-%m-%d %H:00 UTC",
     )
     daily_chart = stacked_chart(
-        f"Decisions per day, last {DAYS_CHARTED} days (UTC)",
+        f"Decisions per day, last {DAYS_CHARTED} days (UTC days)",
         [(day.day, day.by_outcome) for day in daily],
-        label_format="%m-%d",
+        label_format="%Y-%m-%d UTC",
     )
     return _page(
         request,
@@ -344,7 +372,7 @@ async def overview(
         nav="overview",
         stats=stats,
         charts=[("hourly", hourly_chart), ("daily", daily_chart)],
-        policy=policy_sentence(context.policy),
+        policy=policy_parts(context.policy),
     )
 
 
@@ -506,13 +534,17 @@ async def confirm_bulk_revocation(
     """Pick an organization; then see how many active credentials a revocation would take,
     before confirming it."""
     organization = _blank_to_none(organization)
-    count = await service.count_revocable(organization) if organization is not None else None
+    count = names = None
+    if organization is not None:
+        count = await service.count_revocable(organization)
+        names = await service.revocable_organization_names(organization)
     return _page(
         request,
         console,
         "bulk_revoke.html",
         nav="credentials",
         organization=organization,
+        names=names,
         count=count,
         revoked=None,
     )
@@ -543,6 +575,8 @@ async def bulk_revoke(
         "bulk_revoke.html",
         nav="credentials",
         organization=body.organization,
+        # As stored (the agents' spelling), never as the operator typed it.
+        names=await service.organization_names_of(result.credential_ids),
         count=None,
         revoked=result,
     )

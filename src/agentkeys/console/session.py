@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 VERSION = "v1"
+# The default (AGENTKEYS_CONSOLE_SESSION_SECONDS): a working day, then sign in again.
 SESSION_LIFETIME = timedelta(hours=8)
 # The sign-in form's own token lives this long (a page left open, then used).
 SIGN_IN_LIFETIME = timedelta(hours=1)
@@ -43,13 +44,16 @@ class SessionSigner:
     """Signs and reads the console's cookies with a key of their own (derived, not the server
     secret itself: a signature here can never be taken for a key digest or a cursor)."""
 
-    def __init__(self, server_secret: bytes) -> None:
+    def __init__(
+        self, server_secret: bytes, *, session_lifetime: timedelta = SESSION_LIFETIME
+    ) -> None:
         self._key = hmac.new(server_secret, _SESSION_KEY_CONTEXT, hashlib.sha256).digest()
+        self.session_lifetime = session_lifetime
 
     def new_session(self, admin_key_id: str, *, now: datetime) -> SessionClaims:
         return SessionClaims(
             admin_key_id=admin_key_id,
-            expires_at=now.astimezone(UTC).replace(microsecond=0) + SESSION_LIFETIME,
+            expires_at=now.astimezone(UTC).replace(microsecond=0) + self.session_lifetime,
             csrf_secret=_b64(secrets.token_bytes(CSRF_SECRET_BYTES)),
         )
 

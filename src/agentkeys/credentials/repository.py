@@ -51,6 +51,8 @@ class CredentialFilter:
     granted_any: tuple[str, ...] | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    # Only these credentials (a few hundred at most: one bound parameter each).
+    credential_ids: tuple[str, ...] | None = None
 
 
 class CredentialOrder(StrEnum):
@@ -152,6 +154,25 @@ class CredentialRepository:
         counted: int = (await self._session.execute(statement)).scalar_one()
         return counted
 
+    async def organization_names(
+        self, where: CredentialFilter, *, now: datetime, limit: int
+    ) -> list[str]:
+        """The organization names, as the agents sent them (stored), of the credentials
+        matching ``where``: distinct, sorted, at most ``limit``."""
+        statement = (
+            select(CredentialRequestRecord.organization_name)
+            .distinct()
+            .select_from(CredentialRecord)
+            .join(
+                CredentialRequestRecord,
+                CredentialRecord.credential_request_id == CredentialRequestRecord.id,
+            )
+            .where(*self._conditions(where, now=now))
+            .order_by(CredentialRequestRecord.organization_name)
+            .limit(limit)
+        )
+        return list((await self._session.execute(statement)).scalars())
+
     async def active_for_update(
         self, where: CredentialFilter, *, now: datetime
     ) -> list[CredentialRecord]:
@@ -192,6 +213,8 @@ class CredentialRepository:
             found.append(CredentialRecord.created_at > where.created_after)
         if where.created_before is not None:
             found.append(CredentialRecord.created_at < where.created_before)
+        if where.credential_ids is not None:
+            found.append(CredentialRecord.id.in_(where.credential_ids))
         return found
 
     def _granted_any(self, names: tuple[str, ...]) -> ColumnElement[bool]:

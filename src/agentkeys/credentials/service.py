@@ -614,6 +614,11 @@ class CredentialAdministration:
     async def count(self, where: CredentialFilter, *, now: datetime) -> int:
         return await self._repository.count(where, search=None, now=now)
 
+    async def organization_names(
+        self, where: CredentialFilter, *, now: datetime, limit: int
+    ) -> list[str]:
+        return await self._repository.organization_names(where, now=now, limit=limit)
+
     async def get(self, credential_id: str) -> IssuedCredential:
         found = await self._repository.get_issued(credential_id)
         if found is None:
