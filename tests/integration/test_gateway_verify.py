@@ -368,6 +368,9 @@ class TestBadBodies:
             ({"key": "k", "method": "GET", "path": "v2/meters"}, ["path"]),
             ({"key": "k", "method": "G T", "path": "/v2"}, ["method"]),
             ({"key": "x" * 513}, ["key"]),
+            # A scope no key could hold: the caller's mistake, never a verdict on the key.
+            ({"key": "k", "scopes": ["meters:read", "meters:rede"]}, ["scopes[1]"]),
+            ({"key": "k", "scopes": ["billing", "homes", "nope"]}, ["scopes[0]", "scopes[2]"]),
         ],
     )
     async def test_a_bad_body_is_refused_naming_its_field(
@@ -378,6 +381,26 @@ class TestBadBodies:
             response = await client.post(VERIFY, json=body, headers=bearer(caller))
 
         assert_validation_failed(response, *fields)
+
+    async def test_an_unknown_scope_is_named_whatever_the_key(
+        self, make_app: AppFactory, settings: Settings
+    ) -> None:
+        _, caller = await create_admin_key(settings, "gateway", AdminRole.VERIFY)
+        async with client_for(make_app(policy=gateway_policy(request_limit=5))) as client:
+            issued = await issue_key(client, "meters:read")
+
+            response = await client.post(
+                VERIFY,
+                json={"key": issued["credential"], "scopes": ["meters:rede"]},
+                headers=bearer(caller),
+            )
+            after = await verdict(client, caller, key=issued["credential"])
+
+        envelope = assert_validation_failed(response, "scopes[0]")
+        assert "meters:rede" in envelope["field_errors"][0]["message"]
+        assert "meters:read" in envelope["field_errors"][0]["message"]
+        # Refused before the key was looked at: no request of the key was counted.
+        assert after["ratelimit"]["remaining"] == after["ratelimit"]["limit"] - 1
 
     @pytest.mark.parametrize("content", [b"", b"{nope", b"[]"])
     async def test_a_body_that_is_no_object_is_refused(
