@@ -15,7 +15,7 @@ from agentkeys.api.errors import STATUS_BY_CODE, error_response
 from agentkeys.api.openapi import ADMIN_KEY_SCHEME, API_KEY_SCHEME, error_responses
 from agentkeys.clock import format_instant
 from agentkeys.errors import DomainError, ErrorCode
-from agentkeys.gateway.deps import VerifyingAdmin
+from agentkeys.gateway.deps import IntrospectingAdmin, VerifyingAdmin
 from agentkeys.gateway.examples import (
     FORWARD_DESCRIPTION,
     INTROSPECTION_EXAMPLES,
@@ -358,9 +358,12 @@ async def verify_agent_key(
     },
 )
 async def introspect_token(
-    request: Request, _caller: VerifyingAdmin, response: Response
+    request: Request, _caller: IntrospectingAdmin, response: Response
 ) -> IntrospectionDto | JSONResponse:
-    """RFC 7662: `token` form-encoded; the caller authenticates as for `/v1/keys/verify`. An
+    """RFC 7662: `token` form-encoded; the caller authenticates as for `/v1/keys/verify`
+    (`Authorization: Bearer wsk_admin_…`), or with HTTP Basic as RFC 7662 clients send client
+    credentials: `Authorization: Basic base64(user:admin key)`, the user name ignored
+    (malformed Basic credentials: 401 AUTH_INVALID_API_KEY). An
     unusable key (unknown, malformed, expired, revoked) answers exactly `{"active": false}`.
     Not counted against the key's request rate."""
     try:
