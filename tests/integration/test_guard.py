@@ -185,7 +185,9 @@ class TestThroughTheDependency:
         response = await api.post(METER, headers=key(issued))
 
         assert_refused(response, 403, "AUTH_INSUFFICIENT_SCOPE")
-        assert "'meters:write'" in response.json()["message"]
+        assert response.json()["message"] == (
+            "This credential lacks the scope 'meters:write' needed for this route."
+        )
 
     async def test_a_cache_hit_does_not_call_agentkeys(
         self, agentkeys: tuple[RunningServer, str]
@@ -308,6 +310,10 @@ class TestThroughTheMiddleware:
         assert read.json()["credential_id"] == reader["credential_id"]
         assert_refused(written, 403, "AUTH_INSUFFICIENT_SCOPE")
         assert_refused(unrouted, 403, "AUTH_INSUFFICIENT_SCOPE")
+        # agentkeys' verdict does not say which: the message names both causes, no scope.
+        assert f"POST {METER}" in written.json()["message"]
+        assert "no upstream route maps it" in unrouted.json()["message"]
+        assert "scope(s)" not in unrouted.json()["message"]
 
 
 class TestSecrets:

@@ -507,7 +507,11 @@ class TestFastAPIDependency:
         assert_envelope(missing, 401, "AUTH_MISSING_API_KEY")
         assert missing.headers["www-authenticate"] == 'Bearer realm="agentkeys"'
         body = assert_envelope(wrong_scope, 403, "AUTH_INSUFFICIENT_SCOPE")
-        assert "'meters:read'" in body["message"]
+        # Worded as agentkeys' own routes word it: the missing scope, named once.
+        assert body["message"] == (
+            "This credential lacks the scope 'meters:read' needed for this route."
+        )
+        assert body["recovery_action"] == "Request a new credential that includes 'meters:read'."
 
 
 class TestSecrets:
@@ -602,7 +606,10 @@ class TestRequirements:
 
         response = await client.request("M-SEARCH", METER, headers={"x-ws-api-key": key})
 
-        assert_envelope(response, 403, "AUTH_INSUFFICIENT_SCOPE")
+        body = assert_envelope(response, 403, "AUTH_INSUFFICIENT_SCOPE")
+        # No scope could allow it: none is named, and the message says why.
+        assert body["message"] == f"No upstream route maps M-SEARCH {METER}: no scope allows it."
+        assert "lacks" not in body["message"]
         assert fake.calls == 0
 
     async def test_a_path_longer_than_agentkeys_reads_is_403_not_503(
