@@ -72,6 +72,7 @@ class TestVerdicts:
         assert answer["ratelimit"]["limit"] == 5
         assert answer["ratelimit"]["remaining"] == 4
         assert 0 < answer["ratelimit"]["reset"] <= 60
+        assert answer["ratelimit"]["window"] == 60
 
     async def test_scopes_asked_for_must_all_be_held(
         self, make_app: AppFactory, settings: Settings

@@ -636,3 +636,26 @@ class TestRequirements:
             VerifyAnswerDto.model_validate(
                 {"valid": True, "code": "VALID", "expires_at": "2026-03-01T12:00:00"}
             )
+
+
+class TestRateLimitFields:
+    def test_the_policy_names_the_window_when_agentkeys_said_it(self) -> None:
+        from agentkeys.guard.responses import rate_limit_headers  # noqa: PLC0415
+        from agentkeys.guard.verdict import VerifyAnswerDto  # noqa: PLC0415
+
+        said = VerifyAnswerDto.model_validate(
+            {
+                "valid": False,
+                "code": "RATE_LIMITED",
+                "ratelimit": {"limit": 10, "remaining": 0, "reset": 12, "window": 60},
+            }
+        ).rate()
+        unsaid = RateLimitState(10, 0, 12)
+
+        assert said is not None
+        assert dict(rate_limit_headers(said)) == {
+            b"ratelimit-policy": b'"credential";q=10;w=60',
+            b"ratelimit": b'"credential";r=0;t=12',
+        }
+        # An agentkeys that does not send the window: no w=, never a guessed one.
+        assert dict(rate_limit_headers(unsaid))[b"ratelimit-policy"] == b'"credential";q=10'

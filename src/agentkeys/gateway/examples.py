@@ -42,7 +42,7 @@ VERIFY_REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
     },
 }
 
-_RATE = {"limit": 600, "remaining": 599, "reset": 60}
+_RATE = {"limit": 600, "remaining": 599, "reset": 60, "window": 60}
 VERIFY_RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
     "valid": {
         "summary": "VALID",

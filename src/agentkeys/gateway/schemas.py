@@ -65,6 +65,8 @@ class RateLimitStateDto(DescribedModel):
     """Requests left in the window."""
     reset: int
     """Seconds until the window frees a request (the wait when RATE_LIMITED)."""
+    window: int | None = None
+    """The window's length in seconds (`limit` requests per `window` seconds)."""
 
 
 class VerifyKeyResponseDto(DescribedModel):

@@ -194,7 +194,10 @@ def _take_rate(request: Request) -> RateLimitStateDto | None:
     if decision is None:
         return None
     return RateLimitStateDto(
-        limit=decision.limit, remaining=decision.remaining, reset=decision.reset_seconds
+        limit=decision.limit,
+        remaining=decision.remaining,
+        reset=decision.reset_seconds,
+        window=decision.window_seconds,
     )
 
 

@@ -37,6 +37,8 @@ class RateLimitDto(BaseModel):
     limit: int = Field(ge=0)
     remaining: int = Field(ge=0)
     reset: int = Field(ge=0)
+    # Optional: agentkeys before 'window' was added does not send it.
+    window: int | None = Field(default=None, ge=1)
 
 
 class VerifyAnswerDto(BaseModel):
@@ -68,6 +70,7 @@ class VerifyAnswerDto(BaseModel):
             limit=self.ratelimit.limit,
             remaining=self.ratelimit.remaining,
             reset_seconds=self.ratelimit.reset,
+            window_seconds=self.ratelimit.window,
         )
 
     def grant(self) -> tuple[AgentIdentity, RateLimitState] | None:
