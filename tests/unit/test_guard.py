@@ -259,6 +259,24 @@ class TestFailingClosed:
         assert body_["retry_after_seconds"] == 5
         assert response.headers["retry-after"] == "5"
 
+    async def test_a_request_agentkeys_refuses_as_invalid_is_503_and_logged_with_its_field(
+        self, fake: FakeAgentkeys, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        key = fake.issue("meters:read")
+        fake.status, fake.body = (
+            400,
+            (
+                b'{"error_code": "VALIDATION_FAILED", "field_errors": [{"field": "scopes[0]", '
+                b'"message": "Unknown scope \'meters:rede\'; known: meters:read"}]}'
+            ),
+        )
+        caplog.set_level(logging.ERROR)
+
+        response = await client.get(METER, headers={"x-ws-api-key": key})
+
+        assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
+        assert "HTTP 400 VALIDATION_FAILED: Unknown scope 'meters:rede'" in caplog.text
+
     async def test_agentkeys_down_is_503(
         self, fake: FakeAgentkeys, guard: Guard, client: httpx.AsyncClient
     ) -> None:
