@@ -249,6 +249,28 @@ class TestRefused:
         envelope = assert_denied(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
         assert "more than once" in envelope["message"]
 
+    @pytest.mark.parametrize(
+        ("sent", "named", "missing"),
+        [
+            ({"X-Original-URI": "/v2/meters/1"}, "X-Original-URI", "X-Original-Method"),
+            ({"X-Forwarded-Uri": "/v2/meters/1"}, "X-Forwarded-Uri", "X-Forwarded-Method"),
+            ({"X-Original-Method": "GET"}, "X-Original-Method", "X-Original-URI"),
+            ({"X-Forwarded-Method": "GET"}, "X-Forwarded-Method", "X-Forwarded-Uri"),
+        ],
+    )
+    async def test_a_method_or_uri_header_alone_is_refused_never_judged_as_get(
+        self, make_app: AppFactory, sent: dict[str, str], named: str, missing: str
+    ) -> None:
+        async with client_for(make_app(policy=gateway_policy())) as client:
+            # GET /v2/meters/1 would be allowed: the forward request's own GET must not stand in.
+            key = (await issue_key(client, "meters:read"))["credential"]
+
+            response = await client.get(FORWARD, headers={"x-ws-api-key": key, **sent})
+
+        envelope = assert_denied(response, status=403, code="AUTH_INSUFFICIENT_SCOPE")
+        assert named in envelope["message"]
+        assert missing in envelope["message"]
+
     async def test_the_key_is_judged_before_the_route(self, make_app: AppFactory) -> None:
         async with client_for(make_app(policy=gateway_policy())) as client:
             response = await client.get(FORWARD, headers=nginx("GET", "/v3/unknown", UNKNOWN_KEY))

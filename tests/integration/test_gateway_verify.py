@@ -4,6 +4,7 @@ unauthenticated caller, bad bodies, and the request rate a verdict counts."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
@@ -28,10 +29,16 @@ SELF = "/v1/agent-credentials/self"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 VERDICT_FIELDS = {"valid", "code", "credential_id", "scopes", "expires_at", "ratelimit"}
 UNKNOWN_KEY = "wsk_agent_" + "0" * 43 + "000000"
+UNKNOWN_ADMIN_KEY = "wsk_admin_" + "0" * 49
 
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
 
 
 async def issue_key(client: httpx.AsyncClient, *scopes: str) -> dict[str, Any]:
@@ -65,6 +72,7 @@ class TestVerdicts:
         assert answer["ratelimit"]["limit"] == 5
         assert answer["ratelimit"]["remaining"] == 4
         assert 0 < answer["ratelimit"]["reset"] <= 60
+        assert answer["ratelimit"]["window"] == 60
 
     async def test_scopes_asked_for_must_all_be_held(
         self, make_app: AppFactory, settings: Settings
@@ -242,6 +250,57 @@ class TestCallers:
         assert introspected.status_code == 200
         assert introspected.json()["active"] is True
 
+    @pytest.mark.parametrize("user", ["gateway", ""])
+    async def test_introspection_takes_the_admin_key_as_basic_password_too(
+        self, make_app: AppFactory, settings: Settings, user: str
+    ) -> None:
+        _, caller = await create_admin_key(settings, "caller", AdminRole.VERIFY)
+        _, viewer = await create_admin_key(settings, "reader", AdminRole.VIEWER)
+        async with client_for(make_app(policy=gateway_policy())) as client:
+            key = (await issue_key(client, "meters:read"))["credential"]
+
+            by_basic = await client.post(
+                INTROSPECT, data={"token": key}, headers=basic(user, caller)
+            )
+            by_bearer = await client.post(INTROSPECT, data={"token": key}, headers=bearer(caller))
+            by_viewer = await client.post(
+                INTROSPECT, data={"token": key}, headers=basic(user, viewer)
+            )
+            by_stranger = await client.post(
+                INTROSPECT, data={"token": key}, headers=basic(user, UNKNOWN_ADMIN_KEY)
+            )
+
+        assert by_basic.status_code == 200, by_basic.text
+        assert by_basic.json() == by_bearer.json()
+        assert by_basic.json()["active"] is True
+        assert_envelope(by_viewer, status=403, code="FORBIDDEN")
+        assert_envelope(by_stranger, status=401, code="AUTH_INVALID_API_KEY")
+
+    @pytest.mark.parametrize(
+        "authorization",
+        [
+            "Basic",
+            "Basic not-base64!",
+            "Basic " + base64.b64encode(b"no-colon").decode(),
+            "Basic " + base64.b64encode(b"gateway:").decode(),
+            "Basic " + base64.b64encode(b"\xff:\xfe").decode(),
+        ],
+        ids=["empty", "not-base64", "no-colon", "no-password", "not-utf8"],
+    )
+    async def test_malformed_basic_credentials_are_401_never_an_answer(
+        self, make_app: AppFactory, settings: Settings, authorization: str
+    ) -> None:
+        async with client_for(make_app(policy=gateway_policy())) as client:
+            key = (await issue_key(client, "meters:read"))["credential"]
+
+            response = await client.post(
+                INTROSPECT, data={"token": key}, headers={"Authorization": authorization}
+            )
+
+        envelope = assert_envelope(response, status=401, code="AUTH_INVALID_API_KEY")
+        assert "Basic" in envelope["message"]
+        assert key not in response.text
+
     async def test_a_viewer_key_may_not_verify(
         self, make_app: AppFactory, settings: Settings
     ) -> None:
@@ -368,6 +427,9 @@ class TestBadBodies:
             ({"key": "k", "method": "GET", "path": "v2/meters"}, ["path"]),
             ({"key": "k", "method": "G T", "path": "/v2"}, ["method"]),
             ({"key": "x" * 513}, ["key"]),
+            # A scope no key could hold: the caller's mistake, never a verdict on the key.
+            ({"key": "k", "scopes": ["meters:read", "meters:rede"]}, ["scopes[1]"]),
+            ({"key": "k", "scopes": ["billing", "homes", "nope"]}, ["scopes[0]", "scopes[2]"]),
         ],
     )
     async def test_a_bad_body_is_refused_naming_its_field(
@@ -378,6 +440,26 @@ class TestBadBodies:
             response = await client.post(VERIFY, json=body, headers=bearer(caller))
 
         assert_validation_failed(response, *fields)
+
+    async def test_an_unknown_scope_is_named_whatever_the_key(
+        self, make_app: AppFactory, settings: Settings
+    ) -> None:
+        _, caller = await create_admin_key(settings, "gateway", AdminRole.VERIFY)
+        async with client_for(make_app(policy=gateway_policy(request_limit=5))) as client:
+            issued = await issue_key(client, "meters:read")
+
+            response = await client.post(
+                VERIFY,
+                json={"key": issued["credential"], "scopes": ["meters:rede"]},
+                headers=bearer(caller),
+            )
+            after = await verdict(client, caller, key=issued["credential"])
+
+        envelope = assert_validation_failed(response, "scopes[0]")
+        assert "meters:rede" in envelope["field_errors"][0]["message"]
+        assert "meters:read" in envelope["field_errors"][0]["message"]
+        # Refused before the key was looked at: no request of the key was counted.
+        assert after["ratelimit"]["remaining"] == after["ratelimit"]["limit"] - 1
 
     @pytest.mark.parametrize("content", [b"", b"{nope", b"[]"])
     async def test_a_body_that_is_no_object_is_refused(

@@ -156,7 +156,8 @@ class TestThroughTheDependency:
             "credential_id": issued["credential_id"],
             "scopes": ["meters:read"],
         }
-        assert response.headers["ratelimit-policy"] == f'"credential";q={RATE_LIMIT}'
+        # agentkeys' verification says its window: the policy names it (w=).
+        assert response.headers["ratelimit-policy"] == f'"credential";q={RATE_LIMIT};w=60'
         assert response.headers["ratelimit"].startswith(f'"credential";r={RATE_LIMIT - 1};')
 
     async def test_a_missing_key_is_401(self, api: httpx.AsyncClient) -> None:
@@ -185,7 +186,9 @@ class TestThroughTheDependency:
         response = await api.post(METER, headers=key(issued))
 
         assert_refused(response, 403, "AUTH_INSUFFICIENT_SCOPE")
-        assert "'meters:write'" in response.json()["message"]
+        assert response.json()["message"] == (
+            "This credential lacks the scope 'meters:write' needed for this route."
+        )
 
     async def test_a_cache_hit_does_not_call_agentkeys(
         self, agentkeys: tuple[RunningServer, str]
@@ -308,6 +311,10 @@ class TestThroughTheMiddleware:
         assert read.json()["credential_id"] == reader["credential_id"]
         assert_refused(written, 403, "AUTH_INSUFFICIENT_SCOPE")
         assert_refused(unrouted, 403, "AUTH_INSUFFICIENT_SCOPE")
+        # agentkeys' verdict does not say which: the message names both causes, no scope.
+        assert f"POST {METER}" in written.json()["message"]
+        assert "no upstream route maps it" in unrouted.json()["message"]
+        assert "scope(s)" not in unrouted.json()["message"]
 
 
 class TestSecrets:

@@ -122,6 +122,25 @@ class TestNginxAuthRequest:
         assert response.headers["ratelimit-policy"] == f'"credential";q={RATE};w=60'
         assert response.headers["ratelimit"].startswith(f'"credential";r={RATE - 1};')
 
+    @pytest.mark.parametrize("sent_as", ["x-ws-api-key", "bearer"])
+    def test_the_upstream_never_receives_the_agent_key_whichever_way_it_was_sent(
+        self, gateway: Gateway, sent_as: str
+    ) -> None:
+        issued = gateway.issue("meters:read")
+        key = issued["credential"]
+        headers = {"Authorization": f"Bearer {key}"}
+        if sent_as == "x-ws-api-key":
+            # The key in its own header, and an Authorization of the client's besides.
+            headers = {"x-ws-api-key": key, "Authorization": "Basic dXNlcjpwYXNz"}
+
+        response = gateway.request("GET", "/v2/meters/42", None, headers=headers)
+
+        seen = reached_upstream(response)
+        assert seen["headers"]["x-agentkeys-credential-id"] == issued["credential_id"]
+        assert "x-ws-api-key" not in seen["headers"]
+        assert "authorization" not in seen["headers"]
+        assert key not in json.dumps(seen)
+
     def test_a_body_reaches_the_upstream_and_its_method_is_judged(self, gateway: Gateway) -> None:
         writer = gateway.issue("meters:write")
 
@@ -221,3 +240,46 @@ class TestNginxAuthRequest:
         ]
         mine = [line for line in lines if line.get("credential_id") == issued["credential_id"]]
         assert [line["client_address"] for line in mine] == ["127.0.0.1"]
+
+
+@pytest.fixture(scope="module")
+def gateway_without_agentkeys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same configuration, its agentkeys address a closed port: agentkeys is down."""
+    nginx = require_nginx()
+    directory = tmp_path_factory.mktemp("gateway-down")
+    with echo_upstream(directory) as api_port:
+        listen = free_port()
+        config = render_nginx_example(
+            agentkeys_port=free_port(), api_port=api_port, listen_port=listen
+        )
+        with running_nginx(nginx, directory, config, listen):
+            yield f"http://127.0.0.1:{listen}"
+
+
+class TestNginxWithAgentkeysDown:
+    def test_the_client_gets_a_json_503_envelope_never_nginxs_error_page(
+        self, gateway_without_agentkeys: str
+    ) -> None:
+        response = httpx.get(
+            gateway_without_agentkeys + "/v2/meters/42",
+            headers={"x-ws-api-key": "wsk_agent_" + "0" * 49},
+            timeout=30,
+        )
+
+        assert response.status_code == 503, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["retry-after"] == "5"
+        assert response.headers["cache-control"] == "no-store"
+        body = response.json()
+        assert "served_by" not in body
+        assert body["error_code"] == "SERVICE_UNAVAILABLE"
+        assert body["retry_after_seconds"] == 5
+        assert body["request_id"] == response.headers["x-request-id"]
+        assert body["message"]
+        assert set(body) <= {
+            "request_id",
+            "error_code",
+            "message",
+            "recovery_action",
+            "retry_after_seconds",
+        }

@@ -259,6 +259,24 @@ class TestFailingClosed:
         assert body_["retry_after_seconds"] == 5
         assert response.headers["retry-after"] == "5"
 
+    async def test_a_request_agentkeys_refuses_as_invalid_is_503_and_logged_with_its_field(
+        self, fake: FakeAgentkeys, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        key = fake.issue("meters:read")
+        fake.status, fake.body = (
+            400,
+            (
+                b'{"error_code": "VALIDATION_FAILED", "field_errors": [{"field": "scopes[0]", '
+                b'"message": "Unknown scope \'meters:rede\'; known: meters:read"}]}'
+            ),
+        )
+        caplog.set_level(logging.ERROR)
+
+        response = await client.get(METER, headers={"x-ws-api-key": key})
+
+        assert_envelope(response, 503, "SERVICE_UNAVAILABLE")
+        assert "HTTP 400 VALIDATION_FAILED: Unknown scope 'meters:rede'" in caplog.text
+
     async def test_agentkeys_down_is_503(
         self, fake: FakeAgentkeys, guard: Guard, client: httpx.AsyncClient
     ) -> None:
@@ -507,7 +525,11 @@ class TestFastAPIDependency:
         assert_envelope(missing, 401, "AUTH_MISSING_API_KEY")
         assert missing.headers["www-authenticate"] == 'Bearer realm="agentkeys"'
         body = assert_envelope(wrong_scope, 403, "AUTH_INSUFFICIENT_SCOPE")
-        assert "'meters:read'" in body["message"]
+        # Worded as agentkeys' own routes word it: the missing scope, named once.
+        assert body["message"] == (
+            "This credential lacks the scope 'meters:read' needed for this route."
+        )
+        assert body["recovery_action"] == "Request a new credential that includes 'meters:read'."
 
 
 class TestSecrets:
@@ -602,7 +624,10 @@ class TestRequirements:
 
         response = await client.request("M-SEARCH", METER, headers={"x-ws-api-key": key})
 
-        assert_envelope(response, 403, "AUTH_INSUFFICIENT_SCOPE")
+        body = assert_envelope(response, 403, "AUTH_INSUFFICIENT_SCOPE")
+        # No scope could allow it: none is named, and the message says why.
+        assert body["message"] == f"No upstream route maps M-SEARCH {METER}: no scope allows it."
+        assert "lacks" not in body["message"]
         assert fake.calls == 0
 
     async def test_a_path_longer_than_agentkeys_reads_is_403_not_503(
@@ -629,3 +654,26 @@ class TestRequirements:
             VerifyAnswerDto.model_validate(
                 {"valid": True, "code": "VALID", "expires_at": "2026-03-01T12:00:00"}
             )
+
+
+class TestRateLimitFields:
+    def test_the_policy_names_the_window_when_agentkeys_said_it(self) -> None:
+        from agentkeys.guard.responses import rate_limit_headers  # noqa: PLC0415
+        from agentkeys.guard.verdict import VerifyAnswerDto  # noqa: PLC0415
+
+        said = VerifyAnswerDto.model_validate(
+            {
+                "valid": False,
+                "code": "RATE_LIMITED",
+                "ratelimit": {"limit": 10, "remaining": 0, "reset": 12, "window": 60},
+            }
+        ).rate()
+        unsaid = RateLimitState(10, 0, 12)
+
+        assert said is not None
+        assert dict(rate_limit_headers(said)) == {
+            b"ratelimit-policy": b'"credential";q=10;w=60',
+            b"ratelimit": b'"credential";r=0;t=12',
+        }
+        # An agentkeys that does not send the window: no w=, never a guessed one.
+        assert dict(rate_limit_headers(unsaid))[b"ratelimit-policy"] == b'"credential";q=10'

@@ -13,10 +13,12 @@ FORWARD_DESCRIPTION = """For a gateway's external authorization (nginx `auth_req
 The agent key is read from `x-ws-api-key`, else `Authorization: Bearer <key>`. The original
 request is read from `X-Forwarded-Method`/`X-Forwarded-Uri` (Traefik), else
 `X-Original-Method`/`X-Original-URI` (nginx), else this request's own method and the path after
-`/v1/auth/forward` (Envoy appends the original path). Its path (the query string is ignored)
-needs the scope of the policy's first matching `[upstream]` route, else `upstream.default_scope`;
-a request neither maps is refused. Counted against the credential's request rate exactly as a
-sandbox request.
+`/v1/auth/forward` (Envoy appends the original path). A method header and a URI header come
+together or not at all: one without the other, or either sent more than once, is refused
+(**403**, the message naming the header) rather than judged with this request's own method.
+Its path (the query string is ignored) needs the scope of the policy's first matching
+`[upstream]` route, else `upstream.default_scope`; a request neither maps is refused. Counted
+against the credential's request rate exactly as a sandbox request.
 
 Allowed: exactly **200**, an empty body, `X-Agentkeys-Credential-Id`, `X-Agentkeys-Scopes`,
 `X-Agentkeys-Expires-At`, `RateLimit`, `RateLimit-Policy`, `Cache-Control: no-store`: copy the
@@ -34,10 +36,13 @@ VERIFY_REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         "summary": "Scopes the key must hold",
         "value": {"key": _KEY, "scopes": ["meters:read"]},
     },
-    "key": {"summary": "Only whether the key is usable", "value": {"key": _KEY}},
+    "key": {
+        "summary": "No requirement: validity only (usable, within its rate)",
+        "value": {"key": _KEY},
+    },
 }
 
-_RATE = {"limit": 600, "remaining": 599, "reset": 60}
+_RATE = {"limit": 600, "remaining": 599, "reset": 60, "window": 60}
 VERIFY_RESPONSE_EXAMPLES: dict[str, dict[str, Any]] = {
     "valid": {
         "summary": "VALID",

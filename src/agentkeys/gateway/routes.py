@@ -15,7 +15,7 @@ from agentkeys.api.errors import STATUS_BY_CODE, error_response
 from agentkeys.api.openapi import ADMIN_KEY_SCHEME, API_KEY_SCHEME, error_responses
 from agentkeys.clock import format_instant
 from agentkeys.errors import DomainError, ErrorCode
-from agentkeys.gateway.deps import VerifyingAdmin
+from agentkeys.gateway.deps import IntrospectingAdmin, VerifyingAdmin
 from agentkeys.gateway.examples import (
     FORWARD_DESCRIPTION,
     INTROSPECTION_EXAMPLES,
@@ -46,6 +46,10 @@ OPENAPI_SCHEMAS = {
     )
 }
 VERIFIER_ROLES: dict[str, Any] = {"x-required-roles": ["verify", "admin"]}
+VERIFY_DESCRIPTIONS = {
+    400: "VALIDATION_FAILED: a bad body, `method` without `path` or the reverse, or a scope "
+    "not in the catalog (`scopes[i]` names it).",
+}
 CALLER_DESCRIPTIONS = {
     401: "AUTH_MISSING_API_KEY, AUTH_INVALID_API_KEY or AUTH_REVOKED_CREDENTIAL: the caller's "
     "admin key (whatever the key asked about).",
@@ -54,8 +58,10 @@ CALLER_DESCRIPTIONS = {
 FORWARD_DESCRIPTIONS = {
     401: "AUTH_MISSING_API_KEY, AUTH_INVALID_API_KEY, AUTH_EXPIRED_CREDENTIAL or "
     "AUTH_REVOKED_CREDENTIAL (X-Agentkeys-Reason names it; WWW-Authenticate is set).",
-    403: "AUTH_INSUFFICIENT_SCOPE: the key lacks the scope the original request needs, or no "
-    "upstream route maps it; or RATE_LIMITED with `status_on_limit=403`.",
+    403: "AUTH_INSUFFICIENT_SCOPE: the key lacks the scope the original request needs, no "
+    "upstream route maps it, or the original request is not named unambiguously (a method "
+    "header without a URI header or the reverse, or one sent twice); or RATE_LIMITED with "
+    "`status_on_limit=403`.",
     429: "RATE_LIMITED: the credential's request rate is spent (Retry-After).",
 }
 WWW_AUTHENTICATE = 'Bearer realm="agentkeys"'
@@ -209,10 +215,10 @@ FORWARD_OPENAPI: dict[str, Any] = {
             "schema": {"type": "string"},
         }
         for name, description in (
-            ("X-Forwarded-Method", "The original request's method (Traefik)."),
-            ("X-Forwarded-Uri", "The original request's URI (Traefik)."),
-            ("X-Original-Method", "The original request's method (nginx)."),
-            ("X-Original-URI", "The original request's URI (nginx)."),
+            ("X-Forwarded-Method", "The original request's method (Traefik); with a URI header."),
+            ("X-Forwarded-Uri", "The original request's URI (Traefik); with a method header."),
+            ("X-Original-Method", "The original request's method (nginx); with a URI header."),
+            ("X-Original-URI", "The original request's URI (nginx); with a method header."),
         )
     ],
 }
@@ -270,7 +276,9 @@ router.add_api_route(
     summary="Verify an agent key for a service: valid, and good for these scopes or request?",
     response_model=VerifyKeyResponseDto,
     responses={
-        **error_responses(400, 401, 403, descriptions=CALLER_DESCRIPTIONS),
+        **error_responses(
+            400, 401, 403, descriptions={**CALLER_DESCRIPTIONS, **VERIFY_DESCRIPTIONS}
+        ),
         200: {"content": {"application/json": {"examples": VERIFY_RESPONSE_EXAMPLES}}},
     },
     openapi_extra={
@@ -294,7 +302,10 @@ async def verify_agent_key(
     `verify` or `admin`; the caller is checked before the key is looked up). The verdict counts
     one request against the key's request rate, as a sandbox request needing the same scopes
     would: a service verifies each request it serves. `method` and `path` (together) name a
-    request to the upstream API, whose scope the policy's `[upstream]` table gives."""
+    request to the upstream API, whose scope the policy's `[upstream]` table gives. With
+    neither `scopes` nor `method`/`path` there is no requirement: validity only. A scope not in
+    the catalog is a mistake of the caller, refused with 400 VALIDATION_FAILED naming it
+    (`field_errors[].field` `scopes[i]`), never a verdict."""
     body = await parse_json_body(request, VerifyKeyRequestDto)
     response.headers["Cache-Control"] = NO_STORE
     return await verify_key(request, body)
@@ -347,9 +358,12 @@ async def verify_agent_key(
     },
 )
 async def introspect_token(
-    request: Request, _caller: VerifyingAdmin, response: Response
+    request: Request, _caller: IntrospectingAdmin, response: Response
 ) -> IntrospectionDto | JSONResponse:
-    """RFC 7662: `token` form-encoded; the caller authenticates as for `/v1/keys/verify`. An
+    """RFC 7662: `token` form-encoded; the caller authenticates as for `/v1/keys/verify`
+    (`Authorization: Bearer wsk_admin_…`), or with HTTP Basic as RFC 7662 clients send client
+    credentials: `Authorization: Basic base64(user:admin key)`, the user name ignored
+    (malformed Basic credentials: 401 AUTH_INVALID_API_KEY). An
     unusable key (unknown, malformed, expired, revoked) answers exactly `{"active": false}`.
     Not counted against the key's request rate."""
     try:

@@ -46,7 +46,9 @@ class VerifyKeyRequestDto(RequestBody):
         default=None, max_length=MAX_SCOPES
     )
     """Scopes the key must hold, every one; a coarse name (`homes`) asks for all its members,
-    and a key granted one holds them."""
+    and a key granted one holds them. A name not in the scope catalog is refused (400
+    VALIDATION_FAILED naming it). Without `scopes`, `method` and `path`: no requirement, the
+    key's validity only (VALID for any usable key within its rate)."""
     method: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z]+$")
     """With `path`: the upstream request's method; the policy's `[upstream]` table names the
     scope it needs (first matching route, else `default_scope`, else refused)."""
@@ -63,6 +65,8 @@ class RateLimitStateDto(DescribedModel):
     """Requests left in the window."""
     reset: int
     """Seconds until the window frees a request (the wait when RATE_LIMITED)."""
+    window: int | None = None
+    """The window's length in seconds (`limit` requests per `window` seconds)."""
 
 
 class VerifyKeyResponseDto(DescribedModel):

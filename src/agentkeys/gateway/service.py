@@ -30,10 +30,18 @@ from agentkeys.ratelimit.base import RateDecision
 
 FORWARD_PATH = "/v1/auth/forward"
 # Where the original request is named, in order of preference: Traefik's, then nginx's usual
-# names. Absent both, the forward request's own method and sub-path (Envoy ext_authz appends the
-# original path to the authorization service's path).
+# names; a method header and a URI header together, or neither. Absent both, the forward
+# request's own method and sub-path (Envoy ext_authz appends the original path to the
+# authorization service's path). One without the other is refused: a gateway that drops the
+# method header must not get the forward request's own method (GET) judged instead.
 METHOD_HEADERS = ("x-forwarded-method", "x-original-method")
 URI_HEADERS = ("x-forwarded-uri", "x-original-uri")
+HEADER_NAMES = {
+    "x-forwarded-method": "X-Forwarded-Method",
+    "x-original-method": "X-Original-Method",
+    "x-forwarded-uri": "X-Forwarded-Uri",
+    "x-original-uri": "X-Original-URI",
+}
 
 CODES: dict[ErrorCode, VerificationCode] = {
     ErrorCode.AUTH_MISSING_API_KEY: VerificationCode.NOT_FOUND,
@@ -60,25 +68,44 @@ class UnnamedRequest(ValueError):
     """The forwarded request does not name its original one unambiguously."""
 
 
-def _header(request: Request, names: tuple[str, ...]) -> str | None:
-    """The first of ``names`` sent; one sent more than once is refused, never guessed at."""
+def _header(request: Request, names: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first of ``names`` sent, with its value; one sent more than once is refused, never
+    guessed at."""
     for name in names:
         values = request.headers.getlist(name)
         if len(values) > 1:
-            raise UnnamedRequest(f"The {name} header was sent more than once.")
+            raise UnnamedRequest(f"The {HEADER_NAMES[name]} header was sent more than once.")
         if values:
-            return values[0]
+            return name, values[0]
     return None
 
 
+def _either(names: tuple[str, ...]) -> str:
+    return " or ".join(HEADER_NAMES[name] for name in names)
+
+
 def original_request(request: Request) -> OriginalRequest:
-    """The request the gateway asks about (``UnnamedRequest`` when a header is repeated)."""
-    method = _header(request, METHOD_HEADERS) or requested_method(request)
+    """The request the gateway asks about (``UnnamedRequest`` when a header is repeated, or a
+    method header comes without a URI header or the reverse)."""
+    method = _header(request, METHOD_HEADERS)
     uri = _header(request, URI_HEADERS)
-    if uri is None:
-        raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
-        uri = raw_path.decode("latin-1").removeprefix(FORWARD_PATH) or "/"
-    return OriginalRequest(method=method, uri=uri)
+    if method is None and uri is not None:
+        raise UnnamedRequest(
+            f"The {HEADER_NAMES[uri[0]]} header was sent without the original request's method "
+            f"({_either(METHOD_HEADERS)} is missing)."
+        )
+    if uri is None and method is not None:
+        raise UnnamedRequest(
+            f"The {HEADER_NAMES[method[0]]} header was sent without the original request's URI "
+            f"({_either(URI_HEADERS)} is missing)."
+        )
+    if method is not None and uri is not None:
+        return OriginalRequest(method=method[1], uri=uri[1])
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    return OriginalRequest(
+        method=requested_method(request),
+        uri=raw_path.decode("latin-1").removeprefix(FORWARD_PATH) or "/",
+    )
 
 
 def forwarded_key(request: Request) -> str | None:
@@ -117,8 +144,20 @@ async def verify_key(request: Request, body: VerifyKeyRequestDto) -> VerifyKeyRe
     if (body.method is None) != (body.path is None):
         missing = "path" if body.path is None else "method"
         raise ValidationFailed([FieldError(missing, "method and path are given together")])
-    # A coarse name asked for means every scope it stands for, as a credential granted it has.
+    # A scope the catalog does not know is the caller's programming error (no key could hold
+    # it), answered 400 rather than a verdict that would blame the key.
     catalog = app_context(request).policy.catalog
+    unknown = [
+        FieldError(
+            f"scopes[{index}]",
+            f"Unknown scope '{echo(name)}'; known: " + ", ".join(catalog.grantable_names()),
+        )
+        for index, name in enumerate(body.scopes or ())
+        if not catalog.is_known(name)
+    ]
+    if unknown:
+        raise ValidationFailed(unknown)
+    # A coarse name asked for means every scope it stands for, as a credential granted it has.
     scopes = list(dict.fromkeys(s for name in body.scopes or () for s in catalog.expand([name])))
     unroutable = None
     if body.method is not None and body.path is not None:
@@ -155,7 +194,10 @@ def _take_rate(request: Request) -> RateLimitStateDto | None:
     if decision is None:
         return None
     return RateLimitStateDto(
-        limit=decision.limit, remaining=decision.remaining, reset=decision.reset_seconds
+        limit=decision.limit,
+        remaining=decision.remaining,
+        reset=decision.reset_seconds,
+        window=decision.window_seconds,
     )
 
 

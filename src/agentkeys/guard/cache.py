@@ -54,12 +54,14 @@ class _Allowance:
     resets_at: float
     window_started: float
     drawn: int = 0
+    window_seconds: int | None = None
 
     def state(self, instant: float) -> RateLimitState:
         return RateLimitState(
             limit=self.limit,
             remaining=max(0, self.remaining - self.drawn),
             reset_seconds=max(1, math.ceil(self.resets_at - instant)),
+            window_seconds=self.window_seconds,
         )
 
 
@@ -159,7 +161,10 @@ class IdentityCache:
         counted = Counted(
             # agentkeys' own wait is the truthful one for a request it counted.
             rate=RateLimitState(
-                rate.limit, max(0, rate.remaining - allowance.drawn), rate.reset_seconds
+                rate.limit,
+                max(0, rate.remaining - allowance.drawn),
+                rate.reset_seconds,
+                rate.window_seconds,
             ),
             over=rate.remaining < allowance.drawn,
             wait_seconds=max(1, math.ceil(allowance.window_started + self._rate_window - instant)),
@@ -196,6 +201,7 @@ class IdentityCache:
         allowance.limit = rate.limit
         allowance.remaining = rate.remaining
         allowance.resets_at = instant + rate.reset_seconds
+        allowance.window_seconds = rate.window_seconds
         self._allowances.move_to_end(credential_id)
         while len(self._allowances) > self._max_entries:
             self._allowances.popitem(last=False)

@@ -203,7 +203,7 @@ class Guard:
             verdict: Admission | Refusal = presented
         elif not scopes and not requirement.is_routable():
             # No upstream route can name it, and agentkeys would refuse to look it up.
-            verdict = no_route(_needed(requirement))
+            verdict = no_route(_request(requirement))
         else:
             verdict = await self._verify(
                 presented.secret, requirement, client_address=_ip_or_none(client_address)
@@ -231,7 +231,11 @@ class Guard:
             return unavailable()
         grant = answer.grant()
         if grant is None:
-            return refusal_of(answer, needed=_needed(requirement))
+            return refusal_of(
+                answer,
+                scopes=tuple(echo(scope) for scope in requirement.scopes),
+                request=_request(requirement),
+            )
         identity, rate = grant
         counted = self._cache.store(
             digest, requirement.cache_key(), identity, rate, generation=generation
@@ -262,8 +266,7 @@ def _ip_or_none(address: str | None) -> str | None:
         return None
 
 
-def _needed(requirement: Requirement) -> str:
-    """The 403's words for what was needed; a path is quoted short and with keys hidden."""
-    if requirement.scopes:
-        return "the scope(s) " + ", ".join(f"'{echo(scope)}'" for scope in requirement.scopes)
-    return f"{requirement.method} {echo(redact(requirement.path or ''))}"
+def _request(requirement: Requirement) -> str:
+    """A request judged by agentkeys' upstream routes, for a 403's message: its path quoted short
+    and with keys hidden."""
+    return f"{echo(redact(requirement.method or ''), 16)} {echo(redact(requirement.path or ''))}"

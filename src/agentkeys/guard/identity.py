@@ -18,8 +18,10 @@ class AgentIdentity:
 @dataclass(frozen=True, slots=True)
 class RateLimitState:
     """The credential's request rate after this request (IETF RateLimit fields): ``limit`` per
-    window, ``remaining`` of it, ``reset_seconds`` until there is room again."""
+    window, ``remaining`` of it, ``reset_seconds`` until there is room again; the window's
+    length in seconds when agentkeys said it."""
 
     limit: int
     remaining: int
     reset_seconds: int
+    window_seconds: int | None = None

@@ -158,6 +158,13 @@ def _refused_because(response: httpx.Response) -> str:
     if isinstance(envelope, dict) and isinstance(envelope.get("error_code"), str):
         code = envelope["error_code"][:64]
     reason = f"HTTP {response.status_code}" + (f" {code}" if code else "")
+    if response.status_code == httpx.codes.BAD_REQUEST and isinstance(envelope, dict):
+        # The guard's own request was refused (a scope unknown to agentkeys' catalog in
+        # ``guard.require``): say which field, for whoever reads the log.
+        fields = envelope.get("field_errors")
+        first = fields[0] if isinstance(fields, list) and fields else None
+        if isinstance(first, dict) and isinstance(first.get("message"), str):
+            reason += f": {first['message'][:300]}"
     if response.status_code in {httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN}:
         reason += " (the guard's verify key was refused: is it an admin key with the verify role?)"
     return reason

@@ -19,9 +19,10 @@ RATE_NAME = "credential"
 
 def rate_limit_headers(rate: RateLimitState) -> RawHeaders:
     """``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers) for the
-    credential's rate; the verification does not say its window, so the policy names none."""
+    credential's rate; the policy's ``w`` when agentkeys' verification said the window."""
+    window = f";w={rate.window_seconds}" if rate.window_seconds is not None else ""
     return [
-        (b"ratelimit-policy", f'"{RATE_NAME}";q={rate.limit}'.encode()),
+        (b"ratelimit-policy", f'"{RATE_NAME}";q={rate.limit}{window}'.encode()),
         (b"ratelimit", f'"{RATE_NAME}";r={rate.remaining};t={rate.reset_seconds}'.encode()),
     ]
 

@@ -37,6 +37,8 @@ class RateLimitDto(BaseModel):
     limit: int = Field(ge=0)
     remaining: int = Field(ge=0)
     reset: int = Field(ge=0)
+    # Optional: agentkeys before 'window' was added does not send it.
+    window: int | None = Field(default=None, ge=1)
 
 
 class VerifyAnswerDto(BaseModel):
@@ -68,6 +70,7 @@ class VerifyAnswerDto(BaseModel):
             limit=self.ratelimit.limit,
             remaining=self.ratelimit.remaining,
             reset_seconds=self.ratelimit.reset,
+            window_seconds=self.ratelimit.window,
         )
 
     def grant(self) -> tuple[AgentIdentity, RateLimitState] | None:
@@ -145,19 +148,46 @@ def unavailable() -> Refusal:
     )
 
 
-def insufficient_scope(needed: str, rate: RateLimitState | None = None) -> Refusal:
+def _quoted(scopes: tuple[str, ...]) -> str:
+    return ", ".join(f"'{scope}'" for scope in scopes)
+
+
+def insufficient_scope(missing: tuple[str, ...], rate: RateLimitState | None = None) -> Refusal:
+    """A 403 for scopes the route requires (``missing``: those the key was not granted), worded
+    as agentkeys' own routes word it."""
+    noun = "scope" if len(missing) == 1 else "scopes"
     return Refusal(
         status=403,
         code=ErrorCode.AUTH_INSUFFICIENT_SCOPE,
-        message=f"This credential lacks a scope needed for {needed}.",
-        recovery_action="Request a new credential that includes the scope this route needs.",
+        message=f"This credential lacks the {noun} {_quoted(missing)} needed for this route.",
+        recovery_action=f"Request a new credential that includes {_quoted(missing)}.",
         rate=rate,
     )
 
 
-def no_route(needed: str) -> Refusal:
-    """A method or path no upstream route can name: refused like an unrouted request."""
-    return insufficient_scope(needed)
+def route_refused(request: str, rate: RateLimitState | None = None) -> Refusal:
+    """A 403 for a request judged by agentkeys' upstream routes: the key lacks the scope the
+    route names, or no route maps the request (agentkeys' answer does not say which)."""
+    return Refusal(
+        status=403,
+        code=ErrorCode.AUTH_INSUFFICIENT_SCOPE,
+        message=f"This credential may not make {request}: it lacks the scope agentkeys' upstream "
+        "route names for it, or no upstream route maps it.",
+        recovery_action="Request a new credential with the scope this request needs, or ask the "
+        "API's operator which requests keys may make.",
+        rate=rate,
+    )
+
+
+def no_route(request: str) -> Refusal:
+    """A method or path no upstream route can map (agentkeys would not look it up): no scope
+    could allow it, so none is named."""
+    return Refusal(
+        status=403,
+        code=ErrorCode.AUTH_INSUFFICIENT_SCOPE,
+        message=f"No upstream route maps {request}: no scope allows it.",
+        recovery_action="Ask the API's operator which requests keys may make.",
+    )
 
 
 def over_the_rate(rate: RateLimitState | None, wait_seconds: int) -> Refusal:
@@ -174,9 +204,12 @@ def over_the_rate(rate: RateLimitState | None, wait_seconds: int) -> Refusal:
     )
 
 
-def refusal_of(answer: VerifyAnswerDto, *, needed: str) -> Refusal:
-    """The refusal for an answer whose code is not ``VALID``; ``needed`` says what the request
-    required (its scopes, or its method and path), for the 403's message."""
+def refusal_of(
+    answer: VerifyAnswerDto, *, scopes: tuple[str, ...] = (), request: str = ""
+) -> Refusal:
+    """The refusal for an answer whose code is not ``VALID``; for the 403's message, the
+    ``scopes`` the route required, or with none the ``request`` (method and path) agentkeys'
+    upstream routes judged."""
     rate = answer.rate()
     match answer.code:
         case VerifyCode.NOT_FOUND:
@@ -195,7 +228,13 @@ def refusal_of(answer: VerifyAnswerDto, *, needed: str) -> Refusal:
                 NEW_CREDENTIAL,
             )
         case VerifyCode.INSUFFICIENT_SCOPE:
-            return insufficient_scope(needed, rate)
+            if not scopes:
+                return route_refused(request, rate)
+            # The required names the key's (expanded) scopes lack; a coarse name the key holds
+            # only in part is not among them by name, so all are named when none stands out.
+            held = set(answer.scopes or ())
+            missing = tuple(scope for scope in scopes if scope not in held) or scopes
+            return insufficient_scope(missing, rate)
         case VerifyCode.RATE_LIMITED:
             return over_the_rate(rate, rate.reset_seconds if rate is not None else 1)
         case VerifyCode.VALID:  # pragma: no cover - the caller admits VALID answers
