@@ -165,13 +165,21 @@ class TestSignIn:
         app = make_app()
         wrong = keys.ADMIN_KEYS.mint(server_secret=TEST_SECRET.encode()).secret
         async with console_client(app) as browser:
-            statuses = [(await sign_in(browser, wrong)).status_code for _ in range(11)]
-            assert statuses == [401] * 10 + [429]
+            statuses = [(await sign_in(browser, wrong)).status_code for _ in range(10)]
+            assert statuses == [401] * 10
+            # Over the limit: the next sign-in is refused before its key is checked.
+            assert (await sign_in(browser, admin_key)).status_code == 429
             limited = await sign_in(browser, wrong)
             assert limited.status_code == 429
             assert "Too many failed sign-ins" in limited.text
             assert int(limited.headers["retry-after"]) > 0
             assert limited.headers["ratelimit-policy"] == '"console-sign-in-failed";q=10;w=900'
+            # The right key too: else the limit would not stop a guesser testing keys.
+            right = await sign_in(browser, admin_key)
+            assert right.status_code == 429
+            assert int(right.headers["retry-after"]) > 0
+            assert "Too many failed sign-ins" in right.text
+            assert f"{SESSION_COOKIE}=" not in right.headers.get("set-cookie", "")
         async with console_client(app, client_address="198.51.100.9") as elsewhere:
             assert (await sign_in(elsewhere, wrong)).status_code == 401
             assert (await sign_in(elsewhere, admin_key)).status_code == 303
@@ -405,12 +413,15 @@ class TestRevocation:
                     "reason": "Contract ended",
                 },
             )
-            assert answer.status_code == 200
-            assert 'data-revoked="3"' in answer.text
-            assert "Revoked 3 credentials of <strong" in answer.text
-            assert 'data-testid="bulk-organization-names">Acme Grid<' in answer.text
-            assert "ACME GRID" not in answer.text
-            assert "/console/credentials?organization=Acme+Grid" in answer.text
+            # Post-redirect-get: to the list filtered by the organization as stored.
+            assert answer.status_code == 303
+            assert answer.headers["location"] == (
+                "/console/credentials?organization=Acme+Grid&notice=bulk-revoked&count=3"
+            )
+            result = await browser.get(answer.headers["location"])
+            assert "Revoked 3 active credentials" in result.text
+            assert "ACME GRID" not in result.text
+            assert sorted(row_ids(result)) == sorted(issued["credential_id"] for issued in acme)
             for issued in acme:
                 assert (
                     await browser.get(SELF, headers=key_header(issued["credential"]))
@@ -516,13 +527,25 @@ class TestRoles:
             assert "may read but not revoke" in detail.text
             table = await browser.get("/console/credentials")
             assert "bulk-revoke-link" not in table.text
-            bulk = await browser.get(
-                "/console/bulk-revoke", params={"organization": "Example Energy Co"}
+            # The confirmation pages are refused as their POSTs are: same status, same words.
+            token = csrf_token_of(table)
+            refused_post = await browser.post(
+                "/console/bulk-revoke",
+                data={"csrf_token": token, "organization": "Example Energy Co", "reason": "x"},
             )
-            assert 'data-count="1"' in bulk.text
-            assert "bulk-revoke-form" not in bulk.text
-            confirm = await browser.get(f"/console/credentials/{issued['credential_id']}/revoke")
-            assert confirm.status_code == 403
+            refused_title = re.search(r"<h1[^>]*>(.*?)</h1>", refused_post.text, re.S)
+            assert refused_title is not None
+            for path in (
+                "/console/bulk-revoke",
+                "/console/bulk-revoke?organization=Example+Energy+Co",
+                f"/console/credentials/{issued['credential_id']}/revoke",
+            ):
+                confirm = await browser.get(path)
+                assert confirm.status_code == 403, path
+                assert refused_title.group(1) in confirm.text, path
+                assert "Revoke every active credential" not in confirm.text
+                assert "data-count" not in confirm.text
+                assert_signed_in_layout(confirm, "auditor")
 
     async def test_a_viewers_forged_revocations_are_refused(
         self, make_app: AppFactory, viewer_key: str
