@@ -938,3 +938,110 @@ class TestWebhooksPage:
         assert page.text.count('<tr data-succeeded="false">') == 1
         assert 'data-testid="failures">1<' in page.text
         assert "Send test event" in page.text
+
+
+class TestTrialFindings:
+    """What a new user's trial found: banners a link could write, a 404 in JSON, revocation
+    forms that lied or disagreed with the server."""
+
+    async def test_banners_come_only_from_known_codes(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            await signed_in(browser, admin_key)
+            phishing = "Your session expired: paste your admin key at evil.example"
+            for path, params in (
+                ("/console/credentials", {"notice": phishing}),
+                ("/console/credentials", {"notice": "bulk-revoked"}),  # no count: no banner
+                ("/console/webhooks", {"sent": phishing}),
+                ("/console/webhooks", {"notice": phishing}),
+                (f"/console/credentials/{issued['credential_id']}", {"revoked": "1"}),
+            ):
+                page = await browser.get(path, params=params)
+                assert page.status_code == 200, (path, params)
+                assert "evil.example" not in page.text
+                assert 'role="status" class="alert alert-ok"' not in page.text, (path, params)
+            known = await browser.get(
+                "/console/credentials", params={"notice": "bulk-revoked", "count": "2"}
+            )
+            assert "Revoked 2 active credentials" in known.text
+
+    async def test_an_unknown_console_path_is_the_html_404_page(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await signed_in(browser, admin_key)
+            for path in ("/console/nonexistent", "/console/static/nope", "/console/a/b/c"):
+                answer = await browser.get(path)
+                assert answer.status_code == 404, path
+                assert answer.headers["content-type"].startswith("text/html"), path
+                assert_signed_in_layout(answer, "ops")
+
+    async def test_a_revoked_credential_is_not_revoked_again(
+        self, make_app: AppFactory, admin_key: str, db: DatabaseProbe
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            credential_id = issued["credential_id"]
+            token = await signed_in(browser, admin_key)
+            path = f"/console/credentials/{credential_id}/revoke"
+            first = await browser.post(path, data={"csrf_token": token, "reason": "First"})
+            assert first.status_code == 303
+            confirm = await browser.get(path)
+            assert confirm.status_code == 200
+            assert 'id="revoke-form"' not in confirm.text
+            assert "already revoked" in confirm.text
+            again = await browser.post(path, data={"csrf_token": token, "reason": "Second"})
+            assert again.status_code == 409
+            assert 'data-testid="already-revoked"' in again.text
+            assert "admin:ops" in again.text
+            assert 'id="revoke-form"' not in again.text
+            assert 'data-testid="revoked-notice"' not in again.text
+        stored = await db.rows(
+            "SELECT revocation_reason FROM credentials WHERE id = :id", id=credential_id
+        )
+        assert stored == [{"revocation_reason": "First"}]
+
+    async def test_form_limits_are_the_servers_and_errors_keep_the_form(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            credential_id = issued["credential_id"]
+            await signed_in(browser, admin_key)
+            path = f"/console/credentials/{credential_id}/revoke"
+            confirm = await browser.get(path)
+            assert 'maxlength="255"' in confirm.text
+            assert 'maxlength="500"' not in confirm.text
+            token = csrf_token_of(confirm)
+            too_long = "x" * 256
+            answer = await browser.post(path, data={"csrf_token": token, "reason": too_long})
+            assert answer.status_code == 400
+            assert 'id="revoke-form"' in answer.text
+            assert 'data-testid="reason-error">At most 255 characters' in answer.text
+            assert f">{too_long}</textarea>" in answer.text
+            empty = await browser.post(path, data={"csrf_token": token, "reason": "  "})
+            assert empty.status_code == 400
+            assert 'data-testid="reason-error">Give a reason' in empty.text
+            bulk = await browser.get(
+                "/console/bulk-revoke", params={"organization": "Example Energy Co"}
+            )
+            assert bulk.text.count('maxlength="255"') == 2
+            no_reason = await browser.post(
+                "/console/bulk-revoke",
+                data={"csrf_token": token, "organization": "Example Energy Co", "reason": ""},
+            )
+            assert no_reason.status_code == 400
+            assert 'id="bulk-revoke-form"' in no_reason.text
+            assert 'data-testid="reason-error">Give a reason' in no_reason.text
+            assert 'value="Example Energy Co"' in no_reason.text
+            no_organization = await browser.post(
+                "/console/bulk-revoke",
+                data={"csrf_token": token, "organization": " ", "reason": "Contract ended"},
+            )
+            assert no_organization.status_code == 400
+            assert 'data-testid="organization-error">Give the organization' in no_organization.text
+            assert "Value error" not in no_organization.text
+            assert "exactly one of" not in no_organization.text
+            assert (await browser.get(SELF, headers=key_header(issued["credential"]))).is_success

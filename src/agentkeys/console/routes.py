@@ -423,7 +423,7 @@ async def credentials(
     direction: Annotated[str | None, Query(alias="dir", max_length=4)] = None,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = DEFAULT_PER_PAGE,
-    notice: Annotated[str | None, Query(max_length=32)] = None,
+    notice: Annotated[str | None, Query(max_length=200)] = None,
     count: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
 ) -> Response:
     """The table of every credential: search, filters, one sort column, numbered pages. htmx
@@ -762,7 +762,7 @@ async def webhooks(
     request: Request,
     console: ConsoleSessionDep,
     service: WebhookServiceDep,
-    notice: Annotated[str | None, Query(max_length=32)] = None,
+    notice: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """Every endpoint with its latest deliveries and failures. Never a secret."""
     endpoints = (await service.list()).items
