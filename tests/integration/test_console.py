@@ -665,6 +665,9 @@ class TestBadParameters:
             ("/console/decisions", {"until": "2026-13-45T99:00"}),
             ("/console/decisions", {"outcome": "maybe"}),
             ("/console/decisions", {"cursor": "forged.cursor"}),
+            ("/console/decisions", {"since": "0h"}),
+            ("/console/decisions", {"address": "not-an-address"}),
+            ("/console/decisions", {"address": "203.0.113.0/24"}),
         ],
     )
     async def test_a_bad_parameter_is_a_400_page(
@@ -1045,3 +1048,40 @@ class TestTrialFindings:
             assert "Value error" not in no_organization.text
             assert "exactly one of" not in no_organization.text
             assert (await browser.get(SELF, headers=key_header(issued["credential"]))).is_success
+
+
+class TestDecisionFilters:
+    async def test_times_ago_dates_and_addresses(
+        self, make_app: AppFactory, admin_key: str, clock: FrozenClock
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await issue_credential(browser)
+            await signed_in(browser, admin_key)
+
+            async def rows(**params: str) -> int:
+                page = await browser.get("/console/decisions", params=params)
+                assert page.status_code == 200, page.text
+                return page.text.count("<tr data-outcome=")
+
+            assert await rows(since="1h") == 1
+            clock.advance(timedelta(hours=2))
+            assert await rows(since="1h") == 0
+            assert await rows(since="3h") == 1
+            assert await rows(until="3h") == 0
+            # The page's input holds the instant a time ago stands for, as datetime-local can.
+            ago = await browser.get("/console/decisions", params={"since": "90m"})
+            expected = (clock.now() - timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M")
+            assert f'id="since" name="since" type="datetime-local" step="1" value="{expected}' in (
+                ago.text
+            )
+            # A date alone is its midnight (UTC), in a value datetime-local accepts.
+            day = await browser.get("/console/decisions", params={"until": "2026-03-01"})
+            assert 'name="until" type="datetime-local" step="1" value="2026-03-01T00:00"' in (
+                day.text
+            )
+            assert await rows(address="203.0.113.7") == 1
+            assert await rows(address="203.0.113.7/32") == 1
+            assert await rows(address="198.51.100.1") == 0
+            bad = await browser.get("/console/decisions", params={"address": "10.0.0.999"})
+            assert bad.status_code == 400
+            assert "10.0.0.999" in bad.text

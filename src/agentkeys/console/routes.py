@@ -8,8 +8,11 @@ token. None of these routes is in the OpenAPI document.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from ipaddress import ip_network
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -51,7 +54,8 @@ from agentkeys.console.deps import (
 from agentkeys.console.durations import human_duration
 from agentkeys.console.rendering import SECURITY_HEADERS, with_security_headers
 from agentkeys.credentials.repository import CredentialOrder
-from agentkeys.errors import DomainError, FieldError, Forbidden, ValidationFailed
+from agentkeys.durations import parse_duration
+from agentkeys.errors import DomainError, FieldError, Forbidden, ValidationFailed, echo
 from agentkeys.ratelimit.base import RateDecision
 from agentkeys.validation import parse_instant
 from agentkeys.webhooks.deps import WebhookServiceDep
@@ -212,16 +216,56 @@ def _choice(field: str, value: str | None, allowed: tuple[str, ...]) -> str | No
     return value
 
 
-def _instant(field: str, value: str | None) -> Any:
-    value = _blank_to_none(value)
+def _instant_or_ago(field: str, value: str | None, *, now: datetime) -> datetime | None:
+    """An ISO 8601 instant (a date alone: its midnight; no offset: UTC), or a time ago
+    (``90m``, ``24h``, ``7d``) as the CLI's ``--since`` takes it; else a 400 naming it."""
     if value is None:
         return None
+    with contextlib.suppress(ValueError):
+        return now - parse_duration(value)
     try:
         return parse_instant(value)
     except ValueError:
         raise ValidationFailed(
-            [FieldError(field, "Must be a date and time, like 2026-03-01T12:00 (UTC)")]
+            [
+                FieldError(
+                    field,
+                    f"'{echo(value)}' is not a date and time, like 2026-03-01T12:00 (UTC), "
+                    "or a time ago, like 90m, 24h or 7d",
+                )
+            ]
         ) from None
+
+
+def _local_input(instant: datetime | None) -> str:
+    """A conforming ``datetime-local`` value (UTC, the label says so), or empty."""
+    if instant is None:
+        return ""
+    utc = instant.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S" if utc.second else "%Y-%m-%dT%H:%M")
+
+
+def _address(field: str, value: str | None) -> str | None:
+    """One IP address (a one-address CIDR, ``/32`` or ``/128``, is that address); else 400."""
+    if value is None:
+        return None
+    try:
+        network = ip_network(value.split("%", 1)[0], strict=False)
+    except ValueError:
+        raise ValidationFailed(
+            [FieldError(field, f"'{echo(value)}' is not an IP address, like 203.0.113.7")]
+        ) from None
+    if network.num_addresses != 1:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    field,
+                    f"'{echo(value)}' is a network of {network.num_addresses} addresses: "
+                    "give one address",
+                )
+            ]
+        )
+    return str(network.network_address)
 
 
 # Static assets, from the package.
@@ -715,7 +759,10 @@ async def decisions(
     until: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
-    """The decision ledger, newest first, a page at a time, with what each answer asked for."""
+    """The decision ledger, newest first, a page at a time, with what each answer asked for.
+    ``since``/``until`` take an instant (a date alone is its midnight, UTC) or a time ago as
+    the CLI's ``--since`` does (``1h``, ``24h``, ``7d``); ``address`` is one IP address."""
+    now = app_context(request).clock.now()
     params = {
         "outcome": _choice("outcome", outcome, OUTCOMES),
         "organization": _blank_to_none(organization),
@@ -723,13 +770,15 @@ async def decisions(
         "since": _blank_to_none(since),
         "until": _blank_to_none(until),
     }
+    since_at = _instant_or_ago("since", params["since"], now=now)
+    until_at = _instant_or_ago("until", params["until"], now=now)
     page = await service.list(
         DecisionQuery(
             outcome=params["outcome"],
             organization=params["organization"],
-            client_address=params["address"],
-            since=_instant("since", since),
-            until=_instant("until", until),
+            client_address=_address("address", params["address"]),
+            since=since_at,
+            until=until_at,
         ),
         cursor=_blank_to_none(cursor),
         limit=DECISIONS_PER_PAGE,
@@ -751,6 +800,8 @@ async def decisions(
         next_url=next_url,
         first_url=f"{PREFIX}/decisions" + (f"?{urlencode(shown)}" if shown else ""),
         paged=cursor is not None,
+        # What the datetime-local inputs can hold: the instant, to the minute (or second).
+        inputs={"since": _local_input(since_at), "until": _local_input(until_at)},
     )
 
 
