@@ -480,6 +480,21 @@ class TestLayout:
                 assert overflow["scrollWidth"] <= overflow["innerWidth"], (step, overflow)
                 assert await unreachable_scroll_regions(page) == [], step
                 assert await bare_badges(page) == [], step
+                if step == "decisions" and viewport == WIDE:
+                    # Every column in view at 1280 px (no scroll inside the region), and the
+                    # time on one line.
+                    fit = await page.evaluate(
+                        """() => {
+                          const region = document.querySelector('#decisions-table').parentElement;
+                          const cell = document.querySelector('#decisions-table td');
+                          const line = parseFloat(getComputedStyle(cell).lineHeight) || 20;
+                          const time = cell.querySelector('time').getBoundingClientRect();
+                          return {table: region.scrollWidth, region: region.clientWidth,
+                                  lines: Math.round(time.height / line)};
+                        }"""
+                    )
+                    assert fit["table"] <= fit["region"], fit
+                    assert fit["lines"] == 1, fit
         finally:
             await context.close()
 
