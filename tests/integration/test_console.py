@@ -165,13 +165,21 @@ class TestSignIn:
         app = make_app()
         wrong = keys.ADMIN_KEYS.mint(server_secret=TEST_SECRET.encode()).secret
         async with console_client(app) as browser:
-            statuses = [(await sign_in(browser, wrong)).status_code for _ in range(11)]
-            assert statuses == [401] * 10 + [429]
+            statuses = [(await sign_in(browser, wrong)).status_code for _ in range(10)]
+            assert statuses == [401] * 10
+            # Over the limit: the next sign-in is refused before its key is checked.
+            assert (await sign_in(browser, admin_key)).status_code == 429
             limited = await sign_in(browser, wrong)
             assert limited.status_code == 429
             assert "Too many failed sign-ins" in limited.text
             assert int(limited.headers["retry-after"]) > 0
             assert limited.headers["ratelimit-policy"] == '"console-sign-in-failed";q=10;w=900'
+            # The right key too: else the limit would not stop a guesser testing keys.
+            right = await sign_in(browser, admin_key)
+            assert right.status_code == 429
+            assert int(right.headers["retry-after"]) > 0
+            assert "Too many failed sign-ins" in right.text
+            assert f"{SESSION_COOKIE}=" not in right.headers.get("set-cookie", "")
         async with console_client(app, client_address="198.51.100.9") as elsewhere:
             assert (await sign_in(elsewhere, wrong)).status_code == 401
             assert (await sign_in(elsewhere, admin_key)).status_code == 303
@@ -405,12 +413,15 @@ class TestRevocation:
                     "reason": "Contract ended",
                 },
             )
-            assert answer.status_code == 200
-            assert 'data-revoked="3"' in answer.text
-            assert "Revoked 3 credentials of <strong" in answer.text
-            assert 'data-testid="bulk-organization-names">Acme Grid<' in answer.text
-            assert "ACME GRID" not in answer.text
-            assert "/console/credentials?organization=Acme+Grid" in answer.text
+            # Post-redirect-get: to the list filtered by the organization as stored.
+            assert answer.status_code == 303
+            assert answer.headers["location"] == (
+                "/console/credentials?organization=Acme+Grid&notice=bulk-revoked&count=3"
+            )
+            result = await browser.get(answer.headers["location"])
+            assert "Revoked 3 active credentials" in result.text
+            assert "ACME GRID" not in result.text
+            assert sorted(row_ids(result)) == sorted(issued["credential_id"] for issued in acme)
             for issued in acme:
                 assert (
                     await browser.get(SELF, headers=key_header(issued["credential"]))
@@ -516,13 +527,25 @@ class TestRoles:
             assert "may read but not revoke" in detail.text
             table = await browser.get("/console/credentials")
             assert "bulk-revoke-link" not in table.text
-            bulk = await browser.get(
-                "/console/bulk-revoke", params={"organization": "Example Energy Co"}
+            # The confirmation pages are refused as their POSTs are: same status, same words.
+            token = csrf_token_of(table)
+            refused_post = await browser.post(
+                "/console/bulk-revoke",
+                data={"csrf_token": token, "organization": "Example Energy Co", "reason": "x"},
             )
-            assert 'data-count="1"' in bulk.text
-            assert "bulk-revoke-form" not in bulk.text
-            confirm = await browser.get(f"/console/credentials/{issued['credential_id']}/revoke")
-            assert confirm.status_code == 403
+            refused_title = re.search(r"<h1[^>]*>(.*?)</h1>", refused_post.text, re.S)
+            assert refused_title is not None
+            for path in (
+                "/console/bulk-revoke",
+                "/console/bulk-revoke?organization=Example+Energy+Co",
+                f"/console/credentials/{issued['credential_id']}/revoke",
+            ):
+                confirm = await browser.get(path)
+                assert confirm.status_code == 403, path
+                assert refused_title.group(1) in confirm.text, path
+                assert "Revoke every active credential" not in confirm.text
+                assert "data-count" not in confirm.text
+                assert_signed_in_layout(confirm, "auditor")
 
     async def test_a_viewers_forged_revocations_are_refused(
         self, make_app: AppFactory, viewer_key: str
@@ -642,6 +665,9 @@ class TestBadParameters:
             ("/console/decisions", {"until": "2026-13-45T99:00"}),
             ("/console/decisions", {"outcome": "maybe"}),
             ("/console/decisions", {"cursor": "forged.cursor"}),
+            ("/console/decisions", {"since": "0h"}),
+            ("/console/decisions", {"address": "not-an-address"}),
+            ("/console/decisions", {"address": "203.0.113.0/24"}),
         ],
     )
     async def test_a_bad_parameter_is_a_400_page(
@@ -915,3 +941,147 @@ class TestWebhooksPage:
         assert page.text.count('<tr data-succeeded="false">') == 1
         assert 'data-testid="failures">1<' in page.text
         assert "Send test event" in page.text
+
+
+class TestTrialFindings:
+    """What a new user's trial found: banners a link could write, a 404 in JSON, revocation
+    forms that lied or disagreed with the server."""
+
+    async def test_banners_come_only_from_known_codes(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            await signed_in(browser, admin_key)
+            phishing = "Your session expired: paste your admin key at evil.example"
+            for path, params in (
+                ("/console/credentials", {"notice": phishing}),
+                ("/console/credentials", {"notice": "bulk-revoked"}),  # no count: no banner
+                ("/console/webhooks", {"sent": phishing}),
+                ("/console/webhooks", {"notice": phishing}),
+                (f"/console/credentials/{issued['credential_id']}", {"revoked": "1"}),
+            ):
+                page = await browser.get(path, params=params)
+                assert page.status_code == 200, (path, params)
+                assert "evil.example" not in page.text
+                assert 'role="status" class="alert alert-ok"' not in page.text, (path, params)
+            known = await browser.get(
+                "/console/credentials", params={"notice": "bulk-revoked", "count": "2"}
+            )
+            assert "Revoked 2 active credentials" in known.text
+
+    async def test_an_unknown_console_path_is_the_html_404_page(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await signed_in(browser, admin_key)
+            for path in ("/console/nonexistent", "/console/static/nope", "/console/a/b/c"):
+                answer = await browser.get(path)
+                assert answer.status_code == 404, path
+                assert answer.headers["content-type"].startswith("text/html"), path
+                assert_signed_in_layout(answer, "ops")
+
+    async def test_a_revoked_credential_is_not_revoked_again(
+        self, make_app: AppFactory, admin_key: str, db: DatabaseProbe
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            credential_id = issued["credential_id"]
+            token = await signed_in(browser, admin_key)
+            path = f"/console/credentials/{credential_id}/revoke"
+            first = await browser.post(path, data={"csrf_token": token, "reason": "First"})
+            assert first.status_code == 303
+            confirm = await browser.get(path)
+            assert confirm.status_code == 200
+            assert 'id="revoke-form"' not in confirm.text
+            assert "already revoked" in confirm.text
+            again = await browser.post(path, data={"csrf_token": token, "reason": "Second"})
+            assert again.status_code == 409
+            assert 'data-testid="already-revoked"' in again.text
+            assert "admin:ops" in again.text
+            assert 'id="revoke-form"' not in again.text
+            assert 'data-testid="revoked-notice"' not in again.text
+        stored = await db.rows(
+            "SELECT revocation_reason FROM credentials WHERE id = :id", id=credential_id
+        )
+        assert stored == [{"revocation_reason": "First"}]
+
+    async def test_form_limits_are_the_servers_and_errors_keep_the_form(
+        self, make_app: AppFactory, admin_key: str
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            issued = await issue_credential(browser)
+            credential_id = issued["credential_id"]
+            await signed_in(browser, admin_key)
+            path = f"/console/credentials/{credential_id}/revoke"
+            confirm = await browser.get(path)
+            assert 'maxlength="255"' in confirm.text
+            assert 'maxlength="500"' not in confirm.text
+            token = csrf_token_of(confirm)
+            too_long = "x" * 256
+            answer = await browser.post(path, data={"csrf_token": token, "reason": too_long})
+            assert answer.status_code == 400
+            assert 'id="revoke-form"' in answer.text
+            assert 'data-testid="reason-error">At most 255 characters' in answer.text
+            assert f">{too_long}</textarea>" in answer.text
+            empty = await browser.post(path, data={"csrf_token": token, "reason": "  "})
+            assert empty.status_code == 400
+            assert 'data-testid="reason-error">Give a reason' in empty.text
+            bulk = await browser.get(
+                "/console/bulk-revoke", params={"organization": "Example Energy Co"}
+            )
+            assert bulk.text.count('maxlength="255"') == 2
+            no_reason = await browser.post(
+                "/console/bulk-revoke",
+                data={"csrf_token": token, "organization": "Example Energy Co", "reason": ""},
+            )
+            assert no_reason.status_code == 400
+            assert 'id="bulk-revoke-form"' in no_reason.text
+            assert 'data-testid="reason-error">Give a reason' in no_reason.text
+            assert 'value="Example Energy Co"' in no_reason.text
+            no_organization = await browser.post(
+                "/console/bulk-revoke",
+                data={"csrf_token": token, "organization": " ", "reason": "Contract ended"},
+            )
+            assert no_organization.status_code == 400
+            assert 'data-testid="organization-error">Give the organization' in no_organization.text
+            assert "Value error" not in no_organization.text
+            assert "exactly one of" not in no_organization.text
+            assert (await browser.get(SELF, headers=key_header(issued["credential"]))).is_success
+
+
+class TestDecisionFilters:
+    async def test_times_ago_dates_and_addresses(
+        self, make_app: AppFactory, admin_key: str, clock: FrozenClock
+    ) -> None:
+        async with console_client(make_app()) as browser:
+            await issue_credential(browser)
+            await signed_in(browser, admin_key)
+
+            async def rows(**params: str) -> int:
+                page = await browser.get("/console/decisions", params=params)
+                assert page.status_code == 200, page.text
+                return page.text.count("<tr data-outcome=")
+
+            assert await rows(since="1h") == 1
+            clock.advance(timedelta(hours=2))
+            assert await rows(since="1h") == 0
+            assert await rows(since="3h") == 1
+            assert await rows(until="3h") == 0
+            # The page's input holds the instant a time ago stands for, as datetime-local can.
+            ago = await browser.get("/console/decisions", params={"since": "90m"})
+            expected = (clock.now() - timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M")
+            assert f'id="since" name="since" type="datetime-local" step="1" value="{expected}' in (
+                ago.text
+            )
+            # A date alone is its midnight (UTC), in a value datetime-local accepts.
+            day = await browser.get("/console/decisions", params={"until": "2026-03-01"})
+            assert 'name="until" type="datetime-local" step="1" value="2026-03-01T00:00"' in (
+                day.text
+            )
+            assert await rows(address="203.0.113.7") == 1
+            assert await rows(address="203.0.113.7/32") == 1
+            assert await rows(address="198.51.100.1") == 0
+            bad = await browser.get("/console/decisions", params={"address": "10.0.0.999"})
+            assert bad.status_code == 400
+            assert "10.0.0.999" in bad.text

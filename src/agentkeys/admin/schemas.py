@@ -21,7 +21,10 @@ QuotaName = Annotated[
     str, WithJsonSchema({"type": "string", "enum": [kind.value for kind in QuotaKind]})
 ]
 STATUSES: tuple[CredentialStatus, ...] = ("active", "expired", "revoked")
-Reason = Annotated[str, Field(min_length=1, max_length=255), NonBlank]
+# The longest reason and organization name kept: the console's forms take their limits from here.
+REASON_MAX_LENGTH = 255
+ORGANIZATION_MAX_LENGTH = 255
+Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX_LENGTH), NonBlank]
 BULK_SELECTORS = ("organization", "user_email", "created_before")
 
 
@@ -137,7 +140,9 @@ class AdminRevokeRequestDto(RequestBody):
 class AdminBulkRevokeRequestDto(RequestBody):
     """Exactly one selector, and why."""
 
-    organization: Annotated[str, Field(min_length=1, max_length=255), NonBlank] | None = Field(
+    organization: (
+        Annotated[str, Field(min_length=1, max_length=ORGANIZATION_MAX_LENGTH), NonBlank] | None
+    ) = Field(
         default=None,
         description="Every active credential of this organization (its quota identity).",
     )

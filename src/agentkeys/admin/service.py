@@ -439,11 +439,18 @@ class AdminCredentialService:
     async def revoke(
         self, credential_id: str, *, admin: AdminIdentity, reason: str
     ) -> AdminCredentialDto:
+        return (await self.revoke_reporting(credential_id, admin=admin, reason=reason))[0]
+
+    async def revoke_reporting(
+        self, credential_id: str, *, admin: AdminIdentity, reason: str
+    ) -> tuple[AdminCredentialDto, bool]:
+        """``revoke``, and whether this call revoked it (False: it already was; the first
+        revocation's time, actor and reason are kept)."""
         admin.require_admin()
-        record, decision = await self._credentials.revoke(
+        (record, decision), revoked = await self._credentials.revoke_reporting(
             credential_id, actor=admin.actor, reason=reason
         )
-        return credential_view(record, decision, now=self._credentials.now())
+        return credential_view(record, decision, now=self._credentials.now()), revoked
 
     async def revoke_matching(
         self, body: AdminBulkRevokeRequestDto, *, admin: AdminIdentity

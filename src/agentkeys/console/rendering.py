@@ -64,6 +64,13 @@ def human_instant(value: str | datetime | None) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def compact_instant(value: str | datetime) -> str:
+    """``03-01 12:00``: a table cell's short form (UTC until the browser converts it; the
+    full time is in the title)."""
+    instant = parse_instant(value) if isinstance(value, str) else value
+    return instant.astimezone(UTC).strftime("%m-%d %H:%M")
+
+
 def iso_instant(value: str | datetime) -> str:
     instant = parse_instant(value) if isinstance(value, str) else value
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -82,6 +89,7 @@ class Renderer:
         )
         self._environment.filters["human_instant"] = human_instant
         self._environment.filters["iso_instant"] = iso_instant
+        self._environment.filters["compact_instant"] = compact_instant
         self._environment.filters["human_duration"] = human_duration
         self._environment.filters["human_rate_window"] = lambda seconds: (
             Duration(seconds, per=True).text

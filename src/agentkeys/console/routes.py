@@ -8,14 +8,16 @@ token. None of these routes is in the OpenAPI document.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from ipaddress import ip_network
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from agentkeys.admin.deps import (
@@ -23,8 +25,13 @@ from agentkeys.admin.deps import (
     AdminDecisionServiceDep,
     admin_wiring,
 )
-from agentkeys.admin.schemas import AdminBulkRevokeRequestDto, AdminRevokeRequestDto
-from agentkeys.admin.service import CredentialQuery, DecisionQuery
+from agentkeys.admin.schemas import (
+    ORGANIZATION_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    AdminBulkRevokeRequestDto,
+    AdminCredentialDetailDto,
+)
+from agentkeys.admin.service import AdminCredentialService, CredentialQuery, DecisionQuery
 from agentkeys.api.context import app_context, request_id_of
 from agentkeys.api.deps import JsonBodyRoute, describe_rate
 from agentkeys.api.errors import STATUS_BY_CODE, field_errors_from
@@ -47,7 +54,9 @@ from agentkeys.console.deps import (
 from agentkeys.console.durations import human_duration
 from agentkeys.console.rendering import SECURITY_HEADERS, with_security_headers
 from agentkeys.credentials.repository import CredentialOrder
-from agentkeys.errors import DomainError, FieldError, Forbidden, ValidationFailed
+from agentkeys.durations import parse_duration
+from agentkeys.errors import DomainError, FieldError, Forbidden, ValidationFailed, echo
+from agentkeys.ratelimit.base import RateDecision
 from agentkeys.validation import parse_instant
 from agentkeys.webhooks.deps import WebhookServiceDep
 
@@ -64,6 +73,15 @@ DECISIONS_PER_PAGE = 50
 WEBHOOK_ATTEMPTS_SHOWN = 10
 DAYS_CHARTED = 30
 MAX_PAGE = 1_000_000
+# A banner a redirect asks for names one of these codes; its text is the server's. An unknown
+# code shows nothing: a link must never put its own words in the console's voice.
+BULK_REVOKED = "bulk-revoked"
+TEST_SENT = "test-sent"
+NOTICES = {
+    BULK_REVOKED: "Revoked {count} active credential{plural}: the agents' next requests are "
+    "refused, on every replica.",
+    TEST_SENT: "Test event queued; it is delivered like any event.",
+}
 
 
 class ConsoleRoute(JsonBodyRoute):
@@ -198,16 +216,56 @@ def _choice(field: str, value: str | None, allowed: tuple[str, ...]) -> str | No
     return value
 
 
-def _instant(field: str, value: str | None) -> Any:
-    value = _blank_to_none(value)
+def _instant_or_ago(field: str, value: str | None, *, now: datetime) -> datetime | None:
+    """An ISO 8601 instant (a date alone: its midnight; no offset: UTC), or a time ago
+    (``90m``, ``24h``, ``7d``) as the CLI's ``--since`` takes it; else a 400 naming it."""
     if value is None:
         return None
+    with contextlib.suppress(ValueError):
+        return now - parse_duration(value)
     try:
         return parse_instant(value)
     except ValueError:
         raise ValidationFailed(
-            [FieldError(field, "Must be a date and time, like 2026-03-01T12:00 (UTC)")]
+            [
+                FieldError(
+                    field,
+                    f"'{echo(value)}' is not a date and time, like 2026-03-01T12:00 (UTC), "
+                    "or a time ago, like 90m, 24h or 7d",
+                )
+            ]
         ) from None
+
+
+def _local_input(instant: datetime | None) -> str:
+    """A conforming ``datetime-local`` value (UTC, the label says so), or empty."""
+    if instant is None:
+        return ""
+    utc = instant.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S" if utc.second else "%Y-%m-%dT%H:%M")
+
+
+def _address(field: str, value: str | None) -> str | None:
+    """One IP address (a one-address CIDR, ``/32`` or ``/128``, is that address); else 400."""
+    if value is None:
+        return None
+    try:
+        network = ip_network(value.split("%", 1)[0], strict=False)
+    except ValueError:
+        raise ValidationFailed(
+            [FieldError(field, f"'{echo(value)}' is not an IP address, like 203.0.113.7")]
+        ) from None
+    if network.num_addresses != 1:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    field,
+                    f"'{echo(value)}' is a network of {network.num_addresses} addresses: "
+                    "give one address",
+                )
+            ]
+        )
+    return str(network.network_address)
 
 
 # Static assets, from the package.
@@ -268,18 +326,25 @@ async def sign_in_form(request: Request) -> Response:
 async def sign_in(request: Request) -> Response:
     """A right admin key (role admin or viewer) opens a session (8 hours unless
     ``AGENTKEYS_CONSOLE_SESSION_SECONDS`` says otherwise); a wrong one is
-    answered 401 with the form again and counted against the client address's rate."""
+    answered 401 with the form again and counted against the client address's rate. Once
+    the address is over that rate, every sign-in from it is answered 429 before the key is
+    looked at: a right key too, else the limit would not stop a guesser testing keys."""
     wiring = console_wiring(request)
     now = app_context(request).clock.now()
     fields = await read_form(request)
     pre_session = wiring.signer.decode(request.cookies.get(wiring.sign_in_cookie), now=now)
     if pre_session is None or not wiring.signer.csrf_matches(pre_session, fields.get(CSRF_FIELD)):
         raise CsrfRefused
+    address = client_address_of(request)
+    # Cost 0: reads the address's standing without counting this attempt.
+    standing = await wiring.sign_in_failures.hit(address, cost=0)
+    if standing.remaining <= 0 and not standing.degraded:
+        return _locked_out(request, address, standing)
     presented = fields.get("admin_key", "").strip()
     try:
         admin = await admin_wiring(request).verifier.authenticate(presented or None)
     except DomainError:
-        return await _failed_sign_in(request)
+        return await _failed_sign_in(request, address)
     if admin.role.value not in CONSOLE_ROLES:
         return _sign_in_page(
             request,
@@ -302,31 +367,34 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-async def _failed_sign_in(request: Request) -> Response:
-    address = client_address_of(request)
+async def _failed_sign_in(request: Request, address: str) -> Response:
     decision = await console_wiring(request).sign_in_failures.hit(address)
-    describe_rate(request, "console-sign-in-failed", decision)
-    logger.info(
-        "console sign-in refused",
-        extra={"client_address": address, "rate_limited": not decision.allowed},
-    )
     if not decision.allowed:
-        response = _sign_in_page(
-            request,
-            status=429,
-            message=(
-                f"Too many failed sign-ins from this address ({decision.limit} in "
-                f"{human_duration(decision.window_seconds)}). Try again in "
-                f"{human_duration(decision.reset_seconds)}."
-            ),
-        )
-        response.headers["Retry-After"] = str(decision.reset_seconds)
-        return response
+        return _locked_out(request, address, decision)
+    describe_rate(request, "console-sign-in-failed", decision)
+    logger.info("console sign-in refused", extra={"client_address": address, "rate_limited": False})
     return _sign_in_page(
         request,
         status=401,
         message="That is not a valid admin key. Paste the whole key (wsk_admin_…).",
     )
+
+
+def _locked_out(request: Request, address: str, decision: RateDecision) -> Response:
+    """429 with Retry-After: the address is over its failed sign-in rate."""
+    describe_rate(request, "console-sign-in-failed", decision)
+    logger.info("console sign-in refused", extra={"client_address": address, "rate_limited": True})
+    response = _sign_in_page(
+        request,
+        status=429,
+        message=(
+            f"Too many failed sign-ins from this address ({decision.limit} in "
+            f"{human_duration(decision.window_seconds)}). Every sign-in from it is refused "
+            f"for {human_duration(decision.reset_seconds)}."
+        ),
+    )
+    response.headers["Retry-After"] = str(decision.reset_seconds)
+    return response
 
 
 @router.post("/logout")
@@ -400,6 +468,7 @@ async def credentials(
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = DEFAULT_PER_PAGE,
     notice: Annotated[str | None, Query(max_length=200)] = None,
+    count: Annotated[int | None, Query(ge=0, le=10_000_000)] = None,
 ) -> Response:
     """The table of every credential: search, filters, one sort column, numbered pages. htmx
     asks for the table alone (``HX-Request``); the URL holds everything, so it can be shared."""
@@ -449,11 +518,24 @@ async def credentials(
         "statuses": STATUSES,
         "scopes": app_context(request).policy.catalog.grantable_names(),
         "per_page_choices": PER_PAGE_CHOICES,
-        "notice": _blank_to_none(notice),
+        "notice": _notice(notice, allowed=(BULK_REVOKED,), count=count),
     }
     if _wants_table_only(request):
         return _page(request, console, "credentials_table.html", nav="credentials", **context)
     return _page(request, console, "credentials.html", nav="credentials", **context)
+
+
+def _notice(code: str | None, *, allowed: tuple[str, ...], count: int | None = None) -> str | None:
+    """The server's text for a banner code this page shows; None for any other code (or for
+    a count-taking notice without its count)."""
+    if code not in allowed:
+        return None
+    template = NOTICES[code]
+    if "{count}" in template:
+        if count is None:
+            return None
+        return template.format(count=count, plural="" if count == 1 else "s")
+    return template
 
 
 def _wants_table_only(request: Request) -> bool:
@@ -484,7 +566,8 @@ async def credential(
         "credential.html",
         nav="credentials",
         credential=detail,
-        just_revoked=revoked == "1",
+        # Only when it is so: a link's ?revoked=1 must not call an active credential revoked.
+        just_revoked=revoked == "1" and detail.revoked_at is not None,
     )
 
 
@@ -495,10 +578,33 @@ async def confirm_revocation(
     service: AdminCredentialServiceDep,
     credential_id: CredentialIdPath,
 ) -> Response:
-    """The confirmation step: what will be revoked, and why (the reason is asked here)."""
+    """The confirmation step: what will be revoked, and why (the reason is asked here). A
+    viewer is refused (403), as its POST would be; a revoked credential offers no form."""
     console.admin.require_admin()
     detail = await service.get(credential_id)
-    return _page(request, console, "revoke.html", nav="credentials", credential=detail)
+    return _revoke_page(request, console, detail)
+
+
+def _revoke_page(
+    request: Request,
+    console: ConsoleSession,
+    detail: AdminCredentialDetailDto,
+    *,
+    status: int = 200,
+    reason: str = "",
+    errors: dict[str, str] | None = None,
+) -> Response:
+    return _page(
+        request,
+        console,
+        "revoke.html",
+        nav="credentials",
+        status=status,
+        credential=detail,
+        reason=reason,
+        errors=errors or {},
+        reason_max_length=REASON_MAX_LENGTH,
+    )
 
 
 @router.post("/credentials/{credential_id}/revoke")
@@ -509,19 +615,44 @@ async def revoke(
     credential_id: CredentialIdPath,
 ) -> Response:
     """The admin API's revocation (a viewer is refused there, 403): refused at once on every
-    replica, recorded as ``admin:<name>`` with the reason."""
-    body = _revoke_body(form.text("reason"))
-    await service.revoke(credential_id, admin=form.console.admin, reason=body.reason)
+    replica, recorded as ``admin:<name>`` with the reason. A bad reason shows the form again
+    with the message by the field; an already revoked credential says when and by whom (409),
+    never success, and keeps its first reason."""
+    form.console.admin.require_admin()
+    typed = form.text("reason")
+    problem = _text_problem(typed, REASON_MAX_LENGTH, missing=MISSING_REASON)
+    if problem is not None:
+        detail = await service.get(credential_id)
+        return _revoke_page(
+            request,
+            form.console,
+            detail,
+            status=409 if detail.revoked_at is not None else 400,
+            reason=typed,
+            errors={"reason": problem},
+        )
+    _, revoked = await service.revoke_reporting(
+        credential_id, admin=form.console.admin, reason=typed.strip()
+    )
+    if not revoked:
+        return _revoke_page(
+            request, form.console, await service.get(credential_id), status=409, reason=typed
+        )
     return RedirectResponse(f"{PREFIX}/credentials/{credential_id}?revoked=1", status_code=303)
 
 
-def _revoke_body(reason: str) -> AdminRevokeRequestDto:
-    try:
-        return AdminRevokeRequestDto(reason=reason)
-    except ValidationError as error:
-        raise ValidationFailed(
-            [FieldError("reason", str(problem["msg"])) for problem in error.errors()]
-        ) from None
+MISSING_REASON = "Give a reason: it is recorded with the revocation."
+MISSING_ORGANIZATION = "Give the organization whose active credentials to revoke."
+
+
+def _text_problem(value: str, max_length: int, *, missing: str) -> str | None:
+    """What is wrong with a form's text field, in the form's terms; None when it is fine."""
+    stripped = value.strip()
+    if not stripped:
+        return missing
+    if len(stripped) > max_length:
+        return f"At most {max_length} characters (this one has {len(stripped)})."
+    return None
 
 
 @router.get("/bulk-revoke")
@@ -529,13 +660,26 @@ async def confirm_bulk_revocation(
     request: Request,
     console: ConsoleSessionDep,
     service: AdminCredentialServiceDep,
-    organization: Annotated[str | None, Query(max_length=255)] = None,
+    organization: Annotated[str | None, Query(max_length=ORGANIZATION_MAX_LENGTH)] = None,
 ) -> Response:
     """Pick an organization; then see how many active credentials a revocation would take,
-    before confirming it."""
-    organization = _blank_to_none(organization)
+    before confirming it. A viewer is refused (403), as its POST would be."""
+    console.admin.require_admin()
+    return await _bulk_page(request, console, service, _blank_to_none(organization))
+
+
+async def _bulk_page(
+    request: Request,
+    console: ConsoleSession,
+    service: AdminCredentialService,
+    organization: str | None,
+    *,
+    status: int = 200,
+    reason: str = "",
+    errors: dict[str, str] | None = None,
+) -> Response:
     count = names = None
-    if organization is not None:
+    if organization is not None and len(organization) <= ORGANIZATION_MAX_LENGTH:
         count = await service.count_revocable(organization)
         names = await service.revocable_organization_names(organization)
     return _page(
@@ -543,10 +687,14 @@ async def confirm_bulk_revocation(
         console,
         "bulk_revoke.html",
         nav="credentials",
+        status=status,
         organization=organization,
         names=names,
         count=count,
-        revoked=None,
+        reason=reason,
+        errors=errors or {},
+        reason_max_length=REASON_MAX_LENGTH,
+        organization_max_length=ORGANIZATION_MAX_LENGTH,
     )
 
 
@@ -556,30 +704,43 @@ async def bulk_revoke(
     form: CheckedFormDep,
     service: AdminCredentialServiceDep,
 ) -> Response:
-    """The admin API's bulk revocation of an organization's active credentials."""
-    try:
-        body = AdminBulkRevokeRequestDto(
-            organization=form.text("organization") or None, reason=form.text("reason")
+    """The admin API's bulk revocation of an organization's active credentials, then a 303 to
+    the credentials list filtered by that organization (a reload never revokes again). A bad
+    field shows the form again, with the message by the field and what was typed."""
+    form.console.admin.require_admin()
+    organization, reason = form.text("organization"), form.text("reason")
+    errors = {
+        name: problem
+        for name, problem in (
+            (
+                "organization",
+                _text_problem(organization, ORGANIZATION_MAX_LENGTH, missing=MISSING_ORGANIZATION),
+            ),
+            ("reason", _text_problem(reason, REASON_MAX_LENGTH, missing=MISSING_REASON)),
         )
-    except ValidationError as error:
-        raise ValidationFailed(
-            [
-                FieldError(".".join(map(str, problem["loc"])) or "form", str(problem["msg"]))
-                for problem in error.errors()
-            ]
-        ) from None
+        if problem is not None
+    }
+    if errors:
+        return await _bulk_page(
+            request,
+            form.console,
+            service,
+            _blank_to_none(organization),
+            status=400,
+            reason=reason,
+            errors=errors,
+        )
+    body = AdminBulkRevokeRequestDto(organization=organization.strip(), reason=reason.strip())
     result = await service.revoke_matching(body, admin=form.console.admin)
-    return _page(
-        request,
-        form.console,
-        "bulk_revoke.html",
-        nav="credentials",
-        organization=body.organization,
-        # As stored (the agents' spelling), never as the operator typed it.
-        names=await service.organization_names_of(result.credential_ids),
-        count=None,
-        revoked=result,
-    )
+    # Post-redirect-get: a reload shows the result, never revokes again. The list is filtered
+    # by the organization as stored (the agents' spelling), never as the operator typed it.
+    names = await service.organization_names_of(result.credential_ids)
+    target = {
+        "organization": names[0] if names else body.organization,
+        "notice": BULK_REVOKED,
+        "count": result.revoked,
+    }
+    return RedirectResponse(f"{PREFIX}/credentials?{urlencode(target)}", status_code=303)
 
 
 # Decisions.
@@ -598,7 +759,10 @@ async def decisions(
     until: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
-    """The decision ledger, newest first, a page at a time, with what each answer asked for."""
+    """The decision ledger, newest first, a page at a time, with what each answer asked for.
+    ``since``/``until`` take an instant (a date alone is its midnight, UTC) or a time ago as
+    the CLI's ``--since`` does (``1h``, ``24h``, ``7d``); ``address`` is one IP address."""
+    now = app_context(request).clock.now()
     params = {
         "outcome": _choice("outcome", outcome, OUTCOMES),
         "organization": _blank_to_none(organization),
@@ -606,13 +770,15 @@ async def decisions(
         "since": _blank_to_none(since),
         "until": _blank_to_none(until),
     }
+    since_at = _instant_or_ago("since", params["since"], now=now)
+    until_at = _instant_or_ago("until", params["until"], now=now)
     page = await service.list(
         DecisionQuery(
             outcome=params["outcome"],
             organization=params["organization"],
-            client_address=params["address"],
-            since=_instant("since", since),
-            until=_instant("until", until),
+            client_address=_address("address", params["address"]),
+            since=since_at,
+            until=until_at,
         ),
         cursor=_blank_to_none(cursor),
         limit=DECISIONS_PER_PAGE,
@@ -634,6 +800,8 @@ async def decisions(
         next_url=next_url,
         first_url=f"{PREFIX}/decisions" + (f"?{urlencode(shown)}" if shown else ""),
         paged=cursor is not None,
+        # What the datetime-local inputs can hold: the instant, to the minute (or second).
+        inputs={"since": _local_input(since_at), "until": _local_input(until_at)},
     )
 
 
@@ -645,7 +813,7 @@ async def webhooks(
     request: Request,
     console: ConsoleSessionDep,
     service: WebhookServiceDep,
-    sent: Annotated[str | None, Query(max_length=128)] = None,
+    notice: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """Every endpoint with its latest deliveries and failures. Never a secret."""
     endpoints = (await service.list()).items
@@ -662,7 +830,7 @@ async def webhooks(
         nav="webhooks",
         endpoints=endpoints,
         attempts=attempts,
-        sent=_blank_to_none(sent),
+        notice=_notice(notice, allowed=(TEST_SENT,)),
     )
 
 
@@ -680,6 +848,26 @@ async def send_test_event(
             "but not send test events."
         )
     sent = await service.send_test(endpoint_id)
+    logger.info(
+        "console test event queued",
+        extra={"endpoint_id": endpoint_id, "message_id": sent.message_id},
+    )
     return RedirectResponse(
-        f"{PREFIX}/webhooks?" + urlencode({"sent": sent.message_id}), status_code=303
+        f"{PREFIX}/webhooks?" + urlencode({"notice": TEST_SENT}), status_code=303
+    )
+
+
+# Last: any other path under /console is the console's 404 page (with the nav when signed
+# in), never the API's JSON envelope.
+
+
+@router.api_route("/{path:path}", methods=["GET", "HEAD", "POST"])
+async def unknown_page(request: Request, path: str) -> Response:
+    if not path:
+        return RedirectResponse(PREFIX, status_code=307)
+    return await _error_page(
+        request,
+        status=404,
+        title="No such page",
+        messages=["The console has no page at this address."],
     )

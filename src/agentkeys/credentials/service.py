@@ -627,14 +627,20 @@ class CredentialAdministration:
 
     async def revoke(self, credential_id: str, *, actor: str, reason: str) -> IssuedCredential:
         """Revoke one credential at once; idempotent (an earlier revocation is kept as it was)."""
+        return (await self.revoke_reporting(credential_id, actor=actor, reason=reason))[0]
+
+    async def revoke_reporting(
+        self, credential_id: str, *, actor: str, reason: str
+    ) -> tuple[IssuedCredential, bool]:
+        """``revoke``, and whether this call revoked it (False: it already was, as it was)."""
         await begin_write(self._session)
         record = await self._repository.get(credential_id, for_update=True)
         if record is None:
             raise NotFound(f"No credential '{echo(credential_id)}'.")
-        await revoke_record(
+        revoked = await revoke_record(
             self._session, self._revocations, record, actor=actor, reason=reason, now=self.now()
         )
-        return await self.get(credential_id)
+        return await self.get(credential_id), revoked
 
     async def revoke_matching(
         self, where: CredentialFilter, *, actor: str, reason: str

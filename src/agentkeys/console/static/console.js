@@ -19,13 +19,24 @@
     hour: "2-digit", minute: "2-digit", timeZoneName: "short"
   });
 
+  // A table's compact form: no year, no zone (both stay in the title, on hover).
+  var compact = new Intl.DateTimeFormat(undefined, {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"
+  });
+
   function localize(root) {
     var times = root.querySelectorAll("time[datetime]:not([data-localized])");
     for (var i = 0; i < times.length; i++) {
       var node = times[i];
       var instant = new Date(node.getAttribute("datetime"));
       if (!isNaN(instant.getTime())) {
-        node.textContent = format.format(instant);
+        var full = format.format(instant);
+        if (node.hasAttribute("data-compact")) {
+          node.textContent = compact.format(instant);
+          node.setAttribute("title", full + " (" + node.getAttribute("title") + ")");
+        } else {
+          node.textContent = full;
+        }
         node.setAttribute("data-localized", "true");
       }
     }
