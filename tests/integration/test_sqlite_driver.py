@@ -30,7 +30,7 @@ ISSUED_DECISION_HOPS = 5
 def counted_hops(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The hops to aiosqlite's thread inside the block (the name of what each ran)."""
     hops: list[str] = []
-    original = aiosqlite.Connection._execute
+    original: Any = aiosqlite.Connection._execute
 
     async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
         hops.append(getattr(fn, "__qualname__", repr(fn)))
@@ -62,7 +62,7 @@ class TestOneHopPerStatement:
             await connection.execute(text("INSERT INTO notes (body) VALUES ('a'), ('b')"))
             with counted_hops(monkeypatch) as hops:
                 result = await connection.execute(text("SELECT id, body FROM notes ORDER BY id"))
-            rows = result.mappings().all()
+            rows = [dict(row) for row in result.mappings()]
 
         assert hops == ["_run"]
         assert rows == [{"id": 1, "body": "a"}, {"id": 2, "body": "b"}]
