@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from agentkeys import ids
 from agentkeys.ids import BASE62_ALPHABET, random_base62
 
 
@@ -21,7 +20,7 @@ def supplying(monkeypatch: pytest.MonkeyPatch, *batches: bytes) -> list[int]:
         asked.append(size)
         return next(pending)[:size]
 
-    monkeypatch.setattr(ids.secrets, "token_bytes", token_bytes)
+    monkeypatch.setattr(secrets, "token_bytes", token_bytes)
     return asked
 
 
@@ -49,7 +48,7 @@ class TestRandomBase62:
         usable = [value for value in range(256) if value < 248]
         drawn = [random_base62_of(monkeypatch, value) for value in usable]
 
-        assert collections.Counter(drawn) == {character: 4 for character in BASE62_ALPHABET}
+        assert collections.Counter(drawn) == dict.fromkeys(BASE62_ALPHABET, 4)
 
     def test_two_draws_differ(self) -> None:
         assert random_base62(43) != random_base62(43)
