@@ -10,8 +10,22 @@ BASE62_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 ID_RANDOM_LENGTH = 22
 
 
+# Bytes 0-247 map to base62 uniformly (248 = 4 x 62); 248-255 are dropped, never folded in.
+_UNBIASED_BYTES = 248
+_BYTE_TO_BASE62_UNBIASED = bytes(ord(BASE62_ALPHABET[byte % 62]) for byte in range(256))
+_BIASED_BYTES = bytes(range(_UNBIASED_BYTES, 256))
+
+
 def random_base62(length: int) -> str:
-    return "".join(secrets.choice(BASE62_ALPHABET) for _ in range(length))
+    """``length`` characters drawn uniformly from the CSPRNG, as ``secrets.choice`` would draw
+    them, from one ``secrets.token_bytes`` call (rarely two) instead of one call per character
+    (~0.1 ms for a key and two ids, on the issuance path)."""
+    drawn = b""
+    while len(drawn) < length:
+        # 3 % of bytes are dropped: a few spare keep a second call rare.
+        batch = secrets.token_bytes(length - len(drawn) + 8)
+        drawn += batch.translate(_BYTE_TO_BASE62_UNBIASED, _BIASED_BYTES)
+    return drawn[:length].decode("ascii")
 
 
 def new_id(prefix: str) -> str:

@@ -341,7 +341,10 @@ class CredentialRepository:
             values[f"cap_{figure.name}"] = figure.cap
             if figure.window is not None:
                 values[f"since_{figure.name}"] = now - figure.window
-        row = (await self._session.execute(statement, values)).one()
+        # Core execution on the session's connection: a row of counts needs none of the ORM's
+        # result processing (a fifth of this statement's CPU through Session.execute).
+        connection = await self._session.connection()
+        row = (await connection.execute(statement, values)).one()
         names = [figure.name for figure in wanted] + [name for name, _ in constants]
         return {name: int(value) for name, value in zip(names, row, strict=True)}
 
@@ -374,16 +377,16 @@ class CredentialRepository:
         on PostgreSQL (the credential selects the id its ledger row's insert returns), one
         after the other on SQLite (which has no data-modifying CTE; both in the transaction).
         Statements are built once per set of columns and run with bound values."""
-        postgresql = self._session.get_bind().dialect.name == "postgresql"
-        if credential is not None and postgresql:
+        connection = await self._session.connection()  # Core inserts: no ORM unit of work
+        if credential is not None and connection.dialect.name == "postgresql":
             statement = _ledger_and_credential(tuple(decision), tuple(credential))
             values = {f"r_{name}": value for name, value in decision.items()}
             values |= {f"c_{name}": value for name, value in credential.items()}
-            await self._session.execute(statement, values)
+            await connection.execute(statement, values)
             return
-        await self._session.execute(_INSERT_LEDGER_ROW, dict(decision))
+        await connection.execute(_INSERT_LEDGER_ROW, dict(decision))
         if credential is not None:
-            await self._session.execute(_INSERT_CREDENTIAL, dict(credential))
+            await connection.execute(_INSERT_CREDENTIAL, dict(credential))
 
 
 # What a decision counts (``tally_of``); a figure names one, per network or over every network.

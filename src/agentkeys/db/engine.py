@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
 
+from agentkeys.db import sqlite_driver
+
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 
@@ -133,6 +135,9 @@ def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
     options: dict[str, Any] = {}
     if pool_size is not None and not is_sqlite(url):
         options = {"pool_size": pool_size, "max_overflow": pool_size}
+    if is_sqlite(url):
+        # One hop to aiosqlite's thread per statement (``db.sqlite_driver``).
+        options["module"] = sqlite_driver.dbapi()
     engine = create_async_engine(
         url, pool_pre_ping=not is_sqlite(url), json_serializer=json_dumps, **options
     )

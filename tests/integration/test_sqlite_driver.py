@@ -1,0 +1,146 @@
+"""SQLite's driver shim (``db.sqlite_driver``): each statement is one hop to aiosqlite's thread,
+a rollback with nothing to roll back none, and results, row counts and errors are what
+SQLAlchemy's own adapter gives. A hop is one call of aiosqlite's ``Connection._execute``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agentkeys.db.engine import create_engine, create_session_factory
+from tests.support.app import client_for
+from tests.support.databases import sqlite_url
+from tests.support.factories import request_credential
+
+# What an issued decision achieves: BEGIN IMMEDIATE, the counts, the ledger row, the
+# credential, COMMIT (SQLAlchemy's adapter took 15: cursor, execute, fetch and close apart,
+# and a rollback when the pool took the committed connection back).
+ISSUED_DECISION_HOPS = 5
+
+
+@contextmanager
+def counted_hops(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The hops to aiosqlite's thread inside the block (the name of what each ran)."""
+    hops: list[str] = []
+    original: Any = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__qualname__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(aiosqlite.Connection, "_execute", counted)
+        yield hops
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(sqlite_url(tmp_path / "driver.db"))
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE)")
+        )
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+class TestOneHopPerStatement:
+    async def test_a_select_is_one_hop_and_returns_its_rows_and_columns(
+        self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("INSERT INTO notes (body) VALUES ('a'), ('b')"))
+            with counted_hops(monkeypatch) as hops:
+                result = await connection.execute(text("SELECT id, body FROM notes ORDER BY id"))
+            rows = [dict(row) for row in result.mappings()]
+
+        assert hops == ["_run"]
+        assert rows == [{"id": 1, "body": "a"}, {"id": 2, "body": "b"}]
+
+    async def test_an_empty_result_still_names_its_columns(self, engine: AsyncEngine) -> None:
+        async with engine.connect() as connection:
+            result = await connection.execute(text("SELECT id, body FROM notes"))
+
+        assert list(result.keys()) == ["id", "body"]
+        assert result.all() == []
+
+    async def test_writes_report_their_row_counts_and_last_row_id(
+        self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async with engine.begin() as connection:
+            with counted_hops(monkeypatch) as hops:
+                many = await connection.execute(
+                    text("INSERT INTO notes (body) VALUES (:body)"),
+                    [{"body": "x"}, {"body": "y"}, {"body": "z"}],
+                )
+            changed = await connection.execute(text("UPDATE notes SET body = body || '!'"))
+            one = await connection.execute(text("INSERT INTO notes (body) VALUES ('w')"))
+
+        assert hops == ["_run"]
+        assert (many.rowcount, changed.rowcount, one.lastrowid) == (3, 3, 4)
+
+    async def test_a_constraint_failure_is_sqlalchemys_integrity_error(
+        self, engine: AsyncEngine
+    ) -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("INSERT INTO notes (body) VALUES ('same')"))
+            with pytest.raises(IntegrityError):
+                await connection.execute(text("INSERT INTO notes (body) VALUES ('same')"))
+
+    async def test_a_statement_on_a_closed_driver_connection_is_an_operational_error(
+        self, engine: AsyncEngine
+    ) -> None:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.close()  # type: ignore[union-attr]
+            with pytest.raises(OperationalError):
+                await connection.execute(text("SELECT 1"))
+            await connection.invalidate()
+
+
+class TestRollback:
+    async def test_a_rollback_undoes_the_transaction(self, engine: AsyncEngine) -> None:
+        sessions = create_session_factory(engine)
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO notes (body) VALUES ('gone')"))
+            await session.rollback()
+            remaining = (await session.execute(text("SELECT count(*) FROM notes"))).scalar()
+
+        assert remaining == 0
+
+    async def test_taking_back_a_committed_connection_costs_no_hop(
+        self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        sessions = create_session_factory(engine)
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO notes (body) VALUES ('kept')"))
+            with counted_hops(monkeypatch) as hops:
+                await session.commit()
+                await session.close()  # the pool resets the connection it takes back
+
+        assert hops == ["Connection.commit"]
+
+
+class TestDecisionHops:
+    async def test_an_issued_decision_hops_to_the_driver_thread_five_times(
+        self, make_app: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async with client_for(make_app()) as client:
+            await request_credential(client)  # the pool's first connection
+            with counted_hops(monkeypatch) as hops:
+                response = await request_credential(
+                    client, organization_name="Hop Counting Co", user_email="hops@example.com"
+                )
+
+        assert response.json()["outcome"] == "issued"
+        assert len(hops) <= ISSUED_DECISION_HOPS, hops
