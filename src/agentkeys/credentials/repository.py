@@ -365,7 +365,12 @@ class CredentialRepository:
             .offset(limit - 1)
             .limit(1)
         )
-        frees_at = blocking.scalar_one()
+        frees_at = blocking.scalar_one_or_none()
+        if frees_at is None:
+            # The counts and this read are two statements: a revocation (which takes no quota
+            # lock) may have freed a place between them. The quota was full when counted, so
+            # the answer still refuses, with the shortest wait: it has just freed.
+            return QuotaUsage(used=used)
         return QuotaUsage(
             used=used, frees_at=frees_at if tally.window is None else frees_at + tally.window
         )
