@@ -73,6 +73,7 @@ class Sample:
     p99_ms: float
     non_2xx: int
     p50_ms: float = 0.0
+    requests: int = 0  # completed in the run (server CPU per request in partial runs)
 
 
 @dataclass
@@ -160,7 +161,14 @@ def run_wrk(
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p99 = latency_ms(output, "99%")
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return Sample(rps, p99, int(non_2xx.group(1)) if non_2xx else 0, latency_ms(output, "50%"))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    return Sample(
+        rps,
+        p99,
+        int(non_2xx.group(1)) if non_2xx else 0,
+        latency_ms(output, "50%"),
+        requests,
+    )
 
 
 def latency_ms(output: str, percentile: str) -> float:
@@ -265,35 +273,17 @@ def seed_sqlite(path: Path, count: int) -> str:
 
 @contextmanager
 def agentkeys_server(database: Path, workers: int, policy: Path) -> Iterator[str]:
-    """``agentkeys serve`` as in production (uvicorn, uvloop, httptools), logging warnings."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "AGENTKEYS_MODE": "production",
-        "AGENTKEYS_SECRET": SECRET,
-        "AGENTKEYS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-        "AGENTKEYS_POLICY": str(policy),
-        "AGENTKEYS_LOG_LEVEL": "WARNING",
+    """``agentkeys serve`` on a SQLite file as in production (uvicorn, uvloop, httptools)."""
+    extra = {
         # The forward-auth scenario's gateway (wrk) is on loopback and passes X-Forwarded-For.
         "AGENTKEYS_TRUSTED_PROXIES": "127.0.0.1/32",
     }
-    if workers > 1:
-        env["AGENTKEYS_REDIS_URL"] = REDIS_URL
-    log_file = (WORK / f"agentkeys-{database.stem}-{workers}.log").open("wb")
-    process = subprocess.Popen(
-        [str(VENV_BIN / "agentkeys"), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base + "/healthz", process)
+    if workers > 1:  # one worker counts its rates in memory; several share them on Redis
+        extra["AGENTKEYS_REDIS_URL"] = REDIS_URL
+    with served(
+        f"{database.stem}-{workers}", f"sqlite+aiosqlite:///{database}", workers, policy, extra
+    ) as base:
         yield base
-    finally:
-        stop(process)
-        log_file.close()
 
 
 @contextmanager
@@ -425,7 +415,8 @@ def postgres_bench_database() -> str:
 def served(
     name: str, database_url: str, workers: int, policy: Path, extra: dict[str, str]
 ) -> Iterator[str]:
-    """``agentkeys serve`` on any database URL, as in production (logging warnings)."""
+    """``agentkeys serve`` on any database URL, as in production (logging warnings); ``extra``
+    adds settings (Redis, trusted proxies)."""
     port = free_port()
     env = {
         **os.environ,
@@ -434,7 +425,6 @@ def served(
         "AGENTKEYS_DATABASE_URL": database_url,
         "AGENTKEYS_POLICY": str(policy),
         "AGENTKEYS_LOG_LEVEL": "WARNING",
-        "AGENTKEYS_REDIS_URL": REDIS_URL,
         **extra,
     }
     log_file = (WORK / f"agentkeys-{name}.log").open("wb")
@@ -541,9 +531,11 @@ def measure_postgres(wrk: str, config: Config, policy: Path) -> dict[str, Series
     log("PostgreSQL: a fresh agentkeys_bench database")
     database_url = postgres_bench_database()
     # Loopback is a trusted proxy (nginx; wrk for issue-networks.lua's X-Forwarded-For).
+    # Every PostgreSQL setup shares rates and revocations on Redis (replicas, as deployed).
     server = {
         "AGENTKEYS_DATABASE_CONNECTIONS": SERVER_CONNECTIONS,
         "AGENTKEYS_TRUSTED_PROXIES": "127.0.0.1",
+        "AGENTKEYS_REDIS_URL": REDIS_URL,
     }
     replica = {**server, "AGENTKEYS_DATABASE_CONNECTIONS": REPLICA_CONNECTIONS}
     log(f"PostgreSQL: 1 worker, 2 workers, {REPLICAS} replicas behind nginx")
@@ -818,11 +810,18 @@ def partial_run(args: argparse.Namespace) -> None:
                 for name in wanted:
                     url, script, env = every[name]
                     before = group_cpu_seconds(group)
-                    sample, requests = run_wrk_counted(wrk, url, config, env, script)
+                    sample = run_wrk(
+                        wrk,
+                        url,
+                        duration=config.duration,
+                        connections=config.connections,
+                        env=env,
+                        script=script,
+                    )
                     spent = group_cpu_seconds(group) - before
                     rps[name].append(sample.requests_per_second)
                     errors[name] += sample.non_2xx
-                    cpu[name].append(spent / max(1, requests) * 1e6)
+                    cpu[name].append(spent / max(1, sample.requests) * 1e6)
         floor_rps = statistics.median(rps["floor"])
         floor_cpu = statistics.median(cpu["floor"])
         for name in wanted:
@@ -833,22 +832,6 @@ def partial_run(args: argparse.Namespace) -> None:
                 f"({floor_cpu / mid_cpu:.2f} of floor); non-2xx {errors[name]}",
                 flush=True,
             )
-
-
-def run_wrk_counted(
-    wrk: str, url: str, config: Config, env: dict[str, str], script: Path | None
-) -> tuple[Sample, int]:
-    """``run_wrk``, with the number of requests wrk completed."""
-    command = [wrk, "-t2", f"-c{config.connections}", f"-d{config.duration}s", url]
-    if script is not None:
-        command[1:1] = ["-s", str(script)]
-    output = subprocess.run(
-        command, capture_output=True, text=True, check=True, env={**os.environ, **env}
-    ).stdout
-    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return Sample(rps, 0.0, int(non_2xx.group(1)) if non_2xx else 0), requests
 
 
 def server_group(port: int) -> int:
