@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import itertools
 import os
 import pstats
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +47,12 @@ def scope_for(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dic
     }
 
 
-async def call(app: Any, scope: dict[str, Any], body: bytes) -> int:
+async def call(app: Any, scope: dict[str, Any], body: bytes | Callable[[], bytes]) -> int:
     status = 0
     sent = False
+    if callable(body):  # a body of its own each time: its length in the headers
+        body = body()
+        scope = {**scope, "headers": [*scope["headers"], (b"content-length", b"%d" % len(body))]}
 
     async def receive() -> dict[str, Any]:
         nonlocal sent
@@ -67,7 +72,7 @@ async def call(app: Any, scope: dict[str, Any], body: bytes) -> int:
 
 
 async def measure(
-    app: Any, scope: dict[str, Any], body: bytes, count: int, rounds: int
+    app: Any, scope: dict[str, Any], body: Any, count: int, rounds: int
 ) -> tuple[float, int]:
     best = float("inf")
     status = 0
@@ -122,7 +127,7 @@ async def serve(args: argparse.Namespace, key: str) -> None:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(bench_run.UTILITY_BODY)).encode()),
     ]
-    scenarios: dict[str, tuple[dict[str, Any], bytes]] = {
+    scenarios: dict[str, tuple[dict[str, Any], Any]] = {
         "floor": (scope_for("GET", "/healthz", []), b""),
         "verified": (scope_for("GET", bench_run.VERIFIED_PATH, key_header), b""),
         "utility": (
@@ -159,14 +164,28 @@ async def serve(args: argparse.Namespace, key: str) -> None:
 def extra_scenarios(
     key_header: list[tuple[bytes, bytes]],
 ) -> dict[str, tuple[dict[str, Any], bytes]]:
-    """Forward auth as nginx asks (``bench/lua/forward.lua``)."""
+    """Forward auth as nginx asks (``bench/lua/forward.lua``) and a decision (``issue.lua``)."""
     forward = [
         *key_header,
         (b"x-original-method", b"GET"),
         (b"x-original-uri", b"/v2/meters/42?fields=reading"),
         (b"x-forwarded-for", b"198.51.100.23"),
     ]
-    return {"forward": (scope_for("GET", bench_run.FORWARD_PATH, forward), b"")}
+    counter = itertools.count()
+
+    def issuance() -> bytes:  # as bench/lua/issue.lua: organizations and e-mails vary
+        n = next(counter) % 1000
+        return (
+            f'{{"organization_name":"Bench Org {n}","user_name":"Bench","assignment":"Benchmark'
+            f' credential issuance decisions","requested_scopes":["homes"],"user_email":'
+            f'"bench{n}@example.com","requested_ttl_seconds":3600}}'
+        ).encode()
+
+    issuance_headers = [(b"content-type", b"application/json")]
+    return {
+        "forward": (scope_for("GET", bench_run.FORWARD_PATH, forward), b""),
+        "issuance": (scope_for("POST", "/v1/agent-credentials", issuance_headers), issuance),
+    }
 
 
 if __name__ == "__main__":

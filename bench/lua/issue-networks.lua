@@ -11,8 +11,8 @@ end
 function request()
   counter = counter + 1
   local body = string.format(
-    '{"organization_name":"Bench Org %d-%d","user_name":"Bench","assignment":"Benchmark credential issuance decisions","requested_scopes":["homes"],"user_email":"bench%d@example.com","requested_ttl_seconds":3600}',
-    id, counter % 1000, id)
+    '{"organization_name":"Bench Org %d-%d","user_name":"Bench","assignment":"Benchmark credential issuance decisions","requested_scopes":["homes"],"user_email":"bench%d-%d@example.com","requested_ttl_seconds":3600}',
+    id, counter % 1000, id, counter % 1000)
   local address = string.format("10.%d.%d.%d", id % 256, math.floor(counter / 256) % 256, counter % 256)
   return wrk.format("POST", "/v1/agent-credentials",
     {["Content-Type"] = "application/json", ["X-Forwarded-For"] = address}, body)

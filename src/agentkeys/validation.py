@@ -44,16 +44,17 @@ BLANK_SYMBOL_NAMES = (
 BLANK_SYMBOLS = "".join(unicodedata.lookup(name) for name in BLANK_SYMBOL_NAMES)
 # What leaves no visible mark: whitespace and separators, Default_Ignorable_Code_Point and
 # format (Cf) characters (Unicode data from the regex module), and the blank symbols above.
-INVISIBLE = regex.compile(
-    r"[\p{White_Space}\p{Z}\p{Default_Ignorable_Code_Point}\p{Cf}"
-    + regex.escape(BLANK_SYMBOLS)
-    + "]"
+_INVISIBLE_CLASS = r"\p{White_Space}\p{Z}\p{Default_Ignorable_Code_Point}\p{Cf}" + regex.escape(
+    BLANK_SYMBOLS
 )
+INVISIBLE = regex.compile(f"[{_INVISIBLE_CLASS}]")
+# Any other character: one is enough to be seen, and it is usually the first.
+_VISIBLE = regex.compile(f"[^{_INVISIBLE_CLASS}]")
 
 
 def renders_blank(text: str) -> bool:
     """True if ``text`` shows nothing a reader could see (empty, spaces, invisible characters)."""
-    return INVISIBLE.sub("", text) == ""
+    return _VISIBLE.search(text) is None
 
 
 def _not_blank(value: str) -> str:

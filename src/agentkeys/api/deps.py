@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
@@ -14,7 +15,7 @@ from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette._exception_handler import wrap_app_handling_exceptions
-from starlette.types import ASGIApp, Receive, Send
+from starlette.types import ASGIApp, Message, Receive, Send
 from starlette.types import Scope as AsgiScope
 
 from agentkeys.api.context import (
@@ -185,13 +186,30 @@ def raw_endpoint(route: APIRoute, handler: RawHandler) -> ASGIApp:
         async def answer(scope: AsgiScope, receive: Receive, send: Send) -> None:
             response = await handler(request)
             if response is None:  # nothing was done: FastAPI's handler serves it whole
-                await standard(scope, receive, send)
+                await standard(scope, _replaying(request, receive), send)
             else:
                 await response(scope, receive, send)
 
         await wrap_app_handling_exceptions(answer, request)(scope, receive, send)
 
     return app
+
+
+def _replaying(request: Request, receive: Receive) -> Receive:
+    """``receive`` giving FastAPI the body a raw handler already read (when it read one)."""
+    body: bytes | None = getattr(request, "_body", None)  # Starlette's Request.body() cache
+    if body is None:
+        return receive
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def _answers_a_response(call: Callable[..., Any]) -> bool:
@@ -215,8 +233,10 @@ def _takes_the_request_only(dependant: Dependant) -> bool:
     )
 
 
-async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the route succeeds, rolled back otherwise."""
+@asynccontextmanager
+async def work_of(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session: committed when the block succeeds (then its after-commit callbacks run),
+    rolled back otherwise. ``unit_of_work`` for a route FastAPI resolves; a raw handler's own."""
     async with app_context(request).session_factory() as session:
         try:
             yield session
@@ -227,6 +247,12 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
         await session.commit()
         for callback in pop_after_commit(session):
             await callback()
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed when the route succeeds, rolled back otherwise."""
+    async with work_of(request) as session:
+        yield session
 
 
 # scope="function": the commit runs before the response is sent, so a failed commit can never

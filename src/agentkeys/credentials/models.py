@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agentkeys.db.base import Base, UTCDateTime
+
+NETWORK_ORDINAL_INDEX = "ix_credential_requests_network_ordinal"
 
 
 class CredentialRequestRecord(Base):
@@ -32,6 +34,11 @@ class CredentialRequestRecord(Base):
     request: Mapped[dict[str, Any]] = mapped_column(JSON())
     # What the decision said beyond its outcome: missing fields, quotas hit, TTL granted.
     details: Mapped[dict[str, Any]] = mapped_column(JSON())
+    # This decision's running number among its client network's counted decisions (every
+    # outcome but rate_limited): 1, 2, 3... in the order they were made, under the network's
+    # quota lock. The address quota counts a window as the difference of two of these numbers,
+    # each one index look-up, however many decisions the window holds. NULL when rate_limited.
+    network_ordinal: Mapped[int | None] = mapped_column(BigInteger())
 
     credential: Mapped[CredentialRecord | None] = relationship(
         back_populates="credential_request", lazy="raise"
@@ -39,6 +46,15 @@ class CredentialRequestRecord(Base):
 
     __table_args__ = (
         Index("ix_credential_requests_client_network_created_at", "client_network", "created_at"),
+        # The address quota's running numbers, newest first (the figures of a decision).
+        Index(
+            NETWORK_ORDINAL_INDEX,
+            "client_network",
+            "created_at",
+            "network_ordinal",
+            sqlite_where=text("network_ordinal IS NOT NULL"),
+            postgresql_where=text("network_ordinal IS NOT NULL"),
+        ),
         # A decision's per-network counts by outcome (the address quota, the refusals stored).
         Index(
             "ix_credential_requests_client_network_outcome_created_at",

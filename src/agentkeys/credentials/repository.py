@@ -33,6 +33,7 @@ from sqlalchemy.types import Text as TextType
 
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.credentials.policy import Outcome, QuotaUsage
+from agentkeys.db import compiled
 
 RATE_LIMITED_OUTCOME = Outcome.RATE_LIMITED
 # The longest a batch of last uses waits on a row lock (PostgreSQL's lock_timeout syntax).
@@ -344,9 +345,10 @@ class CredentialRepository:
         # Core execution on the session's connection: a row of counts needs none of the ORM's
         # result processing (a fifth of this statement's CPU through Session.execute).
         connection = await self._session.connection()
-        row = (await connection.execute(statement, values)).one()
+        (row,) = await compiled.run(connection, statement, values)
         names = [figure.name for figure in wanted] + [name for name, _ in constants]
-        return {name: int(value) for name, value in zip(names, row, strict=True)}
+        names.append(NETWORK_ORDINAL)
+        return {name: int(value or 0) for name, value in zip(names, row, strict=True)}
 
     async def usage(self, tally: Tally, *, used: int, limit: int) -> QuotaUsage:
         """``used`` (counted up to ``limit``) as a quota's usage: when full, also when it frees.
@@ -387,11 +389,11 @@ class CredentialRepository:
             statement = _ledger_and_credential(tuple(decision), tuple(credential))
             values = {f"r_{name}": value for name, value in decision.items()}
             values |= {f"c_{name}": value for name, value in credential.items()}
-            await connection.execute(statement, values)
+            await compiled.run(connection, statement, values)
             return
-        await connection.execute(_INSERT_LEDGER_ROW, dict(decision))
+        await compiled.run(connection, _INSERT_LEDGER_ROW, decision, keys=tuple(decision))
         if credential is not None:
-            await connection.execute(_INSERT_CREDENTIAL, dict(credential))
+            await compiled.run(connection, _INSERT_CREDENTIAL, credential, keys=tuple(credential))
 
 
 # What a decision counts (``tally_of``); a figure names one, per network or over every network.
@@ -470,6 +472,43 @@ def tally_of(
     return Tally(decided.created_at, condition, window)
 
 
+# The figure holding the client network's newest running number (0: none yet), which the
+# decision's own row continues when it counts (``CredentialRequestRecord.network_ordinal``).
+NETWORK_ORDINAL = "network_ordinal"
+
+
+def _network_ordinal(
+    network: Any, *, until: Any = None, after: Any = None
+) -> ScalarSelect[int | None]:
+    """The running number of the network's newest counted decision (made at or before
+    ``until`` if given), or of its oldest made after ``after``; NULL if there is none. One
+    look-up in the partial index (client_network, created_at, network_ordinal)."""
+    decided = CredentialRequestRecord
+    query = select(decided.network_ordinal).where(
+        decided.client_network == network, decided.network_ordinal.is_not(None)
+    )
+    if after is not None:
+        query = query.where(decided.created_at > after).order_by(
+            decided.created_at, decided.network_ordinal
+        )
+    else:
+        if until is not None:
+            query = query.where(decided.created_at <= until)
+        query = query.order_by(decided.created_at.desc(), decided.network_ordinal.desc())
+    return query.limit(1).scalar_subquery()
+
+
+def _address_decisions_since(network: Any, since: Any) -> ColumnElement[int]:
+    """The network's counted decisions made after ``since``: the newest running number less
+    the last one at or before ``since`` (or less the first one after it, plus one, once older
+    rows were purged). Exact while the clock does not step back: a decision stamped earlier
+    than its network's previous one would be counted by its number, not its time."""
+    newest = _network_ordinal(network)
+    before = _network_ordinal(network, until=since)
+    first_after = _network_ordinal(network, after=since)
+    return func.coalesce(newest - func.coalesce(before, first_after - 1), 0)
+
+
 _STATEMENTS: dict[Any, Any] = {}
 # Built statements kept by shape; a policy has a handful of shapes (with or without an e-mail).
 _STATEMENTS_KEPT = 64
@@ -491,16 +530,23 @@ def _figures_statement(
         network: BindParameter[str] = bindparam("network")
         columns: list[Label[Any]] = []
         for figure in wanted:
+            since: BindParameter[datetime] | None = (
+                bindparam(f"since_{figure.name}") if figure.window is not None else None
+            )
+            if figure.tally == ADDRESS_DECISIONS and figure.per_network and since is not None:
+                columns.append(_address_decisions_since(network, since).label(figure.name))
+                continue
             tally = tally_of(
                 figure.tally,
                 organization_key=bindparam("organization_key"),
                 email_key=bindparam("email_key"),
                 network=network if figure.per_network else None,
-                since=bindparam(f"since_{figure.name}") if figure.window is not None else None,
+                since=since,
                 now=bindparam("now"),
             )
             columns.append(tally.count(bindparam(f"cap_{figure.name}")).label(figure.name))
         columns += [constant.label(name) for name, constant in constants]
+        columns.append(_network_ordinal(network).label(NETWORK_ORDINAL))
         statement: Select[Any] = select(*columns)
         return statement
 

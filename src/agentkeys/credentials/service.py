@@ -32,6 +32,7 @@ from agentkeys.credentials.quota_keys import email_key, organization_key
 from agentkeys.credentials.repository import (
     ADDRESS_DECISIONS,
     EMAIL_ISSUED,
+    NETWORK_ORDINAL,
     ORGANIZATION_ACTIVE,
     ORGANIZATION_ISSUED,
     CredentialFilter,
@@ -262,6 +263,10 @@ class CredentialService:
                     "requested_environment": request.requested_environment,
                     "request": stored_request,
                     "details": details,
+                    # Refusals are not counted by the address quota: they take no number.
+                    "network_ordinal": None
+                    if isinstance(decision, RateLimited)
+                    else figures[NETWORK_ORDINAL] + 1,
                 },
                 credential,
             )

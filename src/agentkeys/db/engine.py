@@ -138,6 +138,9 @@ def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
     if is_sqlite(url):
         # One hop to aiosqlite's thread per statement (``db.sqlite_driver``).
         options["module"] = sqlite_driver.dbapi()
+        # A decision's statements run on the event loop's thread (``db.compiled``), between
+        # statements run on aiosqlite's: never both at once (each hop is awaited).
+        options["connect_args"] = {"check_same_thread": False}
     engine = create_async_engine(
         url, pool_pre_ping=not is_sqlite(url), json_serializer=json_dumps, **options
     )
