@@ -246,6 +246,20 @@ class Mode(StrEnum):
     PRODUCTION = "production"
 
 
+class DecisionCommit(StrEnum):
+    """How a credential decision's transaction commits on PostgreSQL (SQLite: always ``durable``
+    as configured, ``synchronous=NORMAL`` in WAL)."""
+
+    # The commit returns once the WAL is flushed to disk (PostgreSQL's default).
+    DURABLE = "durable"
+    # ``synchronous_commit = off`` for decisions only: the commit returns before the flush, so
+    # the quota locks are given up without waiting for the disk. A crash of the database (not
+    # of agentkeys) may lose the last decisions (at most 3 x wal_writer_delay, 600 ms by
+    # default): their keys then answer 401 and the agent asks again. Never inconsistent, and
+    # revocations and every other write stay durable.
+    FAST = "fast"
+
+
 class Settings(BaseSettings):
     """Every knob of the service. Secrets are ``SecretStr`` so they never print."""
 
@@ -396,6 +410,13 @@ class Settings(BaseSettings):
         "worker processes: each worker's pool keeps half of its share open and opens the rest "
         "only under a burst. Keep the sum over every replica (and the CLI, 2 at most) below the "
         "server's `max_connections` (100 by default, 3 reserved for superusers). SQLite: unused.",
+    )
+    decision_commit: DecisionCommit = Field(
+        default=DecisionCommit.DURABLE,
+        description="PostgreSQL: `fast` commits credential decisions without waiting for the "
+        "disk (`synchronous_commit = off` for them only): a client network's decisions, which "
+        "queue on its quota locks, no longer wait for each other's flush; a database crash may "
+        "lose the last ~600 ms of decisions. `durable` (default) waits.",
     )
     workers: int = Field(
         default=1,

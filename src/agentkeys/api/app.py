@@ -30,7 +30,7 @@ from agentkeys.api.middleware import (
 from agentkeys.api.openapi import TransportLimits, describe_openapi
 from agentkeys.api.request_metrics import RequestMetricsMiddleware
 from agentkeys.clock import Clock, SystemClock
-from agentkeys.config import Mode, Settings
+from agentkeys.config import DecisionCommit, Mode, Settings
 from agentkeys.console import routes as console_routes
 from agentkeys.console.deps import SIGN_IN_FAILURES, ConsoleWiring
 from agentkeys.console.rendering import Renderer, load_static_assets
@@ -307,6 +307,7 @@ def create_app(
     # The credential feature's own state: only its routes use it.
     app.state.credentials = CredentialWiring(
         revocations=revocations,
+        fast_decision_commit=settings.decision_commit is DecisionCommit.FAST,
         admins=admin_keys,
         issuance_rate_limiter=(
             limiter_backend.limiter(costs.issuance_per_network, namespace="issuance")

@@ -32,6 +32,8 @@ class CredentialWiring:
     admins: AdminAuthenticator | None = None
     # Per client network (None: the policy sets none).
     issuance_rate_limiter: RequestRateLimiter | None = None
+    # PostgreSQL: decisions commit without waiting for the disk (``Settings.decision_commit``).
+    fast_decision_commit: bool = False
     # Revocations by a credential's own key, per credential; failed attempts per network.
     revocation_rate_limiter: RequestRateLimiter | None = None
     failed_revocation_rate_limiter: RequestRateLimiter | None = None
@@ -57,6 +59,7 @@ async def credential_service(request: Request, session: SessionDep) -> Credentia
         verifier=context.verifier,
         revocations=wiring.revocations,
         issuance_rate=wiring.issuance_rate_limiter,
+        fast_commit=wiring.fast_decision_commit,
     )
 
 

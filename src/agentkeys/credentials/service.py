@@ -151,6 +151,7 @@ class CredentialService:
         verifier: CredentialVerifier,
         revocations: RevocationBus,
         issuance_rate: RequestRateLimiter | None = None,
+        fast_commit: bool = False,
     ) -> None:
         self._session = session
         self._repository = CredentialRepository(session)
@@ -160,6 +161,7 @@ class CredentialService:
         self._verifier = verifier
         self._revocations = revocations
         self._issuance_rate = issuance_rate
+        self._fast_commit = fast_commit
 
     async def request_credential(
         self,
@@ -187,7 +189,7 @@ class CredentialService:
         )
         # Decisions sharing a quota key queue here, on every replica, so the counts below cannot
         # change until this decision commits: a quota is never exceeded under concurrency.
-        await begin_write(self._session, *keys_.lock_names())
+        await begin_write(self._session, *keys_.lock_names(), durable=not self._fast_commit)
         now = to_millisecond(self._clock.now())
         # Every figure the decision may need, in one statement: the quotas (per network), the
         # same over every network (alarms), the refusals stored and the webhook endpoints; each
