@@ -103,13 +103,20 @@ async def run(
     parameters = made.parameters(values)
     raw = await connection.get_raw_connection()
     adapted: Any = raw.dbapi_connection
+    direct = dialect.name == "sqlite" or (
+        # The adapter's asyncpg transaction (SQLAlchemy 2.1) is open: run inside it.
+        dialect.name == "postgresql" and getattr(adapted, "_transaction", None) is not None
+    )
+    if not direct:  # the adapter begins its transaction as SQLAlchemy expects
+        result = await connection.exec_driver_sql(made.sql, tuple(parameters))
+        return list(result.all()) if result.returns_rows else []
+    sync = connection.sync_connection
+    if sync is not None and (sync._has_events or sync.engine._has_events):
+        # Listeners of the engine's statements (tracing, counting) see these too.
+        sync.dispatch.before_cursor_execute(sync, None, made.sql, parameters, None, False)
     if dialect.name == "sqlite":
         return _on_sqlite(adapted, made.sql, parameters)
-    if dialect.name == "postgresql" and getattr(adapted, "_started", False):
-        return await _on_asyncpg(adapted, dialect, made.sql, parameters)
-    # Outside a transaction the adapter's own path begins one as SQLAlchemy expects.
-    result = await connection.exec_driver_sql(made.sql, tuple(parameters))
-    return list(result.all()) if result.returns_rows else []
+    return await _on_asyncpg(adapted, dialect, made.sql, parameters)
 
 
 def _on_sqlite(adapted: Any, sql: str, parameters: list[Any]) -> list[Any]:
