@@ -23,7 +23,7 @@ from sqlalchemy.types import Text
 
 from agentkeys.db import sqlite_driver
 
-SQLITE_BUSY_TIMEOUT_MS = 5_000
+SQLITE_BUSY_TIMEOUT_MS = sqlite_driver.BUSY_TIMEOUT_MS
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

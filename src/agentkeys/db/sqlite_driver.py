@@ -1,5 +1,6 @@
 """SQLite through aiosqlite, one thread hop per statement (SQLAlchemy's adapter takes three or
-four) and none to roll back a connection that holds no transaction."""
+four) and none to roll back a connection that holds no transaction; ``BEGIN IMMEDIATE`` when the
+write lock is free and ``COMMIT`` on the event loop's thread, with no hop at all."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 # What one statement leaves for the cursor: description, rows, rowcount, lastrowid.
+# How long a writer waits for another process's write lock (``PRAGMA busy_timeout``).
+BUSY_TIMEOUT_MS = 5_000
 _Outcome = tuple[Any, Sequence[Any], int, int | None]
 
 
@@ -94,6 +97,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows)
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
+        if operation == "BEGIN IMMEDIATE" and parameters is None and _begin_here(self._connection):
+            self._description, self._rowcount, self._lastrowid = None, -1, None
+            self._rows = collections.deque()
+            return
         self._hop(operation, parameters, many=False)
 
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
@@ -109,13 +116,40 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         return  # sqlite3's does nothing
 
 
+def _begin_here(connection: Any) -> bool:
+    """``BEGIN IMMEDIATE`` on the event loop's thread when the write lock is free at once (no
+    other process holds it): True. Busy, it is left to aiosqlite's thread, where SQLite's busy
+    handler may wait without stopping the loop: False."""
+    native = connection._conn
+    native.execute("PRAGMA busy_timeout = 0")
+    try:
+        native.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        native.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return True
+
+
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    """The adapter's connection with ``OneHopCursor`` and a rollback that costs nothing when
-    there is nothing to roll back (the pool resets every connection it takes back, after the
-    unit of work has committed)."""
+    """The adapter's connection with ``OneHopCursor``, a commit on the loop's thread, and a
+    rollback that costs nothing when there is nothing to roll back (the pool resets every
+    connection it takes back, after the unit of work has committed)."""
 
     __slots__ = ()
     _cursor_cls = OneHopCursor
+
+    def commit(self) -> None:
+        """On the event loop's thread: a WAL commit writes the transaction's pages to the log
+        without a sync (``synchronous=NORMAL``) and waits for no lock, ~15 µs against a hop's
+        ~50. One commit in a few hundred also runs SQLite's automatic checkpoint (every 1,000
+        log pages), which stops the loop for its few milliseconds (at most 7 ms measured)."""
+        native = self._connection._conn
+        if native.in_transaction:
+            try:
+                native.commit()
+            except Exception as error:
+                self._handle_exception(error)
 
     def rollback(self) -> None:
         connection = self._connection
