@@ -382,7 +382,7 @@ NGINX = os.environ.get("BENCH_NGINX") or shutil.which("nginx") or "/usr/sbin/ngi
 REPLICAS = 3
 ISSUANCE_PATH = "/v1/agent-credentials"
 # Connections each setup may open (AGENTKEYS_DATABASE_CONNECTIONS): every PostgreSQL setup runs
-# at once, on a server other work shares (max_connections 100): 14 + 14 + 3 x 8 = 52.
+# at once, on a server other work shares (max_connections 100): 3 x 14 + 3 x 8 = 66.
 SERVER_CONNECTIONS = "14"
 REPLICA_CONNECTIONS = "8"
 
@@ -538,10 +538,12 @@ def measure_postgres(wrk: str, config: Config, policy: Path) -> dict[str, Series
         "AGENTKEYS_REDIS_URL": REDIS_URL,
     }
     replica = {**server, "AGENTKEYS_DATABASE_CONNECTIONS": REPLICA_CONNECTIONS}
-    log(f"PostgreSQL: 1 worker, 2 workers, {REPLICAS} replicas behind nginx")
+    fast = {**server, "AGENTKEYS_DECISION_COMMIT": "fast"}
+    log(f"PostgreSQL: 1 worker, 2 workers (durable, fast), {REPLICAS} replicas behind nginx")
     with (
         served("pg-1", database_url, 1, policy, server) as one,
         served("pg-2", database_url, 2, policy, server) as two,
+        served("pg-2-fast", database_url, 2, policy, fast) as two_fast,
         ExitStackOf(
             served(f"pg-replica-{n}", database_url, 1, policy, replica) for n in range(REPLICAS)
         ) as replicas,
@@ -562,6 +564,9 @@ def measure_postgres(wrk: str, config: Config, policy: Path) -> dict[str, Series
                 "pg2 verified": (two + VERIFIED_PATH, key, key_env),
                 "pg2 issuance": (two + ISSUANCE_PATH, issue, {}),
                 "pg2 issuance networks": (two + ISSUANCE_PATH, networks, {}),
+                "pg2f floor": (two_fast + "/healthz", None, {}),
+                "pg2f issuance": (two_fast + ISSUANCE_PATH, issue, {}),
+                "pg2f issuance networks": (two_fast + ISSUANCE_PATH, networks, {}),
                 "lb floor": (balanced + "/healthz", None, {}),
                 "lb verified": (balanced + VERIFIED_PATH, key, key_env),
                 "lb issuance": (balanced + ISSUANCE_PATH, issue, {}),
@@ -621,6 +626,7 @@ def issuance_report(
         for setup, workers, prefix in (
             ("PostgreSQL", "1", "pg1"),
             ("PostgreSQL + Redis", "2", "pg2"),
+            ("PostgreSQL + Redis, `AGENTKEYS_DECISION_COMMIT=fast`", "2", "pg2f"),
             (f"{REPLICAS} replicas + nginx", f"{REPLICAS} x 1", "lb"),
         ):
             floor = postgres[f"{prefix} floor"]

@@ -1,9 +1,13 @@
 """SQLite's driver shim (``db.sqlite_driver``): each statement is one hop to aiosqlite's thread,
-a rollback with nothing to roll back none, and results, row counts and errors are what
-SQLAlchemy's own adapter gives. A hop is one call of aiosqlite's ``Connection._execute``."""
+a rollback with nothing to roll back none, ``BEGIN IMMEDIATE`` with the write lock free and
+``COMMIT`` none either, a lock held by another process waited for on the driver's thread, and
+results, row counts and errors are what SQLAlchemy's own adapter gives. A hop is one call of
+aiosqlite's ``Connection._execute``."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,15 +19,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agentkeys.db.engine import create_engine, create_session_factory
+from agentkeys.db.engine import begin_write, create_engine, create_session_factory
 from tests.support.app import client_for
 from tests.support.databases import sqlite_url
 from tests.support.factories import request_credential
 
-# What an issued decision achieves: BEGIN IMMEDIATE, the counts, the ledger row, the
-# credential, COMMIT (SQLAlchemy's adapter took 15: cursor, execute, fetch and close apart,
-# and a rollback when the pool took the committed connection back).
-ISSUED_DECISION_HOPS = 5
+# What an issued decision achieves with the write lock free: none. BEGIN IMMEDIATE and COMMIT
+# run on the loop's thread, and so do the counts and the inserts (``db.compiled``). Before:
+# 5, one per statement and the commit; SQLAlchemy's adapter took 15 (cursor, execute, fetch and
+# close apart, and a rollback when the pool took the committed connection back).
+ISSUED_DECISION_HOPS = 0
 
 
 @contextmanager
@@ -118,7 +123,7 @@ class TestRollback:
 
         assert remaining == 0
 
-    async def test_taking_back_a_committed_connection_costs_no_hop(
+    async def test_committing_and_taking_back_the_connection_cost_no_hop(
         self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         sessions = create_session_factory(engine)
@@ -128,11 +133,65 @@ class TestRollback:
                 await session.commit()
                 await session.close()  # the pool resets the connection it takes back
 
-        assert hops == ["Connection.commit"]
+        assert hops == []  # the commit runs on the loop's thread
+        async with sessions() as session:  # and it was a commit: the row is there
+            assert (await session.execute(text("SELECT body FROM notes"))).scalar_one() == "kept"
+
+
+class TestWriteLock:
+    async def test_a_free_write_lock_is_taken_without_a_hop(
+        self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        sessions = create_session_factory(engine)
+        async with sessions() as session:
+            with counted_hops(monkeypatch) as hops:
+                await begin_write(session)
+            # It is the write lock: another connection cannot write meanwhile.
+            other = sqlite3.connect(engine.url.database or "", timeout=0)
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            finally:
+                other.close()
+            await session.commit()
+
+        assert hops == []
+
+    async def test_a_lock_another_process_holds_is_waited_for_off_the_loop(
+        self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        holder = sqlite3.connect(engine.url.database or "", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        sessions = create_session_factory(engine)
+        try:
+            async with sessions() as session:
+                with counted_hops(monkeypatch) as hops:
+                    waiting = asyncio.create_task(begin_write(session))
+                    await asyncio.sleep(0.3)
+                    assert not waiting.done()
+                    assert ticks >= 10  # the loop ran while the writer waited
+                    holder.execute("COMMIT")
+                    await asyncio.wait_for(waiting, timeout=5)
+                await session.execute(text("INSERT INTO notes (body) VALUES ('after the wait')"))
+                await session.commit()
+        finally:
+            ticker.cancel()
+            holder.close()
+
+        assert hops[0] == "_run"  # BEGIN IMMEDIATE, on the driver's thread
 
 
 class TestDecisionHops:
-    async def test_an_issued_decision_hops_to_the_driver_thread_five_times(
+    async def test_an_issued_decision_never_hops_to_the_driver_thread(
         self, make_app: Any, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         async with client_for(make_app()) as client:

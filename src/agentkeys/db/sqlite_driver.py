@@ -97,7 +97,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(rows)
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
-        if operation == "BEGIN IMMEDIATE" and parameters is None and _begin_here(self._connection):
+        if operation == "BEGIN IMMEDIATE" and not parameters and _begin_here(self._connection):
             self._description, self._rowcount, self._lastrowid = None, -1, None
             self._rows = collections.deque()
             return
