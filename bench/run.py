@@ -807,6 +807,7 @@ def partial_run(args: argparse.Namespace) -> None:
             rps: dict[str, list[float]] = {name: [] for name in wanted}
             cpu: dict[str, list[float]] = {name: [] for name in wanted}
             errors: dict[str, int] = dict.fromkeys(wanted, 0)
+            p99: dict[str, list[float]] = {name: [] for name in wanted}
             for name in wanted:  # warm up
                 url, script, env = every[name]
                 run_wrk(
@@ -827,6 +828,7 @@ def partial_run(args: argparse.Namespace) -> None:
                     spent = group_cpu_seconds(group) - before
                     rps[name].append(sample.requests_per_second)
                     errors[name] += sample.non_2xx
+                    p99[name].append(sample.p99_ms)
                     cpu[name].append(spent / max(1, sample.requests) * 1e6)
         floor_rps = statistics.median(rps["floor"])
         floor_cpu = statistics.median(cpu["floor"])
@@ -835,7 +837,8 @@ def partial_run(args: argparse.Namespace) -> None:
             print(
                 f"{workers} worker(s) {name:>12}: {mid_rps:9,.0f} req/s "
                 f"({mid_rps / floor_rps:.2f} of floor); server CPU {mid_cpu:6.1f} µs/request "
-                f"({floor_cpu / mid_cpu:.2f} of floor); non-2xx {errors[name]}",
+                f"({floor_cpu / mid_cpu:.2f} of floor); p99 {statistics.median(p99[name]):.1f} ms; "
+                f"non-2xx {errors[name]}",
                 flush=True,
             )
 

@@ -1,6 +1,6 @@
 """SQLite's driver shim (``db.sqlite_driver``): each statement is one hop to aiosqlite's thread,
 a rollback with nothing to roll back none, ``BEGIN IMMEDIATE`` with the write lock free and
-``COMMIT`` none either, a lock held by another process waited for on the driver's thread, and
+``COMMIT`` none either, a lock held by another process waited for with the loop running, and
 results, row counts and errors are what SQLAlchemy's own adapter gives. A hop is one call of
 aiosqlite's ``Connection._execute``."""
 
@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agentkeys.db import sqlite_driver
 from agentkeys.db.engine import begin_write, create_engine, create_session_factory
 from tests.support.app import client_for
 from tests.support.databases import sqlite_url
@@ -157,7 +158,7 @@ class TestWriteLock:
 
         assert hops == []
 
-    async def test_a_lock_another_process_holds_is_waited_for_off_the_loop(
+    async def test_a_lock_another_process_holds_is_waited_for_with_the_loop_running(
         self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         holder = sqlite3.connect(engine.url.database or "", isolation_level=None)
@@ -187,7 +188,25 @@ class TestWriteLock:
             ticker.cancel()
             holder.close()
 
-        assert hops[0] == "_run"  # BEGIN IMMEDIATE, on the driver's thread
+        assert hops == []  # asked again on the loop's thread, never waiting in SQLite
+
+    async def test_a_lock_held_past_the_busy_timeout_is_database_is_locked(
+        self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(sqlite_driver, "BUSY_TIMEOUT_MS", 300)
+        holder = sqlite3.connect(engine.url.database or "", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        sessions = create_session_factory(engine)
+        try:
+            async with sessions() as session:
+                started = asyncio.get_running_loop().time()
+                with pytest.raises(OperationalError, match="database is locked"):
+                    await begin_write(session)
+                waited = asyncio.get_running_loop().time() - started
+        finally:
+            holder.close()
+
+        assert 0.3 <= waited < 4  # the timeout set here, not the default 5 s
 
 
 class TestDecisionHops:
