@@ -310,7 +310,9 @@ def create_app(
         fast_decision_commit=settings.decision_commit is DecisionCommit.FAST,
         admins=admin_keys,
         issuance_rate_limiter=(
-            limiter_backend.limiter(costs.issuance_per_network, namespace="issuance")
+            # Asked before every decision: leased from Redis like the verified rates (a rate
+            # under 100 per window still asks Redis on every hit).
+            limiter_backend.hot_limiter(costs.issuance_per_network, namespace="issuance")
             if costs.issuance_per_network
             else None
         ),
