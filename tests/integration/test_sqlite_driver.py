@@ -15,11 +15,11 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import literal, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agentkeys.db import sqlite_driver
+from agentkeys.db import compiled, sqlite_driver
 from agentkeys.db.engine import begin_write, create_engine, create_session_factory
 from tests.support.app import client_for
 from tests.support.databases import sqlite_url
@@ -207,6 +207,27 @@ class TestWriteLock:
             holder.close()
 
         assert 0.3 <= waited < 4  # the timeout set here, not the default 5 s
+
+
+class TestStatementsOnTheLoop:
+    async def test_run_on_the_loop_only_while_holding_the_write_lock(
+        self, engine: AsyncEngine
+    ) -> None:
+        statement = select(literal(1))
+        sessions = create_session_factory(engine)
+        async with sessions() as session:
+            await session.execute(text("SELECT 1"))  # a read transaction: not the write lock
+            with pytest.raises(RuntimeError, match="write transaction"):
+                await compiled.run(await session.connection(), statement, {})
+        async with sessions() as session:
+            await begin_write(session)
+            rows = await compiled.run(await session.connection(), statement, {})
+            await session.commit()
+            # Committed: the lock is given up, and so is running on the loop.
+            with pytest.raises(RuntimeError, match="write transaction"):
+                await compiled.run(await session.connection(), statement, {})
+
+        assert [tuple(row) for row in rows] == [(1,)]
 
 
 class TestDecisionHops:

@@ -120,9 +120,9 @@ async def run(
 
 
 def _on_sqlite(adapted: Any, sql: str, parameters: list[Any]) -> list[Any]:
+    if not adapted.holds_the_write_lock():  # else a statement could wait for it on the loop
+        raise RuntimeError("run() on SQLite needs the session's write transaction (begin_write)")
     native: sqlite3.Connection = adapted.driver_connection._conn
-    if not native.in_transaction:
-        raise RuntimeError("run() on SQLite needs the session's write transaction begun")
     try:
         cursor = native.execute(sql, parameters)
         try:

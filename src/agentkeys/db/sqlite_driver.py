@@ -128,6 +128,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
                 if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
                     self._adapt_connection._handle_exception(error)
             else:
+                adapted: Any = self._adapt_connection  # a OneHopConnection
+                adapted.writing = True
                 return
             await_(asyncio.sleep(pause))
             pause = min(pause * 2, LONGEST_PAUSE_SECONDS)
@@ -159,8 +161,17 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     rollback that costs nothing when there is nothing to roll back (the pool resets every
     connection it takes back, after the unit of work has committed)."""
 
-    __slots__ = ()
+    # True from a successful BEGIN IMMEDIATE to the end of its transaction: this connection
+    # holds the database's write lock (``db.compiled`` runs statements on the loop only then).
+    __slots__ = ("writing",)
     _cursor_cls = OneHopCursor
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writing = False
+
+    def holds_the_write_lock(self) -> bool:
+        return self.writing and bool(self._connection._conn.in_transaction)
 
     def commit(self) -> None:
         """On the event loop's thread: a WAL commit writes the transaction's pages to the log
@@ -168,6 +179,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         ~50. One commit in a few hundred also runs SQLite's automatic checkpoint (every 1,000
         log pages), which stops the loop for its few milliseconds (at most 7 ms measured)."""
         native = self._connection._conn
+        self.writing = False
         if native.in_transaction:
             try:
                 native.commit()
@@ -175,6 +187,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
                 self._handle_exception(error)
 
     def rollback(self) -> None:
+        self.writing = False
         connection = self._connection
         try:
             idle = connection._connection is not None and not connection.in_transaction
