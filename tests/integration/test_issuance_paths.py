@@ -19,6 +19,7 @@ from agentkeys.credentials import deps, routes
 from agentkeys.credentials.policy import Quota
 from tests.support.app import AppFactory, client_for
 from tests.support.assertions import assert_envelope, field_names
+from tests.support.databases import DatabaseProbe
 from tests.support.factories import credential_request
 from tests.support.policies import relaxed_policy
 
@@ -264,3 +265,22 @@ class TestIdempotencyKeyRequests:
         assert retry.headers["cache-control"] == "no-store"
         assert unkeyed.json()["credential_id"] != first.json()["credential_id"]
         assert comparable(unkeyed) == comparable(first)
+
+
+class TestTheSameClient:
+    async def test_the_forwarded_address_behind_a_trusted_proxy_is_the_client_either_way(
+        self, make_app: AppFactory, fast_decisions: list[str], db: DatabaseProbe
+    ) -> None:
+        app = make_app(policy=relaxed_policy(), trusted_proxies="10.0.0.0/8")
+        body = encoded(credential_request())
+        forwarded = {"x-forwarded-for": "198.51.100.77"}
+        async with client_for(app, client_address="10.0.0.2") as proxy:
+            fast = await post(proxy, body, "application/json", forwarded)
+            slow = await post(proxy, body, "application/merge-patch+json", forwarded)
+
+        assert fast_decisions == [ISSUE]
+        rows = await db.rows("SELECT id, client_address, client_network FROM credential_requests")
+        by_id = {row.pop("id"): row for row in rows}
+        expected = {"client_address": "198.51.100.77", "client_network": "198.51.100.77/32"}
+        assert by_id[fast.json()["credential_request_id"]] == expected
+        assert by_id[slow.json()["credential_request_id"]] == expected

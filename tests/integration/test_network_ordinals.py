@@ -19,7 +19,10 @@ from alembic import command
 from sqlalchemy import bindparam, insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from agentkeys.api.app import create_app
+from agentkeys.cli.retention import run_prune
 from agentkeys.clock import FrozenClock
+from agentkeys.config import Settings
 from agentkeys.credentials.models import CredentialRequestRecord
 from agentkeys.credentials.policy import Quota
 from agentkeys.db import migrate
@@ -248,6 +251,37 @@ class TestPurgedHistory:
         # Numbering goes on from nothing stored: 1 and 2 again, then the quota holds.
         assert outcomes == ["issued", "issued", "rate_limited"]
 
+    async def test_the_count_is_exact_after_db_prune_at_the_shortest_retention_allowed(
+        self, make_app: AppFactory, clock: FrozenClock, settings: Settings
+    ) -> None:
+        # `agentkeys db prune` (retention as short as the longest window, which it allows)
+        # removes the decisions before the window that issued nothing, and keeps those whose
+        # credential lives: the window's count must not see the holes.
+        policy = relaxed_policy(address_decisions=Quota(3, HOUR))
+        async with client_for(make_app(policy=policy), client_address=ONE) as client:
+            before_window = [
+                (await decide(client, 0))["outcome"],
+                (await decide(client, 1, user_email=None))["outcome"],
+                (await decide(client, 2, requested_environment="production"))["outcome"],
+            ]
+            clock.set(START + timedelta(minutes=90))
+            await decide(client, 3)
+            now = clock.now()
+            pruned = await asyncio.to_thread(
+                run_prune,
+                settings,
+                cutoff=now - HOUR,
+                now=now,
+                dry_run=False,
+                batch_size=100,
+            )
+            outcomes = [(await decide(client, number))["outcome"] for number in (4, 5, 6)]
+
+        assert before_window == ["issued", "needs_more_info", "production_denied"]
+        assert pruned.credential_requests == 2
+        # One decision in the window: two more places, then the quota holds.
+        assert outcomes == ["issued", "issued", "rate_limited"]
+
 
 class TestConcurrency:
     async def test_fifty_simultaneous_decisions_of_one_network_take_consecutive_numbers(
@@ -417,3 +451,25 @@ class TestMigration:
         assert over["retry_after_seconds"] == 1800
         assert numbered[last["credential_request_id"]] == 7
         assert numbered[over["credential_request_id"]] is None
+
+
+class TestReplicaClocks:
+    async def test_a_replica_whose_clock_is_a_second_behind_cannot_exceed_the_quota(
+        self, settings: Settings, db: DatabaseProbe
+    ) -> None:
+        # Two replicas of one database whose clocks differ by a second (NTP keeps them close,
+        # never equal): one network's requests, spread over both, still get the quota's three.
+        policy = relaxed_policy(address_decisions=Quota(3, HOUR))
+        ahead, behind = FrozenClock(START + timedelta(seconds=1)), FrozenClock(START)
+        async with (
+            client_for(create_app(settings, clock=ahead, policy=policy), client_address=ONE) as a,
+            client_for(create_app(settings, clock=behind, policy=policy), client_address=ONE) as b,
+        ):
+            outcomes = [(await decide(a, 0))["outcome"]]
+            for number in range(1, 6):
+                behind.advance(timedelta(milliseconds=1))
+                outcomes.append((await decide(b, number))["outcome"])
+
+        numbers = [n for _, n in await ordinals(db, f"{ONE}/32") if n is not None]
+        assert outcomes == ["issued"] * 3 + ["rate_limited"] * 3, numbers
+        assert sorted(numbers) == [1, 2, 3]
