@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from starlette.types import ASGIApp, Message
 
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
@@ -20,6 +20,7 @@ from tests.support.factories import credential_request
 
 OUTCOMES = ("issued", "needs_more_info", "rate_limited", "production_denied")
 CHUNK_ROWS = 5000
+SEEDED_NETWORK = "203.0.113.7/32"
 
 
 def decision_id(number: int) -> str:
@@ -50,9 +51,21 @@ async def seed_decisions(
     organizations: Sequence[str] = ("Example Energy Co",),
 ) -> None:
     """``count`` decisions, the n-th at ``start + n * step`` with ``outcomes[n % len]`` and
-    ``organizations[n % len]``; each ``issued`` one with its credential (no usable key)."""
+    ``organizations[n % len]``; each ``issued`` one with its credential (no usable key). Every
+    outcome but ``rate_limited`` continues the network's running number, as the service's own
+    decisions do (the address quota counts by it); ``step`` must not be negative."""
+    if step < timedelta(0):
+        raise ValueError("decisions are seeded in the order they were made")
     engine = create_engine(database_url)
     try:
+        async with engine.connect() as connection:
+            ordinal = (
+                await connection.execute(
+                    select(
+                        func.coalesce(func.max(CredentialRequestRecord.network_ordinal), 0)
+                    ).where(CredentialRequestRecord.client_network == SEEDED_NETWORK)
+                )
+            ).scalar_one()
         for first in range(0, count, CHUNK_ROWS):
             decisions: list[dict[str, Any]] = []
             credentials: list[dict[str, Any]] = []
@@ -60,6 +73,8 @@ async def seed_decisions(
                 outcome = outcomes[number % len(outcomes)]
                 organization = organizations[number % len(organizations)]
                 decided_at = start + number * step
+                counted = outcome != "rate_limited"
+                ordinal += counted
                 decisions.append(
                     {
                         "id": decision_id(number),
@@ -67,7 +82,8 @@ async def seed_decisions(
                         "created_at": decided_at,
                         "outcome": outcome,
                         "client_address": "203.0.113.7",
-                        "client_network": "203.0.113.7/32",
+                        "client_network": SEEDED_NETWORK,
+                        "network_ordinal": ordinal if counted else None,
                         "organization_name": organization,
                         "organization_key": organization_key(organization),
                         "user_email_key": "developer@example.com",
@@ -84,7 +100,7 @@ async def seed_decisions(
                             "credential_request_id": decision_id(number),
                             "organization_key": organization_key(organization),
                             "user_email_key": "developer@example.com",
-                            "client_network": "203.0.113.7/32",
+                            "client_network": SEEDED_NETWORK,
                             "scopes": ["calculate", "homes"],
                             "environment": "sandbox",
                             "created_at": decided_at,

@@ -328,8 +328,9 @@ class CredentialRepository:
         network: str,
         now: datetime,
         constants: tuple[tuple[str, ScalarSelect[int]], ...] = (),
-    ) -> dict[str, int]:
-        """A decision's figures in one statement (one round trip). The statement is built once
+    ) -> tuple[dict[str, int], datetime | None]:
+        """A decision's figures in one statement (one round trip), and when the network's
+        newest counted decision was stamped (None: it has none). The statement is built once
         per shape and run with bound values: building it anew cost more CPU than running it."""
         statement = _figures_statement(wanted, constants)
         values: dict[str, Any] = {
@@ -346,9 +347,11 @@ class CredentialRepository:
         # result processing (a fifth of this statement's CPU through Session.execute).
         connection = await self._session.connection()
         (row,) = await compiled.run(connection, statement, values)
+        *counts, newest_at = row
         names = [figure.name for figure in wanted] + [name for name, _ in constants]
         names.append(NETWORK_ORDINAL)
-        return {name: int(value or 0) for name, value in zip(names, row, strict=True)}
+        figures = {name: int(value or 0) for name, value in zip(names, counts, strict=True)}
+        return figures, _decided_at(connection.dialect, newest_at)
 
     async def usage(self, tally: Tally, *, used: int, limit: int) -> QuotaUsage:
         """``used`` (counted up to ``limit``) as a quota's usage: when full, also when it frees.
@@ -477,36 +480,48 @@ def tally_of(
 NETWORK_ORDINAL = "network_ordinal"
 
 
-def _network_ordinal(
-    network: Any, *, until: Any = None, after: Any = None
-) -> ScalarSelect[int | None]:
-    """The running number of the network's newest counted decision (made at or before
-    ``until`` if given), or of its oldest made after ``after``; NULL if there is none. One
-    look-up in the partial index (client_network, created_at, network_ordinal)."""
+def _network_newest(network: Any, column: Any) -> ScalarSelect[Any]:
+    """``column`` of the network's newest counted decision (NULL if none): the newest by time
+    is the newest by number, as a counted decision is never stamped before the one it follows
+    (``CredentialService``). One look-up in the partial index (client_network, created_at,
+    network_ordinal)."""
     decided = CredentialRequestRecord
-    query = select(decided.network_ordinal).where(
-        decided.client_network == network, decided.network_ordinal.is_not(None)
+    return (
+        select(column)
+        .where(decided.client_network == network, decided.network_ordinal.is_not(None))
+        .order_by(decided.created_at.desc(), decided.network_ordinal.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    if after is not None:
-        query = query.where(decided.created_at > after).order_by(
-            decided.created_at, decided.network_ordinal
-        )
-    else:
-        if until is not None:
-            query = query.where(decided.created_at <= until)
-        query = query.order_by(decided.created_at.desc(), decided.network_ordinal.desc())
-    return query.limit(1).scalar_subquery()
 
 
 def _address_decisions_since(network: Any, since: Any) -> ColumnElement[int]:
     """The network's counted decisions made after ``since``: the newest running number less
-    the last one at or before ``since`` (or less the first one after it, plus one, once older
-    rows were purged). Exact while the clock does not step back: a decision stamped earlier
-    than its network's previous one would be counted by its number, not its time."""
-    newest = _network_ordinal(network)
-    before = _network_ordinal(network, until=since)
-    first_after = _network_ordinal(network, after=since)
-    return func.coalesce(newest - func.coalesce(before, first_after - 1), 0)
+    the first one after ``since``, plus one (0 if none is). Only rows of the window are read,
+    and no row of a window is ever deleted (``db prune`` keeps at least the longest window),
+    whereas rows before it may be, or kept out of order (a live credential's decision)."""
+    decided = CredentialRequestRecord
+    first_after = (
+        select(decided.network_ordinal)
+        .where(
+            decided.client_network == network,
+            decided.network_ordinal.is_not(None),
+            decided.created_at > since,
+        )
+        .order_by(decided.created_at, decided.network_ordinal)
+        .limit(1)
+        .scalar_subquery()
+    )
+    newest = _network_newest(network, decided.network_ordinal)
+    return func.coalesce(newest - first_after + 1, 0)
+
+
+def _decided_at(dialect: Any, value: Any) -> datetime | None:
+    """A ``credential_requests.created_at`` read as the driver gives it, as a UTC instant."""
+    column_type = CredentialRequestRecord.__table__.c.created_at.type
+    process = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    found: datetime | None = process(value) if process is not None else value
+    return found
 
 
 _STATEMENTS: dict[Any, Any] = {}
@@ -546,7 +561,10 @@ def _figures_statement(
             )
             columns.append(tally.count(bindparam(f"cap_{figure.name}")).label(figure.name))
         columns += [constant.label(name) for name, constant in constants]
-        columns.append(_network_ordinal(network).label(NETWORK_ORDINAL))
+        decided = CredentialRequestRecord
+        columns.append(_network_newest(network, decided.network_ordinal).label(NETWORK_ORDINAL))
+        # Last: when it was stamped (``figures`` reads it apart from the counts).
+        columns.append(_network_newest(network, decided.created_at).label("newest_decided_at"))
         statement: Select[Any] = select(*columns)
         return statement
 

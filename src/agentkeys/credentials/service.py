@@ -195,7 +195,7 @@ class CredentialService:
         # same over every network (alarms), the refusals stored and the webhook endpoints; each
         # counted only up to what it is compared with, so a long history costs nothing more.
         wanted = self._figures(keys_)
-        figures = await self._repository.figures(
+        figures, newest_decided_at = await self._repository.figures(
             wanted,
             organization_key=keys_.organization,
             email_key=keys_.email,
@@ -249,13 +249,19 @@ class CredentialService:
         if isinstance(decision, Issue):
             result, credential = self._mint(result, decision, keys_=keys_, now=now)
         if recorded:
+            counted = not isinstance(decision, RateLimited)
             # The ledger row and the credential in one round trip where the backend allows it;
             # a constraint failure surfaces here, before any secret is returned.
             await self._repository.record_decision(
                 {
                     "id": result.credential_request_id,
                     "request_id": request_id,
-                    "created_at": now,
+                    # A counted decision is never stamped before the one it follows (a replica
+                    # whose clock is behind another's): its network's running numbers and times
+                    # stay in the same order, which the address quota's count relies on.
+                    "created_at": max(now, newest_decided_at)
+                    if counted and newest_decided_at is not None
+                    else now,
                     "outcome": result.outcome.value,
                     "client_address": client_address,
                     "client_network": network,
@@ -266,9 +272,7 @@ class CredentialService:
                     "request": stored_request,
                     "details": details,
                     # Refusals are not counted by the address quota: they take no number.
-                    "network_ordinal": None
-                    if isinstance(decision, RateLimited)
-                    else figures[NETWORK_ORDINAL] + 1,
+                    "network_ordinal": figures[NETWORK_ORDINAL] + 1 if counted else None,
                 },
                 credential,
             )
