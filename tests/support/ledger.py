@@ -59,13 +59,12 @@ async def seed_decisions(
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
-            ordinal = (
-                await connection.execute(
-                    select(
-                        func.coalesce(func.max(CredentialRequestRecord.network_ordinal), 0)
-                    ).where(CredentialRequestRecord.client_network == SEEDED_NETWORK)
+            newest = await connection.scalar(
+                select(func.max(CredentialRequestRecord.network_ordinal)).where(
+                    CredentialRequestRecord.client_network == SEEDED_NETWORK
                 )
-            ).scalar_one()
+            )
+        ordinal: int = newest or 0
         for first in range(0, count, CHUNK_ROWS):
             decisions: list[dict[str, Any]] = []
             credentials: list[dict[str, Any]] = []
