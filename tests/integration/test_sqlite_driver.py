@@ -20,12 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agentkeys.db import compiled, sqlite_driver
-from agentkeys.db.engine import (
-    WalCheckpoints,
-    begin_write,
-    create_engine,
-    create_session_factory,
-)
+from agentkeys.db.engine import begin_write, create_engine, create_session_factory
 from tests.support.app import client_for
 from tests.support.databases import sqlite_url
 from tests.support.factories import request_credential
@@ -233,50 +228,6 @@ class TestStatementsOnTheLoop:
                 await compiled.run(await session.connection(), statement, {})
 
         assert [tuple(row) for row in rows] == [(1,)]
-
-
-class TestCheckpoints:
-    async def test_commits_never_checkpoint_and_the_served_checkpoints_do(
-        self, engine: AsyncEngine
-    ) -> None:
-        database = Path(engine.url.database or "")
-        sessions = create_session_factory(engine)
-        async with sessions() as session:
-            setting = await session.execute(text("PRAGMA wal_autocheckpoint"))
-            assert setting.scalar_one() == 0
-        before = database.stat().st_size
-        for batch in range(30):  # ~3,000 log pages: thrice what SQLite would checkpoint at
-            async with sessions() as session:
-                await begin_write(session)
-                await session.execute(
-                    text("INSERT INTO notes (body) VALUES (:body)"),
-                    [{"body": f"{batch}-{n}-" + "x" * 3000} for n in range(100)],
-                )
-                await session.commit()
-        assert database.stat().st_size == before  # all of it still in the log
-
-        checkpoints = WalCheckpoints(engine, every_seconds=0.05)
-        await checkpoints.start()
-        try:
-            for _ in range(100):
-                await asyncio.sleep(0.05)
-                if database.stat().st_size > before:
-                    break
-        finally:
-            await checkpoints.close()
-        assert database.stat().st_size > before + 3_000 * 3_000  # copied into the file
-        busy, frames, copied = await checkpoints.checkpoint()
-        assert (busy, copied) == (0, frames)
-
-    async def test_nothing_runs_on_postgresql(self, postgres_database: str) -> None:
-        engine = create_engine(postgres_database)
-        checkpoints = WalCheckpoints(engine, every_seconds=0.01)
-        try:
-            await checkpoints.start()
-            assert checkpoints._task is None
-        finally:
-            await checkpoints.close()
-            await engine.dispose()
 
 
 class TestDecisionHops:

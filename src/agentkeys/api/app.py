@@ -55,7 +55,7 @@ from agentkeys.credentials.revocations import (
 )
 from agentkeys.credentials.usage import CredentialUsage
 from agentkeys.credentials.verifier import CredentialVerifier
-from agentkeys.db.engine import WalCheckpoints, create_engine, create_session_factory
+from agentkeys.db.engine import create_engine, create_session_factory
 from agentkeys.discovery import routes as discovery_routes
 from agentkeys.gateway import routes as gateway_routes
 from agentkeys.gateway.deps import GatewayWiring
@@ -233,11 +233,8 @@ def create_app(
     )
     webhooks = WebhookWiring.build(settings, session_factory=session_factory, clock=clock)
 
-    checkpoints = WalCheckpoints(engine)
-
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await checkpoints.start()
         await revocations.start()
         await usage.start()
         # Purges Idempotency-Keys past their 24 hours (``agentkeys db prune`` does too).
@@ -254,7 +251,6 @@ def create_app(
         await usage.close()
         await revocations.close()
         await limiter_backend.close()
-        await checkpoints.close()
         await engine.dispose()
 
     app = FastAPI(

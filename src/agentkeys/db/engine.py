@@ -4,9 +4,7 @@ and one writer per process at a time (a queue in front of ``BEGIN IMMEDIATE``)."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,11 +23,7 @@ from sqlalchemy.types import Text
 
 from agentkeys.db import sqlite_driver
 
-logger = logging.getLogger(__name__)
-
 SQLITE_BUSY_TIMEOUT_MS = sqlite_driver.BUSY_TIMEOUT_MS
-# How often a served process copies SQLite's write-ahead log back into the database file.
-CHECKPOINT_SECONDS = 0.25
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -41,10 +35,6 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # No checkpoint inside a commit (commits run on the event loop's thread): a served process
-    # checkpoints from aiosqlite's thread (``WalCheckpoints``); any other process's last
-    # connection checkpoints as it closes, as SQLite always does.
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -222,50 +212,3 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 def pop_after_commit(session: AsyncSession) -> list[AfterCommit]:
     callbacks: list[AfterCommit] = session.info.pop(AFTER_COMMIT, [])
     return callbacks
-
-
-class WalCheckpoints:
-    """SQLite: the write-ahead log copied back into the database file every ``every_seconds``,
-    on aiosqlite's thread, never in a commit on the event loop's thread (nothing on PostgreSQL).
-
-    SQLite's automatic checkpoint runs inside the commit that fills the log past 1,000 pages:
-    with commits on the loop's thread (``sqlite_driver``), one decision in ~50 stopped the loop
-    for a few milliseconds, ~90 µs a decision on average. ``PASSIVE``: it copies what no reader
-    still needs and waits for no one; several processes may run one each.
-    """
-
-    def __init__(self, engine: AsyncEngine, *, every_seconds: float = CHECKPOINT_SECONDS) -> None:
-        self._engine = engine
-        self._every = every_seconds
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self._engine.dialect.name == "sqlite" and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="sqlite-wal-checkpoints")
-
-    async def checkpoint(self) -> tuple[int, int, int]:
-        """One passive checkpoint: (busy, frames in the log, frames copied), as SQLite says."""
-        async with self._engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection  # aiosqlite's: the call runs on its thread
-            cursor = await driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            try:
-                busy, frames, copied = await cursor.fetchone()
-            finally:
-                await cursor.close()
-        return int(busy), int(frames), int(copied)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            try:
-                await self.checkpoint()
-            except Exception:  # the database away: the next round tries again
-                logger.warning("SQLite checkpoint failed", exc_info=True)
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
