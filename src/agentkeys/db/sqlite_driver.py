@@ -125,7 +125,9 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             try:
                 _begin_without_waiting(native)
             except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                # SQLITE_BUSY or one of its extended codes (a log being recovered, 261).
+                busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
                     self._adapt_connection._handle_exception(error)
             else:
                 adapted: Any = self._adapt_connection  # a OneHopConnection
