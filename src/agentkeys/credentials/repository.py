@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -313,7 +313,7 @@ class CredentialRepository:
         """Decisions made for one client network within the window; refusals do not count."""
         return tally_of(ADDRESS_DECISIONS, network=network, since=now - window, window=window)
 
-    async def counts(self, figures: Mapping[str, ScalarSelect[int]]) -> dict[str, int]:
+    async def counts(self, figures: Mapping[str, ColumnElement[int]]) -> dict[str, int]:
         """Every figure (a scalar count, ``Tally.count(cap)``) in one statement."""
         statement = select(*(figure.label(name) for name, figure in figures.items()))
         row = (await self._session.execute(statement)).one()
@@ -415,10 +415,16 @@ class Tally:
     timestamp: InstrumentedAttribute[datetime]
     condition: ColumnElement[bool]
     window: timedelta | None
+    # How many events, read without visiting them (the address quota's running numbers);
+    # None: they are counted.
+    numbered: ColumnElement[int] | None = None
 
-    def count(self, cap: Any) -> ScalarSelect[int]:
+    def count(self, cap: Any) -> ColumnElement[int]:
         """How many events, counted up to ``cap`` (a quota's limit, an alarm's threshold):
-        the work stays bounded by the cap however many events the window holds."""
+        the work stays bounded by the cap however many events the window holds; a numbered
+        tally is exact in a few index look-ups, whatever the cap."""
+        if self.numbered is not None:
+            return self.numbered
         capped = select(literal(1)).where(self.condition).limit(cap).subquery()
         return select(func.count()).select_from(capped).scalar_subquery()
 
@@ -466,11 +472,15 @@ def tally_of(
             & (credential.expires_at > now)
         )
         return Tally(credential.expires_at, condition, None)
-    refused = decided.outcome == RATE_LIMITED_OUTCOME
     if tally == ADDRESS_DECISIONS:
-        refused = decided.outcome != RATE_LIMITED_OUTCOME
-    elif tally != REFUSALS_STORED:
+        # The counted decisions (every outcome but rate_limited) are the numbered ones.
+        counted = decided.network_ordinal.is_not(None)
+        condition = (decided.client_network == network) & counted & (decided.created_at > since)
+        numbered = _address_decisions_since(network, since)
+        return Tally(decided.created_at, condition, window, numbered)
+    if tally != REFUSALS_STORED:
         raise ValueError(f"unknown tally {tally!r}")
+    refused = decided.outcome == RATE_LIMITED_OUTCOME
     condition = (decided.client_network == network) & refused & (decided.created_at > since)
     return Tally(decided.created_at, condition, window)
 
@@ -518,10 +528,17 @@ def _address_decisions_since(network: Any, since: Any) -> ColumnElement[int]:
 
 def _decided_at(dialect: Any, value: Any) -> datetime | None:
     """A ``credential_requests.created_at`` read as the driver gives it, as a UTC instant."""
-    column_type = CredentialRequestRecord.__table__.c.created_at.type
-    process = column_type.dialect_impl(dialect).result_processor(dialect, None)
-    found: datetime | None = process(value) if process is not None else value
-    return found
+    process = _DECIDED_AT_READERS.get(dialect.name)
+    if process is None:
+        column_type = CredentialRequestRecord.__table__.c.created_at.type
+        found = column_type.dialect_impl(dialect).result_processor(dialect, None)
+        process = _DECIDED_AT_READERS[dialect.name] = found or (lambda raw: raw)
+    decided_at: datetime | None = process(value)
+    return decided_at
+
+
+# The result processor of that column per dialect (SQLite stores text), found once.
+_DECIDED_AT_READERS: dict[str, Callable[[Any], Any]] = {}
 
 
 _STATEMENTS: dict[Any, Any] = {}
@@ -545,18 +562,12 @@ def _figures_statement(
         network: BindParameter[str] = bindparam("network")
         columns: list[Label[Any]] = []
         for figure in wanted:
-            since: BindParameter[datetime] | None = (
-                bindparam(f"since_{figure.name}") if figure.window is not None else None
-            )
-            if figure.tally == ADDRESS_DECISIONS and figure.per_network and since is not None:
-                columns.append(_address_decisions_since(network, since).label(figure.name))
-                continue
             tally = tally_of(
                 figure.tally,
                 organization_key=bindparam("organization_key"),
                 email_key=bindparam("email_key"),
                 network=network if figure.per_network else None,
-                since=since,
+                since=bindparam(f"since_{figure.name}") if figure.window is not None else None,
                 now=bindparam("now"),
             )
             columns.append(tally.count(bindparam(f"cap_{figure.name}")).label(figure.name))
