@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import bindparam, event, text
+from sqlalchemy import bindparam, event, exc, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
@@ -141,9 +142,10 @@ def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
         # A decision's statements run on the event loop's thread (``db.compiled``), between
         # statements run on aiosqlite's: never both at once (each hop is awaited).
         options["connect_args"] = {"check_same_thread": False}
-    engine = create_async_engine(
-        url, pool_pre_ping=not is_sqlite(url), json_serializer=json_dumps, **options
-    )
+    engine = create_async_engine(url, json_serializer=json_dumps, **options)
+    if not is_sqlite(url):
+        event.listen(engine.sync_engine.pool, "checkin", _checked_in)
+        event.listen(engine.sync_engine.pool, "checkout", _check_out)
     if is_sqlite(url):
         sync_engine = engine.sync_engine
         event.listen(sync_engine, "connect", _configure_sqlite)
@@ -152,6 +154,39 @@ def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
         for name in ("checkin", "invalidate", "close_detached", "detach"):
             event.listen(sync_engine.pool, name, _release_hold)
     return engine
+
+
+# A pooled connection idle longer than this is pinged before it is handed out (PostgreSQL).
+IDLE_PING_SECONDS = 1.0
+_CHECKED_IN_AT = "agentkeys.checked_in_at"
+
+
+def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+def _check_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Hand out a live connection, without a round trip for one in steady use.
+
+    ``pool_pre_ping`` pinged on every checkout: three round trips on asyncpg (``BEGIN``, a
+    statement, ``ROLLBACK``), a third of an issuance's. Here a connection the driver already
+    knows is closed (the server went away: asyncpg sees the socket close) is replaced for free,
+    and only one idle for over ``IDLE_PING_SECONDS`` is pinged; a failure replaces it
+    (``DisconnectionError``: the pool retries with a new connection). A connection in use while
+    the server goes away fails its statement (503), and that disconnect recycles every connection
+    of the pool opened before it.
+    """
+    driver = record.driver_connection  # asyncpg's own
+    if driver is not None and driver.is_closed():
+        raise exc.DisconnectionError("the connection was closed")
+    checked_in_at = record.info.get(_CHECKED_IN_AT)
+    if checked_in_at is None or time.monotonic() - checked_in_at < IDLE_PING_SECONDS:
+        return  # new, or in steady use
+    try:
+        dbapi_connection.ping()
+    except Exception as error:
+        raise exc.DisconnectionError(str(error)) from error
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
