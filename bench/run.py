@@ -467,10 +467,14 @@ error_log {prefix / "logs/error.log"} warn;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
+  # Keep connections open for the whole run on both sides (nginx closes one after 1,000
+  # requests by default: a reconnect every 1,000, to the client and to each upstream).
+  keepalive_requests 1000000;
   {temp}
   upstream agentkeys {{
 {servers}
     keepalive 64;
+    keepalive_requests 1000000;
   }}
   server {{
     listen 127.0.0.1:{port};

@@ -192,8 +192,10 @@ class TestTerminatedConnection:
 
         assert is_database_unavailable(raised.value), repr(raised.value)
 
+    # The decision's read (no lock), and its one-statement write (locks, counts, rows).
+    @pytest.mark.parametrize("part", ["SELECT (SELECT count(*)", "agentkeys_record_decision("])
     async def test_a_decision_whose_connection_dies_is_503_and_the_next_is_served(
-        self, postgres_database: str
+        self, postgres_database: str, part: str
     ) -> None:
         await empty_tables(postgres_database)
         settings = Settings(
@@ -205,7 +207,7 @@ class TestTerminatedConnection:
         app = create_app(settings, clock=FrozenClock(START), policy=relaxed_policy())
         async with client_for(app) as client:
             await request_credential(client, organization_name="Warm Up Co")
-            with terminated_before("INSERT INTO credential_requests") as killed:
+            with terminated_before(part) as killed:
                 lost = await request_credential(client, organization_name="Lost Co")
             served = await request_credential(client, organization_name="Served Co")
         rows = await DatabaseProbe(postgres_database, sqlite_path=None).rows(

@@ -1,6 +1,7 @@
 """``AGENTKEYS_DECISION_COMMIT``: ``fast`` makes a PostgreSQL decision's transaction commit
-without waiting for the disk (``SET LOCAL synchronous_commit = off``, sent before its quota
-locks), for that transaction only: the connection goes back to the pool durable, and every
+without waiting for the disk (a decision recorded in one statement asks its function for it;
+under the session's locks, ``SET LOCAL synchronous_commit = off`` is sent before them), for that
+transaction only: the connection goes back to the pool durable, and every
 other write stays durable. ``durable`` (the default) sends nothing more. A bad value stops the
 settings, and the server, in one line naming the setting.
 """
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +27,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from agentkeys.api.app import create_app
 from agentkeys.clock import FrozenClock
 from agentkeys.config import DecisionCommit, Mode, Settings, settings_problems
+from agentkeys.credentials.policy import Quota
 from tests.support.app import START, TEST_SECRET, AppFactory, client_for
 from tests.support.databases import empty_tables
-from tests.support.factories import issue_credential, key_header
+from tests.support.factories import issue_credential, key_header, request_credential
 from tests.support.policies import relaxed_policy
 from tests.support.servers import free_port
 from tests.support.statements import counted_statements
 
 FAST_COMMIT = "SET LOCAL synchronous_commit = off"
 ADVISORY_LOCKS = "SELECT pg_advisory_xact_lock("
+RECORD_DECISION = "agentkeys_record_decision("
 AGENTKEYS = str(Path(sys.executable).with_name("agentkeys"))
 
 
-def postgres_app(url: str, commit: DecisionCommit) -> FastAPI:
+def postgres_app(url: str, commit: DecisionCommit, *, email_quota: int | None = None) -> FastAPI:
     # Two connections at most (one kept): every one of them can be looked at afterwards.
     settings = Settings(
         mode=Mode.PRODUCTION,
@@ -47,23 +51,32 @@ def postgres_app(url: str, commit: DecisionCommit) -> FastAPI:
         decision_commit=commit,
         database_connections=2,
     )
-    return create_app(settings, clock=FrozenClock(START), policy=relaxed_policy())
+    edges = {} if email_quota is None else {"email_issued": Quota(email_quota, timedelta(hours=1))}
+    return create_app(settings, clock=FrozenClock(START), policy=relaxed_policy(**edges))
 
 
 @contextmanager
-def statements_by_server_process() -> Iterator[list[tuple[int, str]]]:
-    """The statements sent inside the block, each with its PostgreSQL server process id."""
-    seen: list[tuple[int, str]] = []
+def statements_by_server_process() -> Iterator[list[tuple[int, str, Any]]]:
+    """The statements sent inside the block, each with its PostgreSQL server process id and
+    its parameters."""
+    seen: list[tuple[int, str, Any]] = []
 
-    def note(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def note(connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         pid: int = connection.connection.driver_connection.get_server_pid()
-        seen.append((pid, " ".join(statement.split())))
+        seen.append((pid, " ".join(statement.split()), parameters))
 
     event.listen(Engine, "before_cursor_execute", note)
     try:
         yield seen
     finally:
         event.remove(Engine, "before_cursor_execute", note)
+
+
+def durability_asked(sent: list[tuple[int, str, Any]]) -> list[bool]:
+    """The ``p_durable`` argument of each decision recorded in one statement."""
+    return [
+        bool(parameters[-1]) for _, statement, parameters in sent if RECORD_DECISION in statement
+    ]
 
 
 @asynccontextmanager
@@ -90,21 +103,39 @@ async def settings_of(engine: AsyncEngine) -> dict[int, str]:
 
 @pytest.mark.postgres
 class TestOnPostgresql:
-    async def test_fast_sends_set_local_before_the_locks_and_the_connection_comes_back_durable(
+    async def test_fast_asks_the_one_statement_decision_for_a_fast_commit(
         self, postgres_database: str
     ) -> None:
         await empty_tables(postgres_database)
         app = postgres_app(postgres_database, DecisionCommit.FAST)
         async with client_for(app) as client:
             with statements_by_server_process() as sent:
-                await issue_credential(client)
+                answer = await issue_credential(client)
             after = await settings_of(app.state.engine)
 
-        texts = [statement for _, statement in sent]
+        assert answer["outcome"] == "issued"
+        assert durability_asked(sent) == [False]
+        # Local to the decision's own transaction: every pooled connection is durable after.
+        assert set(after.values()) == {"on"}
+
+    async def test_fast_sends_set_local_before_the_locks_under_the_locks(
+        self, postgres_database: str
+    ) -> None:
+        await empty_tables(postgres_database)
+        # A full quota is decided under the locks (in a transaction of the session's).
+        app = postgres_app(postgres_database, DecisionCommit.FAST, email_quota=1)
+        async with client_for(app) as client:
+            await issue_credential(client)
+            with statements_by_server_process() as sent:
+                refused = await request_credential(client)
+            after = await settings_of(app.state.engine)
+
+        assert refused.json()["outcome"] == "rate_limited"
+        texts = [statement for _, statement, _ in sent]
         assert FAST_COMMIT in texts
         locks = next(i for i, s in enumerate(texts) if s.startswith(ADVISORY_LOCKS))
         assert texts.index(FAST_COMMIT) == locks - 1
-        (decided_on,) = {pid for pid, statement in sent if statement == FAST_COMMIT}
+        (decided_on,) = {pid for pid, statement, _ in sent if statement == FAST_COMMIT}
         # The decision's own connection, its next transaction: durable again.
         assert after.get(decided_on) == "on", after
         assert set(after.values()) == {"on"}
@@ -121,7 +152,7 @@ class TestOnPostgresql:
 
         assert revoked.status_code == 200, revoked.text
         assert sent  # the revocation wrote
-        assert all("synchronous_commit" not in statement for _, statement in sent)
+        assert all("synchronous_commit" not in statement for _, statement, _ in sent)
 
     async def test_durable_sends_nothing_more(self, postgres_database: str) -> None:
         await empty_tables(postgres_database)
@@ -130,8 +161,8 @@ class TestOnPostgresql:
             with statements_by_server_process() as sent:
                 await issue_credential(client)
 
-        texts = [statement for _, statement in sent]
-        assert any(statement.startswith(ADVISORY_LOCKS) for statement in texts)
+        texts = [statement for _, statement, _ in sent]
+        assert durability_asked(sent) == [True]
         assert all("synchronous_commit" not in statement for statement in texts)
 
 

@@ -37,7 +37,12 @@ def unescape(token: str) -> str:
     """What a reader of the log recovers from a value the formatter wrote."""
     if token.startswith('"') and token.endswith('"') and len(token) >= 2:
         token = token[1:-1]
-    return ESCAPE.sub(lambda m: SHORT.get(m[1]) or chr(int(m[1][1:], 16)), token)
+    return unescape_message(token)
+
+
+def unescape_message(text: str) -> str:
+    """What a reader recovers from the message: escaped, never quoted (its quotes are its own)."""
+    return ESCAPE.sub(lambda m: SHORT.get(m[1]) or chr(int(m[1][1:], 16)), text)
 
 
 def formatted(
@@ -75,11 +80,13 @@ def test_no_value_adds_a_line_a_word_or_a_pair(argument: str, value: str) -> Non
 
 
 @given(text=ANY_TEXT)
+@example(text='""')
+@example(text='"quoted"')
 def test_a_message_without_arguments_is_escaped_too(text: str) -> None:
     line = formatted(text)
 
     assert_one_safe_line(line)
-    assert unescape(line.split(" ", 4)[4]) == text
+    assert unescape_message(line.split(" ", 4)[4]) == text
 
 
 def fail() -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import BindParameter, Label
 from sqlalchemy.types import Text as TextType
@@ -34,6 +34,8 @@ from sqlalchemy.types import Text as TextType
 from agentkeys.credentials.models import CredentialRecord, CredentialRequestRecord
 from agentkeys.credentials.policy import Outcome, QuotaUsage
 from agentkeys.db import compiled
+from agentkeys.db.base import UTCDateTime
+from agentkeys.db.engine import json_dumps
 
 RATE_LIMITED_OUTCOME = Outcome.RATE_LIMITED
 # The longest a batch of last uses waits on a row lock (PostgreSQL's lock_timeout syntax).
@@ -328,10 +330,12 @@ class CredentialRepository:
         network: str,
         now: datetime,
         constants: tuple[tuple[str, ScalarSelect[int]], ...] = (),
+        connection: AsyncConnection | None = None,
     ) -> tuple[dict[str, int], datetime | None]:
         """A decision's figures in one statement (one round trip), and when the network's
         newest counted decision was stamped (None: it has none). The statement is built once
-        per shape and run with bound values: building it anew cost more CPU than running it."""
+        per shape and run with bound values: building it anew cost more CPU than running it.
+        On ``connection`` if given (outside the session's transaction), else the session's."""
         statement = _figures_statement(wanted, constants)
         values: dict[str, Any] = {
             "organization_key": organization_key,
@@ -345,7 +349,8 @@ class CredentialRepository:
                 values[f"since_{figure.name}"] = now - figure.window
         # Core execution on the session's connection: a row of counts needs none of the ORM's
         # result processing (a fifth of this statement's CPU through Session.execute).
-        connection = await self._session.connection()
+        if connection is None:
+            connection = await self._session.connection()
         (row,) = await compiled.run(connection, statement, values)
         *counts, newest_at = row
         names = [figure.name for figure in wanted] + [name for name, _ in constants]
@@ -397,6 +402,87 @@ class CredentialRepository:
         await compiled.run(connection, _INSERT_LEDGER_ROW, decision, keys=tuple(decision))
         if credential is not None:
             await compiled.run(connection, _INSERT_CREDENTIAL, credential, keys=tuple(credential))
+
+    @staticmethod
+    async def record_if_room(
+        connection: AsyncConnection,
+        decision: Mapping[str, Any],
+        credential: Mapping[str, Any] | None,
+        *,
+        room: Room,
+        durable: bool,
+    ) -> bool:
+        """PostgreSQL, outside a transaction: record a counted decision (and its credential)
+        in one statement, its own transaction, if every quota of its client network still has
+        room once its locks are held; False, and nothing written, if one has none.
+
+        The decision's row takes the network's next running number and is stamped no earlier
+        than the decision it follows, as ``record_decision``'s caller does under the locks.
+        """
+        values = {
+            "locks": sorted(set(room.locks)),
+            "network": room.network,
+            "organization": room.organization_key,
+            "email": room.email_key,
+            "now": room.now,
+            "organization_issued_since": room.organization_issued[0],
+            "organization_issued_limit": room.organization_issued[1],
+            "email_issued_since": room.email_issued[0],
+            "email_issued_limit": room.email_issued[1],
+            "organization_active_limit": room.organization_active_limit,
+            "address_since": room.address_decisions[0],
+            "address_limit": room.address_decisions[1],
+            "ledger": _row_json(decision),
+            "credential": None if credential is None else _row_json(credential),
+            "durable": durable,
+        }
+        (row,) = await compiled.run(connection, _RECORD_IF_ROOM, values)
+        return bool(row[0])
+
+
+# No quota: no window start, no limit.
+NO_QUOTA: tuple[datetime | None, int | None] = (None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """What ``record_if_room`` checks under a decision's locks: each quota of the client network
+    as (window start, limit), ``NO_QUOTA`` where the policy sets none."""
+
+    locks: tuple[str, ...]
+    network: str
+    organization_key: str
+    email_key: str | None
+    now: datetime
+    organization_issued: tuple[datetime | None, int | None] = NO_QUOTA
+    email_issued: tuple[datetime | None, int | None] = NO_QUOTA
+    organization_active_limit: int | None = None
+    address_decisions: tuple[datetime | None, int | None] = NO_QUOTA
+
+
+def _row_json(values: Mapping[str, Any]) -> str:
+    """A row's values as one JSON object (instants in ISO 8601 with their offset)."""
+    return json_dumps(
+        {
+            name: value.isoformat() if isinstance(value, datetime) else value
+            for name, value in values.items()
+        }
+    )
+
+
+# Migration 0015's function: the locks, the client network's quotas counted afresh, the insert.
+_RECORD_IF_ROOM = text(
+    "SELECT agentkeys_record_decision(:locks, :network, :organization, :email, :now,"
+    " :organization_issued_since, :organization_issued_limit, :email_issued_since,"
+    " :email_issued_limit, :organization_active_limit, :address_since, :address_limit,"
+    " CAST(:ledger AS json), CAST(:credential AS json), :durable)"
+).bindparams(
+    bindparam("locks", type_=ARRAY(TextType())),
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("organization_issued_since", type_=UTCDateTime()),
+    bindparam("email_issued_since", type_=UTCDateTime()),
+    bindparam("address_since", type_=UTCDateTime()),
+)
 
 
 # What a decision counts (``tally_of``); a figure names one, per network or over every network.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from agentkeys import ids
 from agentkeys.clock import Clock, format_instant, to_millisecond
@@ -33,6 +35,7 @@ from agentkeys.credentials.repository import (
     ADDRESS_DECISIONS,
     EMAIL_ISSUED,
     NETWORK_ORDINAL,
+    NO_QUOTA,
     ORGANIZATION_ACTIVE,
     ORGANIZATION_ISSUED,
     CredentialFilter,
@@ -41,6 +44,7 @@ from agentkeys.credentials.repository import (
     Figure,
     IssuedCredential,
     Position,
+    Room,
     Tally,
 )
 from agentkeys.credentials.repository import REFUSALS_STORED as REFUSALS
@@ -140,6 +144,46 @@ class IssuanceResult:
         return self.decision.outcome
 
 
+# Per engine: did the last decision's figures find an enabled webhook endpoint? Then the next
+# decision goes straight under the locks (its event is written in its transaction) instead of
+# reading its figures twice. Only a choice of path: each path checks the endpoints itself.
+_EVENTS_LAST_SEEN: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One credential request, with what it is counted by and where it came from."""
+
+    request: CreateAgentCredentialRequestDto
+    keys: _QuotaKeys
+    client_address: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A decision made, not yet recorded: its answer, its ledger row (None: not stored, a
+    refusal over its network's budget), its credential row if issued, the alarms it raised."""
+
+    result: IssuanceResult
+    ledger_row: dict[str, Any] | None
+    credential_row: dict[str, Any] | None
+    alarms: list[str]
+
+
+def _log_decided(result: IssuanceResult, *, request_id: str, recorded: bool) -> None:
+    logger.info(
+        "credential request decided",
+        extra={
+            "credential_request_id": result.credential_request_id,
+            "outcome": result.outcome,
+            "credential_id": result.credential_id,
+            "request_id": request_id,
+            "recorded": recorded,
+        },
+    )
+
+
 class CredentialService:
     def __init__(
         self,
@@ -187,22 +231,67 @@ class CredentialService:
             email=email_key(request.user_email) if request.user_email else None,
             network=network,
         )
+        asked = _Asked(request, keys_, client_address=client_address, request_id=request_id)
+        engine = self._session.bind
+        result: IssuanceResult | None = None
+        if (
+            isinstance(engine, AsyncEngine)
+            and engine.dialect.name == "postgresql"
+            and not self._session.in_transaction()
+            and not _EVENTS_LAST_SEEN.get(engine.sync_engine, False)
+        ):
+            result = await self._decided_at_once(engine, asked)
+        if result is None:
+            result = await self._decided_under_locks(asked)
+        self._count_decision(result.outcome)
+        return result
+
+    async def _decided_at_once(self, engine: AsyncEngine, asked: _Asked) -> IssuanceResult | None:
+        """PostgreSQL: decide on figures read without a lock, then record the decision in one
+        statement that takes the locks, counts the client network's quotas again and writes
+        only if each still has room (``CredentialRepository.record_if_room``): the locks are held
+        for that statement alone, not for round trips. None when the decision must be made
+        under the locks instead: a quota full when read (a refusal: its wait is read under the
+        locks), an event for webhook endpoints to write in the same transaction, or a quota
+        that filled meanwhile.
+        """
+        keys_ = asked.keys
+        now = to_millisecond(self._clock.now())
+        async with engine.connect() as opened:
+            connection = await opened.execution_options(isolation_level="AUTOCOMMIT")
+            figures, newest_decided_at = await self._figures_of(keys_, now, connection)
+            usage = {
+                kind: QuotaUsage(used=figures[kind.value])
+                for kind in self._policy.quotas
+                if kind.value in figures
+            }
+            full = any(used.used >= self._policy.quotas[kind].limit for kind, used in usage.items())
+            _EVENTS_LAST_SEEN[engine.sync_engine] = figures[WEBHOOK_ENDPOINTS] > 0
+            if full or figures[WEBHOOK_ENDPOINTS]:
+                return None
+            draft = self._draft(asked, figures, newest_decided_at, usage=usage, now=now)
+            if draft.ledger_row is None or isinstance(draft.result.decision, RateLimited):
+                return None
+            recorded = await CredentialRepository.record_if_room(
+                connection,
+                draft.ledger_row,
+                draft.credential_row,
+                room=self._room(keys_, now),
+                durable=not self._fast_commit,
+            )
+        if not recorded:
+            return None
+        self._announce_alarms(keys_, draft.alarms)
+        _log_decided(draft.result, request_id=asked.request_id, recorded=True)
+        return draft.result
+
+    async def _decided_under_locks(self, asked: _Asked) -> IssuanceResult:
+        keys_ = asked.keys
         # Decisions sharing a quota key queue here, on every replica, so the counts below cannot
         # change until this decision commits: a quota is never exceeded under concurrency.
         await begin_write(self._session, *keys_.lock_names(), durable=not self._fast_commit)
         now = to_millisecond(self._clock.now())
-        # Every figure the decision may need, in one statement: the quotas (per network), the
-        # same over every network (alarms), the refusals stored and the webhook endpoints; each
-        # counted only up to what it is compared with, so a long history costs nothing more.
-        wanted = self._figures(keys_)
-        figures, newest_decided_at = await self._repository.figures(
-            wanted,
-            organization_key=keys_.organization,
-            email_key=keys_.email,
-            network=network,
-            now=now,
-            constants=((WEBHOOK_ENDPOINTS, outbox.ENABLED_ENDPOINTS),),
-        )
+        figures, newest_decided_at = await self._figures_of(keys_, now)
         usage: dict[QuotaKind, QuotaUsage] = {}
         for kind, quota in self._policy.quotas.items():
             used = figures.get(kind.value)
@@ -216,6 +305,53 @@ class CredentialService:
                     self._quota_tally(kind, keys_, now=now), used=used, limit=quota.limit
                 )
             )
+        draft = self._draft(asked, figures, newest_decided_at, usage=usage, now=now)
+        result = draft.result
+        engine = self._session.bind
+        if isinstance(engine, AsyncEngine):
+            _EVENTS_LAST_SEEN[engine.sync_engine] = figures[WEBHOOK_ENDPOINTS] > 0
+        if draft.ledger_row is not None:
+            # The ledger row and the credential in one round trip where the backend allows it;
+            # a constraint failure surfaces here, before any secret is returned.
+            await self._repository.record_decision(draft.ledger_row, draft.credential_row)
+            if figures[WEBHOOK_ENDPOINTS]:
+                # In this decision's transaction: the event commits with it or not at all.
+                await self._emit_decision(result, asked.request, now=now)
+                await self._repository.flush()
+        else:
+            UNRECORDED_DECISIONS.labels(outcome=result.outcome).inc()
+        self._announce_alarms(keys_, draft.alarms)
+        _log_decided(result, request_id=asked.request_id, recorded=draft.ledger_row is not None)
+        return result
+
+    async def _figures_of(
+        self, keys_: _QuotaKeys, now: datetime, connection: AsyncConnection | None = None
+    ) -> tuple[dict[str, int], datetime | None]:
+        """Every figure the decision may need, in one statement: the quotas (per network), the
+        same over every network (alarms), the refusals stored and the webhook endpoints; each
+        counted only up to what it is compared with, so a long history costs nothing more."""
+        return await self._repository.figures(
+            self._figures(keys_),
+            organization_key=keys_.organization,
+            email_key=keys_.email,
+            network=keys_.network,
+            now=now,
+            constants=((WEBHOOK_ENDPOINTS, outbox.ENABLED_ENDPOINTS),),
+            connection=connection,
+        )
+
+    def _draft(
+        self,
+        asked: _Asked,
+        figures: dict[str, int],
+        newest_decided_at: datetime | None,
+        *,
+        usage: dict[QuotaKind, QuotaUsage],
+        now: datetime,
+    ) -> _Draft:
+        """The decision on these figures: its answer (a key minted if issued), and the rows to
+        record (no ledger row for a refusal over its network's budget of stored refusals)."""
+        request, keys_ = asked.request, asked.keys
         ask = CredentialAsk(
             requested_scopes=tuple(request.requested_scopes),
             requested_environment=request.requested_environment,
@@ -228,72 +364,69 @@ class CredentialService:
             credential_request_id=ids.new_credential_request_id(), decision=decision
         )
         details = _decision_details(decision)
+        alarms: list[str] = []
         if isinstance(decision, RateLimited):
             # Within this network's budget of stored rate_limited rows?
             recorded = figures[REFUSALS_STORED] < self._policy.refused_ledger.limit
             stored_request = compact_request(request)
         else:
             recorded = True
-            raised = self._alarms(
-                keys_,
-                {
-                    kind: figures[ALARM + kind.value]
-                    for kind in self._policy.quotas
-                    if ALARM + kind.value in figures
-                },
-            )
-            if raised:
-                details["alarms"] = raised
+            alarms = self._alarms(figures)
+            if alarms:
+                details["alarms"] = alarms
             stored_request = request.model_dump(mode="json")
         credential: dict[str, Any] | None = None
         if isinstance(decision, Issue):
             result, credential = self._mint(result, decision, keys_=keys_, now=now)
-        if recorded:
-            counted = not isinstance(decision, RateLimited)
-            # The ledger row and the credential in one round trip where the backend allows it;
-            # a constraint failure surfaces here, before any secret is returned.
-            await self._repository.record_decision(
-                {
-                    "id": result.credential_request_id,
-                    "request_id": request_id,
-                    # A counted decision is never stamped before the one it follows (a replica
-                    # whose clock is behind another's): its network's running numbers and times
-                    # stay in the same order, which the address quota's count relies on.
-                    "created_at": max(now, newest_decided_at)
-                    if counted and newest_decided_at is not None
-                    else now,
-                    "outcome": result.outcome.value,
-                    "client_address": client_address,
-                    "client_network": network,
-                    "organization_name": request.organization_name,
-                    "organization_key": keys_.organization,
-                    "user_email_key": keys_.email,
-                    "requested_environment": request.requested_environment,
-                    "request": stored_request,
-                    "details": details,
-                    # Refusals are not counted by the address quota: they take no number.
-                    "network_ordinal": figures[NETWORK_ORDINAL] + 1 if counted else None,
-                },
-                credential,
-            )
-            if figures[WEBHOOK_ENDPOINTS]:
-                # In this decision's transaction: the event commits with it or not at all.
-                await self._emit_decision(result, request, now=now)
-                await self._repository.flush()
-        else:
-            UNRECORDED_DECISIONS.labels(outcome=result.outcome).inc()
-        logger.info(
-            "credential request decided",
-            extra={
-                "credential_request_id": result.credential_request_id,
-                "outcome": result.outcome,
-                "credential_id": result.credential_id,
-                "request_id": request_id,
-                "recorded": recorded,
-            },
+        if not recorded:
+            return _Draft(result, None, None, alarms)
+        counted = not isinstance(decision, RateLimited)
+        ledger_row = {
+            "id": result.credential_request_id,
+            "request_id": asked.request_id,
+            # A counted decision is never stamped before the one it follows (a replica whose
+            # clock is behind another's): its network's running numbers and times stay in the
+            # same order, which the address quota's count relies on.
+            "created_at": max(now, newest_decided_at)
+            if counted and newest_decided_at is not None
+            else now,
+            "outcome": result.outcome.value,
+            "client_address": asked.client_address,
+            "client_network": keys_.network,
+            "organization_name": request.organization_name,
+            "organization_key": keys_.organization,
+            "user_email_key": keys_.email,
+            "requested_environment": request.requested_environment,
+            "request": stored_request,
+            "details": details,
+            # Refusals are not counted by the address quota: they take no number.
+            "network_ordinal": figures[NETWORK_ORDINAL] + 1 if counted else None,
+        }
+        return _Draft(result, ledger_row, credential, alarms)
+
+    def _room(self, keys_: _QuotaKeys, now: datetime) -> Room:
+        """The client network's quotas as ``record_if_room`` checks them."""
+        quotas = self._policy.quotas
+
+        def windowed(kind: QuotaKind) -> tuple[datetime | None, int | None]:
+            quota = quotas.get(kind)
+            if quota is None:
+                return NO_QUOTA
+            assert quota.window is not None  # noqa: S101 - the policy loader guarantees it
+            return now - quota.window, quota.limit
+
+        active = quotas.get(QuotaKind.ORGANIZATION_ACTIVE)
+        return Room(
+            locks=tuple(keys_.lock_names()),
+            network=keys_.network,
+            organization_key=keys_.organization,
+            email_key=keys_.email,
+            now=now,
+            organization_issued=windowed(QuotaKind.ORGANIZATION_ISSUED),
+            email_issued=windowed(QuotaKind.EMAIL_ISSUED) if keys_.email else NO_QUOTA,
+            organization_active_limit=None if active is None else active.limit,
+            address_decisions=windowed(QuotaKind.ADDRESS_DECISIONS),
         )
-        self._count_decision(result.outcome)
-        return result
 
     async def _emit_decision(
         self, result: IssuanceResult, request: CreateAgentCredentialRequestDto, *, now: datetime
@@ -426,23 +559,30 @@ class CredentialService:
             )
         return self._repository.address_decisions(network, window=window, now=now)
 
-    def _alarms(self, keys_: _QuotaKeys, figures: dict[QuotaKind, int]) -> list[str]:
+    def _alarms(self, figures: dict[str, int]) -> list[str]:
         """Organization and e-mail quotas whose figure over every network reached its alarm.
 
         An alarm never refuses (a stranger elsewhere could otherwise lock the name out); it is
-        counted in ``agentkeys_quota_alarms_total`` and noted in the ledger row's details.
+        noted in the ledger row's details and, once the decision is recorded, counted
+        (``_announce_alarms``).
         """
-        raised: list[str] = []
-        for kind, figure in figures.items():
-            if figure >= self._policy.quotas[kind].alarm_threshold:
-                QUOTA_ALARMS.labels(quota=kind.value).inc()
-                raised.append(kind.value)
-        if raised:
-            logger.warning(
-                "quota alarm over every client network",
-                extra={"alarms": ",".join(raised), "organization_key": keys_.organization},
-            )
-        return raised
+        return [
+            kind.value
+            for kind, quota in self._policy.quotas.items()
+            if ALARM + kind.value in figures
+            and figures[ALARM + kind.value] >= quota.alarm_threshold
+        ]
+
+    def _announce_alarms(self, keys_: _QuotaKeys, raised: list[str]) -> None:
+        """``agentkeys_quota_alarms_total`` and a warning for each alarm a decision raised."""
+        if not raised:
+            return
+        for name in raised:
+            QUOTA_ALARMS.labels(quota=name).inc()
+        logger.warning(
+            "quota alarm over every client network",
+            extra={"alarms": ",".join(raised), "organization_key": keys_.organization},
+        )
 
     def _mint(
         self,

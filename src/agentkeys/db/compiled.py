@@ -104,8 +104,13 @@ async def run(
     raw = await connection.get_raw_connection()
     adapted: Any = raw.dbapi_connection
     direct = dialect.name == "sqlite" or (
-        # The adapter's asyncpg transaction (SQLAlchemy 2.1) is open: run inside it.
-        dialect.name == "postgresql" and getattr(adapted, "_transaction", None) is not None
+        # The adapter's asyncpg transaction (SQLAlchemy 2.1) is open: run inside it; or the
+        # connection is in autocommit (each statement its own transaction).
+        dialect.name == "postgresql"
+        and (
+            getattr(adapted, "_transaction", None) is not None
+            or getattr(adapted, "isolation_level", None) == "autocommit"
+        )
     )
     if not direct:  # the adapter begins its transaction as SQLAlchemy expects
         result = await connection.exec_driver_sql(made.sql, tuple(parameters))

@@ -1,0 +1,218 @@
+"""PostgreSQL's one-statement decision (``agentkeys_record_decision``, migration 0015, through
+``CredentialRepository.record_if_room``): under the decision's locks it counts each quota of the
+client network afresh and writes the ledger row and the credential only if every one has room;
+a full quota writes nothing and gives the locks back; the row takes the network's next running
+number, never stamped before the decision it follows; ``durable=False`` is local to its own
+transaction.
+
+The quotas' exactness under fifty simultaneous decisions is tested through the API
+(``test_quotas.py``, ``test_network_ordinals.py``), on this function on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from agentkeys.credentials.repository import CredentialRepository, Room
+from agentkeys.db.engine import create_engine
+from tests.support.app import START
+from tests.support.databases import empty_tables
+
+pytestmark = pytest.mark.postgres
+
+NETWORK = "203.0.113.0/24"
+ORGANIZATION = "org:acme"
+EMAIL = "email:dev@acme.test"
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+async def engine(postgres_database: str) -> AsyncIterator[AsyncEngine]:
+    await empty_tables(postgres_database)
+    made = create_engine(postgres_database, pool_size=2)
+    yield made
+    await made.dispose()
+
+
+def ledger_row(number: int, at: datetime, *, network: str = NETWORK) -> dict[str, Any]:
+    return {
+        "id": f"ws_agent_req_t{number}",
+        "request_id": f"req_{number}",
+        "created_at": at,
+        "outcome": "issued",
+        "client_address": "203.0.113.7",
+        "client_network": network,
+        "organization_name": "Acme",
+        "organization_key": ORGANIZATION,
+        "user_email_key": EMAIL,
+        "requested_environment": "sandbox",
+        "request": {"organization_name": "Acme", "note": "é ✓"},
+        "details": {"scopes": ["utility:read"]},
+        "network_ordinal": 999,  # the function numbers the row itself
+    }
+
+
+def credential_row(number: int, at: datetime, *, network: str = NETWORK) -> dict[str, Any]:
+    return {
+        "id": f"ws_agent_cred_t{number}",
+        "key_digest": f"{number:064x}",
+        "credential_request_id": f"ws_agent_req_t{number}",
+        "organization_key": ORGANIZATION,
+        "user_email_key": EMAIL,
+        "client_network": network,
+        "scopes": ["utility:read"],
+        "environment": "sandbox",
+        "created_at": at,
+        "expires_at": at + HOUR,
+    }
+
+
+def room(at: datetime, **quotas: Any) -> Room:
+    return Room(
+        locks=(f"quota:address:{NETWORK}", f"quota:organization:{ORGANIZATION}|{NETWORK}"),
+        network=NETWORK,
+        organization_key=ORGANIZATION,
+        email_key=EMAIL,
+        now=at,
+        **quotas,
+    )
+
+
+async def record(
+    engine: AsyncEngine, number: int, at: datetime, quotas: Room, *, durable: bool = True
+) -> bool:
+    async with engine.connect() as opened:
+        connection = await opened.execution_options(isolation_level="AUTOCOMMIT")
+        return await CredentialRepository.record_if_room(
+            connection,
+            ledger_row(number, at),
+            credential_row(number, at),
+            room=quotas,
+            durable=durable,
+        )
+
+
+async def rows(engine: AsyncEngine) -> list[tuple[str, int, datetime, Any]]:
+    async with engine.connect() as connection:
+        found = await connection.execute(
+            text(
+                "SELECT r.id, r.network_ordinal, r.created_at, r.request::text"
+                " FROM credential_requests AS r JOIN credentials AS c"
+                " ON c.credential_request_id = r.id ORDER BY r.network_ordinal"
+            )
+        )
+        return [tuple(row) for row in found]
+
+
+QUOTAS = ("address_decisions", "email_issued", "organization_active", "organization_issued")
+
+
+def quota(name: str, at: datetime, limit: int) -> dict[str, Any]:
+    """``Room``'s fields for one quota of ``limit`` (a window of an hour before ``at``)."""
+    if name == "organization_active":
+        return {"organization_active_limit": limit}
+    return {name: (at - HOUR, limit)}
+
+
+class TestRoom:
+    @pytest.mark.parametrize("name", QUOTAS)
+    async def test_each_quota_records_up_to_its_limit_and_then_writes_nothing(
+        self, engine: AsyncEngine, name: str
+    ) -> None:
+        answers = [
+            await record(
+                engine, n, START + timedelta(seconds=n), room(START, **quota(name, START, 2))
+            )
+            for n in range(1, 4)
+        ]
+
+        assert answers == [True, True, False]
+        assert [row[0] for row in await rows(engine)] == ["ws_agent_req_t1", "ws_agent_req_t2"]
+
+    async def test_a_window_counts_only_what_is_inside_it(self, engine: AsyncEngine) -> None:
+        assert await record(engine, 1, START, room(START, **quota("email_issued", START, 1)))
+        later = START + 2 * HOUR
+
+        assert await record(engine, 2, later, room(later, **quota("email_issued", later, 1)))
+        assert not await record(engine, 3, later, room(later, **quota("email_issued", later, 1)))
+
+    async def test_a_full_quota_gives_its_locks_back(self, engine: AsyncEngine) -> None:
+        full = room(START, **quota("address_decisions", START, 1))
+        assert await record(engine, 1, START, full)
+        assert not await record(engine, 2, START, full)
+
+        async with engine.connect() as connection:
+            taken = await connection.execute(
+                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0))"),
+                {"name": full.locks[0]},
+            )
+            assert taken.scalar_one() is True
+
+
+class TestNumbering:
+    async def test_rows_take_the_next_number_and_never_go_back_in_time(
+        self, engine: AsyncEngine
+    ) -> None:
+        unlimited = room(START)
+        assert await record(engine, 1, START + timedelta(seconds=5), unlimited)
+        # A replica whose clock is behind: stamped at the newest decision's instant.
+        assert await record(engine, 2, START, unlimited)
+
+        stored = await rows(engine)
+
+        assert [(row[0], row[1]) for row in stored] == [
+            ("ws_agent_req_t1", 1),
+            ("ws_agent_req_t2", 2),
+        ]
+        assert stored[1][2] == START + timedelta(seconds=5)
+
+    async def test_json_columns_are_stored_as_sent(self, engine: AsyncEngine) -> None:
+        assert await record(engine, 1, START, room(START))
+
+        (stored,) = await rows(engine)
+
+        assert stored[3] == '{"organization_name":"Acme","note":"é ✓"}'
+
+
+async def synchronous_commit(connection: AsyncConnection) -> str:
+    setting = await connection.execute(text("SELECT current_setting('synchronous_commit')"))
+    return str(setting.scalar_one())
+
+
+class TestDurability:
+    async def test_a_fast_decision_turns_synchronous_commit_off_for_its_transaction_only(
+        self, engine: AsyncEngine
+    ) -> None:
+        async with engine.connect() as connection:
+            async with connection.begin():
+                recorded = await CredentialRepository.record_if_room(
+                    connection,
+                    ledger_row(1, START),
+                    credential_row(1, START),
+                    room=room(START),
+                    durable=False,
+                )
+                inside = await synchronous_commit(connection)
+            after = await synchronous_commit(connection)
+
+        assert recorded
+        assert (inside, after) == ("off", "on")
+
+    async def test_a_durable_decision_leaves_it_on(self, engine: AsyncEngine) -> None:
+        async with engine.connect() as connection, connection.begin():
+            await CredentialRepository.record_if_room(
+                connection,
+                ledger_row(1, START),
+                credential_row(1, START),
+                room=room(START),
+                durable=True,
+            )
+            inside = await synchronous_commit(connection)
+
+        assert inside == "on"
