@@ -253,7 +253,7 @@ def test_postgres_stopped_mid_run_fails_closed_and_recovers(
 
         stack.postgres.start()
 
-        # The same process recovers by itself: its pool replaces closed connections (db.engine._check_out).
+        # The same process recovers by itself: its pool replaces closed connections.
         poll(
             lambda: http.get("/readyz").status_code == 200,
             seconds=RECOVERY_SECONDS,
