@@ -129,6 +129,16 @@ class CredentialRecord(Base):
             sqlite_where=text("revoked_at IS NULL"),
             postgresql_where=text("revoked_at IS NULL"),
         ),
+        # The organization's active credentials (its quota per network, its alarm over every
+        # network): a range of the active ones only, however many expired or revoked it has.
+        Index(
+            "ix_credentials_active_organization",
+            "organization_key",
+            "expires_at",
+            "client_network",
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
         Index(
             "ix_credentials_organization_key_client_network_created_at",
             "organization_key",

@@ -1,4 +1,5 @@
-"""PostgreSQL: a decision's locked part in one statement (``agentkeys_record_decision``).
+"""PostgreSQL: a decision's locked part in one statement (``agentkeys_record_decision``); an
+index of each organization's active credentials.
 
 A decision took its quota locks, counted, inserted and committed in four round trips, the locks
 held across three of them: the decisions of one client network queued behind each other's round
@@ -16,6 +17,11 @@ every quota test through this function on PostgreSQL.
 
 SQLite has no functions of this kind: nothing is done there.
 
+On both backends: an index of each organization's active credentials. Its active quota and its
+alarm over every network were read from the index of every active credential (PostgreSQL's
+choice: 4,330 rows filtered for 2, 1.8 ms, in the bench) or of the organization's every
+credential on the network, expired and revoked ones included: work growing with the history.
+
 Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-01 20:00:00.000000
@@ -23,6 +29,7 @@ Create Date: 2026-12-01 20:00:00.000000
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
@@ -135,7 +142,19 @@ DROP = (
 )
 
 
+ACTIVE_ORGANIZATION = "ix_credentials_active_organization"
+UNREVOKED = "revoked_at IS NULL"
+
+
 def upgrade() -> None:
+    op.create_index(
+        ACTIVE_ORGANIZATION,
+        "credentials",
+        ["organization_key", "expires_at", "client_network"],
+        unique=False,
+        sqlite_where=sa.text(UNREVOKED),
+        postgresql_where=sa.text(UNREVOKED),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(FUNCTION)
 
@@ -143,3 +162,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(DROP)
+    op.drop_index(ACTIVE_ORGANIZATION, table_name="credentials")
