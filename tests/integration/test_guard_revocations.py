@@ -5,6 +5,7 @@ without its subscription the guard serves nothing from its cache."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -98,6 +99,33 @@ class TestRevocationStream:
 
         assert calls_while_down == 3
         # Back from empty: one verification, then the cache again.
+        assert fake.calls == 4
+
+    async def test_a_silent_redis_turns_the_cache_off_until_it_answers_again(
+        self, fake: FakeAgentkeys, tmp_path: Path
+    ) -> None:
+        # SIGSTOP: the connection stays open and the kernel still accepts bytes, but nothing is
+        # ever answered, so only the listener's silence bound can notice.
+        key = fake.issue("meters:read")
+        with private_redis(tmp_path) as redis:
+            assert redis.process is not None
+            async with guard_on(redis.url, fake) as guard, service(guard) as http:
+                await http.get(METER, headers={"x-ws-api-key": key})
+                redis.process.send_signal(signal.SIGSTOP)
+                try:
+                    # Generous: the silence bound, then a loaded machine's scheduling.
+                    await until(lambda: not guard.listening_for_revocations, seconds=30)
+                    await http.get(METER, headers={"x-ws-api-key": key})
+                    await http.get(METER, headers={"x-ws-api-key": key})
+                    calls_while_silent = fake.calls
+                finally:
+                    redis.process.send_signal(signal.SIGCONT)
+
+                await until(lambda: guard.listening_for_revocations)
+                await http.get(METER, headers={"x-ws-api-key": key})
+                await http.get(METER, headers={"x-ws-api-key": key})
+
+        assert calls_while_silent == 3
         assert fake.calls == 4
 
     async def test_without_its_subscription_the_guard_asks_agentkeys_every_time(

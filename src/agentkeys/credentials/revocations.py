@@ -18,6 +18,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from agentkeys import subscription
 from agentkeys.credentials.cache import Evicting
 from agentkeys.credentials.revocation_channel import CHANNEL, revocation_message, revoked_id
 from agentkeys.metrics import BACKEND_ERRORS
@@ -63,6 +64,9 @@ class RedisRevocationBus:
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
         )
+        # The subscription's own client: no retry inside redis-py (every loss reaches _listen,
+        # which turns the cache off), and a silence bound (``subscription``).
+        self._subscriber: Redis = subscription.subscriber(redis_url)
         self._listener: asyncio.Task[None] | None = None
         self._on_subscribed: list[Callable[[], None]] = []
 
@@ -88,9 +92,12 @@ class RedisRevocationBus:
     async def _listen(self) -> None:
         while True:
             try:
-                await self._listen_once()
-            except asyncio.CancelledError:
-                raise
+                await subscription.listen(
+                    self._subscriber,
+                    CHANNEL,
+                    on_subscribed=self._subscribed,
+                    on_message=lambda data: self._cache.evict(revoked_id(data)),
+                )
             except (RedisError, OSError) as error:
                 BACKEND_ERRORS.labels(backend="redis", operation="revocation_listen").inc()
                 logger.warning(
@@ -100,27 +107,19 @@ class RedisRevocationBus:
             self._cache.suspend()
             await asyncio.sleep(RECONNECT_SECONDS)
 
-    async def _listen_once(self) -> None:
-        # A subscription needs no socket timeout: it waits for messages for as long as it lives.
-        async with self._redis.pubsub() as pubsub:
-            await pubsub.subscribe(CHANNEL)
-            self._cache.resume()
-            for callback in self._on_subscribed:
-                callback()
-            while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is None:
-                    # A quiet second: ping, so a dead connection is noticed within seconds.
-                    await pubsub.ping()
-                elif message.get("type") == "message":
-                    self._cache.evict(revoked_id(message["data"]))
+    def _subscribed(self) -> None:
+        self._cache.resume()
+        for callback in self._on_subscribed:
+            callback()
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-        await self._redis.aclose()
+        """Stop listening and close the connections, each within its bound."""
+        await subscription.stop(self._listener)
+        self._listener = None
+        # Bounded: redis-py closes each connection within its connect timeout.
+        for redis in (self._subscriber, self._redis):
+            with contextlib.suppress(RedisError, OSError):
+                await redis.aclose()
 
 
 async def announce(redis_url: str, credential_ids: Sequence[str]) -> bool:

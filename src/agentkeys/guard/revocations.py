@@ -6,6 +6,10 @@ listens to it and evicts the credential from its cache the moment the message ar
 subscription is down the cache is off (every request asks agentkeys), and it starts empty when
 the subscription is back: messages may have been missed meanwhile. Without Redis, the cache's
 bound (≤ 1 s) alone limits how long a revoked key may still be let through.
+
+A dead or silent Redis never holds the guard up: ``start`` waits at most
+``FIRST_SUBSCRIPTION_SECONDS``, a lost subscription is noticed within seconds (``subscription``:
+bounded connect and replies, and a silence bound), and ``close`` returns within its bound.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from agentkeys import subscription
 from agentkeys.credentials.revocation_channel import CHANNEL, revoked_id
 
 logger = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 0.5
-CONNECT_TIMEOUT_SECONDS = 0.5
 # How long ``start`` waits for the first subscription (without it the cache stays off: safe).
 FIRST_SUBSCRIPTION_SECONDS = 1.0
 
@@ -44,6 +48,7 @@ class RevocationListener:
     def __init__(self, redis_url: str, cache: Evicting) -> None:
         self._cache = cache
         self._redis_url = redis_url
+        self._redis: Redis | None = None
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self.received = 0
@@ -55,54 +60,49 @@ class RevocationListener:
     async def start(self) -> None:
         """Listen from now on; wait briefly for the first subscription."""
         self._cache.suspend()
-        redis: Redis = Redis.from_url(
-            self._redis_url, socket_connect_timeout=CONNECT_TIMEOUT_SECONDS
-        )
+        self._redis = subscription.subscriber(self._redis_url)
         self._listener = asyncio.create_task(
-            self._listen(redis), name="agentkeys-guard-revocations"
+            self._listen(self._redis), name="agentkeys-guard-revocations"
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._subscribed.wait(), timeout=FIRST_SUBSCRIPTION_SECONDS)
 
     async def _listen(self, redis: Redis) -> None:
         try:
-            await self._listen_until_cancelled(redis)
-        finally:
-            self._subscribed.clear()
-            await redis.aclose()
-
-    async def _listen_until_cancelled(self, redis: Redis) -> None:
-        while True:
-            try:
-                await self._listen_once(redis)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as error:
-                logger.warning(
-                    "agentkeys revocation subscription lost; the key cache is off until it is back",
-                    extra={"error": type(error).__name__},
-                )
-            self._subscribed.clear()
-            self._cache.suspend()
-            await asyncio.sleep(RECONNECT_SECONDS)
-
-    async def _listen_once(self, redis: Redis) -> None:
-        async with redis.pubsub() as pubsub:
-            await pubsub.subscribe(CHANNEL)
-            self._cache.resume()
-            self._subscribed.set()
             while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is None:
-                    # A quiet second: ping, so a dead connection is noticed within seconds.
-                    await pubsub.ping()
-                elif message.get("type") == "message":
-                    self.received += 1
-                    self._cache.evict(revoked_id(message["data"]))
+                try:
+                    await subscription.listen(
+                        redis, CHANNEL, on_subscribed=self._on_subscribed, on_message=self._evict
+                    )
+                except (RedisError, OSError) as error:
+                    logger.warning(
+                        "agentkeys revocation subscription lost; the key cache is off until it is "
+                        "back",
+                        extra={"error": type(error).__name__},
+                    )
+                self._lost()
+                await asyncio.sleep(RECONNECT_SECONDS)
+        finally:
+            self._lost()
+
+    def _on_subscribed(self) -> None:
+        self._cache.resume()
+        self._subscribed.set()
+
+    def _lost(self) -> None:
+        self._subscribed.clear()
+        self._cache.suspend()
+
+    def _evict(self, data: bytes | str) -> None:
+        self.received += 1
+        self._cache.evict(revoked_id(data))
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        """Stop listening and close the connection, each within its bound."""
+        await subscription.stop(self._listener)
+        self._listener = None
+        if self._redis is not None:
+            # Bounded: redis-py closes each connection within its connect timeout.
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.aclose()
+            self._redis = None
