@@ -475,6 +475,8 @@ http {{
 {servers}
     keepalive 64;
     keepalive_requests 1000000;
+    # Closed before agentkeys closes an idle one (5 s): a POST sent as it closes is reset (502).
+    keepalive_timeout 4s;
   }}
   server {{
     listen 127.0.0.1:{port};

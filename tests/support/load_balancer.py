@@ -47,6 +47,7 @@ http {{
   upstream agentkeys {{
 {servers}
     keepalive 16;
+    keepalive_timeout 4s;
   }}
   server {{
     listen 127.0.0.1:{port};

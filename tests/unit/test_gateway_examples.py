@@ -4,10 +4,15 @@ goes upstream, whichever header carried it, and the identity upstream is agentke
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+
+from agentkeys.config import Settings
+from tests.support.app import TEST_SECRET
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "gateways"
 IDENTITY = {"X-Agentkeys-Credential-Id", "X-Agentkeys-Scopes", "X-Agentkeys-Expires-At"}
@@ -82,3 +87,38 @@ class TestEnvoy:
         answer = ext_authz["http_service"]["authorization_response"]
         assert patterns(answer, "allowed_upstream_headers") == {name.lower() for name in IDENTITY}
         assert ext_authz["failure_mode_allow"] is False
+
+
+def upstream_block(configuration: str, name: str) -> str:
+    found = re.search(r"upstream\s+" + name + r"\s*\{(?P<body>[^}]*)\}", configuration)
+    assert found is not None, f"no upstream {name}"
+    return found["body"]
+
+
+def readme_nginx() -> str:
+    readme = (EXAMPLES.parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```nginx\n(.*?)```", readme, flags=re.DOTALL)
+    return next(block for block in blocks if "upstream agentkeys" in block)
+
+
+class TestNginxIdleConnections:
+    """nginx keeps connections to agentkeys open between requests; agentkeys closes one idle for
+    ``AGENTKEYS_KEEPALIVE_TIMEOUT_SECONDS``. A request nginx sends on one at the moment agentkeys
+    closes it is reset: a 502 (nginx retries no POST). So nginx must close them first."""
+
+    @pytest.mark.parametrize("source", ["example", "readme"])
+    def test_nginx_closes_idle_connections_to_agentkeys_before_agentkeys_does(
+        self, source: str
+    ) -> None:
+        configuration = (
+            (EXAMPLES / "nginx.conf").read_text() if source == "example" else readme_nginx()
+        )
+        block = upstream_block(configuration, "agentkeys")
+        timeout = re.search(r"keepalive_timeout\s+(\d+)s;", block)
+
+        assert "keepalive " in block  # connections are kept
+        assert timeout is not None, block
+        assert int(timeout[1]) < Settings(secret=TEST_SECRET).keepalive_timeout_seconds
+
+    def test_the_readme_shows_the_example_as_it_is(self) -> None:
+        assert readme_nginx().strip() in (EXAMPLES / "nginx.conf").read_text()
