@@ -97,7 +97,7 @@ def upstream_block(configuration: str, name: str) -> str:
 
 def readme_nginx() -> str:
     readme = (EXAMPLES.parents[1] / "README.md").read_text()
-    blocks = re.findall(r"```nginx\n(.*?)```", readme, flags=re.DOTALL)
+    blocks: list[str] = re.findall(r"```nginx\n(.*?)```", readme, flags=re.DOTALL)
     return next(block for block in blocks if "upstream agentkeys" in block)
 
 
