@@ -13,8 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from agentkeys.credentials.revocation_channel import CHANNEL, revocation_message
-from agentkeys.guard import Guard
-from tests.support.guard import METER, VERIFY_KEY, FakeAgentkeys, Ticker, service
+from tests.support.guard import METER, FakeAgentkeys, guard_on, service
 from tests.support.private_services import private_redis
 from tests.support.servers import free_port
 from tests.support.waiting import until
@@ -25,18 +24,6 @@ pytestmark = pytest.mark.redis
 @pytest.fixture
 def fake() -> FakeAgentkeys:
     return FakeAgentkeys(routes={("GET", METER): "meters:read"})
-
-
-def guard_on(redis_url: str, fake: FakeAgentkeys) -> Guard:
-    return Guard(
-        "http://agentkeys.test",
-        verify_key=VERIFY_KEY,
-        transport=fake.transport(),
-        now=lambda: fake.now,
-        monotonic=Ticker(),
-        cache_seconds=1.0,
-        redis_url=redis_url,
-    )
 
 
 @pytest.fixture

@@ -84,18 +84,21 @@ def room(at: datetime, **quotas: Any) -> Room:
     )
 
 
+async def record_on(
+    connection: AsyncConnection, number: int, at: datetime, quotas: Room, *, durable: bool = True
+) -> bool:
+    return await CredentialRepository.record_if_room(
+        connection, ledger_row(number, at), credential_row(number, at), room=quotas, durable=durable
+    )
+
+
 async def record(
     engine: AsyncEngine, number: int, at: datetime, quotas: Room, *, durable: bool = True
 ) -> bool:
+    """Recorded as a decision is: outside a transaction, the statement its own."""
     async with engine.connect() as opened:
         connection = await opened.execution_options(isolation_level="AUTOCOMMIT")
-        return await CredentialRepository.record_if_room(
-            connection,
-            ledger_row(number, at),
-            credential_row(number, at),
-            room=quotas,
-            durable=durable,
-        )
+        return await record_on(connection, number, at, quotas, durable=durable)
 
 
 async def rows(engine: AsyncEngine) -> list[tuple[str, int, datetime, Any]]:
@@ -191,13 +194,7 @@ class TestDurability:
     ) -> None:
         async with engine.connect() as connection:
             async with connection.begin():
-                recorded = await CredentialRepository.record_if_room(
-                    connection,
-                    ledger_row(1, START),
-                    credential_row(1, START),
-                    room=room(START),
-                    durable=False,
-                )
+                recorded = await record_on(connection, 1, START, room(START), durable=False)
                 inside = await synchronous_commit(connection)
             after = await synchronous_commit(connection)
 
@@ -206,13 +203,7 @@ class TestDurability:
 
     async def test_a_durable_decision_leaves_it_on(self, engine: AsyncEngine) -> None:
         async with engine.connect() as connection, connection.begin():
-            await CredentialRepository.record_if_room(
-                connection,
-                ledger_row(1, START),
-                credential_row(1, START),
-                room=room(START),
-                durable=True,
-            )
+            await record_on(connection, 1, START, room(START), durable=True)
             inside = await synchronous_commit(connection)
 
         assert inside == "on"

@@ -147,6 +147,20 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+def guard_on(redis_url: str, fake: FakeAgentkeys) -> Guard:
+    """A guard on ``fake`` whose clock stands still (the cache's bound never passes), listening
+    for revocations on ``redis_url``."""
+    return Guard(
+        "http://agentkeys.test",
+        verify_key=VERIFY_KEY,
+        transport=fake.transport(),
+        now=lambda: fake.now,
+        monotonic=Ticker(),
+        cache_seconds=1.0,
+        redis_url=redis_url,
+    )
+
+
 def service(guard: Guard) -> httpx.AsyncClient:
     """A small Starlette API behind the guard's middleware, in process."""
     app = Starlette(routes=[Route("/v2/meters/{id}", whoami), Route("/healthz", healthz)])

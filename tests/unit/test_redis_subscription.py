@@ -13,24 +13,11 @@ import contextlib
 from agentkeys import subscription
 from agentkeys.credentials.cache import VerifiedKeyCache
 from agentkeys.credentials.revocations import RedisRevocationBus
-from agentkeys.guard import Guard
-from tests.support.guard import METER, VERIFY_KEY, FakeAgentkeys, Ticker, service
+from tests.support.guard import METER, FakeAgentkeys, guard_on, service
 from tests.support.silent_redis import silent_redis
 from tests.support.waiting import until
 
 OUTER_SECONDS = 60
-
-
-def guard_on(redis_url: str, fake: FakeAgentkeys) -> Guard:
-    return Guard(
-        "http://agentkeys.test",
-        verify_key=VERIFY_KEY,
-        transport=fake.transport(),
-        now=lambda: fake.now,
-        monotonic=Ticker(),
-        cache_seconds=1.0,
-        redis_url=redis_url,
-    )
 
 
 class TestGuardOnASilentRedis:

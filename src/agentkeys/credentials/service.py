@@ -270,6 +270,8 @@ class CredentialService:
             if full or figures[WEBHOOK_ENDPOINTS]:
                 return None
             draft = self._draft(asked, figures, newest_decided_at, usage=usage, now=now)
+            # Every quota has room, so this is a counted decision (the function numbers the
+            # row it writes); a refusal from elsewhere in the policy is decided under the locks.
             if draft.ledger_row is None or isinstance(draft.result.decision, RateLimited):
                 return None
             recorded = await CredentialRepository.record_if_room(
