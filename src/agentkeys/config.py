@@ -407,8 +407,8 @@ class Settings(BaseSettings):
         ge=2,
         le=10_000,
         description="The most PostgreSQL connections one `agentkeys serve` opens, over all its "
-        "worker processes: each worker's pool keeps half of its share open and opens the rest "
-        "only under a burst. Keep the sum over every replica (and the CLI, 2 at most) below the "
+        "worker processes: each worker's pool opens its share as it is needed and keeps it "
+        "open. Keep the sum over every replica (and the CLI, 2 at most) below the "
         "server's `max_connections` (100 by default, 3 reserved for superusers). SQLite: unused.",
     )
     decision_commit: DecisionCommit = Field(
@@ -428,9 +428,9 @@ class Settings(BaseSettings):
 
     @property
     def database_pool_size(self) -> int:
-        """Connections each worker keeps in its pool; as many more open under a burst, so the
-        workers together never hold more than ``database_connections`` (at least 2 each)."""
-        return max(1, self.database_connections // self.workers // 2)
+        """Connections each worker's pool holds at most: its share of ``database_connections``,
+        so the workers together never hold more (at least 2 each)."""
+        return max(2, self.database_connections // self.workers)
 
     @property
     def cpu_bound_concurrency(self) -> int:

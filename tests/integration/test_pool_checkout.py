@@ -4,6 +4,7 @@ a connection the server closed is replaced, one idle past ``IDLE_PING_SECONDS`` 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -104,3 +105,26 @@ async def test_an_idle_connection_whose_ping_fails_is_replaced(
 
     assert replaced != first
     assert pings == [1]
+
+
+async def test_a_burst_opens_at_most_the_pool_size_and_keeps_every_connection(
+    postgres_database: str,
+) -> None:
+    """Twice as many sessions as the pool holds, twice: the second burst is served by the very
+    connections the first opened (no connection closed under load and opened again)."""
+    engine = create_engine(postgres_database, pool_size=3)
+    try:
+
+        async def one_session() -> int:
+            async with engine.connect() as connection:
+                pid: int = (
+                    await connection.execute(text("SELECT pg_backend_pid() FROM pg_sleep(0.05)"))
+                ).scalar_one()
+                return pid
+
+        first = set(await asyncio.gather(*(one_session() for _ in range(6))))
+        second = set(await asyncio.gather(*(one_session() for _ in range(6))))
+        assert len(first) == 3
+        assert second == first
+    finally:
+        await engine.dispose()

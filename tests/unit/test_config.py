@@ -393,3 +393,15 @@ class TestConsoleSessionSeconds:
         problems = settings_problems(raised.value)
         assert len(problems) == 1
         assert problems[0].startswith("AGENTKEYS_CONSOLE_SESSION_SECONDS: "), problems
+
+
+def test_each_worker_holds_its_share_of_the_connections() -> None:
+    assert (
+        Settings(mode=Mode.DEVELOPMENT, database_connections=20, workers=2).database_pool_size == 10
+    )
+    assert (
+        Settings(mode=Mode.DEVELOPMENT, database_connections=14, workers=3).database_pool_size == 4
+    )
+    assert (
+        Settings(mode=Mode.DEVELOPMENT, database_connections=2, workers=4).database_pool_size == 2
+    )  # at least 2

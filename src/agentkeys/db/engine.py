@@ -130,12 +130,14 @@ event.listen(Session, "after_rollback", _session_ended)
 
 
 def create_engine(url: str, *, pool_size: int | None = None) -> AsyncEngine:
-    """The engine of ``url``. ``pool_size`` (PostgreSQL) bounds this process's connections: the
-    pool keeps that many and opens as many more under a burst (``max_overflow``), so a process
-    never holds more than twice ``pool_size`` (``Settings.database_pool_size``)."""
+    """The engine of ``url``. ``pool_size`` (PostgreSQL) bounds this process's connections
+    (``Settings.database_pool_size``): the pool opens up to that many as they are needed and
+    keeps them. No overflow: a pool that closes under load what it opened under load churns
+    exactly when busy, and a new PostgreSQL connection is a backend started, authenticated and
+    warmed (catalog caches, the decision function compiled) at a cost of several decisions."""
     options: dict[str, Any] = {}
     if pool_size is not None and not is_sqlite(url):
-        options = {"pool_size": pool_size, "max_overflow": pool_size}
+        options = {"pool_size": pool_size, "max_overflow": 0}
     if is_sqlite(url):
         # One hop to aiosqlite's thread per statement (``db.sqlite_driver``).
         options["module"] = sqlite_driver.dbapi()
