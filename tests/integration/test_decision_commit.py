@@ -42,7 +42,7 @@ AGENTKEYS = str(Path(sys.executable).with_name("agentkeys"))
 
 
 def postgres_app(url: str, commit: DecisionCommit, *, email_quota: int | None = None) -> FastAPI:
-    # Two connections at most (one kept): every one of them can be looked at afterwards.
+    # Two connections at most: every one of them can be looked at afterwards.
     settings = Settings(
         mode=Mode.PRODUCTION,
         secret=TEST_SECRET,
@@ -73,10 +73,14 @@ def statements_by_server_process() -> Iterator[list[tuple[int, str, Any]]]:
 
 
 def durability_asked(sent: list[tuple[int, str, Any]]) -> list[bool]:
-    """The ``p_durable`` argument of each decision recorded in one statement."""
-    return [
-        bool(parameters[-1]) for _, statement, parameters in sent if RECORD_DECISION in statement
-    ]
+    """The ``p_durable`` argument of each decision recorded in one statement (its only
+    boolean parameter)."""
+    asked: list[bool] = []
+    for _, statement, parameters in sent:
+        if RECORD_DECISION in statement:
+            (durable,) = (value for value in parameters if isinstance(value, bool))
+            asked.append(durable)
+    return asked
 
 
 @asynccontextmanager

@@ -26,18 +26,19 @@ from tests.support.statements import counted_statements
 
 pytestmark = pytest.mark.both_backends
 
-# SQLite: BEGIN IMMEDIATE, the counts, the ledger row, the credential. PostgreSQL: the counts
-# (read without a lock), then one statement taking the advisory locks, counting the network's
-# quotas again and writing the ledger row and the credential (agentkeys_record_decision).
-ISSUED = {"sqlite": 4, "postgresql": 2}
+# SQLite: BEGIN IMMEDIATE, the counts, the ledger row, the credential. PostgreSQL: one
+# statement reading the alarms and webhook endpoints, then taking the advisory locks, counting
+# the network's quotas and writing the ledger row and the credential (agentkeys_record_decision).
+ISSUED = {"sqlite": 4, "postgresql": 1}
 # A decision that issues nothing writes the ledger row alone.
-DENIED = {"sqlite": 3, "postgresql": 2}
+DENIED = {"sqlite": 3, "postgresql": 1}
 # A full quota adds the one look-up its truthful retry_after_seconds needs; on PostgreSQL the
-# refusal is decided under the locks, after the read without them: the advisory locks, the
-# counts, that look-up, the ledger row.
+# refusal is decided under the locks, after that one statement found the quota full: the
+# advisory locks, the counts, that look-up, the ledger row.
 REFUSED = {"sqlite": 4, "postgresql": 5}
 # With an enabled webhook endpoint: its look-up and the event's message row; on PostgreSQL the
-# decision is made under the locks (advisory locks, counts, rows, the event's look-up and row).
+# one statement finds the endpoint and writes nothing, and the decision is made under the locks
+# (advisory locks, counts, rows, the event's look-up and row).
 ISSUED_WITH_WEBHOOK = {"sqlite": 6, "postgresql": 5}
 
 

@@ -3,7 +3,8 @@
 client network afresh and writes the ledger row and the credential only if every one has room;
 a full quota writes nothing and gives the locks back; the row takes the network's next running
 number, never stamped before the decision it follows; ``durable=False`` is local to its own
-transaction.
+transaction. In the same statement, figures read first (the alarms over every network, the
+webhook endpoints) must be clear, else the function is not called at all.
 
 The quotas' exactness under fifty simultaneous decisions is tested through the API
 (``test_quotas.py``, ``test_network_ordinals.py``), on this function on PostgreSQL.
@@ -11,15 +12,17 @@ The quotas' exactness under fifty simultaneous decisions is tested through the A
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import ScalarSelect, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from agentkeys.credentials.repository import CredentialRepository, Room
+from agentkeys.credentials.models import CredentialRecord
+from agentkeys.credentials.repository import ORGANIZATION_ISSUED, CredentialRepository, Figure, Room
 from agentkeys.db.engine import create_engine
 from tests.support.app import START
 from tests.support.databases import empty_tables
@@ -85,20 +88,46 @@ def room(at: datetime, **quotas: Any) -> Room:
 
 
 async def record_on(
-    connection: AsyncConnection, number: int, at: datetime, quotas: Room, *, durable: bool = True
-) -> bool:
+    connection: AsyncConnection,
+    number: int,
+    at: datetime,
+    quotas: Room,
+    *,
+    durable: bool = True,
+    clear: tuple[Figure, ...] = (),
+    none: tuple[tuple[str, ScalarSelect[int]], ...] = (),
+) -> tuple[bool | None, dict[str, int]]:
     return await CredentialRepository.record_if_room(
-        connection, ledger_row(number, at), credential_row(number, at), room=quotas, durable=durable
+        connection,
+        ledger_row(number, at),
+        credential_row(number, at),
+        room=quotas,
+        durable=durable,
+        clear=clear,
+        none=none,
     )
 
 
-async def record(
-    engine: AsyncEngine, number: int, at: datetime, quotas: Room, *, durable: bool = True
-) -> bool:
+async def record_checked(
+    engine: AsyncEngine,
+    number: int,
+    at: datetime,
+    quotas: Room,
+    *,
+    clear: tuple[Figure, ...] = (),
+    none: tuple[tuple[str, ScalarSelect[int]], ...] = (),
+) -> tuple[bool | None, dict[str, int]]:
     """Recorded as a decision is: outside a transaction, the statement its own."""
     async with engine.connect() as opened:
         connection = await opened.execution_options(isolation_level="AUTOCOMMIT")
-        return await record_on(connection, number, at, quotas, durable=durable)
+        return await record_on(connection, number, at, quotas, clear=clear, none=none)
+
+
+async def record(engine: AsyncEngine, number: int, at: datetime, quotas: Room) -> bool:
+    """Recorded (True) or refused for a full quota (False)."""
+    written, _ = await record_checked(engine, number, at, quotas)
+    assert written is not None  # nothing to check first
+    return written
 
 
 async def rows(engine: AsyncEngine) -> list[tuple[str, int, datetime, Any]]:
@@ -158,6 +187,84 @@ class TestRoom:
             assert taken.scalar_one() is True
 
 
+# The organization's credentials over every network in the hour before now, up to 2.
+OVER_EVERY_NETWORK = Figure("alarm:organization_issued", ORGANIZATION_ISSUED, False, HOUR, 2)
+ELSEWHERE = "198.51.100.0/24"
+# How many credentials another network holds (must be none).
+FROM_ELSEWHERE = (
+    select(func.count()).where(CredentialRecord.client_network == ELSEWHERE).scalar_subquery()
+)
+
+
+async def recorded_ids(engine: AsyncEngine) -> set[str]:
+    return {row[0] for row in await rows(engine)}
+
+
+async def issue_elsewhere(engine: AsyncEngine, number: int) -> None:
+    """A decision of the same organization from another network."""
+    async with engine.connect() as opened:
+        connection = await opened.execution_options(isolation_level="AUTOCOMMIT")
+        await CredentialRepository.record_if_room(
+            connection,
+            ledger_row(number, START, network=ELSEWHERE),
+            credential_row(number, START, network=ELSEWHERE),
+            room=Room(
+                locks=(f"quota:address:{ELSEWHERE}",),
+                network=ELSEWHERE,
+                organization_key=ORGANIZATION,
+                email_key=EMAIL,
+                now=START,
+            ),
+            durable=True,
+        )
+
+
+class TestChecks:
+    async def test_a_figure_that_must_be_none_and_is_not_writes_nothing(
+        self, engine: AsyncEngine
+    ) -> None:
+        await issue_elsewhere(engine, 1)
+
+        answer = await record_checked(
+            engine,
+            2,
+            START,
+            room(START),
+            clear=(OVER_EVERY_NETWORK,),
+            none=(("x", FROM_ELSEWHERE),),
+        )
+
+        assert answer == (None, {"alarm:organization_issued": 1, "x": 1})
+        assert await recorded_ids(engine) == {"ws_agent_req_t1"}
+
+    async def test_a_figure_at_its_cap_writes_nothing_and_takes_no_lock(
+        self, engine: AsyncEngine
+    ) -> None:
+        await issue_elsewhere(engine, 1)
+        await issue_elsewhere(engine, 2)
+        quotas = room(START)
+        async with engine.connect() as holder, holder.begin():
+            # Were the function called, it would wait for this lock.
+            await holder.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                {"name": quotas.locks[0]},
+            )
+            answer = await asyncio.wait_for(
+                record_checked(engine, 3, START, quotas, clear=(OVER_EVERY_NETWORK,)), timeout=10
+            )
+
+        assert answer == (None, {"alarm:organization_issued": 2})
+        assert await recorded_ids(engine) == {"ws_agent_req_t1", "ws_agent_req_t2"}
+
+    async def test_below_every_cap_it_records(self, engine: AsyncEngine) -> None:
+        await issue_elsewhere(engine, 1)
+
+        answer = await record_checked(engine, 2, START, room(START), clear=(OVER_EVERY_NETWORK,))
+
+        assert answer == (True, {"alarm:organization_issued": 1})
+        assert await recorded_ids(engine) == {"ws_agent_req_t1", "ws_agent_req_t2"}
+
+
 class TestNumbering:
     async def test_rows_take_the_next_number_and_never_go_back_in_time(
         self, engine: AsyncEngine
@@ -194,11 +301,11 @@ class TestDurability:
     ) -> None:
         async with engine.connect() as connection:
             async with connection.begin():
-                recorded = await record_on(connection, 1, START, room(START), durable=False)
+                recorded, _ = await record_on(connection, 1, START, room(START), durable=False)
                 inside = await synchronous_commit(connection)
             after = await synchronous_commit(connection)
 
-        assert recorded
+        assert recorded is True
         assert (inside, after) == ("off", "on")
 
     async def test_a_durable_decision_leaves_it_on(self, engine: AsyncEngine) -> None:

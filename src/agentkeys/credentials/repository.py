@@ -9,20 +9,26 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
     ColumnElement,
     ScalarSelect,
     Select,
     Table,
     and_,
     bindparam,
+    case,
     cast,
     exists,
     func,
     insert,
     literal,
+    null,
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -343,10 +349,7 @@ class CredentialRepository:
             "network": network,
             "now": now,
         }
-        for figure in wanted:
-            values[f"cap_{figure.name}"] = figure.cap
-            if figure.window is not None:
-                values[f"since_{figure.name}"] = now - figure.window
+        _figure_values(values, wanted, now)
         # Core execution on the session's connection: a row of counts needs none of the ORM's
         # result processing (a fifth of this statement's CPU through Session.execute).
         if connection is None:
@@ -411,19 +414,24 @@ class CredentialRepository:
         *,
         room: Room,
         durable: bool,
-    ) -> bool:
-        """PostgreSQL, outside a transaction: record a counted decision (and its credential)
-        in one statement, its own transaction, if every quota of its client network still has
-        room once its locks are held; False, and nothing written, if one has none.
+        clear: tuple[Figure, ...] = (),
+        none: tuple[tuple[str, ScalarSelect[int]], ...] = (),
+    ) -> tuple[bool | None, dict[str, int]]:
+        """PostgreSQL, outside a transaction: one statement, its own transaction, that reads
+        the figures ``clear`` (over every network, each below its cap) and ``none`` (each 0),
+        then, if all are so, records a counted decision (and its credential) if every quota of
+        its client network still has room once its locks are held.
 
-        The decision's row takes the network's next running number and is stamped no earlier
-        than the decision it follows, as ``record_decision``'s caller does under the locks.
+        True: recorded. False: a quota had no room. None: a figure was not clear, nothing was
+        attempted. With the figures read. The decision's row takes the network's next running
+        number and is stamped no earlier than the decision it follows, as
+        ``record_decision``'s caller does under the locks.
         """
-        values = {
+        values: dict[str, Any] = {
             "locks": sorted(set(room.locks)),
             "network": room.network,
-            "organization": room.organization_key,
-            "email": room.email_key,
+            "organization_key": room.organization_key,
+            "email_key": room.email_key,
             "now": room.now,
             "organization_issued_since": room.organization_issued[0],
             "organization_issued_limit": room.organization_issued[1],
@@ -436,8 +444,12 @@ class CredentialRepository:
             "credential": None if credential is None else _row_json(credential),
             "durable": durable,
         }
-        (row,) = await compiled.run(connection, _RECORD_IF_ROOM, values)
-        return bool(row[0])
+        _figure_values(values, clear, room.now)
+        (row,) = await compiled.run(connection, _record_if_room_statement(clear, none), values)
+        *counts, written = row
+        names = [figure.name for figure in clear] + [name for name, _ in none]
+        figures = {name: int(value) for name, value in zip(names, counts, strict=True)}
+        return (None if written is None else bool(written)), figures
 
 
 # No quota: no window start, no limit.
@@ -468,21 +480,6 @@ def _row_json(values: Mapping[str, Any]) -> str:
             for name, value in values.items()
         }
     )
-
-
-# Migration 0015's function: the locks, the client network's quotas counted afresh, the insert.
-_RECORD_IF_ROOM = text(
-    "SELECT agentkeys_record_decision(:locks, :network, :organization, :email, :now,"
-    " :organization_issued_since, :organization_issued_limit, :email_issued_since,"
-    " :email_issued_limit, :organization_active_limit, :address_since, :address_limit,"
-    " CAST(:ledger AS json), CAST(:credential AS json), :durable)"
-).bindparams(
-    bindparam("locks", type_=ARRAY(TextType())),
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("organization_issued_since", type_=UTCDateTime()),
-    bindparam("email_issued_since", type_=UTCDateTime()),
-    bindparam("address_since", type_=UTCDateTime()),
-)
 
 
 # What a decision counts (``tally_of``); a figure names one, per network or over every network.
@@ -641,22 +638,34 @@ def _kept(key: Any, build: Any) -> Any:
     return found
 
 
+def _figure_values(values: dict[str, Any], wanted: tuple[Figure, ...], now: datetime) -> None:
+    """The bound values of ``wanted``'s counts (``_figure_count``): caps and window starts."""
+    for figure in wanted:
+        values[f"cap_{figure.name}"] = figure.cap
+        if figure.window is not None:
+            values[f"since_{figure.name}"] = now - figure.window
+
+
+def _figure_count(figure: Figure) -> Label[int]:
+    """``figure``'s count on bound parameters (``organization_key``, ``email_key``,
+    ``network``, ``now``, and its own cap and window start), labelled with its name."""
+    tally = tally_of(
+        figure.tally,
+        organization_key=bindparam("organization_key"),
+        email_key=bindparam("email_key"),
+        network=bindparam("network") if figure.per_network else None,
+        since=bindparam(f"since_{figure.name}") if figure.window is not None else None,
+        now=bindparam("now"),
+    )
+    return tally.count(bindparam(f"cap_{figure.name}")).label(figure.name)
+
+
 def _figures_statement(
     wanted: tuple[Figure, ...], constants: tuple[tuple[str, ScalarSelect[int]], ...]
 ) -> Select[Any]:
     def build() -> Select[Any]:
         network: BindParameter[str] = bindparam("network")
-        columns: list[Label[Any]] = []
-        for figure in wanted:
-            tally = tally_of(
-                figure.tally,
-                organization_key=bindparam("organization_key"),
-                email_key=bindparam("email_key"),
-                network=network if figure.per_network else None,
-                since=bindparam(f"since_{figure.name}") if figure.window is not None else None,
-                now=bindparam("now"),
-            )
-            columns.append(tally.count(bindparam(f"cap_{figure.name}")).label(figure.name))
+        columns: list[Label[Any]] = [_figure_count(figure) for figure in wanted]
         columns += [constant.label(name) for name, constant in constants]
         decided = CredentialRequestRecord
         columns.append(_network_newest(network, decided.network_ordinal).label(NETWORK_ORDINAL))
@@ -667,6 +676,46 @@ def _figures_statement(
 
     shape = tuple(figure.shape for figure in wanted)
     return cast_select(_kept(("figures", shape, constants), build))
+
+
+def _record_if_room_statement(
+    clear: tuple[Figure, ...], none: tuple[tuple[str, ScalarSelect[int]], ...]
+) -> Select[Any]:
+    """``record_if_room``'s statement: the figures read once (a materialized CTE), then
+    migration 0015's function (the locks, the client network's quotas counted afresh, the
+    inserts) called only if each is clear; a volatile function is never called otherwise."""
+
+    def build() -> Select[Any]:
+        columns: list[Label[Any]] = [_figure_count(figure) for figure in clear]
+        columns += [figure.label(name) for name, figure in none]
+        checked = select(*columns).cte("checked").prefix_with("MATERIALIZED")
+        conditions = [checked.c[f.name] < bindparam(f"cap_{f.name}") for f in clear]
+        conditions += [checked.c[name] == 0 for name, _ in none]
+        moment = UTCDateTime()
+        call = func.agentkeys_record_decision(
+            bindparam("locks", type_=ARRAY(TextType())),
+            bindparam("network", type_=TextType()),
+            bindparam("organization_key", type_=TextType()),
+            bindparam("email_key", type_=TextType()),
+            bindparam("now", type_=moment),
+            bindparam("organization_issued_since", type_=moment),
+            bindparam("organization_issued_limit", type_=BigInteger()),
+            bindparam("email_issued_since", type_=moment),
+            bindparam("email_issued_limit", type_=BigInteger()),
+            bindparam("organization_active_limit", type_=BigInteger()),
+            bindparam("address_since", type_=moment),
+            bindparam("address_limit", type_=BigInteger()),
+            cast(bindparam("ledger", type_=TextType()), JSON),
+            cast(bindparam("credential", type_=TextType()), JSON),
+            bindparam("durable", type_=Boolean()),
+            type_=Boolean(),
+        )
+        written = case((and_(true(), *conditions), call), else_=null())
+        statement: Select[Any] = select(*checked.c, written.label("recorded"))
+        return statement
+
+    shape = tuple(figure.shape for figure in clear)
+    return cast_select(_kept(("record_if_room", shape, none), build))
 
 
 def _ledger_and_credential(decision: tuple[str, ...], credential: tuple[str, ...]) -> Any:

@@ -247,43 +247,35 @@ class CredentialService:
         return result
 
     async def _decided_at_once(self, engine: AsyncEngine, asked: _Asked) -> IssuanceResult | None:
-        """PostgreSQL: decide on figures read without a lock, then record the decision in one
-        statement that takes the locks, counts the client network's quotas again and writes
-        only if each still has room (``CredentialRepository.record_if_room``): the locks are held
-        for that statement alone, not for round trips. None when the decision must be made
-        under the locks instead: a quota full when read (a refusal: its wait is read under the
-        locks), an event for webhook endpoints to write in the same transaction, or a quota
-        that filled meanwhile.
+        """PostgreSQL: decide as if every quota had room, then record in one statement
+        (``CredentialRepository.record_if_room``) that reads the alarms over every network and
+        the webhook endpoints, and if none is raised or enabled, takes the locks, counts the
+        client network's quotas and writes only if each still has room: the locks are held for
+        that statement alone, not for round trips. None when the decision must be made under
+        the locks instead: a quota full (a refusal: its wait is read under the locks), an
+        alarm to note, or an event for webhook endpoints to write in the same transaction.
         """
         keys_ = asked.keys
         now = to_millisecond(self._clock.now())
+        # No usage: the decision is the one made when every quota has room (a refusal is the
+        # only decision quotas change), which the statement below checks. No figures: no alarm
+        # (the statement checks there is none); the function numbers and stamps the row.
+        draft = self._draft(asked, {NETWORK_ORDINAL: 0}, None, usage={}, now=now)
+        assert draft.ledger_row is not None  # noqa: S101 - only a refusal may go unrecorded
         async with engine.connect() as opened:
             connection = await opened.execution_options(isolation_level="AUTOCOMMIT")
-            figures, newest_decided_at = await self._figures_of(keys_, now, connection)
-            usage = {
-                kind: QuotaUsage(used=figures[kind.value])
-                for kind in self._policy.quotas
-                if kind.value in figures
-            }
-            full = any(used.used >= self._policy.quotas[kind].limit for kind, used in usage.items())
-            _EVENTS_LAST_SEEN[engine.sync_engine] = figures[WEBHOOK_ENDPOINTS] > 0
-            if full or figures[WEBHOOK_ENDPOINTS]:
-                return None
-            draft = self._draft(asked, figures, newest_decided_at, usage=usage, now=now)
-            # Every quota has room, so this is a counted decision (the function numbers the
-            # row it writes); a refusal from elsewhere in the policy is decided under the locks.
-            if draft.ledger_row is None or isinstance(draft.result.decision, RateLimited):
-                return None
-            recorded = await CredentialRepository.record_if_room(
+            recorded, figures = await CredentialRepository.record_if_room(
                 connection,
                 draft.ledger_row,
                 draft.credential_row,
                 room=self._room(keys_, now),
                 durable=not self._fast_commit,
+                clear=self._alarm_figures(keys_),
+                none=((WEBHOOK_ENDPOINTS, outbox.ENABLED_ENDPOINTS),),
             )
+        _EVENTS_LAST_SEEN[engine.sync_engine] = figures[WEBHOOK_ENDPOINTS] > 0
         if not recorded:
             return None
-        self._announce_alarms(keys_, draft.alarms)
         _log_decided(draft.result, request_id=asked.request_id, recorded=True)
         return draft.result
 
@@ -521,26 +513,26 @@ class CredentialService:
         """What a decision counts: each quota for this client network (up to its limit), the
         organization and e-mail quotas over every network (up to their alarm thresholds), and
         this network's stored refusals (up to their budget)."""
-        wanted: list[Figure] = []
-        for kind, quota in self._policy.quotas.items():
-            if kind is QuotaKind.EMAIL_ISSUED and keys_.email is None:
-                continue
-            wanted.append(Figure(kind.value, TALLY_OF[kind], True, quota.window, quota.limit))
-            if kind is not QuotaKind.ADDRESS_DECISIONS and (
-                kind is QuotaKind.ORGANIZATION_ACTIVE or quota.window is not None
-            ):
-                wanted.append(
-                    Figure(
-                        ALARM + kind.value,
-                        TALLY_OF[kind],
-                        False,
-                        quota.window,
-                        quota.alarm_threshold,
-                    )
-                )
+        wanted = [
+            Figure(kind.value, TALLY_OF[kind], True, quota.window, quota.limit)
+            for kind, quota in self._policy.quotas.items()
+            if kind is not QuotaKind.EMAIL_ISSUED or keys_.email is not None
+        ]
+        wanted += self._alarm_figures(keys_)
         budget = self._policy.refused_ledger
         wanted.append(Figure(REFUSALS_STORED, REFUSALS, True, budget.window, budget.limit))
         return tuple(wanted)
+
+    def _alarm_figures(self, keys_: _QuotaKeys) -> tuple[Figure, ...]:
+        """The organization and e-mail quotas over every network, each counted up to its alarm
+        threshold (``_alarms``)."""
+        return tuple(
+            Figure(ALARM + kind.value, TALLY_OF[kind], False, quota.window, quota.alarm_threshold)
+            for kind, quota in self._policy.quotas.items()
+            if (kind is not QuotaKind.EMAIL_ISSUED or keys_.email is not None)
+            and kind is not QuotaKind.ADDRESS_DECISIONS
+            and (kind is QuotaKind.ORGANIZATION_ACTIVE or quota.window is not None)
+        )
 
     def _quota_tally(self, kind: QuotaKind, keys_: _QuotaKeys, *, now: datetime) -> Tally:
         """The events one quota counts for this client network."""
