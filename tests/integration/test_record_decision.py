@@ -22,7 +22,15 @@ from sqlalchemy import ScalarSelect, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from agentkeys.credentials.models import CredentialRecord
-from agentkeys.credentials.repository import ORGANIZATION_ISSUED, CredentialRepository, Figure, Room
+from agentkeys.credentials.repository import (
+    ORGANIZATION_ISSUED,
+    CredentialRepository,
+    Figure,
+    Room,
+    record_if_room_statement,
+    record_values,
+)
+from agentkeys.db import compiled
 from agentkeys.db.engine import create_engine
 from tests.support.app import START
 from tests.support.databases import empty_tables
@@ -118,8 +126,7 @@ async def record_checked(
     none: tuple[tuple[str, ScalarSelect[int]], ...] = (),
 ) -> tuple[bool | None, dict[str, int]]:
     """Recorded as a decision is: outside a transaction, the statement its own."""
-    async with engine.connect() as opened:
-        connection = await opened.execution_options(isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
         return await record_on(connection, number, at, quotas, clear=clear, none=none)
 
 
@@ -202,8 +209,7 @@ async def recorded_ids(engine: AsyncEngine) -> set[str]:
 
 async def issue_elsewhere(engine: AsyncEngine, number: int) -> None:
     """A decision of the same organization from another network."""
-    async with engine.connect() as opened:
-        connection = await opened.execution_options(isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
         await CredentialRepository.record_if_room(
             connection,
             ledger_row(number, START, network=ELSEWHERE),
@@ -295,13 +301,23 @@ async def synchronous_commit(connection: AsyncConnection) -> str:
     return str(setting.scalar_one())
 
 
+async def record_in_transaction(connection: AsyncConnection, *, durable: bool) -> Any:
+    """``record_if_room``'s statement inside the connection's open transaction (which
+    ``record_if_room`` refuses), so that the function's setting can be seen after it."""
+    values = record_values(
+        ledger_row(1, START), credential_row(1, START), room=room(START), durable=durable
+    )
+    (row,) = await compiled.run(connection, record_if_room_statement((), ()), values)
+    return row[0]
+
+
 class TestDurability:
     async def test_a_fast_decision_turns_synchronous_commit_off_for_its_transaction_only(
         self, engine: AsyncEngine
     ) -> None:
         async with engine.connect() as connection:
             async with connection.begin():
-                recorded, _ = await record_on(connection, 1, START, room(START), durable=False)
+                recorded = await record_in_transaction(connection, durable=False)
                 inside = await synchronous_commit(connection)
             after = await synchronous_commit(connection)
 
@@ -310,7 +326,14 @@ class TestDurability:
 
     async def test_a_durable_decision_leaves_it_on(self, engine: AsyncEngine) -> None:
         async with engine.connect() as connection, connection.begin():
-            await record_on(connection, 1, START, room(START), durable=True)
+            await record_in_transaction(connection, durable=True)
             inside = await synchronous_commit(connection)
 
         assert inside == "on"
+
+    async def test_record_if_room_refuses_a_connection_in_a_transaction(
+        self, engine: AsyncEngine
+    ) -> None:
+        async with engine.connect() as connection, connection.begin():
+            with pytest.raises(RuntimeError, match="no transaction"):
+                await record_on(connection, 1, START, room(START))

@@ -244,7 +244,8 @@ async def work_of(request: Request) -> AsyncIterator[AsyncSession]:
             pop_after_commit(session)
             await session.rollback()
             raise
-        await session.commit()
+        if session.in_transaction():  # else nothing to commit (a decision in one statement)
+            await session.commit()
         for callback in pop_after_commit(session):
             await callback()
 

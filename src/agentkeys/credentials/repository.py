@@ -417,7 +417,8 @@ class CredentialRepository:
         clear: tuple[Figure, ...] = (),
         none: tuple[tuple[str, ScalarSelect[int]], ...] = (),
     ) -> tuple[bool | None, dict[str, int]]:
-        """PostgreSQL, outside a transaction: one statement, its own transaction, that reads
+        """PostgreSQL, on a connection with no transaction open: one statement, its own
+        transaction, that reads
         the figures ``clear`` (over every network, each below its cap) and ``none`` (each 0),
         then, if all are so, records a counted decision (and its credential) if every quota of
         its client network still has room once its locks are held.
@@ -427,25 +428,9 @@ class CredentialRepository:
         number and is stamped no earlier than the decision it follows, as
         ``record_decision``'s caller does under the locks.
         """
-        values: dict[str, Any] = {
-            "locks": sorted(set(room.locks)),
-            "network": room.network,
-            "organization_key": room.organization_key,
-            "email_key": room.email_key,
-            "now": room.now,
-            "organization_issued_since": room.organization_issued[0],
-            "organization_issued_limit": room.organization_issued[1],
-            "email_issued_since": room.email_issued[0],
-            "email_issued_limit": room.email_issued[1],
-            "organization_active_limit": room.organization_active_limit,
-            "address_since": room.address_decisions[0],
-            "address_limit": room.address_decisions[1],
-            "ledger": _row_json(decision),
-            "credential": None if credential is None else _row_json(credential),
-            "durable": durable,
-        }
-        _figure_values(values, clear, room.now)
-        (row,) = await compiled.run(connection, _record_if_room_statement(clear, none), values)
+        values = record_values(decision, credential, room=room, durable=durable, clear=clear)
+        statement = record_if_room_statement(clear, none)
+        (row,) = await compiled.run(connection, statement, values, own_transaction=True)
         *counts, written = row
         names = [figure.name for figure in clear] + [name for name, _ in none]
         figures = {name: int(value) for name, value in zip(names, counts, strict=True)}
@@ -470,6 +455,36 @@ class Room:
     email_issued: tuple[datetime | None, int | None] = NO_QUOTA
     organization_active_limit: int | None = None
     address_decisions: tuple[datetime | None, int | None] = NO_QUOTA
+
+
+def record_values(
+    decision: Mapping[str, Any],
+    credential: Mapping[str, Any] | None,
+    *,
+    room: Room,
+    durable: bool,
+    clear: tuple[Figure, ...] = (),
+) -> dict[str, Any]:
+    """The bound values of ``record_if_room``'s statement."""
+    values: dict[str, Any] = {
+        "locks": sorted(set(room.locks)),
+        "network": room.network,
+        "organization_key": room.organization_key,
+        "email_key": room.email_key,
+        "now": room.now,
+        "organization_issued_since": room.organization_issued[0],
+        "organization_issued_limit": room.organization_issued[1],
+        "email_issued_since": room.email_issued[0],
+        "email_issued_limit": room.email_issued[1],
+        "organization_active_limit": room.organization_active_limit,
+        "address_since": room.address_decisions[0],
+        "address_limit": room.address_decisions[1],
+        "ledger": _row_json(decision),
+        "credential": None if credential is None else _row_json(credential),
+        "durable": durable,
+    }
+    _figure_values(values, clear, room.now)
+    return values
 
 
 def _row_json(values: Mapping[str, Any]) -> str:
@@ -678,7 +693,7 @@ def _figures_statement(
     return cast_select(_kept(("figures", shape, constants), build))
 
 
-def _record_if_room_statement(
+def record_if_room_statement(
     clear: tuple[Figure, ...], none: tuple[tuple[str, ScalarSelect[int]], ...]
 ) -> Select[Any]:
     """``record_if_room``'s statement: the figures read once (a materialized CTE), then

@@ -262,8 +262,7 @@ class CredentialService:
         # (the statement checks there is none); the function numbers and stamps the row.
         draft = self._draft(asked, {NETWORK_ORDINAL: 0}, None, usage={}, now=now)
         assert draft.ledger_row is not None  # noqa: S101 - only a refusal may go unrecorded
-        async with engine.connect() as opened:
-            connection = await opened.execution_options(isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
             recorded, figures = await CredentialRepository.record_if_room(
                 connection,
                 draft.ledger_row,

@@ -96,19 +96,33 @@ async def run(
     values: Mapping[str, Any],
     *,
     keys: Sequence[str] = (),
+    own_transaction: bool = False,
 ) -> list[Any]:
-    """Run ``statement`` with ``values`` in the connection's open transaction; its rows."""
+    """Run ``statement`` with ``values`` in the connection's open transaction; its rows.
+
+    ``own_transaction`` (PostgreSQL): the statement is a transaction of its own, on a
+    connection that has none open (it is an error otherwise) and is left with none: the
+    driver's implicit transaction, as in autocommit, without switching the connection's
+    isolation level there and back.
+    """
     dialect = connection.dialect
     made = compiled(statement, dialect, keys)
     parameters = made.parameters(values)
     raw = await connection.get_raw_connection()
     adapted: Any = raw.dbapi_connection
+    if own_transaction and (
+        dialect.name != "postgresql"
+        or connection.in_transaction()
+        or getattr(adapted, "_transaction", None) is not None
+    ):
+        raise RuntimeError("own_transaction needs a PostgreSQL connection with no transaction")
     direct = dialect.name == "sqlite" or (
         # The adapter's asyncpg transaction (SQLAlchemy 2.1) is open: run inside it; or the
         # connection is in autocommit (each statement its own transaction).
         dialect.name == "postgresql"
         and (
-            getattr(adapted, "_transaction", None) is not None
+            own_transaction
+            or getattr(adapted, "_transaction", None) is not None
             or getattr(adapted, "isolation_level", None) == "autocommit"
         )
     )
