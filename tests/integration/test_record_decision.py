@@ -101,7 +101,6 @@ async def record_on(
     at: datetime,
     quotas: Room,
     *,
-    durable: bool = True,
     clear: tuple[Figure, ...] = (),
     none: tuple[tuple[str, ScalarSelect[int]], ...] = (),
 ) -> tuple[bool | None, dict[str, int]]:
@@ -110,24 +109,18 @@ async def record_on(
         ledger_row(number, at),
         credential_row(number, at),
         room=quotas,
-        durable=durable,
+        durable=True,
         clear=clear,
         none=none,
     )
 
 
 async def record_checked(
-    engine: AsyncEngine,
-    number: int,
-    at: datetime,
-    quotas: Room,
-    *,
-    clear: tuple[Figure, ...] = (),
-    none: tuple[tuple[str, ScalarSelect[int]], ...] = (),
+    engine: AsyncEngine, number: int, at: datetime, quotas: Room, **checks: Any
 ) -> tuple[bool | None, dict[str, int]]:
     """Recorded as a decision is: outside a transaction, the statement its own."""
     async with engine.connect() as connection:
-        return await record_on(connection, number, at, quotas, clear=clear, none=none)
+        return await record_on(connection, number, at, quotas, **checks)
 
 
 async def record(engine: AsyncEngine, number: int, at: datetime, quotas: Room) -> bool:
