@@ -336,12 +336,10 @@ class CredentialRepository:
         network: str,
         now: datetime,
         constants: tuple[tuple[str, ScalarSelect[int]], ...] = (),
-        connection: AsyncConnection | None = None,
     ) -> tuple[dict[str, int], datetime | None]:
         """A decision's figures in one statement (one round trip), and when the network's
         newest counted decision was stamped (None: it has none). The statement is built once
-        per shape and run with bound values: building it anew cost more CPU than running it.
-        On ``connection`` if given (outside the session's transaction), else the session's."""
+        per shape and run with bound values: building it anew cost more CPU than running it."""
         statement = _figures_statement(wanted, constants)
         values: dict[str, Any] = {
             "organization_key": organization_key,
@@ -352,8 +350,7 @@ class CredentialRepository:
         _figure_values(values, wanted, now)
         # Core execution on the session's connection: a row of counts needs none of the ORM's
         # result processing (a fifth of this statement's CPU through Session.execute).
-        if connection is None:
-            connection = await self._session.connection()
+        connection = await self._session.connection()
         (row,) = await compiled.run(connection, statement, values)
         *counts, newest_at = row
         names = [figure.name for figure in wanted] + [name for name, _ in constants]
@@ -418,10 +415,10 @@ class CredentialRepository:
         none: tuple[tuple[str, ScalarSelect[int]], ...] = (),
     ) -> tuple[bool | None, dict[str, int]]:
         """PostgreSQL, on a connection with no transaction open: one statement, its own
-        transaction, that reads
-        the figures ``clear`` (over every network, each below its cap) and ``none`` (each 0),
-        then, if all are so, records a counted decision (and its credential) if every quota of
-        its client network still has room once its locks are held.
+        transaction, that reads the figures ``clear`` (over every network, each below its cap)
+        and ``none`` (each 0), then, if all are so, records a counted decision (and its
+        credential) if every quota of its client network still has room once its locks are
+        held.
 
         True: recorded. False: a quota had no room. None: a figure was not clear, nothing was
         attempted. With the figures read. The decision's row takes the network's next running

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from agentkeys import ids
 from agentkeys.clock import Clock, format_instant, to_millisecond
@@ -318,7 +318,7 @@ class CredentialService:
         return result
 
     async def _figures_of(
-        self, keys_: _QuotaKeys, now: datetime, connection: AsyncConnection | None = None
+        self, keys_: _QuotaKeys, now: datetime
     ) -> tuple[dict[str, int], datetime | None]:
         """Every figure the decision may need, in one statement: the quotas (per network), the
         same over every network (alarms), the refusals stored and the webhook endpoints; each
@@ -330,7 +330,6 @@ class CredentialService:
             network=keys_.network,
             now=now,
             constants=((WEBHOOK_ENDPOINTS, outbox.ENABLED_ENDPOINTS),),
-            connection=connection,
         )
 
     def _draft(

@@ -118,13 +118,9 @@ async def run(
         raise RuntimeError("own_transaction needs a PostgreSQL connection with no transaction")
     direct = dialect.name == "sqlite" or (
         # The adapter's asyncpg transaction (SQLAlchemy 2.1) is open: run inside it; or the
-        # connection is in autocommit (each statement its own transaction).
+        # statement is its own transaction.
         dialect.name == "postgresql"
-        and (
-            own_transaction
-            or getattr(adapted, "_transaction", None) is not None
-            or getattr(adapted, "isolation_level", None) == "autocommit"
-        )
+        and (own_transaction or getattr(adapted, "_transaction", None) is not None)
     )
     if not direct:  # the adapter begins its transaction as SQLAlchemy expects
         result = await connection.exec_driver_sql(made.sql, tuple(parameters))
